@@ -1,0 +1,59 @@
+"""Settings from the environment. Read once by the entry points and passed down, never global."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+DEFAULT_BASE_URL = "https://api.replicate.com"
+# Defaults of the seed guide's table.
+DEFAULT_CHAT_MODEL = "meta/meta-llama-3.1-70b-instruct"
+DEFAULT_IMAGE_MODEL = "black-forest-labs/flux-1.1-pro"
+DEFAULT_VIDEO_MODEL = "atonamy/wan-alpha"
+DEFAULT_AVATAR_MODEL = "lucataco/musetalk"
+DEFAULT_MUSIC_MODEL = "meta/musicgen"
+
+
+def _float(env: Mapping[str, str], key: str, default: float) -> float:
+    raw = env.get(key, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError as exc:
+        raise ValueError(f"{key} must be a number of seconds, got {raw!r}") from exc
+    if value <= 0:
+        raise ValueError(f"{key} must be positive, got {raw!r}")
+    return value
+
+
+@dataclass(frozen=True)
+class Settings:
+    api_token: str | None = field(default=None, repr=False)
+    base_url: str = DEFAULT_BASE_URL
+    chat_model: str = DEFAULT_CHAT_MODEL
+    image_model: str = DEFAULT_IMAGE_MODEL
+    video_model: str = DEFAULT_VIDEO_MODEL
+    avatar_model: str = DEFAULT_AVATAR_MODEL
+    music_model: str = DEFAULT_MUSIC_MODEL
+    poll_cap: float = 300.0  # seconds a prediction may run before we cancel it
+    sync_wait: int = 60  # Prefer: wait=N, 1..60
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        sync_wait = int(_float(env, "REPLICATE_SYNC_WAIT", 60))
+        if not 1 <= sync_wait <= 60:
+            raise ValueError("REPLICATE_SYNC_WAIT must be between 1 and 60 seconds")
+        return cls(
+            api_token=(env.get("REPLICATE_API_TOKEN") or "").strip() or None,
+            base_url=(env.get("REPLICATE_BASE_URL") or DEFAULT_BASE_URL).strip().rstrip("/"),
+            chat_model=env.get("REPLICATE_MODEL") or DEFAULT_CHAT_MODEL,
+            image_model=env.get("REPLICATE_IMAGE_MODEL") or DEFAULT_IMAGE_MODEL,
+            video_model=env.get("REPLICATE_VIDEO_MODEL") or DEFAULT_VIDEO_MODEL,
+            avatar_model=env.get("REPLICATE_AVATAR_MODEL") or DEFAULT_AVATAR_MODEL,
+            music_model=env.get("REPLICATE_MUSIC_MODEL") or DEFAULT_MUSIC_MODEL,
+            poll_cap=_float(env, "REPLICATE_POLL_CAP", 300.0),
+            sync_wait=sync_wait,
+        )

@@ -1,0 +1,140 @@
+"""Small typed objects of Replicate's API: model references, predictions, accounts, events."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from .errors import InvalidModelRefError
+
+TERMINAL_STATUSES = frozenset({"succeeded", "failed", "canceled", "aborted"})
+
+_NAME = r"[A-Za-z0-9][A-Za-z0-9._-]*"
+_REF_RE = re.compile(rf"^(?P<owner>{_NAME})/(?P<name>{_NAME})(?::(?P<version>[A-Za-z0-9]+))?$")
+
+
+@dataclass(frozen=True)
+class ModelRef:
+    """`owner/name` (official models, run by name) or `owner/name:version` (pinned)."""
+
+    owner: str
+    name: str
+    version: str | None = None
+
+    @classmethod
+    def parse(cls, ref: str) -> ModelRef:
+        text = (ref or "").strip()
+        match = _REF_RE.match(text)
+        if not match:
+            raise InvalidModelRefError(text)
+        return cls(match["owner"], match["name"], match["version"])
+
+    @property
+    def slug(self) -> str:
+        return f"{self.owner}/{self.name}"
+
+    def __str__(self) -> str:
+        return f"{self.slug}:{self.version}" if self.version else self.slug
+
+
+@dataclass
+class Prediction:
+    """A prediction as Replicate returns it; unknown keys are kept in `raw`."""
+
+    id: str
+    status: str
+    model: str = ""
+    version: str | None = None
+    input: dict[str, Any] = field(default_factory=dict)
+    output: Any = None
+    error: str | None = None
+    logs: str = ""
+    created_at: str | None = None
+    started_at: str | None = None
+    completed_at: str | None = None
+    metrics: dict[str, Any] = field(default_factory=dict)
+    urls: dict[str, str] = field(default_factory=dict)
+    raw: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Prediction:
+        return cls(
+            id=str(data.get("id", "")),
+            status=str(data.get("status", "starting")),
+            model=str(data.get("model") or ""),
+            version=data.get("version"),
+            input=dict(data.get("input") or {}),
+            output=data.get("output"),
+            error=data.get("error"),
+            logs=data.get("logs") or "",
+            created_at=data.get("created_at"),
+            started_at=data.get("started_at"),
+            completed_at=data.get("completed_at"),
+            metrics=dict(data.get("metrics") or {}),
+            urls=dict(data.get("urls") or {}),
+            raw=data,
+        )
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.status in TERMINAL_STATUSES
+
+    @property
+    def web_url(self) -> str:
+        return self.urls.get("web") or f"https://replicate.com/p/{self.id}"
+
+    @property
+    def stream_url(self) -> str | None:
+        return self.urls.get("stream")
+
+    @property
+    def predict_time(self) -> float | None:
+        value = self.metrics.get("predict_time")
+        return float(value) if isinstance(value, int | float) else None
+
+
+@dataclass(frozen=True)
+class Account:
+    type: str
+    username: str
+    name: str = ""
+
+
+# Events yielded while a prediction runs: what a UI or CLI needs to show it live.
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Where a prediction is: `starting` means Replicate is booting the model (a cold boot)."""
+
+    prediction_id: str
+    status: str
+    elapsed: float
+    percent: float | None = None
+    log_tail: tuple[str, ...] = ()
+
+    @property
+    def cold_boot(self) -> bool:
+        return self.status == "starting"
+
+    kind: Literal["progress"] = "progress"
+
+
+@dataclass(frozen=True)
+class TextDelta:
+    """A piece of streamed text output, in order, never repeated."""
+
+    text: str
+    kind: Literal["text"] = "text"
+
+
+@dataclass(frozen=True)
+class Completed:
+    """The finished prediction (status `succeeded`)."""
+
+    prediction: Prediction
+    kind: Literal["completed"] = "completed"
+
+
+PredictionEvent = Progress | TextDelta | Completed

@@ -1,0 +1,403 @@
+"""A model's input and output schema, read from Cog's `openapi_schema` (pure: no HTTP, no UI).
+
+Cog writes enums as `allOf: [{"$ref": "#/components/schemas/X"}]` and orders fields with `x-order`;
+both are resolved here so every caller sees plain fields with their choices, bounds and defaults.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+FieldType = Literal["string", "integer", "number", "boolean", "file", "array", "object"]
+
+_KNOWN_TYPES: frozenset[str] = frozenset(
+    {"string", "integer", "number", "boolean", "file", "array", "object"}
+)
+_NO_ORDER = 1_000_000  # fields without x-order go last, by name
+_MAX_REF_DEPTH = 16
+
+
+@dataclass(frozen=True)
+class InputField:
+    """One input of a model, with `$ref`/`allOf` enums resolved into `choices`."""
+
+    name: str
+    type: FieldType = "string"
+    format: str | None = None
+    title: str = ""
+    description: str = ""
+    default: Any = None
+    minimum: float | None = None
+    maximum: float | None = None
+    choices: tuple[Any, ...] | None = None
+    required: bool = False
+    order: int = _NO_ORDER
+    is_file: bool = False
+    item_type: str | None = None  # for arrays: the items' type ("file" for lists of URIs)
+    has_default: bool = False  # a default of None is still a default; absence is not
+
+    @property
+    def label(self) -> str:
+        return self.title or self.name.replace("_", " ").capitalize()
+
+    @property
+    def is_numeric(self) -> bool:
+        return self.type in ("integer", "number")
+
+    def range_text(self) -> str:
+        low, high = _fmt_num(self.minimum), _fmt_num(self.maximum)
+        if self.minimum is not None and self.maximum is not None:
+            return f"between {low} and {high}"
+        if self.minimum is not None:
+            return f"at least {low}"
+        if self.maximum is not None:
+            return f"at most {high}"
+        return ""
+
+    def in_range(self, value: float) -> bool:
+        if self.minimum is not None and value < self.minimum:
+            return False
+        return not (self.maximum is not None and value > self.maximum)
+
+    def clamp(self, value: float) -> float:
+        if self.minimum is not None:
+            value = max(value, self.minimum)
+        if self.maximum is not None:
+            value = min(value, self.maximum)
+        return round(value) if self.type == "integer" else value
+
+
+@dataclass
+class InputSchema:
+    """The inputs of one model version, ordered by `x-order` then name. Treat as read-only."""
+
+    fields: list[InputField] = field(default_factory=list)
+    _by_name: dict[str, InputField] = field(default_factory=dict, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        self.fields = sorted(self.fields, key=lambda f: (f.order, f.name))
+        self._by_name = {f.name: f for f in self.fields}
+
+    @classmethod
+    def from_openapi(cls, openapi_schema: dict[str, Any] | None) -> InputSchema:
+        """Read `components.schemas.Input`; missing pieces give an empty or partial schema."""
+        root = openapi_schema if isinstance(openapi_schema, dict) else {}
+        components = _as_dict(_as_dict(root.get("components")).get("schemas"))
+        input_node = _resolve(root, _as_dict(components.get("Input")))
+        properties = _as_dict(input_node.get("properties"))
+        required = {str(n) for n in input_node.get("required") or [] if isinstance(n, str)}
+        fields = [
+            _field_from_property(root, str(name), _as_dict(prop), str(name) in required)
+            for name, prop in properties.items()
+        ]
+        return cls(fields)
+
+    @property
+    def names(self) -> list[str]:
+        return [f.name for f in self.fields]
+
+    def has(self, name: str) -> bool:
+        return name in self._by_name
+
+    def get(self, name: str) -> InputField | None:
+        return self._by_name.get(name)
+
+    def __iter__(self) -> Iterator[InputField]:
+        return iter(self.fields)
+
+    def __len__(self) -> int:
+        return len(self.fields)
+
+    def first(self, *names: str) -> InputField | None:
+        """The first of `names` this schema has (models name the same idea differently)."""
+        for name in names:
+            found = self._by_name.get(name)
+            if found is not None:
+                return found
+        return None
+
+    def file_fields(self) -> list[InputField]:
+        return [f for f in self.fields if f.is_file]
+
+    def defaults(self) -> dict[str, Any]:
+        return {f.name: f.default for f in self.fields if f.has_default and f.default is not None}
+
+    def validate(self, input: dict[str, Any]) -> list[str]:
+        """Human-readable problems with `input` for this model, found without a request."""
+        problems: list[str] = []
+        for f in self.fields:
+            if f.required and _is_blank(input.get(f.name)):
+                problems.append(f"{f.name} is required")
+        for name, value in input.items():
+            spec = self._by_name.get(name)
+            if spec is None:
+                known = ", ".join(self.names) or "(none)"
+                problems.append(f"unknown field '{name}' (this model takes: {known})")
+                continue
+            if value is None:
+                continue
+            problem = _value_problem(spec, value)
+            if problem:
+                problems.append(problem)
+        return problems
+
+    def coerce(self, input: dict[str, Any]) -> dict[str, Any]:
+        """Integral floats become ints for integer fields; None and blank optional values are
+        dropped so the model's own defaults apply."""
+        result: dict[str, Any] = {}
+        for name, value in input.items():
+            spec = self._by_name.get(name)
+            if value is None:
+                continue
+            if isinstance(value, str) and not value.strip() and not (spec and spec.required):
+                continue
+            if spec is not None and spec.type == "integer":
+                value = _to_int_if_integral(value)
+            elif spec is not None and spec.type == "number" and isinstance(value, str):
+                value = _to_number_if_numeric(value)
+            result[name] = value
+        return result
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """A model (or one version of it) as the app needs it."""
+
+    ref: str
+    is_official: bool = False
+    version_id: str | None = None
+    description: str = ""
+    input_schema: InputSchema = field(default_factory=InputSchema)
+    output_schema: dict[str, Any] = field(default_factory=dict)
+    streams: bool = False
+    output_is_file: bool = False
+
+    @classmethod
+    def from_model_json(
+        cls, model: dict[str, Any], version: dict[str, Any] | None = None
+    ) -> ModelInfo:
+        """From `GET /v1/models/{o}/{n}` (its `latest_version`), or a `versions/{id}` body."""
+        model = model if isinstance(model, dict) else {}
+        chosen = version if isinstance(version, dict) else _as_dict(model.get("latest_version"))
+        openapi = _as_dict(chosen.get("openapi_schema"))
+        components = _as_dict(_as_dict(openapi.get("components")).get("schemas"))
+        output = _resolve(openapi, _as_dict(components.get("Output")))
+        owner, name = str(model.get("owner") or ""), str(model.get("name") or "")
+        return cls(
+            ref=f"{owner}/{name}" if owner and name else owner or name,
+            is_official=bool(model.get("is_official", False)),
+            version_id=str(chosen["id"]) if chosen.get("id") else None,
+            description=str(model.get("description") or ""),
+            input_schema=InputSchema.from_openapi(openapi),
+            output_schema=output,
+            streams=output_streams(output),
+            output_is_file=output_is_file(openapi, output),
+        )
+
+
+def output_streams(output: dict[str, Any]) -> bool:
+    """Replicate streams only string iterators displayed concatenated (cog #1257)."""
+    items = _as_dict(output.get("items"))
+    return (
+        output.get("type") == "array"
+        and items.get("type") == "string"
+        and items.get("format") != "uri"
+        and output.get("x-cog-array-type") == "iterator"
+        and output.get("x-cog-array-display") == "concatenate"
+    )
+
+
+def output_is_file(root: dict[str, Any], output: dict[str, Any]) -> bool:
+    if output.get("type") == "string":
+        return output.get("format") == "uri"
+    if output.get("type") == "array":
+        items = _resolve(root, _as_dict(output.get("items")))
+        return items.get("type") == "string" and items.get("format") == "uri"
+    return False
+
+
+# ---- internals -------------------------------------------------------------------------------
+
+
+def _as_dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _lookup_ref(root: dict[str, Any], ref: str) -> dict[str, Any]:
+    if not ref.startswith("#/"):
+        return {}
+    node: Any = root
+    for part in ref[2:].split("/"):
+        part = part.replace("~1", "/").replace("~0", "~")
+        if not isinstance(node, dict) or part not in node:
+            return {}
+        node = node[part]
+    return _as_dict(node)
+
+
+def _resolve(root: dict[str, Any], node: dict[str, Any], depth: int = 0) -> dict[str, Any]:
+    """Merge `$ref`, `allOf` and the non-null branch of `anyOf`/`oneOf` into one flat node.
+
+    Keys on the node itself win over the referenced ones (Cog puts `default`, `x-order` and
+    `description` beside the `allOf`)."""
+    if depth > _MAX_REF_DEPTH:
+        return dict(node)
+    merged: dict[str, Any] = {}
+    ref = node.get("$ref")
+    if isinstance(ref, str):
+        merged.update(_resolve(root, _lookup_ref(root, ref), depth + 1))
+    for part in node.get("allOf") or []:
+        if isinstance(part, dict):
+            merged.update(_resolve(root, part, depth + 1))
+    for key in ("anyOf", "oneOf"):
+        branches = [b for b in node.get(key) or [] if isinstance(b, dict)]
+        non_null = [_resolve(root, b, depth + 1) for b in branches if b.get("type") != "null"]
+        if non_null:
+            merged.update(non_null[0])
+    merged.update({k: v for k, v in node.items() if k not in ("$ref", "allOf", "anyOf", "oneOf")})
+    return merged
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return value
+
+
+def _field_from_property(
+    root: dict[str, Any], name: str, prop: dict[str, Any], required: bool
+) -> InputField:
+    node = _resolve(root, prop)
+    raw_type = node.get("type")
+    if isinstance(raw_type, list):  # JSON-schema style ["integer", "null"]
+        raw_type = next((t for t in raw_type if t != "null"), "string")
+    fmt = node.get("format") if isinstance(node.get("format"), str) else None
+    enum = node.get("enum")
+    if raw_type is None and isinstance(enum, list) and enum:
+        raw_type = _type_of(enum[0])
+    type_name = str(raw_type) if raw_type in _KNOWN_TYPES else "string"
+    is_file = type_name == "string" and fmt == "uri"
+    item_type: str | None = None
+    if type_name == "array":
+        items = _resolve(root, _as_dict(node.get("items")))
+        item_type = "file" if items.get("format") == "uri" else items.get("type")
+    minimum = _number(node.get("minimum"))
+    if minimum is None:
+        minimum = _number(node.get("exclusiveMinimum"))
+    maximum = _number(node.get("maximum"))
+    if maximum is None:
+        maximum = _number(node.get("exclusiveMaximum"))
+    order = node.get("x-order")
+    return InputField(
+        name=name,
+        type="file" if is_file else type_name,  # type: ignore[arg-type]
+        format=fmt,
+        title=str(node.get("title") or ""),
+        description=str(node.get("description") or ""),
+        default=node.get("default"),
+        minimum=minimum,
+        maximum=maximum,
+        choices=tuple(enum) if isinstance(enum, list) and enum else None,
+        required=required,
+        order=order if isinstance(order, int) and not isinstance(order, bool) else _NO_ORDER,
+        is_file=is_file,
+        item_type=str(item_type) if item_type else None,
+        has_default="default" in node,
+    )
+
+
+def _type_of(value: Any) -> str:
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, float):
+        return "number"
+    return "string"
+
+
+def _fmt_num(value: float | None) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _fmt_value(value: Any) -> str:
+    if isinstance(value, str):
+        return repr(value)
+    return _fmt_num(value) if _number(value) is not None else str(value)
+
+
+def _is_blank(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def _is_file_value(value: Any) -> bool:
+    """URLs, bytes, paths, open files and PIL images all become a file input later."""
+    if isinstance(value, str | bytes | bytearray | memoryview):
+        return True
+    if isinstance(value, os.PathLike):
+        return True
+    return hasattr(value, "read") or (hasattr(value, "save") and hasattr(value, "size"))
+
+
+def _value_problem(spec: InputField, value: Any) -> str | None:
+    kind = spec.type
+    if kind == "integer":
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return f"{spec.name} must be a whole number (got {value!r})"
+        if isinstance(value, float) and not (math.isfinite(value) and value.is_integer()):
+            return f"{spec.name} must be a whole number (got {value!r})"
+    elif kind == "number":
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return f"{spec.name} must be a number (got {value!r})"
+        if not math.isfinite(value):
+            return f"{spec.name} must be a finite number (got {value!r})"
+    elif kind == "boolean":
+        if not isinstance(value, bool):
+            return f"{spec.name} must be true or false (got {value!r})"
+    elif kind == "string":
+        if not isinstance(value, str):
+            return f"{spec.name} must be text (got {type(value).__name__})"
+    elif kind == "file":
+        if not _is_file_value(value):
+            return f"{spec.name} must be a file or URL (got {type(value).__name__})"
+    elif kind == "array":
+        if not isinstance(value, list | tuple):
+            return f"{spec.name} must be a list (got {type(value).__name__})"
+    elif kind == "object" and not isinstance(value, dict):
+        return f"{spec.name} must be an object (got {type(value).__name__})"
+    if spec.choices is not None and value not in spec.choices:
+        allowed = ", ".join(str(c) for c in spec.choices)
+        return f"{spec.name} must be one of {allowed} (got {_fmt_value(value)})"
+    if spec.is_numeric and not spec.in_range(value):
+        return f"{spec.name} must be {spec.range_text()} (got {_fmt_num(value)})"
+    return None
+
+
+def _to_int_if_integral(value: Any) -> Any:
+    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
+        return int(value)
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            number = float(text)
+        except ValueError:
+            return value
+        if math.isfinite(number) and number.is_integer():
+            return int(number)
+    return value
+
+
+def _to_number_if_numeric(value: str) -> Any:
+    try:
+        number = float(value.strip())
+    except ValueError:
+        return value
+    return int(number) if number.is_integer() and "." not in value else number

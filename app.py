@@ -1,0 +1,16 @@
+"""Entry point: `python app.py` (and Hugging Face Spaces) builds and launches the playground."""
+
+from __future__ import annotations
+
+import os
+
+from neurolink_ui.ui.app import build_app, launch_options
+
+demo = build_app()
+
+if __name__ == "__main__":
+    demo.launch(
+        server_name=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
+        server_port=int(os.environ.get("GRADIO_SERVER_PORT", "7860")),
+        **launch_options(demo.neurolink_context),
+    )

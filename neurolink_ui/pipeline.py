@@ -1,0 +1,98 @@
+"""One run of a model from mapped input to local results: the path every panel and the CLI share.
+
+It prepares file inputs, follows the prediction's events and downloads its file outputs, so callers
+only map a person's values to a model input before and render the result after. No Gradio here.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from .replicate.client import ReplicateClient
+from .replicate.outputs import normalize_output
+from .replicate.types import Completed, ModelRef, Prediction, PredictionEvent, TextDelta
+
+OutputKind = Literal["text", "image", "video", "audio", "file"]
+
+
+@dataclass
+class RunResult:
+    """What a finished run left behind: text, local files, and what was sent."""
+
+    model: str
+    prediction: Prediction
+    text: str
+    files: list[Path]
+    input: dict[str, Any]
+    notes: list[str] = field(default_factory=list)
+    wall_time: float = 0.0
+
+    @property
+    def predict_time(self) -> float | None:
+        return self.prediction.predict_time
+
+
+def describe_input(value: Any) -> Any:
+    """The input as a person would want it recorded: file values become short placeholders."""
+    if isinstance(value, dict):
+        return {k: describe_input(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [describe_input(v) for v in value]
+    if isinstance(value, str) and value.startswith("data:"):
+        return value.split(",", 1)[0] + ",…"
+    if isinstance(value, bytes):
+        return f"<{len(value)} bytes>"
+    if isinstance(value, Path):
+        return f"<file {value.name}>"
+    if value.__class__.__module__.startswith("PIL."):
+        return "<image>"
+    return value
+
+
+async def run_model(
+    client: ReplicateClient,
+    ref: ModelRef | str,
+    model_input: dict[str, Any],
+    *,
+    token: str | None,
+    kind: OutputKind,
+    dest_dir: Path,
+    notes: list[str] | None = None,
+) -> AsyncIterator[PredictionEvent | RunResult]:
+    """Yield the prediction's Progress and TextDelta events, then one RunResult.
+
+    Cancelling the consumer cancels the prediction at Replicate (the client guarantees it).
+    """
+    started = time.monotonic()
+    prepared = await client.prepare_input(model_input, token=token)
+    streamed: list[str] = []
+    finished: Prediction | None = None
+    async for event in client.events(ref, prepared, token=token):
+        if isinstance(event, Completed):
+            finished = event.prediction
+        else:
+            if isinstance(event, TextDelta):
+                streamed.append(event.text)
+            yield event
+    if finished is None:  # the client always ends with Completed or raises; guard the contract
+        raise RuntimeError("the prediction ended without a result")
+
+    normalized = normalize_output(finished.output)
+    text = "".join(streamed) or (normalized.text or "")
+    files: list[Path] = []
+    if kind != "text" and normalized.file_urls:
+        dest_dir.mkdir(parents=True, exist_ok=True)
+        files = await client.download_outputs(finished.output, dest_dir, kind=kind)
+    yield RunResult(
+        model=str(ref),
+        prediction=finished,
+        text=text,
+        files=files,
+        input=describe_input(model_input),
+        notes=list(notes or []),
+        wall_time=time.monotonic() - started,
+    )

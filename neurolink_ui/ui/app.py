@@ -1,0 +1,72 @@
+"""`build_app()` composes the panels into one Blocks app; `launch_options()` is how to serve it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gradio as gr
+
+from ..config import Settings
+from .avatar import build_avatar_panel
+from .chat import build_chat_panel
+from .context import AppContext
+from .history import build_history_panel
+from .image import build_image_panel
+from .music import build_music_panel
+from .session import build_token_bar
+from .video import build_video_panel
+
+TITLE = "NeuroLink UI — a playground for Replicate's models"
+QUEUE_MAX_SIZE = 512
+MAX_UPLOAD = "50mb"
+CACHE_CLEANUP = (3600, 3600)  # every hour, files older than an hour
+
+CSS = """
+.gradio-container { max-width: 1280px !important; margin: auto; }
+.nl-banner { border-radius: 10px; padding: 4px 14px; background: var(--block-background-fill);
+  border: 1px solid var(--border-color-accent); }
+.nl-status { min-height: 2.2em; }
+.nl-status pre { max-height: 8em; overflow: auto; font-size: 0.8em; }
+"""
+
+
+def build_app(settings: Settings | None = None, ctx: AppContext | None = None) -> gr.Blocks:
+    """The whole playground. Pass `ctx` to share clients with a caller (tests, benchmarks)."""
+    ctx = ctx or AppContext.create(settings or Settings.from_env())
+    with gr.Blocks(title=TITLE, delete_cache=CACHE_CLEANUP, fill_width=False) as demo:
+        gr.Markdown(
+            "# 🧠 NeuroLink UI\nChat, images, video, talking avatars and music from "
+            "[Replicate](https://replicate.com)'s hosted models, behind one API token."
+        )
+        session = gr.State(None)  # this visitor's own token: server-side, never sent back
+        generations = gr.State([])  # this session's History
+        stored, restore, restore_outputs = build_token_bar(ctx, session)
+        with gr.Tabs():
+            with gr.Tab("💬 Chat"):
+                build_chat_panel(ctx, session, generations)
+            with gr.Tab("🖼️ Image"):
+                build_image_panel(ctx, session, generations)
+            with gr.Tab("🎬 Video"):
+                build_video_panel(ctx, session, generations)
+            with gr.Tab("🗣️ Avatar"):
+                build_avatar_panel(ctx, session, generations)
+            with gr.Tab("🎵 Music"):
+                build_music_panel(ctx, session, generations)
+            with gr.Tab("🕘 History"):
+                build_history_panel(generations)
+        demo.load(restore, [stored], restore_outputs, api_visibility="private")
+    demo.queue(default_concurrency_limit=None, max_size=QUEUE_MAX_SIZE)
+    demo.neurolink_context = ctx  # type: ignore[attr-defined]
+    return demo
+
+
+def launch_options(ctx: AppContext) -> dict[str, Any]:
+    """The keyword arguments for `demo.launch()` (app.py, the CLI and tests use the same)."""
+    return {
+        "theme": gr.themes.Soft(primary_hue="violet", secondary_hue="sky"),
+        "css": CSS,
+        "max_file_size": MAX_UPLOAD,
+        "allowed_paths": [str(ctx.outputs_dir)],
+        "footer_links": ["api", "gradio", "settings"],
+        "show_error": False,
+    }

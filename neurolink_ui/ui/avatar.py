@@ -1,0 +1,98 @@
+"""The Avatar panel: a portrait and narration audio into a talking-head video."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+
+from ..model_choices import AVATAR_MODELS
+from ..modalities.avatar import build_avatar_input
+from ..modalities.common import InputProblem
+from ..replicate.schema import InputSchema
+from .common import (
+    EVENT_CONCURRENCY,
+    add_history,
+    advanced_form,
+    checked_image,
+    history_entry,
+    media_run,
+    model_picker,
+    parse_advanced,
+    user_errors,
+)
+from .context import AppContext
+
+OWN_FIELDS = (
+    "source_image",
+    "image",
+    "face",
+    "video_input",
+    "driven_audio",
+    "audio_input",
+    "audio",
+)
+
+
+def make_avatar_handler(ctx: AppContext):  # noqa: ANN201 - Gradio reads the signature
+    async def avatar(
+        portrait: str | None,
+        audio: str | None,
+        model: str = AVATAR_MODELS[0],
+        advanced: str = "{}",
+        session_token: str | None = None,
+        generations: list[dict] | None = None,
+        request: gr.Request | None = None,
+    ) -> AsyncIterator[tuple[Any, str, Any]]:
+        """Animate `portrait` speaking `audio`."""
+        with user_errors():
+            if not portrait:
+                raise InputProblem("Add a portrait image first.")
+            if not audio:
+                raise InputProblem("Add narration audio first (upload a file or record it).")
+        extra = parse_advanced(advanced)
+        face = checked_image(portrait, "portrait")
+
+        def build(schema: InputSchema):  # noqa: ANN202
+            return build_avatar_input(schema, portrait=face, audio=Path(audio), advanced=extra)
+
+        session_hash = request.session_hash if request else None
+        async for status, result in media_run(
+            ctx, session_token, model, build, "video", session_hash
+        ):
+            if result is None:
+                yield gr.skip(), status, gr.skip()
+            else:
+                entry = history_entry("avatar", Path(audio).name, result)
+                yield str(result.files[0]), status, add_history(generations, entry)
+
+    return avatar
+
+
+def build_avatar_panel(ctx: AppContext, session: gr.State, generations: gr.State) -> None:
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=2):
+            portrait = gr.Image(label="Portrait", type="filepath", height=240)
+            audio = gr.Audio(
+                label="Narration", sources=["upload", "microphone"], type="filepath"
+            )
+            model = model_picker("Model", ctx.settings.avatar_model, AVATAR_MODELS)
+            advanced = advanced_form(ctx, model, session, OWN_FIELDS)
+            with gr.Row():
+                run = gr.Button("Animate", variant="primary")
+                stop = gr.Button("Stop", variant="stop")
+        with gr.Column(scale=3):
+            output = gr.Video(label="Talking avatar", height=420)
+            status = gr.Markdown(elem_classes=["nl-status"])
+
+    event = run.click(
+        make_avatar_handler(ctx),
+        [portrait, audio, model, advanced, session, generations],
+        [output, status, generations],
+        api_name="avatar",
+        concurrency_limit=EVENT_CONCURRENCY,
+        concurrency_id="avatar",
+    )
+    stop.click(None, cancels=[event], api_visibility="private")

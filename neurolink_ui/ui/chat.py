@@ -1,0 +1,195 @@
+"""The Chat panel: multi-turn chat with streaming, a Thinking trace for reasoning models, Stop."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import gradio as gr
+
+from ..model_choices import CHAT_MODELS
+from ..modalities.chat import build_chat_input
+from ..modalities.common import InputProblem
+from ..pipeline import RunResult, run_model
+from ..replicate.types import ModelRef, Progress, TextDelta
+from ..modalities.chat import flatten_content
+from .adapters import ChatStreamView, done_markdown, progress_markdown, without_footers
+from .common import (
+    EVENT_CONCURRENCY,
+    add_history,
+    advanced_form,
+    history_entry,
+    parse_advanced,
+    user_errors,
+)
+from .context import AppContext
+
+DEFAULT_SYSTEM_PROMPT = "You are a helpful assistant."
+# Fields the panel's own controls fill; the rest appear in the Advanced form.
+OWN_FIELDS = (
+    "prompt",
+    "system_prompt",
+    "max_tokens",
+    "max_new_tokens",
+    "temperature",
+    "prompt_template",
+)
+
+ChatUpdate = tuple[list[dict[str, Any]], Any, str, Any]
+
+
+def make_chat_handler(ctx: AppContext):  # noqa: ANN201 - Gradio reads the signature
+    async def chat(
+        message: str,
+        history: list[dict[str, Any]] | None = None,
+        system_prompt: str = DEFAULT_SYSTEM_PROMPT,
+        model: str = CHAT_MODELS[0],
+        max_tokens: float = 512,
+        temperature: float = 0.6,
+        advanced: str = "{}",
+        session_token: str | None = None,
+        generations: list[dict] | None = None,
+        request: gr.Request | None = None,
+    ) -> AsyncIterator[ChatUpdate]:
+        """Send `message` to a chat model and stream its answer into the history."""
+        before = list(history or [])
+        with user_errors():
+            if not (message or "").strip():
+                raise InputProblem("Type a message first.")
+            ref = str(ModelRef.parse(model))
+            backend = ctx.backend(session_token)
+            info = await backend.client.get_model(ref, token=backend.token)
+            mapped = build_chat_input(
+                info.input_schema,
+                system_prompt=system_prompt,
+                history=without_footers(before),
+                message=message,
+                max_tokens=int(max_tokens) if max_tokens else None,
+                temperature=temperature,
+                advanced=parse_advanced(advanced),
+            )
+        shown = [*before, {"role": "user", "content": message}]
+        view = ChatStreamView(model=ref)
+        yield [*shown, *view.messages()], gr.skip(), "📤 Sending to Replicate…", gr.skip()
+        started = time.monotonic()
+        try:
+            with user_errors():
+                async for event in run_model(
+                    backend.client,
+                    ref,
+                    mapped.input,
+                    token=backend.token,
+                    kind="text",
+                    dest_dir=ctx.session_dir(request.session_hash if request else None),
+                    notes=mapped.notes,
+                ):
+                    if isinstance(event, TextDelta):
+                        view.add(event.text)
+                        yield [*shown, *view.messages()], gr.skip(), gr.skip(), gr.skip()
+                    elif isinstance(event, Progress):
+                        status = progress_markdown(event)
+                        yield [*shown, *view.messages()], gr.skip(), status, gr.skip()
+                    elif isinstance(event, RunResult):
+                        if not view.text:
+                            view.add(event.text)
+                        event.wall_time = time.monotonic() - started
+                        view.finish(event.predict_time, event.wall_time)
+                        entry = history_entry("chat", message, event)
+                        done = done_markdown(ref, event.predict_time, event.wall_time, event.notes)
+                        yield (
+                            [*shown, *view.messages()],
+                            "",
+                            done,
+                            add_history(generations, entry),
+                        )
+        except gr.Error:
+            # Nothing is lost: the dialog goes back to how it was and the message stays typed.
+            yield before, gr.skip(), "❌ Not sent — see the message above.", gr.skip()
+            raise
+
+    return chat
+
+
+def retry_split(history: list[dict[str, Any]] | None) -> tuple[list[dict[str, Any]], str]:
+    """The dialog before the last user turn, and that turn's text."""
+    turns = list(history or [])
+    for index in range(len(turns) - 1, -1, -1):
+        if turns[index].get("role") == "user" and not (turns[index].get("metadata") or {}).get(
+            "title"
+        ):
+            return turns[:index], flatten_content(turns[index].get("content"))
+    return turns, ""
+
+
+def build_chat_panel(ctx: AppContext, session: gr.State, generations: gr.State) -> None:
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=3):
+            chatbot = gr.Chatbot(
+                label="Conversation",
+                height=480,
+                buttons=["copy", "copy_all"],
+                placeholder="Ask anything. Answers stream token by token where the model can.",
+            )
+            with gr.Row():
+                message = gr.Textbox(
+                    label="Message",
+                    placeholder="Write a message and press Enter",
+                    scale=5,
+                    lines=1,
+                    max_lines=8,
+                    autofocus=True,
+                )
+                send = gr.Button("Send", variant="primary", scale=1, min_width=90)
+                stop = gr.Button("Stop", variant="stop", scale=1, min_width=90)
+            with gr.Row():
+                retry = gr.Button("↻ Retry", size="sm")
+                clear = gr.Button("🗑 Clear", size="sm")
+            status = gr.Markdown(elem_classes=["nl-status"])
+        with gr.Column(scale=2):
+            model = gr.Dropdown(
+                choices=list(dict.fromkeys([ctx.settings.chat_model, *CHAT_MODELS])),
+                value=ctx.settings.chat_model,
+                label="Model",
+                allow_custom_value=True,
+                info="Pick one, or type any owner/name or owner/name:version",
+            )
+            system_prompt = gr.Textbox(
+                value=DEFAULT_SYSTEM_PROMPT, label="System prompt", lines=3, max_lines=10
+            )
+            max_tokens = gr.Slider(16, 4096, value=512, step=16, label="Max tokens")
+            temperature = gr.Slider(0.0, 2.0, value=0.6, step=0.05, label="Temperature")
+            advanced = advanced_form(ctx, model, session, OWN_FIELDS)
+
+    handler = make_chat_handler(ctx)
+    inputs = [message, chatbot, system_prompt, model, max_tokens, temperature, advanced]
+    outputs = [chatbot, message, status, generations]
+    common: dict[str, Any] = {
+        "concurrency_limit": EVENT_CONCURRENCY,
+        "concurrency_id": "chat",
+    }
+    submit = send.click(
+        handler, [*inputs, session, generations], outputs, api_name="chat", **common
+    )
+    enter = message.submit(
+        handler, [*inputs, session, generations], outputs, api_visibility="private", **common
+    )
+
+    async def retry_last(
+        history: list[dict[str, Any]] | None, *rest: Any
+    ) -> AsyncIterator[ChatUpdate]:
+        before, last = retry_split(history)
+        if not last:
+            raise gr.Error("Nothing to retry yet.")
+        async for update in handler(last, before, *rest):
+            yield update
+
+    retried = retry.click(
+        retry_last,
+        [chatbot, system_prompt, model, max_tokens, temperature, advanced, session, generations],
+        outputs,
+        api_visibility="private",
+        **common,
+    )
+    stop.click(None, cancels=[submit, enter, retried], api_visibility="private")
+    clear.click(lambda: ([], ""), None, [chatbot, status], api_visibility="private", queue=False)

@@ -1,0 +1,228 @@
+"""What every panel shares: the model picker, the schema-driven Advanced form, errors, the run loop."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+from PIL import Image
+
+from ..modalities.common import InputProblem, MappedInput
+from ..modalities.forms import FormField, collect_advanced, form_fields
+from ..pipeline import OutputKind, RunResult, run_model
+from ..replicate.errors import ReplicateError
+from ..replicate.schema import InputSchema
+from ..replicate.types import ModelRef, Progress
+from ..snippets import curl_snippet, python_snippet
+from .adapters import done_markdown, progress_markdown
+from .context import AppContext
+
+# Events talk to Replicate and wait: many may run at once (Gradio's default is one per event).
+EVENT_CONCURRENCY: int | None = None
+MAX_HISTORY = 50
+
+
+@contextmanager
+def user_errors() -> Iterator[None]:
+    """Turn the core's actionable errors into a toast; the app keeps serving."""
+    try:
+        yield
+    except (ReplicateError, InputProblem) as exc:
+        raise gr.Error(str(exc), title=getattr(exc, "title", "Invalid input")) from None
+
+
+def checked_image(path: str | None, what: str = "input image") -> Path | None:
+    """An uploaded image path, verified to be a readable image before anything is sent."""
+    if not path:
+        return None
+    try:
+        with Image.open(path) as img:
+            img.verify()
+    except (OSError, SyntaxError, ValueError):
+        raise gr.Error(
+            f"The {what} could not be read as an image. Upload a PNG, JPEG or WebP file.",
+            title="Invalid image",
+        ) from None
+    return Path(path)
+
+
+def model_picker(label: str, default: str, choices: list[str]) -> gr.Dropdown:
+    ordered = list(dict.fromkeys([default, *choices]))
+    return gr.Dropdown(
+        choices=ordered,
+        value=default,
+        label=label,
+        allow_custom_value=True,
+        info="Pick one, or type any owner/name or owner/name:version",
+        scale=3,
+    )
+
+
+def parse_model(text: str) -> str:
+    with user_errors():
+        return str(ModelRef.parse(text))
+
+
+def parse_advanced(raw: str | dict | None, upload_root: Path | None = None) -> dict[str, Any]:
+    """The Advanced form's values; file paths only from Gradio's own upload cache."""
+    if not raw:
+        return {}
+    if isinstance(raw, dict):
+        values = raw
+    else:
+        try:
+            values = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            raise gr.Error(f"Advanced parameters must be a JSON object: {exc}") from None
+    if not isinstance(values, dict):
+        raise gr.Error("Advanced parameters must be a JSON object of field names to values.")
+    cleaned: dict[str, Any] = {}
+    for name, value in values.items():
+        if isinstance(value, dict) and "path" in value:  # a Gradio FileData
+            value = value["path"]
+        if isinstance(value, str) and value.startswith("/"):
+            path = Path(value).resolve()
+            root = (upload_root or Path(gr.utils.get_upload_folder())).resolve()
+            if not path.is_relative_to(root) or not path.is_file():
+                raise gr.Error(f"'{name}': upload the file; server paths are not accepted.")
+            value = path
+        cleaned[name] = value
+    return cleaned
+
+
+def _component_for(spec: FormField) -> gr.components.Component:
+    common: dict[str, Any] = {"label": spec.label, "info": spec.info or None, "key": spec.name}
+    if spec.kind == "dropdown":
+        return gr.Dropdown(choices=list(spec.choices or ()), value=spec.default, **common)
+    if spec.kind == "slider":
+        return gr.Slider(
+            minimum=spec.minimum, maximum=spec.maximum, step=spec.step, value=spec.default, **common
+        )
+    if spec.kind == "number":
+        return gr.Number(value=spec.default, precision=0 if spec.integer else None, **common)
+    if spec.kind == "checkbox":
+        return gr.Checkbox(value=bool(spec.default), **common)
+    if spec.kind == "file":
+        return gr.File(**common)
+    lines = 3 if spec.multiline else 1
+    return gr.Textbox(value=spec.default or "", lines=lines, **common)
+
+
+def advanced_form(
+    ctx: AppContext,
+    model: gr.Dropdown,
+    session: gr.State,
+    exclude: tuple[str, ...],
+) -> gr.Textbox:
+    """An Advanced accordion generated from the selected model's input schema.
+
+    Its values live in a hidden JSON textbox, which is what the panel's event (and API callers)
+    read; changing the model rebuilds the form with that model's defaults, ranges and descriptions.
+    """
+    with gr.Accordion("Advanced — parameters from the model's schema", open=False):
+        advanced = gr.Textbox(
+            value="{}",
+            label="Advanced parameters (JSON)",
+            visible=False,
+        )
+
+        @gr.render(inputs=[model, session], triggers=[model.change, session.change, model.select])
+        async def render_form(model_text: str, token: str | None) -> None:
+            try:
+                ref = str(ModelRef.parse(model_text))
+                backend = ctx.backend(token)
+                info = await backend.client.get_model(ref, token=backend.token)
+            except ReplicateError as exc:
+                gr.Markdown(f"⚠️ {exc}")
+                return
+            fields = form_fields(info.input_schema, exclude=exclude)
+            if not fields:
+                gr.Markdown("This model has no further parameters.")
+                return
+            gr.Markdown(info.description or "", visible=bool(info.description))
+            components = [_component_for(spec) for spec in fields]
+
+            def collect(*values: Any) -> str:
+                return json.dumps(collect_advanced(fields, list(values)), default=str)
+
+            for component in components:
+                component.change(
+                    collect, components, advanced, api_visibility="private", queue=False
+                )
+
+    return advanced
+
+
+async def media_run(
+    ctx: AppContext,
+    session_token: str | None,
+    model_text: str,
+    build: Callable[[InputSchema], MappedInput],
+    kind: OutputKind,
+    session_hash: str | None,
+) -> AsyncIterator[tuple[str, RunResult | None]]:
+    """Map, run and download one generation, yielding (status Markdown, result when done)."""
+    started = time.monotonic()
+    with user_errors():
+        ref = str(ModelRef.parse(model_text))
+        backend = ctx.backend(session_token)
+        yield "📡 Reading the model's schema…", None
+        info = await backend.client.get_model(ref, token=backend.token)
+        mapped = build(info.input_schema)
+        problems = info.input_schema.validate(mapped.input)
+        if problems:
+            raise InputProblem("; ".join(problems))
+        yield "📤 Sending to Replicate…", None
+        async for event in run_model(
+            backend.client,
+            ref,
+            mapped.input,
+            token=backend.token,
+            kind=kind,
+            dest_dir=ctx.session_dir(session_hash),
+            notes=mapped.notes,
+        ):
+            if isinstance(event, Progress):
+                yield progress_markdown(event), None
+            elif isinstance(event, RunResult):
+                if kind != "text" and not event.files:
+                    raise ReplicateError(
+                        f"{ref} finished but returned no {kind} file (output: "
+                        f"{str(event.prediction.output)[:200]!r})."
+                    )
+                event.wall_time = time.monotonic() - started
+                event.model = ref
+                if info.version_id and not ModelRef.parse(ref).version:
+                    event.notes.append(f"Ran version {info.version_id[:12]}…")
+                yield done_markdown(ref, event.predict_time, event.wall_time, event.notes), event
+
+
+def history_entry(kind: str, prompt: str, result: RunResult) -> dict:
+    """One generation as the History tab keeps it, with the code to run it again."""
+    version = result.prediction.version
+    # A community model run by name ran on a version; official models answer "hidden".
+    pinned = None if not version or version == "hidden" or ":" in result.model else version
+    return {
+        "kind": kind,
+        "prompt": prompt,
+        "model": result.model,
+        "version": version,
+        "params": result.input,
+        "predict_time": result.predict_time,
+        "wall_time": round(result.wall_time, 3),
+        "files": [str(p) for p in result.files],
+        "text": result.text,
+        "prediction_id": result.prediction.id,
+        "created": time.strftime("%H:%M:%S"),
+        "python": python_snippet(result.model, result.input, pinned),
+        "curl": curl_snippet(result.model, result.input, pinned),
+    }
+
+
+def add_history(history: list[dict] | None, entry: dict) -> list[dict]:
+    return [entry, *(history or [])][:MAX_HISTORY]

@@ -1,0 +1,85 @@
+"""What every panel shares for the app's lifetime: settings, the pooled clients, the output folder.
+
+Built once by `build_app()` and passed to each panel, never kept in a module global.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..config import Settings
+from ..replicate.client import ReplicateClient
+
+log = logging.getLogger("neurolink_ui.ui")
+
+# The built-in simulator accepts any well-formed token; this one never leaves the machine.
+SIMULATOR_TOKEN = "r8_builtin_simulator_token"
+
+
+@dataclass
+class Backend:
+    """Where one request goes and with which token."""
+
+    client: ReplicateClient
+    token: str
+    simulated: bool
+
+
+@dataclass
+class AppContext:
+    settings: Settings
+    client: ReplicateClient
+    outputs_dir: Path
+    simulator: object | None = None  # neurolink_ui.simulator.runner.Simulator when no token is set
+    simulator_client: ReplicateClient | None = None
+    _closed: bool = field(default=False, repr=False)
+
+    @classmethod
+    def create(cls, settings: Settings, *, outputs_dir: Path | None = None) -> AppContext:
+        outputs = outputs_dir or Path(tempfile.gettempdir()) / "neurolink_ui" / uuid.uuid4().hex[:8]
+        outputs.mkdir(parents=True, exist_ok=True)
+        ctx = cls(settings=settings, client=ReplicateClient.from_settings(settings), outputs_dir=outputs)
+        if not settings.api_token:
+            # No token anywhere: newcomers meet the product on synthetic outputs.
+            from ..simulator.runner import Simulator
+
+            sim = Simulator()
+            sim.start()
+            ctx.simulator = sim
+            ctx.simulator_client = ReplicateClient(
+                sim.base_url, poll_cap=settings.poll_cap, sync_wait=settings.sync_wait
+            )
+            log.info("no REPLICATE_API_TOKEN: using the built-in simulator at %s", sim.base_url)
+        return ctx
+
+    @property
+    def simulated_by_default(self) -> bool:
+        return self.simulator_client is not None
+
+    def backend(self, session_token: str | None) -> Backend:
+        """A visitor's own token wins, then the Space owner's, then the built-in simulator."""
+        if session_token:
+            return Backend(self.client, session_token, simulated=False)
+        if self.settings.api_token:
+            return Backend(self.client, self.settings.api_token, simulated=False)
+        assert self.simulator_client is not None
+        return Backend(self.simulator_client, SIMULATOR_TOKEN, simulated=True)
+
+    def session_dir(self, session_hash: str | None) -> Path:
+        path = self.outputs_dir / (session_hash or "direct")[:32]
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    async def aclose(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        await self.client.aclose()
+        if self.simulator_client is not None:
+            await self.simulator_client.aclose()
+        if self.simulator is not None:
+            self.simulator.stop()  # type: ignore[attr-defined]

@@ -1,0 +1,55 @@
+"""The History tab: this session's generations, each downloadable and with the code to rerun it."""
+
+from __future__ import annotations
+
+import json
+
+import gradio as gr
+
+_MEDIA = {"image": gr.Image, "video": gr.Video, "avatar": gr.Video, "music": gr.Audio}
+
+
+def entry_markdown(entry: dict) -> str:
+    timing = (
+        f"predict {entry['predict_time']:.2f} s · " if entry.get("predict_time") is not None else ""
+    )
+    version = f" · version `{entry['version'][:12]}`" if entry.get("version") else ""
+    params = json.dumps(entry.get("params", {}), ensure_ascii=False)
+    if len(params) > 400:
+        params = params[:400] + "…"
+    return (
+        f"**{entry['kind'].capitalize()}** · {entry['created']} · `{entry['model']}`{version} · "
+        f"{timing}total {entry.get('wall_time', 0):.2f} s\n\n"
+        f"> {entry.get('prompt') or ''}\n\n<sub>Parameters: `{params}`</sub>"
+    )
+
+
+def build_history_panel(generations: gr.State) -> None:
+    gr.Markdown(
+        "Everything generated in this browser session, newest first. Outputs are kept on this "
+        "server (Replicate deletes its copies after an hour); download what you want to keep."
+    )
+
+    @gr.render(inputs=[generations])
+    def render_history(entries: list[dict] | None) -> None:
+        if not entries:
+            gr.Markdown("*Nothing yet: generate something in another tab.*")
+            return
+        for index, entry in enumerate(entries):
+            with gr.Group():
+                gr.Markdown(entry_markdown(entry), padding=True)
+                files = entry.get("files") or []
+                media = _MEDIA.get(entry["kind"])
+                if media is gr.Image and files:
+                    gr.Gallery(
+                        files, columns=4, height=220, label="Images", key=f"h-{index}-media"
+                    )
+                elif media is not None and files:
+                    media(files[0], label=entry["kind"].capitalize(), key=f"h-{index}-media")
+                elif entry.get("text"):
+                    gr.Markdown(entry["text"][:2000], padding=True)
+                if files:
+                    gr.File(files, label="Download", key=f"h-{index}-files")
+                with gr.Accordion("Run it in code", open=False):
+                    gr.Code(entry["python"], language="python", label="Python (httpx)")
+                    gr.Code(entry["curl"], language="shell", label="curl")

@@ -1,0 +1,121 @@
+"""The Image panel: text-to-image and image-to-image on any image model, into a gallery."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import gradio as gr
+
+from ..model_choices import IMAGE_MODELS
+from ..modalities.image import ASPECT_RATIOS, build_image_input
+from ..replicate.schema import InputSchema
+from .common import (
+    EVENT_CONCURRENCY,
+    add_history,
+    advanced_form,
+    checked_image,
+    history_entry,
+    media_run,
+    model_picker,
+    parse_advanced,
+)
+from .context import AppContext
+
+OWN_FIELDS = (
+    "prompt",
+    "aspect_ratio",
+    "width",
+    "height",
+    "seed",
+    "num_outputs",
+    "image",
+    "image_prompt",
+    "input_image",
+)
+
+ImageUpdate = tuple[Any, str, Any]
+
+
+def make_image_handler(ctx: AppContext):  # noqa: ANN201 - Gradio reads the signature
+    async def image(
+        prompt: str,
+        model: str = IMAGE_MODELS[0],
+        aspect_ratio: str = "1:1",
+        seed: float | None = None,
+        num_outputs: float = 1,
+        input_image: str | None = None,
+        advanced: str = "{}",
+        session_token: str | None = None,
+        generations: list[dict] | None = None,
+        request: gr.Request | None = None,
+    ) -> AsyncIterator[ImageUpdate]:
+        """Generate images from `prompt`; `input_image` makes it image-to-image."""
+        extra = parse_advanced(advanced)
+        start = checked_image(input_image)
+
+        def build(schema: InputSchema):  # noqa: ANN202
+            return build_image_input(
+                schema,
+                prompt=prompt,
+                aspect_ratio=aspect_ratio or None,
+                seed=int(seed) if seed not in (None, "") else None,
+                num_outputs=int(num_outputs) if num_outputs else None,
+                image=start,
+                advanced=extra,
+            )
+
+        async for status, result in media_run(
+            ctx,
+            session_token,
+            model,
+            build,
+            "image",
+            request.session_hash if request else None,
+        ):
+            if result is None:
+                yield gr.skip(), status, gr.skip()
+            else:
+                files = [str(path) for path in result.files]
+                entry = history_entry("image", prompt, result)
+                yield files, status, add_history(generations, entry)
+
+    return image
+
+
+def build_image_panel(ctx: AppContext, session: gr.State, generations: gr.State) -> None:
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=2):
+            prompt = gr.Textbox(
+                label="Prompt",
+                placeholder="A red panda reading a map in a lantern-lit library",
+                lines=3,
+            )
+            model = model_picker("Model", ctx.settings.image_model, IMAGE_MODELS)
+            with gr.Row():
+                aspect_ratio = gr.Dropdown(ASPECT_RATIOS, value="1:1", label="Aspect ratio")
+                seed = gr.Number(label="Seed (blank = random)", precision=0, value=None)
+                num_outputs = gr.Slider(1, 4, value=1, step=1, label="Images")
+            input_image = gr.Image(
+                label="Input image (optional, image-to-image)", type="filepath", height=180
+            )
+            advanced = advanced_form(ctx, model, session, OWN_FIELDS)
+            with gr.Row():
+                run = gr.Button("Generate", variant="primary")
+                stop = gr.Button("Stop", variant="stop")
+        with gr.Column(scale=3):
+            gallery = gr.Gallery(
+                label="Images", columns=2, height=520, buttons=["download", "fullscreen"]
+            )
+            status = gr.Markdown(elem_classes=["nl-status"])
+
+    event = run.click(
+        make_image_handler(ctx),
+        [prompt, model, aspect_ratio, seed, num_outputs, input_image, advanced]
+        + [session, generations],
+        [gallery, status, generations],
+        api_name="image",
+        concurrency_limit=EVENT_CONCURRENCY,
+        concurrency_id="image",
+    )
+    stop.click(None, cancels=[event], api_visibility="private")

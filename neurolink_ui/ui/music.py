@@ -1,0 +1,100 @@
+"""The Music panel: a prompt, a duration and a tempo into a track."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import gradio as gr
+
+from ..model_choices import MUSIC_MODELS
+from ..modalities.music import build_music_input
+from ..replicate.schema import InputSchema
+from .common import (
+    EVENT_CONCURRENCY,
+    add_history,
+    advanced_form,
+    history_entry,
+    media_run,
+    model_picker,
+    parse_advanced,
+)
+from .context import AppContext
+
+OWN_FIELDS = ("prompt", "duration", "bpm", "tempo", "model_version", "output_format")
+MODEL_VERSIONS = ["stereo-melody-large", "stereo-large", "melody-large", "large"]
+
+
+def make_music_handler(ctx: AppContext):  # noqa: ANN201 - Gradio reads the signature
+    async def music(
+        prompt: str,
+        duration: float = 8,
+        tempo: float = 90,
+        model_version: str = "stereo-large",
+        output_format: str = "mp3",
+        model: str = MUSIC_MODELS[0],
+        advanced: str = "{}",
+        session_token: str | None = None,
+        generations: list[dict] | None = None,
+        request: gr.Request | None = None,
+    ) -> AsyncIterator[tuple[Any, str, Any]]:
+        """Compose `duration` seconds of music from `prompt` at `tempo` BPM."""
+        extra = parse_advanced(advanced)
+
+        def build(schema: InputSchema):  # noqa: ANN202
+            return build_music_input(
+                schema,
+                prompt=prompt,
+                duration=float(duration) if duration else None,
+                tempo=float(tempo) if tempo else None,
+                model_version=model_version or None,
+                output_format=output_format or None,
+                advanced=extra,
+            )
+
+        session_hash = request.session_hash if request else None
+        async for status, result in media_run(
+            ctx, session_token, model, build, "audio", session_hash
+        ):
+            if result is None:
+                yield gr.skip(), status, gr.skip()
+            else:
+                entry = history_entry("music", prompt, result)
+                yield str(result.files[0]), status, add_history(generations, entry)
+
+    return music
+
+
+def build_music_panel(ctx: AppContext, session: gr.State, generations: gr.State) -> None:
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=2):
+            prompt = gr.Textbox(
+                label="Prompt", placeholder="Lo-fi hip-hop beat with vinyl crackle", lines=2
+            )
+            with gr.Row():
+                duration = gr.Slider(1, 30, value=8, step=1, label="Duration (seconds)")
+                tempo = gr.Slider(40, 200, value=90, step=1, label="Tempo (BPM)")
+            with gr.Row():
+                model_version = gr.Dropdown(
+                    MODEL_VERSIONS, value="stereo-large", label="Model version"
+                )
+                output_format = gr.Radio(["mp3", "wav"], value="mp3", label="Format")
+            model = model_picker("Model", ctx.settings.music_model, MUSIC_MODELS)
+            advanced = advanced_form(ctx, model, session, OWN_FIELDS)
+            with gr.Row():
+                run = gr.Button("Compose", variant="primary")
+                stop = gr.Button("Stop", variant="stop")
+        with gr.Column(scale=3):
+            output = gr.Audio(label="Track", type="filepath", buttons=["download"])
+            status = gr.Markdown(elem_classes=["nl-status"])
+
+    event = run.click(
+        make_music_handler(ctx),
+        [prompt, duration, tempo, model_version, output_format, model, advanced]
+        + [session, generations],
+        [output, status, generations],
+        api_name="music",
+        concurrency_limit=EVENT_CONCURRENCY,
+        concurrency_id="music",
+    )
+    stop.click(None, cancels=[event], api_visibility="private")

@@ -1,0 +1,105 @@
+"""The token bar: a visitor's own Replicate token for their session only.
+
+The token lives server-side in `gr.State`; it is remembered in this browser only when asked, and
+its events are kept out of the API docs and the browser's run history.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gradio as gr
+
+from ..replicate.errors import ReplicateError
+from .context import AppContext
+
+STORAGE_KEY = "neurolink_ui_token"
+FORGOTTEN: dict[str, Any] = {"token": None}  # a falsy BrowserState write would be skipped
+
+
+def banner_markdown(ctx: AppContext) -> str:
+    if ctx.settings.api_token:
+        return (
+            "🔑 This playground runs on its owner's Replicate token. "
+            "Paste your own below to use your account instead."
+        )
+    return (
+        "🧪 **Simulator mode** — no Replicate token is set, so every panel runs on the built-in "
+        "simulator and **outputs are synthetic**. Paste your Replicate token below (create one at "
+        "https://replicate.com/account/api-tokens), or set `REPLICATE_API_TOKEN` where the app runs."
+    )
+
+
+def make_session_handlers(ctx: AppContext):  # noqa: ANN201
+    async def sign_in(
+        token: str, remember: bool = False, stored: dict | None = None
+    ) -> tuple[str | None, str, str, dict]:
+        """Check a pasted token with Replicate and keep it for this session."""
+        token = (token or "").strip()
+        if not token:
+            raise gr.Error("Paste a Replicate API token first (it starts with r8_).")
+        try:
+            account = await ctx.client.get_account(token=token)
+        except ReplicateError as exc:
+            raise gr.Error(str(exc), title=exc.title) from None
+        kept = {"token": token} if remember else FORGOTTEN
+        where = " and remembered in this browser" if remember else " for this session"
+        return token, "", f"✅ Signed in as **{account.username}**{where}.", kept
+
+    async def restore(stored: dict | None) -> tuple[str | None, str]:
+        token = (stored or {}).get("token")
+        if not token:
+            return None, ""
+        try:
+            account = await ctx.client.get_account(token=token)
+        except ReplicateError as exc:
+            return None, f"⚠️ The remembered token no longer works: {exc}"
+        return token, f"✅ Signed in as **{account.username}** (remembered in this browser)."
+
+    def forget() -> tuple[None, str, dict, str]:
+        return None, "Signed out: this session uses the default backend again.", FORGOTTEN, ""
+
+    return sign_in, restore, forget
+
+
+def build_token_bar(ctx: AppContext, session: gr.State) -> tuple[gr.BrowserState, Any, list]:
+    """Returns the browser store, the restore function and its outputs, for `demo.load`."""
+    stored = gr.BrowserState(FORGOTTEN, storage_key=STORAGE_KEY)
+    gr.Markdown(banner_markdown(ctx), elem_classes=["nl-banner"])
+    with gr.Accordion("Your Replicate token", open=not ctx.settings.api_token):
+        with gr.Row(equal_height=True):
+            token_box = gr.Textbox(
+                label="Replicate API token",
+                type="password",
+                placeholder="r8_…",
+                scale=4,
+                autocomplete="off",
+            )
+            remember = gr.Checkbox(
+                label="Remember in this browser",
+                info="Kept in this browser's local storage",
+                value=False,
+                scale=1,
+            )
+            use = gr.Button("Use token", variant="primary", scale=1)
+            forget_button = gr.Button("Forget", scale=1)
+        status = gr.Markdown()
+
+    sign_in, restore, forget = make_session_handlers(ctx)
+    use.click(
+        sign_in,
+        [token_box, remember, stored],
+        [session, token_box, status, stored],
+        api_name="sign_in",
+        api_visibility="undocumented",
+    )
+    token_box.submit(
+        sign_in,
+        [token_box, remember, stored],
+        [session, token_box, status, stored],
+        api_visibility="private",
+    )
+    forget_button.click(
+        forget, None, [session, status, stored, token_box], api_visibility="private", queue=False
+    )
+    return stored, restore, [session, status]

@@ -1,0 +1,105 @@
+"""The Video panel: a prompt and a start frame into a short clip."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import gradio as gr
+
+from ..model_choices import VIDEO_MODELS
+from ..modalities.video import build_video_input
+from ..replicate.schema import InputSchema
+from .common import (
+    EVENT_CONCURRENCY,
+    add_history,
+    advanced_form,
+    checked_image,
+    history_entry,
+    media_run,
+    model_picker,
+    parse_advanced,
+)
+from .context import AppContext
+
+OWN_FIELDS = (
+    "prompt",
+    "image",
+    "first_frame_image",
+    "first_frame",
+    "start_image",
+    "num_frames",
+    "duration",
+    "aspect_ratio",
+    "resolution",
+)
+VIDEO_ASPECT_RATIOS = ["16:9", "9:16", "1:1"]
+
+
+def make_video_handler(ctx: AppContext):  # noqa: ANN201 - Gradio reads the signature
+    async def video(
+        prompt: str,
+        start_image: str | None = None,
+        model: str = VIDEO_MODELS[0],
+        length: float = 4,
+        aspect_ratio: str = "16:9",
+        advanced: str = "{}",
+        session_token: str | None = None,
+        generations: list[dict] | None = None,
+        request: gr.Request | None = None,
+    ) -> AsyncIterator[tuple[Any, str, Any]]:
+        """Generate a video from `prompt`, starting from `start_image` where the model takes one."""
+        extra = parse_advanced(advanced)
+        start = checked_image(start_image, "start frame")
+
+        def build(schema: InputSchema):  # noqa: ANN202
+            return build_video_input(
+                schema,
+                prompt=prompt,
+                start_image=start,
+                length_seconds=float(length) if length else None,
+                aspect_ratio=aspect_ratio or None,
+                advanced=extra,
+            )
+
+        session_hash = request.session_hash if request else None
+        async for status, result in media_run(
+            ctx, session_token, model, build, "video", session_hash
+        ):
+            if result is None:
+                yield gr.skip(), status, gr.skip()
+            else:
+                entry = history_entry("video", prompt, result)
+                yield str(result.files[0]), status, add_history(generations, entry)
+
+    return video
+
+
+def build_video_panel(ctx: AppContext, session: gr.State, generations: gr.State) -> None:
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=2):
+            prompt = gr.Textbox(label="Prompt", placeholder="smooth zoom out", lines=2)
+            start_image = gr.Image(label="Start frame", type="filepath", height=200)
+            model = model_picker("Model", ctx.settings.video_model, VIDEO_MODELS)
+            with gr.Row():
+                length = gr.Slider(1, 10, value=4, step=1, label="Length (seconds)")
+                aspect_ratio = gr.Dropdown(
+                    VIDEO_ASPECT_RATIOS, value="16:9", label="Aspect ratio"
+                )
+            advanced = advanced_form(ctx, model, session, OWN_FIELDS)
+            with gr.Row():
+                run = gr.Button("Generate video", variant="primary")
+                stop = gr.Button("Stop", variant="stop")
+        with gr.Column(scale=3):
+            output = gr.Video(label="Video", height=420, autoplay=True)
+            status = gr.Markdown(elem_classes=["nl-status"])
+
+    event = run.click(
+        make_video_handler(ctx),
+        [prompt, start_image, model, length, aspect_ratio, advanced, session, generations],
+        [output, status, generations],
+        api_name="video",
+        concurrency_limit=EVENT_CONCURRENCY,
+        concurrency_id="video",
+    )
+    stop.click(None, cancels=[event], api_visibility="private")

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# The whole test suite on a fresh machine: installs what it needs, then lint + pytest.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PY="${PYTHON:-python3}"
+"$PY" -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+
+# Debian's Chromium drives the browser test (Playwright's own browser download cannot work here);
+# the DejaVu fonts let the simulator draw legible prompt text.
+need=()
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
+[ -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || need+=(fonts-dejavu-core)
+if [ "${#need[@]}" -gt 0 ]; then
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+
+"$PY" -m ruff check .
+"$PY" -m ruff format --check .
+exec "$PY" -m pytest -q -p no:cacheprovider "$@"

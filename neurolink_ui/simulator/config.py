@@ -1,0 +1,138 @@
+"""SimulatorConfig: latencies, outcomes and injected faults of the local Replicate simulator.
+
+The config object is live: the server reads it on every request, and a prediction copies the
+latency/outcome fields when it is created, so changing them affects only later predictions.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+Outcome = Literal["succeeded", "failed", "aborted"]
+_OUTCOMES: tuple[str, ...] = ("succeeded", "failed", "aborted")
+
+
+@dataclass
+class Fault:
+    """Answer the `nth` request matching `method` and `path` (a glob) with `status`.
+
+    `count` consecutive matches are faulted, starting at the nth one. Matches are counted per Fault
+    object from the moment it is in the config (`matched` is that counter, not part of the JSON).
+    `retry_after` becomes a `Retry-After` header (seconds or an HTTP-date) when set.
+    """
+
+    method: str = "*"
+    path: str = "*"
+    nth: int = 1
+    count: int = 1
+    status: int = 500
+    retry_after: str | None = None
+    detail: str | None = None
+    matched: int = field(default=0, init=False, compare=False, repr=False)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "method": self.method,
+            "path": self.path,
+            "nth": self.nth,
+            "count": self.count,
+            "status": self.status,
+            "retry_after": self.retry_after,
+            "detail": self.detail,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Fault:
+        known = {f.name for f in dataclasses.fields(cls) if f.init}
+        unknown = set(data) - known
+        if unknown:
+            raise ValueError(f"unknown Fault fields: {sorted(unknown)}")
+        fault = cls(**data)
+        if fault.nth < 1 or fault.count < 1:
+            raise ValueError("Fault.nth and Fault.count must be >= 1")
+        if not 400 <= fault.status <= 599:
+            raise ValueError("Fault.status must be an HTTP error status (400-599)")
+        if fault.retry_after is not None:
+            fault.retry_after = str(fault.retry_after)
+        return fault
+
+
+@dataclass
+class SimulatorConfig:
+    """Every knob of the simulator; the defaults are fast so tests stay quick."""
+
+    cold_start: float = 0.05
+    """Seconds a prediction spends in `starting`."""
+    run_time: float = 0.3
+    """Seconds a file-output model spends in `processing` (its log lines are spread over it)."""
+    token_interval: float = 0.01
+    """Seconds between streamed tokens of a chat model."""
+    first_token_delay: float = 0.02
+    """Seconds between `processing` and a chat model's first token."""
+    faults: list[Fault] = field(default_factory=list)
+    outcome: Outcome = "succeeded"
+    """How the next predictions end: `failed` (code PA, transient) or `aborted` after cold start."""
+    drop_stream_after: int | None = None
+    """Close each SSE connection after this many `output` events, without `done`."""
+    output_delay: float = 0.0
+    """Seconds a delivery URL waits before answering (slow first byte)."""
+    missing_outputs: bool = False
+    """Delivery URLs answer 404 (outputs purged or not yet replicated)."""
+    output_padding: int = 0
+    """Bytes appended to every delivered file: a trailing `free` box for MP4, zeros otherwise.
+    Generated while streaming, never held in memory, so multi-GB outputs can be simulated."""
+    hold_sync: bool = True
+    """`Prefer: wait` holds the create request as Replicate does; False answers at once."""
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "faults"
+        }
+        data["faults"] = [fault.to_json() for fault in self.faults]
+        return data
+
+    def update_from_json(self, data: dict[str, Any]) -> None:
+        """Apply a partial JSON object; validates everything before changing anything."""
+        known = {f.name for f in dataclasses.fields(self)}
+        unknown = set(data) - known
+        if unknown:
+            raise ValueError(f"unknown config fields: {sorted(unknown)}")
+        candidate = dataclasses.replace(self)
+        for key, value in data.items():
+            if key == "faults":
+                if not isinstance(value, list):
+                    raise ValueError("faults must be a list")
+                candidate.faults = [
+                    item if isinstance(item, Fault) else Fault.from_json(item) for item in value
+                ]
+            else:
+                setattr(candidate, key, value)
+        candidate.validate()
+        for f in dataclasses.fields(self):
+            setattr(self, f.name, getattr(candidate, f.name))
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> SimulatorConfig:
+        config = cls()
+        config.update_from_json(data)
+        return config
+
+    def validate(self) -> None:
+        for name in ("cold_start", "run_time", "token_interval", "first_token_delay"):
+            value = getattr(self, name)
+            if not isinstance(value, int | float) or isinstance(value, bool) or value < 0:
+                raise ValueError(f"{name} must be a number >= 0")
+        if not isinstance(self.output_delay, int | float) or self.output_delay < 0:
+            raise ValueError("output_delay must be a number >= 0")
+        if self.outcome not in _OUTCOMES:
+            raise ValueError(f"outcome must be one of {list(_OUTCOMES)}")
+        if self.drop_stream_after is not None and (
+            not isinstance(self.drop_stream_after, int) or self.drop_stream_after < 0
+        ):
+            raise ValueError("drop_stream_after must be null or an integer >= 0")
+        if not isinstance(self.output_padding, int) or self.output_padding < 0:
+            raise ValueError("output_padding must be an integer >= 0")
+        if not isinstance(self.hold_sync, bool) or not isinstance(self.missing_outputs, bool):
+            raise ValueError("hold_sync and missing_outputs must be booleans")

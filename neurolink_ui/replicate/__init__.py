@@ -1,6 +1,13 @@
 """The shared async Replicate predictions module. No Gradio here."""
 
+from .client import ReplicateClient, error_from_response, prediction_error, token_id
 from .errors import *  # noqa: F403
+from .files import DATA_URL_LIMIT, prepare_input
+from .netguard import GuardedTransport, classify_address
+from .outputs import DEFAULT_SIZE_CAPS, NormalizedOutput, normalize_output, sniff_type
+from .progress import log_tail, parse_percent
+from .retry import RetryPolicy, parse_resets_in, parse_retry_after
+from .schema import InputField, InputSchema, ModelInfo
 from .types import (
     TERMINAL_STATUSES,
     Account,
@@ -13,6 +20,32 @@ from .types import (
 )
 
 __all__ = [  # noqa: RUF022
-    "TERMINAL_STATUSES", "Account", "Completed", "ModelRef", "Prediction", "PredictionEvent",
-    "Progress", "TextDelta",
+    "TERMINAL_STATUSES",
+    "Account",
+    "Completed",
+    "ModelRef",
+    "Prediction",
+    "PredictionEvent",
+    "Progress",
+    "TextDelta",
+    "ReplicateClient",
+    "error_from_response",
+    "prediction_error",
+    "token_id",
+    "DATA_URL_LIMIT",
+    "prepare_input",
+    "GuardedTransport",
+    "classify_address",
+    "DEFAULT_SIZE_CAPS",
+    "NormalizedOutput",
+    "normalize_output",
+    "sniff_type",
+    "log_tail",
+    "parse_percent",
+    "RetryPolicy",
+    "parse_resets_in",
+    "parse_retry_after",
+    "InputField",
+    "InputSchema",
+    "ModelInfo",
 ]

@@ -38,7 +38,8 @@ class ReplicateError(Exception):
         self.detail = detail or ""
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}(status={self.status}, title={self.title!r}, message={self.message!r})"
+        name = type(self).__name__
+        return f"{name}(status={self.status}, title={self.title!r}, message={self.message!r})"
 
 
 class InvalidModelRefError(ReplicateError, ValueError):
@@ -68,7 +69,9 @@ class ModelNotFoundError(ReplicateError):
 class InvalidInputError(ReplicateError):
     default_title = "Invalid input"
 
-    def __init__(self, message: str, *, invalid_fields: list[dict[str, Any]] | None = None, **kw: Any):
+    def __init__(
+        self, message: str, *, invalid_fields: list[dict[str, Any]] | None = None, **kw: Any
+    ):
         super().__init__(message, **kw)
         self.invalid_fields = invalid_fields or []
 

@@ -1,0 +1,35 @@
+"""What a running prediction's logs say: tqdm percent and the last few lines."""
+
+from __future__ import annotations
+
+import re
+
+# tqdm bars: " 40%|████      | 20/50 [00:01<00:01, 17.15it/s]"
+_PERCENT_RE = re.compile(r"(\d{1,3}(?:\.\d+)?)%\|")
+_COUNT_RE = re.compile(r"\|\s*(\d+)/(\d+)\s*\[")
+
+LOG_TAIL_LINES = 5
+
+
+def _lines(logs: str) -> list[str]:
+    # tqdm redraws with \r; each redraw is a line of its own for our purposes.
+    return [line.rstrip() for line in re.split(r"[\r\n]+", logs or "") if line.strip()]
+
+
+def parse_percent(logs: str | None) -> float | None:
+    """Percent (0–100) of the last tqdm bar in the logs, None when there is none."""
+    for line in reversed(_lines(logs or "")):
+        count = _COUNT_RE.search(line)
+        if count and "%|" in line and int(count.group(2)) > 0:
+            return min(100.0, 100.0 * int(count.group(1)) / int(count.group(2)))
+        percent = _PERCENT_RE.search(line)
+        if percent:
+            return min(100.0, float(percent.group(1)))
+    return None
+
+
+def log_tail(logs: str | None, lines: int = LOG_TAIL_LINES) -> tuple[str, ...]:
+    """The last `lines` non-empty log lines."""
+    if lines <= 0:
+        return ()
+    return tuple(_lines(logs or "")[-lines:])

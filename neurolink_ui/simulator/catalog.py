@@ -823,12 +823,1058 @@ def _flux_schnell() -> SimModel:
     )
 
 
+_FLUX_PRO_RATIOS = ("custom", "1:1", "16:9", "3:2", "2:3", "4:5", "5:4", "9:16", "3:4", "4:3")
+_SD_RATIOS = ("16:9", "1:1", "21:9", "2:3", "3:2", "4:5", "5:4", "9:16", "9:21")
+_IDEOGRAM_RATIOS = (
+    "1:3", "3:1", "1:2", "2:1", "9:16", "16:9", "10:16", "16:10",
+    "2:3", "3:2", "3:4", "4:3", "4:5", "5:4", "1:1",
+)  # fmt: skip
+_IDEOGRAM_RESOLUTIONS = (
+    "None", "512x1536", "576x1408", "576x1472", "576x1536", "640x1344", "640x1408", "640x1472",
+    "640x1536", "704x1152", "704x1216", "704x1280", "704x1344", "704x1408", "704x1472",
+    "736x1312", "768x1088", "768x1216", "768x1280", "768x1344", "800x1280", "832x960",
+    "832x1024", "832x1088", "832x1152", "832x1216", "832x1248", "864x1152", "896x960",
+    "896x1024", "896x1088", "896x1120", "896x1152", "960x832", "960x896", "960x1024",
+    "960x1088", "1024x832", "1024x896", "1024x960", "1024x1024", "1088x768", "1088x832",
+    "1088x896", "1088x960", "1120x896", "1152x704", "1152x832", "1152x864", "1152x896",
+    "1216x704", "1216x768", "1216x832", "1248x832", "1280x704", "1280x768", "1280x800",
+    "1312x736", "1344x640", "1344x704", "1344x768", "1408x576", "1408x640", "1408x704",
+    "1472x576", "1472x640", "1472x704", "1536x512", "1536x576", "1536x640",
+)  # fmt: skip
+_IDEOGRAM_STYLE_PRESETS = (
+    "None", "80s Illustration", "90s Nostalgia", "Abstract Organic", "Analog Nostalgia",
+    "Art Brut", "Art Deco", "Art Poster", "Aura", "Avant Garde", "Bauhaus", "Blueprint",
+    "Blurry Motion", "Bright Art", "C4D Cartoon", "Children's Book", "Collage",
+    "Coloring Book I", "Coloring Book II", "Cubism", "Dark Aura", "Doodle", "Double Exposure",
+    "Dramatic Cinema", "Editorial", "Emotional Minimal", "Ethereal Party", "Expired Film",
+    "Flat Art", "Flat Vector", "Forest Reverie", "Geo Minimalist", "Glass Prism", "Golden Hour",
+    "Graffiti I", "Graffiti II", "Halftone Print", "High Contrast", "Hippie Era", "Iconic",
+    "Japandi Fusion", "Jazzy", "Long Exposure", "Magazine Editorial", "Minimal Illustration",
+    "Mixed Media", "Monochrome", "Nightlife", "Oil Painting", "Old Cartoons", "Paint Gesture",
+    "Pop Art", "Retro Etching", "Riviera Pop", "Spotlight 80s", "Stylized Red",
+    "Surreal Collage", "Travel Poster", "Vintage Geo", "Vintage Poster", "Watercolor", "Weird",
+    "Woodblock Print",
+)  # fmt: skip
+_PLAYGROUND_SCHEDULERS = (
+    "DDIM", "DPMSolverMultistep", "HeunDiscrete", "K_EULER_ANCESTRAL", "K_EULER", "PNDM",
+    "DPM++2MKarras", "DPMSolver++",
+)  # fmt: skip
+
+
+def _output_format_fields(quality_default: int = 80) -> tuple[FieldSpec, ...]:
+    return (
+        _enum("output_format", ("webp", "jpg", "png"), "webp", _DESC_OUTPUT_FORMAT),
+        _f(
+            "output_quality",
+            "integer",
+            _DESC_OUTPUT_QUALITY,
+            quality_default,
+            minimum=0,
+            maximum=100,
+        ),
+    )
+
+
+def _generate_flux_pro(model: SimModel, input: dict[str, Any], resolve: FileResolver) -> Generation:
+    if input["aspect_ratio"] == "custom":
+        width = int(input.get("width") or 1024) // 32 * 32
+        height = int(input.get("height") or 1024) // 32 * 32
+    else:
+        width, height = media.size_for_ratio(input["aspect_ratio"], 1024, multiple=32)
+    return _image_files(
+        input,
+        width=width,
+        height=height,
+        count=1,
+        single=True,
+        fmt=input["output_format"],
+        quality=int(input["output_quality"]),
+        resolve=resolve,
+        image_field="image_prompt",
+        strength=0.55,
+    )
+
+
+def _flux_pro() -> SimModel:
+    fields = (
+        _f("prompt", "string", "Text prompt for image generation", required=True),
+        _uri(
+            "image_prompt",
+            "Image to use with Flux Redux. This is used together with the text prompt to guide "
+            "the generation towards the composition of the image_prompt. Must be jpeg, png, gif, "
+            "or webp.",
+        ),
+        _enum(
+            "aspect_ratio",
+            _FLUX_PRO_RATIOS,
+            "1:1",
+            "Aspect ratio for the generated image",
+        ),
+        _f(
+            "width",
+            "integer",
+            "Width of the generated image in text-to-image mode. Only used when aspect_ratio="
+            "custom. Must be a multiple of 32 (if it's not, it will be rounded to nearest "
+            "multiple of 32).",
+            minimum=256,
+            maximum=1440,
+        ),
+        _f(
+            "height",
+            "integer",
+            "Height of the generated image in text-to-image mode. Only used when aspect_ratio="
+            "custom. Must be a multiple of 32 (if it's not, it will be rounded to nearest "
+            "multiple of 32).",
+            minimum=256,
+            maximum=1440,
+        ),
+        _f(
+            "safety_tolerance",
+            "integer",
+            "Safety tolerance, 1 is most strict and 6 is most permissive",
+            2,
+            minimum=1,
+            maximum=6,
+        ),
+        _seed(),
+        _f(
+            "prompt_upsampling",
+            "boolean",
+            "Automatically modify the prompt for more creative generation",
+            False,
+        ),
+        *_output_format_fields(80),
+    )
+    return SimModel(
+        "black-forest-labs",
+        "flux-1.1-pro",
+        True,
+        "image",
+        "Faster, better FLUX Pro. Text-to-image model with excellent image quality, prompt "
+        "adherence, and output diversity.",
+        fields,
+        URI_OUTPUT,
+        _generate_flux_pro,
+    )
+
+
+def _generate_sd35(model: SimModel, input: dict[str, Any], resolve: FileResolver) -> Generation:
+    width, height = media.size_for_ratio(input["aspect_ratio"], 1024)
+    if input.get("image"):  # img2img: the output takes the input image's shape
+        probe = _resolve_image(resolve, input["image"], "image")
+        width, height = media.cap_size(probe.width, probe.height)
+        width, height = max(16, width // 16 * 16), max(16, height // 16 * 16)
+    return _image_files(
+        input,
+        width=width,
+        height=height,
+        count=1,
+        single=True,
+        fmt=input["output_format"],
+        quality=90,
+        resolve=resolve,
+        image_field="image",
+        strength=float(input["prompt_strength"]),
+    )
+
+
+def _sd35(name: str, cfg_default: float, description: str) -> SimModel:
+    fields = (
+        _f("prompt", "string", "Text prompt for image generation", required=True),
+        _f(
+            "negative_prompt",
+            "string",
+            "What you do not want to see in the image",
+            "",
+        ),
+        _enum(
+            "aspect_ratio",
+            _SD_RATIOS,
+            "1:1",
+            "The aspect ratio of your output image. This value is ignored if you are using an "
+            "input image.",
+        ),
+        _f(
+            "cfg",
+            "number",
+            "The guidance scale tells the model how similar the output should be to the prompt.",
+            cfg_default,
+            minimum=1,
+            maximum=10,
+        ),
+        _uri(
+            "image",
+            "Input image for image to image mode. The aspect ratio of your output will match "
+            "this image.",
+        ),
+        _f(
+            "prompt_strength",
+            "number",
+            "Prompt strength (or denoising strength) when using image to image. 1.0 corresponds "
+            "to full destruction of information in image.",
+            0.85,
+            minimum=0,
+            maximum=1,
+        ),
+        _seed(),
+        _enum("output_format", ("webp", "jpg", "png"), "webp", _DESC_OUTPUT_FORMAT),
+    )
+    return SimModel(
+        "stability-ai", name, True, "image", description, fields, URI_OUTPUT, _generate_sd35
+    )
+
+
+def _generate_playground(
+    model: SimModel, input: dict[str, Any], resolve: FileResolver
+) -> Generation:
+    return _image_files(
+        input,
+        width=int(input["width"]),
+        height=int(input["height"]),
+        count=int(input["num_outputs"]),
+        single=False,
+        fmt="png",
+        quality=100,
+        resolve=resolve,
+        image_field="image",
+        strength=float(input["prompt_strength"]),
+        mask_field="mask",
+        steps=int(input["num_inference_steps"]),
+    )
+
+
+def _playground() -> SimModel:
+    fields = (
+        _f(
+            "prompt",
+            "string",
+            "Input prompt",
+            "Astronaut in a jungle, cold color palette, muted colors, detailed, 8k",
+        ),
+        _f(
+            "negative_prompt",
+            "string",
+            "Negative Input prompt",
+            "ugly, deformed, noisy, blurry, distorted",
+        ),
+        _uri("image", "Input image for img2img or inpaint mode"),
+        _uri(
+            "mask",
+            "Input mask for inpaint mode. Black areas will be preserved, white areas will be "
+            "inpainted.",
+        ),
+        _f("width", "integer", "Width of output image", 1024, minimum=256, maximum=1536),
+        _f("height", "integer", "Height of output image", 1024, minimum=256, maximum=1536),
+        _enum(
+            "scheduler",
+            _PLAYGROUND_SCHEDULERS,
+            "DPMSolver++",
+            "Scheduler. DPMSolver++ or DPM++2MKarras is recommended for most cases",
+        ),
+        _f("num_outputs", "integer", "Number of images to output.", 1, minimum=1, maximum=4),
+        _f(
+            "guidance_scale",
+            "number",
+            "Scale for classifier-free guidance",
+            3,
+            minimum=0.1,
+            maximum=20,
+        ),
+        _f(
+            "prompt_strength",
+            "number",
+            "Prompt strength when using img2img / inpaint. 1.0 corresponds to full destruction "
+            "of information in image",
+            0.8,
+            minimum=0,
+            maximum=1,
+        ),
+        _f(
+            "num_inference_steps",
+            "integer",
+            "Number of denoising steps",
+            25,
+            minimum=1,
+            maximum=60,
+        ),
+        _f(
+            "apply_watermark",
+            "boolean",
+            "Applies a watermark to enable determining if an image is generated in downstream "
+            "applications. If you have other provisions for generating or deploying images "
+            "safely, you can use this to disable watermarking.",
+            True,
+        ),
+        _f(
+            "disable_safety_checker",
+            "boolean",
+            "Disable safety checker for generated images. This feature is only available through "
+            "the API. See https://replicate.com/docs/how-does-replicate-work#safety",
+            False,
+        ),
+        _seed("Random seed. Leave blank to randomize the seed"),
+    )
+    return SimModel(
+        "playgroundai",
+        "playground-v2.5-1024px-aesthetic",
+        False,
+        "image",
+        "Playground v2.5 is the state-of-the-art open-source model in aesthetic quality",
+        fields,
+        URI_LIST_OUTPUT,
+        _generate_playground,
+    )
+
+
+def _generate_ideogram(model: SimModel, input: dict[str, Any], resolve: FileResolver) -> Generation:
+    if input["resolution"] != "None":
+        w_text, _, h_text = input["resolution"].partition("x")
+        width, height = int(w_text), int(h_text)
+    else:
+        width, height = media.size_for_ratio(input["aspect_ratio"], 1024)
+    return _image_files(
+        input,
+        width=width,
+        height=height,
+        count=1,
+        single=True,
+        fmt="png",
+        quality=100,
+        resolve=resolve,
+        image_field="image",
+        strength=0.5,
+        mask_field="mask",
+    )
+
+
+def _ideogram(name: str, description: str) -> SimModel:
+    fields = (
+        _f("prompt", "string", "Text prompt for image generation", required=True),
+        _enum(
+            "aspect_ratio",
+            _IDEOGRAM_RATIOS,
+            "1:1",
+            "Aspect ratio. Ignored if a resolution or inpainting image is given.",
+        ),
+        _enum(
+            "resolution",
+            _IDEOGRAM_RESOLUTIONS,
+            "None",
+            "Resolution. Overrides aspect ratio. Ignored if an inpainting image is given.",
+        ),
+        _enum(
+            "magic_prompt_option",
+            ("Auto", "On", "Off"),
+            "Auto",
+            "Magic Prompt will interpret your prompt and optimize it to maximize variety and "
+            "quality of the images generated. You can also use it to write prompts in different "
+            "languages.",
+        ),
+        _enum(
+            "style_type",
+            ("None", "Auto", "General", "Realistic", "Design"),
+            "None",
+            "The styles help define the specific aesthetic of the image you want to generate.",
+        ),
+        _enum(
+            "style_preset",
+            _IDEOGRAM_STYLE_PRESETS,
+            "None",
+            "Apply a predefined artistic style to the generated image (V3 models only).",
+        ),
+        _uri(
+            "image",
+            "An image file to use for inpainting. You must also use a mask.",
+        ),
+        _uri(
+            "mask",
+            "A black and white image. Black pixels are inpainted, white pixels are preserved. "
+            "The mask will be resized to match the image size.",
+        ),
+        FieldSpec(
+            "style_reference_images",
+            "array",
+            "A list of images to use as style references.",
+            items_type="string",
+            items_format="uri",
+        ),
+        _seed("Random seed. Set for reproducible generation"),
+    )
+    return SimModel(
+        "ideogram-ai", name, True, "image", description, fields, URI_OUTPUT, _generate_ideogram
+    )
+
+
+def _image_models() -> list[SimModel]:
+    return [
+        _flux_pro(),
+        _flux_schnell(),
+        _sd35(
+            "stable-diffusion-3.5-large",
+            5,
+            "A text-to-image model that generates high-resolution images with fine details. It "
+            "supports various artistic styles and produces diverse outputs from the same prompt, "
+            "thanks to Query-Key Normalization.",
+        ),
+        _sd35(
+            "stable-diffusion-3.5-large-turbo",
+            1,
+            "A text-to-image model that generates high-resolution images with fine details. It "
+            "supports various artistic styles and produces diverse outputs from the same prompt, "
+            "with a focus on fewer inference steps",
+        ),
+        _playground(),
+        _ideogram(
+            "ideogram-v3-turbo",
+            "Turbo is the fastest and cheapest Ideogram v3. v3 creates images with stunning "
+            "realism, creative designs, and consistent styles",
+        ),
+        _ideogram(
+            "ideogram-v3-balanced",
+            "Balance speed, quality and cost. Ideogram v3 creates images with stunning realism, "
+            "creative designs, and consistent styles",
+        ),
+        _ideogram(
+            "ideogram-v3-quality",
+            "The highest quality Ideogram v3 model. v3 creates images with stunning realism, "
+            "creative designs, and consistent styles",
+        ),
+        _ideogram(
+            "ideogram-v3",
+            "Ideogram v3 (simulated alias of ideogram-v3-turbo)",
+        ),
+    ]
+
+
+# =============================================================================================
+# Video
+
+VIDEO_ASPECTS = {"16:9": (832, 480), "9:16": (480, 832), "1:1": (480, 480)}
+
+
+def _video_logs(
+    seed: int, prompt: str, frames: int, fps: float, width: int, height: int
+) -> list[str]:
+    return [
+        f"Using seed: {seed}",
+        f"Prompt: {prompt}",
+        f"Generating {frames} frames at {width}x{height}, {fps:g} fps",
+        *media.tqdm_lines(frames, 9.5, every=max(1, frames // 10)),
+    ]
+
+
+def _mp4_video(
+    input: dict[str, Any],
+    resolve: FileResolver,
+    *,
+    frames: int,
+    fps: float,
+    image_field: str | None,
+    end_field: str | None = None,
+    aspect: str | None = None,
+) -> Generation:
+    prompt = str(input.get("prompt") or "")
+    seed = input_seed(input)
+    start = end = None
+    if image_field and input.get(image_field):
+        start = _resolve_image(resolve, input[image_field], image_field)
+    if end_field and input.get(end_field):
+        end = _resolve_image(resolve, input[end_field], end_field)
+    if start is not None:
+        width, height = media.video_size(start.width, start.height)
+    else:
+        width, height = media.video_size(*VIDEO_ASPECTS.get(aspect or "16:9", (832, 480)))
+    frame_iter = media.animate_frames(prompt, seed, width, height, frames, start=start, end=end)
+    data = media.encode_mp4(frame_iter, width, height, fps)
+    logs = _video_logs(seed, prompt, frames, fps, width, height)
+    return Generation(None, [OutputFile("output.mp4", "video/mp4", data)], True, logs)
+
+
+def _round_4n1(frames: int) -> int:
+    return max(5, round((frames - 1) / 4) * 4 + 1)
+
+
+def _generate_wan_alpha(
+    model: SimModel, input: dict[str, Any], resolve: FileResolver
+) -> Generation:
+    prompt = str(input.get("prompt") or "")
+    seed = input_seed(input)
+    w_text, _, h_text = input["resolution"].partition("*")
+    width, height = media.video_size(int(w_text), int(h_text))
+    fps = int(input["fps"])
+    total = _round_4n1(int(input["num_frames"]))
+    rgba = list(media.with_alpha(media.animate_frames(prompt, seed, width, height, total), seed))
+    if input["remove_first_frame"] and len(rgba) > 1:
+        rgba = rgba[1:]
+    if input["remove_last_frame"] and len(rgba) > 1:
+        rgba = rgba[:-1]
+    quality = int(input["output_quality"])
+    if input["output_format"] == "webm":
+        data = media.encode_webm_alpha(rgba, width, height, fps, quality)
+        out = OutputFile("output.webm", "video/webm", data)
+    else:
+        out = OutputFile(
+            "output.webp", "image/webp", media.encode_animated_webp(rgba, fps, quality)
+        )
+    logs = _video_logs(seed, prompt, len(rgba), fps, width, height)
+    return Generation(None, [out], True, logs)
+
+
+def _wan_alpha() -> SimModel:
+    fields = (
+        _f("prompt", "string", "Text prompt describing the video to generate", required=True),
+        _f("negative_prompt", "string", "Things to avoid in the video", ""),
+        _enum(
+            "resolution",
+            ("832*480", "480*832", "1280*720", "720*1280", "512*512"),
+            "832*480",
+            "Output resolution (width*height)",
+        ),
+        _f(
+            "num_frames",
+            "integer",
+            "Number of frames to generate (rounded to 4n+1)",
+            81,
+            minimum=5,
+            maximum=121,
+        ),
+        _f("sample_steps", "integer", "Number of sampling steps", 4, minimum=1, maximum=50),
+        _f(
+            "guidance_scale", "number", "Classifier-free guidance scale", 1.0, minimum=0, maximum=20
+        ),
+        _enum("solver", ("unipc", "dpm++"), "unipc", "Sampling solver"),
+        _f("seed", "integer", "Random seed (-1 for random)", -1),
+        _enum(
+            "output_format",
+            ("webm", "webp"),
+            "webm",
+            "webm: VP9 video with alpha channel; webp: animated WebP with transparency",
+        ),
+        _f("fps", "integer", "Frames per second of the output", 16, minimum=5, maximum=30),
+        _f("output_quality", "integer", "Output quality (1-100)", 85, minimum=1, maximum=100),
+        _f("remove_first_frame", "boolean", "Drop the first frame of the output", False),
+        _f("remove_last_frame", "boolean", "Drop the last frame of the output", False),
+    )
+    return SimModel(
+        "atonamy",
+        "wan-alpha",
+        False,
+        "video",
+        "Wan-Alpha: text-to-video with a transparent (alpha) background",
+        fields,
+        URI_OUTPUT,
+        _generate_wan_alpha,
+    )
+
+
+def _generate_wan21(model: SimModel, input: dict[str, Any], resolve: FileResolver) -> Generation:
+    return _mp4_video(input, resolve, frames=81, fps=16, image_field="image")
+
+
+def _wan21_i2v() -> SimModel:
+    fields = (
+        _uri("image", "Image for use as the initial frame of the video.", required=True),
+        _f("prompt", "string", "Text prompt for video generation", required=True),
+        _f("negative_prompt", "string", "Negative prompt to avoid certain elements", ""),
+        _enum(
+            "aspect_ratio",
+            ("16:9", "9:16"),
+            "16:9",
+            "Aspect ratio of the output video (the input image's shape is kept)",
+        ),
+        _enum(
+            "fast_mode",
+            ("Off", "Balanced", "Fast"),
+            "Balanced",
+            "Speed up generation with different levels of acceleration. Faster modes may degrade "
+            "quality somewhat.",
+        ),
+        _f("sample_steps", "integer", "Number of generation steps.", 30, minimum=1, maximum=40),
+        _f(
+            "sample_guide_scale",
+            "number",
+            "Higher guide scale makes prompt adherence better, but can reduce variation",
+            5,
+            minimum=1,
+            maximum=10,
+        ),
+        _seed("Random seed. Leave blank for random"),
+    )
+    return SimModel(
+        "wavespeedai",
+        "wan-2.1-i2v-480p",
+        True,
+        "video",
+        "Accelerated inference for Wan 2.1 14B image to video, a comprehensive and open suite of "
+        "video foundation models that pushes the boundaries of video generation.",
+        fields,
+        URI_OUTPUT,
+        _generate_wan21,
+    )
+
+
+def _generate_wan22(model: SimModel, input: dict[str, Any], resolve: FileResolver) -> Generation:
+    i2v = model.field_spec("image") is not None
+    return _mp4_video(
+        input,
+        resolve,
+        frames=int(input["num_frames"]),
+        fps=int(input["frames_per_second"]),
+        image_field="image" if i2v else None,
+        end_field="last_image" if i2v else None,
+        aspect=input.get("aspect_ratio"),
+    )
+
+
+def _wan22(i2v: bool) -> SimModel:
+    common = (
+        _f(
+            "num_frames",
+            "integer",
+            "Number of video frames. 81 frames give the best results",
+            81,
+            minimum=81,
+            maximum=121,
+        ),
+        _enum(
+            "resolution",
+            ("480p", "720p"),
+            "480p",
+            "Resolution of video. 16:9 corresponds to 832x480px, and 9:16 is 480x832px",
+        ),
+        _f(
+            "frames_per_second",
+            "integer",
+            "Frames per second. Note that the pricing of this model is based on the video "
+            "duration at 16 fps",
+            16,
+            minimum=5,
+            maximum=30,
+        ),
+        _f("go_fast", "boolean", "Go fast", True),
+        _f(
+            "interpolate_output",
+            "boolean",
+            "Interpolate the generated video to 30 FPS using ffmpeg",
+            False,
+        ),
+        _seed("Random seed. Leave blank for random"),
+    )
+    if i2v:
+        head: tuple[FieldSpec, ...] = (
+            _uri("image", "Input image to generate video from.", required=True),
+            _f("prompt", "string", "Prompt for video generation", required=True),
+            _uri("last_image", "Optional last image to end the video with."),
+        )
+        name, desc = (
+            "wan-2.2-i2v-fast",
+            "A very fast and cheap PrunaAI optimized version of Wan 2.2 A14B image-to-video",
+        )
+    else:
+        head = (
+            _f("prompt", "string", "Prompt for video generation", required=True),
+            _enum("aspect_ratio", ("16:9", "9:16"), "16:9", "Aspect ratio of video."),
+        )
+        name, desc = (
+            "wan-2.2-t2v-fast",
+            "A very fast and cheap PrunaAI optimized version of Wan 2.2 A14B text-to-video",
+        )
+    return SimModel(
+        "wan-video", name, True, "video", desc, (*head, *common), URI_OUTPUT, _generate_wan22
+    )
+
+
+def _generate_hailuo(model: SimModel, input: dict[str, Any], resolve: FileResolver) -> Generation:
+    fps = 24
+    return _mp4_video(
+        input,
+        resolve,
+        frames=int(input["duration"]) * fps,
+        fps=fps,
+        image_field="first_frame_image",
+    )
+
+
+def _hailuo() -> SimModel:
+    fields = (
+        _f("prompt", "string", "Text prompt for generation", required=True),
+        _uri(
+            "first_frame_image",
+            "First frame image for video generation. The output video will have the same aspect "
+            "ratio as this image.",
+            required=True,
+        ),
+        _enum(
+            "duration",
+            (6, 10),
+            6,
+            "Duration of the video in seconds. 10 seconds is only available for 768p resolution.",
+        ),
+        _enum("resolution", ("768p", "1080p"), "768p", "Pick between 768p or 1080p resolution."),
+        _f("prompt_optimizer", "boolean", "Use prompt optimizer", True),
+    )
+    return SimModel(
+        "minimax",
+        "hailuo-2.3-fast",
+        True,
+        "video",
+        "A lower-latency image-to-video version of Hailuo 2.3 that preserves core motion quality",
+        fields,
+        URI_OUTPUT,
+        _generate_hailuo,
+    )
+
+
+def _generate_kling(model: SimModel, input: dict[str, Any], resolve: FileResolver) -> Generation:
+    fps = 24
+    return _mp4_video(
+        input,
+        resolve,
+        frames=int(input["duration"]) * fps,
+        fps=fps,
+        image_field="start_image",
+        end_field="end_image",
+    )
+
+
+def _kling() -> SimModel:
+    fields = (
+        _f("prompt", "string", "Text prompt for video generation", required=True),
+        _f("negative_prompt", "string", "Things you do not want to see in the video", ""),
+        _uri(
+            "start_image",
+            "First frame of the video. You must use a start image with kling-v2.1.",
+            required=True,
+        ),
+        _uri(
+            "end_image",
+            "Last frame of the video (only with mode 'pro'; a start_image is required).",
+        ),
+        _enum(
+            "mode",
+            ("standard", "pro"),
+            "standard",
+            "Standard has a resolution of 720p, pro is 1080p. Both are 24fps.",
+        ),
+        _enum("duration", (5, 10), 5, "Duration of the video in seconds"),
+    )
+    return SimModel(
+        "kwaivgi",
+        "kling-v2.1",
+        True,
+        "video",
+        "Use Kling v2.1 to generate 5s and 10s videos in 720p and 1080p resolution from a "
+        "starting image (image-to-video)",
+        fields,
+        URI_OUTPUT,
+        _generate_kling,
+    )
+
+
+def _video_models() -> list[SimModel]:
+    return [_wan_alpha(), _wan21_i2v(), _wan22(True), _wan22(False), _hailuo(), _kling()]
+
+
+# =============================================================================================
+# Avatar (talking head)
+
+
+def _resolve_audio(
+    resolve: FileResolver, url: str, what: str, rate: int = 44100
+) -> media.AudioClip:
+    try:
+        data = resolve(url)
+    except ValueError as exc:
+        raise ValueError(f"{what}: cannot read {_shorten(url, 80)!r} ({exc})") from exc
+    return media.decode_audio(data, what, rate=rate)
+
+
+def _avatar_generation(sources: list[Any], audio: media.AudioClip, fps: float) -> Generation:
+    data = media.render_talking_head(sources, audio, fps)
+    frames = max(1, round(audio.duration * fps))
+    logs = [
+        f"Audio: {audio.duration:.2f}s at {audio.sample_rate} Hz",
+        f"Rendering {frames} frames at {fps:g} fps",
+        *media.tqdm_lines(frames, 30.0, every=max(1, frames // 10)),
+    ]
+    return Generation(None, [OutputFile("output.mp4", "video/mp4", data)], True, logs)
+
+
+def _generate_musetalk(model: SimModel, input: dict[str, Any], resolve: FileResolver) -> Generation:
+    audio = _resolve_audio(resolve, input["audio_input"], "audio_input")
+    try:
+        video_bytes = resolve(input["video_input"])
+    except ValueError as exc:
+        raise ValueError(f"video_input: cannot read it ({exc})") from exc
+    fps = int(input["fps"])
+    if fps <= 0:
+        raise ValueError("fps must be positive")
+    sources, _ = media.decode_video_frames(video_bytes, "video_input")
+    return _avatar_generation(sources, audio, fps)
+
+
+def _musetalk(owner: str) -> SimModel:
+    fields = (
+        _uri("video_input", "Input video (the face to lip-sync)", required=True),
+        _uri("audio_input", "Input audio file", required=True),
+        _f(
+            "bbox_shift",
+            "integer",
+            "BBox_shift value, px: moves the mouth region up (negative) or down (positive)",
+            0,
+        ),
+        _f("fps", "integer", "Frames per second of the output video", 25),
+    )
+    return SimModel(
+        owner,
+        "musetalk",
+        False,
+        "avatar",
+        "MuseTalk: real-time high quality lip synchronization with latent space inpainting",
+        fields,
+        URI_OUTPUT,
+        _generate_musetalk,
+    )
+
+
+def _generate_sadtalker(
+    model: SimModel, input: dict[str, Any], resolve: FileResolver
+) -> Generation:
+    portrait = _resolve_image(resolve, input["source_image"], "source_image")
+    audio = _resolve_audio(resolve, input["driven_audio"], "driven_audio")
+    return _avatar_generation([portrait], audio, 25)
+
+
+def _sadtalker(owner: str) -> SimModel:
+    fields = (
+        _uri(
+            "source_image",
+            "Upload the source image, it can be video.mp4 or picture.png",
+            required=True,
+        ),
+        _uri("driven_audio", "Upload the driven audio, accepts .wav and .mp4 file", required=True),
+        _enum("enhancer", ("gfpgan", "RestoreFormer"), "gfpgan", "Choose a face enhancer"),
+        _enum(
+            "preprocess",
+            ("crop", "resize", "full", "extcrop", "extfull"),
+            "crop",
+            "how to preprocess the images",
+        ),
+        _f(
+            "still",
+            "boolean",
+            "Can crop back to the original videos for the full body aniamtion",
+            True,
+        ),
+    )
+    return SimModel(
+        owner,
+        "sadtalker",
+        False,
+        "avatar",
+        "Stylized Audio-Driven Single Image Talking Face Animation",
+        fields,
+        URI_OUTPUT,
+        _generate_sadtalker,
+    )
+
+
+def _generate_talking_avatar(
+    model: SimModel, input: dict[str, Any], resolve: FileResolver
+) -> Generation:
+    portrait = _resolve_image(resolve, input["image"], "image")
+    audio = _resolve_audio(resolve, input["audio"], "audio")
+    limit = input.get("duration")
+    if limit:
+        keep = min(audio.samples.shape[1], round(float(limit) * audio.sample_rate))
+        audio = media.AudioClip(audio.samples[:, :keep], audio.sample_rate)
+    short = 720 if input["resolution"] == "720p" else 480
+    scale = min(1.0, short / min(portrait.size))
+    portrait = portrait.resize((round(portrait.width * scale), round(portrait.height * scale)))
+    return _avatar_generation([portrait], audio, 25)
+
+
+def _talking_avatar() -> SimModel:
+    fields = (
+        _uri("image", "Portrait image of the speaker", required=True),
+        _uri("audio", "Speech audio to lip-sync", required=True),
+        _f(
+            "duration",
+            "number",
+            "Maximum video length in seconds (default: the whole audio)",
+            minimum=0.1,
+            maximum=120,
+        ),
+        _f("captions", "boolean", "Burn captions into the video", False),
+        _enum("resolution", ("480p", "720p"), "480p", "Output resolution"),
+    )
+    return SimModel(
+        "lucataco",
+        "talking-avatar",
+        False,
+        "avatar",
+        "Turn a portrait and an audio clip into a talking-head video",
+        fields,
+        URI_OUTPUT,
+        _generate_talking_avatar,
+    )
+
+
+def _avatar_models() -> list[SimModel]:
+    return [
+        _musetalk("lucataco"),
+        _musetalk("douwantech"),
+        _sadtalker("cjwbw"),
+        _sadtalker("lucataco"),
+        _talking_avatar(),
+    ]
+
+
+# =============================================================================================
+# Music
+
+MUSICGEN_SAMPLE_RATE = 32000
+
+
+def _generate_musicgen(model: SimModel, input: dict[str, Any], resolve: FileResolver) -> Generation:
+    duration = int(input["duration"])
+    if duration <= 0 or duration > 300:
+        raise ValueError(f"duration must be between 1 and 300 seconds, got {duration}")
+    prompt = str(input.get("prompt") or "")
+    seed = input_seed(input)
+    melody = None
+    if input.get("input_audio"):
+        melody = _resolve_audio(
+            resolve, input["input_audio"], "input_audio", rate=MUSICGEN_SAMPLE_RATE
+        )
+        if input["continuation"]:
+            start = int(input["continuation_start"] * MUSICGEN_SAMPLE_RATE)
+            end_s = input.get("continuation_end")
+            end = melody.samples.shape[1]
+            if end_s is not None and end_s > 0:
+                end = int(end_s * MUSICGEN_SAMPLE_RATE)
+            if end <= start:
+                raise ValueError("continuation_end must be after continuation_start")
+            melody = media.AudioClip(melody.samples[:, start:end], MUSICGEN_SAMPLE_RATE)
+    channels = 2 if str(input["model_version"]).startswith("stereo") else 1
+    clip = media.synth_music(
+        prompt,
+        duration,
+        sample_rate=MUSICGEN_SAMPLE_RATE,
+        channels=channels,
+        seed=seed,
+        melody=melody,
+        continuation=bool(input["continuation"]),
+        normalization=str(input["normalization_strategy"]),
+    )
+    data, content_type, ext = media.encode_audio(clip, input["output_format"])
+    steps = duration * 50  # MusicGen generates 50 audio tokens per second
+    logs = [
+        f"Using seed: {seed}",
+        f"Tempo: {media.bpm_from_prompt(prompt):g} BPM",
+        *media.tqdm_lines(steps, 87.3, every=max(1, steps // 10)),
+    ]
+    return Generation(None, [OutputFile(f"output.{ext}", content_type, data)], True, logs)
+
+
+def _musicgen() -> SimModel:
+    fields = (
+        _f("prompt", "string", "A description of the music you want to generate."),
+        _uri(
+            "input_audio",
+            "An audio file that will influence the generated music. If `continuation` is `True`, "
+            "the generated music will be a continuation of the audio file. Otherwise, the "
+            "generated music will mimic the audio file's melody.",
+        ),
+        _f("duration", "integer", "Duration of the generated audio in seconds.", 8),
+        _f(
+            "continuation",
+            "boolean",
+            "If `True`, generated music will continue from `input_audio`. Otherwise, generated "
+            "music will mimic `input_audio`'s melody.",
+            False,
+        ),
+        _f(
+            "continuation_start",
+            "integer",
+            "Start time of the audio file to use for continuation.",
+            0,
+            minimum=0,
+        ),
+        _f(
+            "continuation_end",
+            "integer",
+            "End time of the audio file to use for continuation. If -1 or None, will default to "
+            "the end of the audio clip.",
+        ),
+        _enum(
+            "model_version",
+            ("stereo-melody-large", "stereo-large", "melody-large", "large"),
+            "stereo-melody-large",
+            "Model to use for generation",
+        ),
+        _enum("output_format", ("wav", "mp3"), "wav", "Output format for generated audio."),
+        _enum(
+            "normalization_strategy",
+            ("loudness", "clip", "peak", "rms"),
+            "loudness",
+            "Strategy for normalizing audio.",
+        ),
+        _f(
+            "multi_band_diffusion",
+            "boolean",
+            "If `True`, the EnCodec tokens will be decoded with MultiBand Diffusion. Only works "
+            "with non-stereo models.",
+            False,
+        ),
+        _f("top_k", "integer", "Reduces sampling to the k most likely tokens.", 250),
+        _f(
+            "top_p",
+            "number",
+            "Reduces sampling to tokens with cumulative probability of p. When set to  `0` "
+            "(default), top_k sampling is used.",
+            0,
+        ),
+        _f(
+            "temperature",
+            "number",
+            "Controls the 'conservativeness' of the sampling process. Higher temperature means "
+            "more diversity.",
+            1,
+        ),
+        _f(
+            "classifier_free_guidance",
+            "integer",
+            "Increases the influence of inputs on the output. Higher values produce lower-"
+            "varience outputs that adhere more closely to inputs.",
+            3,
+        ),
+        _seed("Seed for random number generator. If None or -1, a random seed will be used."),
+    )
+    return SimModel(
+        "meta",
+        "musicgen",
+        False,
+        "music",
+        "Generate music from a prompt or melody",
+        fields,
+        URI_OUTPUT,
+        _generate_musicgen,
+    )
+
+
 # =============================================================================================
 # Registry
 
 
 def _build_catalog() -> dict[str, SimModel]:
-    models = [*_chat_models(), _flux_schnell()]
+    models = [
+        *_chat_models(),
+        *_image_models(),
+        *_video_models(),
+        *_avatar_models(),
+        _musicgen(),
+    ]
     return {m.slug: m for m in models}
 
 

@@ -145,6 +145,13 @@ class InputSchema:
                 problems.append(problem)
         return problems
 
+    def check(self, name: str, value: Any) -> str | None:
+        """The problem with one value for one field, or None (required-ness not considered)."""
+        spec = self._by_name.get(name)
+        if spec is None:
+            return f"unknown field '{name}'"
+        return None if value is None else _value_problem(spec, value)
+
     def coerce(self, input: dict[str, Any]) -> dict[str, Any]:
         """Integral floats become ints for integer fields; None and blank optional values are
         dropped so the model's own defaults apply."""

@@ -1,0 +1,231 @@
+"""Avatar: a portrait and a voice track, mapped onto a talking-head model's fields.
+
+Still-image models (SadTalker) take the portrait directly. MuseTalk-style models lip-sync an
+existing *video*, so the portrait becomes a still H.264 video as long as the audio.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from collections.abc import Mapping
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import av
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from neurolink_ui.replicate.schema import InputField, InputSchema
+
+from .common import InputProblem, MappedInput, find_field, finish, merge_advanced
+
+PORTRAIT_IMAGE_NAMES = ("source_image", "image", "face", "portrait", "input_image", "face_image")
+FACE_VIDEO_NAMES = ("video_input", "face_video", "input_video", "video", "face")
+AUDIO_NAMES = ("driven_audio", "audio_input", "audio", "input_audio", "audio_file", "speech")
+DEFAULT_FPS = 25
+MAX_VIDEO_SIDE = 1280  # larger stills only slow the upload; the face is what matters
+
+
+def audio_field(schema: InputSchema) -> InputField | None:
+    return find_field(schema, AUDIO_NAMES, fallback_words=("audio", "speech", "voice"))
+
+
+def portrait_field(schema: InputSchema) -> InputField | None:
+    """The field the face goes into, image or video."""
+    video = _face_video_field(schema)
+    if video is not None:
+        return video
+    return find_field(
+        schema, PORTRAIT_IMAGE_NAMES, fallback_words=("image", "face"), exclude_words=("mask",)
+    )
+
+
+def _face_video_field(schema: InputSchema) -> InputField | None:
+    named_video = find_field(schema, (), fallback_words=("video",))
+    if named_video is not None:
+        return named_video
+    return None
+
+
+def needs_face_video(schema: InputSchema) -> bool:
+    """True when the model lip-syncs a video (e.g. MuseTalk's `video_input`), not a still."""
+    return (
+        _face_video_field(schema) is not None
+        and find_field(schema, PORTRAIT_IMAGE_NAMES[:2], fallback_words=("image",)) is None
+    )
+
+
+def _open_image(image: Any) -> Image.Image:
+    try:
+        if isinstance(image, Image.Image):
+            picture = image
+        elif isinstance(image, bytes | bytearray | memoryview):
+            picture = Image.open(io.BytesIO(bytes(image)))
+        elif isinstance(image, str | Path):
+            picture = Image.open(Path(image))
+        elif isinstance(image, np.ndarray):
+            picture = Image.fromarray(image)
+        else:
+            raise InputProblem(
+                f"The portrait must be an image file (got {type(image).__name__}).",
+                field="portrait",
+            )
+        picture.load()
+    except (UnidentifiedImageError, OSError, ValueError, TypeError) as exc:
+        raise InputProblem(
+            "The portrait could not be read as an image; upload a PNG, JPEG or WebP photo.",
+            field="portrait",
+        ) from exc
+    if picture.width < 2 or picture.height < 2:
+        raise InputProblem("The portrait is too small; upload a photo of a face.", field="portrait")
+    return picture
+
+
+def still_to_video(image: Any, duration_seconds: float, fps: int = DEFAULT_FPS) -> bytes:
+    """An H.264 MP4 (yuv420p, even dimensions) showing the still for `duration_seconds`."""
+    if not duration_seconds or duration_seconds <= 0 or not math.isfinite(duration_seconds):
+        raise InputProblem(f"The video length must be positive (got {duration_seconds}).")
+    picture = _open_image(image).convert("RGB")
+    scale = min(1.0, MAX_VIDEO_SIDE / max(picture.size))
+    width = max(2, int(picture.width * scale) // 2 * 2)
+    height = max(2, int(picture.height * scale) // 2 * 2)
+    if (width, height) != picture.size:
+        picture = picture.resize((width, height), Image.Resampling.LANCZOS)
+    frame_count = max(1, round(duration_seconds * fps))
+    buffer = io.BytesIO()
+    with av.open(buffer, mode="w", format="mp4") as container:
+        stream = container.add_stream("libx264", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        stream.time_base = Fraction(1, fps)
+        stream.options = {"preset": "veryfast", "crf": "20", "tune": "stillimage"}
+        frame = av.VideoFrame.from_image(picture).reformat(format="yuv420p")
+        for index in range(frame_count):
+            frame.pts = index
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode(None):
+            container.mux(packet)
+    return buffer.getvalue()
+
+
+def audio_duration(audio: Any) -> float:
+    """Seconds of audio in a file, bytes or `(sample_rate, samples)`; InputProblem if none."""
+    if isinstance(audio, tuple) and len(audio) == 2 and isinstance(audio[0], int):
+        rate, samples = audio
+        length = len(samples) / rate if rate > 0 else 0.0
+        return _positive_duration(length)
+    source: Any
+    if isinstance(audio, bytes | bytearray | memoryview):
+        if not audio:
+            raise InputProblem("The audio file is empty; upload a WAV or MP3 with speech.")
+        source = io.BytesIO(bytes(audio))
+    elif isinstance(audio, str | Path):
+        path = Path(audio)
+        if not path.is_file():
+            raise InputProblem(f"The audio file {path.name!r} was not found.", field="audio")
+        source = str(path)
+    elif hasattr(audio, "read"):
+        source = audio
+    else:
+        raise InputProblem(f"The audio must be a file (got {type(audio).__name__}).", field="audio")
+    return _positive_duration(_duration_with_av(source))
+
+
+def _duration_with_av(source: Any) -> float:
+    try:
+        with av.open(source, mode="r") as container:
+            if not container.streams.audio:
+                raise InputProblem(
+                    "That file has no audio track; upload a WAV or MP3 with speech.", field="audio"
+                )
+            stream = container.streams.audio[0]
+            if stream.duration is not None and stream.time_base is not None:
+                return float(stream.duration * stream.time_base)
+            if container.duration is not None:
+                return container.duration / av.time_base
+            samples = sum(frame.samples for frame in container.decode(stream))
+            return samples / stream.rate if stream.rate else 0.0
+    except InputProblem:
+        raise
+    except (av.error.FFmpegError, OSError, ValueError) as exc:
+        raise InputProblem(
+            "The audio could not be read; upload a WAV, MP3, M4A or OGG file.", field="audio"
+        ) from exc
+
+
+def _positive_duration(seconds: float) -> float:
+    if not seconds or seconds <= 0 or not math.isfinite(seconds):
+        raise InputProblem(
+            "The audio is empty (0 seconds); upload a recording with speech.", field="audio"
+        )
+    return float(seconds)
+
+
+def _is_remote(value: Any) -> bool:
+    return isinstance(value, str) and value.startswith(("http://", "https://", "data:"))
+
+
+def _model_fps(schema: InputSchema, advanced: Mapping[str, Any]) -> int:
+    chosen = advanced.get("fps")
+    if isinstance(chosen, int | float) and not isinstance(chosen, bool) and chosen > 0:
+        return int(chosen)
+    spec = schema.get("fps")
+    if spec is not None and isinstance(spec.default, int | float) and spec.default > 0:
+        return int(spec.default)
+    return DEFAULT_FPS
+
+
+def build_avatar_input(
+    schema: InputSchema,
+    *,
+    portrait: Any,
+    audio: Any,
+    advanced: Mapping[str, Any] | None = None,
+) -> MappedInput:
+    advanced = dict(advanced or {})
+    notes: list[str] = []
+    if portrait is None:
+        raise InputProblem("Add a portrait photo of a face first.", field="portrait")
+    if audio is None:
+        raise InputProblem("Add the audio the avatar should speak first.", field="audio")
+    face_spec = portrait_field(schema)
+    voice_spec = audio_field(schema)
+    if face_spec is None:
+        raise InputProblem("This model has no face image or video input; pick an avatar model.")
+    if voice_spec is None:
+        raise InputProblem("This model has no audio input; pick an avatar model that takes speech.")
+
+    duration = None if _is_remote(audio) else audio_duration(audio)
+    input: dict[str, Any] = {}
+    if needs_face_video(schema) and not _looks_like_video(portrait):
+        if duration is None:
+            raise InputProblem(
+                "This model lip-syncs a video; give the audio as a local file so the portrait "
+                "can be turned into a video of the same length.",
+                field="audio",
+            )
+        fps = _model_fps(schema, advanced)
+        input[face_spec.name] = still_to_video(portrait, duration, fps=fps)
+        notes.append(
+            f"This model animates a video, so the portrait was made into a {duration:.1f} s "
+            f"still video at {fps} fps."
+        )
+    else:
+        if not _is_remote(portrait) and not _looks_like_video(portrait):
+            _open_image(portrait)  # refuse a broken image before paying for a prediction
+        input[face_spec.name] = portrait
+    input[voice_spec.name] = audio
+    merge_advanced(schema, input, advanced, managed={face_spec.name, voice_spec.name}, notes=notes)
+    return finish(schema, input, notes)
+
+
+def _looks_like_video(value: Any) -> bool:
+    return isinstance(value, str | Path) and Path(str(value)).suffix.lower() in {
+        ".mp4",
+        ".mov",
+        ".webm",
+        ".mkv",
+        ".avi",
+    }

@@ -1,0 +1,166 @@
+"""What every modality shares: the mapped input, the input problem, and schema-driven helpers."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from neurolink_ui.replicate.schema import InputField, InputSchema
+
+
+@dataclass
+class MappedInput:
+    """A model input built for one schema, with notes on what was adapted or ignored."""
+
+    input: dict[str, Any]
+    notes: list[str] = field(default_factory=list)
+
+
+class InputProblem(ValueError):
+    """The person's input cannot be sent as it is; the message says what to change."""
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+def is_blank(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def require_text(value: str | None, what: str) -> str:
+    if is_blank(value):
+        raise InputProblem(f"Enter a {what} first.", field="prompt")
+    return str(value).strip()
+
+
+def find_field(
+    schema: InputSchema,
+    names: Iterable[str],
+    *,
+    fallback_words: Iterable[str] = (),
+    exclude_words: Iterable[str] = (),
+    files_only: bool = True,
+) -> InputField | None:
+    """The model's own field for an idea: the first of `names` it has, else the first file field
+    whose name contains one of `fallback_words` (and none of `exclude_words`)."""
+    for name in names:
+        found = schema.get(name)
+        if found is not None and (found.is_file or not files_only):
+            return found
+    excluded = tuple(exclude_words)
+    for candidate in schema.fields:
+        if files_only and not candidate.is_file:
+            continue
+        if any(word in candidate.name for word in excluded):
+            continue
+        if any(word in candidate.name for word in fallback_words):
+            return candidate
+    return None
+
+
+def set_checked(schema: InputSchema, input: dict[str, Any], name: str, value: Any) -> None:
+    """Set an explicit value the person chose, refusing one the model would reject."""
+    spec = schema.get(name)
+    if spec is None:
+        raise InputProblem(f"This model has no '{name}' input.", field=name)
+    coerced = schema.coerce({name: value}).get(name, value)
+    problem = schema.check(name, coerced)
+    if problem:
+        raise InputProblem(_sentence(problem), field=name)
+    input[name] = coerced
+
+
+def merge_advanced(
+    schema: InputSchema,
+    input: dict[str, Any],
+    advanced: Mapping[str, Any] | None,
+    *,
+    managed: Iterable[str] = (),
+    notes: list[str],
+) -> dict[str, Any]:
+    """Copy the Advanced section's values in; fields the panel sets keep the panel's value."""
+    managed_names = set(managed)
+    for name, value in (advanced or {}).items():
+        if value is None:
+            continue
+        if not schema.has(name):
+            known = ", ".join(schema.names) or "(none)"
+            raise InputProblem(
+                f"'{name}' is not an input of this model (it takes: {known}).", field=name
+            )
+        if name in managed_names and name in input:
+            if input[name] != value:
+                notes.append(
+                    f"{name} comes from the main controls; the Advanced value was ignored."
+                )
+            continue
+        input[name] = value
+    return input
+
+
+def finish(schema: InputSchema, input: dict[str, Any], notes: list[str]) -> MappedInput:
+    """Coerce, then refuse anything the model would answer 422 to."""
+    coerced = schema.coerce(input)
+    problems = schema.validate(coerced)
+    if problems:
+        first_field = next((name for name in schema.names if name in problems[0]), None)
+        raise InputProblem("; ".join(_sentence(p) for p in problems), field=first_field)
+    return MappedInput(coerced, notes)
+
+
+def _sentence(problem: str) -> str:
+    # Field names stay as the model spells them (`top_p`), so no capitalising.
+    return problem if problem.endswith(".") else problem + "."
+
+
+# ---- ratios ----------------------------------------------------------------------------------
+
+_RATIO_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*[:x*×]\s*(\d+(?:\.\d+)?)")
+
+
+def parse_ratio(text: Any) -> float | None:
+    """`16:9` → 1.777…; `832*480` or `1024x768` → width / height; anything else → None."""
+    if not isinstance(text, str):
+        return None
+    match = _RATIO_RE.match(text)
+    if not match:
+        return None
+    width, height = float(match[1]), float(match[2])
+    if width <= 0 or height <= 0:
+        return None
+    return width / height
+
+
+def parse_size(text: Any) -> tuple[int, int] | None:
+    if not isinstance(text, str):
+        return None
+    match = _RATIO_RE.match(text)
+    if not match or ":" in text:
+        return None
+    return int(float(match[1])), int(float(match[2]))
+
+
+def closest_ratio(target: float, options: Iterable[Any]) -> Any | None:
+    """The option whose ratio is nearest `target` on a log scale (2:1 and 1:2 equally far)."""
+    best, best_distance = None, math.inf
+    for option in options:
+        ratio = parse_ratio(option)
+        if ratio is None:
+            continue
+        distance = abs(math.log(ratio / target))
+        if distance < best_distance - 1e-9:
+            best, best_distance = option, distance
+    return best
+
+
+def multiple_from_description(spec: InputField | None, fallback: int) -> int:
+    """`… must be a multiple of 32` in a field description wins over the fallback."""
+    if spec is None:
+        return fallback
+    match = re.search(r"multiples?\s+of\s+(\d+)", spec.description, re.IGNORECASE)
+    return int(match[1]) if match else fallback

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import base64
 import io
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,7 @@ import pytest
 import soundfile as sf
 from PIL import Image
 
-from neurolink_ui.modalities import InputProblem
+from neurolink_ui.modalities import InputProblem, MappedInput
 from neurolink_ui.modalities.avatar import (
     audio_duration,
     build_avatar_input,
@@ -707,16 +708,20 @@ def _wav(path: Path, seconds: float, rate: int = 16000) -> Path:
 
 
 def _video_duration(data: bytes) -> tuple[float, int, int, str, str]:
+    """Decode every frame with PyAV; the length is the stream's own duration."""
     with av.open(io.BytesIO(data)) as container:
         stream = container.streams.video[0]
         frames = list(container.decode(stream))
-        last = frames[-1]
-        end = (
-            float((last.pts + 1) * stream.time_base * 1)
-            if stream.average_rate is None
-            else (len(frames) / float(stream.average_rate))
+        assert stream.duration is not None and stream.time_base is not None
+        seconds = float(stream.duration * stream.time_base)
+        assert len(frames) == round(seconds * float(stream.average_rate or 1))
+        return (
+            seconds,
+            stream.width,
+            stream.height,
+            stream.codec_context.name,
+            frames[0].format.name,
         )
-        return end, stream.width, stream.height, stream.codec_context.name, frames[0].format.name
 
 
 def test_still_to_video_is_h264_yuv420p_even_and_right_length() -> None:
@@ -850,3 +855,127 @@ def test_collect_advanced_keeps_only_changes() -> None:
     assert collect_advanced(fields, positional) == changed
     mapped = build_image_input(schema(PLAYGROUND_V25), prompt="p", advanced=changed)
     assert mapped.input == {"prompt": "p", "num_inference_steps": 30, "apply_watermark": False}
+
+
+# ---- every catalogue model: mapped inputs pass the simulator's own validation ----------------
+
+
+def _as_data_url(value: Any) -> Any:
+    """What the predictions module does to file values, done locally (no upload)."""
+    if isinstance(value, Path):
+        value = value.read_bytes()
+    if isinstance(value, Image.Image):
+        buffer = io.BytesIO()
+        value.save(buffer, format="PNG")
+        value = buffer.getvalue()
+    if isinstance(value, bytes):
+        return "data:application/octet-stream;base64," + base64.b64encode(value).decode()
+    return value
+
+
+def _map_for(model: Any, voice: Path) -> list[MappedInput]:
+    s = InputSchema.from_openapi(model.openapi_schema())
+    if model.kind == "chat":
+        history = [
+            {"role": "user", "content": [{"type": "text", "text": "Hi"}]},
+            {"role": "assistant", "content": "<think>hm</think>Hello!"},
+        ]
+        return [
+            build_chat_input(
+                s,
+                system_prompt="Be brief.",
+                history=history,
+                message="What is 2+2?",
+                max_tokens=128,
+                temperature=0.5,
+                top_p=0.9,
+            ),
+            build_chat_input(s, system_prompt="", history=[], message="Hi"),
+        ]
+    if model.kind == "image":
+        return [
+            build_image_input(
+                s,
+                prompt="a red panda",
+                aspect_ratio=ratio,
+                seed=42,
+                num_outputs=2,
+                image=_png_bytes((64, 48)),
+            )
+            for ratio in ASPECT_RATIOS
+        ]
+    if model.kind == "video":
+        start = _png_bytes((64, 48))
+        return [
+            build_video_input(
+                s, prompt="waves", start_image=start, length_seconds=seconds, aspect_ratio=ratio
+            )
+            for ratio in ASPECT_RATIOS
+            for seconds in (1, 5, 12)
+        ]
+    if model.kind == "avatar":
+        return [build_avatar_input(s, portrait=_png_bytes((64, 64)), audio=voice)]
+    assert model.kind == "music"
+    return [
+        build_music_input(
+            s,
+            prompt="lo-fi",
+            duration=10,
+            tempo=90,
+            model_version="stereo-large",
+            output_format="mp3",
+        )
+    ]
+
+
+def test_every_catalogue_model_accepts_its_mapped_inputs(tmp_path: Path) -> None:
+    from neurolink_ui.simulator.catalog import all_models, get_model
+
+    voice = _wav(tmp_path / "voice.wav", 0.6)
+    models = all_models()
+    assert {m.kind for m in models} == {"chat", "image", "video", "avatar", "music"}
+    for model in models:
+        assert get_model(model.owner, model.name) is model
+        schema_now = InputSchema.from_openapi(model.openapi_schema())
+        for mapped in _map_for(model, voice):
+            sent = {name: _as_data_url(value) for name, value in mapped.input.items()}
+            assert schema_now.validate(sent) == [], (model.slug, sent)
+            _, invalid_fields = model.validate(sent)
+            assert invalid_fields == [], (model.slug, sent, invalid_fields)
+            both = {"max_tokens", "max_new_tokens"} <= set(sent)
+            assert not both, model.slug
+
+
+def test_schema_validate_agrees_with_simulator_on_bad_inputs() -> None:
+    from neurolink_ui.simulator.catalog import get_model
+
+    model = get_model("stability-ai", "stable-diffusion-3.5-large")
+    assert model is not None
+    s = InputSchema.from_openapi(model.openapi_schema())
+    bad = {"prompt": "x", "cfg": 12, "aspect_ratio": "7:3", "bogus": 1}
+    ours = s.validate(bad)
+    _, theirs = model.validate(bad)
+    assert {p["field"] for p in theirs} == {"cfg", "aspect_ratio", "bogus"}
+    assert len(ours) == 3 and all(
+        any(f in p for p in ours) for f in ("cfg", "aspect_ratio", "bogus")
+    )
+
+
+def test_image_inpaint_only_field_is_not_a_start_image() -> None:
+    ideogram = cog(
+        {
+            "prompt": _str(),
+            "aspect_ratio": {"enum": ["1:1", "16:9", "2:1"], "default": "1:1"},
+            "image": {
+                **URI,
+                "description": "An image file to use for inpainting. You must also use a mask.",
+            },
+            "mask": {**URI, "description": "A black and white image."},
+        },
+        required=("prompt",),
+    )
+    mapped = build_image_input(schema(ideogram), prompt="p", aspect_ratio="21:9", image=b"x")
+    assert mapped.input == {"prompt": "p", "aspect_ratio": "2:1"}
+    assert any("inpainting with a mask" in note for note in mapped.notes)
+    playground = build_image_input(schema(PLAYGROUND_V25), prompt="p", image=b"x")
+    assert playground.input["image"] == b"x" and "mask" not in playground.input

@@ -24,6 +24,7 @@ BEGIN_OF_TEXT = "<|begin_of_text|>"
 EOT = "<|eot_id|>"
 TEMPLATE_PASSTHROUGH = "{prompt}"
 TOKEN_LIMIT_FIELDS = ("max_tokens", "max_new_tokens")
+PROMPT_FIELDS = ("prompt", "text", "input", "message")  # `text`: replicate/hello-world
 
 
 @dataclass(frozen=True)
@@ -160,8 +161,10 @@ def build_chat_input(
     advanced: Mapping[str, Any] | None = None,
 ) -> MappedInput:
     text = require_text(message, "message")
-    if not schema.has("prompt"):
-        raise InputProblem("This model has no 'prompt' input, so it cannot be used for chat.")
+    prompt_spec = schema.first(*PROMPT_FIELDS)
+    if prompt_spec is None or prompt_spec.type != "string":
+        raise InputProblem("This model has no text prompt input, so it cannot be used for chat.")
+    prompt_name = prompt_spec.name
     notes: list[str] = []
     system = (system_prompt or "").strip()
     turns = history_turns(history)
@@ -169,15 +172,16 @@ def build_chat_input(
     input: dict[str, Any] = {}
 
     if schema.has("prompt_template"):
-        input["prompt"] = format_llama3_prompt(system, history, text)
+        input[prompt_name] = format_llama3_prompt(system, history, text)
         input["prompt_template"] = TEMPLATE_PASSTHROUGH
     elif schema.has("system_prompt"):
         if system:
             input["system_prompt"] = system
         # Keep the conversation: the model sees earlier turns as a transcript before the message.
-        input["prompt"] = format_transcript(None, history, text) if has_dialog else text
+        input[prompt_name] = format_transcript(None, history, text) if has_dialog else text
     else:
-        input["prompt"] = format_transcript(system, history, text) if system or has_dialog else text
+        dialog = system or has_dialog
+        input[prompt_name] = format_transcript(system, history, text) if dialog else text
 
     limit_field = token_limit_field(schema)
     if max_tokens is not None:
@@ -193,7 +197,7 @@ def build_chat_input(
         else:
             notes.append(f"This model has no '{name}' input; it was not sent.")
 
-    managed = {"prompt", "prompt_template", "system_prompt", *TOKEN_LIMIT_FIELDS}
+    managed = {prompt_name, "prompt_template", "system_prompt", *TOKEN_LIMIT_FIELDS}
     extra = dict(advanced or {})
     if limit_field is not None:
         for other in TOKEN_LIMIT_FIELDS:

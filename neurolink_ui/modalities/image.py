@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -49,13 +50,23 @@ DEFAULT_SIDE = 1024
 DEFAULT_MULTIPLE = 8  # latent diffusion works in 8-pixel blocks; descriptions may ask for 16 or 32
 
 
+def inpaint_only(spec: InputField) -> bool:
+    """An image input that only works with a mask (Ideogram's `image`): not a start image."""
+    text = spec.description.lower()
+    if re.search(r"must also (use|provide|give) a mask", text):
+        return True
+    return "inpaint" in text and not re.search(r"img2img|image[ -]to[ -]image", text)
+
+
 def image_field(schema: InputSchema) -> InputField | None:
-    return find_field(
+    """The model's start/reference image input, if it has one usable without a mask."""
+    found = find_field(
         schema,
         IMAGE_FIELD_NAMES,
         fallback_words=("image",),
         exclude_words=NOT_START_IMAGE_WORDS,
     )
+    return None if found is None or inpaint_only(found) else found
 
 
 def size_for_ratio(
@@ -131,7 +142,12 @@ def build_image_input(
 
     if image is not None:
         target = image_field(schema)
-        if target is None:
+        if target is None and schema.has("mask"):
+            notes.append(
+                "This model takes an image only for inpainting with a mask; "
+                "the start image was not sent."
+            )
+        elif target is None:
             notes.append("This model has no image input; the start image was not sent.")
         else:
             input[target.name] = image

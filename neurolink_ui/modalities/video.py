@@ -150,7 +150,7 @@ def _map_length(
         frames = frames_for_seconds(frames_spec, seconds, fps)
         input[frames_spec.name] = frames
         actual = frames / fps
-        if abs(actual - seconds) > 0.5 / fps + 1e-9:
+        if abs(actual - seconds) > max(0.25, 0.05 * seconds):  # rounding to 4n+1 is no news
             notes.append(
                 f"{seconds:g} s is {round(seconds * fps)} frames at {fps:g} fps; this model makes "
                 f"{frames} frames ({actual:.1f} s)."

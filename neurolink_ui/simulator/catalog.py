@@ -438,7 +438,8 @@ def _shorten(text: str, limit: int) -> str:
 
 _STOPWORDS = frozenset(
     "a an and are as at be by can do for from how i in is it me my of on or please tell that "
-    "the this to was what when where which who why will with write you your about give".split()
+    "the this to was what when where which who why will with write you your about give did "
+    "does say said tell know".split()
 )
 
 _FILLERS = (

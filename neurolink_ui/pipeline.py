@@ -85,7 +85,6 @@ async def run_model(
     text = "".join(streamed) or (normalized.text or "")
     files: list[Path] = []
     if kind != "text" and normalized.file_urls:
-        dest_dir.mkdir(parents=True, exist_ok=True)
         files = await client.download_outputs(finished.output, dest_dir, kind=kind)
     yield RunResult(
         model=str(ref),

@@ -25,7 +25,9 @@ def _portable_input(value: Any) -> Any:
     return value
 
 
-def request_for(ref: str, model_input: dict[str, Any], version_id: str | None = None) -> tuple[str, dict]:
+def request_for(
+    ref: str, model_input: dict[str, Any], version_id: str | None = None
+) -> tuple[str, dict]:
     """The create call: official models by name, pinned or community models by version."""
     parsed = ModelRef.parse(ref)
     body: dict[str, Any] = {"input": _portable_input(model_input)}
@@ -42,7 +44,7 @@ def python_snippet(ref: str, model_input: dict[str, Any], version_id: str | None
         "import os\n\nimport httpx\n\n"
         "response = httpx.post(\n"
         f"    {url!r},\n"
-        '    headers={\n'
+        "    headers={\n"
         '        "Authorization": f"Bearer {os.environ[\'REPLICATE_API_TOKEN\']}",\n'
         '        "Prefer": "wait=60",\n'
         "    },\n"

@@ -36,7 +36,9 @@ def progress_markdown(event: Progress) -> str:
     return head
 
 
-def done_markdown(model: str, predict_time: float | None, wall_time: float, notes: list[str]) -> str:
+def done_markdown(
+    model: str, predict_time: float | None, wall_time: float, notes: list[str]
+) -> str:
     timing = f"predict {predict_time:.2f} s · " if predict_time is not None else ""
     text = f"✅ **Done** with `{model}` — {timing}total {wall_time:.2f} s"
     for note in notes:

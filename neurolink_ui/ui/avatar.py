@@ -8,9 +8,9 @@ from typing import Any
 
 import gradio as gr
 
-from ..model_choices import AVATAR_MODELS
 from ..modalities.avatar import build_avatar_input
 from ..modalities.common import InputProblem
+from ..model_choices import AVATAR_MODELS
 from ..replicate.schema import InputSchema
 from .common import (
     EVENT_CONCURRENCY,
@@ -23,6 +23,7 @@ from .common import (
     parse_advanced,
     user_errors,
 )
+from .components import ImageInput
 from .context import AppContext
 
 OWN_FIELDS = (
@@ -36,7 +37,7 @@ OWN_FIELDS = (
 )
 
 
-def make_avatar_handler(ctx: AppContext):  # noqa: ANN201 - Gradio reads the signature
+def make_avatar_handler(ctx: AppContext):
     async def avatar(
         portrait: str | None,
         audio: str | None,
@@ -55,7 +56,7 @@ def make_avatar_handler(ctx: AppContext):  # noqa: ANN201 - Gradio reads the sig
         extra = parse_advanced(advanced)
         face = checked_image(portrait, "portrait")
 
-        def build(schema: InputSchema):  # noqa: ANN202
+        def build(schema: InputSchema):
             return build_avatar_input(schema, portrait=face, audio=Path(audio), advanced=extra)
 
         session_hash = request.session_hash if request else None
@@ -74,10 +75,8 @@ def make_avatar_handler(ctx: AppContext):  # noqa: ANN201 - Gradio reads the sig
 def build_avatar_panel(ctx: AppContext, session: gr.State, generations: gr.State) -> None:
     with gr.Row(equal_height=False):
         with gr.Column(scale=2):
-            portrait = gr.Image(label="Portrait", type="filepath", height=240)
-            audio = gr.Audio(
-                label="Narration", sources=["upload", "microphone"], type="filepath"
-            )
+            portrait = ImageInput(label="Portrait", type="filepath", height=240)
+            audio = gr.Audio(label="Narration", sources=["upload", "microphone"], type="filepath")
             model = model_picker("Model", ctx.settings.avatar_model, AVATAR_MODELS)
             advanced = advanced_form(ctx, model, session, OWN_FIELDS)
             with gr.Row():

@@ -8,12 +8,11 @@ from typing import Any
 
 import gradio as gr
 
-from ..model_choices import CHAT_MODELS
-from ..modalities.chat import build_chat_input
+from ..modalities.chat import build_chat_input, flatten_content
 from ..modalities.common import InputProblem
+from ..model_choices import CHAT_MODELS
 from ..pipeline import RunResult, run_model
 from ..replicate.types import ModelRef, Progress, TextDelta
-from ..modalities.chat import flatten_content
 from .adapters import ChatStreamView, done_markdown, progress_markdown, without_footers
 from .common import (
     EVENT_CONCURRENCY,
@@ -39,7 +38,7 @@ OWN_FIELDS = (
 ChatUpdate = tuple[list[dict[str, Any]], Any, str, Any]
 
 
-def make_chat_handler(ctx: AppContext):  # noqa: ANN201 - Gradio reads the signature
+def make_chat_handler(ctx: AppContext):
     async def chat(
         message: str,
         history: list[dict[str, Any]] | None = None,

@@ -197,7 +197,7 @@ async def media_run(
                     )
                 event.wall_time = time.monotonic() - started
                 event.model = ref
-                if info.version_id and not ModelRef.parse(ref).version:
+                if not info.is_official and info.version_id and not ModelRef.parse(ref).version:
                     event.notes.append(f"Ran version {info.version_id[:12]}…")
                 yield done_markdown(ref, event.predict_time, event.wall_time, event.notes), event
 

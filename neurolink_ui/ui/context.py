@@ -42,7 +42,9 @@ class AppContext:
     def create(cls, settings: Settings, *, outputs_dir: Path | None = None) -> AppContext:
         outputs = outputs_dir or Path(tempfile.gettempdir()) / "neurolink_ui" / uuid.uuid4().hex[:8]
         outputs.mkdir(parents=True, exist_ok=True)
-        ctx = cls(settings=settings, client=ReplicateClient.from_settings(settings), outputs_dir=outputs)
+        ctx = cls(
+            settings=settings, client=ReplicateClient.from_settings(settings), outputs_dir=outputs
+        )
         if not settings.api_token:
             # No token anywhere: newcomers meet the product on synthetic outputs.
             from ..simulator.runner import Simulator

@@ -41,9 +41,7 @@ def build_history_panel(generations: gr.State) -> None:
                 files = entry.get("files") or []
                 media = _MEDIA.get(entry["kind"])
                 if media is gr.Image and files:
-                    gr.Gallery(
-                        files, columns=4, height=220, label="Images", key=f"h-{index}-media"
-                    )
+                    gr.Gallery(files, columns=4, height=220, label="Images", key=f"h-{index}-media")
                 elif media is not None and files:
                     media(files[0], label=entry["kind"].capitalize(), key=f"h-{index}-media")
                 elif entry.get("text"):

@@ -7,8 +7,8 @@ from typing import Any
 
 import gradio as gr
 
-from ..model_choices import IMAGE_MODELS
 from ..modalities.image import ASPECT_RATIOS, build_image_input
+from ..model_choices import IMAGE_MODELS
 from ..replicate.schema import InputSchema
 from .common import (
     EVENT_CONCURRENCY,
@@ -20,6 +20,7 @@ from .common import (
     model_picker,
     parse_advanced,
 )
+from .components import ImageInput
 from .context import AppContext
 
 OWN_FIELDS = (
@@ -37,7 +38,7 @@ OWN_FIELDS = (
 ImageUpdate = tuple[Any, str, Any]
 
 
-def make_image_handler(ctx: AppContext):  # noqa: ANN201 - Gradio reads the signature
+def make_image_handler(ctx: AppContext):
     async def image(
         prompt: str,
         model: str = IMAGE_MODELS[0],
@@ -54,7 +55,7 @@ def make_image_handler(ctx: AppContext):  # noqa: ANN201 - Gradio reads the sign
         extra = parse_advanced(advanced)
         start = checked_image(input_image)
 
-        def build(schema: InputSchema):  # noqa: ANN202
+        def build(schema: InputSchema):
             return build_image_input(
                 schema,
                 prompt=prompt,
@@ -96,7 +97,7 @@ def build_image_panel(ctx: AppContext, session: gr.State, generations: gr.State)
                 aspect_ratio = gr.Dropdown(ASPECT_RATIOS, value="1:1", label="Aspect ratio")
                 seed = gr.Number(label="Seed (blank = random)", precision=0, value=None)
                 num_outputs = gr.Slider(1, 4, value=1, step=1, label="Images")
-            input_image = gr.Image(
+            input_image = ImageInput(
                 label="Input image (optional, image-to-image)", type="filepath", height=180
             )
             advanced = advanced_form(ctx, model, session, OWN_FIELDS)
@@ -109,10 +110,10 @@ def build_image_panel(ctx: AppContext, session: gr.State, generations: gr.State)
             )
             status = gr.Markdown(elem_classes=["nl-status"])
 
+    state = [session, generations]
     event = run.click(
         make_image_handler(ctx),
-        [prompt, model, aspect_ratio, seed, num_outputs, input_image, advanced]
-        + [session, generations],
+        [prompt, model, aspect_ratio, seed, num_outputs, input_image, advanced, *state],
         [gallery, status, generations],
         api_name="image",
         concurrency_limit=EVENT_CONCURRENCY,

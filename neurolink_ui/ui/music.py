@@ -7,8 +7,8 @@ from typing import Any
 
 import gradio as gr
 
-from ..model_choices import MUSIC_MODELS
 from ..modalities.music import build_music_input
+from ..model_choices import MUSIC_MODELS
 from ..replicate.schema import InputSchema
 from .common import (
     EVENT_CONCURRENCY,
@@ -25,7 +25,7 @@ OWN_FIELDS = ("prompt", "duration", "bpm", "tempo", "model_version", "output_for
 MODEL_VERSIONS = ["stereo-melody-large", "stereo-large", "melody-large", "large"]
 
 
-def make_music_handler(ctx: AppContext):  # noqa: ANN201 - Gradio reads the signature
+def make_music_handler(ctx: AppContext):
     async def music(
         prompt: str,
         duration: float = 8,
@@ -41,7 +41,7 @@ def make_music_handler(ctx: AppContext):  # noqa: ANN201 - Gradio reads the sign
         """Compose `duration` seconds of music from `prompt` at `tempo` BPM."""
         extra = parse_advanced(advanced)
 
-        def build(schema: InputSchema):  # noqa: ANN202
+        def build(schema: InputSchema):
             return build_music_input(
                 schema,
                 prompt=prompt,
@@ -88,10 +88,10 @@ def build_music_panel(ctx: AppContext, session: gr.State, generations: gr.State)
             output = gr.Audio(label="Track", type="filepath", buttons=["download"])
             status = gr.Markdown(elem_classes=["nl-status"])
 
+    state = [session, generations]
     event = run.click(
         make_music_handler(ctx),
-        [prompt, duration, tempo, model_version, output_format, model, advanced]
-        + [session, generations],
+        [prompt, duration, tempo, model_version, output_format, model, advanced, *state],
         [output, status, generations],
         api_name="music",
         concurrency_limit=EVENT_CONCURRENCY,

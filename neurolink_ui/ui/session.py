@@ -30,10 +30,8 @@ def banner_markdown(ctx: AppContext) -> str:
     )
 
 
-def make_session_handlers(ctx: AppContext):  # noqa: ANN201
-    async def sign_in(
-        token: str, remember: bool = False, stored: dict | None = None
-    ) -> tuple[str | None, str, str, dict]:
+def make_session_handlers(ctx: AppContext):
+    async def sign_in(token: str, remember: bool = False) -> tuple[str | None, str, str, dict]:
         """Check a pasted token with Replicate and keep it for this session."""
         token = (token or "").strip()
         if not token:
@@ -73,7 +71,6 @@ def build_token_bar(ctx: AppContext, session: gr.State) -> tuple[gr.BrowserState
                 type="password",
                 placeholder="r8_…",
                 scale=4,
-                autocomplete="off",
             )
             remember = gr.Checkbox(
                 label="Remember in this browser",
@@ -88,14 +85,14 @@ def build_token_bar(ctx: AppContext, session: gr.State) -> tuple[gr.BrowserState
     sign_in, restore, forget = make_session_handlers(ctx)
     use.click(
         sign_in,
-        [token_box, remember, stored],
+        [token_box, remember],
         [session, token_box, status, stored],
         api_name="sign_in",
         api_visibility="undocumented",
     )
     token_box.submit(
         sign_in,
-        [token_box, remember, stored],
+        [token_box, remember],
         [session, token_box, status, stored],
         api_visibility="private",
     )

@@ -7,8 +7,8 @@ from typing import Any
 
 import gradio as gr
 
-from ..model_choices import VIDEO_MODELS
 from ..modalities.video import build_video_input
+from ..model_choices import VIDEO_MODELS
 from ..replicate.schema import InputSchema
 from .common import (
     EVENT_CONCURRENCY,
@@ -20,6 +20,7 @@ from .common import (
     model_picker,
     parse_advanced,
 )
+from .components import ImageInput
 from .context import AppContext
 
 OWN_FIELDS = (
@@ -36,7 +37,7 @@ OWN_FIELDS = (
 VIDEO_ASPECT_RATIOS = ["16:9", "9:16", "1:1"]
 
 
-def make_video_handler(ctx: AppContext):  # noqa: ANN201 - Gradio reads the signature
+def make_video_handler(ctx: AppContext):
     async def video(
         prompt: str,
         start_image: str | None = None,
@@ -52,7 +53,7 @@ def make_video_handler(ctx: AppContext):  # noqa: ANN201 - Gradio reads the sign
         extra = parse_advanced(advanced)
         start = checked_image(start_image, "start frame")
 
-        def build(schema: InputSchema):  # noqa: ANN202
+        def build(schema: InputSchema):
             return build_video_input(
                 schema,
                 prompt=prompt,
@@ -79,13 +80,11 @@ def build_video_panel(ctx: AppContext, session: gr.State, generations: gr.State)
     with gr.Row(equal_height=False):
         with gr.Column(scale=2):
             prompt = gr.Textbox(label="Prompt", placeholder="smooth zoom out", lines=2)
-            start_image = gr.Image(label="Start frame", type="filepath", height=200)
+            start_image = ImageInput(label="Start frame", type="filepath", height=200)
             model = model_picker("Model", ctx.settings.video_model, VIDEO_MODELS)
             with gr.Row():
                 length = gr.Slider(1, 10, value=4, step=1, label="Length (seconds)")
-                aspect_ratio = gr.Dropdown(
-                    VIDEO_ASPECT_RATIOS, value="16:9", label="Aspect ratio"
-                )
+                aspect_ratio = gr.Dropdown(VIDEO_ASPECT_RATIOS, value="16:9", label="Aspect ratio")
             advanced = advanced_form(ctx, model, session, OWN_FIELDS)
             with gr.Row():
                 run = gr.Button("Generate video", variant="primary")

@@ -1,0 +1,287 @@
+"""The launched app against the simulator, driven through its public API with gradio_client."""
+
+from __future__ import annotations
+
+import hashlib
+import socket
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+import soundfile
+from conftest import OTHER_TOKEN, TOKEN
+from gradio_client import Client, handle_file
+from gradio_client.exceptions import AppError
+from PIL import Image
+
+from neurolink_ui.config import Settings
+from neurolink_ui.ui.app import build_app, launch_options
+from neurolink_ui.ui.context import AppContext
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _token_id(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()[:12]
+
+
+@pytest.fixture(scope="module")
+def app_url(simulator_session, tmp_path_factory) -> Iterator[str]:  # type: ignore[no-untyped-def]
+    settings = Settings(api_token=TOKEN, base_url=simulator_session.base_url, poll_cap=60)
+    ctx = AppContext.create(settings, outputs_dir=tmp_path_factory.mktemp("outputs"))
+    demo = build_app(ctx=ctx)
+    _, url, _ = demo.launch(
+        prevent_thread_lock=True,
+        quiet=True,
+        server_name="127.0.0.1",
+        server_port=_free_port(),
+        **launch_options(ctx),
+    )
+    yield url
+    demo.close()
+
+
+@pytest.fixture
+def client(app_url: str, simulator) -> Iterator[Client]:  # type: ignore[no-untyped-def]
+    c = Client(app_url, verbose=False, analytics_enabled=False)
+    yield c
+    c.close()
+
+
+@pytest.fixture
+def portrait(tmp_path: Path) -> Path:
+    path = tmp_path / "portrait.png"
+    img = Image.new("RGB", (256, 320), (200, 170, 150))
+    img.save(path)
+    return path
+
+
+@pytest.fixture
+def narration(tmp_path: Path) -> Path:
+    path = tmp_path / "narration.wav"
+    t = np.linspace(0, 1.5, int(16000 * 1.5), endpoint=False)
+    soundfile.write(path, 0.3 * np.sin(2 * np.pi * 220 * t), 16000)
+    return path
+
+
+def _new_predictions(sim, before: set[str]) -> list:  # type: ignore[no-untyped-def]
+    """Predictions created since `before` was taken (the simulator keeps old ones)."""
+    return [state for pid, state in sim.predictions.items() if pid not in before]
+
+
+def _creates(sim) -> list:  # type: ignore[no-untyped-def]
+    return [r for r in sim.requests if r.method == "POST" and r.path.endswith("/predictions")]
+
+
+def test_chat_streams_an_answer_with_model_and_time(client: Client, simulator) -> None:  # type: ignore[no-untyped-def]
+    job = client.submit("Tell me about llamas", api_name="/chat")
+    partials = [update[0] for update in job]
+    history, message_box, status, *_ = job.outputs()[-1]
+    assert history[0]["role"] == "user"
+    answer = history[-1]["content"]
+    text = answer if isinstance(answer, str) else str(answer)
+    assert "llamas" in text.lower()
+    assert "⏱" in text and "meta/meta-llama-3.1-70b-instruct" in text
+    assert message_box == ""
+    assert "Done" in status
+    # Streaming: the answer grew over several updates before the end.
+    assert len({str(p[-1]["content"]) for p in partials if len(p) > 1}) > 2
+
+
+def test_chat_r1_shows_thinking_separately(client: Client) -> None:
+    history, *_ = client.predict(
+        "Count the r's in strawberry", model="deepseek-ai/deepseek-r1", api_name="/chat"
+    )
+    thinking = [m for m in history if (m.get("metadata") or {}).get("title") == "Thinking"]
+    assert thinking, history
+    assert "<think>" not in str(history[-1]["content"])
+
+
+def test_image_returns_decodable_images(client: Client, simulator) -> None:  # type: ignore[no-untyped-def]
+    gallery, status, *_ = client.predict(
+        "A red panda reading a map",
+        model="black-forest-labs/flux-schnell",
+        aspect_ratio="16:9",
+        num_outputs=2,
+        api_name="/image",
+    )
+    assert len(gallery) == 2
+    for item in gallery:
+        with Image.open(item["image"]) as img:
+            img.load()
+            assert img.width > img.height
+    assert "Done" in status
+
+
+def test_image_to_image_sends_the_input_image(client: Client, portrait: Path, simulator) -> None:  # type: ignore[no-untyped-def]
+    before = set(simulator.predictions)
+    client.predict(
+        "oil painting",
+        model="stability-ai/stable-diffusion-3.5-large",
+        input_image=handle_file(str(portrait)),
+        api_name="/image",
+    )
+    (state,) = _new_predictions(simulator, before)
+    assert str(state.input["image"]).startswith(("data:image/png", "http://127.0.0.1"))
+
+
+def test_video_from_start_frame_is_playable_mp4(client: Client, portrait: Path) -> None:
+    video, *_ = client.predict(
+        "smooth zoom out",
+        handle_file(str(portrait)),
+        model="wan-video/wan-2.2-i2v-fast",
+        length=2,
+        api_name="/video",
+    )
+    path = video["video"]["path"] if isinstance(video, dict) else video
+    with av.open(path) as container:
+        stream = container.streams.video[0]
+        frames = sum(1 for _ in container.decode(stream))
+    assert stream.codec_context.name == "h264" and frames > 10
+
+
+def test_avatar_video_carries_the_narration(
+    client: Client, portrait: Path, narration: Path
+) -> None:
+    video, *_ = client.predict(
+        handle_file(str(portrait)), handle_file(str(narration)), api_name="/avatar"
+    )
+    path = video["video"]["path"] if isinstance(video, dict) else video
+    with av.open(path) as container:
+        assert container.streams.video and container.streams.audio
+        duration = float(container.duration) / av.time_base
+    assert abs(duration - 1.5) < 0.3
+
+
+def test_music_has_requested_duration(client: Client) -> None:
+    audio, *_ = client.predict(
+        "Lo-fi beat", duration=3, tempo=80, output_format="wav", api_name="/music"
+    )
+    data, rate = soundfile.read(audio if isinstance(audio, str) else audio["path"])
+    assert abs(len(data) / rate - 3) < 0.05
+    assert float(np.sqrt(np.mean(np.square(data)))) > 0.01
+
+
+def test_stop_cancels_the_prediction_at_replicate(client: Client, simulator) -> None:  # type: ignore[no-untyped-def]
+    simulator.config.run_time = 20
+    before = set(simulator.predictions)
+    job = client.submit(
+        "a slow cathedral", model="black-forest-labs/flux-schnell", api_name="/image"
+    )
+    deadline = time.monotonic() + 15
+    while not _new_predictions(simulator, before) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _new_predictions(simulator, before), "the prediction never started"
+    time.sleep(0.3)
+    stopped = time.time()
+    job.cancel()
+    cancel = None
+    while time.time() < stopped + 3 and cancel is None:
+        cancel = next((r for r in simulator.requests if r.path.endswith("/cancel")), None)
+        time.sleep(0.02)
+    assert cancel is not None, "no cancel reached the simulator"
+    assert cancel.time - stopped < 1.0
+    (state,) = _new_predictions(simulator, before)
+    assert state.status == "canceled"
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "needle"),
+    [
+        ({"prompt": "   "}, "prompt"),
+        ({"prompt": "x", "model": "nobody/no-such-model"}, "not found"),
+        ({"prompt": "x", "model": "not a model"}, "owner/name"),
+        (
+            {
+                "prompt": "x",
+                "model": "black-forest-labs/flux-schnell",
+                "advanced": '{"num_inference_steps": 99}',
+            },
+            "num_inference_steps",
+        ),
+    ],
+)
+def test_bad_input_gets_a_clear_message_and_app_keeps_serving(
+    client: Client, kwargs: dict, needle: str
+) -> None:
+    with pytest.raises(AppError) as info:
+        client.predict(api_name="/image", **kwargs)
+    assert needle in str(info.value).lower() or needle in str(info.value)
+    gallery, *_ = client.predict(
+        "still serving", model="black-forest-labs/flux-schnell", api_name="/image"
+    )
+    assert gallery
+
+
+def test_corrupt_image_and_bad_audio_are_refused(
+    client: Client, tmp_path: Path, portrait: Path
+) -> None:
+    corrupt = tmp_path / "broken.png"
+    corrupt.write_bytes(b"\x89PNG\r\n\x1a\nthis is not really a png")
+    with pytest.raises(AppError, match=r"(?i)image"):
+        client.predict("x", handle_file(str(corrupt)), api_name="/video")
+    empty = tmp_path / "empty.wav"
+    empty.write_bytes(b"")
+    text = tmp_path / "notes.wav"
+    text.write_bytes(b"just some text, not audio" * 50)
+    for bad in (empty, text):
+        with pytest.raises(AppError, match=r"(?i)audio"):
+            client.predict(handle_file(str(portrait)), handle_file(str(bad)), api_name="/avatar")
+
+
+def test_two_sessions_use_their_own_tokens(app_url: str, simulator) -> None:  # type: ignore[no-untyped-def]
+    first = Client(app_url, verbose=False, analytics_enabled=False)
+    second = Client(app_url, verbose=False, analytics_enabled=False)
+    try:
+        outputs = first.predict("r8_session_token_aaaa", False, api_name="/sign_in")
+        assert "r8_session_token_aaaa" not in str(outputs)  # the token never goes back
+        assert any("Signed in as" in str(o) for o in outputs)
+        second.predict("r8_session_token_bbbb", False, api_name="/sign_in")
+        simulator.requests.clear()
+        first.predict("from a", model="black-forest-labs/flux-schnell", api_name="/image")
+        second.predict("from b", model="black-forest-labs/flux-schnell", api_name="/image")
+        creates = _creates(simulator)
+        assert [r.token_id for r in creates] == [
+            _token_id("r8_session_token_aaaa"),
+            _token_id("r8_session_token_bbbb"),
+        ]
+        assert _token_id(TOKEN) not in {r.token_id for r in creates}
+        assert _token_id(OTHER_TOKEN) not in {r.token_id for r in creates}
+    finally:
+        first.close()
+        second.close()
+
+
+def test_twenty_image_requests_run_at_the_same_time(app_url: str, simulator) -> None:  # type: ignore[no-untyped-def]
+    simulator.config.run_time = 1.5
+    before = set(simulator.predictions)
+    c = Client(app_url, verbose=False, analytics_enabled=False)
+    try:
+        jobs = [
+            c.submit(f"parallel {i}", model="black-forest-labs/flux-schnell", api_name="/image")
+            for i in range(20)
+        ]
+        results = [job.result(timeout=60) for job in jobs]
+    finally:
+        c.close()
+    assert all(r[0] for r in results)
+    spans = [(s.started_at, s.completed_at) for s in _new_predictions(simulator, before)]
+    assert len(spans) == 20
+    # Every prediction was running at one moment: the app queued none of them behind another.
+    latest_start = max(start for start, _ in spans)
+    earliest_end = min(end for _, end in spans)
+    assert latest_start < earliest_end
+
+
+def test_page_config_never_contains_the_token(app_url: str) -> None:
+    import httpx
+
+    body = httpx.get(app_url.rstrip("/") + "/config", timeout=10).text
+    assert TOKEN not in body

@@ -1,0 +1,76 @@
+"""The pure adapters from prediction events to what the page shows, without any server."""
+
+from __future__ import annotations
+
+from neurolink_ui.replicate.types import Progress
+from neurolink_ui.snippets import curl_snippet, python_snippet
+from neurolink_ui.ui.adapters import (
+    THINKING_TITLE,
+    ChatStreamView,
+    done_markdown,
+    progress_markdown,
+    without_footers,
+)
+
+
+def test_cold_boot_is_named_as_such() -> None:
+    text = progress_markdown(Progress("p1", "starting", elapsed=3.24))
+    assert "Cold boot" in text and "3.2 s" in text
+
+
+def test_running_shows_percent_bar_and_last_log_lines() -> None:
+    logs = tuple(f"line {i}" for i in range(10))
+    text = progress_markdown(Progress("p1", "processing", elapsed=5.0, percent=40.0, log_tail=logs))
+    assert "**40%**" in text
+    assert "████████░░░░░░░░░░░░" in text  # 8 of 20 cells
+    assert "line 9" in text and "line 5" not in text  # only the last four lines
+
+
+def test_done_markdown_names_model_times_and_notes() -> None:
+    text = done_markdown("black-forest-labs/flux-schnell", 1.234, 2.5, ["Aspect ratio 21:9 → 16:9"])
+    assert "flux-schnell" in text and "predict 1.23 s" in text and "total 2.50 s" in text
+    assert "21:9 → 16:9" in text
+
+
+def test_stream_view_shows_thinking_then_answer_as_it_streams() -> None:
+    view = ChatStreamView(model="deepseek-ai/deepseek-r1")
+    for chunk in ["<thi", "nk>", "Let me ", "count.", "</th"]:
+        view.add(chunk)
+    messages = view.messages()
+    assert messages[0]["metadata"] == {"title": THINKING_TITLE, "status": "pending"}
+    assert messages[0]["content"] == "Let me count."
+    assert "</th" not in messages[0]["content"]  # a half tag is held back
+    for chunk in ["ink>", "\n\nThree", " r's."]:
+        view.add(chunk)
+    thinking, answer = view.messages()
+    assert thinking["metadata"]["status"] == "done"
+    assert answer == {"role": "assistant", "content": "Three r's."}
+
+
+def test_finished_view_adds_timing_footer_that_later_prompts_drop() -> None:
+    view = ChatStreamView(model="meta/meta-llama-3-70b-instruct")
+    view.add("Hello there.")
+    view.finish(predict_time=0.42, wall_time=0.9)
+    (answer,) = view.messages()
+    assert answer["content"].startswith("Hello there.")
+    assert "meta/meta-llama-3-70b-instruct · 0.42 s" in answer["content"]
+    history = [{"role": "user", "content": "Hi"}, answer]
+    assert without_footers(history)[1]["content"] == "Hello there."
+
+
+def test_plain_answer_has_no_thinking_message() -> None:
+    view = ChatStreamView(model="m/m")
+    view.add("Just an answer")
+    assert [m.get("metadata") for m in view.messages()] == [None]
+
+
+def test_snippets_route_official_by_name_and_community_by_version() -> None:
+    official = python_snippet("black-forest-labs/flux-schnell", {"prompt": "a cat"})
+    assert "/v1/models/black-forest-labs/flux-schnell/predictions" in official
+    assert "REPLICATE_API_TOKEN" in official and "r8_" not in official
+    community = curl_snippet("meta/musicgen", {"prompt": "lofi"}, "a" * 64)
+    assert "/v1/predictions" in community and '"version": "' + "a" * 64 in community
+    pinned = curl_snippet(
+        "meta/musicgen:" + "b" * 64, {"prompt": "x", "image": "data:image/png;,…"}
+    )
+    assert "b" * 64 in pinned and "data:" not in pinned  # file values become a placeholder URL

@@ -396,3 +396,47 @@ async def test_model_cache_per_token(client, simulator: Any, token: str, other_t
     pinned = await client.get_model(f"{MUSIC}:{community.version_id}", token=token)
     assert pinned.version_id == community.version_id
     assert requests_to(simulator, "GET", f"/v1/models/{MUSIC}/versions/")
+
+
+async def test_two_tokens_share_one_pool(client, simulator: Any, token: str, other_token: str):
+    first, second = await asyncio.gather(
+        client.run(TEXT, {"text": "one"}, token=token),
+        client.run(TEXT, {"text": "two"}, token=other_token),
+    )
+    assert (first.output, second.output) == ("hello one", "hello two")
+    owners = {r.token_id for r in requests_to(simulator, "POST", "/v1/predictions")}
+    assert len(owners) == 2
+    accounts = await asyncio.gather(
+        client.get_account(token=token), client.get_account(token=other_token)
+    )
+    assert accounts[0].username != accounts[1].username
+
+
+async def test_token_absent_from_logs(simulator: Any, token: str, caplog: Any) -> None:
+    caplog.set_level("DEBUG", logger="neurolink_ui.replicate")
+    simulator.config.faults = [Fault(method="GET", path="/v1/predictions/*", status=503)]
+    simulator.config.cold_start = 1.2
+    async with ReplicateClient(
+        simulator.base_url, sync_wait=1, retry_base_delay=0.01, poll_schedule=(0.1,)
+    ) as c:
+        await c.run(IMAGE, {"prompt": "logged"}, token=token)
+    assert "retrying GET /v1/predictions/" in caplog.text
+    assert token not in caplog.text
+
+
+async def test_cancel_while_streaming(simulator: Any, token: str) -> None:
+    simulator.config.token_interval = 0.5
+    async with ReplicateClient(simulator.base_url) as c:
+        seen: list[str] = []
+
+        async def consume() -> None:
+            async for event in c.events(CHAT, {"prompt": "stream then stop"}, token=token):
+                if isinstance(event, TextDelta):
+                    seen.append(event.text)
+
+        task = asyncio.create_task(consume())
+        at = await _cancel_when(task, lambda: bool(seen))
+    cancels = [r for r in simulator.requests if r.path.endswith("/cancel")]
+    assert len(cancels) == 1 and cancels[0].time - at < 1.0
+    (prediction,) = predictions_with(simulator, "stream then stop")
+    assert prediction.status == "canceled"

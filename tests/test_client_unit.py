@@ -392,3 +392,14 @@ async def test_create_retried_only_when_the_request_never_left() -> None:
             await client.create_prediction("acme/model:abc", {"prompt": "x"}, token=SECRET)
     assert calls == ["/v1/predictions", "/v1/predictions"]  # connect error retried, timeout not
     assert "may have been created" in str(info.value)
+
+
+async def test_from_settings() -> None:
+    from neurolink_ui.config import Settings
+
+    settings = Settings(api_token=SECRET, base_url="http://127.0.0.1:9", poll_cap=12.0, sync_wait=7)
+    async with ReplicateClient.from_settings(settings) as client:
+        assert (client.base_url, client.poll_cap, client.sync_wait) == (
+            "http://127.0.0.1:9", 12.0, 7,
+        )  # fmt: skip
+        assert SECRET not in repr(client) and SECRET not in repr(vars(client))

@@ -1,6 +1,6 @@
 """One run of a model from mapped input to local results: the path every panel and the CLI share.
 
-It prepares file inputs, follows the prediction's events and downloads its file outputs, so callers
+It follows the prediction's events (the client prepares file inputs) and downloads its file outputs, so callers
 only map a person's values to a model input before and render the result after. No Gradio here.
 """
 
@@ -68,10 +68,9 @@ async def run_model(
     Cancelling the consumer cancels the prediction at Replicate (the client guarantees it).
     """
     started = time.monotonic()
-    prepared = await client.prepare_input(model_input, token=token)
     streamed: list[str] = []
     finished: Prediction | None = None
-    async for event in client.events(ref, prepared, token=token):
+    async for event in client.events(ref, model_input, token=token):
         if isinstance(event, Completed):
             finished = event.prediction
         else:

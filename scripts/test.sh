@@ -7,10 +7,11 @@ PY="${PYTHON:-python3}"
 "$PY" -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 
 # Debian's Chromium drives the browser test (Playwright's own browser download cannot work here);
-# the DejaVu fonts let the simulator draw legible prompt text.
+# the DejaVu fonts let the simulator draw legible prompt text, Noto's emoji make screenshots true.
 need=()
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 [ -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || need+=(fonts-dejavu-core)
+[ -e /usr/share/fonts/truetype/noto/NotoColorEmoji.ttf ] || need+=(fonts-noto-color-emoji)
 if [ "${#need[@]}" -gt 0 ]; then
   SUDO=""
   [ "$(id -u)" -eq 0 ] || SUDO="sudo"

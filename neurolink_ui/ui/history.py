@@ -13,7 +13,8 @@ def entry_markdown(entry: dict) -> str:
     timing = (
         f"predict {entry['predict_time']:.2f} s · " if entry.get("predict_time") is not None else ""
     )
-    version = f" · version `{entry['version'][:12]}`" if entry.get("version") else ""
+    pinned = entry.get("version") not in (None, "", "hidden")
+    version = f" · version `{entry['version'][:12]}`" if pinned else ""
     params = json.dumps(entry.get("params", {}), ensure_ascii=False)
     if len(params) > 400:
         params = params[:400] + "…"
@@ -41,7 +42,14 @@ def build_history_panel(generations: gr.State) -> None:
                 files = entry.get("files") or []
                 media = _MEDIA.get(entry["kind"])
                 if media is gr.Image and files:
-                    gr.Gallery(files, columns=4, height=220, label="Images", key=f"h-{index}-media")
+                    gr.Gallery(
+                        files,
+                        columns=4,
+                        height=320,
+                        object_fit="contain",
+                        label="Images",
+                        key=f"h-{index}-media",
+                    )
                 elif media is not None and files:
                     media(files[0], label=entry["kind"].capitalize(), key=f"h-{index}-media")
                 elif entry.get("text"):

@@ -43,7 +43,7 @@ def make_image_handler(ctx: AppContext):
         prompt: str,
         model: str = IMAGE_MODELS[0],
         aspect_ratio: str = "1:1",
-        seed: float | None = None,
+        seed: float | None = -1,
         num_outputs: float = 1,
         input_image: str | None = None,
         advanced: str = "{}",
@@ -60,7 +60,7 @@ def make_image_handler(ctx: AppContext):
                 schema,
                 prompt=prompt,
                 aspect_ratio=aspect_ratio or None,
-                seed=int(seed) if seed not in (None, "") else None,
+                seed=int(seed) if seed is not None and seed >= 0 else None,
                 num_outputs=int(num_outputs) if num_outputs else None,
                 image=start,
                 advanced=extra,
@@ -95,7 +95,7 @@ def build_image_panel(ctx: AppContext, session: gr.State, generations: gr.State)
             model = model_picker("Model", ctx.settings.image_model, IMAGE_MODELS)
             with gr.Row():
                 aspect_ratio = gr.Dropdown(ASPECT_RATIOS, value="1:1", label="Aspect ratio")
-                seed = gr.Number(label="Seed (blank = random)", precision=0, value=None)
+                seed = gr.Number(label="Seed (-1 = random)", precision=0, value=-1, minimum=-1)
                 num_outputs = gr.Slider(1, 4, value=1, step=1, label="Images")
             input_image = ImageInput(
                 label="Input image (optional, image-to-image)", type="filepath", height=180

@@ -1,0 +1,115 @@
+"""A person's visit in headless Chromium: open the page, chat, generate an image, take screenshots."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+ROOT = Path(__file__).resolve().parent.parent
+SCREENSHOTS = ROOT / "screenshots"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """`python app.py` exactly as a newcomer runs it: no token, so the built-in simulator serves."""
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("REPLICATE_")}
+    env.update(
+        GRADIO_SERVER_NAME="127.0.0.1",
+        GRADIO_SERVER_PORT=str(port),
+        GRADIO_TEMP_DIR=str(tmp_path_factory.mktemp("gradio")),
+        GRADIO_ANALYTICS_ENABLED="False",
+    )
+    log = tmp_path_factory.mktemp("log") / "app.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "app.py"], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT
+        )
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                pytest.fail(f"app.py exited: {log.read_text()[-2000:]}")
+            try:
+                if httpx.get(url, timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.3)
+        else:
+            pytest.fail(f"app.py never answered: {log.read_text()[-2000:]}")
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    if not shutil.which(CHROMIUM):
+        pytest.fail("Debian's chromium is missing: scripts/test.sh installs it")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+def test_newcomer_chats_and_generates_an_image(app_url: str, browser) -> None:  # type: ignore[no-untyped-def]
+    from playwright.sync_api import expect
+
+    SCREENSHOTS.mkdir(exist_ok=True)
+    page = browser.new_page(viewport={"width": 1366, "height": 1000})
+    page.goto(app_url, wait_until="load")
+    expect(page.get_by_text("Simulator mode")).to_be_visible(timeout=30_000)
+    page.screenshot(path=SCREENSHOTS / "01-home.png", full_page=True)
+
+    page.get_by_label("Message").fill("What makes a good espresso?")
+    page.get_by_role("button", name="Send", exact=True).click()
+    answer = page.locator(".bot").filter(has_text="espresso").last
+    expect(answer).to_be_visible(timeout=30_000)
+    expect(page.get_by_text("⏱")).to_be_visible(timeout=30_000)
+    page.screenshot(path=SCREENSHOTS / "02-chat.png", full_page=True)
+
+    page.get_by_role("tab", name="🖼️ Image").click()
+    page.get_by_role("textbox", name="Prompt", exact=True).filter(visible=True).first.fill(
+        "A red panda reading a map in a lantern-lit library"
+    )
+    page.get_by_role("button", name="Generate", exact=True).filter(visible=True).click()
+    image = page.locator("[data-testid='gallery'] img, .gallery img, button.thumbnail-item img")
+    expect(image.first).to_be_visible(timeout=45_000)
+    expect(page.get_by_text("Done with").filter(visible=True).first).to_be_visible(timeout=30_000)
+    page.screenshot(path=SCREENSHOTS / "03-image.png", full_page=True)
+
+    page.get_by_role("tab", name="🕘 History").click()
+    expect(page.get_by_text("Run it in code").first).to_be_visible(timeout=15_000)
+    page.screenshot(path=SCREENSHOTS / "04-history.png", full_page=True)
+    page.close()

@@ -22,7 +22,9 @@ class ImageInput(gr.Image):
                 "Upload a PNG, JPEG or WebP file.",
                 title="Invalid image",
             ) from None
-    from typing import Callable, Literal, Sequence, Any, TYPE_CHECKING
+    from collections.abc import Callable, Sequence
+    from typing import TYPE_CHECKING, Any, Literal
+
     from gradio.blocks import Block
     if TYPE_CHECKING:
         from gradio.components import Timer

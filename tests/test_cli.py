@@ -6,12 +6,14 @@ from __future__ import annotations
 import io
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import av
+import httpx
 import numpy as np
 import pytest
 import soundfile
@@ -394,8 +396,6 @@ def test_simulator_command_serves_the_api(tmp_path: Path) -> None:
         assert process.stdout is not None
         base_url = process.stdout.readline().strip()
         assert base_url.startswith("http://127.0.0.1:")
-        import httpx
-
         account = httpx.get(
             f"{base_url}/v1/account", headers={"Authorization": f"Bearer {TOKEN}"}, timeout=5
         )
@@ -460,3 +460,37 @@ def test_progress_is_one_live_line_on_a_tty_and_plain_lines_otherwise() -> None:
         "processing 60% · 1.5s · 60%|██",
     ]
     assert tty.out.getvalue() == plain.out.getvalue() == ""  # progress never touches stdout
+
+
+def test_serve_command_serves_the_web_app(tmp_path: Path) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("REPLICATE_", "GRADIO_"))}
+    env.update(PYTHONPATH=str(REPO), GRADIO_ANALYTICS_ENABLED="False", HF_HUB_OFFLINE="1")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "neurolink_ui", "serve", "--host", "127.0.0.1", "--port", str(port)],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 90
+        page = None
+        while page is None:
+            assert process.poll() is None, process.communicate()[1][-3000:]
+            assert time.monotonic() < deadline, "the app did not answer in time"
+            try:
+                page = httpx.get(f"http://127.0.0.1:{port}/", timeout=5)
+            except httpx.TransportError:
+                time.sleep(0.25)
+        assert page.status_code == 200 and "NeuroLink UI" in page.text
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()

@@ -1,0 +1,322 @@
+"""1. Client overhead: our ReplicateClient against the official `replicate` client, same predictions.
+
+Both talk HTTPS to one simulator (TLS, so the official client's FileOutput sees delivery URLs as it
+would see Replicate's) in the same run, turn by turn, so the noise of the machine hits both alike.
+Per prediction: wall time minus the simulator's own created → completed time, and the number of
+HTTP requests the simulator saw (API calls, streams and file downloads).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from .common import TOKEN, Figure, Spread, backend_seconds, ms, new_predictions, wait_until
+
+
+def _pinned(owner: str, name: str) -> str:
+    """A community model as people run it with the official client: owner/name:version."""
+    from neurolink_ui.simulator.catalog import get_model
+
+    model = get_model(owner, name)
+    if model is None:
+        raise RuntimeError(f"the simulator has no {owner}/{name}")
+    return f"{owner}/{name}:{model.version_id}"
+
+
+SHORT_MODEL = _pinned("replicate", "hello-world")
+IMAGE_MODEL = "black-forest-labs/flux-schnell"
+SMALL_WAIT = 1  # seconds of `Prefer: wait` in the long case: the prediction outlives it
+
+
+@dataclass(frozen=True)
+class Case:
+    """One kind of prediction, run the same way through both clients."""
+
+    key: str
+    title: str
+    model: str
+    input: dict[str, Any]
+    sim_config: dict[str, Any]
+    wait: int  # Prefer: wait for both clients
+    downloads: bool
+    phase_spread: float = 0.0
+    """Seconds over which the cold start is spread across runs: a polled prediction's overhead
+    depends on where its end falls between two polls, so runs sample that phase evenly."""
+
+    def config_for_run(self, index: int, runs: int) -> dict[str, Any]:
+        if not self.phase_spread:
+            return self.sim_config
+        shift = self.phase_spread * (index + 0.5) / runs
+        return {**self.sim_config, "cold_start": self.sim_config["cold_start"] + shift}
+
+
+def cases(quick: bool) -> list[Case]:
+    cold = 0.2 if quick else 0.5
+    long_cold = 1.6 if quick else 2.5  # longer than SMALL_WAIT: both clients must poll
+    return [
+        Case(
+            "short",
+            "short text prediction, done inside the wait window",
+            SHORT_MODEL,
+            {"text": "bench"},
+            {"cold_start": cold, "first_token_delay": 0.05, "token_interval": 0.0},
+            60,
+            False,
+        ),
+        Case(
+            "long",
+            f"long prediction, outlives a {SMALL_WAIT} s wait window (polling)",
+            SHORT_MODEL,
+            {"text": "bench"},
+            {"cold_start": long_cold, "first_token_delay": 0.05, "token_interval": 0.0},
+            SMALL_WAIT,
+            False,
+            phase_spread=1.0,
+        ),
+        Case(
+            "image",
+            "image prediction with its output file downloaded",
+            IMAGE_MODEL,
+            {"prompt": "a lighthouse at dusk", "num_outputs": 1},
+            {"cold_start": 0.1, "run_time": cold},
+            60,
+            True,
+        ),
+    ]
+
+
+@dataclass
+class Sample:
+    wall: float
+    backend: float
+    requests: int
+    kinds: Counter[str]
+
+
+def request_kind(method: str, path: str) -> str:
+    if path.startswith("/delivery/"):
+        return "download"
+    if path.startswith("/v1/streams/"):
+        return "stream"
+    if method == "POST" and path.endswith("/predictions"):
+        return "create"
+    if method == "GET" and path.startswith("/v1/predictions/"):
+        return "poll"
+    if "/versions/" in path or path.startswith("/v1/models/"):
+        return "model"
+    return f"{method} {path.split('/')[2] if path.count('/') > 1 else path}"
+
+
+def _guarded_download_transport(base_url: str, ssl_context: Any) -> httpx.AsyncBaseTransport:
+    """Our guarded download transport, trusting the simulator's throwaway certificate.
+
+    GuardedTransport builds its own httpcore pool (to put its network backend in); the only change
+    here is the CA it trusts, so every check of the guard still runs.
+    """
+    from neurolink_ui.replicate.netguard import GuardedTransport
+
+    transport = GuardedTransport(base_url)
+    transport._pool._ssl_context = ssl_context
+    return transport
+
+
+class Runners:
+    """The two clients, each with one pool for the whole benchmark (as an app would keep it)."""
+
+    def __init__(self, sim: Any, dest: Path) -> None:
+        import replicate
+
+        from neurolink_ui.replicate.client import ReplicateClient
+
+        ssl_context = sim.ssl_context()
+        self.dest = dest
+        self.ours: dict[int, ReplicateClient] = {}
+        for wait in (60, SMALL_WAIT):
+            self.ours[wait] = ReplicateClient(
+                sim.base_url,
+                sync_wait=wait,
+                poll_cap=120,
+                transport=httpx.AsyncHTTPTransport(verify=ssl_context),
+                download_transport=_guarded_download_transport(sim.base_url, ssl_context),
+            )
+        self.official = replicate.Client(
+            api_token=TOKEN,
+            base_url=sim.base_url,
+            transport=httpx.AsyncHTTPTransport(verify=ssl_context),
+        )
+
+    async def aclose(self) -> None:
+        for client in self.ours.values():
+            await client.aclose()
+        await self.official._async_client.aclose()
+
+    async def run_ours(self, case: Case, index: int) -> None:
+        client = self.ours[case.wait]
+        prediction = await client.run(case.model, dict(case.input), token=TOKEN)
+        if case.downloads:
+            files = await client.download_outputs(
+                prediction.output, self.dest / f"ours-{case.key}-{index}", kind="image"
+            )
+            if not files or files[0].stat().st_size == 0:
+                raise RuntimeError("our client downloaded no image")
+        elif not prediction.output:
+            raise RuntimeError("our client returned no output")
+
+    async def run_official(self, case: Case, index: int) -> None:
+        from replicate.helpers import transform_output
+
+        client = self.official
+        if case.wait == 60:
+            # async_run: Prefer: wait=60, then the output (FileOutput for files).
+            output = await client.async_run(case.model, input=dict(case.input))
+        else:
+            # async_run(wait=N) takes a `processing` reply as final; create + wait is the path
+            # for predictions that outlive the window.
+            version = case.model.partition(":")[2]
+            prediction = await client.predictions.async_create(
+                version=version, input=dict(case.input), wait=case.wait
+            )
+            await prediction.async_wait()
+            output = transform_output(prediction.output, client)
+        if case.downloads:
+            outputs = output if isinstance(output, list) else [output]
+            folder = self.dest / f"official-{case.key}-{index}"
+            folder.mkdir(parents=True, exist_ok=True)
+            for number, file_output in enumerate(outputs):
+                with open(folder / f"out-{number}", "wb") as sink:
+                    async for chunk in file_output:
+                        sink.write(chunk)
+                if (folder / f"out-{number}").stat().st_size == 0:
+                    raise RuntimeError("the official client downloaded no image")
+        elif not output:
+            raise RuntimeError("the official client returned no output")
+
+
+async def _measure(sim: Any, run: Callable[[], Awaitable[None]], timeout: float) -> Sample:
+    before_ids = set(sim.predictions)
+    before_requests = len(sim.requests)
+    started = time.perf_counter()
+    await asyncio.wait_for(run(), timeout)
+    wall = time.perf_counter() - started
+    (state,) = new_predictions(sim, before_ids)
+    # A sync reply may carry the full output a moment before the prediction is marked done
+    # (token_interval is 0 in these cases, so that moment is the completion).
+    wait_until(lambda: state.completed_at is not None, 5.0, 0.005)
+    seen = list(sim.requests)[before_requests:]
+    kinds = Counter(request_kind(r.method, r.path) for r in seen)
+    return Sample(wall=wall, backend=backend_seconds(state), requests=len(seen), kinds=kinds)
+
+
+async def run_client_overhead(sim: Any, runs: int, quick: bool) -> list[Figure]:
+    """Figures for every case: ms over the backend for each client, and requests each."""
+    figures: list[Figure] = []
+    with tempfile.TemporaryDirectory(prefix="bench-client-") as tmp:
+        runners = Runners(sim, Path(tmp))
+        try:
+            for case in cases(quick):
+                sim.reset()
+                sim.config.update_from_json(case.sim_config)
+                timeout = 60.0
+                # One warm-up each: schema cache, TLS connections (an app keeps both warm).
+                await runners.run_ours(case, -1)
+                await runners.run_official(case, -1)
+                ours: list[Sample] = []
+                official: list[Sample] = []
+                for index in range(runs):  # interleaved: both see the same noise
+                    sim.config.update_from_json(case.config_for_run(index, runs))
+                    ours.append(
+                        await _measure(sim, lambda i=index: runners.run_ours(case, i), timeout)
+                    )
+                    official.append(
+                        await _measure(sim, lambda i=index: runners.run_official(case, i), timeout)
+                    )
+                figures.extend(_case_figures(case, ours, official))
+        finally:
+            await runners.aclose()
+            sim.reset()
+    return figures
+
+
+def _case_figures(case: Case, ours: list[Sample], official: list[Sample]) -> list[Figure]:
+    def over(samples: list[Sample]) -> Spread:
+        return Spread.of([ms(s.wall - s.backend) for s in samples])
+
+    def ratio(samples: list[Sample]) -> Spread:
+        return Spread.of([s.wall / s.backend for s in samples])
+
+    def context(samples: list[Sample]) -> dict[str, Any]:
+        kinds: Counter[str] = Counter()
+        for s in samples:
+            kinds.update(s.kinds)
+        return {
+            "backend_ms": Spread.of([ms(s.backend) for s in samples]).__dict__,
+            "wall_over_backend": ratio(samples).__dict__,
+            "requests_by_kind_per_prediction": {
+                k: round(v / len(samples), 2) for k, v in sorted(kinds.items())
+            },
+        }
+
+    ours_over, official_over = over(ours), over(official)
+    ours_req = Spread.of([float(s.requests) for s in ours])
+    official_req = Spread.of([float(s.requests) for s in official])
+    how = (
+        f"{case.title}; {case.model.split(':')[0]}, sim {case.sim_config}"
+        + (f" + cold start spread over {case.phase_spread:g} s" if case.phase_spread else "")
+        + f", Prefer: wait={case.wait}; wall "
+        "time minus the simulator's created→completed time, per prediction"
+    )
+    return [
+        Figure(
+            f"client.{case.key}.ours_over_backend",
+            f"Client overhead, {case.key}: ours",
+            "≤ 50 ms over backend",
+            " ms",
+            ours_over,
+            ours_over.median <= 50.0,
+            how,
+            context=context(ours),
+        ),
+        Figure(
+            f"client.{case.key}.official_over_backend",
+            f"Client overhead, {case.key}: official replicate 1.0.7",
+            "(reference)",
+            " ms",
+            official_over,
+            None,
+            how,
+            context=context(official),
+        ),
+        Figure(
+            f"client.{case.key}.ours_requests",
+            f"HTTP requests per prediction, {case.key}: ours",
+            f"≤ official ({official_req.median:g})",
+            " req",
+            ours_req,
+            ours_req.median <= official_req.median,
+            "requests the simulator logged per prediction (API, stream, downloads); by kind: "
+            + ", ".join(
+                f"{k} {v}" for k, v in context(ours)["requests_by_kind_per_prediction"].items()
+            ),
+        ),
+        Figure(
+            f"client.{case.key}.official_requests",
+            f"HTTP requests per prediction, {case.key}: official",
+            "(reference)",
+            " req",
+            official_req,
+            None,
+            "by kind: "
+            + ", ".join(
+                f"{k} {v}" for k, v in context(official)["requests_by_kind_per_prediction"].items()
+            ),
+        ),
+    ]

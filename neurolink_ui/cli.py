@@ -21,9 +21,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, TextIO
 
+from PIL import Image
+
 from .config import Settings
+from .modalities.avatar import build_avatar_input
+from .modalities.chat import build_chat_input
 from .modalities.common import InputProblem, MappedInput
+from .modalities.image import build_image_input
+from .modalities.music import build_music_input
+from .modalities.video import build_video_input
 from .model_choices import IMAGE_MODELS
+from .pipeline import RunResult, run_model
+from .replicate.client import ReplicateClient
 from .replicate.errors import ReplicateError
 from .replicate.schema import InputSchema
 from .replicate.types import ModelRef, Progress, TextDelta
@@ -354,8 +363,6 @@ def check_input_files(request: GenerateRequest) -> None:
         if path is not None and not path.is_file():
             raise InputProblem(f"{flag} {path}: no such file.")
     if request.image is not None:
-        from PIL import Image  # only when there is an image to check
-
         try:
             with Image.open(request.image) as picture:
                 picture.verify()
@@ -393,20 +400,14 @@ def map_input(request: GenerateRequest, schema: InputSchema) -> MappedInput:
     chosen_format = format_choice(schema, wanted)
     advanced = {"output_format": chosen_format} if chosen_format else None
     if request.mode == "text":
-        from .modalities.chat import build_chat_input
-
         return build_chat_input(
             schema, system_prompt=None, history=None, message=request.prompt or ""
         )
     if request.mode == "image":
-        from .modalities.image import build_image_input
-
         return build_image_input(
             schema, prompt=request.prompt or "", image=request.image, advanced=advanced
         )
     if request.mode == "video":
-        from .modalities.video import build_video_input
-
         return build_video_input(
             schema,
             prompt=request.prompt,
@@ -416,11 +417,12 @@ def map_input(request: GenerateRequest, schema: InputSchema) -> MappedInput:
             advanced=advanced,
         )
     if request.mode == "avatar":
-        from .modalities.avatar import build_avatar_input
-
-        return build_avatar_input(schema, portrait=request.avatar_image, audio=request.avatar_audio)
-    from .modalities.music import build_music_input
-
+        mapped = build_avatar_input(
+            schema, portrait=request.avatar_image, audio=request.avatar_audio
+        )
+        if request.prompt:
+            mapped.notes.append("An avatar speaks the audio it is given; the prompt was not used.")
+        return mapped
     return build_music_input(
         schema,
         prompt=request.prompt or "",
@@ -557,9 +559,6 @@ async def generate(
     request: GenerateRequest, settings: Settings, token: str, console: Console
 ) -> None:
     """Map, run and save one generation; errors propagate as ReplicateError / InputProblem."""
-    from .pipeline import RunResult, run_model
-    from .replicate.client import ReplicateClient
-
     started = time.monotonic()
     async with ReplicateClient.from_settings(settings) as client:
         ref = str(ModelRef.parse(request.model))

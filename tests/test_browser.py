@@ -103,13 +103,31 @@ def test_newcomer_chats_and_generates_an_image(app_url: str, browser) -> None:  
     page.get_by_role("textbox", name="Prompt", exact=True).filter(visible=True).first.fill(
         "A red panda reading a map in a lantern-lit library"
     )
+    page.get_by_text("Advanced — parameters from the model's schema").filter(visible=True).click()
+    # The form is generated from flux-1.1-pro's schema: its own fields, defaults and ranges.
+    tolerance = page.get_by_role("spinbutton", name="number input for Safety Tolerance")
+    expect(tolerance).to_be_enabled(timeout=15_000)
+    tolerance.fill("5")
+    tolerance.press("Enter")
+    page.screenshot(path=SCREENSHOTS / "03a-image-advanced.png", full_page=True)
     page.get_by_role("button", name="Generate", exact=True).filter(visible=True).click()
     image = page.locator("[data-testid='gallery'] img, .gallery img, button.thumbnail-item img")
     expect(image.first).to_be_visible(timeout=45_000)
     expect(page.get_by_text("Done with").filter(visible=True).first).to_be_visible(timeout=30_000)
     page.screenshot(path=SCREENSHOTS / "03-image.png", full_page=True)
 
+    for tab, name in (
+        ("🎬 Video", "05-video"),
+        ("🗣️ Avatar", "06-avatar"),
+        ("🎵 Music", "07-music"),
+    ):
+        page.get_by_role("tab", name=tab).click()
+        page.wait_for_timeout(500)
+        page.screenshot(path=SCREENSHOTS / f"{name}.png", full_page=True)
+
     page.get_by_role("tab", name="🕘 History").click()
     expect(page.get_by_text("Run it in code").first).to_be_visible(timeout=15_000)
+    # The Advanced value reached the model: the History records what was sent.
+    expect(page.get_by_text('"safety_tolerance": 5').first).to_be_visible()
     page.screenshot(path=SCREENSHOTS / "04-history.png", full_page=True)
     page.close()

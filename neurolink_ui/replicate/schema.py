@@ -42,7 +42,10 @@ class InputField:
 
     @property
     def label(self) -> str:
-        return self.title or self.name.replace("_", " ").capitalize()
+        # Cog titles an enum's property with the enum's raw name ("output_format"): humanise it.
+        if self.title and self.title != self.name:
+            return self.title
+        return self.name.replace("_", " ").capitalize()
 
     @property
     def is_numeric(self) -> bool:

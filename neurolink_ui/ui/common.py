@@ -96,7 +96,8 @@ def parse_advanced(raw: str | dict | None, upload_root: Path | None = None) -> d
 
 
 def _component_for(spec: FormField) -> gr.components.Component:
-    common: dict[str, Any] = {"label": spec.label, "info": spec.info or None, "key": spec.name}
+    # No `key`: a re-render is a new model's form, which starts from that model's defaults.
+    common: dict[str, Any] = {"label": spec.label, "info": spec.info or None, "interactive": True}
     if spec.kind == "dropdown":
         return gr.Dropdown(choices=list(spec.choices or ()), value=spec.default, **common)
     if spec.kind == "slider":
@@ -108,7 +109,7 @@ def _component_for(spec: FormField) -> gr.components.Component:
     if spec.kind == "checkbox":
         return gr.Checkbox(value=bool(spec.default), **common)
     if spec.kind == "file":
-        return gr.File(**common)
+        return gr.File(label=spec.label, interactive=True)
     lines = 3 if spec.multiline else 1
     return gr.Textbox(value=spec.default or "", lines=lines, **common)
 
@@ -131,20 +132,37 @@ def advanced_form(
             visible=False,
         )
 
-        @gr.render(inputs=[model, session], triggers=[model.change, session.change, model.select])
-        async def render_form(model_text: str, token: str | None) -> None:
+        form = gr.State(None)  # the selected model's form fields, or why there are none
+
+        async def load_form(model_text: str, token: str | None) -> tuple[object, str]:
+            # A new model's form starts from its own defaults; old values don't apply.
             try:
                 ref = str(ModelRef.parse(model_text))
                 backend = ctx.backend(token)
                 info = await backend.client.get_model(ref, token=backend.token)
             except ReplicateError as exc:
-                gr.Markdown(f"⚠️ {exc}")
-                return
+                return f"⚠️ {exc}", "{}"
             fields = form_fields(info.input_schema, exclude=exclude)
-            if not fields:
-                gr.Markdown("This model has no further parameters.")
+            return (fields or "This model has no further parameters."), "{}"
+
+        # On page load and whenever the model or the token changes (render can't await).
+        gr.on(
+            None,
+            load_form,
+            [model, session],
+            [form, advanced],
+            api_visibility="private",
+            show_progress="hidden",
+        )
+
+        @gr.render(inputs=[form])
+        def render_form(fields: list[FormField] | str | None) -> None:
+            if fields is None:
+                gr.Markdown("Reading the model's schema…")
                 return
-            gr.Markdown(info.description or "", visible=bool(info.description))
+            if isinstance(fields, str):
+                gr.Markdown(fields)
+                return
             components = [_component_for(spec) for spec in fields]
 
             def collect(*values: Any) -> str:

@@ -22,9 +22,7 @@ class ImageInput(gr.Image):
                 "Upload a PNG, JPEG or WebP file.",
                 title="Invalid image",
             ) from None
-    from collections.abc import Callable, Sequence
-    from typing import TYPE_CHECKING, Any, Literal
-
+    from typing import Callable, Literal, Sequence, Any, TYPE_CHECKING
     from gradio.blocks import Block
     if TYPE_CHECKING:
         from gradio.components import Timer

@@ -1,0 +1,182 @@
+"""`python -m bench [--quick] [--only client,path,concurrency,streaming,memory,startup]`.
+
+Runs the benchmarks against the local simulator, prints the results table (Markdown) and writes
+them as JSON to bench/results/. Every request stays on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .common import ROOT, Figure
+
+SECTIONS = ("client", "path", "concurrency", "streaming", "memory", "startup")
+RESULTS_DIR = ROOT / "bench" / "results"
+
+
+@dataclass(frozen=True)
+class Sizes:
+    """How big each benchmark is: the full run, or the quick one the test suite runs."""
+
+    runs: int
+    levels: list[int]
+    default_levels: list[int]
+    run_time: float  # backend seconds of each concurrent image request
+    padding: int  # bytes of each large output
+    simultaneous: int
+    startup_runs: int
+
+    @classmethod
+    def for_mode(cls, quick: bool) -> Sizes:
+        if quick:
+            return cls(2, [1, 5], [1, 5], 0.3, 5_000_000, 2, 2)
+        return cls(5, [1, 10, 50, 100], [1, 10, 50], 2.0, 200_000_000, 8, 5)
+
+
+def machine() -> dict[str, Any]:
+    import gradio
+    import replicate
+
+    model = "unknown"
+    with open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:
+        for line in cpuinfo:
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    return {
+        "nproc": os.cpu_count(),
+        "cpu": model,
+        "python": platform.python_version(),
+        "gradio": gradio.__version__,
+        "replicate": replicate.__version__ if hasattr(replicate, "__version__") else "1.0.7",
+        "loadavg_before": os.getloadavg(),
+    }
+
+
+def run(quick: bool, only: tuple[str, ...] = SECTIONS) -> dict[str, Any]:
+    """Every selected benchmark; the results as one JSON-able dict."""
+    from neurolink_ui.simulator.runner import Simulator
+
+    from . import app_bench, client_overhead, subprocess_bench
+
+    sizes = Sizes.for_mode(quick)
+    info = machine()
+    started = time.time()
+    figures: list[Figure] = []
+    timings: dict[str, float] = {}
+    with tempfile.TemporaryDirectory(prefix="neurolink-bench-") as tmp:
+        workdir = Path(tmp)
+
+        def timed(name: str, fn: Any) -> None:
+            if name not in only:
+                return
+            begin = time.perf_counter()
+            figures.extend(fn())
+            timings[name] = round(time.perf_counter() - begin, 1)
+            print(f"[bench] {name} done in {timings[name]} s", file=sys.stderr, flush=True)
+
+        if "client" in only:
+            with Simulator(tls=True) as tls_sim:
+                timed(
+                    "client",
+                    lambda: asyncio.run(
+                        client_overhead.run_client_overhead(tls_sim, sizes.runs, quick)
+                    ),
+                )
+        with Simulator() as sim:
+            timed("path", lambda: app_bench.run_whole_path(sim, sizes.runs, quick, workdir))
+            timed(
+                "concurrency",
+                lambda: app_bench.run_concurrency(
+                    sim,
+                    sizes.levels,
+                    min(sizes.runs, 3),
+                    sizes.run_time,
+                    workdir,
+                    sizes.default_levels,
+                    quick,
+                ),
+            )
+            timed("streaming", lambda: app_bench.run_streaming(sim, sizes.runs, quick, workdir))
+        if "memory" in only or "startup" in only:
+            with subprocess_bench.simulator_process() as base:
+                timed(
+                    "memory",
+                    lambda: subprocess_bench.run_large_outputs(
+                        base, workdir, sizes.runs if quick else 3, sizes.padding, sizes.simultaneous
+                    ),
+                )
+                timed(
+                    "startup",
+                    lambda: subprocess_bench.run_startup(base, workdir, sizes.startup_runs),
+                )
+    info["loadavg_after"] = os.getloadavg()
+    return {
+        "mode": "quick" if quick else "full",
+        "started": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(started)),
+        "seconds": round(time.time() - started, 1),
+        "section_seconds": timings,
+        "machine": info,
+        "figures": [figure.to_json() for figure in figures],
+    }
+
+
+def markdown_table(results: dict[str, Any]) -> str:
+    rows = [
+        "| Figure | Goal | Measured: median (min–max, runs) | Met | How measured |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for figure in results["figures"]:
+        met = {True: "yes", False: "**no**", None: "—"}[figure["met"]]
+        how = figure["how"].replace("|", "\\|")
+        rows.append(
+            f"| {figure['title']} | {figure['goal']} | {figure['measured']} | {met} | {how} |"
+        )
+    return "\n".join(rows)
+
+
+def write_results(results: dict[str, Any], directory: Path = RESULTS_DIR) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"bench-{results['mode']}-{time.strftime('%Y%m%d-%H%M%S')}.json"
+    path.write_text(json.dumps(results, indent=2, default=str), encoding="utf-8")
+    return path
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="small sizes (the test suite's)")
+    parser.add_argument(
+        "--only",
+        default=",".join(SECTIONS),
+        help=f"comma-separated sections of: {', '.join(SECTIONS)}",
+    )
+    args = parser.parse_args(argv)
+    only = tuple(part.strip() for part in args.only.split(",") if part.strip())
+    unknown = set(only) - set(SECTIONS)
+    if unknown:
+        parser.error(f"unknown sections: {sorted(unknown)}")
+    results = run(args.quick, only)
+    path = write_results(results)
+    machine_info = results["machine"]
+    print(
+        f"nproc {machine_info['nproc']} · {machine_info['cpu']} · python "
+        f"{machine_info['python']} · gradio {machine_info['gradio']} · load "
+        f"{machine_info['loadavg_before']} → {machine_info['loadavg_after']}"
+    )
+    print(markdown_table(results))
+    print(f"\nJSON: {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

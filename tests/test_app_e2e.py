@@ -169,22 +169,45 @@ def test_music_has_requested_duration(client: Client) -> None:
     assert float(np.sqrt(np.mean(np.square(data)))) > 0.01
 
 
-def test_stop_cancels_the_prediction_at_replicate(client: Client, simulator) -> None:  # type: ignore[no-untyped-def]
-    simulator.config.run_time = 20
+STOP_CALLS = {
+    "chat": lambda portrait, narration: ("a long story", {}),
+    "image": lambda portrait, narration: ("a slow cathedral", {}),
+    "video": lambda portrait, narration: ("pan", {"start_image": handle_file(str(portrait))}),
+    "avatar": lambda portrait, narration: (
+        handle_file(str(portrait)),
+        {"audio": handle_file(str(narration))},
+    ),
+    "music": lambda portrait, narration: ("slow jazz", {}),
+}
+
+
+@pytest.mark.parametrize("panel", list(STOP_CALLS))
+def test_stop_on_every_panel_cancels_the_prediction_at_replicate(
+    client: Client, simulator, portrait: Path, narration: Path, panel: str
+) -> None:  # type: ignore[no-untyped-def]
+    # Long enough that only a cancel can end it; media creates are held open by Prefer: wait.
+    simulator.config.run_time = 30
+    simulator.config.first_token_delay = 30
+    first, kwargs = STOP_CALLS[panel](portrait, narration)
     before = set(simulator.predictions)
-    job = client.submit(
-        "a slow cathedral", model="black-forest-labs/flux-schnell", api_name="/image"
-    )
-    deadline = time.monotonic() + 15
-    while not _new_predictions(simulator, before) and time.monotonic() < deadline:
+    job = client.submit(first, api_name=f"/{panel}", **kwargs)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        started = [p for p in _new_predictions(simulator, before) if p.status == "processing"]
+        if started:
+            break
         time.sleep(0.05)
-    assert _new_predictions(simulator, before), "the prediction never started"
+    else:
+        pytest.fail("the prediction never started processing")
     time.sleep(0.3)
     stopped = time.time()
     job.cancel()
     cancel = None
     while time.time() < stopped + 3 and cancel is None:
-        cancel = next((r for r in simulator.requests if r.path.endswith("/cancel")), None)
+        cancel = next(
+            (r for r in simulator.requests if r.path.endswith("/cancel") and r.time >= stopped),
+            None,
+        )
         time.sleep(0.02)
     assert cancel is not None, "no cancel reached the simulator"
     assert cancel.time - stopped < 1.0
@@ -285,3 +308,32 @@ def test_page_config_never_contains_the_token(app_url: str) -> None:
 
     body = httpx.get(app_url.rstrip("/") + "/config", timeout=10).text
     assert TOKEN not in body
+
+
+def test_oversized_upload_is_refused_with_the_limit(
+    client: Client, app_url: str, tmp_path: Path
+) -> None:
+    import httpx
+
+    big = tmp_path / "huge.png"
+    with big.open("wb") as out:
+        out.truncate(51 * 1024 * 1024)
+    # gradio_client checks the app's limit before sending anything…
+    with pytest.raises(ValueError, match="maximum file size of 52428800 bytes"):
+        client.predict("x", handle_file(str(big)), api_name="/video")
+    # …and the server enforces it for any other client.
+    with big.open("rb") as body:
+        response = httpx.post(
+            app_url.rstrip("/") + "/gradio_api/upload",
+            files={"files": ("huge.png", body, "image/png")},
+            timeout=60,
+        )
+    assert response.status_code == 413
+    assert "50" in response.text.lower() or "size" in response.text.lower()
+
+
+def test_out_of_range_main_control_is_explained(client: Client) -> None:
+    with pytest.raises(AppError, match="greater than maximum value 4"):
+        client.predict(
+            "x", model="black-forest-labs/flux-schnell", num_outputs=9, api_name="/image"
+        )

@@ -1,0 +1,105 @@
+"""Panel handlers called as plain async generators: no Gradio server, the simulator behind them."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import gradio as gr
+import pytest
+from PIL import Image
+
+from neurolink_ui.config import Settings
+from neurolink_ui.ui.chat import make_chat_handler, retry_split
+from neurolink_ui.ui.common import parse_advanced
+from neurolink_ui.ui.context import AppContext
+from neurolink_ui.ui.image import make_image_handler
+
+
+@pytest.fixture
+async def ctx(simulator, token: str, tmp_path: Path) -> AsyncIterator[AppContext]:  # type: ignore[no-untyped-def]
+    context = AppContext.create(
+        Settings(api_token=token, base_url=simulator.base_url), outputs_dir=tmp_path / "out"
+    )
+    yield context
+    await context.aclose()
+
+
+async def test_chat_handler_streams_then_records_history(ctx: AppContext) -> None:
+    chat = make_chat_handler(ctx)
+    updates = [u async for u in chat("Explain tides", [], model="meta/meta-llama-3-70b-instruct")]
+    histories = [u[0] for u in updates]
+    assert histories[0][0] == {"role": "user", "content": "Explain tides"}
+    lengths = [len(str(h[-1]["content"])) for h in histories[1:]]
+    assert lengths == sorted(lengths) and lengths[-1] > lengths[1]  # the answer only grows
+    final_history, message_box, status, generations = updates[-1]
+    assert message_box == "" and "Done" in status
+    assert generations[0]["kind"] == "chat" and "tides" in generations[0]["text"].lower()
+    assert "REPLICATE_API_TOKEN" in generations[0]["python"]
+    assert ctx.settings.api_token not in str(generations)
+
+
+async def test_chat_remembers_earlier_turns(ctx: AppContext) -> None:
+    chat = make_chat_handler(ctx)
+    first = [u async for u in chat("My cat is called Miso", [])][-1][0]
+    second = [u async for u in chat("multi-turn memory check", first)][-1][0]
+    assert "Miso" in str(second[-1]["content"])
+
+
+async def test_unknown_model_is_refused_before_the_page_changes(ctx: AppContext) -> None:
+    chat = make_chat_handler(ctx)
+    updates = []
+    with pytest.raises(gr.Error, match="not found"):
+        async for update in chat("again", [], model="nobody/missing-model"):
+            updates.append(update)
+    assert updates == []
+
+
+async def test_failed_prediction_restores_the_dialog_and_keeps_the_message(
+    ctx: AppContext, simulator
+) -> None:  # type: ignore[no-untyped-def]
+    simulator.config.outcome = "failed"
+    chat = make_chat_handler(ctx)
+    history = [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}]
+    updates = []
+    with pytest.raises(gr.Error, match="(?i)interrupted"):
+        async for update in chat("again", history):
+            updates.append(update)
+    assert {"role": "user", "content": "again"} in updates[0][0]  # it was shown…
+    restored, message_box, status, _ = updates[-1]
+    assert restored == history  # …and taken back, with the message still in its box
+    assert message_box is not None and not isinstance(message_box, str)  # gr.skip()
+    assert "Not sent" in status
+
+
+async def test_retry_split_finds_the_last_user_turn() -> None:
+    history = [
+        {"role": "user", "content": "one"},
+        {"role": "assistant", "content": "1"},
+        {"role": "user", "content": [{"type": "text", "text": "two"}]},
+        {"role": "assistant", "content": "2", "metadata": None},
+    ]
+    before, last = retry_split(history)
+    assert last == "two" and before == history[:2]
+
+
+async def test_image_handler_returns_local_files(ctx: AppContext) -> None:
+    image = make_image_handler(ctx)
+    updates = [u async for u in image("a lighthouse", "black-forest-labs/flux-schnell", "16:9")]
+    files, status, generations = updates[-1]
+    with Image.open(files[0]) as img:
+        assert img.width > img.height
+    assert Path(files[0]).is_relative_to(ctx.outputs_dir)
+    assert generations[0]["files"] == files
+
+
+def test_advanced_file_paths_only_from_the_upload_folder(tmp_path: Path) -> None:
+    uploads = tmp_path / "uploads"
+    uploads.mkdir()
+    mask = uploads / "mask.png"
+    mask.write_bytes(b"x")
+    assert parse_advanced({"mask": str(mask)}, upload_root=uploads) == {"mask": mask}
+    with pytest.raises(gr.Error, match="server paths are not accepted"):
+        parse_advanced({"mask": "/etc/passwd"}, upload_root=uploads)
+    with pytest.raises(gr.Error, match="JSON object"):
+        parse_advanced("[1, 2]", upload_root=uploads)

@@ -32,7 +32,7 @@ async def test_chat_handler_streams_then_records_history(ctx: AppContext) -> Non
     assert histories[0][0] == {"role": "user", "content": "Explain tides"}
     lengths = [len(str(h[-1]["content"])) for h in histories[1:]]
     assert lengths == sorted(lengths) and lengths[-1] > lengths[1]  # the answer only grows
-    final_history, message_box, status, generations = updates[-1]
+    _, message_box, status, generations = updates[-1]
     assert message_box == "" and "Done" in status
     assert generations[0]["kind"] == "chat" and "tides" in generations[0]["text"].lower()
     assert "REPLICATE_API_TOKEN" in generations[0]["python"]
@@ -62,7 +62,7 @@ async def test_failed_prediction_restores_the_dialog_and_keeps_the_message(
     chat = make_chat_handler(ctx)
     history = [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}]
     updates = []
-    with pytest.raises(gr.Error, match="(?i)interrupted"):
+    with pytest.raises(gr.Error, match=r"(?i)interrupted"):
         async for update in chat("again", history):
             updates.append(update)
     assert {"role": "user", "content": "again"} in updates[0][0]  # it was shown…
@@ -86,7 +86,7 @@ async def test_retry_split_finds_the_last_user_turn() -> None:
 async def test_image_handler_returns_local_files(ctx: AppContext) -> None:
     image = make_image_handler(ctx)
     updates = [u async for u in image("a lighthouse", "black-forest-labs/flux-schnell", "16:9")]
-    files, status, generations = updates[-1]
+    files, _, generations = updates[-1]
     with Image.open(files[0]) as img:
         assert img.width > img.height
     assert Path(files[0]).is_relative_to(ctx.outputs_dir)

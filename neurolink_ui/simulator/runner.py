@@ -4,9 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import datetime
+import ipaddress
 import socket
+import ssl
+import subprocess
+import tempfile
 import threading
 import time
+from pathlib import Path
 from types import TracebackType
 
 import uvicorn
@@ -23,14 +29,25 @@ class Simulator:
 
     The server has its own event loop in a daemon thread; predictions run as tasks in that loop.
     `port=0` picks a free port (the socket is bound before start() returns, so there is no race).
+    `tls=True` serves HTTPS with a throwaway self-signed certificate (`cert_path`,
+    `ssl_context()`): clients that treat only `https:` outputs as files (the official
+    `replicate` package's FileOutput) then see delivery URLs as Replicate's.
     """
 
     def __init__(
-        self, config: SimulatorConfig | None = None, host: str = "127.0.0.1", port: int = 0
+        self,
+        config: SimulatorConfig | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        tls: bool = False,
     ) -> None:
         self.state = SimState(config or SimulatorConfig())
         self.host = host
         self.port = port
+        self.tls = tls
+        self.cert_path: Path | None = None
+        self._cert_dir: tempfile.TemporaryDirectory[str] | None = None
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
         self._error: BaseException | None = None
@@ -43,14 +60,24 @@ class Simulator:
         family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
         sock = socket.socket(family, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        # Accepted sockets inherit it: without it uvicorn's separate header/body writes meet the
+        # client's delayed ACK and every keep-alive request waits ~40 ms.
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         sock.bind((self.host, self.port))
         self.port = sock.getsockname()[1]
+        tls_files: dict[str, str] = {}
+        if self.tls:
+            self._cert_dir = tempfile.TemporaryDirectory(prefix="replicate-sim-tls-")
+            cert, key = _self_signed_certificate(Path(self._cert_dir.name), self.host)
+            self.cert_path = cert
+            tls_files = {"ssl_certfile": str(cert), "ssl_keyfile": str(key)}
         config = uvicorn.Config(
             create_app(self.state),
             log_level="warning",
             access_log=False,
             lifespan="off",
             timeout_graceful_shutdown=1,
+            **tls_files,  # type: ignore[arg-type]
         )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(
@@ -91,6 +118,9 @@ class Simulator:
             self._thread.join(_STOP_TIMEOUT)
         self._thread = None
         self._server = None
+        if self._cert_dir is not None:
+            self._cert_dir.cleanup()
+            self._cert_dir = None
 
     def __enter__(self) -> Simulator:
         return self.start()
@@ -108,7 +138,13 @@ class Simulator:
     @property
     def base_url(self) -> str:
         host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}"
+        return f"{'https' if self.tls else 'http'}://{host}:{self.port}"
+
+    def ssl_context(self) -> ssl.SSLContext:
+        """A client context trusting this simulator's certificate (tls=True, once started)."""
+        if self.cert_path is None:
+            raise RuntimeError("ssl_context() needs Simulator(tls=True) to be started")
+        return ssl.create_default_context(cafile=str(self.cert_path))
 
     @property
     def config(self) -> SimulatorConfig:
@@ -131,3 +167,71 @@ class Simulator:
     def reset(self) -> None:
         """Config back to defaults and the request log cleared; predictions and files stay."""
         self.state.reset()
+
+
+def _self_signed_certificate(directory: Path, host: str) -> tuple[Path, Path]:
+    """A one-day certificate for `host`, 127.0.0.1, ::1 and localhost (cert.pem, key.pem).
+
+    Uses `cryptography` when it is installed (it is not a declared dependency, so it is imported
+    only here), else the `openssl` command.
+    """
+    cert_path, key_path = directory / "cert.pem", directory / "key.pem"
+    try:
+        from cryptography import x509
+        from cryptography.hazmat.primitives import hashes, serialization
+        from cryptography.hazmat.primitives.asymmetric import ec
+        from cryptography.x509.oid import NameOID
+    except ImportError:
+        alt = "DNS:localhost,IP:127.0.0.1,IP:::1"
+        alt += f",IP:{host}" if _is_ip(host) else f",DNS:{host}"
+        subprocess.run(
+            ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+             "-nodes", "-days", "1", "-subj", "/CN=replicate-simulator",
+             "-addext", f"subjectAltName={alt}", "-addext", "basicConstraints=critical,CA:TRUE",
+             "-keyout", str(key_path), "-out", str(cert_path)],
+            check=True,
+            capture_output=True,
+        )  # fmt: skip
+        return cert_path, key_path
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "replicate-simulator")])
+    alt_names: list[x509.GeneralName] = [
+        x509.DNSName("localhost"),
+        x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
+        x509.IPAddress(ipaddress.ip_address("::1")),
+    ]
+    if _is_ip(host):
+        alt_names.append(x509.IPAddress(ipaddress.ip_address(host)))
+    else:
+        alt_names.append(x509.DNSName(host))
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName(alt_names), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return cert_path, key_path
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True

@@ -677,7 +677,8 @@ def parse_prefer(request: Request) -> tuple[str, float] | None:
             f"Invalid Prefer header {raw!r}: expected 'wait' or 'wait=N' with N from 1 to 60",
             "Invalid Prefer header",
         )
-    return value, float(match.group(2) or 60)
+    # The spec's pattern admits 61-99 although its text says 1-60: accept, hold at most 60 s.
+    return value, min(float(match.group(2) or 60), 60.0)
 
 
 def parse_cancel_after_header(request: Request) -> float | None:

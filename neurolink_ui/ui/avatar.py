@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import gradio as gr
 
@@ -14,10 +13,9 @@ from ..model_choices import AVATAR_MODELS
 from ..replicate.schema import InputSchema
 from .common import (
     EVENT_CONCURRENCY,
-    add_history,
+    PanelUpdate,
     advanced_form,
     checked_image,
-    history_entry,
     media_run,
     model_picker,
     parse_advanced,
@@ -46,7 +44,7 @@ def make_avatar_handler(ctx: AppContext):
         session_token: str | None = None,
         generations: list[dict] | None = None,
         request: gr.Request | None = None,
-    ) -> AsyncIterator[tuple[Any, str, Any]]:
+    ) -> AsyncIterator[PanelUpdate]:
         """Animate `portrait` speaking `audio`."""
         with user_errors():
             if not portrait:
@@ -59,15 +57,19 @@ def make_avatar_handler(ctx: AppContext):
         def build(schema: InputSchema):
             return build_avatar_input(schema, portrait=face, audio=Path(audio), advanced=extra)
 
-        session_hash = request.session_hash if request else None
-        async for status, result in media_run(
-            ctx, session_token, model, build, "video", session_hash
+        async for update in media_run(
+            ctx,
+            panel="avatar",
+            prompt=Path(audio).name,
+            session_token=session_token,
+            model_text=model,
+            build=build,
+            kind="video",
+            present=lambda result: str(result.files[0]),
+            generations=generations,
+            request=request,
         ):
-            if result is None:
-                yield gr.skip(), status, gr.skip()
-            else:
-                entry = history_entry("avatar", Path(audio).name, result)
-                yield str(result.files[0]), status, add_history(generations, entry)
+            yield update
 
     return avatar
 

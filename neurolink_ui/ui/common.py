@@ -176,39 +176,50 @@ def advanced_form(
     return advanced
 
 
+PanelUpdate = tuple[Any, str, Any]  # (the panel's output, status Markdown, History)
+
+
 async def media_run(
     ctx: AppContext,
+    *,
+    panel: str,
+    prompt: str,
     session_token: str | None,
     model_text: str,
     build: Callable[[InputSchema], MappedInput],
     kind: OutputKind,
-    session_hash: str | None,
-) -> AsyncIterator[tuple[str, RunResult | None]]:
-    """Map, run and download one generation, yielding (status Markdown, result when done)."""
+    present: Callable[[RunResult], Any],
+    generations: list[dict] | None,
+    request: gr.Request | None,
+) -> AsyncIterator[PanelUpdate]:
+    """Map, run and download one generation, yielding the panel's updates as it goes.
+
+    Progress only touches the status; the result goes to the output via `present` and into History.
+    """
     started = time.monotonic()
     with user_errors():
         ref = str(ModelRef.parse(model_text))
         backend = ctx.backend(session_token)
-        yield "📡 Reading the model's schema…", None
+        yield gr.skip(), "📡 Reading the model's schema…", gr.skip()
         info = await backend.client.get_model(ref, token=backend.token)
         mapped = build(info.input_schema)
         problems = info.input_schema.validate(mapped.input)
         if problems:
             raise InputProblem("; ".join(problems))
-        yield "📤 Sending to Replicate…", None
+        yield gr.skip(), "📤 Sending to Replicate…", gr.skip()
         async for event in run_model(
             backend.client,
             ref,
             mapped.input,
             token=backend.token,
             kind=kind,
-            dest_dir=ctx.session_dir(session_hash),
+            dest_dir=ctx.session_dir(request.session_hash if request else None),
             notes=mapped.notes,
         ):
             if isinstance(event, Progress):
-                yield progress_markdown(event), None
+                yield gr.skip(), progress_markdown(event), gr.skip()
             elif isinstance(event, RunResult):
-                if kind != "text" and not event.files:
+                if not event.files:
                     raise ReplicateError(
                         f"{ref} finished but returned no {kind} file (output: "
                         f"{str(event.prediction.output)[:200]!r})."
@@ -217,7 +228,9 @@ async def media_run(
                 event.model = ref
                 if not info.is_official and info.version_id and not ModelRef.parse(ref).version:
                     event.notes.append(f"Ran version {info.version_id[:12]}…")
-                yield done_markdown(ref, event.predict_time, event.wall_time, event.notes), event
+                status = done_markdown(ref, event.predict_time, event.wall_time, event.notes)
+                entry = history_entry(panel, prompt, event)
+                yield present(event), status, add_history(generations, entry)
 
 
 def history_entry(kind: str, prompt: str, result: RunResult) -> dict:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Any
 
 import gradio as gr
 
@@ -12,10 +11,9 @@ from ..model_choices import IMAGE_MODELS
 from ..replicate.schema import InputSchema
 from .common import (
     EVENT_CONCURRENCY,
-    add_history,
+    PanelUpdate,
     advanced_form,
     checked_image,
-    history_entry,
     media_run,
     model_picker,
     parse_advanced,
@@ -35,8 +33,6 @@ OWN_FIELDS = (
     "input_image",
 )
 
-ImageUpdate = tuple[Any, str, Any]
-
 
 def make_image_handler(ctx: AppContext):
     async def image(
@@ -50,7 +46,7 @@ def make_image_handler(ctx: AppContext):
         session_token: str | None = None,
         generations: list[dict] | None = None,
         request: gr.Request | None = None,
-    ) -> AsyncIterator[ImageUpdate]:
+    ) -> AsyncIterator[PanelUpdate]:
         """Generate images from `prompt`; `input_image` makes it image-to-image."""
         extra = parse_advanced(advanced)
         start = checked_image(input_image)
@@ -66,20 +62,19 @@ def make_image_handler(ctx: AppContext):
                 advanced=extra,
             )
 
-        async for status, result in media_run(
+        async for update in media_run(
             ctx,
-            session_token,
-            model,
-            build,
-            "image",
-            request.session_hash if request else None,
+            panel="image",
+            prompt=prompt,
+            session_token=session_token,
+            model_text=model,
+            build=build,
+            kind="image",
+            present=lambda result: [str(path) for path in result.files],
+            generations=generations,
+            request=request,
         ):
-            if result is None:
-                yield gr.skip(), status, gr.skip()
-            else:
-                files = [str(path) for path in result.files]
-                entry = history_entry("image", prompt, result)
-                yield files, status, add_history(generations, entry)
+            yield update
 
     return image
 

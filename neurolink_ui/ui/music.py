@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Any
 
 import gradio as gr
 
@@ -12,9 +11,8 @@ from ..model_choices import MUSIC_MODELS
 from ..replicate.schema import InputSchema
 from .common import (
     EVENT_CONCURRENCY,
-    add_history,
+    PanelUpdate,
     advanced_form,
-    history_entry,
     media_run,
     model_picker,
     parse_advanced,
@@ -37,7 +35,7 @@ def make_music_handler(ctx: AppContext):
         session_token: str | None = None,
         generations: list[dict] | None = None,
         request: gr.Request | None = None,
-    ) -> AsyncIterator[tuple[Any, str, Any]]:
+    ) -> AsyncIterator[PanelUpdate]:
         """Compose `duration` seconds of music from `prompt` at `tempo` BPM."""
         extra = parse_advanced(advanced)
 
@@ -52,15 +50,19 @@ def make_music_handler(ctx: AppContext):
                 advanced=extra,
             )
 
-        session_hash = request.session_hash if request else None
-        async for status, result in media_run(
-            ctx, session_token, model, build, "audio", session_hash
+        async for update in media_run(
+            ctx,
+            panel="music",
+            prompt=prompt,
+            session_token=session_token,
+            model_text=model,
+            build=build,
+            kind="audio",
+            present=lambda result: str(result.files[0]),
+            generations=generations,
+            request=request,
         ):
-            if result is None:
-                yield gr.skip(), status, gr.skip()
-            else:
-                entry = history_entry("music", prompt, result)
-                yield str(result.files[0]), status, add_history(generations, entry)
+            yield update
 
     return music
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Any
 
 import gradio as gr
 
@@ -12,10 +11,9 @@ from ..model_choices import VIDEO_MODELS
 from ..replicate.schema import InputSchema
 from .common import (
     EVENT_CONCURRENCY,
-    add_history,
+    PanelUpdate,
     advanced_form,
     checked_image,
-    history_entry,
     media_run,
     model_picker,
     parse_advanced,
@@ -48,7 +46,7 @@ def make_video_handler(ctx: AppContext):
         session_token: str | None = None,
         generations: list[dict] | None = None,
         request: gr.Request | None = None,
-    ) -> AsyncIterator[tuple[Any, str, Any]]:
+    ) -> AsyncIterator[PanelUpdate]:
         """Generate a video from `prompt`, starting from `start_image` where the model takes one."""
         extra = parse_advanced(advanced)
         start = checked_image(start_image, "start frame")
@@ -63,15 +61,19 @@ def make_video_handler(ctx: AppContext):
                 advanced=extra,
             )
 
-        session_hash = request.session_hash if request else None
-        async for status, result in media_run(
-            ctx, session_token, model, build, "video", session_hash
+        async for update in media_run(
+            ctx,
+            panel="video",
+            prompt=prompt,
+            session_token=session_token,
+            model_text=model,
+            build=build,
+            kind="video",
+            present=lambda result: str(result.files[0]),
+            generations=generations,
+            request=request,
         ):
-            if result is None:
-                yield gr.skip(), status, gr.skip()
-            else:
-                entry = history_entry("video", prompt, result)
-                yield str(result.files[0]), status, add_history(generations, entry)
+            yield update
 
     return video
 

@@ -828,20 +828,16 @@ def test_faults_hit_the_nth_matching_requests(sim: Simulator, token: str) -> Non
 
 
 def _video_output(sim: Simulator, client: httpx.Client) -> tuple[str, bytes]:
-    """URL and bytes of an MP4 output: from a catalogue video model, else a tiny registered one."""
-    video = next((m for m in all_models() if m.kind == "video"), None)
-    if video is not None:
-        props = video.openapi_schema()["components"]["schemas"]["Input"]
-        if set(props.get("required", [])) <= {"prompt"}:
-            sim.config.output_padding = 0
-            version = video.version_id if not video.is_official else video.slug
-            created = client.post(
-                "/v1/predictions", json={"version": version, "input": {"prompt": "a cat"}}
-            ).json()
-            done = wait_for(client, created["id"], timeout=40)
-            url = done["output"] if isinstance(done["output"], str) else done["output"][0]
-            if url.endswith(".mp4"):
-                return url, httpx.get(url).content
+    """URL and bytes of an MP4 output: from the catalogue's text-to-video model when it has one,
+    else a tiny MP4 registered for delivery directly."""
+    if get_model("wan-video", "wan-2.2-t2v-fast") is not None:
+        created = client.post(
+            "/v1/models/wan-video/wan-2.2-t2v-fast/predictions", json={"input": {"prompt": "a cat"}}
+        ).json()
+        done = wait_for(client, created["id"], timeout=40)
+        assert done["status"] == "succeeded", done
+        assert isinstance(done["output"], str) and done["output"].endswith(".mp4")
+        return done["output"], httpx.get(done["output"]).content
     data = tiny_mp4()
     item = DeliveredFile(
         "testtoken" + str(time.monotonic_ns()), OutputFile("output.mp4", "video/mp4", data)
@@ -866,6 +862,9 @@ def test_delivery_pads_mp4_inside_a_free_box(sim: Simulator, token: str) -> None
     assert "moov" in [kind for kind, _ in boxes]
 
     sim.config.output_padding = 5 * 1024**3  # > 4 GB: 64-bit largesize, generated lazily
+    head_only = httpx.head(url)
+    assert head_only.status_code == 200 and head_only.content == b""
+    assert int(head_only.headers["content-length"]) == len(original) + 5 * 1024**3
     with httpx.stream("GET", url) as big:
         assert int(big.headers["content-length"]) == len(original) + 5 * 1024**3
         head = b""
@@ -1042,3 +1041,29 @@ def test_replicate_client_uploaded_file_as_input(replicate_client: Any, tls_sim:
     output = replicate_client.run(ref, input=input_)
     files = output if isinstance(output, list) else [output]
     assert files and files[0].read()
+
+
+def test_command_line_serves_until_interrupted() -> None:
+    import signal
+    import subprocess
+    import sys
+
+    process = subprocess.Popen(
+        [sys.executable, "-m", "neurolink_ui.simulator", "--port", "0", "--cold-start", "0.01"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        base_url = process.stdout.readline().strip()
+        assert re.fullmatch(r"http://127\.0\.0\.1:\d+", base_url)
+        assert httpx.get(base_url + "/_sim/config").json()["cold_start"] == 0.01
+        account = httpx.get(base_url + "/v1/account", headers={"Authorization": "Bearer r8_cli"})
+        assert account.status_code == 200
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=15) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()

@@ -991,6 +991,11 @@ def create_app(state: SimState) -> Starlette:
             if padding and is_mp4(output.content_type, output.name)
             else b""
         )
+        if request.method == "HEAD":  # headers only: never generate the (maybe huge) body
+            return Response(
+                media_type=output.content_type,
+                headers={"Content-Length": str(len(output.data) + padding)},
+            )
         return StreamingResponse(
             _delivery_chunks(output.data, trailer, padding),
             media_type=output.content_type,
@@ -1083,7 +1088,7 @@ def create_app(state: SimState) -> Starlette:
         Route("/v1/files/{id}/download", download_file, methods=["GET"]),
         Route("/v1/account", account, methods=["GET"]),
         Route("/v1/streams/{id}", stream, methods=["GET"]),
-        Route("/delivery/{token}/{name:path}", deliver, methods=["GET"]),
+        Route("/delivery/{token}/{name:path}", deliver, methods=["GET", "HEAD"]),
         Route("/_sim/config", sim_get_config, methods=["GET"]),
         Route("/_sim/config", sim_put_config, methods=["PUT"]),
         Route("/_sim/requests", sim_requests, methods=["GET"]),

@@ -306,10 +306,14 @@ def test_version_forms_and_official_routing(sim: Simulator, token: str) -> None:
         response = client.post("/v1/predictions", json={"version": version, "input": input_})
         assert response.status_code == 201, response.text
         assert response.json()["version"] == shown
-    official = client.post(f"/v1/models/{CHAT}/predictions", json={"input": {"prompt": "e"}})
+    webhook = {"webhook": "https://example.com/hook", "webhook_events_filter": ["completed"]}
+    official = client.post(
+        f"/v1/models/{CHAT}/predictions", json={"input": {"prompt": "e"}, **webhook}
+    )
     assert official.status_code == 201
     assert official.json()["version"] == "hidden"
     assert official.json()["model"] == CHAT
+    assert {k: official.json()[k] for k in webhook} == webhook  # echoed, never delivered
     assert official.json()["urls"]["stream"] == f"{sim.base_url}/v1/streams/{official.json()['id']}"
 
     bad_versions = [
@@ -772,6 +776,10 @@ def test_sse_dropped_stream_resumes_with_last_event_id(sim: Simulator, token: st
     final = wait_for(client, created["id"])
     streamed = [e["data"] for e in first.events + rest.events if e["event"] == "output"]
     assert streamed == final["output"]
+    after_done = read_sse(
+        created["urls"]["stream"], headers={"Last-Event-ID": rest.events[-1]["id"]}
+    )
+    assert after_done.comments == [": hi"] and after_done.events == []
 
 
 def test_unknown_stream_is_404(sim: Simulator) -> None:

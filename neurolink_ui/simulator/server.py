@@ -592,72 +592,50 @@ def _invalid_body(fields: list[dict[str, str]]) -> ProblemError:
     return problem(422, detail, "Input validation failed", invalid_fields=fields)
 
 
+def _field(kind: str, name: str, description: str) -> dict[str, str]:
+    """One `invalid_fields` entry, as Replicate reports them."""
+    return {"type": kind, "field": name, "description": description}
+
+
+_BODY_TYPES: dict[str, tuple[type, str]] = {
+    "input": (dict, "object"),
+    "version": (str, "string"),
+    "webhook": (str, "string"),
+    "stream": (bool, "boolean"),
+}
+
+
 async def read_create_body(request: Request, allowed: frozenset[str]) -> dict[str, Any]:
+    """The JSON body of a create, checked like the spec's schema (additionalProperties false)."""
     try:
         body = await request.json()
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise problem(400, f"Request body is not valid JSON: {exc}", "Invalid JSON") from exc
     if not isinstance(body, dict):
-        raise _invalid_body(
-            [{"type": "type", "field": "(root)", "description": "Invalid type. Expected: object"}]
+        raise _invalid_body([_field("type", "(root)", "Invalid type. Expected: object")])
+    fields = [
+        _field(
+            "additional_property_not_allowed", "(root)", f"Additional property {k} is not allowed"
         )
-    fields: list[dict[str, str]] = []
-    for key in body:
-        if key not in allowed:
-            fields.append(
-                {
-                    "type": "additional_property_not_allowed",
-                    "field": "(root)",
-                    "description": f"Additional property {key} is not allowed",
-                }
-            )
-    for key in sorted(k for k in allowed if k in ("input", "version")):
-        if key not in body:
-            fields.append(
-                {"type": "required", "field": "(root)", "description": f"{key} is required"}
-            )
-    if "input" in body and not isinstance(body["input"], dict):
-        fields.append(
-            {
-                "type": "invalid_type",
-                "field": "input",
-                "description": "Invalid type. Expected: object",
-            }
-        )
-    if "version" in body and not isinstance(body["version"], str):
-        fields.append(
-            {
-                "type": "invalid_type",
-                "field": "version",
-                "description": "Invalid type. Expected: string",
-            }
-        )
-    if "webhook" in body and not isinstance(body["webhook"], str):
-        fields.append(
-            {
-                "type": "invalid_type",
-                "field": "webhook",
-                "description": "Invalid type. Expected: string",
-            }
-        )
-    if "stream" in body and not isinstance(body["stream"], bool):
-        fields.append(
-            {
-                "type": "invalid_type",
-                "field": "stream",
-                "description": "Invalid type. Expected: boolean",
-            }
-        )
+        for k in body
+        if k not in allowed
+    ]
+    fields += [
+        _field("required", "(root)", f"{k} is required")
+        for k in ("input", "version")
+        if k in allowed and k not in body
+    ]
+    for key, (expected, type_name) in _BODY_TYPES.items():
+        if key in body and not isinstance(body[key], expected):
+            fields.append(_field("invalid_type", key, f"Invalid type. Expected: {type_name}"))
     events = body.get("webhook_events_filter")
     if events is not None and (
         not isinstance(events, list) or not all(e in _WEBHOOK_EVENTS for e in events)
     ):
         fields.append(
-            {
-                "type": "enum",
-                "field": "webhook_events_filter",
-                "description": "must be a list of: start, output, logs, completed",
-            }
+            _field(
+                "enum", "webhook_events_filter", "must be a list of: start, output, logs, completed"
+            )
         )
     if fields:
         raise _invalid_body(fields)
@@ -868,9 +846,7 @@ def create_app(state: SimState) -> Starlette:
         async with request.form(max_files=4, max_fields=16) as form:
             content = form.get("content")
             if not isinstance(content, UploadFile):
-                raise _invalid_body(
-                    [{"type": "required", "field": "content", "description": "content is required"}]
-                )
+                raise _invalid_body([_field("required", "content", "content is required")])
             data = await content.read(MAX_FILE_BYTES + 1)
             if len(data) > MAX_FILE_BYTES:
                 raise _too_large()
@@ -888,39 +864,16 @@ def create_app(state: SimState) -> Starlette:
                 or "application/octet-stream"
             )
         if len(filename.encode()) > 255:
-            raise _invalid_body(
-                [
-                    {
-                        "type": "string_lte",
-                        "field": "filename",
-                        "description": "filename must be at most 255 bytes",
-                    }
-                ]
-            )
+            raise _invalid_body([_field("string_lte", "filename", "at most 255 bytes")])
         metadata: Any = {}
         if isinstance(metadata_field, str) and metadata_field:
             try:
                 metadata = json.loads(metadata_field)
             except json.JSONDecodeError as exc:
-                raise _invalid_body(
-                    [
-                        {
-                            "type": "invalid_type",
-                            "field": "metadata",
-                            "description": f"metadata must be valid JSON: {exc}",
-                        }
-                    ]
-                ) from exc
+                problem_ = _field("invalid_type", "metadata", f"must be valid JSON: {exc}")
+                raise _invalid_body([problem_]) from exc
             if not isinstance(metadata, dict):
-                raise _invalid_body(
-                    [
-                        {
-                            "type": "invalid_type",
-                            "field": "metadata",
-                            "description": "metadata must be a JSON object",
-                        }
-                    ]
-                )
+                raise _invalid_body([_field("invalid_type", "metadata", "must be an object")])
         file_id = base64.b64encode(str(uuid.uuid4()).encode()).decode()  # shaped like sample 11
         stored = StoredFile(file_id, filename, content_type, data, metadata, time.time(), token_id)
         state.files[file_id] = stored
@@ -1172,6 +1125,8 @@ async def _sse_events(
                 outputs_sent += 1
                 if drop_after is not None and outputs_sent >= drop_after:
                     return  # simulated dropped connection: no `done`
+        if pred.is_terminal and index >= len(pred.events):
+            return  # resumed after the final event: nothing more will come
         await pred.wait_change(15.0)
 
 

@@ -347,6 +347,11 @@ def test_request_body_problems_are_422(sim: Simulator, token: str) -> None:
     missing = client.post("/v1/predictions", json={"version": version_of(COMMUNITY)})
     assert missing.status_code == 422
     assert any(f["type"] == "required" for f in missing.json()["invalid_fields"])
+    no_stream = client.post(
+        "/v1/predictions",
+        json={"version": version_of(COMMUNITY), "input": {"text": "x"}, "stream": True},
+    )
+    assert no_stream.status_code == 422
     not_json = client.post(
         "/v1/predictions", content=b"{nope", headers={"content-type": "application/json"}
     )

@@ -15,6 +15,7 @@ Choices where Replicate's behaviour is unverified (REPLICATE-API.md §9), docume
   Predictions and files are scoped to the token's account (token_id): another token gets 404.
 - Cancel on a terminal prediction returns it unchanged with 200.
 - Webhooks are validated and echoed but never delivered (no traffic leaves loopback).
+- `"stream": true` for a plain-text (non-iterator) model is a 422; file models do get a stream.
 - SSE `done` for an `aborted` prediction carries `{"reason": "canceled"}` (no documented reason).
 - `GET /v1/files/{id}/download` accepts the owner's token instead of a signed query.
 """
@@ -686,6 +687,9 @@ def create_app(state: SimState) -> Starlette:
         prepared, invalid = model.validate(body["input"])
         if invalid:
             raise _invalid_body(invalid)
+        if body.get("stream") and not model.streams and model.kind == "chat":
+            # A plain-text model has no event source (MODELS.md, replicate/cog #1257).
+            raise problem(422, f"Model {model.slug} does not support streaming", "Invalid request")
         config = state.config
         echo = {k: body[k] for k in ("webhook", "webhook_events_filter", "stream") if k in body}
         pred = PredictionState(

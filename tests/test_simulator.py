@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -48,6 +49,11 @@ SAMPLE_11_KEYS = [
     "id", "name", "content_type", "size", "etag", "checksums", "metadata", "created_at",
     "expires_at", "urls",
 ]  # fmt: skip
+# Sample 12 (2025 terminal prediction), its keys without the webhook echo.
+SAMPLE_12_KEYS = {
+    "completed_at", "created_at", "data_removed", "error", "id", "input", "logs", "metrics",
+    "model", "output", "started_at", "status", "urls", "version",
+}  # fmt: skip
 # Sample 09, exactly.
 SAMPLE_09 = {
     "title": "Unauthenticated",
@@ -62,6 +68,29 @@ CHAT = "meta/meta-llama-3-8b-instruct"
 IMAGE = "black-forest-labs/flux-schnell"
 COMMUNITY = "replicate/hello-world"
 FAST_IMAGE_INPUT = {"prompt": "a red fox in snow", "megapixels": "0.25", "num_outputs": 1}
+
+
+REFERENCE = Path("/work/shared/reference")
+
+
+def test_shape_constants_match_the_reference_spec_and_samples() -> None:
+    """The constants above are copies; check them against the originals where they exist."""
+    if not (REFERENCE / "replicate-openapi.json").exists():
+        pytest.skip("reference spec not available on this machine")
+    schemas = json.loads((REFERENCE / "replicate-openapi.json").read_text())["components"][
+        "schemas"
+    ]
+    prediction = schemas["schemas_prediction_response"]
+    assert set(prediction["required"]) == PREDICTION_REQUIRED
+    assert set(prediction["properties"]["urls"]["required"]) == URLS_REQUIRED
+    assert set(schemas["schemas_file_response"]["required"]) == FILE_REQUIRED
+    samples = REFERENCE / "replicate-samples"
+    assert list(json.loads((samples / "11_files_create_201.json").read_text())) == SAMPLE_11_KEYS
+    sample_12 = json.loads(
+        (samples / "12_webhook_2025_video_succeeded_version_hidden.json").read_text()
+    )
+    assert set(sample_12) - {"webhook"} == SAMPLE_12_KEYS
+    assert json.loads((samples / "09_error_401_unauthenticated.json").read_text()) == SAMPLE_09
 
 
 # ---------------------------------------------------------------------------------------------
@@ -286,6 +315,7 @@ def test_async_create_then_poll_community_version(sim: Simulator, token: str) ->
     done = wait_for(client, created["id"])
     assert done["status"] == "succeeded"
     assert isinstance(done["output"], str) and "Alice" in done["output"]
+    assert SAMPLE_12_KEYS <= done.keys()
     assert RFC3339_Z.match(done["started_at"]) and RFC3339_Z.match(done["completed_at"])
     assert {"predict_time", "total_time"} <= done["metrics"].keys()
     assert done["metrics"]["total_time"] >= done["metrics"]["predict_time"] >= 0

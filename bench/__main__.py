@@ -74,6 +74,7 @@ def run(quick: bool, only: tuple[str, ...] = SECTIONS) -> dict[str, Any]:
     started = time.time()
     figures: list[Figure] = []
     timings: dict[str, float] = {}
+    errors: dict[str, str] = {}
     with tempfile.TemporaryDirectory(prefix="neurolink-bench-") as tmp:
         workdir = Path(tmp)
 
@@ -81,7 +82,11 @@ def run(quick: bool, only: tuple[str, ...] = SECTIONS) -> dict[str, Any]:
             if name not in only:
                 return
             begin = time.perf_counter()
-            figures.extend(fn())
+            try:
+                figures.extend(fn())
+            except Exception as exc:  # one broken section must not lose the others' results
+                errors[name] = f"{type(exc).__name__}: {exc}"[:1000]
+                print(f"[bench] {name} FAILED: {errors[name]}", file=sys.stderr, flush=True)
             timings[name] = round(time.perf_counter() - begin, 1)
             print(f"[bench] {name} done in {timings[name]} s", file=sys.stderr, flush=True)
 
@@ -126,6 +131,7 @@ def run(quick: bool, only: tuple[str, ...] = SECTIONS) -> dict[str, Any]:
         "started": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(started)),
         "seconds": round(time.time() - started, 1),
         "section_seconds": timings,
+        "errors": errors,
         "machine": info,
         "figures": [figure.to_json() for figure in figures],
     }
@@ -174,6 +180,8 @@ def main(argv: list[str] | None = None) -> int:
         f"{machine_info['loadavg_before']} → {machine_info['loadavg_after']}"
     )
     print(markdown_table(results))
+    for name, error in results["errors"].items():
+        print(f"\n{name} failed: {error}")
     print(f"\nJSON: {path}")
     return 0
 

@@ -1,0 +1,74 @@
+"""The benchmarks' quick mode still runs and produces every figure (not their timings)."""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from pathlib import Path
+
+import pytest
+
+# bench/ sits at the repository root, next to neurolink_ui/ (plain `pytest` may not add it).
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.__main__ import SECTIONS, markdown_table, run, write_results
+
+# Every figure the full run reports, in quick mode's sizes (concurrency 1 and 5).
+EXPECTED_KEYS = {
+    *(
+        f"client.{case}.{who}_{what}"
+        for case in ("short", "long", "image")
+        for who in ("ours", "official")
+        for what in ("over_backend", "requests")
+    ),
+    *(f"path.{panel}.over_backend" for panel in ("chat", "image", "video", "avatar", "music")),
+    *(f"concurrency.{mode}.{n}" for mode in ("app", "gradio_default") for n in (1, 5)),
+    *(
+        f"streaming.{case}.{where}"
+        for case in ("streamed", "fallback")
+        for where in ("handler", "client")
+    ),
+    "memory.large_outputs",
+    "startup.ratio",
+    "startup.extra",
+}
+
+
+@pytest.mark.timeout(240)
+def test_quick_benchmarks_produce_every_figure(tmp_path: Path) -> None:
+    results = run(quick=True, only=SECTIONS)
+    assert results["errors"] == {}
+    figures = {figure["key"]: figure for figure in results["figures"]}
+    assert set(figures) == EXPECTED_KEYS
+
+    for key, figure in figures.items():
+        spread = figure["spread"]
+        values = (
+            spread["minimum"],
+            spread["q1"],
+            spread["median"],
+            spread["q3"],
+            spread["maximum"],
+        )
+        assert all(math.isfinite(v) for v in values), key
+        assert values == tuple(sorted(values)), key
+        assert spread["runs"] >= 1, key
+        assert figure["how"] and figure["goal"], key
+        assert figure["met"] in (True, False, None), key
+
+    # Relative figures mean what they say: counts are whole requests, ratios positive.
+    assert figures["client.short.ours_requests"]["spread"]["minimum"] >= 1
+    assert figures["client.image.ours_requests"]["context"] is not None
+    assert figures["client.image.official_requests"]["spread"]["minimum"] >= 2  # create + file
+    for n in (1, 5):
+        assert figures[f"concurrency.app.{n}"]["spread"]["minimum"] > 0
+    # Gradio's default runs the 5 requests one after another; the app runs them together.
+    assert figures["concurrency.app.5"]["context"]["all_predictions_overlapped"] is True
+    assert figures["concurrency.gradio_default.5"]["context"]["all_predictions_overlapped"] is False
+    assert results["machine"]["nproc"] >= 1 and results["machine"]["gradio"]
+
+    table = markdown_table(results)
+    assert table.count("\n") == len(EXPECTED_KEYS) + 1
+    written = write_results(results, tmp_path)
+    assert json.loads(written.read_text(encoding="utf-8"))["mode"] == "quick"

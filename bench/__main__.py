@@ -39,7 +39,7 @@ class Sizes:
     @classmethod
     def for_mode(cls, quick: bool) -> Sizes:
         if quick:
-            return cls(2, [1, 5], [1, 5], 0.3, 5_000_000, 2, 2)
+            return cls(2, [1, 5], [1, 5], 0.3, 5_000_000, 2, 1)
         return cls(5, [1, 10, 50, 100], [1, 10, 50], 2.0, 200_000_000, 8, 5)
 
 
@@ -118,7 +118,7 @@ def run(quick: bool, only: tuple[str, ...] = SECTIONS) -> dict[str, Any]:
                 timed(
                     "memory",
                     lambda: subprocess_bench.run_large_outputs(
-                        base, workdir, sizes.runs if quick else 3, sizes.padding, sizes.simultaneous
+                        base, workdir, 1 if quick else 3, sizes.padding, sizes.simultaneous
                     ),
                 )
                 timed(

@@ -383,11 +383,12 @@ def run_streaming(sim: Any, runs: int, quick: bool, workdir: Path) -> list[Figur
         loop = asyncio.new_event_loop()
         handler_ctx = AppContext.create(app.ctx.settings, outputs_dir=workdir / "outputs-handler")
         try:
-            for case in stream_cases:
+            for number, case in enumerate(stream_cases):
                 sim.reset()
                 sim.config.update_from_json(case.config)
-                _client_first_text(client)  # warm-up
-                loop.run_until_complete(_handler_first_text(handler_ctx))
+                if number == 0:  # warm-up: schema caches and connections, once
+                    _client_first_text(client)
+                    loop.run_until_complete(_handler_first_text(handler_ctx))
                 handler_ms: list[float] = []
                 client_ms: list[float] = []
                 generation_ms: list[float] = []

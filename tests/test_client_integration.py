@@ -180,8 +180,23 @@ async def test_finished_inside_wait_costs_one_request_plus_files(
     assert create.headers["prefer"] == "wait=5" and create.headers["cancel-after"] == "20s"
 
 
-async def test_wait_times_out_into_polling(simulator: Any, token: str) -> None:
+async def test_wait_times_out_into_following_the_stream_to_done(simulator: Any, token: str) -> None:
     simulator.config.cold_start = 1.6
+    events: list[Any] = []
+    async with ReplicateClient(simulator.base_url, sync_wait=1, poll_schedule=(5.0,)) as c:
+        async for event in c.events(IMAGE, {"prompt": "x"}, token=token):
+            events.append(event)
+    assert isinstance(events[-1], Completed) and events[-1].prediction.status == "succeeded"
+    # The file model's stream said `done`; one read of the final state, no polling schedule.
+    assert requests_to(simulator, "GET", "/v1/streams/")
+    assert len(requests_to(simulator, "GET", "/v1/predictions/")) == 1
+    assert "starting" in {e.status for e in events if isinstance(e, Progress)}
+    assert not any(isinstance(e, TextDelta) for e in events)  # file URLs are not text
+
+
+async def test_wait_times_out_into_polling_without_a_stream(simulator: Any, token: str) -> None:
+    simulator.config.cold_start = 1.6
+    simulator.config.faults = [Fault(method="GET", path="/v1/streams/*", count=99, status=503)]
     events: list[Any] = []
     async with ReplicateClient(simulator.base_url, sync_wait=1, poll_schedule=(0.2,)) as c:
         async for event in c.events(IMAGE, {"prompt": "x"}, token=token):
@@ -222,8 +237,22 @@ async def _cancel_when(task: asyncio.Task[Any], ready: Any, within: float = 5.0)
     return cancelled_at
 
 
+async def test_cancel_while_following_the_stream_reaches_replicate_within_1s(
+    simulator: Any, token: str
+) -> None:
+    simulator.config.cold_start = 30
+    async with ReplicateClient(simulator.base_url, sync_wait=1) as c:
+        task = asyncio.create_task(c.run(IMAGE, {"prompt": "stream phase"}, token=token))
+        at = await _cancel_when(task, lambda: requests_to(simulator, "GET", "/v1/streams/"))
+    cancels = [r for r in simulator.requests if r.path.endswith("/cancel")]
+    assert len(cancels) == 1 and cancels[0].time - at < 1.0
+    (prediction,) = predictions_with(simulator, "stream phase")
+    assert prediction.status == "canceled"
+
+
 async def test_cancel_while_polling_reaches_replicate_within_1s(simulator: Any, token: str):
     simulator.config.cold_start = 30
+    simulator.config.faults = [Fault(method="GET", path="/v1/streams/*", count=99, status=503)]
     async with ReplicateClient(simulator.base_url, sync_wait=1, poll_schedule=(0.3,)) as c:
         task = asyncio.create_task(c.run(IMAGE, {"prompt": "poll phase"}, token=token))
         at = await _cancel_when(task, lambda: requests_to(simulator, "GET", "/v1/predictions/"))

@@ -65,6 +65,7 @@ BILLING_URL = "https://replicate.com/account/billing#billing"
 USER_AGENT = "neurolink-ui/0.1 (+httpx)"
 # Quick first polls (most predictions finish fast), growing to a few seconds.
 DEFAULT_POLL_SCHEDULE: tuple[float, ...] = (0.25, 0.5, 1.0, 2.0, 3.0)
+MAX_CONNECTIONS = 1024
 PROGRESS_TICK = 0.5  # seconds between Progress events while nothing else happens
 # Replicate's clock and ours may differ; a held create's prediction is looked up this far back.
 _CLOCK_SKEW = 30.0
@@ -295,7 +296,12 @@ class ReplicateClient:
             base_url=self.base_url,
             transport=transport,
             timeout=httpx.Timeout(30.0, connect=5.0, pool=10.0),
-            limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
+            # A held `Prefer: wait` create keeps its connection up to a minute, so the pool must
+            # hold one per prediction in flight across every user. Idle connections expire
+            # before a typical server's 5 s keep-alive, so no request rides a closing one.
+            limits=httpx.Limits(
+                max_connections=MAX_CONNECTIONS, max_keepalive_connections=64, keepalive_expiry=4.0
+            ),
             headers={"User-Agent": USER_AGENT},
             trust_env=False,  # no proxy from the environment between us and the API
         )
@@ -640,10 +646,16 @@ class ReplicateClient:
         if wait and not prediction.is_terminal and self._sync_complete(prediction, run, wait):
             prediction = replace(prediction, status="succeeded")
             run.prediction = prediction
-        elif streaming and prediction.stream_url and not prediction.is_terminal:
-            async with contextlib.aclosing(self._stream(run, prediction.stream_url)) as streamed:
+        elif prediction.stream_url and not prediction.is_terminal:
+            # Text models stream their tokens; file models' streams still say `done` the moment
+            # the prediction ends, which beats any polling schedule.
+            stream = self._stream(run, prediction.stream_url, text=streaming)
+            async with contextlib.aclosing(stream) as streamed:
                 async for event in streamed:
                     yield event
+            if not run.prediction.is_terminal:
+                # Read the final state now, not one poll interval later.
+                run.prediction = await self.get_prediction(run.prediction.id, token=run.token)
         if not run.prediction.is_terminal:
             async with contextlib.aclosing(self._poll(run)) as polled:
                 async for event in polled:
@@ -707,8 +719,12 @@ class ReplicateClient:
             prediction=run.prediction,
         )
 
-    async def _stream(self, run: _Run, url: str) -> AsyncIterator[PredictionEvent]:
-        """Text from the SSE stream; on a drop, leaves the rest to polling (`_poll`)."""
+    async def _stream(
+        self, run: _Run, url: str, *, text: bool = True
+    ) -> AsyncIterator[PredictionEvent]:
+        """Follow the SSE stream to `done`: text as it arrives (file URLs are not text).
+
+        On a drop, leaves the rest to polling (`_poll`)."""
         assert run.prediction is not None
         queue: asyncio.Queue[tuple[str, str]] = asyncio.Queue()
         reader = asyncio.ensure_future(self._read_stream(url, queue))
@@ -723,8 +739,8 @@ class ReplicateClient:
                     yield run.progress(status)
                     continue
                 if name == "output":
-                    if data:
-                        status = "processing"
+                    status = "processing"
+                    if data and text:
                         run.delivered += data
                         yield TextDelta(data)
                 elif name == "logs":
@@ -771,7 +787,7 @@ class ReplicateClient:
                         await queue.put(("done", self._sse_reason(event.data)))
                         return
             await queue.put(("dropped", f"closed without done after id {last_id or '-'}"))
-        except httpx.HTTPError as exc:
+        except Exception as exc:  # any failure (HTTP, a body that isn't SSE) means: poll
             await queue.put(("dropped", f"{type(exc).__name__} after id {last_id or '-'}"))
 
     @staticmethod

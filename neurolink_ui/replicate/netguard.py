@@ -187,7 +187,11 @@ class GuardedTransport(httpx.AsyncHTTPTransport):
         resolver: Resolver | None = None,
         limits: httpx.Limits | None = None,
     ) -> None:
-        limits = limits or httpx.Limits(max_connections=20, max_keepalive_connections=10)
+        # Every user's downloads share this pool: room for many at once, idle ones expiring
+        # before a typical server's 5 s keep-alive.
+        limits = limits or httpx.Limits(
+            max_connections=256, max_keepalive_connections=32, keepalive_expiry=4.0
+        )
         super().__init__(trust_env=False, limits=limits)
         self._trusted = Origin.of(trusted_origin) if trusted_origin else None
         # httpx does not expose a network_backend option; the pool it builds is replaced by the

@@ -66,6 +66,9 @@ def launch_options(ctx: AppContext) -> dict[str, Any]:
         "theme": gr.themes.Soft(primary_hue="violet", secondary_hue="sky"),
         "css": CSS,
         "max_file_size": MAX_UPLOAD,
+        # Gradio pre- and post-processes every event in its thread pool (40 by default), which
+        # would cap how many async predictions run at once.
+        "max_threads": QUEUE_MAX_SIZE,
         "allowed_paths": [str(ctx.outputs_dir)],
         "footer_links": ["api", "gradio", "settings"],
         "show_error": False,

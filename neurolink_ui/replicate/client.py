@@ -64,7 +64,9 @@ DEFAULT_BASE_URL = "https://api.replicate.com"
 BILLING_URL = "https://replicate.com/account/billing#billing"
 USER_AGENT = "neurolink-ui/0.1 (+httpx)"
 # Quick first polls (most predictions finish fast), growing to a few seconds.
-DEFAULT_POLL_SCHEDULE: tuple[float, ...] = (0.25, 0.5, 1.0, 2.0, 3.0)
+# Seconds between polls when no stream says `done`: quick while most predictions end (every
+# 0.5 s for the first ~10 s, as often as the official client), then growing to a few seconds.
+DEFAULT_POLL_SCHEDULE: tuple[float, ...] = (0.25, *(0.5,) * 19, 1.0, 1.0, 2.0, 3.0)
 MAX_CONNECTIONS = 1024
 PROGRESS_TICK = 0.5  # seconds between Progress events while nothing else happens
 # Replicate's clock and ours may differ; a held create's prediction is looked up this far back.

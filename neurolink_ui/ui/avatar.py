@@ -13,10 +13,10 @@ from ..model_choices import AVATAR_MODELS
 from ..replicate.schema import InputSchema
 from .common import (
     EVENT_CONCURRENCY,
+    MediaPanel,
     PanelUpdate,
     advanced_form,
     checked_image,
-    media_run,
     model_picker,
     parse_advanced,
     user_errors,
@@ -36,6 +36,8 @@ OWN_FIELDS = (
 
 
 def make_avatar_handler(ctx: AppContext):
+    panel = MediaPanel(ctx, "avatar", "video")
+
     async def avatar(
         portrait: str | None,
         audio: str | None,
@@ -57,18 +59,8 @@ def make_avatar_handler(ctx: AppContext):
         def build(schema: InputSchema):
             return build_avatar_input(schema, portrait=face, audio=Path(audio), advanced=extra)
 
-        async for update in media_run(
-            ctx,
-            panel="avatar",
-            prompt=Path(audio).name,
-            session_token=session_token,
-            model_text=model,
-            build=build,
-            kind="video",
-            present=lambda result: str(result.files[0]),
-            generations=generations,
-            request=request,
-        ):
+        label = Path(audio).name
+        async for update in panel.run(label, model, build, session_token, generations, request):
             yield update
 
     return avatar

@@ -6,6 +6,7 @@ import json
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -177,6 +178,42 @@ def advanced_form(
 
 
 PanelUpdate = tuple[Any, str, Any]  # (the panel's output, status Markdown, History)
+
+
+def first_file(result: RunResult) -> str:
+    return str(result.files[0])
+
+
+@dataclass(frozen=True)
+class MediaPanel:
+    """How one media panel runs a generation: its name, output kind, and how it shows a result."""
+
+    ctx: AppContext
+    panel: str
+    kind: OutputKind
+    present: Callable[[RunResult], Any] = first_file
+
+    def run(
+        self,
+        prompt: str,
+        model_text: str,
+        build: Callable[[InputSchema], MappedInput],
+        session_token: str | None,
+        generations: list[dict] | None,
+        request: gr.Request | None,
+    ) -> AsyncIterator[PanelUpdate]:
+        return media_run(
+            self.ctx,
+            panel=self.panel,
+            prompt=prompt,
+            session_token=session_token,
+            model_text=model_text,
+            build=build,
+            kind=self.kind,
+            present=self.present,
+            generations=generations,
+            request=request,
+        )
 
 
 async def media_run(

@@ -11,10 +11,10 @@ from ..model_choices import IMAGE_MODELS
 from ..replicate.schema import InputSchema
 from .common import (
     EVENT_CONCURRENCY,
+    MediaPanel,
     PanelUpdate,
     advanced_form,
     checked_image,
-    media_run,
     model_picker,
     parse_advanced,
 )
@@ -35,6 +35,10 @@ OWN_FIELDS = (
 
 
 def make_image_handler(ctx: AppContext):
+    panel = MediaPanel(
+        ctx, "image", "image", present=lambda result: [str(path) for path in result.files]
+    )
+
     async def image(
         prompt: str,
         model: str = IMAGE_MODELS[0],
@@ -62,18 +66,7 @@ def make_image_handler(ctx: AppContext):
                 advanced=extra,
             )
 
-        async for update in media_run(
-            ctx,
-            panel="image",
-            prompt=prompt,
-            session_token=session_token,
-            model_text=model,
-            build=build,
-            kind="image",
-            present=lambda result: [str(path) for path in result.files],
-            generations=generations,
-            request=request,
-        ):
+        async for update in panel.run(prompt, model, build, session_token, generations, request):
             yield update
 
     return image

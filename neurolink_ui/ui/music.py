@@ -11,9 +11,9 @@ from ..model_choices import MUSIC_MODELS
 from ..replicate.schema import InputSchema
 from .common import (
     EVENT_CONCURRENCY,
+    MediaPanel,
     PanelUpdate,
     advanced_form,
-    media_run,
     model_picker,
     parse_advanced,
 )
@@ -24,6 +24,8 @@ MODEL_VERSIONS = ["stereo-melody-large", "stereo-large", "melody-large", "large"
 
 
 def make_music_handler(ctx: AppContext):
+    panel = MediaPanel(ctx, "music", "audio")
+
     async def music(
         prompt: str,
         duration: float = 8,
@@ -50,18 +52,7 @@ def make_music_handler(ctx: AppContext):
                 advanced=extra,
             )
 
-        async for update in media_run(
-            ctx,
-            panel="music",
-            prompt=prompt,
-            session_token=session_token,
-            model_text=model,
-            build=build,
-            kind="audio",
-            present=lambda result: str(result.files[0]),
-            generations=generations,
-            request=request,
-        ):
+        async for update in panel.run(prompt, model, build, session_token, generations, request):
             yield update
 
     return music

@@ -11,10 +11,10 @@ from ..model_choices import VIDEO_MODELS
 from ..replicate.schema import InputSchema
 from .common import (
     EVENT_CONCURRENCY,
+    MediaPanel,
     PanelUpdate,
     advanced_form,
     checked_image,
-    media_run,
     model_picker,
     parse_advanced,
 )
@@ -36,6 +36,8 @@ VIDEO_ASPECT_RATIOS = ["16:9", "9:16", "1:1"]
 
 
 def make_video_handler(ctx: AppContext):
+    panel = MediaPanel(ctx, "video", "video")
+
     async def video(
         prompt: str,
         start_image: str | None = None,
@@ -61,18 +63,7 @@ def make_video_handler(ctx: AppContext):
                 advanced=extra,
             )
 
-        async for update in media_run(
-            ctx,
-            panel="video",
-            prompt=prompt,
-            session_token=session_token,
-            model_text=model,
-            build=build,
-            kind="video",
-            present=lambda result: str(result.files[0]),
-            generations=generations,
-            request=request,
-        ):
+        async for update in panel.run(prompt, model, build, session_token, generations, request):
             yield update
 
     return video

@@ -63,11 +63,16 @@ def machine() -> dict[str, Any]:
     }
 
 
-def run(quick: bool, only: tuple[str, ...] = SECTIONS) -> dict[str, Any]:
-    """Every selected benchmark; the results as one JSON-able dict."""
+def run(
+    quick: bool, only: tuple[str, ...] = SECTIONS, profile_dir: Path | None = None
+) -> dict[str, Any]:
+    """Every selected benchmark; the results as one JSON-able dict.
+
+    `profile_dir`: py-spy profiles of the app process under the largest concurrent batch.
+    """
     from neurolink_ui.simulator.runner import Simulator
 
-    from . import app_bench, client_overhead, subprocess_bench
+    from . import app_bench, client_overhead, concurrency_bench, subprocess_bench
 
     sizes = Sizes.for_mode(quick)
     info = machine()
@@ -98,23 +103,24 @@ def run(quick: bool, only: tuple[str, ...] = SECTIONS) -> dict[str, Any]:
                         client_overhead.run_client_overhead(tls_sim, sizes.runs, quick)
                     ),
                 )
-        with Simulator() as sim:
-            timed("path", lambda: app_bench.run_whole_path(sim, sizes.runs, quick, workdir))
-            timed(
-                "concurrency",
-                lambda: app_bench.run_concurrency(
-                    sim,
-                    sizes.levels,
-                    min(sizes.runs, 3),
-                    sizes.run_time,
-                    workdir,
-                    sizes.default_levels,
-                    quick,
-                ),
-            )
-            timed("streaming", lambda: app_bench.run_streaming(sim, sizes.runs, quick, workdir))
-        if "memory" in only or "startup" in only:
+        if {"path", "streaming"} & set(only):
+            with Simulator() as sim:  # in this process: the path and streaming read its state
+                timed("path", lambda: app_bench.run_whole_path(sim, sizes.runs, quick, workdir))
+                timed("streaming", lambda: app_bench.run_streaming(sim, sizes.runs, quick, workdir))
+        if {"concurrency", "memory", "startup"} & set(only):
             with subprocess_bench.simulator_process() as base:
+                timed(
+                    "concurrency",
+                    lambda: concurrency_bench.run_concurrency(
+                        base,
+                        sizes.levels,
+                        min(sizes.runs, 3),
+                        sizes.run_time,
+                        workdir,
+                        sizes.default_levels,
+                        profile_dir,
+                    ),
+                )
                 timed(
                     "memory",
                     lambda: subprocess_bench.run_large_outputs(
@@ -166,12 +172,20 @@ def main(argv: list[str] | None = None) -> int:
         default=",".join(SECTIONS),
         help=f"comma-separated sections of: {', '.join(SECTIONS)}",
     )
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="py-spy record the app process under the largest concurrent batch (py-spy on PATH)",
+    )
     args = parser.parse_args(argv)
     only = tuple(part.strip() for part in args.only.split(",") if part.strip())
     unknown = set(only) - set(SECTIONS)
     if unknown:
         parser.error(f"unknown sections: {sorted(unknown)}")
-    results = run(args.quick, only)
+    profile_dir = (
+        RESULTS_DIR / f"profile-{time.strftime('%Y%m%d-%H%M%S')}" if args.profile else None
+    )
+    results = run(args.quick, only, profile_dir)
     path = write_results(results)
     machine_info = results["machine"]
     print(
@@ -182,6 +196,13 @@ def main(argv: list[str] | None = None) -> int:
     print(markdown_table(results))
     for name, error in results["errors"].items():
         print(f"\n{name} failed: {error}")
+    if profile_dir is not None:
+        from .concurrency_bench import top_functions
+
+        for profile in sorted(profile_dir.glob("*.txt")):
+            print(f"\n{profile}: top functions by own samples (self, inclusive)")
+            for name, own, inclusive in top_functions(profile):
+                print(f"  {own:6.1%} {inclusive:6.1%}  {name}")
     print(f"\nJSON: {path}")
     return 0
 

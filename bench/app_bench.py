@@ -1,4 +1,4 @@
-"""2–4. The app in this process against a simulator: whole path per panel, concurrency, streaming.
+"""2 and 4. The app in this process against a simulator: whole path per panel, streaming.
 
 A person's request goes gradio_client → the app's queue → the handler → ReplicateClient → the
 simulator, and the output comes back the same way; each figure is set against the simulator's own
@@ -38,7 +38,6 @@ IMAGE_MODEL = "black-forest-labs/flux-schnell"
 CHAT_PROMPT = "Tell me about llamas"
 # 0.25 MP images: the simulator's own drawing (CPU on the same 2 cores) stays small next to ours.
 SMALL_IMAGE = '{"megapixels": "0.25"}'
-JOB_TIMEOUT = 300.0  # seconds any one batch may take (Gradio's default queue serialises 100 × 2 s)
 
 
 # ---- inputs --------------------------------------------------------------------------------
@@ -135,146 +134,6 @@ def run_whole_path(sim: Any, runs: int, quick: bool, workdir: Path) -> list[Figu
                 )
         finally:
             client.close()
-    sim.reset()
-    return figures
-
-
-# ---- 3. concurrency ------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Mode:
-    key: str
-    title: str
-    gradio_default: bool
-    launch_overrides: dict[str, Any]
-
-
-def concurrency_modes(quick: bool) -> list[Mode]:
-    modes = [
-        Mode("app", "the app as shipped (launch_options)", False, {}),
-        Mode(
-            "app_max_threads",
-            "the app with launch(max_threads=512) (the proposed fix)",
-            False,
-            {"max_threads": 512},
-        ),
-        Mode("gradio_default", "Gradio's default: one run at a time per event", True, {}),
-    ]
-    # The fix only matters above Gradio's 40 worker slots, which the quick sizes never reach.
-    return [mode for mode in modes if not (quick and mode.key == "app_max_threads")]
-
-
-@dataclass(frozen=True)
-class Batch:
-    wall: float  # seconds until the last request was back (or had failed)
-    failures: list[str]
-
-
-def _batch(url: str, size: int) -> Batch:
-    """`size` image requests submitted at once; a failed one is counted, not fatal."""
-    client = gradio_client(url, workers=size + 8)
-    failures: list[str] = []
-    try:
-        started = time.perf_counter()
-        jobs = [
-            client.submit(
-                f"parallel {i}", model=IMAGE_MODEL, advanced=SMALL_IMAGE, api_name="/image"
-            )
-            for i in range(size)
-        ]
-        for job in jobs:
-            try:
-                result = job.result(timeout=JOB_TIMEOUT)
-            except Exception as exc:  # an AppError carries the app's message
-                failures.append(str(exc)[:300])
-                continue
-            if not result[0]:
-                failures.append("no images")
-        wall = time.perf_counter() - started
-    finally:
-        client.close()
-    return Batch(wall, failures)
-
-
-def run_concurrency(
-    sim: Any,
-    levels: list[int],
-    runs: int,
-    run_time: float,
-    workdir: Path,
-    default_levels: list[int],
-    quick: bool = False,
-) -> list[Figure]:
-    """Batch wall time over one request's configured backend time, per level and queue mode.
-
-    Gradio's default serialises the batch (n × run_time), so it runs once per level and only at
-    `default_levels`: the point is the shape, not its spread.
-    """
-    figures: list[Figure] = []
-    cold = 0.05
-    one = cold + run_time
-    for mode in concurrency_modes(quick):
-        mode_levels = default_levels if mode.gradio_default else levels
-        mode_runs = 1 if mode.gradio_default else runs
-        if mode.key == "app_max_threads":
-            mode_levels = [level for level in levels if level > 40] or levels[-1:]
-        sim.reset()
-        sim.config.update_from_json({"cold_start": cold, "run_time": run_time})
-        with launched_app(
-            sim.base_url,
-            workdir / f"outputs-{mode.key}",
-            gradio_default_concurrency=mode.gradio_default,
-            launch_overrides=mode.launch_overrides,
-        ) as app:
-            _batch(app.url, 1)  # warm-up: schema cache, connections
-            for level in mode_levels:
-                walls: list[float] = []
-                backends: list[float] = []
-                overlap: list[bool] = []
-                failures: list[str] = []
-                for _ in range(mode_runs):
-                    before = set(sim.predictions)
-                    batch = _batch(app.url, level)
-                    walls.append(batch.wall)
-                    failures.extend(batch.failures)
-                    states = [s for s in new_predictions(sim, before) if s.completed_at]
-                    backends.extend(backend_seconds(s) for s in states)
-                    overlap.append(
-                        max(s.created_at for s in states) < min(s.completed_at for s in states)
-                    )
-                # One request's backend time as the simulator recorded it in this batch (its
-                # drawing slows down under load too; that part is not ours).
-                one_recorded = Spread.of(backends).median
-                ratios = Spread.of([wall / one_recorded for wall in walls])
-                figures.append(
-                    Figure(
-                        f"concurrency.{mode.key}.{level}",
-                        f"{level} simultaneous /image, {mode.title}",
-                        "< 1.5× one request" if mode.key != "gradio_default" else "(reference)",
-                        "×",
-                        ratios,
-                        (ratios.median < 1.5 and not failures)
-                        if mode.key != "gradio_default"
-                        else None,
-                        f"gradio_client submit × {level} at once; batch wall time over one "
-                        "request's backend time as the simulator recorded it (configured "
-                        f"{cold:g} s cold + {run_time:g} s run + its drawing)",
-                        digits=2,
-                        context={
-                            "batch_wall_s": Spread.of(walls).__dict__,
-                            "batch_wall_over_configured": Spread.of(
-                                [wall / one for wall in walls]
-                            ).__dict__,
-                            "backend_per_prediction_ms": Spread.of(
-                                [ms(b) for b in backends]
-                            ).__dict__,
-                            "all_predictions_overlapped": all(overlap),
-                            "failed_requests": len(failures),
-                            "failures": sorted(set(failures))[:5],
-                        },
-                    )
-                )
     sim.reset()
     return figures
 

@@ -133,17 +133,10 @@ def launched_app(
     base_url: str,
     outputs_dir: Path,
     *,
-    gradio_default_concurrency: bool = False,
-    launch_overrides: dict[str, Any] | None = None,
     sync_wait: int = 60,
     transport: Any = None,
 ) -> Iterator[InProcessApp]:
-    """`build_app()` + `launch(**launch_options())` on a free loopback port.
-
-    `gradio_default_concurrency` puts every event back to Gradio's default (one at a time per
-    event): the app sets `concurrency_limit=None` on its events explicitly, so
-    `queue(default_concurrency_limit=1)` alone would not reach them.
-    """
+    """`build_app()` + `launch(**launch_options())` on a free loopback port, in this process."""
     from neurolink_ui.config import Settings
     from neurolink_ui.ui.app import build_app, launch_options
     from neurolink_ui.ui.context import AppContext
@@ -156,17 +149,12 @@ def launched_app(
 
         ctx.client = ReplicateClient.from_settings(settings, transport=transport)
     demo = build_app(ctx=ctx)
-    if gradio_default_concurrency:
-        for fn in demo.fns.values():
-            fn.concurrency_limit = "default"
-        demo.queue(default_concurrency_limit=1)
-    options = {**launch_options(ctx), **(launch_overrides or {})}
     _, url, _ = demo.launch(
         prevent_thread_lock=True,
         quiet=True,
         server_name=LOOPBACK,
         server_port=free_port(),
-        **options,
+        **launch_options(ctx),
     )
     assert_loopback(url)
     try:

@@ -110,13 +110,14 @@ class AppProcess:
 
 
 @contextlib.contextmanager
-def app_process(base: str, workdir: Path) -> Iterator[AppProcess]:
+def app_process(base: str, workdir: Path, script: str = "app.py") -> Iterator[AppProcess]:
+    """`python <script>` (app.py, or a bench launcher) serving on a free loopback port."""
     port = free_port()
     url = f"http://{LOOPBACK}:{port}/"
     workdir.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     process = subprocess.Popen(
-        [sys.executable, "app.py"],
+        [sys.executable, script],
         cwd=ROOT,
         env=app_env(base, port, workdir),
         stdout=subprocess.DEVNULL,
@@ -131,7 +132,7 @@ def app_process(base: str, workdir: Path) -> Iterator[AppProcess]:
                 break
             time.sleep(0.02)
         if not ready:
-            raise RuntimeError(f"app.py did not serve its page (exit code {process.poll()})")
+            raise RuntimeError(f"{script} did not serve its page (exit code {process.poll()})")
         yield AppProcess(process, url, time.perf_counter() - started)
     finally:
         _stop(process)

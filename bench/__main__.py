@@ -108,11 +108,12 @@ def run(
                 timed("path", lambda: app_bench.run_whole_path(sim, sizes.runs, quick, workdir))
                 timed("streaming", lambda: app_bench.run_streaming(sim, sizes.runs, quick, workdir))
         if {"concurrency", "memory", "startup"} & set(only):
-            with subprocess_bench.simulator_process() as base:
+            with subprocess_bench.simulator_process() as sim_process:
+                base = sim_process.base
                 timed(
                     "concurrency",
                     lambda: concurrency_bench.run_concurrency(
-                        base,
+                        sim_process,
                         sizes.levels,
                         min(sizes.runs, 3),
                         sizes.run_time,

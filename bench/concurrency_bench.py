@@ -25,7 +25,7 @@ import httpx
 
 from .app_bench import IMAGE_MODEL, SMALL_IMAGE
 from .common import TOKEN, Figure, Spread, assert_loopback, gradio_client, ms, wait_until
-from .subprocess_bench import app_process, configure
+from .subprocess_bench import SimProcess, app_process, configure, cpu_seconds
 
 PROMPT = "A red panda reading a map"  # one prompt for every request: generated once, then cached
 JOB_TIMEOUT = 300.0  # seconds any one batch may take (Gradio's default queue serialises 50 × 2 s)
@@ -37,14 +37,24 @@ class Mode:
     key: str
     title: str
     script: str  # what the app process runs, from the repository root
+    has_goal: bool
+    min_level: int = 1  # levels below this are not run in this mode
 
 
 MODES = (
-    Mode("app", "the app as shipped (python app.py)", "app.py"),
+    Mode("app", "the app as shipped (python app.py)", "app.py", True),
+    Mode(
+        "schema_once",
+        "the app with component schemas built once per class (proposed fix, finding 1)",
+        "bench/schema_once_app.py",
+        True,
+        min_level=50,  # where the app's own CPU shows; the quick sizes never get there
+    ),
     Mode(
         "gradio_default",
         "Gradio's default queue: one run at a time per event",
         "bench/default_queue_app.py",
+        False,
     ),
 )
 
@@ -96,13 +106,15 @@ class Batch:
     wall: float  # seconds until the last request was back (or had failed)
     failures: list[str]
     predictions: list[SimPrediction]
+    cpu: dict[str, float]  # CPU seconds each process spent on the batch: app, simulator, clients
 
 
-def _batch(base: str, url: str, size: int) -> Batch:
+def _batch(sim: SimProcess, app_pid: int, url: str, size: int) -> Batch:
     """`size` identical image requests submitted at once; a failed one is counted, not fatal."""
     client = gradio_client(url, workers=size + 8)
     failures: list[str] = []
     since = time.time()
+    cpu_before = (cpu_seconds(app_pid), cpu_seconds(sim.pid), time.process_time())
     try:
         started = time.perf_counter()
         jobs = [
@@ -118,17 +130,24 @@ def _batch(base: str, url: str, size: int) -> Batch:
             if not result[0]:
                 failures.append("no images")
         wall = time.perf_counter() - started
+        cpu_after = (cpu_seconds(app_pid), cpu_seconds(sim.pid), time.process_time())
     finally:
         client.close()
+    cpu = {
+        name: after - before
+        for name, before, after in zip(
+            ("app", "simulator", "clients"), cpu_before, cpu_after, strict=True
+        )
+    }
     predictions: list[SimPrediction] = []
 
     def all_done() -> bool:
         nonlocal predictions
-        predictions = sim_predictions(base, since)
+        predictions = sim_predictions(sim.base, since)
         return all(p.completed_at is not None for p in predictions)
 
     wait_until(all_done, 10.0, 0.1)
-    return Batch(wall, failures, [p for p in predictions if p.completed_at is not None])
+    return Batch(wall, failures, [p for p in predictions if p.completed_at is not None], cpu)
 
 
 @contextlib.contextmanager
@@ -143,17 +162,11 @@ def py_spy_record(pid: int, output: Path | None) -> Iterator[None]:
         return
     output.parent.mkdir(parents=True, exist_ok=True)
     recorder = subprocess.Popen(
+        # --gil: only the thread holding the GIL, i.e. where the interpreter's one core goes;
+        # --nonblocking: the app is not paused for each sample.
         [
-            binary,
-            "record",
-            "--pid",
-            str(pid),
-            "--rate",
-            "200",
-            "--format",
-            "raw",
-            "-o",
-            str(output),
+            *(binary, "record", "--pid", str(pid), "--gil", "--nonblocking"),
+            *("--rate", "200", "--format", "raw", "-o", str(output)),
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -197,15 +210,14 @@ def _figure(mode: Mode, level: int, run_time: float, batches: list[Batch]) -> Fi
         for batch in batches
         if batch.predictions
     ]
-    has_goal = mode.key == "app"
     one = COLD_START + run_time
     return Figure(
         f"concurrency.{mode.key}.{level}",
         f"{level} simultaneous /image, {mode.title}",
-        "< 1.5× one request" if has_goal else "(reference)",
+        "< 1.5× one request" if mode.has_goal else "(reference)",
         "×",
         ratios,
-        (ratios.median < 1.5 and not failures) if has_goal else None,
+        (ratios.median < 1.5 and not failures) if mode.has_goal else None,
         f"app, simulator and gradio_client in 3 processes; {level} identical /image submits at "
         "once (cached output, 0.25 MP); batch wall time over one request's backend time as the "
         f"simulator recorded it (configured {COLD_START:g} s cold + {run_time:g} s run)",
@@ -216,6 +228,13 @@ def _figure(mode: Mode, level: int, run_time: float, batches: list[Batch]) -> Fi
             "backend_per_prediction_ms": Spread.of([ms(b) for b in backends]).__dict__,
             "create_spread_ms": Spread.of(create_spread).__dict__ if create_spread else None,
             "predictions_seen": sum(len(batch.predictions) for batch in batches),
+            # CPU per request in each process: on 2 shared cores, their sum bounds the batch.
+            **{
+                f"cpu_ms_per_request_{name}": Spread.of(
+                    [ms(batch.cpu[name]) / level for batch in batches]
+                ).__dict__
+                for name in ("app", "simulator", "clients")
+            },
             "all_predictions_overlapped": bool(overlapped) and all(overlapped),
             "failed_requests": len(failures),
             "failures": sorted(set(failures))[:5],
@@ -224,7 +243,7 @@ def _figure(mode: Mode, level: int, run_time: float, batches: list[Batch]) -> Fi
 
 
 def run_concurrency(
-    base: str,
+    sim: SimProcess,
     levels: list[int],
     runs: int,
     run_time: float,
@@ -236,26 +255,29 @@ def run_concurrency(
 
     Gradio's default serialises the batch (n × run_time), so it runs once per level and only at
     `default_levels`: the point is the shape, not its spread. With `profile_dir` (and py-spy on
-    PATH), the app process is profiled during the first batch of the largest level.
+    PATH), the app process is profiled during one more batch of the largest level, not counted.
     """
     figures: list[Figure] = []
     for mode in MODES:
-        mode_levels = default_levels if mode.key == "gradio_default" else levels
-        mode_runs = 1 if mode.key == "gradio_default" else runs
-        configure(base, cold_start=COLD_START, run_time=run_time, output_padding=0)
-        with app_process(base, workdir / f"app-concurrency-{mode.key}", mode.script) as app:
-            _batch(base, app.url, 1)  # warm-up: draws the image once, opens pools, loads schemas
+        mode_levels = [
+            level
+            for level in (levels if mode.has_goal else default_levels)
+            if level >= mode.min_level
+        ]
+        if not mode_levels:
+            continue
+        mode_runs = runs if mode.has_goal else 1
+        configure(sim.base, cold_start=COLD_START, run_time=run_time, output_padding=0)
+        with app_process(sim.base, workdir / f"app-concurrency-{mode.key}", mode.script) as app:
+            pid = app.process.pid
+            _batch(sim, pid, app.url, 1)  # warm-up: draws the image once, opens pools
             for level in mode_levels:
-                batches: list[Batch] = []
-                for run in range(mode_runs):
-                    profiled = (
-                        profile_dir / f"py-spy-{mode.key}-{level}.txt"
-                        if profile_dir is not None and run == 0 and level == max(mode_levels)
-                        else None
-                    )
-                    with py_spy_record(app.process.pid, profiled):
-                        batches.append(_batch(base, app.url, level))
+                batches = [_batch(sim, pid, app.url, level) for _ in range(mode_runs)]
                 figures.append(_figure(mode, level, run_time, batches))
+            if profile_dir is not None:
+                largest = max(mode_levels)
+                with py_spy_record(pid, profile_dir / f"py-spy-{mode.key}-{largest}.txt"):
+                    _batch(sim, pid, app.url, largest)
     return figures
 
 

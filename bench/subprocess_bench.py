@@ -60,9 +60,15 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
         process.wait(10)
 
 
+@dataclass(frozen=True)
+class SimProcess:
+    base: str  # the simulator's base URL
+    pid: int
+
+
 @contextlib.contextmanager
-def simulator_process() -> Iterator[str]:
-    """`python -m neurolink_ui.simulator --port N`; yields its base URL."""
+def simulator_process() -> Iterator[SimProcess]:
+    """`python -m neurolink_ui.simulator --port N`; yields its base URL and pid."""
     port = free_port()
     base = f"http://{LOOPBACK}:{port}"
     process = subprocess.Popen(
@@ -74,9 +80,17 @@ def simulator_process() -> Iterator[str]:
     try:
         if not wait_until(lambda: _page_ok(f"{base}/_sim/config"), START_TIMEOUT, 0.05):
             raise RuntimeError("the simulator process did not start")
-        yield base
+        yield SimProcess(base, process.pid)
     finally:
         _stop(process)
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used so far (/proc/<pid>/stat, all its threads)."""
+    with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    # After the `(comm)` field: state is fields[0], utime fields[11], stime fields[12].
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def configure(base: str, **values: Any) -> None:

@@ -20,12 +20,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 
 from .app_bench import IMAGE_MODEL, SMALL_IMAGE
 from .common import TOKEN, Figure, Spread, assert_loopback, gradio_client, ms, wait_until
-from .subprocess_bench import SimProcess, app_process, configure, cpu_seconds
+from .subprocess_bench import SimProcess, app_processes, configure, cpu_seconds
 
 PROMPT = "A red panda reading a map"  # one prompt for every request: generated once, then cached
 JOB_TIMEOUT = 300.0  # seconds any one batch may take (Gradio's default queue serialises 50 × 2 s)
@@ -109,30 +110,29 @@ class Batch:
     cpu: dict[str, float]  # CPU seconds each process spent on the batch: app, simulator, clients
 
 
-def _batch(sim: SimProcess, app_pid: int, url: str, size: int) -> Batch:
-    """`size` identical image requests submitted at once; a failed one is counted, not fatal."""
-    client = gradio_client(url, workers=size + 8)
+def _batch(sim: SimProcess, app_pid: int, client: Any, size: int) -> Batch:
+    """`size` identical image requests submitted at once; a failed one is counted, not fatal.
+
+    `client` is one gradio_client per app, with a worker per request, kept across batches.
+    """
     failures: list[str] = []
     since = time.time()
     cpu_before = (cpu_seconds(app_pid), cpu_seconds(sim.pid), time.process_time())
-    try:
-        started = time.perf_counter()
-        jobs = [
-            client.submit(PROMPT, model=IMAGE_MODEL, advanced=SMALL_IMAGE, api_name="/image")
-            for _ in range(size)
-        ]
-        for job in jobs:
-            try:
-                result = job.result(timeout=JOB_TIMEOUT)
-            except Exception as exc:  # an AppError carries the app's message
-                failures.append(str(exc)[:300])
-                continue
-            if not result[0]:
-                failures.append("no images")
-        wall = time.perf_counter() - started
-        cpu_after = (cpu_seconds(app_pid), cpu_seconds(sim.pid), time.process_time())
-    finally:
-        client.close()
+    started = time.perf_counter()
+    jobs = [
+        client.submit(PROMPT, model=IMAGE_MODEL, advanced=SMALL_IMAGE, api_name="/image")
+        for _ in range(size)
+    ]
+    for job in jobs:
+        try:
+            result = job.result(timeout=JOB_TIMEOUT)
+        except Exception as exc:  # an AppError carries the app's message
+            failures.append(str(exc)[:300])
+            continue
+        if not result[0]:
+            failures.append("no images")
+    wall = time.perf_counter() - started
+    cpu_after = (cpu_seconds(app_pid), cpu_seconds(sim.pid), time.process_time())
     cpu = {
         name: after - before
         for name, before, after in zip(
@@ -258,26 +258,32 @@ def run_concurrency(
     PATH), the app process is profiled during one more batch of the largest level, not counted.
     """
     figures: list[Figure] = []
+    plan: list[tuple[Mode, list[int]]] = []
     for mode in MODES:
-        mode_levels = [
-            level
-            for level in (levels if mode.has_goal else default_levels)
-            if level >= mode.min_level
-        ]
-        if not mode_levels:
-            continue
-        mode_runs = runs if mode.has_goal else 1
-        configure(sim.base, cold_start=COLD_START, run_time=run_time, output_padding=0)
-        with app_process(sim.base, workdir / f"app-concurrency-{mode.key}", mode.script) as app:
+        pool = levels if mode.has_goal else default_levels
+        mode_levels = [level for level in pool if level >= mode.min_level]
+        if mode_levels:
+            plan.append((mode, mode_levels))
+    configure(sim.base, cold_start=COLD_START, run_time=run_time, output_padding=0)
+    launches = [(workdir / f"app-concurrency-{mode.key}", mode.script) for mode, _ in plan]
+    # Started together (loading in parallel), measured one after the other: an idle app
+    # process waits on its sockets and takes no CPU from the one being measured.
+    with app_processes(sim.base, launches) as apps:
+        for (mode, mode_levels), app in zip(plan, apps, strict=True):
             pid = app.process.pid
-            _batch(sim, pid, app.url, 1)  # warm-up: draws the image once, opens pools
-            for level in mode_levels:
-                batches = [_batch(sim, pid, app.url, level) for _ in range(mode_runs)]
-                figures.append(_figure(mode, level, run_time, batches))
-            if profile_dir is not None:
-                largest = max(mode_levels)
-                with py_spy_record(pid, profile_dir / f"py-spy-{mode.key}-{largest}.txt"):
-                    _batch(sim, pid, app.url, largest)
+            mode_runs = runs if mode.has_goal else 1
+            largest = max(mode_levels)
+            client = gradio_client(app.url, workers=largest + 8)
+            try:
+                _batch(sim, pid, client, 1)  # warm-up: draws the image once, opens pools
+                for level in mode_levels:
+                    batches = [_batch(sim, pid, client, level) for _ in range(mode_runs)]
+                    figures.append(_figure(mode, level, run_time, batches))
+                if profile_dir is not None:
+                    with py_spy_record(pid, profile_dir / f"py-spy-{mode.key}-{largest}.txt"):
+                        _batch(sim, pid, client, largest)
+            finally:
+                client.close()
     return figures
 
 

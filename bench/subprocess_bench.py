@@ -124,32 +124,42 @@ class AppProcess:
 
 
 @contextlib.contextmanager
-def app_process(base: str, workdir: Path, script: str = "app.py") -> Iterator[AppProcess]:
-    """`python <script>` (app.py, or a bench launcher) serving on a free loopback port."""
-    port = free_port()
-    url = f"http://{LOOPBACK}:{port}/"
-    workdir.mkdir(parents=True, exist_ok=True)
+def app_processes(base: str, launches: list[tuple[Path, str]]) -> Iterator[list[AppProcess]]:
+    """`python <script>` for each (workdir, script) — app.py or a bench launcher — each on a
+    free loopback port, started together (they load in parallel) and ready when yielded."""
     started = time.perf_counter()
-    process = subprocess.Popen(
-        [sys.executable, script],
-        cwd=ROOT,
-        env=app_env(base, port, workdir),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    launched: list[tuple[subprocess.Popen[bytes], str, str]] = []
     try:
-        ready = False
+        for workdir, script in launches:
+            port = free_port()
+            workdir.mkdir(parents=True, exist_ok=True)
+            process = subprocess.Popen(
+                [sys.executable, script],
+                cwd=ROOT,
+                env=app_env(base, port, workdir),
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            launched.append((process, f"http://{LOOPBACK}:{port}/", script))
+        ready: list[AppProcess] = []
         deadline = time.monotonic() + START_TIMEOUT
-        while time.monotonic() < deadline and process.poll() is None:
-            if _page_ok(url):
-                ready = True
-                break
-            time.sleep(0.02)
-        if not ready:
-            raise RuntimeError(f"{script} did not serve its page (exit code {process.poll()})")
-        yield AppProcess(process, url, time.perf_counter() - started)
+        for process, url, script in launched:
+            while time.monotonic() < deadline and process.poll() is None and not _page_ok(url):
+                time.sleep(0.02)
+            if process.poll() is not None or not _page_ok(url):
+                raise RuntimeError(f"{script} did not serve its page (exit code {process.poll()})")
+            ready.append(AppProcess(process, url, time.perf_counter() - started))
+        yield ready
     finally:
-        _stop(process)
+        for process, _, _ in launched:
+            _stop(process)
+
+
+@contextlib.contextmanager
+def app_process(base: str, workdir: Path, script: str = "app.py") -> Iterator[AppProcess]:
+    """One `python <script>` on a free loopback port; `started_in` is its time to first page."""
+    with app_processes(base, [(workdir, script)]) as (app,):
+        yield app
 
 
 # ---- 5. memory while large outputs download -----------------------------------------------
@@ -190,25 +200,21 @@ def _reset_peak(pid: int) -> bool:
     return True
 
 
-def _video_batch(url: str, count: int, start_frame: Path) -> None:
+def _video_batch(client: Any, count: int, start_frame: Path) -> None:
     from gradio_client import handle_file
 
-    client = gradio_client(url, workers=count + 4)
-    try:
-        jobs = [
-            client.submit(
-                f"large output {i}",
-                handle_file(str(start_frame)),
-                model=VIDEO_MODEL,
-                length=2,
-                api_name="/video",
-            )
-            for i in range(count)
-        ]
-        for job in jobs:
-            job.result(timeout=600)
-    finally:
-        client.close()
+    jobs = [
+        client.submit(
+            f"large output {i}",
+            handle_file(str(start_frame)),
+            model=VIDEO_MODEL,
+            length=2,
+            api_name="/video",
+        )
+        for i in range(count)
+    ]
+    for job in jobs:
+        job.result(timeout=600)
 
 
 def _clear_outputs(workdir: Path) -> None:
@@ -229,8 +235,11 @@ def run_large_outputs(
     hwm_growth_mb: list[float] = []
     idle_mb: list[float] = []
     start_frame = make_inputs(workdir).portrait
-    with app_process(base, workdir / "app-memory") as app:
-        _video_batch(app.url, 1, start_frame)  # warm-up: every code path loaded, pools open
+    with (
+        app_process(base, workdir / "app-memory") as app,
+        contextlib.closing(gradio_client(app.url, workers=simultaneous + 4)) as client,
+    ):
+        _video_batch(client, 1, start_frame)  # warm-up: every code path loaded, pools open
         pid = app.process.pid
         for _ in range(runs):
             _clear_outputs(workdir / "app-memory")
@@ -240,7 +249,7 @@ def run_large_outputs(
             hwm_reset = _reset_peak(pid)
             configure(base, output_padding=padding)
             with RssSampler(pid) as sampler:
-                _video_batch(app.url, simultaneous, start_frame)
+                _video_batch(client, simultaneous, start_frame)
             peak = max(sampler.peak_kib, read_proc_kib(pid, "VmHWM") if hwm_reset else 0)
             idle_mb.append(idle * 1024 / MB)
             growth_mb.append((peak - idle) * 1024 / MB)

@@ -15,6 +15,7 @@ import contextlib
 import shutil
 import signal
 import subprocess
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -110,11 +111,18 @@ class Batch:
     cpu: dict[str, float]  # CPU seconds each process spent on the batch: app, simulator, clients
 
 
-def _batch(sim: SimProcess, app_pid: int, client: Any, size: int) -> Batch:
+def _close_later(client: Any) -> None:
+    """gradio_client's close() waits ~1 s for its heartbeat thread: done off the clock."""
+    threading.Thread(target=client.close, daemon=True).start()
+
+
+def _batch(sim: SimProcess, app_pid: int, url: str, size: int) -> Batch:
     """`size` identical image requests submitted at once; a failed one is counted, not fatal.
 
-    `client` is one gradio_client per app, with a worker per request, kept across batches.
+    A new gradio_client (so a new session) per batch: the app's per-session state (History,
+    hashed by Gradio at every update) holds what one person's would, not every batch's entries.
     """
+    client = gradio_client(url, workers=size + 8)
     failures: list[str] = []
     since = time.time()
     cpu_before = (cpu_seconds(app_pid), cpu_seconds(sim.pid), time.process_time())
@@ -133,6 +141,7 @@ def _batch(sim: SimProcess, app_pid: int, client: Any, size: int) -> Batch:
             failures.append("no images")
     wall = time.perf_counter() - started
     cpu_after = (cpu_seconds(app_pid), cpu_seconds(sim.pid), time.process_time())
+    _close_later(client)
     cpu = {
         name: after - before
         for name, before, after in zip(
@@ -272,18 +281,14 @@ def run_concurrency(
         for (mode, mode_levels), app in zip(plan, apps, strict=True):
             pid = app.process.pid
             mode_runs = runs if mode.has_goal else 1
-            largest = max(mode_levels)
-            client = gradio_client(app.url, workers=largest + 8)
-            try:
-                _batch(sim, pid, client, 1)  # warm-up: draws the image once, opens pools
-                for level in mode_levels:
-                    batches = [_batch(sim, pid, client, level) for _ in range(mode_runs)]
-                    figures.append(_figure(mode, level, run_time, batches))
-                if profile_dir is not None:
-                    with py_spy_record(pid, profile_dir / f"py-spy-{mode.key}-{largest}.txt"):
-                        _batch(sim, pid, client, largest)
-            finally:
-                client.close()
+            _batch(sim, pid, app.url, 1)  # warm-up: draws the image once, opens pools
+            for level in mode_levels:
+                batches = [_batch(sim, pid, app.url, level) for _ in range(mode_runs)]
+                figures.append(_figure(mode, level, run_time, batches))
+            if profile_dir is not None:
+                largest = max(mode_levels)
+                with py_spy_record(pid, profile_dir / f"py-spy-{mode.key}-{largest}.txt"):
+                    _batch(sim, pid, app.url, largest)
     return figures
 
 

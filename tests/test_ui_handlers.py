@@ -13,6 +13,7 @@ from neurolink_ui.config import Settings
 from neurolink_ui.ui.chat import make_chat_handler, retry_split
 from neurolink_ui.ui.common import parse_advanced
 from neurolink_ui.ui.context import AppContext
+from neurolink_ui.ui.history import entry_snippets
 from neurolink_ui.ui.image import make_image_handler
 
 
@@ -35,8 +36,9 @@ async def test_chat_handler_streams_then_records_history(ctx: AppContext) -> Non
     _, message_box, status, generations = updates[-1]
     assert message_box == "" and "Done" in status
     assert generations[0]["kind"] == "chat" and "tides" in generations[0]["text"].lower()
-    assert "REPLICATE_API_TOKEN" in generations[0]["python"]
-    assert ctx.settings.api_token not in str(generations)
+    python, curl = entry_snippets(generations[0])
+    assert "REPLICATE_API_TOKEN" in python and "REPLICATE_API_TOKEN" in curl
+    assert ctx.settings.api_token not in str(generations) + python + curl
 
 
 async def test_chat_remembers_earlier_turns(ctx: AppContext) -> None:

@@ -19,7 +19,6 @@ from ..pipeline import OutputKind, RunResult, run_model
 from ..replicate.errors import ReplicateError
 from ..replicate.schema import InputSchema
 from ..replicate.types import ModelRef, Progress
-from ..snippets import curl_snippet, python_snippet
 from .adapters import done_markdown, progress_markdown
 from .context import AppContext
 
@@ -271,10 +270,9 @@ async def media_run(
 
 
 def history_entry(kind: str, prompt: str, result: RunResult) -> dict:
-    """One generation as the History tab keeps it, with the code to run it again."""
+    """One generation as the History tab keeps it; small, since Gradio re-processes the session's
+    History at every update of every panel (the code snippets are made when it is shown)."""
     version = result.prediction.version
-    # A community model run by name ran on a version; official models answer "hidden".
-    pinned = None if not version or version == "hidden" or ":" in result.model else version
     return {
         "kind": kind,
         "prompt": prompt,
@@ -287,8 +285,6 @@ def history_entry(kind: str, prompt: str, result: RunResult) -> dict:
         "text": result.text,
         "prediction_id": result.prediction.id,
         "created": time.strftime("%H:%M:%S"),
-        "python": python_snippet(result.model, result.input, pinned),
-        "curl": curl_snippet(result.model, result.input, pinned),
     }
 
 

@@ -6,7 +6,21 @@ import json
 
 import gradio as gr
 
+from ..snippets import curl_snippet, python_snippet
+
 _MEDIA = {"image": gr.Image, "video": gr.Video, "avatar": gr.Video, "music": gr.Audio}
+
+
+def entry_snippets(entry: dict) -> tuple[str, str]:
+    """The Python and curl calls that rerun this generation."""
+    version = entry.get("version")
+    # A community model run by name ran on a version; official models answer "hidden".
+    pinned = None if not version or version == "hidden" or ":" in entry["model"] else version
+    params = entry.get("params", {})
+    return (
+        python_snippet(entry["model"], params, pinned),
+        curl_snippet(entry["model"], params, pinned),
+    )
 
 
 def entry_markdown(entry: dict) -> str:
@@ -57,5 +71,6 @@ def build_history_panel(generations: gr.State) -> None:
                 if files:
                     gr.File(files, label="Download", key=f"h-{index}-files")
                 with gr.Accordion("Run it in code", open=False):
-                    gr.Code(entry["python"], language="python", label="Python (httpx)")
-                    gr.Code(entry["curl"], language="shell", label="curl")
+                    python, curl = entry_snippets(entry)
+                    gr.Code(python, language="python", label="Python (httpx)")
+                    gr.Code(curl, language="shell", label="curl")

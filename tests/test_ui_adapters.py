@@ -7,6 +7,7 @@ from neurolink_ui.snippets import curl_snippet, python_snippet
 from neurolink_ui.ui.adapters import (
     THINKING_TITLE,
     ChatStreamView,
+    ProgressThrottle,
     done_markdown,
     progress_markdown,
     without_footers,
@@ -74,3 +75,20 @@ def test_snippets_route_official_by_name_and_community_by_version() -> None:
         "meta/musicgen:" + "b" * 64, {"prompt": "x", "image": "data:image/png;,…"}
     )
     assert "b" * 64 in pinned and "data:" not in pinned  # file values become a placeholder URL
+
+
+def test_throttle_shows_what_is_new_and_at_most_a_tick_a_second() -> None:
+    throttle = ProgressThrottle(min_interval=1.0)
+    shown = [
+        throttle.should_show(Progress("p", status, elapsed, percent, logs))
+        for status, elapsed, percent, logs in [
+            ("starting", 0.0, None, ()),  # first: shown
+            ("starting", 0.5, None, ()),  # nothing new
+            ("starting", 1.0, None, ()),  # a second later
+            ("processing", 1.2, None, ()),  # new status
+            ("processing", 1.4, 3.0, ("a",)),  # new log line
+            ("processing", 1.6, 6.0, ("a",)),  # +3 %: not yet
+            ("processing", 1.8, 9.0, ("a",)),  # +6 % since shown
+        ]
+    ]
+    assert shown == [True, False, True, True, True, False, True]

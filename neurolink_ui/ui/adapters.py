@@ -36,6 +36,32 @@ def progress_markdown(event: Progress) -> str:
     return head
 
 
+@dataclass
+class ProgressThrottle:
+    """Which Progress events are worth a page update.
+
+    Every update costs the app CPU (Gradio post-processes each output), so under load the page
+    gets a new status when it says something new: another status, five more percent, a new log
+    line, or a second more elapsed.
+    """
+
+    min_interval: float = 1.0
+    _last: Progress | None = None
+
+    def should_show(self, event: Progress) -> bool:
+        last = self._last
+        if (
+            last is None
+            or event.status != last.status
+            or event.log_tail[-1:] != last.log_tail[-1:]
+            or (event.percent or 0) - (last.percent or 0) >= 5
+            or event.elapsed - last.elapsed >= self.min_interval
+        ):
+            self._last = event
+            return True
+        return False
+
+
 def done_markdown(
     model: str, predict_time: float | None, wall_time: float, notes: list[str]
 ) -> str:

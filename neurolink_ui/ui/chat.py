@@ -13,7 +13,13 @@ from ..modalities.common import InputProblem
 from ..model_choices import CHAT_MODELS
 from ..pipeline import RunResult, run_model
 from ..replicate.types import ModelRef, Progress, TextDelta
-from .adapters import ChatStreamView, done_markdown, progress_markdown, without_footers
+from .adapters import (
+    ChatStreamView,
+    ProgressThrottle,
+    done_markdown,
+    progress_markdown,
+    without_footers,
+)
 from .common import (
     EVENT_CONCURRENCY,
     add_history,
@@ -70,6 +76,7 @@ def make_chat_handler(ctx: AppContext):
             )
         shown = [*before, {"role": "user", "content": message}]
         view = ChatStreamView(model=ref)
+        throttle = ProgressThrottle()
         yield [*shown, *view.messages()], gr.skip(), "📤 Sending to Replicate…", gr.skip()
         started = time.monotonic()
         try:
@@ -86,7 +93,7 @@ def make_chat_handler(ctx: AppContext):
                     if isinstance(event, TextDelta):
                         view.add(event.text)
                         yield [*shown, *view.messages()], gr.skip(), gr.skip(), gr.skip()
-                    elif isinstance(event, Progress):
+                    elif isinstance(event, Progress) and throttle.should_show(event):
                         status = progress_markdown(event)
                         yield [*shown, *view.messages()], gr.skip(), status, gr.skip()
                     elif isinstance(event, RunResult):

@@ -19,7 +19,7 @@ from ..pipeline import OutputKind, RunResult, run_model
 from ..replicate.errors import ReplicateError
 from ..replicate.schema import InputSchema
 from ..replicate.types import ModelRef, Progress
-from .adapters import done_markdown, progress_markdown
+from .adapters import ProgressThrottle, done_markdown, progress_markdown
 from .context import AppContext
 
 # Events talk to Replicate and wait: many may run at once (Gradio's default is one per event).
@@ -233,10 +233,10 @@ async def media_run(
     Progress only touches the status; the result goes to the output via `present` and into History.
     """
     started = time.monotonic()
+    throttle = ProgressThrottle()
     with user_errors():
         ref = str(ModelRef.parse(model_text))
         backend = ctx.backend(session_token)
-        yield gr.skip(), "📡 Reading the model's schema…", gr.skip()
         info = await backend.client.get_model(ref, token=backend.token)
         mapped = build(info.input_schema)
         problems = info.input_schema.validate(mapped.input)
@@ -253,7 +253,8 @@ async def media_run(
             notes=mapped.notes,
         ):
             if isinstance(event, Progress):
-                yield gr.skip(), progress_markdown(event), gr.skip()
+                if throttle.should_show(event):
+                    yield gr.skip(), progress_markdown(event), gr.skip()
             elif isinstance(event, RunResult):
                 if not event.files:
                     raise ReplicateError(

@@ -21,7 +21,7 @@ from .common import (
     parse_advanced,
     user_errors,
 )
-from .components import ImageInput
+from .components import ImageInput, VideoOutput
 from .context import AppContext
 
 OWN_FIELDS = (
@@ -77,7 +77,7 @@ def build_avatar_panel(ctx: AppContext, session: gr.State, generations: gr.State
                 run = gr.Button("Animate", variant="primary")
                 stop = gr.Button("Stop", variant="stop")
         with gr.Column(scale=3):
-            output = gr.Video(label="Talking avatar", height=420)
+            output = VideoOutput(label="Talking avatar", height=420)
             status = gr.Markdown(elem_classes=["nl-status"])
 
     event = run.click(

@@ -27,3 +27,34 @@ class ImageInput(gr.Image):
     if TYPE_CHECKING:
         from gradio.components import Timer
         from gradio.components.base import Component
+
+class GalleryOutput(gr.Gallery):
+    is_template = True
+    api_info = _api_info_per_class
+    from typing import Callable, Literal, Sequence, Any, TYPE_CHECKING
+    from gradio.blocks import Block
+    if TYPE_CHECKING:
+        from gradio.components import Timer
+        from gradio.components.base import Component
+
+    
+class VideoOutput(gr.Video):
+    is_template = True
+    api_info = _api_info_per_class
+    from typing import Callable, Literal, Sequence, Any, TYPE_CHECKING
+    from gradio.blocks import Block
+    if TYPE_CHECKING:
+        from gradio.components import Timer
+        from gradio.components.base import Component
+
+    
+class AudioOutput(gr.Audio):
+    is_template = True
+    api_info = _api_info_per_class
+    from typing import Callable, Literal, Sequence, Any, TYPE_CHECKING
+    from gradio.blocks import Block
+    if TYPE_CHECKING:
+        from gradio.components import Timer
+        from gradio.components.base import Component
+
+    

@@ -18,7 +18,7 @@ from .common import (
     model_picker,
     parse_advanced,
 )
-from .components import ImageInput
+from .components import GalleryOutput, ImageInput
 from .context import AppContext
 
 OWN_FIELDS = (
@@ -93,7 +93,7 @@ def build_image_panel(ctx: AppContext, session: gr.State, generations: gr.State)
                 run = gr.Button("Generate", variant="primary")
                 stop = gr.Button("Stop", variant="stop")
         with gr.Column(scale=3):
-            gallery = gr.Gallery(
+            gallery = GalleryOutput(
                 label="Images", columns=2, height=520, buttons=["download", "fullscreen"]
             )
             status = gr.Markdown(elem_classes=["nl-status"])

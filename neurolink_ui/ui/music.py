@@ -17,6 +17,7 @@ from .common import (
     model_picker,
     parse_advanced,
 )
+from .components import AudioOutput
 from .context import AppContext
 
 OWN_FIELDS = ("prompt", "duration", "bpm", "tempo", "model_version", "output_format")
@@ -78,7 +79,7 @@ def build_music_panel(ctx: AppContext, session: gr.State, generations: gr.State)
                 run = gr.Button("Compose", variant="primary")
                 stop = gr.Button("Stop", variant="stop")
         with gr.Column(scale=3):
-            output = gr.Audio(label="Track", type="filepath", buttons=["download"])
+            output = AudioOutput(label="Track", type="filepath", buttons=["download"])
             status = gr.Markdown(elem_classes=["nl-status"])
 
     state = [session, generations]

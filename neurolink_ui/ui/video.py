@@ -18,7 +18,7 @@ from .common import (
     model_picker,
     parse_advanced,
 )
-from .components import ImageInput
+from .components import ImageInput, VideoOutput
 from .context import AppContext
 
 OWN_FIELDS = (
@@ -83,7 +83,7 @@ def build_video_panel(ctx: AppContext, session: gr.State, generations: gr.State)
                 run = gr.Button("Generate video", variant="primary")
                 stop = gr.Button("Stop", variant="stop")
         with gr.Column(scale=3):
-            output = gr.Video(label="Video", height=420, autoplay=True)
+            output = VideoOutput(label="Video", height=420, autoplay=True)
             status = gr.Markdown(elem_classes=["nl-status"])
 
     event = run.click(

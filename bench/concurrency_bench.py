@@ -46,13 +46,6 @@ class Mode:
 MODES = (
     Mode("app", "the app as shipped (python app.py)", "app.py", True),
     Mode(
-        "schema_once",
-        "the app with component schemas built once per class (proposed fix, finding 1)",
-        "bench/schema_once_app.py",
-        True,
-        min_level=50,  # where the app's own CPU shows; the quick sizes never get there
-    ),
-    Mode(
         "gradio_default",
         "Gradio's default queue: one run at a time per event",
         "bench/default_queue_app.py",

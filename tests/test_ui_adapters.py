@@ -19,6 +19,11 @@ def test_cold_boot_is_named_as_such() -> None:
     assert "Cold boot" in text and "3.2 s" in text
 
 
+def test_a_held_create_is_not_called_a_cold_boot() -> None:
+    text = progress_markdown(Progress("", "waiting", elapsed=2.0))
+    assert "Waiting for Replicate" in text and "Cold boot" not in text
+
+
 def test_running_shows_percent_bar_and_last_log_lines() -> None:
     logs = tuple(f"line {i}" for i in range(10))
     text = progress_markdown(Progress("p1", "processing", elapsed=5.0, percent=40.0, log_tail=logs))

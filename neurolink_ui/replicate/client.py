@@ -68,6 +68,7 @@ USER_AGENT = "neurolink-ui/0.1 (+httpx)"
 # 0.5 s for the first ~10 s, as often as the official client), then growing to a few seconds.
 DEFAULT_POLL_SCHEDULE: tuple[float, ...] = (0.25, *(0.5,) * 19, 1.0, 1.0, 2.0, 3.0)
 MAX_CONNECTIONS = 1024
+WAITING = "waiting"  # Progress status while a held create has not answered yet
 PROGRESS_TICK = 0.5  # seconds between Progress events while nothing else happens
 # Replicate's clock and ours may differ; a held create's prediction is looked up this far back.
 _CLOCK_SKEW = 30.0
@@ -639,7 +640,8 @@ class ReplicateClient:
             done, _ = await asyncio.wait({run.create_task}, timeout=PROGRESS_TICK)
             if done:
                 break
-            yield run.progress("starting")
+            # A held `Prefer: wait` create says nothing until it returns: starting or running.
+            yield run.progress(WAITING)
         prediction = run.create_task.result()
         run.prediction = prediction
         self._live_ids.add(prediction.id)

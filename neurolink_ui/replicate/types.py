@@ -106,7 +106,8 @@ class Account:
 
 @dataclass(frozen=True)
 class Progress:
-    """Where a prediction is: `starting` means Replicate is booting the model (a cold boot)."""
+    """Where a prediction is: `starting` means Replicate is booting the model (a cold boot);
+    `waiting` means a held `Prefer: wait` create has not answered yet (starting or running)."""
 
     prediction_id: str
     status: str

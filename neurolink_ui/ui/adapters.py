@@ -22,6 +22,8 @@ def progress_markdown(event: Progress) -> str:
     seconds = f"{event.elapsed:.1f} s"
     if event.status == "starting":
         head = f"⏳ **Cold boot** — Replicate is starting the model… {seconds}"
+    elif event.status == "waiting":
+        head = f"⏳ **Waiting for Replicate** — the model is starting or running… {seconds}"
     elif event.status == "processing":
         pct = f" **{event.percent:.0f}%**" if event.percent is not None else ""
         head = f"⚙️ **Running**{pct} · {seconds}"

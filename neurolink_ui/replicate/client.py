@@ -63,7 +63,6 @@ log = logging.getLogger("neurolink_ui.replicate")
 DEFAULT_BASE_URL = "https://api.replicate.com"
 BILLING_URL = "https://replicate.com/account/billing#billing"
 USER_AGENT = "neurolink-ui/0.1 (+httpx)"
-# Quick first polls (most predictions finish fast), growing to a few seconds.
 # Seconds between polls when no stream says `done`: quick while most predictions end (every
 # 0.5 s for the first ~10 s, as often as the official client), then growing to a few seconds.
 DEFAULT_POLL_SCHEDULE: tuple[float, ...] = (0.25, *(0.5,) * 19, 1.0, 1.0, 2.0, 3.0)
@@ -687,9 +686,8 @@ class ReplicateClient:
 
     @staticmethod
     def _undelivered(delivered: str, full: str) -> str:
-        if full.startswith(delivered):
-            return full[len(delivered) :]
-        log.warning("streamed text differs from the final output; sending the rest by length")
+        if not full.startswith(delivered):
+            log.warning("streamed text differs from the final output; sending the rest by length")
         return full[len(delivered) :]
 
     async def _poll(self, run: _Run) -> AsyncIterator[PredictionEvent]:

@@ -749,9 +749,10 @@ class ReplicateClient:
                     run.logs += data + "\n"
                     yield run.progress(status)
                 elif name == "error":
-                    run.prediction = replace(run.prediction, status="failed", error=data)
+                    run.prediction = replace(
+                        run.prediction, status="failed", error=data, logs=run.logs
+                    )
                     run.finished = True
-                    run.prediction = replace(run.prediction, logs=run.logs)
                     raise prediction_error(run.prediction)
                 elif name == "done":
                     if data == "canceled":
@@ -779,10 +780,8 @@ class ReplicateClient:
                     return
                 async for event in source.aiter_sse():
                     last_id = event.id or last_id
-                    if event.event == "output":
-                        await queue.put(("output", event.data))
-                    elif event.event == "logs":
-                        await queue.put(("logs", event.data))
+                    if event.event in ("output", "logs"):
+                        await queue.put((event.event, event.data))
                     elif event.event == "error":
                         await queue.put(("error", self._sse_detail(event.data)))
                     elif event.event == "done":

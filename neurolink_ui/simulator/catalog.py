@@ -585,35 +585,35 @@ _DESC_TEMPLATE = (
 )
 
 
-def _llama31_fields() -> tuple[FieldSpec, ...]:
+def _llama_fields(
+    head: tuple[FieldSpec, ...], *, presence: float, frequency: float, template: str
+) -> tuple[FieldSpec, ...]:
+    """The Llama 3 / 3.1 inputs after `head` (prompt, system prompt); versions differ in defaults."""
     return (
-        _f("prompt", "string", _DESC_PROMPT, ""),
-        _f("system_prompt", "string", _DESC_SYSTEM, "You are a helpful assistant."),
+        *head,
         _f("min_tokens", "integer", _DESC_MIN_TOKENS, 0),
         _f("max_tokens", "integer", _DESC_MAX_TOKENS, 512),
         _f("temperature", "number", _DESC_TEMPERATURE, 0.6),
         _f("top_p", "number", _DESC_TOP_P, 0.9),
         _f("top_k", "integer", _DESC_TOP_K, 50),
-        _f("presence_penalty", "number", "Presence penalty", 0),
-        _f("frequency_penalty", "number", "Frequency penalty", 0),
+        _f("presence_penalty", "number", "Presence penalty", presence),
+        _f("frequency_penalty", "number", "Frequency penalty", frequency),
         _f("stop_sequences", "string", _DESC_STOPS),
-        _f("prompt_template", "string", _DESC_TEMPLATE, ""),
+        _f("prompt_template", "string", _DESC_TEMPLATE, template),
     )
+
+
+def _llama31_fields() -> tuple[FieldSpec, ...]:
+    head = (
+        _f("prompt", "string", _DESC_PROMPT, ""),
+        _f("system_prompt", "string", _DESC_SYSTEM, "You are a helpful assistant."),
+    )
+    return _llama_fields(head, presence=0, frequency=0, template="")
 
 
 def _llama3_fields() -> tuple[FieldSpec, ...]:
-    return (
-        _f("prompt", "string", _DESC_PROMPT, required=True),
-        _f("min_tokens", "integer", _DESC_MIN_TOKENS, 0),
-        _f("max_tokens", "integer", _DESC_MAX_TOKENS, 512),
-        _f("temperature", "number", _DESC_TEMPERATURE, 0.6),
-        _f("top_p", "number", _DESC_TOP_P, 0.9),
-        _f("top_k", "integer", _DESC_TOP_K, 50),
-        _f("presence_penalty", "number", "Presence penalty", 1.15),
-        _f("frequency_penalty", "number", "Frequency penalty", 0.2),
-        _f("stop_sequences", "string", _DESC_STOPS),
-        _f("prompt_template", "string", _DESC_TEMPLATE, "{prompt}"),
-    )
+    head = (_f("prompt", "string", _DESC_PROMPT, required=True),)
+    return _llama_fields(head, presence=1.15, frequency=0.2, template="{prompt}")
 
 
 def _deepseek_fields() -> tuple[FieldSpec, ...]:
@@ -683,6 +683,8 @@ _DESC_OUTPUT_QUALITY = (
     "Quality when saving the output images, from 0 to 100. 100 is best quality, 0 is lowest "
     "quality. Not relevant for .png outputs"
 )
+_OUTPUT_FORMAT = _enum("output_format", ("webp", "jpg", "png"), "webp", _DESC_OUTPUT_FORMAT)
+_OUTPUT_QUALITY = _f("output_quality", "integer", _DESC_OUTPUT_QUALITY, 80, minimum=0, maximum=100)
 _FLUX_SCHNELL_RATIOS = (
     "1:1",
     "16:9",
@@ -790,8 +792,8 @@ def _flux_schnell() -> SimModel:
             maximum=4,
         ),
         _seed(),
-        _enum("output_format", ("webp", "jpg", "png"), "webp", _DESC_OUTPUT_FORMAT),
-        _f("output_quality", "integer", _DESC_OUTPUT_QUALITY, 80, minimum=0, maximum=100),
+        _OUTPUT_FORMAT,
+        _OUTPUT_QUALITY,
         _f(
             "disable_safety_checker",
             "boolean",
@@ -862,20 +864,6 @@ _PLAYGROUND_SCHEDULERS = (
 )  # fmt: skip
 
 
-def _output_format_fields(quality_default: int = 80) -> tuple[FieldSpec, ...]:
-    return (
-        _enum("output_format", ("webp", "jpg", "png"), "webp", _DESC_OUTPUT_FORMAT),
-        _f(
-            "output_quality",
-            "integer",
-            _DESC_OUTPUT_QUALITY,
-            quality_default,
-            minimum=0,
-            maximum=100,
-        ),
-    )
-
-
 def _generate_flux_pro(model: SimModel, input: dict[str, Any], resolve: FileResolver) -> Generation:
     if input["aspect_ratio"] == "custom":
         width = int(input.get("width") or 1024) // 32 * 32
@@ -944,7 +932,8 @@ def _flux_pro() -> SimModel:
             "Automatically modify the prompt for more creative generation",
             False,
         ),
-        *_output_format_fields(80),
+        _OUTPUT_FORMAT,
+        _OUTPUT_QUALITY,
     )
     return SimModel(
         "black-forest-labs",
@@ -1018,7 +1007,7 @@ def _sd35(name: str, cfg_default: float, description: str) -> SimModel:
             maximum=1,
         ),
         _seed(),
-        _enum("output_format", ("webp", "jpg", "png"), "webp", _DESC_OUTPUT_FORMAT),
+        _OUTPUT_FORMAT,
     )
     return SimModel(
         "stability-ai", name, True, "image", description, fields, URI_OUTPUT, _generate_sd35

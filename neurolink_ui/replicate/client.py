@@ -833,10 +833,7 @@ class ReplicateClient:
         if create is None:
             return
         if create.done():
-            if not create.cancelled() and create.exception() is None:
-                prediction = create.result()
-                if not prediction.is_terminal:
-                    await self._cancel_known(prediction.id, run.token)
+            await self._cancel_when_created(run)
             return
         # The create is still held open (Prefer: wait): its id is unknown. Whatever it returns
         # later is canceled too; meanwhile find it in the list of predictions.
@@ -854,6 +851,7 @@ class ReplicateClient:
             log.warning("could not cancel prediction %s: %s", prediction_id, exc)
 
     async def _cancel_when_created(self, run: _Run) -> None:
+        """Cancel what the create returns, once it returns (unless it failed or has ended)."""
         assert run.create_task is not None
         try:
             prediction = await run.create_task

@@ -466,9 +466,6 @@ class ReplicateClient:
 
     # ---- predictions -----------------------------------------------------------------------
 
-    def _cancel_after(self) -> str:
-        return f"{max(5, math.ceil(self.poll_cap))}s"
-
     async def create_prediction(
         self,
         ref: ModelRef | str,
@@ -486,9 +483,10 @@ class ReplicateClient:
         """
         model_ref = ref if isinstance(ref, ModelRef) else ModelRef.parse(ref)
         chosen = version or model_ref.version
-        headers = {"Cancel-After": f"{max(5, math.ceil(cancel_after))}s"} if cancel_after else {}
-        if cancel_after is None:
-            headers["Cancel-After"] = self._cancel_after()
+        headers: dict[str, str] = {}
+        if cancel_after != 0:  # an explicit 0 sends no deadline
+            seconds = self.poll_cap if cancel_after is None else cancel_after
+            headers["Cancel-After"] = f"{max(5, math.ceil(seconds))}s"
         timeout: httpx.Timeout | None = None
         if wait:
             wait = max(1, min(60, int(wait)))

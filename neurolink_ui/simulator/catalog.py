@@ -21,6 +21,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from PIL import Image
+
 from . import media
 
 ModelKind = Literal["chat", "image", "video", "avatar", "music"]
@@ -709,12 +711,34 @@ def _image_logs(seed: int, prompt: str, steps: int, mode: str = "txt2img") -> li
     ]
 
 
-def _resolve_image(resolve: FileResolver, url: str, what: str) -> Any:
+def _fetch(resolve: FileResolver, url: str, what: str) -> bytes:
+    """The bytes behind an input URL; an unreadable one is a ValueError naming the field."""
     try:
-        data = resolve(url)
+        return resolve(url)
     except ValueError as exc:
         raise ValueError(f"{what}: cannot read {_shorten(url, 80)!r} ({exc})") from exc
-    return media.decode_image(data, what)
+
+
+def _resolve_image(resolve: FileResolver, url: str, what: str) -> Image.Image:
+    return media.decode_image(_fetch(resolve, url, what), what)
+
+
+def _input_image(
+    input: dict[str, Any], resolve: FileResolver, field_name: str | None
+) -> Image.Image | None:
+    """The decoded image of an optional URI field, None when the field is absent or empty."""
+    if field_name and input.get(field_name):
+        return _resolve_image(resolve, input[field_name], field_name)
+    return None
+
+
+def _inpaint_inputs(
+    input: dict[str, Any], resolve: FileResolver
+) -> tuple[Image.Image | None, Image.Image | None]:
+    """(image, mask) of an img2img / inpainting model; a mask without an image is ignored."""
+    init = _input_image(input, resolve, "image")
+    mask = _input_image(input, resolve, "mask") if init is not None else None
+    return init, mask
 
 
 def _image_files(
@@ -726,19 +750,13 @@ def _image_files(
     single: bool,
     fmt: str,
     quality: int,
-    resolve: FileResolver,
-    image_field: str | None,
+    init: Image.Image | None,
     strength: float,
-    mask_field: str | None = None,
+    mask: Image.Image | None = None,
     steps: int = 28,
 ) -> Generation:
     prompt = str(input.get("prompt") or "")
     seed = input_seed(input)
-    init = mask = None
-    if image_field and input.get(image_field):
-        init = _resolve_image(resolve, input[image_field], image_field)
-    if mask_field and input.get(mask_field) and init is not None:
-        mask = _resolve_image(resolve, input[mask_field], mask_field)
     width, height = media.cap_size(width, height)
     files: list[OutputFile] = []
     for i in range(count):
@@ -765,8 +783,7 @@ def _generate_flux_schnell(
         single=False,
         fmt=input["output_format"],
         quality=int(input["output_quality"]),
-        resolve=resolve,
-        image_field=None,
+        init=None,
         strength=1.0,
         steps=int(input["num_inference_steps"]),
     )
@@ -878,8 +895,7 @@ def _generate_flux_pro(model: SimModel, input: dict[str, Any], resolve: FileReso
         single=True,
         fmt=input["output_format"],
         quality=int(input["output_quality"]),
-        resolve=resolve,
-        image_field="image_prompt",
+        init=_input_image(input, resolve, "image_prompt"),
         strength=0.55,
     )
 
@@ -950,9 +966,9 @@ def _flux_pro() -> SimModel:
 
 def _generate_sd35(model: SimModel, input: dict[str, Any], resolve: FileResolver) -> Generation:
     width, height = media.size_for_ratio(input["aspect_ratio"], 1024)
-    if input.get("image"):  # img2img: the output takes the input image's shape
-        probe = _resolve_image(resolve, input["image"], "image")
-        width, height = media.cap_size(probe.width, probe.height)
+    init = _input_image(input, resolve, "image")
+    if init is not None:  # img2img: the output takes the input image's shape
+        width, height = media.cap_size(init.width, init.height)
         width, height = max(16, width // 16 * 16), max(16, height // 16 * 16)
     return _image_files(
         input,
@@ -962,8 +978,7 @@ def _generate_sd35(model: SimModel, input: dict[str, Any], resolve: FileResolver
         single=True,
         fmt=input["output_format"],
         quality=90,
-        resolve=resolve,
-        image_field="image",
+        init=init,
         strength=float(input["prompt_strength"]),
     )
 
@@ -1017,6 +1032,7 @@ def _sd35(name: str, cfg_default: float, description: str) -> SimModel:
 def _generate_playground(
     model: SimModel, input: dict[str, Any], resolve: FileResolver
 ) -> Generation:
+    init, mask = _inpaint_inputs(input, resolve)
     return _image_files(
         input,
         width=int(input["width"]),
@@ -1025,10 +1041,9 @@ def _generate_playground(
         single=False,
         fmt="png",
         quality=100,
-        resolve=resolve,
-        image_field="image",
+        init=init,
         strength=float(input["prompt_strength"]),
-        mask_field="mask",
+        mask=mask,
         steps=int(input["num_inference_steps"]),
     )
 
@@ -1122,6 +1137,7 @@ def _generate_ideogram(model: SimModel, input: dict[str, Any], resolve: FileReso
         width, height = int(w_text), int(h_text)
     else:
         width, height = media.size_for_ratio(input["aspect_ratio"], 1024)
+    init, mask = _inpaint_inputs(input, resolve)
     return _image_files(
         input,
         width=width,
@@ -1130,10 +1146,9 @@ def _generate_ideogram(model: SimModel, input: dict[str, Any], resolve: FileReso
         single=True,
         fmt="png",
         quality=100,
-        resolve=resolve,
-        image_field="image",
+        init=init,
         strength=0.5,
-        mask_field="mask",
+        mask=mask,
     )
 
 
@@ -1265,11 +1280,8 @@ def _mp4_video(
 ) -> Generation:
     prompt = str(input.get("prompt") or "")
     seed = input_seed(input)
-    start = end = None
-    if image_field and input.get(image_field):
-        start = _resolve_image(resolve, input[image_field], image_field)
-    if end_field and input.get(end_field):
-        end = _resolve_image(resolve, input[end_field], end_field)
+    start = _input_image(input, resolve, image_field)
+    end = _input_image(input, resolve, end_field)
     if start is not None:
         width, height = media.video_size(start.width, start.height)
     else:
@@ -1572,11 +1584,7 @@ def _video_models() -> list[SimModel]:
 def _resolve_audio(
     resolve: FileResolver, url: str, what: str, rate: int = 44100
 ) -> media.AudioClip:
-    try:
-        data = resolve(url)
-    except ValueError as exc:
-        raise ValueError(f"{what}: cannot read {_shorten(url, 80)!r} ({exc})") from exc
-    return media.decode_audio(data, what, rate=rate)
+    return media.decode_audio(_fetch(resolve, url, what), what, rate=rate)
 
 
 def _avatar_generation(sources: list[Any], audio: media.AudioClip, fps: float) -> Generation:

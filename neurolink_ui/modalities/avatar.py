@@ -14,12 +14,19 @@ from pathlib import Path
 from typing import Any
 
 import av
-import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
 from neurolink_ui.replicate.schema import InputField, InputSchema
 
-from .common import InputProblem, MappedInput, find_field, finish, merge_advanced
+from .common import (
+    InputProblem,
+    MappedInput,
+    find_field,
+    finish,
+    is_remote,
+    merge_advanced,
+    open_image,
+)
 
 PORTRAIT_IMAGE_NAMES = ("source_image", "image", "face", "portrait", "input_image", "face_image")
 FACE_VIDEO_NAMES = ("video_input", "face_video", "input_video", "video", "face")
@@ -57,37 +64,11 @@ def needs_face_video(schema: InputSchema) -> bool:
     )
 
 
-def _open_image(image: Any) -> Image.Image:
-    try:
-        if isinstance(image, Image.Image):
-            picture = image
-        elif isinstance(image, bytes | bytearray | memoryview):
-            picture = Image.open(io.BytesIO(bytes(image)))
-        elif isinstance(image, str | Path):
-            picture = Image.open(Path(image))
-        elif isinstance(image, np.ndarray):
-            picture = Image.fromarray(image)
-        else:
-            raise InputProblem(
-                f"The portrait must be an image file (got {type(image).__name__}).",
-                field="portrait",
-            )
-        picture.load()
-    except (UnidentifiedImageError, OSError, ValueError, TypeError) as exc:
-        raise InputProblem(
-            "The portrait could not be read as an image; upload a PNG, JPEG or WebP photo.",
-            field="portrait",
-        ) from exc
-    if picture.width < 2 or picture.height < 2:
-        raise InputProblem("The portrait is too small; upload a photo of a face.", field="portrait")
-    return picture
-
-
 def still_to_video(image: Any, duration_seconds: float, fps: int = DEFAULT_FPS) -> bytes:
     """An H.264 MP4 (yuv420p, even dimensions) showing the still for `duration_seconds`."""
     if not duration_seconds or duration_seconds <= 0 or not math.isfinite(duration_seconds):
         raise InputProblem(f"The video length must be positive (got {duration_seconds}).")
-    picture = _open_image(image).convert("RGB")
+    picture = open_image(image).convert("RGB")
     scale = min(1.0, MAX_VIDEO_SIDE / max(picture.size))
     width = max(2, int(picture.width * scale) // 2 * 2)
     height = max(2, int(picture.height * scale) // 2 * 2)
@@ -163,10 +144,6 @@ def _positive_duration(seconds: float) -> float:
     return float(seconds)
 
 
-def _is_remote(value: Any) -> bool:
-    return isinstance(value, str) and value.startswith(("http://", "https://", "data:"))
-
-
 def _model_fps(schema: InputSchema, advanced: Mapping[str, Any]) -> int:
     chosen = advanced.get("fps")
     if isinstance(chosen, int | float) and not isinstance(chosen, bool) and chosen > 0:
@@ -197,7 +174,7 @@ def build_avatar_input(
     if voice_spec is None:
         raise InputProblem("This model has no audio input; pick an avatar model that takes speech.")
 
-    duration = None if _is_remote(audio) else audio_duration(audio)
+    duration = None if is_remote(audio) else audio_duration(audio)
     input: dict[str, Any] = {}
     if needs_face_video(schema) and not _looks_like_video(portrait):
         if duration is None:
@@ -213,8 +190,8 @@ def build_avatar_input(
             f"still video at {fps} fps."
         )
     else:
-        if not _is_remote(portrait) and not _looks_like_video(portrait):
-            _open_image(portrait)  # refuse a broken image before paying for a prediction
+        if not is_remote(portrait) and not _looks_like_video(portrait):
+            open_image(portrait)  # refuse a broken image before paying for a prediction
         input[face_spec.name] = portrait
     input[voice_spec.name] = audio
     merge_advanced(schema, input, advanced, managed={face_spec.name, voice_spec.name}, notes=notes)

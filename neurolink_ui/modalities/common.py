@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import io
 import math
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
 
 from neurolink_ui.replicate.schema import InputField, InputSchema
 
@@ -26,6 +31,39 @@ class InputProblem(ValueError):
         super().__init__(message)
         self.message = message
         self.field = field
+
+
+def is_remote(value: Any) -> bool:
+    """A URL the model fetches itself: nothing local to check or encode."""
+    return isinstance(value, str) and value.startswith(("http://", "https://", "data:"))
+
+
+def open_image(image: Any, what: str = "portrait", field: str | None = None) -> Image.Image:
+    """The image a person gave (path, bytes, PIL image or array), loaded; InputProblem if it
+    isn't one, so a broken upload is refused before a prediction is paid for."""
+    field = field or what
+    try:
+        if isinstance(image, Image.Image):
+            picture = image
+        elif isinstance(image, bytes | bytearray | memoryview):
+            picture = Image.open(io.BytesIO(bytes(image)))
+        elif isinstance(image, str | Path):
+            picture = Image.open(Path(image))
+        elif isinstance(image, np.ndarray):
+            picture = Image.fromarray(image)
+        else:
+            raise InputProblem(
+                f"The {what} must be an image file (got {type(image).__name__}).", field=field
+            )
+        picture.load()
+    except (UnidentifiedImageError, OSError, ValueError, TypeError) as exc:
+        raise InputProblem(
+            f"The {what} could not be read as an image; upload a PNG, JPEG or WebP file.",
+            field=field,
+        ) from exc
+    if picture.width < 2 or picture.height < 2:
+        raise InputProblem(f"The {what} is too small to use.", field=field)
+    return picture
 
 
 def is_blank(value: Any) -> bool:

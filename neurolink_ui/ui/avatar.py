@@ -16,7 +16,6 @@ from .common import (
     MediaPanel,
     PanelUpdate,
     advanced_form,
-    checked_image,
     model_picker,
     parse_advanced,
     user_errors,
@@ -54,10 +53,11 @@ def make_avatar_handler(ctx: AppContext):
             if not audio:
                 raise InputProblem("Add narration audio first (upload a file or record it).")
         extra = parse_advanced(advanced)
-        face = checked_image(portrait, "portrait")
 
         def build(schema: InputSchema):
-            return build_avatar_input(schema, portrait=face, audio=Path(audio), advanced=extra)
+            return build_avatar_input(
+                schema, portrait=Path(portrait), audio=Path(audio), advanced=extra
+            )
 
         label = Path(audio).name
         async for update in panel.run(label, model, build, session_token, generations, request):

@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import gradio as gr
-from PIL import Image
 
 from ..modalities.common import InputProblem, MappedInput
 from ..modalities.forms import FormField, collect_advanced, form_fields
@@ -36,21 +35,6 @@ def user_errors() -> Iterator[None]:
         raise gr.Error(str(exc), title=getattr(exc, "title", "Invalid input")) from None
 
 
-def checked_image(path: str | None, what: str = "input image") -> Path | None:
-    """An uploaded image path, verified to be a readable image before anything is sent."""
-    if not path:
-        return None
-    try:
-        with Image.open(path) as img:
-            img.verify()
-    except (OSError, SyntaxError, ValueError):
-        raise gr.Error(
-            f"The {what} could not be read as an image. Upload a PNG, JPEG or WebP file.",
-            title="Invalid image",
-        ) from None
-    return Path(path)
-
-
 def model_picker(label: str, default: str, choices: list[str]) -> gr.Dropdown:
     ordered = list(dict.fromkeys([default, *choices]))
     return gr.Dropdown(
@@ -61,11 +45,6 @@ def model_picker(label: str, default: str, choices: list[str]) -> gr.Dropdown:
         info="Pick one, or type any owner/name or owner/name:version",
         scale=3,
     )
-
-
-def parse_model(text: str) -> str:
-    with user_errors():
-        return str(ModelRef.parse(text))
 
 
 def parse_advanced(raw: str | dict | None, upload_root: Path | None = None) -> dict[str, Any]:
@@ -192,7 +171,7 @@ class MediaPanel:
     kind: OutputKind
     present: Callable[[RunResult], Any] = first_file
 
-    def run(
+    async def run(
         self,
         prompt: str,
         model_text: str,
@@ -201,73 +180,44 @@ class MediaPanel:
         generations: list[dict] | None,
         request: gr.Request | None,
     ) -> AsyncIterator[PanelUpdate]:
-        return media_run(
-            self.ctx,
-            panel=self.panel,
-            prompt=prompt,
-            session_token=session_token,
-            model_text=model_text,
-            build=build,
-            kind=self.kind,
-            present=self.present,
-            generations=generations,
-            request=request,
-        )
+        """Map, run and download one generation, yielding the panel's updates as it goes.
 
-
-async def media_run(
-    ctx: AppContext,
-    *,
-    panel: str,
-    prompt: str,
-    session_token: str | None,
-    model_text: str,
-    build: Callable[[InputSchema], MappedInput],
-    kind: OutputKind,
-    present: Callable[[RunResult], Any],
-    generations: list[dict] | None,
-    request: gr.Request | None,
-) -> AsyncIterator[PanelUpdate]:
-    """Map, run and download one generation, yielding the panel's updates as it goes.
-
-    Progress only touches the status; the result goes to the output via `present` and into History.
-    """
-    started = time.monotonic()
-    throttle = ProgressThrottle()
-    with user_errors():
-        ref = str(ModelRef.parse(model_text))
-        backend = ctx.backend(session_token)
-        info = await backend.client.get_model(ref, token=backend.token)
-        mapped = build(info.input_schema)
-        problems = info.input_schema.validate(mapped.input)
-        if problems:
-            raise InputProblem("; ".join(problems))
-        yield gr.skip(), "📤 Sending to Replicate…", gr.skip()
-        async for event in run_model(
-            backend.client,
-            ref,
-            mapped.input,
-            token=backend.token,
-            kind=kind,
-            dest_dir=ctx.session_dir(request.session_hash if request else None),
-            notes=mapped.notes,
-        ):
-            if isinstance(event, Progress):
-                if throttle.should_show(event):
-                    yield gr.skip(), progress_markdown(event), gr.skip()
-            elif isinstance(event, RunResult):
-                if not event.files:
-                    raise ReplicateError(
-                        f"{ref} finished but returned no {kind} file (output: "
-                        f"{str(event.prediction.output)[:200]!r})."
-                    )
-                event.wall_time = time.monotonic() - started
-                event.model = ref
-                if not info.is_official and info.version_id and not ModelRef.parse(ref).version:
-                    event.notes.append(f"Ran version {info.version_id[:12]}…")
-                status = done_markdown(ref, event.predict_time, event.wall_time, event.notes)
-                entry = history_entry(panel, prompt, event)
-                yield present(event), status, add_history(generations, entry)
+        Progress only touches the status; the result goes to the output via `present` and into
+        History. `build` maps the person's values onto the model's schema (and refuses bad ones).
+        """
+        started = time.monotonic()
+        throttle = ProgressThrottle()
+        with user_errors():
+            ref = str(ModelRef.parse(model_text))
+            backend = self.ctx.backend(session_token)
+            info = await backend.client.get_model(ref, token=backend.token)
+            mapped = build(info.input_schema)
+            yield gr.skip(), "📤 Sending to Replicate…", gr.skip()
+            async for event in run_model(
+                backend.client,
+                ref,
+                mapped.input,
+                token=backend.token,
+                kind=self.kind,
+                dest_dir=self.ctx.session_dir(request.session_hash if request else None),
+                notes=mapped.notes,
+            ):
+                if isinstance(event, Progress):
+                    if throttle.should_show(event):
+                        yield gr.skip(), progress_markdown(event), gr.skip()
+                elif isinstance(event, RunResult):
+                    if not event.files:
+                        raise ReplicateError(
+                            f"{ref} finished but returned no {self.kind} file (output: "
+                            f"{str(event.prediction.output)[:200]!r})."
+                        )
+                    event.wall_time = time.monotonic() - started
+                    event.model = ref
+                    if not info.is_official and info.version_id and not ModelRef.parse(ref).version:
+                        event.notes.append(f"Ran version {info.version_id[:12]}…")
+                    status = done_markdown(ref, event.predict_time, event.wall_time, event.notes)
+                    entry = history_entry(self.panel, prompt, event)
+                    yield self.present(event), status, add_history(generations, entry)
 
 
 def history_entry(kind: str, prompt: str, result: RunResult) -> dict:

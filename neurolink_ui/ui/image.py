@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import gradio as gr
 
+from ..modalities.common import open_image
 from ..modalities.image import ASPECT_RATIOS, build_image_input
 from ..model_choices import IMAGE_MODELS
 from ..replicate.schema import InputSchema
@@ -14,9 +16,9 @@ from .common import (
     MediaPanel,
     PanelUpdate,
     advanced_form,
-    checked_image,
     model_picker,
     parse_advanced,
+    user_errors,
 )
 from .components import GalleryOutput, ImageInput
 from .context import AppContext
@@ -53,7 +55,9 @@ def make_image_handler(ctx: AppContext):
     ) -> AsyncIterator[PanelUpdate]:
         """Generate images from `prompt`; `input_image` makes it image-to-image."""
         extra = parse_advanced(advanced)
-        start = checked_image(input_image)
+        if input_image:
+            with user_errors():  # a broken upload is refused before a prediction is paid for
+                open_image(Path(input_image), "input image")
 
         def build(schema: InputSchema):
             return build_image_input(
@@ -62,7 +66,7 @@ def make_image_handler(ctx: AppContext):
                 aspect_ratio=aspect_ratio or None,
                 seed=int(seed) if seed is not None and seed >= 0 else None,
                 num_outputs=int(num_outputs) if num_outputs else None,
-                image=start,
+                image=Path(input_image) if input_image else None,
                 advanced=extra,
             )
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import gradio as gr
 
+from ..modalities.common import open_image
 from ..modalities.video import build_video_input
 from ..model_choices import VIDEO_MODELS
 from ..replicate.schema import InputSchema
@@ -14,9 +16,9 @@ from .common import (
     MediaPanel,
     PanelUpdate,
     advanced_form,
-    checked_image,
     model_picker,
     parse_advanced,
+    user_errors,
 )
 from .components import ImageInput, VideoOutput
 from .context import AppContext
@@ -51,13 +53,15 @@ def make_video_handler(ctx: AppContext):
     ) -> AsyncIterator[PanelUpdate]:
         """Generate a video from `prompt`, starting from `start_image` where the model takes one."""
         extra = parse_advanced(advanced)
-        start = checked_image(start_image, "start frame")
+        if start_image:
+            with user_errors():  # a broken upload is refused before a prediction is paid for
+                open_image(Path(start_image), "start frame")
 
         def build(schema: InputSchema):
             return build_video_input(
                 schema,
                 prompt=prompt,
-                start_image=start,
+                start_image=Path(start_image) if start_image else None,
                 length_seconds=float(length) if length else None,
                 aspect_ratio=aspect_ratio or None,
                 advanced=extra,

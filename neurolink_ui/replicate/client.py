@@ -208,10 +208,7 @@ def parse_timestamp(value: str | None) -> float | None:
     match = re.match(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d+))?(Z|[+-]\d\d:?\d\d)?$", value)
     if not match:
         return None
-    base = datetime.fromisoformat(match[1]).replace(tzinfo=UTC)
-    offset = match[3] or "Z"
-    if offset != "Z":
-        base = datetime.fromisoformat(match[1] + offset)
+    base = datetime.fromisoformat(match[1] + (match[3] or "Z"))  # no offset means UTC
     fraction = float("0." + match[2]) if match[2] else 0.0
     return base.timestamp() + fraction
 

@@ -311,7 +311,7 @@ def request_from_args(args: argparse.Namespace, settings: Settings) -> GenerateR
     if args.stream and mode != "text":
         raise UsageError(f"--stream applies to text output, not {mode}")
 
-    prompt = args.prompt.strip() if args.prompt and args.prompt.strip() else None
+    prompt = (args.prompt or "").strip() or None
     if mode == "avatar":
         missing = [
             flag
@@ -587,11 +587,10 @@ async def generate(
             if result is None:  # run_model ends with a RunResult or raises
                 raise ReplicateError(f"{ref} ended without a result.")
             if request.mode == "text":
-                if request.stream:
-                    if not result.text.endswith("\n"):
-                        console.text("\n")
-                else:
-                    console.text(result.text if result.text.endswith("\n") else result.text + "\n")
+                if not request.stream:  # streamed text is on stdout already
+                    console.text(result.text)
+                if not result.text.endswith("\n"):
+                    console.text("\n")
             else:
                 if not result.files:
                     raise ReplicateError(

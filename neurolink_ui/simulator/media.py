@@ -337,8 +337,36 @@ def animate_frames(
         yield _composite(frame.clip(0, 255), overlay)
 
 
-def _fps_fraction(fps: float) -> Fraction:
-    return Fraction(fps).limit_denominator(1001)
+def _audio_layout(channels: int) -> str:
+    return "mono" if channels == 1 else "stereo"
+
+
+def _add_video_stream(
+    container: av.container.OutputContainer,
+    codec: str,
+    fps: float,
+    width: int,
+    height: int,
+    pix_fmt: str,
+    options: dict[str, str],
+) -> av.VideoStream:
+    stream = container.add_stream(codec, rate=Fraction(fps).limit_denominator(1001))
+    stream.width, stream.height, stream.pix_fmt = width, height, pix_fmt
+    stream.options = options
+    return stream
+
+
+def _mux_frames(
+    container: av.container.OutputContainer,
+    stream: av.VideoStream,
+    frames: Iterable[np.ndarray],
+    frame_format: str,
+) -> None:
+    """Encode every frame (arrays in `frame_format`, e.g. rgb24) and flush the encoder."""
+    for arr in frames:
+        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(arr), format=frame_format)
+        container.mux(stream.encode(frame))
+    container.mux(stream.encode(None))
 
 
 def encode_mp4(
@@ -353,17 +381,15 @@ def encode_mp4(
         raise ValueError(f"H.264 yuv420p needs even dimensions, got {width}x{height}")
     buf = io.BytesIO()
     with av.open(buf, mode="w", format="mp4") as container:
-        video = container.add_stream("libx264", rate=_fps_fraction(fps))
-        video.width, video.height, video.pix_fmt = width, height, "yuv420p"
-        video.options = {"preset": "veryfast", "crf": "26"}
+        video = _add_video_stream(
+            container, "libx264", fps, width, height, "yuv420p", {"preset": "veryfast", "crf": "26"}
+        )
+        # Every stream must exist before the first packet is muxed (that writes the header).
         audio_stream = None
         if audio is not None:
-            layout = "mono" if audio.channels == 1 else "stereo"
+            layout = _audio_layout(audio.channels)
             audio_stream = container.add_stream("aac", rate=audio.sample_rate, layout=layout)
-        for arr in frames:
-            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(arr), format="rgb24")
-            container.mux(video.encode(frame))
-        container.mux(video.encode(None))
+        _mux_frames(container, video, frames, "rgb24")
         if audio is not None and audio_stream is not None:
             _encode_audio(container, audio_stream, audio)
     return buf.getvalue()
@@ -372,7 +398,7 @@ def encode_mp4(
 def _encode_audio(
     container: av.container.OutputContainer, stream: av.AudioStream, clip: AudioClip
 ) -> None:
-    layout = "mono" if clip.channels == 1 else "stereo"
+    layout = _audio_layout(clip.channels)
     chunk = 1024
     samples = np.ascontiguousarray(clip.samples.astype(np.float32))
     for start in range(0, samples.shape[1], chunk):
@@ -390,21 +416,17 @@ def encode_webm_alpha(
 ) -> bytes:
     """VP9 WebM with an alpha channel (yuva420p) from RGBA frames, as wan-alpha delivers."""
     buf = io.BytesIO()
+    options = {
+        "deadline": "realtime",
+        "cpu-used": "8",
+        "crf": str(round(15 + (100 - max(1, min(100, quality))) * 0.45)),
+        "b:v": "0",
+        "row-mt": "1",
+        "auto-alt-ref": "0",
+    }
     with av.open(buf, mode="w", format="webm") as container:
-        stream = container.add_stream("libvpx-vp9", rate=_fps_fraction(fps))
-        stream.width, stream.height, stream.pix_fmt = width, height, "yuva420p"
-        stream.options = {
-            "deadline": "realtime",
-            "cpu-used": "8",
-            "crf": str(round(15 + (100 - max(1, min(100, quality))) * 0.45)),
-            "b:v": "0",
-            "row-mt": "1",
-            "auto-alt-ref": "0",
-        }
-        for arr in frames:
-            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(arr), format="rgba")
-            container.mux(stream.encode(frame))
-        container.mux(stream.encode(None))
+        stream = _add_video_stream(container, "libvpx-vp9", fps, width, height, "yuva420p", options)
+        _mux_frames(container, stream, frames, "rgba")
     return buf.getvalue()
 
 

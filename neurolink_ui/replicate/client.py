@@ -44,7 +44,7 @@ from .errors import (
 )
 from .netguard import GuardedTransport
 from .outputs import Downloader, normalize_output
-from .progress import log_tail, parse_percent
+from .progress import log_tail, summarize
 from .retry import (
     RequestKind,
     RetryPolicy,
@@ -247,13 +247,13 @@ class _Run:
 
     def progress(self, status: str | None = None) -> Progress:
         prediction = self.prediction
-        logs = prediction.logs if prediction and prediction.logs else self.logs
+        percent, tail = summarize(prediction.logs if prediction and prediction.logs else self.logs)
         return Progress(
             prediction_id=prediction.id if prediction else "",
             status=status or (prediction.status if prediction else "starting"),
             elapsed=round(self.elapsed, 3),
-            percent=parse_percent(logs),
-            log_tail=log_tail(logs),
+            percent=percent,
+            log_tail=tail,
         )
 
 

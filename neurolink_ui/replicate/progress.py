@@ -18,7 +18,23 @@ def _lines(logs: str) -> list[str]:
 
 def parse_percent(logs: str | None) -> float | None:
     """Percent (0–100) of the last tqdm bar in the logs, None when there is none."""
-    for line in reversed(_lines(logs or "")):
+    return _percent(_lines(logs or ""))
+
+
+def log_tail(logs: str | None, lines: int = LOG_TAIL_LINES) -> tuple[str, ...]:
+    """The last `lines` non-empty log lines."""
+    return _tail(_lines(logs or ""), lines)
+
+
+def summarize(logs: str | None) -> tuple[float | None, tuple[str, ...]]:
+    """`parse_percent` and `log_tail` of the same logs, split into lines once: a running
+    prediction's whole log is read again at every progress tick."""
+    split = _lines(logs or "")
+    return _percent(split), _tail(split, LOG_TAIL_LINES)
+
+
+def _percent(lines: list[str]) -> float | None:
+    for line in reversed(lines):
         count = _COUNT_RE.search(line)
         if count and "%|" in line and int(count.group(2)) > 0:
             return min(100.0, 100.0 * int(count.group(1)) / int(count.group(2)))
@@ -28,8 +44,5 @@ def parse_percent(logs: str | None) -> float | None:
     return None
 
 
-def log_tail(logs: str | None, lines: int = LOG_TAIL_LINES) -> tuple[str, ...]:
-    """The last `lines` non-empty log lines."""
-    if lines <= 0:
-        return ()
-    return tuple(_lines(logs or "")[-lines:])
+def _tail(lines: list[str], count: int) -> tuple[str, ...]:
+    return tuple(lines[-count:]) if count > 0 else ()

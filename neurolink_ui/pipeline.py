@@ -62,12 +62,14 @@ async def run_model(
     kind: OutputKind,
     dest_dir: Path,
     notes: list[str] | None = None,
+    started: float | None = None,
 ) -> AsyncIterator[PredictionEvent | RunResult]:
     """Yield the prediction's Progress and TextDelta events, then one RunResult.
 
     Cancelling the consumer cancels the prediction at Replicate (the client guarantees it).
+    `started` (time.monotonic()) is when the person asked, for the result's wall time.
     """
-    started = time.monotonic()
+    started = time.monotonic() if started is None else started
     streamed: list[str] = []
     finished: Prediction | None = None
     async for event in client.events(ref, model_input, token=token):

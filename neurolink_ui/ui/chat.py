@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -78,7 +77,6 @@ def make_chat_handler(ctx: AppContext):
         view = ChatStreamView(model=ref)
         throttle = ProgressThrottle()
         yield [*shown, *view.messages()], gr.skip(), "📤 Sending to Replicate…", gr.skip()
-        started = time.monotonic()
         try:
             with user_errors():
                 async for event in run_model(
@@ -99,7 +97,6 @@ def make_chat_handler(ctx: AppContext):
                     elif isinstance(event, RunResult):
                         if not view.text:
                             view.add(event.text)
-                        event.wall_time = time.monotonic() - started
                         view.finish(event.predict_time, event.wall_time)
                         entry = history_entry("chat", message, event)
                         done = done_markdown(ref, event.predict_time, event.wall_time, event.notes)

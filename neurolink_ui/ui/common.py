@@ -201,6 +201,7 @@ class MediaPanel:
                 kind=self.kind,
                 dest_dir=self.ctx.session_dir(request.session_hash if request else None),
                 notes=mapped.notes,
+                started=started,
             ):
                 if isinstance(event, Progress):
                     if throttle.should_show(event):
@@ -211,8 +212,6 @@ class MediaPanel:
                             f"{ref} finished but returned no {self.kind} file (output: "
                             f"{str(event.prediction.output)[:200]!r})."
                         )
-                    event.wall_time = time.monotonic() - started
-                    event.model = ref
                     if not info.is_official and info.version_id and not ModelRef.parse(ref).version:
                         event.notes.append(f"Ran version {info.version_id[:12]}…")
                     status = done_markdown(ref, event.predict_time, event.wall_time, event.notes)

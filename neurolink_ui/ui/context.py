@@ -26,7 +26,6 @@ class Backend:
 
     client: ReplicateClient
     token: str
-    simulated: bool
 
 
 @dataclass
@@ -58,18 +57,14 @@ class AppContext:
             log.info("no REPLICATE_API_TOKEN: using the built-in simulator at %s", sim.base_url)
         return ctx
 
-    @property
-    def simulated_by_default(self) -> bool:
-        return self.simulator_client is not None
-
     def backend(self, session_token: str | None) -> Backend:
         """A visitor's own token wins, then the Space owner's, then the built-in simulator."""
         if session_token:
-            return Backend(self.client, session_token, simulated=False)
+            return Backend(self.client, session_token)
         if self.settings.api_token:
-            return Backend(self.client, self.settings.api_token, simulated=False)
+            return Backend(self.client, self.settings.api_token)
         assert self.simulator_client is not None
-        return Backend(self.simulator_client, SIMULATOR_TOKEN, simulated=True)
+        return Backend(self.simulator_client, SIMULATOR_TOKEN)
 
     def session_dir(self, session_hash: str | None) -> Path:
         path = self.outputs_dir / (session_hash or "direct")[:32]

@@ -153,7 +153,8 @@ def _fmt_number(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else str(value)
 
 
-def _invalid(kind: str, field_name: str, description: str) -> dict[str, str]:
+def invalid_field(kind: str, field_name: str, description: str) -> dict[str, str]:
+    """One `invalid_fields` entry, as Replicate reports them (the server uses it too)."""
     return {"type": kind, "field": field_name, "description": description}
 
 
@@ -162,16 +163,16 @@ def _validate_value(spec: FieldSpec, value: Any) -> list[dict[str, str]]:
     if value is None:
         if spec.nullable:
             return []
-        return [_invalid("type", name, f"Invalid type. Expected: {spec.type}, given: null")]
+        return [invalid_field("type", name, f"Invalid type. Expected: {spec.type}, given: null")]
     if not _type_matches(spec.type, value):
         given = _json_type_name(value)
-        return [_invalid("type", name, f"Invalid type. Expected: {spec.type}, given: {given}")]
+        return [invalid_field("type", name, f"Invalid type. Expected: {spec.type}, given: {given}")]
     problems: list[dict[str, str]] = []
     if spec.type == "array" and spec.items_type:
         for i, item in enumerate(value):
             if not _type_matches(spec.items_type, item):
                 problems.append(
-                    _invalid(
+                    invalid_field(
                         "type",
                         f"{name}.{i}",
                         f"Invalid type. Expected: {spec.items_type}, "
@@ -180,10 +181,12 @@ def _validate_value(spec: FieldSpec, value: Any) -> list[dict[str, str]]:
                 )
     if spec.choices is not None and value not in spec.choices:
         listed = ", ".join(json.dumps(c) for c in spec.choices)
-        problems.append(_invalid("enum", name, f"{name} must be one of the following: {listed}"))
+        problems.append(
+            invalid_field("enum", name, f"{name} must be one of the following: {listed}")
+        )
     if spec.minimum is not None and value < spec.minimum:
         problems.append(
-            _invalid(
+            invalid_field(
                 "number_gte",
                 name,
                 f"{name} must be greater than or equal to {_fmt_number(spec.minimum)}",
@@ -191,7 +194,7 @@ def _validate_value(spec: FieldSpec, value: Any) -> list[dict[str, str]]:
         )
     if spec.maximum is not None and value > spec.maximum:
         problems.append(
-            _invalid(
+            invalid_field(
                 "number_lte",
                 name,
                 f"{name} must be less than or equal to {_fmt_number(spec.maximum)}",
@@ -272,14 +275,14 @@ class SimModel:
         if not isinstance(input, dict):
             given = _json_type_name(input)
             return {}, [
-                _invalid("type", "input", f"Invalid type. Expected: object, given: {given}")
+                invalid_field("type", "input", f"Invalid type. Expected: object, given: {given}")
             ]
         problems: list[dict[str, str]] = []
         known = {f.name for f in self.fields}
         for key in input:
             if key not in known:
                 problems.append(
-                    _invalid(
+                    invalid_field(
                         "additional_property_not_allowed",
                         key,
                         f"Additional property {key} is not allowed",
@@ -289,7 +292,9 @@ class SimModel:
         for spec in self.fields:
             if spec.name not in input:
                 if spec.required:
-                    problems.append(_invalid("required", spec.name, f"{spec.name} is required"))
+                    problems.append(
+                        invalid_field("required", spec.name, f"{spec.name} is required")
+                    )
                 elif spec.default is not NO_DEFAULT:
                     resolved[spec.name] = spec.default
                 continue

@@ -40,6 +40,7 @@ from collections import OrderedDict
 from collections.abc import AsyncIterator
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
+from functools import cached_property
 from http import HTTPStatus
 from typing import Any
 from urllib.parse import quote, unquote_to_bytes, urlsplit
@@ -53,7 +54,14 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .catalog import Generation, OutputFile, SimModel, find_version, get_model
+from .catalog import (
+    Generation,
+    OutputFile,
+    SimModel,
+    find_version,
+    get_model,
+    invalid_field,
+)
 from .config import Fault, SimulatorConfig
 
 logger = logging.getLogger(__name__)
@@ -189,6 +197,11 @@ class ProblemError(Exception):
         self.headers = headers or {}
 
 
+def status_title(status: int) -> str:
+    """The standard reason phrase of an HTTP status, "Error" for a non-standard one."""
+    return HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else "Error"
+
+
 def problem(status: int, detail: str, title: str | None = None, **extra: Any) -> ProblemError:
     body: dict[str, Any] = {}
     if title:
@@ -238,15 +251,22 @@ class StoredFile:
     created_at: float
     token_id: str
 
+    @cached_property
+    def checksums(self) -> dict[str, str]:
+        """Hashed once: a file (up to 100 MB) is listed and fetched many times."""
+        return {
+            "sha256": hashlib.sha256(self.data).hexdigest(),
+            "md5": hashlib.md5(self.data).hexdigest(),
+        }
+
     def to_json(self, base: str) -> dict[str, Any]:
-        md5 = hashlib.md5(self.data).hexdigest()
         return {
             "id": self.id,
             "name": self.name,
             "content_type": self.content_type,
             "size": len(self.data),
-            "etag": md5,
-            "checksums": {"sha256": hashlib.sha256(self.data).hexdigest(), "md5": md5},
+            "etag": self.checksums["md5"],
+            "checksums": dict(self.checksums),
             "metadata": self.metadata,
             "created_at": rfc3339(self.created_at, 3),
             "expires_at": rfc3339(self.created_at + FILE_TTL_SECONDS, 3),
@@ -619,11 +639,6 @@ def _invalid_body(fields: list[dict[str, str]]) -> ProblemError:
     return problem(422, detail, "Input validation failed", invalid_fields=fields)
 
 
-def _field(kind: str, name: str, description: str) -> dict[str, str]:
-    """One `invalid_fields` entry, as Replicate reports them."""
-    return {"type": kind, "field": name, "description": description}
-
-
 _BODY_TYPES: dict[str, tuple[type, str]] = {
     "input": (dict, "object"),
     "version": (str, "string"),
@@ -639,28 +654,30 @@ async def read_create_body(request: Request, allowed: frozenset[str]) -> dict[st
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise problem(400, f"Request body is not valid JSON: {exc}", "Invalid JSON") from exc
     if not isinstance(body, dict):
-        raise _invalid_body([_field("type", "(root)", "Invalid type. Expected: object")])
+        raise _invalid_body([invalid_field("type", "(root)", "Invalid type. Expected: object")])
     fields = [
-        _field(
+        invalid_field(
             "additional_property_not_allowed", "(root)", f"Additional property {k} is not allowed"
         )
         for k in body
         if k not in allowed
     ]
     fields += [
-        _field("required", "(root)", f"{k} is required")
+        invalid_field("required", "(root)", f"{k} is required")
         for k in ("input", "version")
         if k in allowed and k not in body
     ]
     for key, (expected, type_name) in _BODY_TYPES.items():
         if key in body and not isinstance(body[key], expected):
-            fields.append(_field("invalid_type", key, f"Invalid type. Expected: {type_name}"))
+            fields.append(
+                invalid_field("invalid_type", key, f"Invalid type. Expected: {type_name}")
+            )
     events = body.get("webhook_events_filter")
     if events is not None and (
         not isinstance(events, list) or not all(e in _WEBHOOK_EVENTS for e in events)
     ):
         fields.append(
-            _field(
+            invalid_field(
                 "enum", "webhook_events_filter", "must be a list of: start, output, logs, completed"
             )
         )
@@ -757,13 +774,10 @@ def create_app(state: SimState) -> Starlette:
 
     async def create_model_prediction(request: Request) -> Response:
         token_id = require_token(request)
-        owner, name = request.path_params["owner"], request.path_params["name"]
-        model = get_model(owner, name)
-        if model is None:
-            raise not_found(f"Model {owner}/{name} not found.")
+        model = _existing_model(request)
         if not model.is_official:
             raise not_found(
-                f"The model {owner}/{name} is not an official model, so it cannot be run by name. "
+                f"The model {model.slug} is not an official model, so it cannot be run by name. "
                 f'Run a version of it instead: POST /v1/predictions with "version": '
                 f'"{model.version_id}".'
             )
@@ -876,7 +890,7 @@ def create_app(state: SimState) -> Starlette:
         async with request.form(max_files=4, max_fields=16) as form:
             content = form.get("content")
             if not isinstance(content, UploadFile):
-                raise _invalid_body([_field("required", "content", "content is required")])
+                raise _invalid_body([invalid_field("required", "content", "content is required")])
             data = await content.read(MAX_FILE_BYTES + 1)
             if len(data) > MAX_FILE_BYTES:
                 raise _too_large()
@@ -894,16 +908,18 @@ def create_app(state: SimState) -> Starlette:
                 or "application/octet-stream"
             )
         if len(filename.encode()) > 255:
-            raise _invalid_body([_field("string_lte", "filename", "at most 255 bytes")])
+            raise _invalid_body([invalid_field("string_lte", "filename", "at most 255 bytes")])
         metadata: Any = {}
         if isinstance(metadata_field, str) and metadata_field:
             try:
                 metadata = json.loads(metadata_field)
             except json.JSONDecodeError as exc:
-                problem_ = _field("invalid_type", "metadata", f"must be valid JSON: {exc}")
+                problem_ = invalid_field("invalid_type", "metadata", f"must be valid JSON: {exc}")
                 raise _invalid_body([problem_]) from exc
             if not isinstance(metadata, dict):
-                raise _invalid_body([_field("invalid_type", "metadata", "must be an object")])
+                raise _invalid_body(
+                    [invalid_field("invalid_type", "metadata", "must be an object")]
+                )
         file_id = base64.b64encode(str(uuid.uuid4()).encode()).decode()  # shaped like sample 11
         stored = StoredFile(file_id, filename, content_type, data, metadata, time.time(), token_id)
         state.files[file_id] = stored
@@ -1084,7 +1100,7 @@ def create_app(state: SimState) -> Starlette:
 
     async def on_http_exception(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)
-        title = HTTPStatus(exc.status_code).phrase
+        title = status_title(exc.status_code)
         return problem_response(problem(exc.status_code, str(exc.detail or title), title))
 
     return Starlette(
@@ -1239,18 +1255,17 @@ class _SimMiddleware:
 
 
 def _fault_problem(fault: Fault) -> ProblemError:
-    headers = {"Retry-After": fault.retry_after} if fault.retry_after is not None else {}
-    if fault.status == 429:
+    if fault.status == 429:  # no title, as Replicate's throttling answer
         seconds = fault.retry_after if fault.retry_after and fault.retry_after.isdigit() else "1"
-        detail = fault.detail or f"Request was throttled. Your rate limit resets in ~{seconds}s."
-        return ProblemError(429, {"detail": detail, "status": 429}, headers)
-    title = (
-        HTTPStatus(fault.status).phrase
-        if fault.status in HTTPStatus._value2member_map_
-        else "Error"
-    )
-    body = {"title": title, "detail": fault.detail or title, "status": fault.status}
-    return ProblemError(fault.status, body, headers)
+        error = problem(
+            429, fault.detail or f"Request was throttled. Your rate limit resets in ~{seconds}s."
+        )
+    else:
+        title = status_title(fault.status)
+        error = problem(fault.status, fault.detail or title, title)
+    if fault.retry_after is not None:
+        error.headers["Retry-After"] = fault.retry_after
+    return error
 
 
 __all__ = [

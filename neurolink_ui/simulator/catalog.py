@@ -1882,10 +1882,11 @@ def _build_catalog() -> dict[str, SimModel]:
 
 
 _CATALOG = _build_catalog()
-_BY_VERSION: dict[str, SimModel] = {}
-for _model in _CATALOG.values():
-    _BY_VERSION[_model.version_id] = _model
-    _BY_VERSION[_model.internal_version_id] = _model
+_BY_VERSION: dict[str, SimModel] = {
+    version: model
+    for model in _CATALOG.values()
+    for version in (model.version_id, model.internal_version_id)
+}
 
 
 def get_model(owner: str, name: str) -> SimModel | None:
@@ -1894,8 +1895,9 @@ def get_model(owner: str, name: str) -> SimModel | None:
 
 def find_version(version_id: str) -> tuple[SimModel, str] | None:
     """(model, version id as given) for a model's 64-hex version id or its internal `dp-` id."""
-    model = _BY_VERSION.get(version_id.strip().lower()) if version_id else None
-    return (model, version_id.strip().lower()) if model else None
+    key = version_id.strip().lower()
+    model = _BY_VERSION.get(key)
+    return (model, key) if model else None
 
 
 def all_models() -> list[SimModel]:

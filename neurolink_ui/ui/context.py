@@ -57,6 +57,11 @@ class AppContext:
             log.info("no REPLICATE_API_TOKEN: using the built-in simulator at %s", sim.base_url)
         return ctx
 
+    @property
+    def simulated_by_default(self) -> bool:
+        """True when no token is set and visitors without their own use the built-in simulator."""
+        return self.simulator_client is not None
+
     def backend(self, session_token: str | None) -> Backend:
         """A visitor's own token wins, then the Space owner's, then the built-in simulator."""
         if session_token:

@@ -40,7 +40,7 @@ from neurolink_ui.replicate.files import DATA_URL_LIMIT, guess_content_type, pre
 from neurolink_ui.replicate.outputs import accepts, sniff_type
 from neurolink_ui.replicate.retry import should_retry_error, should_retry_status
 
-SAMPLES = Path("/work/shared/reference/replicate-samples")
+SAMPLES = Path(__file__).parent / "fixtures" / "replicate-samples"
 SECRET = "r8_UNIT_secret_token_do_not_leak_42"
 
 

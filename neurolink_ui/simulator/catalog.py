@@ -1,6 +1,6 @@
 """The simulator's model catalogue: each model's Cog-style schema, input validation and generation.
 
-Schemas follow /work/shared/reference/MODELS.md field for field and are emitted the way Cog emits
+Schemas follow the models' published Replicate schemas field for field and are emitted the way Cog emits
 them (enums as `allOf: [{"$ref": ...}]` with the enum in `components.schemas`). Validation reports
 problems with Replicate's `invalid_fields` types. Generation is deterministic and derived from the
 input: chat models answer about the prompt, media models return real files built by `media`.

@@ -1,6 +1,6 @@
 """The Replicate-compatible HTTP API of the simulator: `create_app(state) -> Starlette`.
 
-Built from Replicate's OpenAPI spec and recorded bodies (/work/shared/reference): the /v1 routes,
+Built from Replicate's OpenAPI spec and recorded bodies (copies in tests/fixtures/): the /v1 routes,
 SSE streams at `/v1/streams/<id>`, output delivery at `/delivery/<token>/<name>` and the
 unauthenticated, loopback-only control routes under `/_sim`.
 

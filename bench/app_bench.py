@@ -154,7 +154,7 @@ class FirstTokenClock:
 
     @contextlib.contextmanager
     def installed(self) -> Iterator[FirstTokenClock]:
-        from neurolink_ui.simulator.server import PredictionState
+        from neurolink_ui.simulator.state import PredictionState
 
         original: Callable[..., None] = PredictionState.add_token
         clock = self

@@ -25,6 +25,7 @@ import pytest
 from neurolink_ui.simulator import server as sim_server
 from neurolink_ui.simulator.catalog import OutputFile, SimModel, all_models, get_model
 from neurolink_ui.simulator.config import Fault, SimulatorConfig
+from neurolink_ui.simulator.routes import files as file_routes
 from neurolink_ui.simulator.runner import Simulator
 from neurolink_ui.simulator.server import DeliveredFile, format_sse, parse_cancel_after
 
@@ -726,7 +727,7 @@ def test_files_create_get_list_download_delete(sim: Simulator, token: str) -> No
 def test_files_over_the_limit_get_413(
     sim: Simulator, token: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(sim_server, "MAX_FILE_BYTES", 1000)
+    monkeypatch.setattr(file_routes, "MAX_FILE_BYTES", 1000)  # read per request by the route
     response = api(sim, token).post("/v1/files", files={"content": ("big.bin", b"x" * 1001)})
     assert response.status_code == 413
     assert response.json()["detail"] == "Files must be less than 100MB in size"

@@ -18,7 +18,8 @@ from types import TracebackType
 import uvicorn
 
 from .config import SimulatorConfig
-from .server import PredictionState, RequestRecord, SimState, create_app
+from .server import create_app
+from .state import PredictionState, RequestRecord, SimState
 
 _START_TIMEOUT = 15.0
 _STOP_TIMEOUT = 10.0

@@ -133,7 +133,6 @@ def launched_app(
     base_url: str,
     outputs_dir: Path,
     *,
-    sync_wait: int = 60,
     transport: Any = None,
 ) -> Iterator[InProcessApp]:
     """`build_app()` + `launch(**launch_options())` on a free loopback port, in this process."""
@@ -142,7 +141,7 @@ def launched_app(
     from neurolink_ui.ui.context import AppContext
 
     assert_loopback(base_url)
-    settings = Settings(api_token=TOKEN, base_url=base_url, poll_cap=120, sync_wait=sync_wait)
+    settings = Settings(api_token=TOKEN, base_url=base_url, poll_cap=120)
     ctx = AppContext.create(settings, outputs_dir=outputs_dir)
     if transport is not None:
         from neurolink_ui.replicate.client import ReplicateClient

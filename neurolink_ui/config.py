@@ -38,14 +38,10 @@ class Settings:
     avatar_model: str = DEFAULT_AVATAR_MODEL
     music_model: str = DEFAULT_MUSIC_MODEL
     poll_cap: float = 300.0  # seconds a prediction may run before we cancel it
-    sync_wait: int = 60  # Prefer: wait=N, 1..60
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if env is None else env
-        sync_wait = int(_float(env, "REPLICATE_SYNC_WAIT", 60))
-        if not 1 <= sync_wait <= 60:
-            raise ValueError("REPLICATE_SYNC_WAIT must be between 1 and 60 seconds")
         return cls(
             api_token=(env.get("REPLICATE_API_TOKEN") or "").strip() or None,
             base_url=(env.get("REPLICATE_BASE_URL") or DEFAULT_BASE_URL).strip().rstrip("/"),
@@ -55,5 +51,4 @@ class Settings:
             avatar_model=env.get("REPLICATE_AVATAR_MODEL") or DEFAULT_AVATAR_MODEL,
             music_model=env.get("REPLICATE_MUSIC_MODEL") or DEFAULT_MUSIC_MODEL,
             poll_cap=_float(env, "REPLICATE_POLL_CAP", 300.0),
-            sync_wait=sync_wait,
         )

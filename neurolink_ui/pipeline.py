@@ -85,14 +85,18 @@ async def run_model(
     normalized = normalize_output(finished.output)
     text = "".join(streamed) or (normalized.text or "")
     files: list[Path] = []
+    result_notes = list(notes or [])
     if kind != "text" and normalized.file_urls:
-        files = await client.download_outputs(finished.output, dest_dir, kind=kind)
+        downloaded = await client.download_outputs(finished.output, dest_dir, kind=kind)
+        files = list(downloaded)
+        if downloaded.note:  # a per-prediction cap was reached: the rest are links
+            result_notes.append(downloaded.note)
     yield RunResult(
         model=str(ref),
         prediction=finished,
         text=text,
         files=files,
         input=describe_input(model_input),
-        notes=list(notes or []),
+        notes=result_notes,
         wall_time=time.monotonic() - started,
     )

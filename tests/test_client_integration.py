@@ -42,7 +42,7 @@ TEXT = "replicate/hello-world"
 @pytest.fixture
 async def client(simulator: Any) -> AsyncIterator[ReplicateClient]:
     async with ReplicateClient(
-        simulator.base_url, poll_cap=20, sync_wait=5, max_retries=3,
+        simulator.base_url, poll_cap=20, max_retries=3,
         retry_base_delay=0.01, max_retry_after=0.05, poll_schedule=(0.1, 0.2),
     ) as c:  # fmt: skip
         yield c
@@ -141,9 +141,7 @@ async def test_create_retried_on_429_honouring_retry_after(simulator: Any, token
     simulator.config.faults = [
         Fault(method="POST", path="/v1/models/*", status=429, retry_after="1")
     ]
-    async with ReplicateClient(
-        simulator.base_url, sync_wait=5, retry_base_delay=0.01, max_retry_after=0.4
-    ) as c:
+    async with ReplicateClient(simulator.base_url, retry_base_delay=0.01, max_retry_after=0.4) as c:
         prediction = await c.create_prediction(IMAGE, {"prompt": "x"}, token=token)
     creates = requests_to(simulator, "POST", "/v1/models/")
     assert [r.status for r in creates] == [429, 201] and prediction.id
@@ -165,7 +163,7 @@ async def test_429_without_retry_after_uses_resets_in_detail(simulator: Any, tok
 # ---- waiting, polling, the cap --------------------------------------------------------------
 
 
-async def test_finished_inside_wait_costs_one_request_plus_files(
+async def test_a_finished_prediction_costs_create_stream_one_read_plus_files(
     client: ReplicateClient, simulator: Any, token: str, tmp_path: Path
 ) -> None:
     await client.get_model(IMAGE, token=token)  # schema cached (the panel loaded it earlier)
@@ -173,17 +171,20 @@ async def test_finished_inside_wait_costs_one_request_plus_files(
     prediction = await client.run(IMAGE, {"prompt": "a cat", "num_outputs": 2}, token=token)
     paths = await client.download_outputs(prediction.output, tmp_path, kind="image")
     assert len(paths) == 2 and all(sniff_type(p.read_bytes()[:16]) for p in paths)
-    assert [(r.method, r.path.split("/")[1]) for r in simulator.requests] == [
-        ("POST", "v1"), ("GET", "delivery"), ("GET", "delivery"),
+    kinds = [(r.method, r.path.split("/")[2] if r.path.startswith("/v1/") else "delivery")
+             for r in simulator.requests]  # fmt: skip
+    assert kinds == [
+        ("POST", "models"), ("GET", "streams"), ("GET", "predictions"),
+        ("GET", "delivery"), ("GET", "delivery"),
     ]  # fmt: skip
     create = simulator.requests[0]
-    assert create.headers["prefer"] == "wait=5" and create.headers["cancel-after"] == "20s"
+    assert "prefer" not in create.headers and create.headers["cancel-after"] == "20s"
 
 
-async def test_wait_times_out_into_following_the_stream_to_done(simulator: Any, token: str) -> None:
+async def test_file_model_follows_the_stream_to_done(simulator: Any, token: str) -> None:
     simulator.config.cold_start = 1.6
     events: list[Any] = []
-    async with ReplicateClient(simulator.base_url, sync_wait=1, poll_schedule=(5.0,)) as c:
+    async with ReplicateClient(simulator.base_url, poll_schedule=(5.0,)) as c:
         async for event in c.events(IMAGE, {"prompt": "x"}, token=token):
             events.append(event)
     assert isinstance(events[-1], Completed) and events[-1].prediction.status == "succeeded"
@@ -194,11 +195,11 @@ async def test_wait_times_out_into_following_the_stream_to_done(simulator: Any, 
     assert not any(isinstance(e, TextDelta) for e in events)  # file URLs are not text
 
 
-async def test_wait_times_out_into_polling_without_a_stream(simulator: Any, token: str) -> None:
+async def test_polls_when_the_stream_is_unavailable(simulator: Any, token: str) -> None:
     simulator.config.cold_start = 1.6
     simulator.config.faults = [Fault(method="GET", path="/v1/streams/*", count=99, status=503)]
     events: list[Any] = []
-    async with ReplicateClient(simulator.base_url, sync_wait=1, poll_schedule=(0.2,)) as c:
+    async with ReplicateClient(simulator.base_url, poll_schedule=(0.2,)) as c:
         async for event in c.events(IMAGE, {"prompt": "x"}, token=token):
             events.append(event)
     assert isinstance(events[-1], Completed) and events[-1].prediction.status == "succeeded"
@@ -211,9 +212,7 @@ async def test_wait_times_out_into_polling_without_a_stream(simulator: Any, toke
 
 async def test_poll_cap_cancels_and_times_out(simulator: Any, token: str) -> None:
     simulator.config.cold_start = 30
-    async with ReplicateClient(
-        simulator.base_url, poll_cap=1.5, sync_wait=1, poll_schedule=(0.2,)
-    ) as c:
+    async with ReplicateClient(simulator.base_url, poll_cap=1.5, poll_schedule=(0.2,)) as c:
         started = time.monotonic()
         with pytest.raises(PredictionTimeoutError) as info:
             await c.run(IMAGE, {"prompt": "x"}, token=token)
@@ -241,7 +240,7 @@ async def test_cancel_while_following_the_stream_reaches_replicate_within_1s(
     simulator: Any, token: str
 ) -> None:
     simulator.config.cold_start = 30
-    async with ReplicateClient(simulator.base_url, sync_wait=1) as c:
+    async with ReplicateClient(simulator.base_url) as c:
         task = asyncio.create_task(c.run(IMAGE, {"prompt": "stream phase"}, token=token))
         at = await _cancel_when(task, lambda: requests_to(simulator, "GET", "/v1/streams/"))
     cancels = [r for r in simulator.requests if r.path.endswith("/cancel")]
@@ -253,7 +252,7 @@ async def test_cancel_while_following_the_stream_reaches_replicate_within_1s(
 async def test_cancel_while_polling_reaches_replicate_within_1s(simulator: Any, token: str):
     simulator.config.cold_start = 30
     simulator.config.faults = [Fault(method="GET", path="/v1/streams/*", count=99, status=503)]
-    async with ReplicateClient(simulator.base_url, sync_wait=1, poll_schedule=(0.3,)) as c:
+    async with ReplicateClient(simulator.base_url, poll_schedule=(0.3,)) as c:
         task = asyncio.create_task(c.run(IMAGE, {"prompt": "poll phase"}, token=token))
         at = await _cancel_when(task, lambda: requests_to(simulator, "GET", "/v1/predictions/"))
     cancels = [r for r in simulator.requests if r.path.endswith("/cancel")]
@@ -262,29 +261,9 @@ async def test_cancel_while_polling_reaches_replicate_within_1s(simulator: Any, 
     assert prediction.status == "canceled"
 
 
-async def test_cancel_while_create_is_held_reaches_replicate_within_1s(simulator: Any, token):
-    simulator.config.cold_start = 30
-    async with ReplicateClient(simulator.base_url, sync_wait=30) as c:
-        task = asyncio.create_task(c.run(IMAGE, {"prompt": "held phase"}, token=token))
-        create_open: list[bool] = []
-
-        def held() -> bool:
-            if not predictions_with(simulator, "held phase"):
-                return False
-            create_open.append(not requests_to(simulator, "POST", "/v1/models/"))
-            return True
-
-        at = await _cancel_when(task, held)
-        assert create_open == [True]  # cancelled while the create was still held open
-        cancels = [r for r in simulator.requests if r.path.endswith("/cancel")]
-        assert cancels and cancels[0].time - at < 1.0
-        (prediction,) = predictions_with(simulator, "held phase")
-        assert prediction.status == "canceled"
-
-
 async def test_closing_the_generator_cancels(simulator: Any, token: str) -> None:
     simulator.config.cold_start = 30
-    async with ReplicateClient(simulator.base_url, sync_wait=1, poll_schedule=(0.2,)) as c:
+    async with ReplicateClient(simulator.base_url, poll_schedule=(0.2,)) as c:
         events = c.events(IMAGE, {"prompt": "closed tab"}, token=token)
         async for event in events:
             if isinstance(event, Progress) and event.prediction_id:
@@ -446,7 +425,7 @@ async def test_token_absent_from_logs(simulator: Any, token: str, caplog: Any) -
     simulator.config.faults = [Fault(method="GET", path="/v1/predictions/*", status=503)]
     simulator.config.cold_start = 1.2
     async with ReplicateClient(
-        simulator.base_url, sync_wait=1, retry_base_delay=0.01, poll_schedule=(0.1,)
+        simulator.base_url, retry_base_delay=0.01, poll_schedule=(0.1,)
     ) as c:
         await c.run(IMAGE, {"prompt": "logged"}, token=token)
     assert "retrying GET /v1/predictions/" in caplog.text

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import json
 import traceback
@@ -355,25 +354,6 @@ async def test_token_never_in_connection_errors_and_bad_tokens() -> None:
             await client.get_account(token="  ")
 
 
-async def test_held_create_matching_prefers_exact_input() -> None:
-    from neurolink_ui.replicate.client import _Run
-
-    async with ReplicateClient("http://127.0.0.1:9") as client:
-        run = _Run(ModelRef("acme", "m"), "v1", {"prompt": "a"}, SECRET)
-        now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-        mine = Prediction("mine", "starting", "acme/m", "v1", {"prompt": "a"}, created_at=now)
-        other = Prediction("other", "starting", "acme/m", "v1", {"prompt": "b"}, created_at=now)
-        done = Prediction("done", "succeeded", "acme/m", "v1", {"prompt": "a"}, created_at=now)
-        old = Prediction(
-            "old", "starting", "acme/m", "v1", {"prompt": "a"}, created_at="2020-01-01T00:00:00Z"
-        )
-        assert client._held_matches(run, [other, done, old, mine]) == [mine]
-        assert client._held_matches(run, [other, done]) == [other]  # the only one running
-        client._live_ids.add("other")
-        assert client._held_matches(run, [other]) == []  # another run's prediction
-    await asyncio.sleep(0)
-
-
 async def test_create_retried_only_when_the_request_never_left() -> None:
     calls: list[str] = []
 
@@ -397,9 +377,7 @@ async def test_create_retried_only_when_the_request_never_left() -> None:
 async def test_from_settings() -> None:
     from neurolink_ui.config import Settings
 
-    settings = Settings(api_token=SECRET, base_url="http://127.0.0.1:9", poll_cap=12.0, sync_wait=7)
+    settings = Settings(api_token=SECRET, base_url="http://127.0.0.1:9", poll_cap=12.0)
     async with ReplicateClient.from_settings(settings) as client:
-        assert (client.base_url, client.poll_cap, client.sync_wait) == (
-            "http://127.0.0.1:9", 12.0, 7,
-        )  # fmt: skip
+        assert (client.base_url, client.poll_cap) == ("http://127.0.0.1:9", 12.0)
         assert SECRET not in repr(client) and SECRET not in repr(vars(client))

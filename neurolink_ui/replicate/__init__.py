@@ -4,7 +4,15 @@ from .client import ReplicateClient, error_from_response, prediction_error, toke
 from .errors import *  # noqa: F403
 from .files import DATA_URL_LIMIT, prepare_input
 from .netguard import GuardedTransport, classify_address
-from .outputs import DEFAULT_SIZE_CAPS, NormalizedOutput, normalize_output, sniff_type
+from .outputs import (
+    DEFAULT_MAX_BYTES,
+    DEFAULT_MAX_FILES,
+    DEFAULT_SIZE_CAPS,
+    DownloadedFiles,
+    NormalizedOutput,
+    normalize_output,
+    sniff_type,
+)
 from .progress import log_tail, parse_percent
 from .retry import RetryPolicy, parse_resets_in, parse_retry_after
 from .schema import InputField, InputSchema, ModelInfo
@@ -36,7 +44,10 @@ __all__ = [  # noqa: RUF022
     "prepare_input",
     "GuardedTransport",
     "classify_address",
+    "DEFAULT_MAX_BYTES",
+    "DEFAULT_MAX_FILES",
     "DEFAULT_SIZE_CAPS",
+    "DownloadedFiles",
     "NormalizedOutput",
     "normalize_output",
     "sniff_type",

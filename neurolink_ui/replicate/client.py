@@ -16,10 +16,8 @@ import math
 import os
 import re
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
-from pathlib import Path
+from collections.abc import AsyncGenerator, Awaitable, Callable
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -30,6 +28,7 @@ from .errors import (
     REF_FORMS,
     TOKEN_HELP,
     AuthenticationError,
+    BlockedAddressError,
     InsufficientCreditError,
     InvalidInputError,
     ModelNotFoundError,
@@ -43,7 +42,13 @@ from .errors import (
     UpstreamError,
 )
 from .netguard import GuardedTransport
-from .outputs import Downloader, normalize_output
+from .outputs import (
+    DEFAULT_MAX_BYTES,
+    DEFAULT_MAX_FILES,
+    DownloadedFiles,
+    Downloader,
+    normalize_output,
+)
 from .progress import log_tail, summarize
 from .retry import (
     RequestKind,
@@ -67,11 +72,12 @@ USER_AGENT = "neurolink-ui/0.1 (+httpx)"
 # 0.5 s for the first ~10 s, as often as the official client), then growing to a few seconds.
 DEFAULT_POLL_SCHEDULE: tuple[float, ...] = (0.25, *(0.5,) * 19, 1.0, 1.0, 2.0, 3.0)
 MAX_CONNECTIONS = 1024
-WAITING = "waiting"  # Progress status while a held create has not answered yet
 PROGRESS_TICK = 0.5  # seconds between Progress events while nothing else happens
-# Replicate's clock and ours may differ; a held create's prediction is looked up this far back.
-_CLOCK_SKEW = 30.0
-_HELD_LOOKUP_BUDGET = 0.9  # seconds to find a held create's prediction after Stop
+# A read of a prediction this run created (poll, final read) retries network errors and 5xx for
+# this long (bounded by the run's cap): the prediction may be billed, its result must not be lost.
+READ_RETRY_WINDOW = 60.0
+# What a prediction id may look like before it is put into a path (the body is not trusted).
+_PREDICTION_ID = re.compile(r"[A-Za-z0-9_-]{1,128}")
 
 ProgressCallback = Callable[[PredictionEvent], Awaitable[None] | None]
 
@@ -201,28 +207,18 @@ def _checked_token(token: str | None) -> str:
     return value
 
 
-def parse_timestamp(value: str | None) -> float | None:
-    """RFC 3339 with 0–9 fractional digits (Replicate's) → epoch seconds."""
-    if not value:
-        return None
-    match = re.match(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d+))?(Z|[+-]\d\d:?\d\d)?$", value)
-    if not match:
-        return None
-    base = datetime.fromisoformat(match[1] + (match[3] or "Z"))  # no offset means UTC
-    fraction = float("0." + match[2]) if match[2] else 0.0
-    return base.timestamp() + fraction
-
-
-def _rfc3339(epoch: float) -> str:
-    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+def _prediction_path(prediction_id: str) -> str:
+    """`/v1/predictions/<id>` on the configured API: never a URL the body named."""
+    if not _PREDICTION_ID.fullmatch(prediction_id):
+        raise UpstreamError(
+            f"Replicate returned an invalid prediction id ({prediction_id[:40]!r}); refusing to "
+            "use it in a request."
+        )
+    return f"/v1/predictions/{prediction_id}"
 
 
 def _json_normal(value: Any) -> Any:
     return json.loads(json.dumps(value, default=str))
-
-
-def _is_filled(output: Any) -> bool:
-    return output not in (None, "", [], {})
 
 
 @dataclass
@@ -234,12 +230,12 @@ class _Run:
     input: dict[str, Any]
     token: str
     started: float = field(default_factory=time.monotonic)
-    sent_at: float = field(default_factory=time.time)  # wall clock, for the held-create lookup
     prediction: Prediction | None = None
     create_task: asyncio.Task[Prediction] | None = None
     delivered: str = ""
     logs: str = ""
-    finished: bool = False
+    ended: bool = False
+    """Known to have ended (a terminal status, or the stream's `done`): nothing left to cancel."""
 
     @property
     def elapsed(self) -> float:
@@ -267,7 +263,6 @@ class ReplicateClient:
         self,
         base_url: str = DEFAULT_BASE_URL,
         poll_cap: float = 300.0,
-        sync_wait: int = 60,
         schema_ttl: float = 600.0,
         transport: httpx.AsyncBaseTransport | None = None,
         max_retries: int = 4,
@@ -279,12 +274,11 @@ class ReplicateClient:
         download_transport: httpx.AsyncBaseTransport | None = None,
         download_timeout: float = 120.0,
         size_caps: dict[str, int] | None = None,
+        max_output_files: int = DEFAULT_MAX_FILES,
+        max_output_bytes: int = DEFAULT_MAX_BYTES,
     ) -> None:
-        if not 1 <= int(sync_wait) <= 60:
-            raise ValueError("sync_wait must be between 1 and 60 seconds")
         self.base_url = base_url.strip().rstrip("/")
         self.poll_cap = float(poll_cap)
-        self.sync_wait = int(sync_wait)
         self.schema_ttl = float(schema_ttl)
         self.poll_schedule = poll_schedule or DEFAULT_POLL_SCHEDULE
         self.cancel_timeout = cancel_timeout
@@ -295,8 +289,8 @@ class ReplicateClient:
             base_url=self.base_url,
             transport=transport,
             timeout=httpx.Timeout(30.0, connect=5.0, pool=10.0),
-            # A held `Prefer: wait` create keeps its connection up to a minute, so the pool must
-            # hold one per prediction in flight across every user. Idle connections expire
+            # Room for every user's requests at once (and an explicit `Prefer: wait` create
+            # holds its connection up to a minute). Idle connections expire
             # before a typical server's 5 s keep-alive, so no request rides a closing one.
             limits=httpx.Limits(
                 max_connections=MAX_CONNECTIONS, max_keepalive_connections=64, keepalive_expiry=4.0
@@ -304,25 +298,27 @@ class ReplicateClient:
             headers={"User-Agent": USER_AGENT},
             trust_env=False,  # no proxy from the environment between us and the API
         )
+        # The one URL policy (netguard) for everything the API hands back: output files, streams,
+        # uploaded-file URLs. Those go through this guarded client, never the API client.
+        self._guard = GuardedTransport(self.base_url)
         self._downloads = httpx.AsyncClient(
-            transport=download_transport or GuardedTransport(self.base_url),
+            transport=download_transport or self._guard,
             timeout=httpx.Timeout(30.0, connect=10.0),
             headers={"User-Agent": USER_AGENT},
             follow_redirects=False,  # followed by hand, each hop re-checked by the guard
         )
         self._downloader = Downloader(
-            self._downloads, size_caps=size_caps, retry=self.retry, timeout=download_timeout
-        )
+            self._downloads, size_caps=size_caps, retry=self.retry, timeout=download_timeout,
+            max_files=max_output_files, max_bytes=max_output_bytes,
+        )  # fmt: skip
         self._models: dict[tuple[str, str], tuple[float, ModelInfo]] = {}
         self._background: set[asyncio.Task[Any]] = set()
-        self._live_ids: set[str] = set()  # predictions of runs in progress (never cancel others')
 
     @classmethod
     def from_settings(cls, settings: Settings, **overrides: Any) -> ReplicateClient:
         options: dict[str, Any] = {
             "base_url": settings.base_url,
             "poll_cap": settings.poll_cap,
-            "sync_wait": settings.sync_wait,
         }
         options.update(overrides)
         return cls(**options)
@@ -343,6 +339,8 @@ class ReplicateClient:
                 task.cancel()
         await self._http.aclose()
         await self._downloads.aclose()
+        if self._downloads._transport is not self._guard:  # else closed with the client above
+            await self._guard.aclose()
 
     @property
     def size_caps(self) -> dict[str, int]:
@@ -361,22 +359,29 @@ class ReplicateClient:
         headers: dict[str, str] | None = None,
         request_timeout: httpx.Timeout | None = None,
         retries: int | None = None,
+        retry_for: float | None = None,
         **kwargs: Any,
     ) -> Any:
-        """One API call with retries; the JSON body, or the mapped error."""
+        """One API call with retries; the JSON body, or the mapped error.
+
+        `retries` bounds the attempts; `retry_for` (seconds) keeps retrying past that bound until
+        so long after the first attempt (reads of a prediction whose result must not be lost).
+        """
         secret = _checked_token(token)
         sent_headers = {"Authorization": f"Bearer {secret}", **(headers or {})}
         max_retries = self.retry.max_retries if retries is None else retries
         options: dict[str, Any] = dict(kwargs)
         if request_timeout is not None:
             options["timeout"] = request_timeout
+        give_up = time.monotonic() + (retry_for or 0.0)
         attempt = 0
         while True:
             retry_after: float | None = None
+            may_retry = attempt < max_retries or time.monotonic() < give_up
             try:
                 response = await self._http.request(method, path, headers=sent_headers, **options)
             except httpx.HTTPError as exc:
-                if attempt >= max_retries or not should_retry_error(kind, exc):
+                if not may_retry or not should_retry_error(kind, exc):
                     raise self._transport_error(exc, method, path, kind) from None
                 reason = type(exc).__name__
             else:
@@ -396,10 +401,12 @@ class ReplicateClient:
                 _, detail = _problem(body)
                 if status == 429:
                     retry_after = retry_after_seconds(response.headers, detail)
-                if attempt >= max_retries or not should_retry_status(kind, status):
+                if not may_retry or not should_retry_status(kind, status):
                     raise error_from_response(status, body, retry_after=retry_after, model=model)
                 reason = f"HTTP {status}"
             delay = self.retry.delay(attempt, retry_after)
+            if attempt >= max_retries:  # retrying on time alone: never past the window
+                delay = min(delay, max(give_up - time.monotonic(), 0.0))
             log.info(
                 "retrying %s %s after %s in %.2f s (attempt %d of %d)",
                 method, path, reason, delay, attempt + 1, max_retries,
@@ -501,29 +508,33 @@ class ReplicateClient:
             "POST", path, token=token, kind="create", model=str(model_ref), json=body,
             headers=headers, request_timeout=timeout,
         )  # fmt: skip
-        return Prediction.from_json(data)
+        prediction = Prediction.from_json(data if isinstance(data, dict) else {})
+        _prediction_path(prediction.id)  # an id we could not use later is refused now
+        return prediction
 
-    async def get_prediction(self, prediction_id: str, *, token: str) -> Prediction:
-        data = await self._request("GET", f"/v1/predictions/{prediction_id}", token=token)
-        return Prediction.from_json(data)
+    async def get_prediction(
+        self, prediction_id: str, *, token: str, retry_for: float | None = None
+    ) -> Prediction:
+        """The prediction, read from the configured API (never from a URL the body named)."""
+        data = await self._request(
+            "GET", _prediction_path(prediction_id), token=token, retry_for=retry_for
+        )
+        prediction = Prediction.from_json(data if isinstance(data, dict) else {})
+        if prediction.id != prediction_id:
+            raise UpstreamError(
+                f"Replicate answered a read of prediction {prediction_id} with another one "
+                f"({prediction.id[:40]!r})."
+            )
+        return prediction
 
     async def cancel_prediction(
         self, prediction_id: str, *, token: str, retries: int | None = None
     ) -> Prediction:
         # Cancel is idempotent: retried like a read.
         data = await self._request(
-            "POST", f"/v1/predictions/{prediction_id}/cancel", token=token, retries=retries
+            "POST", _prediction_path(prediction_id) + "/cancel", token=token, retries=retries
         )
-        return Prediction.from_json(data)
-
-    async def list_predictions(
-        self, *, token: str, created_after: float | None = None
-    ) -> list[Prediction]:
-        """The first page (newest first)."""
-        params = {"created_after": _rfc3339(created_after)} if created_after else None
-        data = await self._request("GET", "/v1/predictions", token=token, params=params)
-        results = data.get("results") if isinstance(data, dict) else None
-        return [Prediction.from_json(r) for r in results or [] if isinstance(r, dict)]
+        return Prediction.from_json(data if isinstance(data, dict) else {})
 
     # ---- files -----------------------------------------------------------------------------
 
@@ -540,10 +551,13 @@ class ReplicateClient:
             "POST", "/v1/files", token=token, kind="create",
             files={"content": (filename, data, content_type)},
         )  # fmt: skip
-        url = (body.get("urls") or {}).get("get") if isinstance(body, dict) else None
-        if not url:
+        urls = body.get("urls") if isinstance(body, dict) else None
+        url = urls.get("get") if isinstance(urls, dict) else None
+        if not isinstance(url, str) or not url:
             raise UpstreamError("Replicate accepted the upload but returned no file URL.")
-        return str(url)
+        # Handed on as input, so fetched later by whoever runs the model: same policy as a fetch.
+        await self._guard.vet_url(url)
+        return url
 
     async def prepare_input(self, input: dict[str, Any], *, token: str) -> dict[str, Any]:
         """File values (bytes, paths, PIL images, file objects) → data: URL or uploaded URL."""
@@ -556,10 +570,23 @@ class ReplicateClient:
         return await files.prepare_input(input, upload)
 
     async def download_outputs(
-        self, output: Any, dest_dir: str | os.PathLike[str], kind: str = "file"
-    ) -> list[Path]:
-        """Every file of an output, guarded, streamed to disk under the kind's size cap."""
-        return await self._downloader.download_outputs(output, dest_dir, kind)
+        self,
+        output: Any,
+        dest_dir: str | os.PathLike[str],
+        kind: str = "file",
+        *,
+        max_files: int | None = None,
+        max_bytes: int | None = None,
+    ) -> DownloadedFiles:
+        """The files of an output, guarded, streamed to disk under the kind's size cap.
+
+        At most `max_files` files and `max_bytes` bytes (the client's defaults: 16 files, 512 MB
+        per prediction); past a cap the rest come back as `links` with a `note`, and what was
+        downloaded is kept.
+        """
+        return await self._downloader.download_outputs(
+            output, dest_dir, kind, max_files=max_files, max_bytes=max_bytes
+        )
 
     # ---- running ---------------------------------------------------------------------------
 
@@ -595,11 +622,14 @@ class ReplicateClient:
         *,
         token: str,
         stream: bool | None = None,
-    ) -> AsyncIterator[PredictionEvent]:
+    ) -> AsyncGenerator[PredictionEvent, None]:
         """Run a prediction: Progress while it runs, TextDeltas in order, then one Completed.
 
+        The create is not held (no `Prefer: wait`), so the prediction's id is known at once:
+        progress flows from the first second and Stop can always name the prediction to cancel.
         Cancelling the consumer or closing this generator cancels the prediction at Replicate
-        (shielded, bounded by `cancel_timeout`) before the cancellation goes on.
+        (shielded, bounded by `cancel_timeout`) before the cancellation goes on; only a
+        prediction this run created is ever canceled, and never one known to have ended.
         """
         model_ref = ref if isinstance(ref, ModelRef) else ModelRef.parse(ref)
         secret = _checked_token(token)
@@ -614,53 +644,43 @@ class ReplicateClient:
             async with contextlib.aclosing(self._execute(run, streaming)) as steps:
                 async for event in steps:
                     yield event
-            run.finished = True
         except BaseException:
             # Stop, a closed tab, aclose(), or an error of ours: stop the billing first.
             await self._abandon(run)
             raise
-        finally:
-            if run.prediction is not None:
-                self._live_ids.discard(run.prediction.id)
 
-    async def _execute(self, run: _Run, streaming: bool) -> AsyncIterator[PredictionEvent]:
-        wait = None if streaming else max(1, min(self.sync_wait, math.ceil(self.poll_cap)))
-        run.started, run.sent_at = time.monotonic(), time.time()
-        create = self.create_prediction(
-            run.ref, run.input, token=run.token, wait=wait, version=run.version
-        )
+    async def _execute(self, run: _Run, streaming: bool) -> AsyncGenerator[PredictionEvent, None]:
+        run.started = time.monotonic()
+        create = self.create_prediction(run.ref, run.input, token=run.token, version=run.version)
+        # A task of its own: a Stop while it is in flight lets it finish, then cancels its id.
         run.create_task = asyncio.ensure_future(create)
         while True:
             done, _ = await asyncio.wait({run.create_task}, timeout=PROGRESS_TICK)
             if done:
                 break
-            # A held `Prefer: wait` create says nothing until it returns: starting or running.
-            yield run.progress(WAITING)
-        prediction = run.create_task.result()
-        run.prediction = prediction
-        self._live_ids.add(prediction.id)
+            yield run.progress()
+        run.prediction = run.create_task.result()
+        run.ended = run.prediction.is_terminal
         yield run.progress()
 
-        if wait and not prediction.is_terminal and self._sync_complete(prediction, run, wait):
-            prediction = replace(prediction, status="succeeded")
-            run.prediction = prediction
-        elif prediction.stream_url and not prediction.is_terminal:
-            # Text models stream their tokens; file models' streams still say `done` the moment
-            # the prediction ends, which beats any polling schedule.
-            stream = self._stream(run, prediction.stream_url, text=streaming)
+        stream_url = run.prediction.stream_url
+        if stream_url and not run.ended:
+            # Text models stream their tokens; file models' streams carry log lines and say
+            # `done` the moment the prediction ends, which beats any polling schedule.
+            stream = self._stream(run, stream_url, text=streaming)
             async with contextlib.aclosing(stream) as streamed:
                 async for event in streamed:
                     yield event
             if not run.prediction.is_terminal:
                 # Read the final state now, not one poll interval later.
-                run.prediction = await self.get_prediction(run.prediction.id, token=run.token)
+                run.prediction = await self._read(run)
         if not run.prediction.is_terminal:
             async with contextlib.aclosing(self._poll(run)) as polled:
                 async for event in polled:
                     yield event
         final = run.prediction
+        run.ended = True
         if final.status != "succeeded":
-            run.finished = True
             raise prediction_error(final)
         text = normalize_output(final.output)
         if text.text is not None and not text.file_urls:
@@ -668,16 +688,7 @@ class ReplicateClient:
             if rest:
                 run.delivered += rest
                 yield TextDelta(rest)
-        run.finished = True
         yield Completed(final)
-
-    @staticmethod
-    def _sync_complete(prediction: Prediction, run: _Run, wait: int) -> bool:
-        """A held create that came back early with output is done (Replicate's sync mode).
-
-        One that came back because the wait window ran out may hold partial output: poll it.
-        """
-        return _is_filled(prediction.output) and run.elapsed < wait - 0.5
 
     @staticmethod
     def _undelivered(delivered: str, full: str) -> str:
@@ -685,7 +696,16 @@ class ReplicateClient:
             log.warning("streamed text differs from the final output; sending the rest by length")
         return full[len(delivered) :]
 
-    async def _poll(self, run: _Run) -> AsyncIterator[PredictionEvent]:
+    async def _read(self, run: _Run) -> Prediction:
+        """The run's prediction, read again; network errors and 5xx are retried for up to
+        READ_RETRY_WINDOW seconds, bounded by what is left of the run's cap."""
+        assert run.prediction is not None
+        window = min(READ_RETRY_WINDOW, max(self.poll_cap - run.elapsed, 0.0))
+        prediction = await self.get_prediction(run.prediction.id, token=run.token, retry_for=window)
+        run.ended = run.ended or prediction.is_terminal
+        return prediction
+
+    async def _poll(self, run: _Run) -> AsyncGenerator[PredictionEvent, None]:
         assert run.prediction is not None
         index = 0
         while not run.prediction.is_terminal:
@@ -700,7 +720,7 @@ class ReplicateClient:
                 if deadline - time.monotonic() > 0.05:
                     yield run.progress()
             before = run.prediction.status
-            run.prediction = await self.get_prediction(run.prediction.id, token=run.token)
+            run.prediction = await self._read(run)
             if run.prediction.status != before:
                 log.debug("prediction %s is %s", run.prediction.id, run.prediction.status)
             yield run.progress()
@@ -708,8 +728,9 @@ class ReplicateClient:
     async def _timeout(self, run: _Run) -> None:
         assert run.prediction is not None
         waited = run.elapsed
-        await self._cancel_known(run.prediction.id, run.token)
-        run.finished = True
+        if not run.ended:
+            await self._cancel_known(run.prediction.id, run.token)
+        run.ended = True
         raise PredictionTimeoutError(
             f"Prediction {run.prediction.id} did not finish within {self.poll_cap:g} s (waited "
             f"{waited:.1f} s) and was canceled. See {run.prediction.web_url}.",
@@ -718,10 +739,11 @@ class ReplicateClient:
 
     async def _stream(
         self, run: _Run, url: str, *, text: bool = True
-    ) -> AsyncIterator[PredictionEvent]:
-        """Follow the SSE stream to `done`: text as it arrives (file URLs are not text).
+    ) -> AsyncGenerator[PredictionEvent, None]:
+        """Follow the SSE stream to `done`: text as it arrives (file URLs are not text), log
+        lines as progress.
 
-        On a drop, leaves the rest to polling (`_poll`)."""
+        On a drop, or a stream URL the policy refuses, leaves the rest to polling (`_poll`)."""
         assert run.prediction is not None
         queue: asyncio.Queue[tuple[str, str]] = asyncio.Queue()
         reader = asyncio.ensure_future(self._read_stream(url, queue))
@@ -735,26 +757,23 @@ class ReplicateClient:
                 except TimeoutError:
                     yield run.progress(status)
                     continue
+                if name in ("output", "logs"):
+                    status = "processing"  # the model is running: the boot is over
                 if name == "output":
-                    status = "processing"
                     if data and text:
                         run.delivered += data
                         yield TextDelta(data)
                 elif name == "logs":
                     run.logs += data + "\n"
                     yield run.progress(status)
-                elif name == "error":
-                    run.prediction = replace(
-                        run.prediction, status="failed", error=data, logs=run.logs
-                    )
-                    run.finished = True
-                    raise prediction_error(run.prediction)
                 elif name == "done":
-                    if data == "canceled":
-                        run.prediction = replace(run.prediction, status="canceled")
-                        run.finished = True
-                        raise prediction_error(run.prediction)
-                    return  # finished: polling fetches the final prediction
+                    # Ended (succeeded, failed, canceled or aborted): the final read says which,
+                    # with the error and logs, and the output.
+                    run.ended = True
+                    return
+                elif name == "refused":
+                    log.warning("%s Polling prediction %s instead.", data, run.prediction.id)
+                    return
                 else:  # dropped or unavailable: the finished prediction fills in the rest
                     log.info("stream of %s ended early (%s); polling", run.prediction.id, data)
                     return
@@ -766,9 +785,10 @@ class ReplicateClient:
     async def _read_stream(self, url: str, queue: asyncio.Queue[tuple[str, str]]) -> None:
         last_id = ""
         try:
-            # A capability URL: no Authorization (as the JS and Go clients do).
+            # A capability URL: no Authorization (as the JS and Go clients do). Through the
+            # guarded client: https to a public host, or the API's own origin, nothing else.
             async with aconnect_sse(
-                self._http, "GET", url, timeout=httpx.Timeout(30.0, connect=5.0, read=None)
+                self._downloads, "GET", url, timeout=httpx.Timeout(30.0, connect=5.0, read=None)
             ) as source:
                 if source.response.status_code >= 400:
                     await queue.put(("unavailable", f"HTTP {source.response.status_code}"))
@@ -777,38 +797,20 @@ class ReplicateClient:
                     last_id = event.id or last_id
                     if event.event in ("output", "logs"):
                         await queue.put((event.event, event.data))
-                    elif event.event == "error":
-                        await queue.put(("error", self._sse_detail(event.data)))
                     elif event.event == "done":
-                        await queue.put(("done", self._sse_reason(event.data)))
+                        await queue.put(("done", event.data))
                         return
             await queue.put(("dropped", f"closed without done after id {last_id or '-'}"))
+        except BlockedAddressError as exc:
+            await queue.put(("refused", f"The stream URL was refused: {exc}"))
         except Exception as exc:  # any failure (HTTP, a body that isn't SSE) means: poll
             await queue.put(("dropped", f"{type(exc).__name__} after id {last_id or '-'}"))
-
-    @staticmethod
-    def _sse_detail(data: str) -> str:
-        with contextlib.suppress(ValueError):
-            parsed = json.loads(data)
-            if isinstance(parsed, dict) and parsed.get("detail"):
-                return str(parsed["detail"])
-        return data or "the model reported an error"
-
-    @staticmethod
-    def _sse_reason(data: str) -> str:
-        with contextlib.suppress(ValueError):
-            parsed = json.loads(data or "{}")
-            if isinstance(parsed, dict):
-                return str(parsed.get("reason") or "")
-        return ""
 
     # ---- cancellation ----------------------------------------------------------------------
 
     async def _abandon(self, run: _Run) -> None:
         """Cancel the run's prediction at Replicate, shielded and time-bounded."""
-        if run.finished:
-            return
-        if run.prediction is not None and run.prediction.is_terminal:
+        if run.ended:
             return
         job = self._detached(self._cancel_run(run))
         with contextlib.suppress(BaseException):
@@ -821,19 +823,19 @@ class ReplicateClient:
         return task
 
     async def _cancel_run(self, run: _Run) -> None:
-        if run.prediction is not None:
+        """Cancel the prediction this run created: the one whose id its create returned.
+
+        A create still in flight is let finish (it is not held, so that is one round trip),
+        then its id is canceled at once. Nothing else is ever looked up or canceled."""
+        if run.prediction is None:
+            if run.create_task is None:
+                return
+            try:
+                run.prediction = await run.create_task
+            except BaseException:
+                return  # no prediction was made
+        if not run.ended and not run.prediction.is_terminal:
             await self._cancel_known(run.prediction.id, run.token)
-            return
-        create = run.create_task
-        if create is None:
-            return
-        if create.done():
-            await self._cancel_when_created(run)
-            return
-        # The create is still held open (Prefer: wait): its id is unknown. Whatever it returns
-        # later is canceled too; meanwhile find it in the list of predictions.
-        self._detached(self._cancel_when_created(run))
-        await self._cancel_held(run)
 
     async def _cancel_known(self, prediction_id: str, token: str) -> None:
         try:
@@ -844,54 +846,3 @@ class ReplicateClient:
             log.info("canceled prediction %s", prediction_id)
         except (ReplicateError, TimeoutError) as exc:
             log.warning("could not cancel prediction %s: %s", prediction_id, exc)
-
-    async def _cancel_when_created(self, run: _Run) -> None:
-        """Cancel what the create returns, once it returns (unless it failed or has ended)."""
-        assert run.create_task is not None
-        try:
-            prediction = await run.create_task
-        except BaseException:
-            return
-        if not prediction.is_terminal:
-            await self._cancel_known(prediction.id, run.token)
-
-    async def _cancel_held(self, run: _Run) -> None:
-        """Find the held create's prediction by model, input and time; cancel it."""
-        give_up = time.monotonic() + _HELD_LOOKUP_BUDGET
-        while True:
-            try:
-                candidates = await self.list_predictions(
-                    token=run.token, created_after=run.sent_at - _CLOCK_SKEW
-                )
-            except ReplicateError as exc:
-                log.warning("could not list predictions to cancel a held create: %s", exc)
-                candidates = []
-            matches = self._held_matches(run, candidates)
-            for prediction in matches:
-                await self._cancel_known(prediction.id, run.token)
-            if matches or time.monotonic() >= give_up:
-                if not matches:
-                    log.warning("held create not found; Cancel-After will end it")
-                return
-            await asyncio.sleep(0.1)
-
-    def _held_matches(self, run: _Run, predictions: list[Prediction]) -> list[Prediction]:
-        """Our held create among the newest predictions: still running, created after we sent
-        it (allowing for clock skew), not another live run's, same version (when pinned)."""
-
-        def plausible(p: Prediction) -> bool:
-            created = parse_timestamp(p.created_at)
-            if p.is_terminal or p.id in self._live_ids:
-                return False
-            if created is not None and created < run.sent_at - _CLOCK_SKEW:
-                return False
-            return not run.version or p.version == run.version
-
-        plausible_ones = [p for p in predictions if plausible(p)]
-        exact = [p for p in plausible_ones if p.input == run.input]
-        if exact:
-            return exact[:1]
-        # Inputs may come back rewritten (uploaded data URLs): a single candidate of the same
-        # model is still ours (official models may report an internal model name: no match).
-        same_model = [p for p in plausible_ones if p.model == run.ref.slug]
-        return same_model if len(same_model) == 1 else []

@@ -1,7 +1,8 @@
-"""Where downloads may go: https to public addresses, or the configured API origin itself.
+"""Where the client may connect besides the API: https to public addresses, or the API's own origin.
 
+One policy for every URL the API hands back (output files, `urls.stream`, uploaded-file URLs).
 `classify_address` is pure. `GuardedTransport` enforces the policy for every request and every
-redirect hop before connecting: the scheme/origin check happens per request, and the network
+redirect hop before connecting (`vet_url` applies it to a URL that is passed on, not fetched): the scheme/origin check happens per request, and the network
 backend resolves the host once, refuses if *any* resolved address is not public, then connects to
 the vetted IP (TLS still verifies the certificate for the original host name), so DNS cannot
 answer differently between the check and the connect.
@@ -129,14 +130,14 @@ class GuardedNetworkBackend(httpcore.AsyncNetworkBackend):
                 addresses = []
         if not addresses:
             raise BlockedAddressError(
-                f"Refused to download {url}: its host {host!r} does not resolve.", url=url
+                f"Refused to fetch {url}: its host {host!r} does not resolve.", url=url
             )
         for address in addresses:
             kind = classify_address(address)
             if kind != PUBLIC:
                 raise BlockedAddressError(
-                    f"Refused to download {url}: {host} is a {kind} address ({address}); "
-                    "outputs are only fetched from public https hosts.",
+                    f"Refused to fetch {url}: {host} is a {kind} address ({address}); only "
+                    "public https hosts (or the API's own origin) are contacted.",
                     url=url,
                 )
         return addresses[0]
@@ -196,12 +197,13 @@ class GuardedTransport(httpx.AsyncHTTPTransport):
         self._trusted = Origin.of(trusted_origin) if trusted_origin else None
         # httpx does not expose a network_backend option; the pool it builds is replaced by the
         # same pool with our backend (attribute stable across httpx 0.2x).
+        self._backend = GuardedNetworkBackend(self._trusted, resolver)
         self._pool = httpcore.AsyncConnectionPool(
             ssl_context=httpx.create_ssl_context(trust_env=False),
             max_connections=limits.max_connections,
             max_keepalive_connections=limits.max_keepalive_connections,
             keepalive_expiry=limits.keepalive_expiry,
-            network_backend=GuardedNetworkBackend(self._trusted, resolver),
+            network_backend=self._backend,
         )
 
     def check_url(self, url: httpx.URL) -> bool:
@@ -211,11 +213,20 @@ class GuardedTransport(httpx.AsyncHTTPTransport):
             return True
         if origin.scheme != "https":
             raise BlockedAddressError(
-                f"Refused to download {url}: only https URLs (or the API's own origin) are "
-                "fetched.",
+                f"Refused to fetch {url}: only https URLs (or the API's own origin) are followed.",
                 url=str(url),
             )
         return False
+
+    async def vet_url(self, url: str) -> None:
+        """The whole policy for a URL that is handed on rather than fetched (no connection)."""
+        try:
+            parsed = httpx.URL(url)
+        except httpx.InvalidURL:
+            raise BlockedAddressError(f"Refused to use {url!r}: not a URL.", url=url) from None
+        if not self.check_url(parsed):
+            origin = Origin.of(parsed)
+            await self._backend.vetted_address(origin.host, origin.port, url)
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         trusted = self.check_url(request.url)

@@ -30,6 +30,10 @@ DEFAULT_SIZE_CAPS: dict[str, int] = {
     "video": 512 * MiB,
     "file": 100 * MiB,
 }
+# Per prediction: files downloaded (the rest come back as links) and bytes written to disk.
+DEFAULT_MAX_FILES = 16
+DEFAULT_MAX_BYTES = 512 * MiB
+LINKS_IN_NOTE = 20  # links a note spells out; `DownloadedFiles.links` has them all
 MAX_REDIRECTS = 5
 _CHUNK = 64 * 1024
 _REDIRECTS = {301, 302, 303, 307, 308}
@@ -202,6 +206,35 @@ class _TooLarge(Exception):
     pass
 
 
+class _OverBudget(Exception):
+    """The file would pass what is left of the prediction's byte budget."""
+
+
+class DownloadedFiles(list[Path]):
+    """The files saved, in order; `links` are the outputs not downloaded because a cap was
+    reached, and `note` says which cap (None when everything was downloaded)."""
+
+    def __init__(
+        self,
+        paths: list[Path] | None = None,
+        links: list[str] | None = None,
+        note: str | None = None,
+    ) -> None:
+        super().__init__(paths or [])
+        self.links = list(links or [])
+        self.note = note
+
+
+def _megabytes(size: int) -> str:
+    return f"{round(size / MiB, 2):g} MB"
+
+
+def _links_note(links: list[str]) -> str:
+    shown = [_redact(url) for url in links[:LINKS_IN_NOTE]]
+    more = f" and {len(links) - LINKS_IN_NOTE} more" if len(links) > LINKS_IN_NOTE else ""
+    return "The rest, as links: " + ", ".join(shown) + more + "."
+
+
 class Downloader:
     """Fetches output files through a guarded client, streaming to disk under a size cap."""
 
@@ -212,25 +245,70 @@ class Downloader:
         size_caps: dict[str, int] | None = None,
         retry: RetryPolicy | None = None,
         timeout: float = 120.0,
+        max_files: int = DEFAULT_MAX_FILES,
+        max_bytes: int = DEFAULT_MAX_BYTES,
     ) -> None:
         self._client = client
         self.size_caps = {**DEFAULT_SIZE_CAPS, **(size_caps or {})}
         self._retry = retry or RetryPolicy()
         self._timeout = timeout
+        self.max_files = max_files
+        self.max_bytes = max_bytes
 
     async def download_outputs(
-        self, output: Any, dest_dir: str | os.PathLike[str], kind: str = "file"
-    ) -> list[Path]:
-        """Every file URL in `output` saved under `dest_dir`, in order."""
+        self,
+        output: Any,
+        dest_dir: str | os.PathLike[str],
+        kind: str = "file",
+        *,
+        max_files: int | None = None,
+        max_bytes: int | None = None,
+    ) -> DownloadedFiles:
+        """The file URLs in `output` saved under `dest_dir`, in order, within the caps.
+
+        Past `max_files` or `max_bytes` (this call's, else the downloader's) the rest are
+        returned as links with a note and the files already saved are kept; a first file that
+        alone passes the byte budget is a DownloadError.
+        """
         if kind not in self.size_caps:
             raise ValueError(f"kind must be one of {sorted(self.size_caps)}, got {kind!r}")
+        file_cap = self.max_files if max_files is None else max(int(max_files), 0)
+        budget = self.max_bytes if max_bytes is None else max(int(max_bytes), 0)
         directory = Path(dest_dir)
         await asyncio.to_thread(directory.mkdir, parents=True, exist_ok=True)
+        urls = normalize_output(output).file_urls
         taken: set[Path] = set()
         paths: list[Path] = []
-        for index, url in enumerate(normalize_output(output).file_urls):
-            paths.append(await self.download(url, directory, kind, index=index, taken=taken))
-        return paths
+        used = 0
+        for index, url in enumerate(urls[:file_cap]):
+            try:
+                path = await self.download(
+                    url, directory, kind, index=index, taken=taken, budget=budget - used
+                )
+            except _OverBudget:
+                limit = _megabytes(budget)
+                if not paths:
+                    raise DownloadError(
+                        f"Download of {_redact(url)} refused: it would pass the {limit} "
+                        "download limit for this prediction.",
+                        url=_redact(url),
+                    ) from None
+                rest = urls[index:]
+                return DownloadedFiles(
+                    paths, rest,
+                    f"Downloaded {len(paths)} of {len(urls)} files: the next would pass the "
+                    f"{limit} download limit for one prediction. " + _links_note(rest),
+                )  # fmt: skip
+            used += path.stat().st_size
+            paths.append(path)
+        if len(urls) > file_cap:
+            rest = urls[file_cap:]
+            return DownloadedFiles(
+                paths, rest,
+                f"Downloaded the first {file_cap} of {len(urls)} files (the limit per "
+                "prediction). " + _links_note(rest),
+            )  # fmt: skip
+        return DownloadedFiles(paths)
 
     async def download(
         self,
@@ -240,25 +318,34 @@ class Downloader:
         *,
         index: int = 0,
         taken: set[Path] | None = None,
+        budget: int | None = None,
     ) -> Path:
+        """One file, under the kind's size cap and within `budget` bytes (then _OverBudget)."""
         taken = set() if taken is None else taken
-        cap = self.size_caps[kind]
+        kind_cap = self.size_caps[kind]
+        cap = kind_cap if budget is None else min(kind_cap, budget)
+        if cap <= 0:
+            raise _OverBudget
         fd, temp_name = tempfile.mkstemp(prefix=".download-", suffix=".part", dir=directory)
         os.close(fd)
         temp = Path(temp_name)
         try:
             if url.startswith("data:"):
-                self._write_data_uri(url, temp, cap, kind)
+                self._write_data_uri(url, temp, cap)
             else:
-                await self._fetch_with_retries(url, temp, cap, kind)
+                await self._fetch_with_retries(url, temp, cap)
             return _finish(temp, url, directory, kind, index, taken)
+        except _TooLarge:
+            if cap < kind_cap:
+                raise _OverBudget from None
+            raise self._too_large(url, cap, kind) from None
         finally:
             _discard(temp)
 
-    def _write_data_uri(self, url: str, temp: Path, cap: int, kind: str) -> None:
+    def _write_data_uri(self, url: str, temp: Path, cap: int) -> None:
         header, _, payload = url.partition(",")
         if len(payload) * 3 // 4 > cap:
-            raise self._too_large(url, cap, kind)
+            raise _TooLarge
         try:
             if header.endswith(";base64"):
                 data = base64.b64decode(payload, validate=False)
@@ -268,7 +355,7 @@ class Downloader:
             shown = _redact(url)
             raise DownloadError(f"Malformed data URI {shown}: {exc}", url=shown) from None
         if len(data) > cap:
-            raise self._too_large(url, cap, kind)
+            raise _TooLarge
         temp.write_bytes(data)
 
     def _too_large(self, url: str, cap: int, kind: str) -> DownloadError:
@@ -278,7 +365,7 @@ class Downloader:
             url=_redact(url),
         )
 
-    async def _fetch_with_retries(self, url: str, temp: Path, cap: int, kind: str) -> None:
+    async def _fetch_with_retries(self, url: str, temp: Path, cap: int) -> None:
         attempt = 0
         while True:
             retry_after: float | None = None
@@ -286,8 +373,6 @@ class Downloader:
                 status, headers = await asyncio.wait_for(
                     self._fetch(url, temp, cap), timeout=self._timeout
                 )
-            except _TooLarge:
-                raise self._too_large(url, cap, kind) from None
             except BlockedAddressError:
                 raise
             except TimeoutError:

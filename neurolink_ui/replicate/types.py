@@ -106,8 +106,8 @@ class Account:
 
 @dataclass(frozen=True)
 class Progress:
-    """Where a prediction is: `starting` means Replicate is booting the model (a cold boot);
-    `waiting` means a held `Prefer: wait` create has not answered yet (starting or running)."""
+    """Where a prediction is: `starting` means Replicate is booting the model (a cold boot),
+    `processing` that it runs; `prediction_id` is empty only while the create is in flight."""
 
     prediction_id: str
     status: str

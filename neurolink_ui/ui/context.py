@@ -51,9 +51,7 @@ class AppContext:
             sim = Simulator()
             sim.start()
             ctx.simulator = sim
-            ctx.simulator_client = ReplicateClient(
-                sim.base_url, poll_cap=settings.poll_cap, sync_wait=settings.sync_wait
-            )
+            ctx.simulator_client = ReplicateClient(sim.base_url, poll_cap=settings.poll_cap)
             log.info("no REPLICATE_API_TOKEN: using the built-in simulator at %s", sim.base_url)
         return ctx
 

@@ -185,7 +185,7 @@ STOP_CALLS = {
 def test_stop_on_every_panel_cancels_the_prediction_at_replicate(
     client: Client, simulator, portrait: Path, narration: Path, panel: str
 ) -> None:  # type: ignore[no-untyped-def]
-    # Long enough that only a cancel can end it; media creates are held open by Prefer: wait.
+    # Long enough that only a cancel can end it.
     simulator.config.run_time = 30
     simulator.config.first_token_delay = 30
     first, kwargs = STOP_CALLS[panel](portrait, narration)
@@ -338,3 +338,44 @@ def test_out_of_range_main_control_is_explained(client: Client) -> None:
         client.predict(
             "x", model="black-forest-labs/flux-schnell", num_outputs=9, api_name="/image"
         )
+
+
+def test_stop_cancels_only_the_visitors_own_prediction(app_url: str, simulator) -> None:  # type: ignore[no-untyped-def]
+    # Two visitors on the owner's token, the same input one second apart; the first presses Stop.
+    simulator.config.run_time = 4
+    before = set(simulator.predictions)
+    first = Client(app_url, verbose=False, analytics_enabled=False)
+    second = Client(app_url, verbose=False, analytics_enabled=False)
+    same = {"model": "black-forest-labs/flux-schnell", "api_name": "/image"}
+
+    def made() -> list:  # type: ignore[type-arg]
+        return sorted(_new_predictions(simulator, before), key=lambda p: p.created_at)
+
+    def wait_for(count: int) -> None:
+        deadline = time.monotonic() + 20
+        while len(made()) < count:
+            assert time.monotonic() < deadline, "the prediction was never created"
+            time.sleep(0.02)
+
+    try:
+        stopped_job = first.submit("twin lighthouses", **same)
+        wait_for(1)
+        time.sleep(1.0)
+        kept_job = second.submit("twin lighthouses", **same)
+        wait_for(2)
+        stopped_job.cancel()
+        gallery, status, *_ = kept_job.result(timeout=60)
+    finally:
+        first.close()
+        second.close()
+    stopped, kept = made()
+    assert stopped.input == kept.input
+    deadline = time.monotonic() + 5
+    while stopped.status != "canceled" and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert (stopped.status, kept.status) == ("canceled", "succeeded")
+    cancels = [r.path for r in simulator.requests if r.path.endswith("/cancel")]
+    assert cancels == [f"/v1/predictions/{stopped.id}/cancel"]
+    assert len(gallery) == 1 and "Done" in status
+    with Image.open(gallery[0]["image"]) as image:
+        image.load()

@@ -1,14 +1,20 @@
 """1. Client overhead: our ReplicateClient against the official `replicate` client, same predictions.
 
-Both talk HTTPS to one simulator (TLS, so the official client's FileOutput sees delivery URLs as it
-would see Replicate's) in the same run, turn by turn, so the noise of the machine hits both alike.
-Per prediction: wall time minus the simulator's own created → completed time, and the number of
-HTTP requests the simulator saw (API calls, streams and file downloads).
+Three clients talk HTTPS to one simulator (TLS, so the official client's FileOutput sees delivery
+URLs as it would see Replicate's) in the same run, turn by turn, so the noise of the machine hits
+them alike: ours (creates not held: create, then the stream or polls), ours as it was with held
+`Prefer: wait` creates (the client module of `HELD_REF`, loaded from git), and the official one.
+Per prediction: wall time minus the simulator's own created → completed time, the time from the
+prediction's end to the output in the caller's hands, and the number of HTTP requests the
+simulator saw (API calls, streams and file downloads).
 """
 
 from __future__ import annotations
 
 import asyncio
+import importlib.util
+import subprocess
+import sys
 import tempfile
 import time
 from collections import Counter
@@ -19,7 +25,20 @@ from typing import Any
 
 import httpx
 
-from .common import TOKEN, Figure, Spread, backend_seconds, ms, new_predictions, wait_until
+from .common import (
+    ROOT,
+    TOKEN,
+    Figure,
+    Spread,
+    backend_seconds,
+    ms,
+    new_predictions,
+    wait_until,
+)
+
+# The last commit whose client held creates open with `Prefer: wait` (and found a held create's
+# prediction by listing on Stop): the baseline of the create/cancel design (issue 8 item 3).
+HELD_REF = "47bd1a4"
 
 
 def _pinned(owner: str, name: str) -> str:
@@ -46,7 +65,7 @@ class Case:
     model: str
     input: dict[str, Any]
     sim_config: dict[str, Any]
-    wait: int  # Prefer: wait for both clients
+    wait: int  # Prefer: wait of the official client and of the held-create baseline
     downloads: bool
     phase_spread: float = 0.0
     """Seconds over which the cold start is spread across runs: a polled prediction's overhead
@@ -98,6 +117,7 @@ def cases(quick: bool) -> list[Case]:
 class Sample:
     wall: float
     backend: float
+    after_end: float  # the prediction's end (simulator clock) → output in the caller's hands
     requests: int
     kinds: Counter[str]
 
@@ -129,8 +149,28 @@ def _guarded_download_transport(base_url: str, ssl_context: Any) -> httpx.AsyncB
     return transport
 
 
+def held_client_class(ref: str = HELD_REF) -> Any:
+    """`ReplicateClient` of the held-create design, from `ref`'s client.py (git show), run against
+    this tree's other client modules; None when git or the commit is not available."""
+    try:
+        source = subprocess.run(
+            ["git", "-C", str(ROOT), "show", f"{ref}:neurolink_ui/replicate/client.py"],
+            capture_output=True, text=True, check=True, timeout=30,
+        ).stdout  # fmt: skip
+    except (OSError, subprocess.SubprocessError):
+        return None
+    name = "neurolink_ui.replicate._held_client"
+    spec = importlib.util.spec_from_loader(name, loader=None)
+    assert spec is not None
+    module = importlib.util.module_from_spec(spec)
+    module.__package__ = "neurolink_ui.replicate"
+    sys.modules[name] = module  # dataclasses look their module up
+    exec(compile(source, f"{ref}:neurolink_ui/replicate/client.py", "exec"), module.__dict__)
+    return module.ReplicateClient
+
+
 class Runners:
-    """The two clients, each with one pool for the whole benchmark (as an app would keep it)."""
+    """The clients, each with one pool for the whole benchmark (as an app would keep it)."""
 
     def __init__(self, sim: Any, dest: Path) -> None:
         import replicate
@@ -139,15 +179,19 @@ class Runners:
 
         ssl_context = sim.ssl_context()
         self.dest = dest
-        self.ours: dict[int, ReplicateClient] = {}
-        for wait in (60, SMALL_WAIT):
-            self.ours[wait] = ReplicateClient(
-                sim.base_url,
-                sync_wait=wait,
-                poll_cap=120,
-                transport=httpx.AsyncHTTPTransport(verify=ssl_context),
-                download_transport=_guarded_download_transport(sim.base_url, ssl_context),
-            )
+
+        def transports() -> dict[str, Any]:
+            return {
+                "transport": httpx.AsyncHTTPTransport(verify=ssl_context),
+                "download_transport": _guarded_download_transport(sim.base_url, ssl_context),
+            }
+
+        self.ours = ReplicateClient(sim.base_url, poll_cap=120, **transports())
+        held = held_client_class()
+        self.held: dict[int, Any] = {}
+        if held is not None:
+            for wait in (60, SMALL_WAIT):
+                self.held[wait] = held(sim.base_url, sync_wait=wait, poll_cap=120, **transports())
         self.official = replicate.Client(
             api_token=TOKEN,
             base_url=sim.base_url,
@@ -155,21 +199,25 @@ class Runners:
         )
 
     async def aclose(self) -> None:
-        for client in self.ours.values():
+        for client in (self.ours, *self.held.values()):
             await client.aclose()
         await self.official._async_client.aclose()
 
-    async def run_ours(self, case: Case, index: int) -> None:
-        client = self.ours[case.wait]
+    async def run_ours(self, case: Case, index: int, held: bool = False) -> None:
+        client = self.held[case.wait] if held else self.ours
+        who = "held" if held else "ours"
         prediction = await client.run(case.model, dict(case.input), token=TOKEN)
         if case.downloads:
             files = await client.download_outputs(
-                prediction.output, self.dest / f"ours-{case.key}-{index}", kind="image"
+                prediction.output, self.dest / f"{who}-{case.key}-{index}", kind="image"
             )
             if not files or files[0].stat().st_size == 0:
-                raise RuntimeError("our client downloaded no image")
+                raise RuntimeError(f"{who}: no image downloaded")
         elif not prediction.output:
-            raise RuntimeError("our client returned no output")
+            raise RuntimeError(f"{who}: no output returned")
+
+    async def run_held(self, case: Case, index: int) -> None:
+        await self.run_ours(case, index, held=True)
 
     async def run_official(self, case: Case, index: int) -> None:
         from replicate.helpers import transform_output
@@ -208,13 +256,20 @@ async def _measure(sim: Any, run: Callable[[], Awaitable[None]], limit: float) -
     started = time.perf_counter()
     await asyncio.wait_for(run(), limit)
     wall = time.perf_counter() - started
+    returned = time.time()  # the simulator runs in this process: one clock for both
     (state,) = new_predictions(sim, before_ids)
     # A sync reply may carry the full output a moment before the prediction is marked done
     # (token_interval is 0 in these cases, so that moment is the completion).
     wait_until(lambda: state.completed_at is not None, 5.0, 0.005)
     seen = list(sim.requests)[before_requests:]
     kinds = Counter(request_kind(r.method, r.path) for r in seen)
-    return Sample(wall=wall, backend=backend_seconds(state), requests=len(seen), kinds=kinds)
+    return Sample(
+        wall=wall,
+        backend=backend_seconds(state),
+        after_end=max(returned - state.completed_at, 0.0),
+        requests=len(seen),
+        kinds=kinds,
+    )
 
 
 async def run_client_overhead(sim: Any, runs: int, quick: bool) -> list[Figure]:
@@ -229,20 +284,31 @@ async def run_client_overhead(sim: Any, runs: int, quick: bool) -> list[Figure]:
                 timeout = 60.0
                 # One warm-up each: schema cache, TLS connections (an app keeps both warm).
                 await runners.run_ours(case, -1)
+                if runners.held:
+                    await runners.run_held(case, -1)
                 await runners.run_official(case, -1)
                 ours: list[Sample] = []
+                held: list[Sample] = []
                 official: list[Sample] = []
-                for index in range(runs):  # interleaved: both see the same noise
+                for index in range(runs):  # interleaved: all see the same noise
                     sim.config.update_from_json(case.config_for_run(index, runs))
                     ours.append(
                         await _measure(sim, lambda c=case, i=index: runners.run_ours(c, i), timeout)
                     )
+                    if runners.held:
+                        held.append(
+                            await _measure(
+                                sim, lambda c=case, i=index: runners.run_held(c, i), timeout
+                            )
+                        )
                     official.append(
                         await _measure(
                             sim, lambda c=case, i=index: runners.run_official(c, i), timeout
                         )
                     )
                 figures.extend(_case_figures(case, ours, official))
+                if held:
+                    figures.extend(_held_figures(case, held))
         finally:
             await runners.aclose()
             sim.reset()
@@ -252,6 +318,9 @@ async def run_client_overhead(sim: Any, runs: int, quick: bool) -> list[Figure]:
 def _case_figures(case: Case, ours: list[Sample], official: list[Sample]) -> list[Figure]:
     def over(samples: list[Sample]) -> Spread:
         return Spread.of([ms(s.wall - s.backend) for s in samples])
+
+    def after_end(samples: list[Sample]) -> Spread:
+        return Spread.of([ms(s.after_end) for s in samples])
 
     def ratio(samples: list[Sample]) -> Spread:
         return Spread.of([s.wall / s.backend for s in samples])
@@ -269,12 +338,13 @@ def _case_figures(case: Case, ours: list[Sample], official: list[Sample]) -> lis
         }
 
     ours_over, official_over = over(ours), over(official)
+    ours_end, official_end = after_end(ours), after_end(official)
     ours_req = Spread.of([float(s.requests) for s in ours])
     official_req = Spread.of([float(s.requests) for s in official])
     how = (
         f"{case.title}; {case.model.split(':')[0]}, sim {case.sim_config}"
         + (f" + cold start spread over {case.phase_spread:g} s" if case.phase_spread else "")
-        + f", Prefer: wait={case.wait}; wall "
+        + f", official: Prefer: wait={case.wait}, ours: creates not held; wall "
         "time minus the simulator's created→completed time, per prediction"
     )
     return [
@@ -299,6 +369,24 @@ def _case_figures(case: Case, ours: list[Sample], official: list[Sample]) -> lis
             context=context(official),
         ),
         Figure(
+            f"client.{case.key}.ours_after_end",
+            f"Prediction end → output in the caller's hands, {case.key}: ours",
+            "(context)",
+            " ms",
+            ours_end,
+            None,
+            "the simulator's completed_at to the client's return (files downloaded), same clock",
+        ),
+        Figure(
+            f"client.{case.key}.official_after_end",
+            f"Prediction end → output in the caller's hands, {case.key}: official",
+            "(reference)",
+            " ms",
+            official_end,
+            None,
+            "the simulator's completed_at to the client's return (files downloaded), same clock",
+        ),
+        Figure(
             f"client.{case.key}.ours_requests",
             f"HTTP requests per prediction, {case.key}: ours",
             f"≤ official ({official_req.median:g})",
@@ -321,5 +409,43 @@ def _case_figures(case: Case, ours: list[Sample], official: list[Sample]) -> lis
             + ", ".join(
                 f"{k} {v}" for k, v in context(official)["requests_by_kind_per_prediction"].items()
             ),
+        ),
+    ]
+
+
+def _held_figures(case: Case, held: list[Sample]) -> list[Figure]:
+    """The held-create design (HELD_REF) on the same case: overhead, end → output, requests."""
+    kinds: Counter[str] = Counter()
+    for sample in held:
+        kinds.update(sample.kinds)
+    by_kind = ", ".join(f"{k} {round(v / len(held), 2)}" for k, v in sorted(kinds.items()))
+    how = f"client.py of {HELD_REF} (held `Prefer: wait={case.wait}` creates), same case and run"
+    return [
+        Figure(
+            f"client.{case.key}.held_over_backend",
+            f"Client overhead, {case.key}: held creates (before)",
+            "(baseline)",
+            " ms",
+            Spread.of([ms(s.wall - s.backend) for s in held]),
+            None,
+            how,
+        ),
+        Figure(
+            f"client.{case.key}.held_after_end",
+            f"Prediction end → output in the caller's hands, {case.key}: held creates (before)",
+            "(baseline)",
+            " ms",
+            Spread.of([ms(s.after_end) for s in held]),
+            None,
+            how,
+        ),
+        Figure(
+            f"client.{case.key}.held_requests",
+            f"HTTP requests per prediction, {case.key}: held creates (before)",
+            "(baseline)",
+            " req",
+            Spread.of([float(s.requests) for s in held]),
+            None,
+            f"{how}; by kind: {by_kind}",
         ),
     ]

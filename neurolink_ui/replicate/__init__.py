@@ -1,7 +1,8 @@
 """The shared async Replicate predictions module. No Gradio here."""
 
-from .client import ReplicateClient, error_from_response, prediction_error, token_id
+from .client import ReplicateClient, token_id
 from .errors import *  # noqa: F403
+from .errors import error_from_response, prediction_error
 from .files import DATA_URL_LIMIT, prepare_input
 from .netguard import GuardedTransport, classify_address
 from .outputs import (

@@ -17,29 +17,18 @@ import os
 import re
 import time
 from collections.abc import AsyncGenerator, Awaitable, Callable
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import httpx
-from httpx_sse import aconnect_sse
 
 from . import files
 from .errors import (
-    REF_FORMS,
     TOKEN_HELP,
     AuthenticationError,
-    BlockedAddressError,
-    InsufficientCreditError,
-    InvalidInputError,
-    ModelNotFoundError,
-    PredictionAbortedError,
-    PredictionCanceledError,
-    PredictionError,
-    PredictionFailedError,
-    PredictionTimeoutError,
-    RateLimitError,
     ReplicateError,
     UpstreamError,
+    error_from_response,
+    problem_fields,
 )
 from .netguard import GuardedTransport
 from .outputs import (
@@ -47,9 +36,7 @@ from .outputs import (
     DEFAULT_MAX_FILES,
     DownloadedFiles,
     Downloader,
-    normalize_output,
 )
-from .progress import log_tail, summarize
 from .retry import (
     RequestKind,
     RetryPolicy,
@@ -57,8 +44,9 @@ from .retry import (
     should_retry_error,
     should_retry_status,
 )
+from .run import PredictionRun
 from .schema import ModelInfo
-from .types import Account, Completed, ModelRef, Prediction, PredictionEvent, Progress, TextDelta
+from .types import Account, Completed, ModelRef, Prediction, PredictionEvent
 
 if TYPE_CHECKING:
     from neurolink_ui.config import Settings
@@ -66,125 +54,15 @@ if TYPE_CHECKING:
 log = logging.getLogger("neurolink_ui.replicate")
 
 DEFAULT_BASE_URL = "https://api.replicate.com"
-BILLING_URL = "https://replicate.com/account/billing#billing"
 USER_AGENT = "neurolink-ui/0.1 (+httpx)"
 # Seconds between polls when no stream says `done`: quick while most predictions end (every
 # 0.5 s for the first ~10 s, as often as the official client), then growing to a few seconds.
 DEFAULT_POLL_SCHEDULE: tuple[float, ...] = (0.25, *(0.5,) * 19, 1.0, 1.0, 2.0, 3.0)
 MAX_CONNECTIONS = 1024
-PROGRESS_TICK = 0.5  # seconds between Progress events while nothing else happens
-# A read of a prediction this run created (poll, final read) retries network errors and 5xx for
-# this long (bounded by the run's cap): the prediction may be billed, its result must not be lost.
-READ_RETRY_WINDOW = 60.0
 # What a prediction id may look like before it is put into a path (the body is not trusted).
 _PREDICTION_ID = re.compile(r"[A-Za-z0-9_-]{1,128}")
 
 ProgressCallback = Callable[[PredictionEvent], Awaitable[None] | None]
-
-
-# ---- errors from responses -----------------------------------------------------------------
-
-
-def _problem(body: Any) -> tuple[str | None, str]:
-    if isinstance(body, dict):
-        title = body.get("title")
-        detail = body.get("detail")
-        return (str(title) if title else None), (str(detail) if detail else "")
-    if isinstance(body, str):
-        return None, body.strip()[:500]
-    return None, ""
-
-
-def error_from_response(
-    status: int,
-    body: Any,
-    *,
-    retry_after: float | None = None,
-    model: str | None = None,
-) -> ReplicateError:
-    """The errors.py class and an actionable message for an error response.
-
-    `model` names the model the request was about (a 404 then means the model is unknown).
-    """
-    title, detail = _problem(body)
-    said = f" Replicate said: {detail}" if detail else ""
-    if status == 401:
-        return AuthenticationError(
-            f"Replicate rejected the API token (HTTP 401).{said} {TOKEN_HELP}",
-            status=status, title=title, detail=detail,
-        )  # fmt: skip
-    if status == 403:
-        return AuthenticationError(
-            f"This API token is not permitted to do that (HTTP 403).{said} {TOKEN_HELP}",
-            status=status, title=title, detail=detail,
-        )  # fmt: skip
-    if status == 402:
-        return InsufficientCreditError(
-            f"Insufficient credit to run this model. Add credit or a payment method at "
-            f"{BILLING_URL}, then try again.{said}",
-            status=status, title=title, detail=detail,
-        )  # fmt: skip
-    if status == 404 and model:
-        return ModelNotFoundError(
-            f"Model '{model}' was not found (or this token cannot see it). {REF_FORMS}: official "
-            "models run by name, community models need a version.",
-            status=status, title=title, detail=detail,
-        )  # fmt: skip
-    if status == 422:
-        fields = body.get("invalid_fields") if isinstance(body, dict) else None
-        fields = [f for f in fields if isinstance(f, dict)] if isinstance(fields, list) else []
-        problems = [
-            f"- {f.get('field', 'input')}: {f.get('description') or f.get('type', 'invalid')}"
-            for f in fields
-        ]
-        listing = "\n".join(problems) if problems else (detail or "no details given")
-        return InvalidInputError(
-            f"{title or 'Invalid input'}" + (f" for '{model}'" if model else "") + f":\n{listing}",
-            invalid_fields=fields, status=status, title=title, detail=detail,
-        )  # fmt: skip
-    if status == 413:
-        return InvalidInputError(
-            f"The file is too large for Replicate (files must be under 100 MB).{said}",
-            status=status, title=title, detail=detail,
-        )  # fmt: skip
-    if status == 429:
-        wait = f" Try again in about {math.ceil(retry_after)} s." if retry_after else ""
-        return RateLimitError(
-            f"Replicate is rate limiting this token.{wait}{said}",
-            retry_after=retry_after, status=status, title=title, detail=detail,
-        )  # fmt: skip
-    if status >= 500:
-        return UpstreamError(
-            f"Replicate failed upstream (HTTP {status}); this is on their side, try again "
-            f"shortly.{said}",
-            status=status, title=title, detail=detail,
-        )  # fmt: skip
-    return ReplicateError(
-        f"Replicate answered HTTP {status}.{said}", status=status, title=title, detail=detail
-    )
-
-
-def prediction_error(prediction: Prediction) -> PredictionError:
-    """The error for a prediction that ended without succeeding."""
-    tail = log_tail(prediction.logs)
-    logs = ("\nLast log lines:\n" + "\n".join(tail)) if tail else ""
-    where = f" ({prediction.web_url})"
-    if prediction.status == "canceled":
-        return PredictionCanceledError(
-            f"Prediction {prediction.id} was canceled{where}.", prediction=prediction
-        )
-    if prediction.status == "aborted":
-        return PredictionAbortedError(
-            f"Prediction {prediction.id} was aborted before it started (its deadline passed); "
-            f"it was not billed{where}.",
-            prediction=prediction,
-        )
-    reason = prediction.error or "no error message"
-    return PredictionFailedError(
-        f"Prediction {prediction.id} failed: {reason}{where}{logs}",
-        prediction=prediction,
-        detail=prediction.error,
-    )
 
 
 # ---- helpers -------------------------------------------------------------------------------
@@ -219,38 +97,6 @@ def _prediction_path(prediction_id: str) -> str:
 
 def _json_normal(value: Any) -> Any:
     return json.loads(json.dumps(value, default=str))
-
-
-@dataclass
-class _Run:
-    """State of one prediction run inside `events()`."""
-
-    ref: ModelRef
-    version: str | None
-    input: dict[str, Any]
-    token: str
-    started: float = field(default_factory=time.monotonic)
-    prediction: Prediction | None = None
-    create_task: asyncio.Task[Prediction] | None = None
-    delivered: str = ""
-    logs: str = ""
-    ended: bool = False
-    """Known to have ended (a terminal status, or the stream's `done`): nothing left to cancel."""
-
-    @property
-    def elapsed(self) -> float:
-        return time.monotonic() - self.started
-
-    def progress(self, status: str | None = None) -> Progress:
-        prediction = self.prediction
-        percent, tail = summarize(prediction.logs if prediction and prediction.logs else self.logs)
-        return Progress(
-            prediction_id=prediction.id if prediction else "",
-            status=status or (prediction.status if prediction else "starting"),
-            elapsed=round(self.elapsed, 3),
-            percent=percent,
-            log_tail=tail,
-        )
 
 
 # ---- the client ----------------------------------------------------------------------------
@@ -398,7 +244,7 @@ class ReplicateClient:
                             status=status,
                         ) from None
                 body = self._body(response)
-                _, detail = _problem(body)
+                _, detail = problem_fields(body)
                 if status == 429:
                     retry_after = retry_after_seconds(response.headers, detail)
                 if not may_retry or not should_retry_status(kind, status):
@@ -639,205 +485,30 @@ class ReplicateClient:
         version = model_ref.version or (info.version_id if info and not info.is_official else None)
         streaming = stream if stream is not None else bool(info and info.streams)
         prepared = await self.prepare_input(input, token=secret)
-        run = _Run(ref=model_ref, version=version, input=_json_normal(prepared), token=secret)
-        try:
-            async with contextlib.aclosing(self._execute(run, streaming)) as steps:
-                async for event in steps:
-                    yield event
-        except BaseException:
-            # Stop, a closed tab, aclose(), or an error of ours: stop the billing first.
-            await self._abandon(run)
-            raise
-
-    async def _execute(self, run: _Run, streaming: bool) -> AsyncGenerator[PredictionEvent, None]:
-        run.started = time.monotonic()
-        create = self.create_prediction(run.ref, run.input, token=run.token, version=run.version)
-        # A task of its own: a Stop while it is in flight lets it finish, then cancels its id.
-        run.create_task = asyncio.ensure_future(create)
-        while True:
-            done, _ = await asyncio.wait({run.create_task}, timeout=PROGRESS_TICK)
-            if done:
-                break
-            yield run.progress()
-        run.prediction = run.create_task.result()
-        run.ended = run.prediction.is_terminal
-        yield run.progress()
-
-        stream_url = run.prediction.stream_url
-        if stream_url and not run.ended:
-            # Text models stream their tokens; file models' streams carry log lines and say
-            # `done` the moment the prediction ends, which beats any polling schedule.
-            stream = self._stream(run, stream_url, text=streaming)
-            async with contextlib.aclosing(stream) as streamed:
-                async for event in streamed:
-                    yield event
-            if not run.prediction.is_terminal:
-                # Read the final state now, not one poll interval later.
-                run.prediction = await self._read(run)
-        if not run.prediction.is_terminal:
-            async with contextlib.aclosing(self._poll(run)) as polled:
-                async for event in polled:
-                    yield event
-        final = run.prediction
-        run.ended = True
-        if final.status != "succeeded":
-            raise prediction_error(final)
-        text = normalize_output(final.output)
-        if text.text is not None and not text.file_urls:
-            rest = self._undelivered(run.delivered, text.text)
-            if rest:
-                run.delivered += rest
-                yield TextDelta(rest)
-        yield Completed(final)
-
-    @staticmethod
-    def _undelivered(delivered: str, full: str) -> str:
-        if not full.startswith(delivered):
-            log.warning("streamed text differs from the final output; sending the rest by length")
-        return full[len(delivered) :]
-
-    async def _read(self, run: _Run) -> Prediction:
-        """The run's prediction, read again; network errors and 5xx are retried for up to
-        READ_RETRY_WINDOW seconds, bounded by what is left of the run's cap."""
-        assert run.prediction is not None
-        window = min(READ_RETRY_WINDOW, max(self.poll_cap - run.elapsed, 0.0))
-        prediction = await self.get_prediction(run.prediction.id, token=run.token, retry_for=window)
-        run.ended = run.ended or prediction.is_terminal
-        return prediction
-
-    async def _poll(self, run: _Run) -> AsyncGenerator[PredictionEvent, None]:
-        assert run.prediction is not None
-        index = 0
-        while not run.prediction.is_terminal:
-            remaining = self.poll_cap - run.elapsed
-            if remaining <= 0:
-                await self._timeout(run)
-            delay = min(self.poll_schedule[min(index, len(self.poll_schedule) - 1)], remaining)
-            index += 1
-            deadline = time.monotonic() + delay
-            while (left := deadline - time.monotonic()) > 0:
-                await asyncio.sleep(min(PROGRESS_TICK, left))
-                if deadline - time.monotonic() > 0.05:
-                    yield run.progress()
-            before = run.prediction.status
-            run.prediction = await self._read(run)
-            if run.prediction.status != before:
-                log.debug("prediction %s is %s", run.prediction.id, run.prediction.status)
-            yield run.progress()
-
-    async def _timeout(self, run: _Run) -> None:
-        assert run.prediction is not None
-        waited = run.elapsed
-        if not run.ended:
-            await self._cancel_known(run.prediction.id, run.token)
-        run.ended = True
-        raise PredictionTimeoutError(
-            f"Prediction {run.prediction.id} did not finish within {self.poll_cap:g} s (waited "
-            f"{waited:.1f} s) and was canceled. See {run.prediction.web_url}.",
-            prediction=run.prediction,
+        run = PredictionRun(
+            self, model_ref, version, _json_normal(prepared), secret, streaming=streaming
         )
+        async with contextlib.aclosing(run.events()) as steps:
+            async for event in steps:
+                yield event
 
-    async def _stream(
-        self, run: _Run, url: str, *, text: bool = True
-    ) -> AsyncGenerator[PredictionEvent, None]:
-        """Follow the SSE stream to `done`: text as it arrives (file URLs are not text), log
-        lines as progress.
+    # ---- what a run (run.py) uses ----------------------------------------------------------
 
-        On a drop, or a stream URL the policy refuses, leaves the rest to polling (`_poll`)."""
-        assert run.prediction is not None
-        queue: asyncio.Queue[tuple[str, str]] = asyncio.Queue()
-        reader = asyncio.ensure_future(self._read_stream(url, queue))
-        status = run.prediction.status
-        try:
-            while True:
-                if run.elapsed >= self.poll_cap:
-                    await self._timeout(run)
-                try:
-                    name, data = await asyncio.wait_for(queue.get(), PROGRESS_TICK)
-                except TimeoutError:
-                    yield run.progress(status)
-                    continue
-                if name in ("output", "logs"):
-                    status = "processing"  # the model is running: the boot is over
-                if name == "output":
-                    if data and text:
-                        run.delivered += data
-                        yield TextDelta(data)
-                elif name == "logs":
-                    run.logs += data + "\n"
-                    yield run.progress(status)
-                elif name == "done":
-                    # Ended (succeeded, failed, canceled or aborted): the final read says which,
-                    # with the error and logs, and the output.
-                    run.ended = True
-                    return
-                elif name == "refused":
-                    log.warning("%s Polling prediction %s instead.", data, run.prediction.id)
-                    return
-                else:  # dropped or unavailable: the finished prediction fills in the rest
-                    log.info("stream of %s ended early (%s); polling", run.prediction.id, data)
-                    return
-        finally:
-            reader.cancel()
-            with contextlib.suppress(BaseException):
-                await reader
+    @property
+    def guarded_http(self) -> httpx.AsyncClient:
+        """The client for URLs the API hands back (streams, files): guarded by netguard."""
+        return self._downloads
 
-    async def _read_stream(self, url: str, queue: asyncio.Queue[tuple[str, str]]) -> None:
-        last_id = ""
-        try:
-            # A capability URL: no Authorization (as the JS and Go clients do). Through the
-            # guarded client: https to a public host, or the API's own origin, nothing else.
-            async with aconnect_sse(
-                self._downloads, "GET", url, timeout=httpx.Timeout(30.0, connect=5.0, read=None)
-            ) as source:
-                if source.response.status_code >= 400:
-                    await queue.put(("unavailable", f"HTTP {source.response.status_code}"))
-                    return
-                async for event in source.aiter_sse():
-                    last_id = event.id or last_id
-                    if event.event in ("output", "logs"):
-                        await queue.put((event.event, event.data))
-                    elif event.event == "done":
-                        await queue.put(("done", event.data))
-                        return
-            await queue.put(("dropped", f"closed without done after id {last_id or '-'}"))
-        except BlockedAddressError as exc:
-            await queue.put(("refused", f"The stream URL was refused: {exc}"))
-        except Exception as exc:  # any failure (HTTP, a body that isn't SSE) means: poll
-            await queue.put(("dropped", f"{type(exc).__name__} after id {last_id or '-'}"))
-
-    # ---- cancellation ----------------------------------------------------------------------
-
-    async def _abandon(self, run: _Run) -> None:
-        """Cancel the run's prediction at Replicate, shielded and time-bounded."""
-        if run.ended:
-            return
-        job = self._detached(self._cancel_run(run))
-        with contextlib.suppress(BaseException):
-            await asyncio.wait_for(asyncio.shield(job), timeout=self.cancel_timeout)
-
-    def _detached(self, coro: Awaitable[Any]) -> asyncio.Task[Any]:
+    def detach(self, coro: Awaitable[Any]) -> asyncio.Task[Any]:
+        """Run `coro` to its end even if the caller is cancelled (aclose() waits for it)."""
         task = asyncio.ensure_future(coro)
         self._background.add(task)
         task.add_done_callback(self._background.discard)
         return task
 
-    async def _cancel_run(self, run: _Run) -> None:
-        """Cancel the prediction this run created: the one whose id its create returned.
-
-        A create still in flight is let finish (it is not held, so that is one round trip),
-        then its id is canceled at once. Nothing else is ever looked up or canceled."""
-        if run.prediction is None:
-            if run.create_task is None:
-                return
-            try:
-                run.prediction = await run.create_task
-            except BaseException:
-                return  # no prediction was made
-        if not run.ended and not run.prediction.is_terminal:
-            await self._cancel_known(run.prediction.id, run.token)
-
-    async def _cancel_known(self, prediction_id: str, token: str) -> None:
+    async def cancel_quietly(self, prediction_id: str, *, token: str) -> None:
+        """Cancel, bounded by `cancel_timeout`; a failure is logged, not raised (Cancel-After
+        still ends the prediction)."""
         try:
             await asyncio.wait_for(
                 self.cancel_prediction(prediction_id, token=token, retries=1),

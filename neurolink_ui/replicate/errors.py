@@ -5,13 +5,20 @@ Every message is written for the person who has to act on it; none ever contains
 
 from __future__ import annotations
 
-from typing import Any
+import math
+from typing import TYPE_CHECKING, Any
+
+from .progress import log_tail
+
+if TYPE_CHECKING:
+    from .types import Prediction
 
 TOKEN_HELP = (
     "Set REPLICATE_API_TOKEN (or paste a token in the app); create or rotate tokens at "
     "https://replicate.com/account/api-tokens."
 )
 REF_FORMS = "Use `owner/name` for official models or `owner/name:version` for any model"
+BILLING_URL = "https://replicate.com/account/billing#billing"
 
 
 class ReplicateError(Exception):
@@ -126,3 +133,109 @@ class BlockedAddressError(DownloadError):
     """An output URL pointed somewhere we refuse to fetch from (private network, plain http)."""
 
     default_title = "Download refused"
+
+
+# ---- errors built from responses and finished predictions ---------------------------------
+
+
+def problem_fields(body: Any) -> tuple[str | None, str]:
+    """`title` and `detail` of a problem+json body (or the start of a text body)."""
+    if isinstance(body, dict):
+        title = body.get("title")
+        detail = body.get("detail")
+        return (str(title) if title else None), (str(detail) if detail else "")
+    if isinstance(body, str):
+        return None, body.strip()[:500]
+    return None, ""
+
+
+def error_from_response(
+    status: int,
+    body: Any,
+    *,
+    retry_after: float | None = None,
+    model: str | None = None,
+) -> ReplicateError:
+    """The errors.py class and an actionable message for an error response.
+
+    `model` names the model the request was about (a 404 then means the model is unknown).
+    """
+    title, detail = problem_fields(body)
+    said = f" Replicate said: {detail}" if detail else ""
+    if status == 401:
+        return AuthenticationError(
+            f"Replicate rejected the API token (HTTP 401).{said} {TOKEN_HELP}",
+            status=status, title=title, detail=detail,
+        )  # fmt: skip
+    if status == 403:
+        return AuthenticationError(
+            f"This API token is not permitted to do that (HTTP 403).{said} {TOKEN_HELP}",
+            status=status, title=title, detail=detail,
+        )  # fmt: skip
+    if status == 402:
+        return InsufficientCreditError(
+            f"Insufficient credit to run this model. Add credit or a payment method at "
+            f"{BILLING_URL}, then try again.{said}",
+            status=status, title=title, detail=detail,
+        )  # fmt: skip
+    if status == 404 and model:
+        return ModelNotFoundError(
+            f"Model '{model}' was not found (or this token cannot see it). {REF_FORMS}: official "
+            "models run by name, community models need a version.",
+            status=status, title=title, detail=detail,
+        )  # fmt: skip
+    if status == 422:
+        fields = body.get("invalid_fields") if isinstance(body, dict) else None
+        fields = [f for f in fields if isinstance(f, dict)] if isinstance(fields, list) else []
+        problems = [
+            f"- {f.get('field', 'input')}: {f.get('description') or f.get('type', 'invalid')}"
+            for f in fields
+        ]
+        listing = "\n".join(problems) if problems else (detail or "no details given")
+        return InvalidInputError(
+            f"{title or 'Invalid input'}" + (f" for '{model}'" if model else "") + f":\n{listing}",
+            invalid_fields=fields, status=status, title=title, detail=detail,
+        )  # fmt: skip
+    if status == 413:
+        return InvalidInputError(
+            f"The file is too large for Replicate (files must be under 100 MB).{said}",
+            status=status, title=title, detail=detail,
+        )  # fmt: skip
+    if status == 429:
+        wait = f" Try again in about {math.ceil(retry_after)} s." if retry_after else ""
+        return RateLimitError(
+            f"Replicate is rate limiting this token.{wait}{said}",
+            retry_after=retry_after, status=status, title=title, detail=detail,
+        )  # fmt: skip
+    if status >= 500:
+        return UpstreamError(
+            f"Replicate failed upstream (HTTP {status}); this is on their side, try again "
+            f"shortly.{said}",
+            status=status, title=title, detail=detail,
+        )  # fmt: skip
+    return ReplicateError(
+        f"Replicate answered HTTP {status}.{said}", status=status, title=title, detail=detail
+    )
+
+
+def prediction_error(prediction: Prediction) -> PredictionError:
+    """The error for a prediction that ended without succeeding."""
+    tail = log_tail(prediction.logs)
+    logs = ("\nLast log lines:\n" + "\n".join(tail)) if tail else ""
+    where = f" ({prediction.web_url})"
+    if prediction.status == "canceled":
+        return PredictionCanceledError(
+            f"Prediction {prediction.id} was canceled{where}.", prediction=prediction
+        )
+    if prediction.status == "aborted":
+        return PredictionAbortedError(
+            f"Prediction {prediction.id} was aborted before it started (its deadline passed); "
+            f"it was not billed{where}.",
+            prediction=prediction,
+        )
+    reason = prediction.error or "no error message"
+    return PredictionFailedError(
+        f"Prediction {prediction.id} failed: {reason}{where}{logs}",
+        prediction=prediction,
+        detail=prediction.error,
+    )

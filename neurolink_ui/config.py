@@ -15,14 +15,14 @@ DEFAULT_AVATAR_MODEL = "lucataco/musetalk"
 DEFAULT_MUSIC_MODEL = "meta/musicgen"
 
 
-def _float(env: Mapping[str, str], key: str, default: float) -> float:
+def _float(env: Mapping[str, str], key: str, default: float, unit: str = "seconds") -> float:
     raw = env.get(key, "").strip()
     if not raw:
         return default
     try:
         value = float(raw)
     except ValueError as exc:
-        raise ValueError(f"{key} must be a number of seconds, got {raw!r}") from exc
+        raise ValueError(f"{key} must be a number of {unit}, got {raw!r}") from exc
     if value <= 0:
         raise ValueError(f"{key} must be positive, got {raw!r}")
     return value
@@ -38,6 +38,8 @@ class Settings:
     avatar_model: str = DEFAULT_AVATAR_MODEL
     music_model: str = DEFAULT_MUSIC_MODEL
     poll_cap: float = 300.0  # seconds a prediction may run before we cancel it
+    max_output_files: int = 16  # files downloaded per prediction; the rest are shown as links
+    max_output_mb: float = 512.0  # MB downloaded per prediction
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -51,4 +53,6 @@ class Settings:
             avatar_model=env.get("REPLICATE_AVATAR_MODEL") or DEFAULT_AVATAR_MODEL,
             music_model=env.get("REPLICATE_MUSIC_MODEL") or DEFAULT_MUSIC_MODEL,
             poll_cap=_float(env, "REPLICATE_POLL_CAP", 300.0),
+            max_output_files=int(_float(env, "NEUROLINK_MAX_FILES_PER_PREDICTION", 16, "files")),
+            max_output_mb=_float(env, "NEUROLINK_MAX_MB_PER_PREDICTION", 512.0, "MB"),
         )

@@ -381,3 +381,15 @@ async def test_from_settings() -> None:
     async with ReplicateClient.from_settings(settings) as client:
         assert (client.base_url, client.poll_cap) == ("http://127.0.0.1:9", 12.0)
         assert SECRET not in repr(client) and SECRET not in repr(vars(client))
+
+
+async def test_download_caps_from_settings() -> None:
+    from neurolink_ui.config import Settings
+
+    settings = Settings.from_env(
+        {"NEUROLINK_MAX_FILES_PER_PREDICTION": "4", "NEUROLINK_MAX_MB_PER_PREDICTION": "1.5"}
+    )
+    async with ReplicateClient.from_settings(settings, base_url="http://127.0.0.1:9") as client:
+        assert (client._downloader.max_files, client._downloader.max_bytes) == (4, 1572864)
+    with pytest.raises(ValueError, match="number of MB"):
+        Settings.from_env({"NEUROLINK_MAX_MB_PER_PREDICTION": "lots"})

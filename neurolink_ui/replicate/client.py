@@ -165,6 +165,8 @@ class ReplicateClient:
         options: dict[str, Any] = {
             "base_url": settings.base_url,
             "poll_cap": settings.poll_cap,
+            "max_output_files": settings.max_output_files,
+            "max_output_bytes": int(settings.max_output_mb * 1024 * 1024),
         }
         options.update(overrides)
         return cls(**options)

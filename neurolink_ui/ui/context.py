@@ -51,7 +51,7 @@ class AppContext:
             sim = Simulator()
             sim.start()
             ctx.simulator = sim
-            ctx.simulator_client = ReplicateClient(sim.base_url, poll_cap=settings.poll_cap)
+            ctx.simulator_client = ReplicateClient.from_settings(settings, base_url=sim.base_url)
             log.info("no REPLICATE_API_TOKEN: using the built-in simulator at %s", sim.base_url)
         return ctx
 

@@ -329,3 +329,18 @@ async def test_client_wide_caps_are_configurable(
     async with fast_client(simulator.base_url, max_output_files=2) as client:
         files = await client.download_outputs([image_url] * 3, tmp_path, kind="image")
     assert len(files) == 2 and files.links == [image_url]
+
+
+async def test_a_reached_cap_is_a_note_of_the_run(simulator: Any, token: str, tmp_path: Path):
+    from neurolink_ui.pipeline import RunResult, run_model
+
+    simulator.config.output_padding = 300_000
+    async with fast_client(simulator.base_url, max_output_bytes=700_000) as client:
+        steps = run_model(
+            client, IMAGE, {"prompt": "capped", "num_outputs": 3}, token=token, kind="image",
+            dest_dir=tmp_path,
+        )  # fmt: skip
+        results = [step async for step in steps if isinstance(step, RunResult)]
+    (result,) = results
+    assert len(result.files) == 2 and all(path.exists() for path in result.files)
+    assert any("download limit" in note and "links" in note for note in result.notes)

@@ -6,13 +6,15 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from .catalog import default_model
+
 DEFAULT_BASE_URL = "https://api.replicate.com"
-# Defaults of the seed guide's table.
-DEFAULT_CHAT_MODEL = "meta/meta-llama-3.1-70b-instruct"
-DEFAULT_IMAGE_MODEL = "black-forest-labs/flux-1.1-pro"
-DEFAULT_VIDEO_MODEL = "atonamy/wan-alpha"
-DEFAULT_AVATAR_MODEL = "lucataco/musetalk"
-DEFAULT_MUSIC_MODEL = "meta/musicgen"
+# Each panel's default: a confirmed model of the catalogue (evidence in neurolink_ui/catalog/models).
+DEFAULT_CHAT_MODEL = default_model("chat")
+DEFAULT_IMAGE_MODEL = default_model("image")
+DEFAULT_VIDEO_MODEL = default_model("video")
+DEFAULT_AVATAR_MODEL = default_model("avatar")
+DEFAULT_MUSIC_MODEL = default_model("music")
 
 
 def _float(env: Mapping[str, str], key: str, default: float, unit: str = "seconds") -> float:

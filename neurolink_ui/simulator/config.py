@@ -85,6 +85,9 @@ class SimulatorConfig:
     Generated while streaming, never held in memory, so multi-GB outputs can be simulated."""
     hold_sync: bool = True
     """`Prefer: wait` holds the create request as Replicate does; False answers at once."""
+    model_overrides: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Per `owner/name`: `{"gone": true}` (404), `{"openapi_schema": {...}}` and/or
+    `{"version": "<64-hex>"}` served instead of the catalogue's (a drifted live API)."""
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -136,3 +139,28 @@ class SimulatorConfig:
             raise ValueError("output_padding must be an integer >= 0")
         if not isinstance(self.hold_sync, bool) or not isinstance(self.missing_outputs, bool):
             raise ValueError("hold_sync and missing_outputs must be booleans")
+        _validate_overrides(self.model_overrides)
+
+
+_OVERRIDE_KEYS = frozenset({"gone", "openapi_schema", "version"})
+
+
+def _validate_overrides(overrides: Any) -> None:
+    if not isinstance(overrides, dict):
+        raise ValueError("model_overrides must be an object of owner/name -> override")
+    for ref, override in overrides.items():
+        if not isinstance(ref, str) or ref.count("/") != 1:
+            raise ValueError(f"model_overrides key {ref!r} must be owner/name")
+        if not isinstance(override, dict) or not set(override) <= _OVERRIDE_KEYS:
+            raise ValueError(f"model_overrides[{ref!r}] takes only {sorted(_OVERRIDE_KEYS)}")
+        schema = override.get("openapi_schema")
+        if schema is not None and not (
+            isinstance(schema, dict)
+            and {"Input", "Output"} <= set(schema.get("components", {}).get("schemas", {}))
+        ):
+            raise ValueError(f"model_overrides[{ref!r}].openapi_schema needs Input and Output")
+        version = override.get("version")
+        if version is not None and not (
+            isinstance(version, str) and len(version) == 64 and all(c in "0123456789abcdef" for c in version)
+        ):
+            raise ValueError(f"model_overrides[{ref!r}].version must be 64 lowercase hex")

@@ -148,7 +148,7 @@ class PredictionState:
 
     @property
     def has_stream(self) -> bool:
-        return self.model.streams or self.model.kind != "chat"
+        return self.model.streams or not self.model.outputs_text
 
     def notify(self) -> None:
         """Wake everyone waiting for a change (held creates, SSE streams)."""

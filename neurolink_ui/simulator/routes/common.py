@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from http import HTTPStatus
 from typing import Any
 
@@ -88,10 +89,14 @@ def base_of(request: Request) -> str:
     return str(request.base_url).rstrip("/")
 
 
+# What Replicate accepts as a token's shape: `r8_` then letters and digits.
+_TOKEN_RE = re.compile(r"r8_[A-Za-z0-9]+")
+
+
 def require_token(request: Request) -> str:
-    """The caller's token_id; 401 exactly as sample 09 when missing or invalid."""
+    """The caller's token_id; 401 exactly as sample 09 when missing, malformed or invalid."""
     token = bearer_token(request.headers.get("authorization"))
-    if token is None or token.startswith("r8_invalid"):
+    if token is None or not _TOKEN_RE.fullmatch(token) or token.startswith("r8_invalid"):
         raise ProblemError(401, dict(_UNAUTHENTICATED))
     return token_id_of(token)
 

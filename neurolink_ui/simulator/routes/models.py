@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from starlette.requests import Request
@@ -29,7 +30,7 @@ async def get_model_route(request: Request) -> Response:
             "license_url": None,
             "run_count": runs,
             "cover_image_url": None,
-            "default_example": None,
+            "default_example": _default_example(model),
             "is_official": model.is_official,
             "latest_version": _version_json(model),
         }
@@ -66,7 +67,7 @@ async def create_model_prediction(request: Request) -> Response:
 
 def _existing_model(request: Request) -> SimModel:
     owner, name = request.path_params["owner"], request.path_params["name"]
-    model = get_model(owner, name)
+    model = get_model(owner, name, sim_state(request).config.model_overrides)
     if model is None:
         raise not_found(f"Model {owner}/{name} not found.")
     return model
@@ -77,6 +78,18 @@ def _versioned_model(request: Request) -> SimModel:
     if model.is_official:  # official models expose no versions (MODELS.md)
         raise not_found(f"Model {model.slug} is an official model and has no public versions.")
     return model
+
+
+def _default_example(model: SimModel) -> dict[str, Any] | None:
+    """The catalogue's example input as the prediction object Replicate shows on the model."""
+    if model.default_example is None:
+        return None
+    return {
+        "model": model.slug,
+        "version": model.version_id,
+        "status": "succeeded",
+        **copy.deepcopy(model.default_example),
+    }
 
 
 def _version_json(model: SimModel) -> dict[str, Any]:

@@ -157,7 +157,7 @@ async def create_with_model(
     prepared, invalid = model.validate(body["input"])
     if invalid:
         raise invalid_body(invalid)
-    if body.get("stream") and not model.streams and model.kind == "chat":
+    if body.get("stream") and not model.streams and model.outputs_text:
         # A plain-text model has no event source (MODELS.md, replicate/cog #1257).
         raise problem(422, f"Model {model.slug} does not support streaming", "Invalid request")
     state = sim_state(request)
@@ -198,7 +198,7 @@ async def create_prediction(request: Request) -> Response:
     token_id = require_token(request)
     require_credit(request)
     body = await read_create_body(request, CREATE_KEYS | {"version"})
-    model = _model_for_version(body["version"].strip())
+    model = _model_for_version(body["version"].strip(), sim_state(request).config.model_overrides)
     return await create_with_model(request, model, body, token_id)
 
 
@@ -266,18 +266,19 @@ async def list_predictions(request: Request) -> Response:
     )
 
 
-def _model_for_version(version: str) -> SimModel:
-    """`<64-hex>`, `owner/name:<64-hex>` or `owner/name` (official models only)."""
+def _model_for_version(version: str, overrides: dict[str, dict[str, Any]]) -> SimModel:
+    """`<64-hex>`, `owner/name:<64-hex>` or `owner/name` (official models only), as
+    `SimulatorConfig.model_overrides` alter them."""
     if _HEX64_RE.fullmatch(version):
-        found = find_version(version)
+        found = find_version(version, overrides)
         if found is not None:
             return found[0]
     elif match := _SLUG_VERSION_RE.fullmatch(version):
-        found = find_version(match["version"])
+        found = find_version(match["version"], overrides)
         if found is not None and found[0].slug == f"{match['owner']}/{match['name']}":
             return found[0]
     elif match := _SLUG_RE.fullmatch(version):
-        model = get_model(match["owner"], match["name"])
+        model = get_model(match["owner"], match["name"], overrides)
         if model is not None and model.is_official:
             return model
     raise ProblemError(422, dict(_INVALID_VERSION))

@@ -1,0 +1,144 @@
+"""The model catalogue: one JSON file per model in `models/`, with its evidence and recorded schema.
+
+Each file holds what public evidence says about one Replicate model (checked on the date given):
+its panel, whether it is confirmed alive, whether it is official, its latest version id when known,
+and its `openapi_schema` exactly as Replicate's `latest_version.openapi_schema` would have it. The
+simulator serves these schemas, the panels take their defaults and suggestions from here, and
+`python -m neurolink_ui models check` compares them with the live API. No Gradio.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from typing import Any, Literal
+
+Panel = Literal["chat", "image", "video", "avatar", "music", "other"]
+Status = Literal["confirmed", "unconfirmed"]
+PANELS: tuple[Panel, ...] = ("chat", "image", "video", "avatar", "music", "other")
+
+# Each panel's default: a confirmed model whose schema fits the panel best (a live Llama 3 model
+# that streams; the official image-to-video Wan 2.2, which takes the panel's start frame; …).
+PANEL_DEFAULTS: dict[Panel, str] = {
+    "chat": "meta/meta-llama-3-70b-instruct",
+    "image": "black-forest-labs/flux-1.1-pro",
+    "video": "wan-video/wan-2.2-i2v-fast",
+    "avatar": "douwantech/musetalk",
+    "music": "meta/musicgen",
+}
+
+_HEX64 = re.compile(r"[0-9a-f]{64}")
+_REF = re.compile(r"[A-Za-z0-9][\w.-]*/[A-Za-z0-9][\w.-]*")
+
+
+@dataclass(frozen=True)
+class Evidence:
+    source: str  # a URL or `owner/repo@commit:path`
+    checked: str  # ISO date
+    note: str
+
+
+@dataclass(frozen=True, eq=False)
+class CatalogModel:
+    model: str  # "owner/name"
+    panel: Panel
+    status: Status
+    official: bool
+    version: str | None  # latest version id (64 hex) when the evidence records it
+    description: str
+    evidence: tuple[Evidence, ...]
+    default_example: dict[str, Any] | None  # {"input": {...}}
+    openapi_schema: dict[str, Any]
+
+    @property
+    def owner(self) -> str:
+        return self.model.split("/", 1)[0]
+
+    @property
+    def name(self) -> str:
+        return self.model.split("/", 1)[1]
+
+    @property
+    def confirmed(self) -> bool:
+        return self.status == "confirmed"
+
+    @property
+    def file_name(self) -> str:
+        return f"{self.owner}__{self.name}.json"
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> CatalogModel:
+        """Parse one catalogue file; a malformed one fails loudly with the model it names."""
+        ref = str(data.get("model", ""))
+        if not _REF.fullmatch(ref):
+            raise ValueError(f"catalogue entry has a bad model reference: {ref!r}")
+        if data.get("panel") not in PANELS:
+            raise ValueError(f"{ref}: panel must be one of {PANELS}")
+        if data.get("status") not in ("confirmed", "unconfirmed"):
+            raise ValueError(f"{ref}: status must be confirmed or unconfirmed")
+        version = data.get("version")
+        if version is not None and not _HEX64.fullmatch(str(version)):
+            raise ValueError(f"{ref}: version must be 64 lowercase hex or null")
+        schemas = data.get("openapi_schema", {}).get("components", {}).get("schemas", {})
+        if "Input" not in schemas or "Output" not in schemas:
+            raise ValueError(f"{ref}: openapi_schema needs components.schemas.Input and Output")
+        evidence = tuple(Evidence(e["source"], e["checked"], e.get("note", "")) for e in data["evidence"])
+        if not evidence:
+            raise ValueError(f"{ref}: at least one evidence entry is required")
+        example = data.get("default_example")
+        return cls(
+            model=ref,
+            panel=data["panel"],
+            status=data["status"],
+            official=bool(data["official"]),
+            version=version,
+            description=str(data.get("description") or ""),
+            evidence=evidence,
+            default_example=example if isinstance(example, dict) else None,
+            openapi_schema=data["openapi_schema"],
+        )
+
+
+@cache
+def load_catalog() -> tuple[CatalogModel, ...]:
+    """Every catalogued model, in file-name order (read once per process)."""
+    folder = resources.files(__package__).joinpath("models")
+    entries = sorted(
+        (item for item in folder.iterdir() if item.name.endswith(".json")), key=lambda i: i.name
+    )
+    models = []
+    for item in entries:
+        model = CatalogModel.from_json(json.loads(item.read_text(encoding="utf-8")))
+        if model.file_name != item.name:
+            raise ValueError(f"{item.name} holds {model.model}; name it {model.file_name}")
+        models.append(model)
+    return tuple(models)
+
+
+@cache
+def _by_ref() -> dict[str, CatalogModel]:
+    return {m.model: m for m in load_catalog()}
+
+
+def catalog_model(ref: str) -> CatalogModel | None:
+    """The entry for `owner/name` (a `:version` suffix is ignored), or None."""
+    return _by_ref().get(ref.strip().split(":", 1)[0])
+
+
+def default_model(panel: Panel) -> str:
+    """The panel's default model; always a confirmed catalogue entry of that panel."""
+    ref = PANEL_DEFAULTS[panel]
+    model = catalog_model(ref)
+    if model is None or not model.confirmed or model.panel != panel:
+        raise LookupError(f"the {panel} default {ref} is not a confirmed {panel} model")
+    return ref
+
+
+def suggested_models(panel: Panel) -> list[str]:
+    """The panel's picker suggestions: its default first, then the other confirmed models."""
+    first = default_model(panel)
+    rest = [m.model for m in load_catalog() if m.panel == panel and m.confirmed and m.model != first]
+    return [first, *rest]

@@ -24,7 +24,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 for _var in ("REPLICATE_API_TOKEN", "REPLICATE_BASE_URL"):
     os.environ.pop(_var, None)
 
-TOKEN = "r8_bench_token_0123456789abcdef"
+TOKEN = "r8_benchtoken0123456789abcdef"
 LOOPBACK = "127.0.0.1"
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -14,8 +14,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 for _var in ("REPLICATE_API_TOKEN", "REPLICATE_BASE_URL", "REPLICATE_MODEL"):
     os.environ.pop(_var, None)
 
-TOKEN = "r8_test_token_alpha_0123456789"
-OTHER_TOKEN = "r8_test_token_bravo_9876543210"
+TOKEN = "r8_testtokenalpha0123456789"
+OTHER_TOKEN = "r8_testtokenbravo9876543210"
 
 
 @pytest.fixture(scope="session")

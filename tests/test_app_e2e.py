@@ -263,17 +263,17 @@ def test_two_sessions_use_their_own_tokens(app_url: str, simulator) -> None:  # 
     first = Client(app_url, verbose=False, analytics_enabled=False)
     second = Client(app_url, verbose=False, analytics_enabled=False)
     try:
-        outputs = first.predict("r8_session_token_aaaa", False, api_name="/sign_in")
-        assert "r8_session_token_aaaa" not in str(outputs)  # the token never goes back
+        outputs = first.predict("r8_sessiontokenaaaa", False, api_name="/sign_in")
+        assert "r8_sessiontokenaaaa" not in str(outputs)  # the token never goes back
         assert any("Signed in as" in str(o) for o in outputs)
-        second.predict("r8_session_token_bbbb", False, api_name="/sign_in")
+        second.predict("r8_sessiontokenbbbb", False, api_name="/sign_in")
         simulator.requests.clear()
         first.predict("from a", model="black-forest-labs/flux-schnell", api_name="/image")
         second.predict("from b", model="black-forest-labs/flux-schnell", api_name="/image")
         creates = _creates(simulator)
         assert [r.token_id for r in creates] == [
-            _token_id("r8_session_token_aaaa"),
-            _token_id("r8_session_token_bbbb"),
+            _token_id("r8_sessiontokenaaaa"),
+            _token_id("r8_sessiontokenbbbb"),
         ]
         assert _token_id(TOKEN) not in {r.token_id for r in creates}
         assert _token_id(OTHER_TOKEN) not in {r.token_id for r in creates}

@@ -77,10 +77,10 @@ def png_bytes(size: int = 8, noise: bool = False) -> bytes:
 
 async def test_error_statuses(client: ReplicateClient, simulator: Any, token: str) -> None:
     with pytest.raises(AuthenticationError) as e401:
-        await client.get_account(token="r8_invalid_abc")
+        await client.get_account(token="r8_invalidabc")
     assert "api-tokens" in str(e401.value)
     with pytest.raises(InsufficientCreditError) as e402:
-        await client.create_prediction(CHAT, {"prompt": "x"}, token="r8_nocredit_abc")
+        await client.create_prediction(CHAT, {"prompt": "x"}, token="r8_nocreditabc")
     assert "billing" in str(e402.value)
     with pytest.raises(ModelNotFoundError) as e404:
         await client.run("acme/no-such-model", {"prompt": "x"}, token=token)

@@ -40,7 +40,7 @@ from neurolink_ui.replicate.outputs import accepts, sniff_type
 from neurolink_ui.replicate.retry import should_retry_error, should_retry_status
 
 SAMPLES = Path(__file__).parent / "fixtures" / "replicate-samples"
-SECRET = "r8_UNIT_secret_token_do_not_leak_42"
+SECRET = "r8_UNITsecrettokendonotleak42"
 
 
 def sample(name: str) -> dict:

@@ -86,8 +86,8 @@ def test_catalogue_lookup_and_kinds() -> None:
     assert catalog.get_model("meta", "nope") is None
     assert catalog.find_version("0" * 64) is None
     kinds = {m.kind for m in ALL_MODELS}
-    assert kinds == {"chat", "image", "video", "avatar", "music"}
-    musetalk = catalog.get_model("lucataco", "musetalk")
+    assert kinds == {"chat", "image", "video", "avatar", "music", "other"}
+    musetalk = catalog.get_model("douwantech", "musetalk")
     assert musetalk is not None and not musetalk.is_official
     assert {f.name for f in musetalk.fields} == {"video_input", "audio_input", "bbox_shift", "fps"}
     llama3 = catalog.get_model("meta", "meta-llama-3-70b-instruct")
@@ -160,13 +160,18 @@ def test_array_items_are_type_checked() -> None:
     ]
 
 
-def test_chat_tokens_quote_prompt_and_system_and_end_empty() -> None:
-    owner, name = "meta", "meta-llama-3.1-405b-instruct"
+@pytest.mark.parametrize(
+    ("slug", "system_field"),
+    [("anthropic/claude-4-sonnet", "system_prompt"), ("google/gemini-2.5-flash", "system_instruction")],
+)
+def test_chat_tokens_quote_prompt_and_system_and_end_empty(slug: str, system_field: str) -> None:
+    owner, name = slug.split("/")
     model = catalog.get_model(owner, name)
     assert model is not None
-    resolved, _ = model.validate(
-        {"prompt": "Explain photosynthesis to a child", "system_prompt": "Speak like a pirate."}
+    resolved, problems = model.validate(
+        {"prompt": "Explain photosynthesis to a child", system_field: "Speak like a pirate."}
     )
+    assert problems == []
     generation = model.generate(resolved, _no_files)
     tokens = generation.tokens
     assert tokens is not None and tokens[-1] == "" and not generation.single
@@ -188,13 +193,60 @@ def test_chat_respects_max_tokens(limit: int) -> None:
     assert tokens is not None and len(tokens) == limit + 1 and tokens[-1] == ""
 
 
-def test_chat_min_tokens_and_stop_sequences() -> None:
-    long_text = _chat("meta/meta-llama-3.1-70b-instruct", prompt="Hi", min_tokens=200)
+def test_chat_min_tokens() -> None:
+    long_text = _chat("meta/meta-llama-3-70b-instruct", prompt="Hi", min_tokens=200)
     assert len(long_text.split()) >= 120
-    stopped = _chat(
-        "meta/meta-llama-3.1-70b-instruct", prompt="Tell me about owls", stop_sequences="owls,<x>"
+
+
+def _schema_only_model(properties: dict[str, Any]) -> SimModel:
+    """A model that exists only as a schema: the generic chat generator serves it unchanged."""
+    for order, prop in enumerate(properties.values()):
+        prop["x-order"] = order
+    schema = {
+        "openapi": "3.0.2",
+        "info": {"title": "Cog", "version": "0.1.0"},
+        "paths": {},
+        "components": {
+            "schemas": {
+                "Input": {"type": "object", "title": "Input", "properties": properties},
+                "Output": {
+                    "type": "array",
+                    "items": {"type": "string"},
+                    "title": "Output",
+                    "x-cog-array-type": "iterator",
+                    "x-cog-array-display": "concatenate",
+                },
+            }
+        },
+    }
+    return SimModel("someone", "llm", False, "chat", "an LLM", schema)
+
+
+def test_chat_generator_reads_stop_sequences_messages_and_any_token_limit() -> None:
+    model = _schema_only_model(
+        {
+            "prompt": {"type": "string", "title": "Prompt", "default": ""},
+            "messages": {"type": "array", "title": "Messages", "items": {"type": "object"}},
+            "max_output_tokens": {"type": "integer", "title": "Max", "default": 6, "minimum": 1},
+            "stop_sequences": {"type": "string", "title": "Stops", "nullable": True},
+        }
     )
+    resolved, problems = model.validate({"prompt": "Tell me about owls", "stop_sequences": "owls,<x>"})
+    assert problems == [] and model.streams
+    tokens = model.generate({**resolved, "max_output_tokens": 500}, _no_files).tokens
+    stopped = "".join(tokens or [])
     assert "owls" not in stopped and stopped.startswith('You asked: "Tell me about ')
+    assert len(model.generate(resolved, _no_files).tokens or []) == 6 + 1
+    messages = [
+        {"role": "system", "content": "Be brief."},
+        {"role": "user", "content": "I own a cat."},
+        {"role": "assistant", "content": "Lovely."},
+        {"role": "user", "content": [{"type": "text", "text": "multi-turn memory check"}]},
+    ]
+    resolved, problems = model.validate({"messages": messages, "max_output_tokens": 500})
+    assert problems == []
+    text = "".join(model.generate(resolved, _no_files).tokens or [])
+    assert '1. "I own a cat."' in text
 
 
 LLAMA3_DIALOG = (
@@ -222,7 +274,7 @@ def test_multi_turn_memory_check_lists_previous_user_turns() -> None:
     assert '2. "I live in Lisbon."' in text
     plain = "User: I own a cat.\nAssistant: Lovely.\nUser: multi-turn memory check"
     assert '"I own a cat."' in _chat("deepseek-ai/deepseek-r1", prompt=plain)
-    first = _chat("meta/meta-llama-3.1-70b-instruct", prompt="multi-turn memory check")
+    first = _chat("meta/meta-llama-3-8b-instruct", prompt="multi-turn memory check")
     assert "can't see any earlier user messages" in first
 
 

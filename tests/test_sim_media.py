@@ -200,7 +200,7 @@ def test_image_to_video_animates_the_start_frame() -> None:
 
 
 def test_wan_alpha_vp9_webm_and_animated_webp() -> None:
-    webm = _run("atonamy/wan-alpha", prompt="ghost", num_frames=10, fps=8, resolution="512*512")
+    webm = _run("atonamy/wan-alpha", prompt="ghost", num_frames=10, fps=8, resolution="512*512 (fit horizontal)")
     out = webm.files[0]
     assert out.content_type == "video/webm"
     codec, frames, fps, size, _ = _probe_video(out.data)
@@ -212,7 +212,7 @@ def test_wan_alpha_vp9_webm_and_animated_webp() -> None:
         prompt="ghost",
         num_frames=5,
         fps=10,
-        resolution="512*512",
+        resolution="512*512 (fit vertical)",
         output_format="webp",
         remove_first_frame=True,
     ).files[0]
@@ -256,7 +256,7 @@ def test_musetalk_loops_input_video_frames() -> None:
     clip = media.encode_mp4(media.animate_frames("face", 1, 160, 120, 5), 160, 120, 10)
     FILES["sim://face.mp4"] = clip
     generation = _run(
-        "lucataco/musetalk", video_input="sim://face.mp4", audio_input="sim://speech.wav", fps=20
+        "douwantech/musetalk", video_input="sim://face.mp4", audio_input="sim://speech.wav", fps=20
     )
     data = generation.files[0].data
     assert abs(_audio_duration(data) - 1.3) <= 0.1

@@ -22,6 +22,7 @@ from typing import Any
 import httpx
 import pytest
 
+from neurolink_ui.catalog import catalog_model
 from neurolink_ui.simulator import server as sim_server
 from neurolink_ui.simulator.catalog import OutputFile, SimModel, all_models, get_model
 from neurolink_ui.simulator.config import Fault, SimulatorConfig
@@ -205,7 +206,7 @@ def tiny_mp4() -> bytes:
 
 def model_with_uri_input() -> tuple[SimModel, str] | None:
     """A catalogue model with a file (uri) input, fastest kinds first, and that field's name."""
-    order = {"image": 0, "music": 1, "video": 2, "avatar": 3, "chat": 4}
+    order = {"image": 0, "music": 1, "video": 2, "avatar": 3, "chat": 4, "other": 5}
     for model in sorted(all_models(), key=lambda m: order[m.kind]):
         props = model.openapi_schema()["components"]["schemas"]["Input"]["properties"]
         required = model.openapi_schema()["components"]["schemas"]["Input"].get("required", [])
@@ -237,7 +238,21 @@ def test_both_auth_schemes_and_account(sim: Simulator, token: str) -> None:
         assert response.headers["ratelimit-reset"] == "1"
 
 
-@pytest.mark.parametrize("authorization", [None, "Bearer", "Basic abc", "Bearer r8_invalid_xyz"])
+@pytest.mark.parametrize(
+    "authorization",
+    [
+        None,
+        "Bearer",
+        "Basic abc",
+        "Bearer r8_invalidxyz",
+        # not shaped like a Replicate token (`r8_` then letters and digits)
+        "Bearer abc123",
+        "Bearer r8_",
+        "Bearer r8_has_underscores",
+        "Token R8_upper",
+        "Bearer r8_abc-def",
+    ],
+)
 def test_missing_or_invalid_token_is_sample_09(sim: Simulator, authorization: str | None) -> None:
     headers = {"Authorization": authorization} if authorization is not None else {}
     for method, path in (("GET", "/v1/account"), ("POST", "/v1/predictions")):
@@ -247,8 +262,15 @@ def test_missing_or_invalid_token_is_sample_09(sim: Simulator, authorization: st
         assert response.json() == SAMPLE_09
 
 
+@pytest.mark.parametrize("token", ["r8_a", "r8_Z9", "r8_" + "Ab1" * 20])
+def test_any_token_shaped_like_replicates_is_accepted(sim: Simulator, token: str) -> None:
+    for scheme in ("Bearer", "Token"):
+        response = httpx.get(sim.base_url + "/v1/account", headers={"Authorization": f"{scheme} {token}"})
+        assert response.status_code == 200, (scheme, token)
+
+
 def test_nocredit_token_gets_402_on_create_only(sim: Simulator) -> None:
-    client = api(sim, "r8_nocredit_0001")
+    client = api(sim, "r8_nocredit0001")
     assert client.get("/v1/account").status_code == 200
     for path, body in (
         ("/v1/predictions", {"version": version_of(COMMUNITY), "input": {"text": "x"}}),
@@ -553,7 +575,7 @@ def test_cancel_running_prediction_and_terminal_is_unchanged(sim: Simulator, tok
         "data": '{"reason": "canceled"}',
     }
     assert (
-        api(sim, "r8_someone_else").post(f"/v1/predictions/{created['id']}/cancel").status_code
+        api(sim, "r8_someoneelse").post(f"/v1/predictions/{created['id']}/cancel").status_code
         == 404
     )
     assert client.get("/v1/predictions/doesnotexist").status_code == 404
@@ -613,7 +635,7 @@ def test_generation_value_error_fails_the_prediction(sim: Simulator, token: str)
 
 def test_list_predictions_is_paginated_newest_first(sim: Simulator) -> None:
     sim.config.outcome = "aborted"  # nothing to generate: fast and cheap
-    client = api(sim, "r8_pagination_owner")
+    client = api(sim, "r8_paginationowner")
     ids = [
         client.post(f"/v1/models/{CHAT}/predictions", json={"input": {"prompt": f"n{i}"}}).json()[
             "id"
@@ -634,7 +656,7 @@ def test_list_predictions_is_paginated_newest_first(sim: Simulator) -> None:
     assert second["next"] is None
     back = client.get(second["previous"]).json()
     assert [p["id"] for p in back["results"]] == [p["id"] for p in first["results"]]
-    assert api(sim, "r8_someone_else").get("/v1/predictions").json()["results"] == []
+    assert api(sim, "r8_someoneelse").get("/v1/predictions").json()["results"] == []
     assert client.get("/v1/predictions", params={"cursor": "!!"}).status_code == 400
     future = client.get("/v1/predictions", params={"created_after": "2999-01-01T00:00:00Z"})
     assert future.json()["results"] == []
@@ -648,7 +670,9 @@ def test_models_and_versions(sim: Simulator, token: str) -> None:
     for key in ("url", "owner", "name", "description", "visibility", "run_count", "is_official"):
         assert key in body
     assert body["is_official"] is True
-    assert body["default_example"] is None
+    example = body["default_example"]
+    assert example["model"] == CHAT and example["version"] == body["latest_version"]["id"]
+    assert example["input"] == catalog_model(CHAT).default_example["input"]  # type: ignore[union-attr]
     latest = body["latest_version"]
     assert latest.keys() >= {"id", "created_at", "cog_version", "openapi_schema"}
     assert re.fullmatch(r"[0-9a-f]{64}", latest["id"])
@@ -706,7 +730,7 @@ def test_files_create_get_list_download_delete(sim: Simulator, token: str) -> No
     assert created["id"] in [f["id"] for f in client.get("/v1/files").json()["results"]]
     download = client.get(f"/v1/files/{created['id']}/download")
     assert download.content == content and download.headers["content-type"].startswith("text/plain")
-    assert api(sim, "r8_someone_else").get(created["urls"]["get"]).status_code == 404
+    assert api(sim, "r8_someoneelse").get(created["urls"]["get"]).status_code == 404
 
     plain = client.post("/v1/files", files={"content": ("a.png", b"\x89PNG", "image/png")}).json()
     assert (
@@ -978,7 +1002,7 @@ def test_second_simulator_on_its_own_port_stops_cleanly() -> None:
         assert other.base_url.startswith("http://127.0.0.1:")
         assert (
             httpx.get(
-                other.base_url + "/v1/account", headers={"Authorization": "Token t"}
+                other.base_url + "/v1/account", headers={"Authorization": "Token r8_t"}
             ).status_code
             == 200
         )

@@ -96,6 +96,13 @@ class SimModel:
             and out.get("x-cog-array-display") == "concatenate"
         )
 
+    @property
+    def outputs_text(self) -> bool:
+        """Text out (a string or string tokens), not files."""
+        out = self.output
+        item = out.get("items", {}) if out.get("type") == "array" else out
+        return item.get("type") == "string" and item.get("format") != "uri"
+
     def field_spec(self, name: str) -> SchemaField | None:
         return next((f for f in self.fields if f.name == name), None)
 

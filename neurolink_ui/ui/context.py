@@ -17,7 +17,7 @@ from ..replicate.client import ReplicateClient
 log = logging.getLogger("neurolink_ui.ui")
 
 # The built-in simulator accepts any well-formed token; this one never leaves the machine.
-SIMULATOR_TOKEN = "r8_builtin_simulator_token"
+SIMULATOR_TOKEN = "r8_builtinsimulatortoken"
 
 
 @dataclass

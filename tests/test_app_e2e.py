@@ -88,7 +88,7 @@ def test_chat_streams_an_answer_with_model_and_time(client: Client, simulator) -
     answer = history[-1]["content"]
     text = answer if isinstance(answer, str) else str(answer)
     assert "llamas" in text.lower()
-    assert "⏱" in text and "meta/meta-llama-3.1-70b-instruct" in text
+    assert "⏱" in text and "meta/meta-llama-3-70b-instruct" in text
     assert message_box == ""
     assert "Done" in status
     # Streaming: the answer grew over several updates before the end.

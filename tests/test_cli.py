@@ -94,8 +94,8 @@ def test_guide_llm_prints_the_answer(simulator, tmp_path: Path) -> None:
     assert_ok(done)
     assert '"Hello"' in done.stdout  # the simulated LLM quotes the question it was asked
     assert done.stdout.endswith("\n")
-    assert "done with meta/meta-llama-3.1-70b-instruct" in done.stderr
-    assert model_posts(simulator) == ["/v1/models/meta/meta-llama-3.1-70b-instruct/predictions"]
+    assert "done with meta/meta-llama-3-70b-instruct" in done.stderr
+    assert model_posts(simulator) == ["/v1/models/meta/meta-llama-3-70b-instruct/predictions"]
 
 
 def test_guide_image_writes_the_png_without_output_mode(simulator, tmp_path: Path) -> None:
@@ -141,8 +141,9 @@ def test_guide_video_writes_a_decodable_video(simulator, inputs: Path) -> None:
     )
     assert_ok(done)
     assert done.stdout.strip() == "out.mp4"
-    # The default model (atonamy/wan-alpha) is text-to-video: the CLI says it dropped the frame.
-    assert "start image was not sent" in done.stderr
+    # The default model (wan-video/wan-2.2-i2v-fast) takes the start frame.
+    assert "start image was not sent" not in done.stderr
+    assert model_posts(simulator) == ["/v1/models/wan-video/wan-2.2-i2v-fast/predictions"]
     with av.open(str(inputs / "out.mp4")) as container:
         assert container.streams.video
         frames = sum(1 for _ in container.decode(video=0))

@@ -123,6 +123,26 @@ def _by_ref() -> dict[str, CatalogModel]:
     return {m.model: m for m in load_catalog()}
 
 
+@dataclass(frozen=True)
+class RetiredModel:
+    """A model the evidence says is gone (404): never offered, kept only to explain why."""
+
+    model: str
+    evidence: tuple[Evidence, ...]
+
+
+@cache
+def retired_models() -> tuple[RetiredModel, ...]:
+    text = resources.files(__package__).joinpath("retired.json").read_text(encoding="utf-8")
+    return tuple(
+        RetiredModel(
+            str(item["model"]),
+            tuple(Evidence(e["source"], e["checked"], e.get("note", "")) for e in item["evidence"]),
+        )
+        for item in json.loads(text)
+    )
+
+
 def catalog_model(ref: str) -> CatalogModel | None:
     """The entry for `owner/name` (a `:version` suffix is ignored), or None."""
     return _by_ref().get(ref.strip().split(":", 1)[0])

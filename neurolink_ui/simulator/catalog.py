@@ -155,10 +155,20 @@ def get_model(
     return apply_override(model, overrides.get(model.slug))
 
 
-def find_version(version_id: str) -> tuple[SimModel, str] | None:
-    """(model, version id as given) for a model's 64-hex version id or its internal `dp-` id."""
+def find_version(
+    version_id: str, overrides: dict[str, dict[str, Any]] | None = None
+) -> tuple[SimModel, str] | None:
+    """(model, version id as given) for a model's 64-hex version id or its internal `dp-` id.
+
+    With `overrides`, an overridden version id finds its model too, and the model found is the
+    overridden one (a gone model is not found)."""
     key = version_id.strip().lower()
     model = _BY_VERSION.get(key)
+    for ref, override in (overrides or {}).items():
+        if override.get("version") == key and ref in _CATALOG:
+            model = _CATALOG[ref]
+    if model is not None and overrides:
+        model = apply_override(model, overrides.get(model.slug))
     return (model, key) if model else None
 
 

@@ -1,0 +1,262 @@
+"""The model catalogue: its data contract, the panel defaults, and the simulator serving it exactly."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from neurolink_ui import config, model_choices
+from neurolink_ui.catalog import (
+    PANELS,
+    CatalogModel,
+    catalog_model,
+    default_model,
+    load_catalog,
+    retired_models,
+    suggested_models,
+)
+from neurolink_ui.simulator.runner import Simulator
+
+CATALOG = load_catalog()
+IDS = [m.model for m in CATALOG]
+MODELS_DIR = Path(__file__).resolve().parents[1] / "neurolink_ui" / "catalog" / "models"
+FILE_KEYS = {
+    "model",
+    "panel",
+    "status",
+    "official",
+    "version",
+    "description",
+    "evidence",
+    "default_example",
+    "openapi_schema",
+}
+
+
+def _file(model: CatalogModel) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((MODELS_DIR / model.file_name).read_text(encoding="utf-8"))
+    return data
+
+
+def _resolved(schema: dict[str, Any], prop: dict[str, Any]) -> dict[str, Any]:
+    merged = {k: v for k, v in prop.items() if k != "allOf"}
+    for part in prop.get("allOf", []):
+        merged = {**schema["components"]["schemas"][part["$ref"].rsplit("/", 1)[1]], **merged}
+    return merged
+
+
+@pytest.mark.parametrize("model", CATALOG, ids=IDS)
+def test_each_file_keeps_the_shared_contract(model: CatalogModel) -> None:
+    data = _file(model)
+    assert set(data) == FILE_KEYS
+    assert data["panel"] in PANELS and data["status"] in ("confirmed", "unconfirmed")
+    assert isinstance(data["official"], bool)
+    assert data["version"] is None or re.fullmatch(r"[0-9a-f]{64}", data["version"])
+    assert data["description"]
+    assert data["evidence"], "every model names its evidence"
+    for item in data["evidence"]:
+        assert set(item) == {"source", "checked", "note"} and item["note"]
+        assert re.match(r"https://|[\w.-]+/[\w.-]+@[0-9a-f]{7,40}(:|$)", item["source"]), item
+        assert dt.date.fromisoformat(item["checked"]) <= dt.date(2026, 11, 30)
+    assert data["default_example"] is None or set(data["default_example"]) == {"input"}
+    schema = data["openapi_schema"]
+    schemas = schema["components"]["schemas"]
+    assert {"Input", "Output"} <= set(schemas)
+    props = schemas["Input"]["properties"]
+    assert [p["x-order"] for p in props.values()] == list(range(len(props)))
+    for name in schemas["Input"].get("required", []):
+        assert name in props and "default" not in props[name], name
+    for name, prop in props.items():
+        full = _resolved(schema, prop)
+        if "allOf" in prop:
+            assert full["enum"] and full["type"] in ("string", "integer"), name
+        if "default" in full and full["default"] is not None:
+            if "enum" in full:
+                assert full["default"] in full["enum"], name
+            if "minimum" in full:
+                assert full["default"] >= full["minimum"], name
+            if "maximum" in full:
+                assert full["default"] <= full["maximum"], name
+    example = (data["default_example"] or {}).get("input", {})
+    assert set(example) <= set(props), "the example uses the schema's own fields"
+
+
+def test_panel_defaults_are_the_evidenced_live_models() -> None:
+    assert config.DEFAULT_CHAT_MODEL == "meta/meta-llama-3-70b-instruct"
+    assert config.DEFAULT_IMAGE_MODEL == "black-forest-labs/flux-1.1-pro"
+    assert config.DEFAULT_VIDEO_MODEL == "wan-video/wan-2.2-i2v-fast"
+    assert config.DEFAULT_AVATAR_MODEL == "douwantech/musetalk"
+    assert config.DEFAULT_MUSIC_MODEL == "meta/musicgen"
+    choices = {
+        "chat": model_choices.CHAT_MODELS,
+        "image": model_choices.IMAGE_MODELS,
+        "video": model_choices.VIDEO_MODELS,
+        "avatar": model_choices.AVATAR_MODELS,
+        "music": model_choices.MUSIC_MODELS,
+    }
+    for panel, listed in choices.items():
+        assert listed[0] == default_model(panel)  # type: ignore[arg-type]
+        assert listed == suggested_models(panel)  # type: ignore[arg-type]
+        assert len(listed) == len(set(listed)) >= 3
+        for ref in listed:
+            entry = catalog_model(ref)
+            assert entry is not None and entry.panel == panel and entry.confirmed, ref
+    # the video default takes the panel's start frame
+    video = catalog_model(config.DEFAULT_VIDEO_MODEL)
+    assert video is not None and "image" in video.openapi_schema["components"]["schemas"]["Input"][
+        "required"
+    ]
+
+
+def test_unconfirmed_models_are_never_offered() -> None:
+    unconfirmed = [m.model for m in CATALOG if not m.confirmed]
+    assert unconfirmed  # the catalogue records what it could not confirm
+    offered = {ref for panel in PANELS if panel != "other" for ref in suggested_models(panel)}
+    assert not offered & set(unconfirmed)
+
+
+def test_catalogue_covers_the_modern_models_of_each_panel() -> None:
+    confirmed = {m.model for m in CATALOG if m.confirmed}
+    assert {
+        "deepseek-ai/deepseek-r1",
+        "openai/gpt-5",
+        "anthropic/claude-4-sonnet",
+        "google/gemini-2.5-flash",
+        "black-forest-labs/flux-schnell",
+        "black-forest-labs/flux-kontext-pro",
+        "google/nano-banana",
+        "bytedance/seedream-4",
+        "google/veo-3.1",
+        "kwaivgi/kling-v2.1",
+        "minimax/hailuo-02",
+        "atonamy/wan-alpha",
+        "cjwbw/sadtalker",
+        "lucataco/talking-avatar",
+        "stability-ai/stable-audio-2.5",
+        "google/lyria-2",
+    } <= confirmed
+
+
+def test_corrected_schemas_match_the_evidence() -> None:
+    def props(ref: str) -> tuple[dict[str, Any], dict[str, Any]]:
+        entry = catalog_model(ref)
+        assert entry is not None
+        schema = entry.openapi_schema
+        return schema, schema["components"]["schemas"]["Input"]["properties"]
+
+    schema, avatar = props("lucataco/talking-avatar")
+    duration = _resolved(schema, avatar["duration"])
+    assert duration["enum"] == [5, 10] and duration["default"] == 10
+    assert avatar["captions"]["default"] is True and avatar["resolution"]["default"] == "720p"
+    schema, alpha = props("atonamy/wan-alpha")
+    assert _resolved(schema, alpha["resolution"])["enum"] == [
+        "1280*720",
+        "480*832",
+        "720*1280",
+        "832*480",
+        "512*512 (fit vertical)",
+        "512*512 (fit horizontal)",
+    ]
+    assert _resolved(schema, alpha["output_format"])["enum"] == ["webm", "webp"]
+    assert not any(p.get("format") == "uri" for p in alpha.values())  # text-to-video only
+    _, llama = props("meta/meta-llama-3-70b-instruct")
+    assert "system_prompt" not in llama and "stop_sequences" not in llama
+    _, claude = props("anthropic/claude-4-sonnet")
+    assert claude["max_tokens"]["minimum"] == 1024
+    _, banana = props("google/nano-banana")
+    assert banana["image_input"]["items"] == {"type": "string", "format": "uri"}
+
+
+def test_retired_models_appear_nowhere_but_their_evidence() -> None:
+    retired = {r.model for r in retired_models()}
+    assert {
+        "meta/meta-llama-3.1-70b-instruct",
+        "meta/meta-llama-3.1-405b-instruct",
+        "lucataco/musetalk",
+    } <= retired
+    assert not retired & {m.model for m in CATALOG}
+    root = Path(__file__).resolve().parents[1]
+    tracked = subprocess.run(
+        ["git", "ls-files", "-z"], cwd=root, capture_output=True, check=True
+    ).stdout.split(b"\0")
+    allowed = {"neurolink_ui/catalog/retired.json"}
+    offenders = []
+    for name in (t.decode() for t in tracked if t):
+        path = root / name
+        if name in allowed or not path.is_file() or path.suffix in {".png", ".jpg", ".webp"}:
+            continue
+        text = path.read_text(encoding="utf-8", errors="ignore")
+        offenders += [f"{name}: {ref}" for ref in retired if ref in text]
+    assert offenders == []
+
+
+# ---------------------------------------------------------------------------------------------
+# the simulator serves the recorded data exactly
+
+
+def test_simulator_serves_every_recorded_schema_exactly(simulator: Simulator, token: str) -> None:
+    headers = {"Authorization": f"Bearer {token}"}
+    with httpx.Client(base_url=simulator.base_url, headers=headers, timeout=30) as http:
+        for model in CATALOG:
+            data = _file(model)
+            body = http.get(f"/v1/models/{model.model}").json()
+            latest = body["latest_version"]
+            assert latest["openapi_schema"] == data["openapi_schema"], model.model
+            assert body["is_official"] is data["official"]
+            assert body["description"] == data["description"]
+            if data["version"]:
+                assert latest["id"] == data["version"], model.model
+            if data["default_example"]:
+                assert body["default_example"]["input"] == data["default_example"]["input"]
+            else:
+                assert body["default_example"] is None
+            version = http.get(f"/v1/models/{model.model}/versions/{latest['id']}")
+            if data["official"]:
+                assert version.status_code == 404  # official models expose no versions
+            else:
+                assert version.json()["openapi_schema"] == data["openapi_schema"], model.model
+        for retired in retired_models():
+            assert http.get(f"/v1/models/{retired.model}").status_code == 404
+
+
+def test_simulator_model_overrides_alter_what_it_serves(simulator: Simulator, token: str) -> None:
+    entry = catalog_model("meta/musicgen")
+    assert entry is not None
+    drifted = json.loads(json.dumps(entry.openapi_schema))
+    drifted["components"]["schemas"]["Input"]["properties"]["duration"]["maximum"] = 30
+    headers = {"Authorization": f"Bearer {token}"}
+    with httpx.Client(base_url=simulator.base_url, headers=headers, timeout=30) as http:
+        answer = http.put(
+            "/_sim/config",
+            json={
+                "model_overrides": {
+                    "meta/musicgen": {"openapi_schema": drifted, "version": "ab" * 32},
+                    "google/lyria-2": {"gone": True},
+                }
+            },
+        )
+        assert answer.status_code == 200, answer.text
+        served = http.get("/v1/models/meta/musicgen").json()["latest_version"]
+        assert served["openapi_schema"] == drifted and served["id"] == "ab" * 32
+        assert http.get("/v1/models/google/lyria-2").status_code == 404
+        create = http.post("/v1/models/google/lyria-2/predictions", json={"input": {"prompt": "x"}})
+        assert create.status_code == 404
+        too_long = http.post(
+            "/v1/predictions",
+            json={"version": f"meta/musicgen:{'ab' * 32}", "input": {"duration": 31}},
+        )
+        assert too_long.status_code == 422, too_long.text  # the altered schema validates
+        assert [f["field"] for f in too_long.json()["invalid_fields"]] == ["duration"]
+        bad = http.put("/_sim/config", json={"model_overrides": {"x": {"gone": True}}})
+        assert bad.status_code == 422 and "owner/name" in bad.text
+        http.post("/_sim/reset")
+        restored = http.get("/v1/models/meta/musicgen").json()["latest_version"]
+        assert restored["openapi_schema"] == entry.openapi_schema
+        assert restored["id"] == entry.version

@@ -4,6 +4,7 @@ command line of NeuroLink's Replicate provider guide (`generate`), flag for flag
 `generate` maps its flags with the same schema-driven modality functions as the panels and runs the
 prediction through `pipeline.run_model`, so the CLI and the UI share one path to Replicate. Results
 go to stdout (the text, or the paths of the files written), everything else to stderr.
+`models check` compares the catalogue's recorded schemas with the live API (`catalog.drift`).
 """
 
 from __future__ import annotations
@@ -148,6 +149,24 @@ def build_parser() -> argparse.ArgumentParser:
     )
     simulator.add_argument("--host", default="127.0.0.1", help="bind address (default: loopback)")
     simulator.add_argument("--port", type=int, default=0, help="port (0 picks a free one)")
+
+    models = commands.add_parser(
+        "models",
+        help="check the catalogued models against the live API",
+        description="`models check`: fetch every catalogued model's live schema and latest "
+        "version and print what changed against the recorded one. Exit 1 when something "
+        "changed (or is gone), 0 when nothing did. Reads REPLICATE_API_TOKEN and "
+        "REPLICATE_BASE_URL.",
+    )
+    models.add_argument("action", choices=["check"], help="what to do (only `check`)")
+    models.add_argument(
+        "--model",
+        action="append",
+        default=[],
+        metavar="OWNER/NAME",
+        help="check only this catalogued model (repeatable)",
+    )
+    models.set_defaults(usage_error=models.error)
 
     generate = commands.add_parser(
         "generate",
@@ -666,6 +685,33 @@ def run_simulator(args: argparse.Namespace, passthrough: list[str]) -> int:
     return simulator_main(["--host", args.host, "--port", str(args.port), *passthrough])
 
 
+def run_models_check(args: argparse.Namespace, usage_error: Callable[[str], Any]) -> int:
+    from .catalog import catalog_model, load_catalog
+    from .catalog.drift import check_models, report_lines
+
+    unknown = [ref for ref in args.model if catalog_model(ref) is None]
+    if unknown:
+        usage_error(f"not in the catalogue: {', '.join(unknown)}")  # exits 2
+    entries = [catalog_model(ref) for ref in args.model] if args.model else list(load_catalog())
+    console = Console.for_process()
+    try:
+        settings = Settings.from_env()
+    except ValueError as exc:
+        console.error(str(exc))
+        return EXIT_ERROR
+    if not settings.api_token:
+        usage_error("models check needs a Replicate token: set REPLICATE_API_TOKEN")
+
+    async def check() -> tuple[list[str], bool]:
+        async with ReplicateClient.from_settings(settings) as client:
+            found = await check_models(client, [e for e in entries if e], settings.api_token or "")
+        return report_lines(found), any(r.changed or r.error for r in found)
+
+    lines, changed = asyncio.run(check())
+    console.text("".join(f"{line}\n" for line in lines))
+    return EXIT_ERROR if changed else EXIT_OK
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
@@ -679,4 +725,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             return EXIT_ERROR
     if args.command == "simulator":
         return run_simulator(args, extra)
+    if args.command == "models":
+        return run_models_check(args, args.usage_error)
     return run_generate(args, args.usage_error)

@@ -110,9 +110,10 @@ def test_panel_defaults_are_the_evidenced_live_models() -> None:
             assert entry is not None and entry.panel == panel and entry.confirmed, ref
     # the video default takes the panel's start frame
     video = catalog_model(config.DEFAULT_VIDEO_MODEL)
-    assert video is not None and "image" in video.openapi_schema["components"]["schemas"]["Input"][
-        "required"
-    ]
+    assert (
+        video is not None
+        and "image" in video.openapi_schema["components"]["schemas"]["Input"]["required"]
+    )
 
 
 def test_unconfirmed_models_are_never_offered() -> None:

@@ -162,7 +162,10 @@ def test_array_items_are_type_checked() -> None:
 
 @pytest.mark.parametrize(
     ("slug", "system_field"),
-    [("anthropic/claude-4-sonnet", "system_prompt"), ("google/gemini-2.5-flash", "system_instruction")],
+    [
+        ("anthropic/claude-4-sonnet", "system_prompt"),
+        ("google/gemini-2.5-flash", "system_instruction"),
+    ],
 )
 def test_chat_tokens_quote_prompt_and_system_and_end_empty(slug: str, system_field: str) -> None:
     owner, name = slug.split("/")
@@ -231,7 +234,9 @@ def test_chat_generator_reads_stop_sequences_messages_and_any_token_limit() -> N
             "stop_sequences": {"type": "string", "title": "Stops", "nullable": True},
         }
     )
-    resolved, problems = model.validate({"prompt": "Tell me about owls", "stop_sequences": "owls,<x>"})
+    resolved, problems = model.validate(
+        {"prompt": "Tell me about owls", "stop_sequences": "owls,<x>"}
+    )
     assert problems == [] and model.streams
     tokens = model.generate({**resolved, "max_output_tokens": 500}, _no_files).tokens
     stopped = "".join(tokens or [])

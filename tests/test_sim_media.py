@@ -200,7 +200,13 @@ def test_image_to_video_animates_the_start_frame() -> None:
 
 
 def test_wan_alpha_vp9_webm_and_animated_webp() -> None:
-    webm = _run("atonamy/wan-alpha", prompt="ghost", num_frames=10, fps=8, resolution="512*512 (fit horizontal)")
+    webm = _run(
+        "atonamy/wan-alpha",
+        prompt="ghost",
+        num_frames=10,
+        fps=8,
+        resolution="512*512 (fit horizontal)",
+    )
     out = webm.files[0]
     assert out.content_type == "video/webm"
     codec, frames, fps, size, _ = _probe_video(out.data)

@@ -265,7 +265,9 @@ def test_missing_or_invalid_token_is_sample_09(sim: Simulator, authorization: st
 @pytest.mark.parametrize("token", ["r8_a", "r8_Z9", "r8_" + "Ab1" * 20])
 def test_any_token_shaped_like_replicates_is_accepted(sim: Simulator, token: str) -> None:
     for scheme in ("Bearer", "Token"):
-        response = httpx.get(sim.base_url + "/v1/account", headers={"Authorization": f"{scheme} {token}"})
+        response = httpx.get(
+            sim.base_url + "/v1/account", headers={"Authorization": f"{scheme} {token}"}
+        )
         assert response.status_code == 200, (scheme, token)
 
 

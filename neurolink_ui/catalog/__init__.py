@@ -85,7 +85,9 @@ class CatalogModel:
         schemas = data.get("openapi_schema", {}).get("components", {}).get("schemas", {})
         if "Input" not in schemas or "Output" not in schemas:
             raise ValueError(f"{ref}: openapi_schema needs components.schemas.Input and Output")
-        evidence = tuple(Evidence(e["source"], e["checked"], e.get("note", "")) for e in data["evidence"])
+        evidence = tuple(
+            Evidence(e["source"], e["checked"], e.get("note", "")) for e in data["evidence"]
+        )
         if not evidence:
             raise ValueError(f"{ref}: at least one evidence entry is required")
         example = data.get("default_example")
@@ -160,5 +162,7 @@ def default_model(panel: Panel) -> str:
 def suggested_models(panel: Panel) -> list[str]:
     """The panel's picker suggestions: its default first, then the other confirmed models."""
     first = default_model(panel)
-    rest = [m.model for m in load_catalog() if m.panel == panel and m.confirmed and m.model != first]
+    rest = [
+        m.model for m in load_catalog() if m.panel == panel and m.confirmed and m.model != first
+    ]
     return [first, *rest]

@@ -161,6 +161,8 @@ def _validate_overrides(overrides: Any) -> None:
             raise ValueError(f"model_overrides[{ref!r}].openapi_schema needs Input and Output")
         version = override.get("version")
         if version is not None and not (
-            isinstance(version, str) and len(version) == 64 and all(c in "0123456789abcdef" for c in version)
+            isinstance(version, str)
+            and len(version) == 64
+            and all(c in "0123456789abcdef" for c in version)
         ):
             raise ValueError(f"model_overrides[{ref!r}].version must be 64 lowercase hex")

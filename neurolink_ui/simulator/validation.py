@@ -133,8 +133,7 @@ def _validate_value(spec: SchemaField, value: Any) -> list[dict[str, str]]:
                     invalid_field(
                         "type",
                         f"{name}.{i}",
-                        f"Invalid type. Expected: {spec.items_type}, "
-                        f"given: {json_type_name(item)}",
+                        f"Invalid type. Expected: {spec.items_type}, given: {json_type_name(item)}",
                     )
                 )
     if spec.choices is not None and value not in spec.choices:
@@ -168,14 +167,18 @@ def validate(
     """(input with schema defaults applied, invalid_fields as Replicate reports them)."""
     if not isinstance(input, dict):
         given = json_type_name(input)
-        return {}, [invalid_field("type", "input", f"Invalid type. Expected: object, given: {given}")]
+        return {}, [
+            invalid_field("type", "input", f"Invalid type. Expected: object, given: {given}")
+        ]
     problems: list[dict[str, str]] = []
     known = {f.name for f in fields}
     for key in input:
         if key not in known:
             problems.append(
                 invalid_field(
-                    "additional_property_not_allowed", key, f"Additional property {key} is not allowed"
+                    "additional_property_not_allowed",
+                    key,
+                    f"Additional property {key} is not allowed",
                 )
             )
     resolved: dict[str, Any] = {}

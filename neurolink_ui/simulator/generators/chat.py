@@ -169,7 +169,6 @@ def _apply_stops(text: str, stop_sequences: str | None) -> str:
     return text[:cut]
 
 
-
 def _effective_prompt(model: ModelView, input: dict[str, Any]) -> tuple[str, str | None]:
     """Apply prompt_template like Replicate's Llama models: '{prompt}' / '{system_prompt}'."""
     prompt = str(input.get("prompt") or "")
@@ -198,9 +197,7 @@ def _conversation(model: ModelView, input: dict[str, Any]) -> tuple[Conversation
             role = str(message.get("role") or "user").lower()
             content = message.get("content")
             if isinstance(content, list):  # OpenAI-style content parts
-                content = " ".join(
-                    str(p.get("text", "")) for p in content if isinstance(p, dict)
-                )
+                content = " ".join(str(p.get("text", "")) for p in content if isinstance(p, dict))
             text = str(content or "").strip()
             if role == "system":
                 system = text or system

@@ -95,9 +95,7 @@ def resolve_image(resolve: FileResolver, url: str, what: str) -> Image.Image:
     return media.decode_image(fetch(resolve, url, what), what)
 
 
-def resolve_audio(
-    resolve: FileResolver, url: str, what: str, rate: int = 44100
-) -> media.AudioClip:
+def resolve_audio(resolve: FileResolver, url: str, what: str, rate: int = 44100) -> media.AudioClip:
     return media.decode_audio(fetch(resolve, url, what), what, rate=rate)
 
 

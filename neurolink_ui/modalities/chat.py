@@ -196,10 +196,20 @@ def chat_image_field(schema: InputSchema) -> InputField | None:
     return find_image_input(schema, CHAT_IMAGE_NAMES, exclude_words=("mask",))
 
 
-def is_reasoning_model(schema: InputSchema, description: str = "") -> bool:
-    """A model that thinks before it answers, by its own words: a reasoning input (effort,
-    extended thinking, …), a token limit whose description speaks of reasoning, or a model
-    description calling it a reasoning model (DeepSeek R1's schema says nothing else)."""
+def is_reasoning_model(
+    schema: InputSchema, description: str = "", advanced: Mapping[str, Any] | None = None
+) -> bool:
+    """A model that thinks before it answers, by its own words. A boolean switch such as
+    `extended_thinking` decides when the schema has one (on in Advanced, or on by default);
+    otherwise any reasoning input (effort, level, budget), a token limit whose description
+    speaks of reasoning, or a model description calling it a reasoning model (DeepSeek R1's
+    schema says nothing else)."""
+    chosen = advanced or {}
+    switches = [
+        spec for spec in schema.fields if spec.name in REASONING_FIELDS and spec.type == "boolean"
+    ]
+    if switches:
+        return any(chosen.get(spec.name, spec.default) is True for spec in switches)
     if any(schema.has(name) for name in REASONING_FIELDS):
         return True
     limit = token_limit_field(schema)
@@ -320,7 +330,7 @@ def build_chat_input(
         if limit is None:
             notes.append("This model has no token-limit input; the maximum length was not sent.")
         else:
-            reasoning = is_reasoning_model(schema, model_description)
+            reasoning = is_reasoning_model(schema, model_description, advanced)
             input[limit.name] = _token_budget(limit, int(max_tokens), reasoning, notes)
     for name, value in (("temperature", temperature), ("top_p", top_p)):
         if value is None:

@@ -31,13 +31,17 @@ VIDEO_ASPECT_RATIOS = ["16:9", "9:16", "1:1"]
 ANIMATED_IMAGE_SUFFIXES = frozenset({".webp", ".gif"})
 
 
-def present_clip(result: RunResult) -> tuple[Any, Any]:
-    """(video output, animated-image output): the clip in the one that plays it, the other
-    hidden."""
-    clip = result.files[0]
-    if clip.suffix.lower() in ANIMATED_IMAGE_SUFFIXES:
-        return gr.update(value=None, visible=False), gr.update(value=str(clip), visible=True)
-    return gr.update(value=str(clip), visible=True), gr.update(value=None, visible=False)
+def present_clip(result: RunResult) -> tuple[str | None, str | None]:
+    """(video output, animated-image output): the clip goes to the one that plays it."""
+    clip = str(result.files[0])
+    if result.files[0].suffix.lower() in ANIMATED_IMAGE_SUFFIXES:
+        return None, clip
+    return clip, None
+
+
+def show_filled(video: Any, animated: Any) -> tuple[Any, Any]:
+    """Show whichever output holds the clip (the video one when neither does)."""
+    return gr.update(visible=not animated), gr.update(visible=bool(animated))
 
 
 def make_video_handler(ctx: AppContext):
@@ -103,5 +107,9 @@ def build_video_panel(ctx: AppContext, session: gr.State, generations: gr.State)
         api_name="video",
         concurrency_limit=EVENT_CONCURRENCY,
         concurrency_id="video",
+    )
+    # Visibility after the run, so the API returns plain file paths, not component updates.
+    event.then(
+        show_filled, [output, animated], [output, animated], api_visibility="private", queue=False
     )
     stop.click(None, cancels=[event], api_visibility="private")

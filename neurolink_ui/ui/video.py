@@ -94,9 +94,16 @@ def build_video_panel(ctx: AppContext, session: gr.State, generations: gr.State)
                 run = gr.Button("Generate video", variant="primary")
                 stop = gr.Button("Stop", variant="stop")
         with gr.Column(scale=3):
-            output = VideoOutput(label="Video", height=420, autoplay=True, loop=True)
+            # interactive=False: they are inputs of the visibility step, but outputs to a person.
+            output = VideoOutput(
+                label="Video", height=420, autoplay=True, loop=True, interactive=False
+            )
             animated = ImageOutput(
-                label="Video (animated image)", type="filepath", height=420, visible=False
+                label="Video (animated image)",
+                type="filepath",
+                height=420,
+                visible=False,
+                interactive=False,
             )
             status = gr.Markdown(elem_classes=["nl-status"])
 

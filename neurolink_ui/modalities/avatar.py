@@ -225,7 +225,7 @@ def build_avatar_input(
     input[voice_spec.name] = audio
 
     length_spec = duration_field(schema)
-    if length_spec is not None and duration is not None and "duration" not in advanced:
+    if length_spec is not None and duration is not None and length_spec.name not in advanced:
         chosen, note = fit_duration(length_spec, duration, cover=True)
         input[length_spec.name] = chosen
         if note:

@@ -431,3 +431,29 @@ def test_chat_image_to_a_text_only_model_is_refused_not_dropped(
             api_name="/chat",
         )
     assert _new_predictions(simulator, before) == []
+
+
+def test_chat_reasoning_model_gets_at_least_its_default_token_budget(
+    client: Client, simulator
+) -> None:  # type: ignore[no-untyped-def]
+    from neurolink_ui.replicate.schema import InputSchema
+    from neurolink_ui.simulator.catalog import get_model
+
+    r1 = get_model("deepseek-ai", "deepseek-r1")
+    assert r1 is not None
+    limit = InputSchema.from_openapi(r1.openapi_schema()).get("max_tokens")
+    assert limit is not None and limit.default > 512
+    before = set(simulator.predictions)
+    _, _, status, *_ = client.predict(
+        "Count the r's in strawberry",
+        model="deepseek-ai/deepseek-r1",
+        max_tokens=512,
+        api_name="/chat",
+    )
+    (state,) = _new_predictions(simulator, before)
+    assert state.input["max_tokens"] == limit.default  # 512 would cut the reasoning off
+    assert "raised from 512" in status
+    before = set(simulator.predictions)
+    client.predict("Hi", model="deepseek-ai/deepseek-r1", api_name="/chat")  # panel default: 0
+    (state,) = _new_predictions(simulator, before)
+    assert "max_tokens" not in state.input  # the model's own default applies

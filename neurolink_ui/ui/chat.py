@@ -150,12 +150,13 @@ def build_chat_panel(ctx: AppContext, session: gr.State, generations: gr.State) 
                 )
                 send = gr.Button("Send", variant="primary", scale=1, min_width=90)
                 stop = gr.Button("Stop", variant="stop", scale=1, min_width=90)
-            image = ImageInput(
-                label="Image (optional, for models that see images)",
-                type="filepath",
-                sources=["upload", "clipboard"],
-                height=140,
-            )
+            with gr.Accordion("🖼️ Attach an image (for models that see images)", open=False):
+                image = ImageInput(
+                    label="Image",
+                    type="filepath",
+                    sources=["upload", "clipboard"],
+                    height=160,
+                )
             with gr.Row():
                 retry = gr.Button("↻ Retry", size="sm")
                 clear = gr.Button("🗑 Clear", size="sm")

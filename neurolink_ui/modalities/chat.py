@@ -101,6 +101,14 @@ def history_turns(history: History | None) -> list[Turn]:
     return turns
 
 
+def split_system(system: str | None, history: History | None) -> tuple[str, list[Turn]]:
+    """The system text (the box's, then any system turns) and the user/assistant turns."""
+    turns = history_turns(history)
+    texts = [system.strip()] if system and system.strip() else []
+    texts += [t.text for t in turns if t.role == "system"]
+    return "\n\n".join(texts), [t for t in turns if t.role != "system"]
+
+
 def format_llama3_prompt(system: str | None, history: History | None, message: str) -> str:
     """Meta's Llama 3 chat format, ending with an open assistant header for the reply."""
     parts = [BEGIN_OF_TEXT]
@@ -108,14 +116,11 @@ def format_llama3_prompt(system: str | None, history: History | None, message: s
     def add(role: str, text: str) -> None:
         parts.append(f"<|start_header_id|>{role}<|end_header_id|>\n\n{text.strip()}{EOT}")
 
-    system_texts = [system.strip()] if system and system.strip() else []
-    turns = history_turns(history)
-    system_texts += [t.text for t in turns if t.role == "system"]
-    if system_texts:
-        add("system", "\n\n".join(system_texts))
-    for turn in turns:
-        if turn.role != "system":
-            add(turn.role, turn.text)
+    system_text, dialog = split_system(system, history)
+    if system_text:
+        add("system", system_text)
+    for turn in dialog:
+        add(turn.role, turn.text)
     add("user", message)
     parts.append("<|start_header_id|>assistant<|end_header_id|>\n\n")
     return "".join(parts)
@@ -124,14 +129,11 @@ def format_llama3_prompt(system: str | None, history: History | None, message: s
 def format_transcript(system: str | None, history: History | None, message: str) -> str:
     """A plain-text dialog for models without a chat template (R1): system first, then turns."""
     lines: list[str] = []
-    turns = history_turns(history)
-    system_texts = [system.strip()] if system and system.strip() else []
-    system_texts += [t.text for t in turns if t.role == "system"]
-    if system_texts:
-        lines.append("\n\n".join(system_texts) + "\n")
-    for turn in turns:
-        if turn.role != "system":
-            lines.append(f"{'User' if turn.role == 'user' else 'Assistant'}: {turn.text}")
+    system_text, dialog = split_system(system, history)
+    if system_text:
+        lines.append(system_text + "\n")
+    for turn in dialog:
+        lines.append(f"{'User' if turn.role == 'user' else 'Assistant'}: {turn.text}")
     lines.append(f"User: {message.strip()}")
     lines.append("Assistant:")
     return "\n".join(lines)
@@ -235,11 +237,9 @@ def filled_fields(schema: InputSchema) -> frozenset[str]:
 
 def _messages(system: str, history: History | None, message: str) -> list[dict[str, str]]:
     """The dialog as chat-completions messages: system first, then the turns, then `message`."""
-    turns = history_turns(history)
-    system_texts = [system] if system else []
-    system_texts += [t.text for t in turns if t.role == "system"]
-    messages = [{"role": "system", "content": "\n\n".join(system_texts)}] if system_texts else []
-    messages += [{"role": t.role, "content": t.text} for t in turns if t.role != "system"]
+    system_text, dialog = split_system(system, history)
+    messages = [{"role": "system", "content": system_text}] if system_text else []
+    messages += [{"role": t.role, "content": t.text} for t in dialog]
     messages.append({"role": "user", "content": message})
     return messages
 

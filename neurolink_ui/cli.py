@@ -459,7 +459,7 @@ def output_paths(
     return paths
 
 
-# Still images Pillow re-encodes without loss into a requested format: (source, target) suffixes.
+# Formats a still image is converted to without loss (Pillow), and the still formats it reads.
 LOSSLESS_TARGETS = frozenset({".png", ".tiff"})
 STILL_IMAGE_SOURCES = frozenset({".png", ".jpg", ".webp", ".gif", ".tiff", ".bmp"})
 

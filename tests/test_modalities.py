@@ -865,6 +865,8 @@ def test_collect_advanced_keeps_only_changes() -> None:
 
 def _as_data_url(value: Any) -> Any:
     """What the predictions module does to file values, done locally (no upload)."""
+    if isinstance(value, list):
+        return [_as_data_url(item) for item in value]
     if isinstance(value, Path):
         value = value.read_bytes()
     if isinstance(value, Image.Image):

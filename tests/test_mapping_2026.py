@@ -88,7 +88,7 @@ def test_edit_models_get_the_image_in_their_own_single_or_list_field(
     assert not any("NOT sent" in note for note in mapped.notes)
 
 
-def test_image_field_priority_uri_signal_then_names_then_words_then_descriptions() -> None:
+def test_image_field_priority_file_fields_by_names_then_words_then_descriptions() -> None:
     names = ("image", "image_input")
     # 1. a known name wins over an earlier image-word field; masks and style references never.
     ranked = InputSchema.from_openapi(
@@ -113,14 +113,12 @@ def test_image_field_priority_uri_signal_then_names_then_words_then_descriptions
     )
     found = find_image_input(described, names)
     assert found is not None and found.name == "source"
-    # The uri signal comes first: a plain-text `image` loses to any file field…
+    # The uri signal comes first: a plain-text `image` never counts, whatever its name.
     texty = InputSchema.from_openapi(cog({"image": _str(), "init_photo": URI}))
     found = find_image_input(texty, names)
     assert found is not None and found.name == "init_photo"
-    # …and counts (by its name) only when there is no file field at all.
     only_text = InputSchema.from_openapi(cog({"prompt": _str(), "image": _str()}))
-    found = find_image_input(only_text, names)
-    assert found is not None and found.name == "image"
+    assert find_image_input(only_text, names) is None
     assert find_image_input(InputSchema.from_openapi(cog({"voice": URI})), names) is None
 
 
@@ -347,6 +345,14 @@ def test_avatar_portrait_field_from_the_schema(tmp_path: Path) -> None:
     mapped = build_avatar_input(listed, portrait=portrait, audio=voice)
     assert mapped.input == {"reference_images": [portrait], "speech": voice}
     assert avatar.filled_fields(model("lucataco/talking-avatar")) == {"image", "audio", "duration"}
+    # A face *video* field is never taken for the still: the portrait becomes a video for it.
+    face_video = InputSchema.from_openapi(
+        cog({"face_video": URI, "audio": URI}, required=("face_video", "audio"))
+    )
+    assert avatar.needs_face_video(face_video)
+    as_video = build_avatar_input(face_video, portrait=portrait, audio=voice)
+    assert isinstance(as_video.input["face_video"], bytes)  # an MP4 made from the still
+    assert any("still video" in note for note in as_video.notes)
 
 
 @pytest.mark.parametrize(

@@ -208,6 +208,8 @@ def multiple_from_description(spec: InputField | None, fallback: int) -> int:
 
 # Words that say a field holds a picture; a field whose name has one is an image input candidate.
 IMAGE_WORDS = ("image", "photo", "picture", "frame", "portrait", "face")
+# Words in a file field's name that say it holds something else (`face_video`, `input_audio`).
+NOT_IMAGE_WORDS = frozenset({"video", "videos", "audio", "voice", "speech", "song", "music"})
 
 
 def takes_files(spec: InputField) -> bool:
@@ -229,14 +231,14 @@ def find_image_input(
     """The field a person's image goes into, single or list, decided from the schema alone.
 
     Candidates are file fields and lists of files (`format: uri`), never one whose name has an
-    excluded word (`mask`, `last`, …) or that `usable` refuses. Among them, in this order:
+    excluded word (`mask`, `last`, …, and always `video`, `audio`, …) or that `usable` refuses. Among them, in this order:
     1. the first of `names` the schema has (the names models use for this role);
     2. the first, in x-order, whose name has an image word (`image`, `frame`, `face`, …);
     3. the first whose description speaks of an image or photo.
-    Only when no file field qualifies does a known name typed as plain text (or a list of text)
-    count: some schemas declare image URLs without `format: uri`.
+    A field typed as plain text never counts, whatever its name: a local image could not be sent
+    to it (the person is told the model has no image input instead).
     """
-    excluded = set(exclude_words)
+    excluded = NOT_IMAGE_WORDS | set(exclude_words)
 
     def allowed(spec: InputField) -> bool:
         return not (_name_words(spec.name) & excluded) and usable(spec)
@@ -252,15 +254,6 @@ def find_image_input(
     for spec in files:
         if re.search(r"\b(image|photo|picture)s?\b", spec.description, re.IGNORECASE):
             return spec
-    for name in names:
-        text_field = schema.get(name)
-        if (
-            text_field is not None
-            and allowed(text_field)
-            and text_field.choices is None
-            and (text_field.type == "string" or text_field.item_type == "string")
-        ):
-            return text_field
     return None
 
 

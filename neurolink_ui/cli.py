@@ -455,7 +455,7 @@ def map_input(request: GenerateRequest, schema: InputSchema) -> MappedInput:
 
 
 def _same_format(a: str, b: str) -> bool:
-    aliases = {".jpeg": ".jpg"}
+    aliases = {".jpeg": ".jpg", ".tif": ".tiff"}
     return aliases.get(a.lower(), a.lower()) == aliases.get(b.lower(), b.lower())
 
 
@@ -478,23 +478,66 @@ def output_paths(
     return paths
 
 
+# Formats a still image is converted to without loss (Pillow), and the still formats it reads.
+LOSSLESS_TARGETS = frozenset({".png", ".tiff"})
+STILL_IMAGE_SOURCES = frozenset({".png", ".jpg", ".webp", ".gif", ".tiff", ".bmp"})
+
+
+def _is_still_image(path: Path) -> bool:
+    try:
+        with Image.open(path) as picture:
+            return not getattr(picture, "is_animated", False)
+    except (OSError, ValueError):
+        return False
+
+
+def place_output(source: Path, target: Path) -> tuple[Path, str | None]:
+    """Where a downloaded file goes and what to tell the person. The bytes always sit under an
+    extension that names them: a still image asked for as PNG/TIFF is converted losslessly;
+    anything else whose container differs from the name asked for (WebM bytes for `out.mp4`) is
+    written under its own extension instead (`out.webm`)."""
+    if not target.suffix or _same_format(source.suffix, target.suffix):
+        return target, None
+    wanted = target.suffix.lower()
+    if (
+        wanted in LOSSLESS_TARGETS
+        and source.suffix.lower() in STILL_IMAGE_SOURCES
+        and _is_still_image(source)
+    ):
+        return target, (
+            f"the model returned {source.suffix[1:].upper()}; converted losslessly to "
+            f"{wanted[1:].upper()} for {target}"
+        )
+    actual = target.with_suffix(source.suffix)
+    return actual, (
+        f"the model returned {source.suffix[1:].upper()}, not {wanted[1:].upper()}; written to "
+        f"{actual} (not {target}) so the name matches the bytes"
+    )
+
+
 def save_outputs(
     downloaded: Sequence[Path], requested: Path | None, default_stem: str, console: Console
 ) -> list[Path]:
-    targets = output_paths(downloaded, requested, default_stem)
-    for source, target in zip(downloaded, targets, strict=True):
-        if target.suffix and not _same_format(source.suffix, target.suffix):
-            console.note(
-                f"the model returned a {source.suffix} file; it was written to {target} unchanged"
-            )
+    saved: list[Path] = []
+    for source, wanted in zip(
+        downloaded, output_paths(downloaded, requested, default_stem), strict=True
+    ):
+        target, note = place_output(source, wanted)
+        if note:
+            console.note(note)
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
-            # A copy, not a move: the new file gets the umask's permissions, not the 0600 of the
-            # private download directory.
-            shutil.copyfile(source, target)
+            if _same_format(source.suffix, target.suffix):
+                # A copy, not a move: the new file gets the umask's permissions, not the 0600 of
+                # the private download directory.
+                shutil.copyfile(source, target)
+            else:
+                with Image.open(source) as picture:
+                    picture.save(target)
         except OSError as exc:
             raise InputProblem(f"could not write {target}: {exc.strerror or exc}") from None
-    return targets
+        saved.append(target)
+    return saved
 
 
 # ---- the terminal ------------------------------------------------------------------------------
@@ -580,7 +623,7 @@ async def generate(
     """Map, run and save one generation; errors propagate as ReplicateError / InputProblem."""
     started = time.monotonic()
     async with ReplicateClient.from_settings(settings) as client:
-        ref = str(ModelRef.parse(request.model))
+        ref = ModelRef.parse(request.model)  # once per run
         info = await client.get_model(ref, token=token)
         mapped = map_input(request, info.input_schema)
         for message in mapped.notes:
@@ -610,12 +653,7 @@ async def generate(
                     console.text(result.text)
                 if not result.text.endswith("\n"):
                     console.text("\n")
-            else:
-                if not result.files:
-                    raise ReplicateError(
-                        f"{ref} finished but returned no {kind} file "
-                        f"(output: {str(result.prediction.output)[:200]!r})."
-                    )
+            else:  # run_model refused a media run without a file
                 saved = save_outputs(
                     result.files, request.output, DEFAULT_STEMS[request.mode], console
                 )

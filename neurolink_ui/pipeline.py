@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from .replicate.client import ReplicateClient
+from .replicate.errors import PredictionError
 from .replicate.outputs import normalize_output
 from .replicate.types import Completed, ModelRef, Prediction, PredictionEvent, TextDelta
 
@@ -55,7 +56,7 @@ def describe_input(value: Any) -> Any:
 
 async def run_model(
     client: ReplicateClient,
-    ref: ModelRef | str,
+    ref: ModelRef,
     model_input: dict[str, Any],
     *,
     token: str | None,
@@ -67,7 +68,9 @@ async def run_model(
     """Yield the prediction's Progress and TextDelta events, then one RunResult.
 
     Cancelling the consumer cancels the prediction at Replicate (the client guarantees it).
-    `started` (time.monotonic()) is when the person asked, for the result's wall time.
+    `started` (time.monotonic()) is when the person asked, for the result's wall time. A media
+    run (`kind` not "text") that succeeds without a file raises PredictionError here, once for
+    every caller.
     """
     started = time.monotonic() if started is None else started
     streamed: list[str] = []
@@ -91,6 +94,11 @@ async def run_model(
         files = list(downloaded)
         if downloaded.note:  # a per-prediction cap was reached: the rest are links
             result_notes.append(downloaded.note)
+    if kind != "text" and not files:
+        raise PredictionError(
+            f"{ref} finished but returned no {kind} file (output: {str(finished.output)[:200]!r}).",
+            prediction=finished,
+        )
     yield RunResult(
         model=str(ref),
         prediction=finished,

@@ -379,3 +379,81 @@ def test_stop_cancels_only_the_visitors_own_prediction(app_url: str, simulator) 
     assert len(gallery) == 1 and "Done" in status
     with Image.open(gallery[0]["image"]) as image:
         image.load()
+
+
+def test_video_panel_shows_webm_alpha_in_the_video_and_webp_in_the_image_output(
+    client: Client,
+) -> None:
+    webm_video, webm_image, status = client.predict(
+        "a glowing jellyfish", model="atonamy/wan-alpha", length=1, api_name="/video"
+    )
+    path = webm_video["video"]["path"] if isinstance(webm_video, dict) else webm_video
+    assert path.endswith(".webm") and webm_image is None
+    with av.open(path) as container:
+        assert container.streams.video[0].codec_context.name in ("vp9", "libvpx-vp9")
+    webp_video, webp_image, status = client.predict(
+        "a glowing jellyfish",
+        model="atonamy/wan-alpha",
+        length=1,
+        advanced='{"output_format": "webp"}',
+        api_name="/video",
+    )
+    assert webp_video is None
+    with Image.open(webp_image) as animated:
+        assert animated.format == "WEBP" and getattr(animated, "n_frames", 1) > 1
+    assert "Done" in status
+
+
+def test_image_auto_ratio_takes_the_input_images_shape(
+    client: Client, portrait: Path, simulator
+) -> None:  # type: ignore[no-untyped-def]
+    before = set(simulator.predictions)
+    _, status = client.predict(
+        "oil painting",
+        model="stability-ai/stable-diffusion-3.5-large",
+        input_image=handle_file(str(portrait)),  # 256×320 = 4:5
+        api_name="/image",
+    )
+    (state,) = _new_predictions(simulator, before)
+    assert state.input["aspect_ratio"] == "4:5"
+    assert "Shape taken from the input image" in status
+
+
+def test_chat_image_to_a_text_only_model_is_refused_not_dropped(
+    client: Client, portrait: Path, simulator
+) -> None:  # type: ignore[no-untyped-def]
+    before = set(simulator.predictions)
+    with pytest.raises(AppError, match="has no image input"):
+        client.predict(
+            "What is in this picture?",
+            model="meta/meta-llama-3-70b-instruct",
+            image=handle_file(str(portrait)),
+            api_name="/chat",
+        )
+    assert _new_predictions(simulator, before) == []
+
+
+def test_chat_reasoning_model_gets_at_least_its_default_token_budget(
+    client: Client, simulator
+) -> None:  # type: ignore[no-untyped-def]
+    from neurolink_ui.replicate.schema import InputSchema
+    from neurolink_ui.simulator.catalog import get_model
+
+    r1 = get_model("deepseek-ai", "deepseek-r1")
+    assert r1 is not None
+    limit = InputSchema.from_openapi(r1.openapi_schema()).get("max_tokens")
+    assert limit is not None and limit.default > 512
+    before = set(simulator.predictions)
+    _, _, status, *_ = client.predict(
+        "Count the r's in strawberry",
+        model="deepseek-ai/deepseek-r1",
+        max_tokens=512,
+        api_name="/chat",
+    )
+    (state,) = _new_predictions(simulator, before)
+    assert state.input["max_tokens"] == limit.default  # 512 would cut the reasoning off
+    assert "raised from 512" in status
+    before = set(simulator.predictions)
+    client.predict("Hi", model="deepseek-ai/deepseek-r1", api_name="/chat")  # panel default: 0
+    (state,) = _new_predictions(simulator, before)
+    assert "max_tokens" not in state.input  # the model's own default applies

@@ -131,3 +131,43 @@ def test_newcomer_chats_and_generates_an_image(app_url: str, browser) -> None:  
     expect(page.get_by_text('"safety_tolerance": 5').first).to_be_visible()
     page.screenshot(path=SCREENSHOTS / "04-history.png", full_page=True)
     page.close()
+
+
+def test_video_panel_plays_webm_alpha_and_shows_animated_webp(app_url: str, browser) -> None:  # type: ignore[no-untyped-def]
+    from playwright.sync_api import expect
+
+    SCREENSHOTS.mkdir(exist_ok=True)
+    page = browser.new_page(viewport={"width": 1366, "height": 1000})
+    page.goto(app_url, wait_until="load")
+    expect(page.get_by_text("Simulator mode")).to_be_visible(timeout=30_000)
+    page.get_by_role("tab", name="🎬 Video").click()
+    panel = page.get_by_role("tabpanel").filter(visible=True)
+    panel.get_by_role("textbox", name="Prompt", exact=True).fill("a glowing jellyfish")
+    model = panel.get_by_role("combobox", name="Model", exact=True)
+    model.fill("atonamy/wan-alpha")
+    model.press("Enter")
+    panel.get_by_role("button", name="Generate video", exact=True).click()
+    # VP9-with-alpha WebM in the <video>: Chromium decodes it (a frame size means it played).
+    video = panel.locator("video").first
+    expect(video).to_be_visible(timeout=60_000)
+    page.wait_for_function(
+        "el => el.readyState >= 2 && el.videoWidth > 0", arg=video.element_handle(), timeout=30_000
+    )
+    assert video.evaluate("el => el.currentSrc").endswith(".webm")
+    page.screenshot(path=SCREENSHOTS / "08-video-webm-alpha.png", full_page=True)
+
+    # The same model asked for animated WebP (Advanced → Output format): shown as an image.
+    panel.get_by_text("Advanced — parameters from the model's schema").click()
+    output_format = panel.get_by_role("combobox", name="Output format")
+    expect(output_format).to_be_visible(timeout=15_000)
+    output_format.click()
+    page.get_by_role("option", name="webp", exact=True).click()
+    panel.get_by_role("button", name="Generate video", exact=True).click()
+    animated = panel.locator("img[src*='.webp']").first
+    expect(animated).to_be_visible(timeout=60_000)
+    page.wait_for_function(
+        "el => el.complete && el.naturalWidth > 0", arg=animated.element_handle(), timeout=30_000
+    )
+    expect(panel.locator("video")).to_have_count(0)
+    page.screenshot(path=SCREENSHOTS / "09-video-animated-webp.png", full_page=True)
+    page.close()

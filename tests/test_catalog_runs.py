@@ -1,9 +1,5 @@
 """Every catalogued model runs through its panel's mapping and the shared pipeline, against the
 simulator serving its recorded schema, and returns a real output of its kind.
-
-Models whose schema needs a mapping rule the panels do not have yet (array image inputs,
-`messages`, `system_instruction`, schema minimums above the panel's defaults, …) are listed in
-NEEDS_MAPPING_RULE and marked as strict expected failures: when the rule lands, the mark must go.
 """
 
 from __future__ import annotations
@@ -20,7 +16,7 @@ from PIL import Image
 
 from neurolink_ui.catalog import CatalogModel, load_catalog
 from neurolink_ui.modalities.avatar import build_avatar_input
-from neurolink_ui.modalities.chat import build_chat_input
+from neurolink_ui.modalities.chat import build_chat_input, is_reasoning_model
 from neurolink_ui.modalities.common import MappedInput
 from neurolink_ui.modalities.image import build_image_input
 from neurolink_ui.modalities.music import build_music_input
@@ -31,13 +27,6 @@ from neurolink_ui.replicate.schema import InputSchema
 from neurolink_ui.simulator.runner import Simulator
 
 # model -> the mapping rule it still needs (the `mapping-2026` work); remove entries as rules land.
-NEEDS_MAPPING_RULE: dict[str, str] = {
-    "anthropic/claude-4-sonnet": "token limit within the schema's minimum (max_tokens >= 1024)",
-    "bytedance/seedream-4": "image input as an array field (image_input[])",
-    "deepseek-ai/deepseek-r1": "reasoning token budget never below the schema's default (2048)",
-    "google/gemini-2.5-flash": "system_instruction and max_output_tokens fields",
-    "google/nano-banana": "image input as an array field (image_input[])",
-}
 
 PANEL_KIND: dict[str, OutputKind] = {
     "chat": "text",
@@ -74,9 +63,6 @@ def _cases() -> list[Any]:
         if model.panel == "other":
             continue  # no panel maps it (Replicate's hello-world)
         marks = []
-        if model.model in NEEDS_MAPPING_RULE:
-            reason = f"needs mapping rule: {NEEDS_MAPPING_RULE[model.model]}"
-            marks.append(pytest.mark.xfail(strict=True, reason=reason))
         cases.append(pytest.param(model, id=model.model, marks=marks))
     return cases
 
@@ -93,7 +79,9 @@ def _voice(path: Path, seconds: float = 1.2, rate: int = 16000) -> Path:
     return path
 
 
-def _typical_input(model: CatalogModel, schema: InputSchema, tmp_path: Path) -> MappedInput:
+def _typical_input(
+    model: CatalogModel, schema: InputSchema, description: str, tmp_path: Path
+) -> MappedInput:
     """What a person leaves in the panel: its default values, a prompt, a photo, a voice clip."""
     if model.panel == "chat":
         return build_chat_input(
@@ -103,6 +91,7 @@ def _typical_input(model: CatalogModel, schema: InputSchema, tmp_path: Path) -> 
             message=QUESTION,
             max_tokens=512,
             temperature=0.6,
+            model_description=description,
         )
     if model.panel == "image":
         # a photo to work from when the model takes one (edit models), else text-to-image
@@ -131,7 +120,11 @@ def _typical_input(model: CatalogModel, schema: InputSchema, tmp_path: Path) -> 
 
 
 def _assert_output(
-    model: CatalogModel, schema: InputSchema, mapped: MappedInput, result: RunResult
+    model: CatalogModel,
+    schema: InputSchema,
+    description: str,
+    mapped: MappedInput,
+    result: RunResult,
 ) -> None:
     if model.panel == "chat":
         assert QUESTION in result.text  # the simulated model quotes what it was asked
@@ -139,10 +132,17 @@ def _assert_output(
         system_field = schema.first(*SYSTEM_FIELDS)
         if system_field is not None:  # in the schema's own system field
             assert mapped.input.get(system_field.name) == SYSTEM, mapped
+        reasoning = is_reasoning_model(schema, description)
         for limit in (f for f in schema.fields if f.name in TOKEN_LIMIT_FIELDS):
-            # a budget that never cuts the answer (or a reasoning trace) below the model's default
             sent = mapped.input.get(limit.name, limit.default)
-            assert sent is None or limit.default is None or sent >= limit.default, mapped
+            if sent is None:
+                continue
+            # within the field's own bounds (Claude's minimum is 1024) ...
+            assert limit.minimum is None or sent >= limit.minimum, mapped
+            assert limit.maximum is None or sent <= limit.maximum, mapped
+            # ... and a budget that never cuts a reasoning trace below the model's default
+            if reasoning and limit.default is not None:
+                assert sent >= limit.default, mapped
         return
     if model.panel in ("image", "video") and _image_inputs(schema):
         # the person's photo / start frame reached one of the model's image inputs, unless the
@@ -175,7 +175,7 @@ async def test_model_runs_through_its_panel(
     async with ReplicateClient(simulator.base_url, retry_base_delay=0.01) as client:
         info = await client.get_model(model.model, token=token)
         assert info.version_id and info.input_schema.fields
-        mapped = _typical_input(model, info.input_schema, tmp_path)
+        mapped = _typical_input(model, info.input_schema, info.description, tmp_path)
         assert info.input_schema.validate(mapped.input) == []
         result: RunResult | None = None
         events = run_model(
@@ -191,6 +191,6 @@ async def test_model_runs_through_its_panel(
             if isinstance(event, RunResult):
                 result = event
     assert result is not None and result.prediction.status == "succeeded"
-    _assert_output(model, info.input_schema, mapped, result)
+    _assert_output(model, info.input_schema, info.description, mapped, result)
     created = [r for r in simulator.requests if r.method == "POST" and "predictions" in r.path]
     assert created and all(r.status in (200, 201) for r in created)

@@ -20,7 +20,14 @@ import soundfile
 from conftest import TOKEN
 from PIL import Image, ImageDraw
 
-from neurolink_ui.cli import Console, build_parser, output_paths, request_from_args
+from neurolink_ui.cli import (
+    Console,
+    build_parser,
+    output_paths,
+    place_output,
+    request_from_args,
+    save_outputs,
+)
 from neurolink_ui.config import Settings
 from neurolink_ui.replicate.types import Progress
 
@@ -140,14 +147,64 @@ def test_guide_video_writes_a_decodable_video(simulator, inputs: Path) -> None:
         inputs,
     )
     assert_ok(done)
-    assert done.stdout.strip() == "out.mp4"
     # The default model (wan-video/wan-2.2-i2v-fast) takes the start frame.
     assert "start image was not sent" not in done.stderr
     assert model_posts(simulator) == ["/v1/models/wan-video/wan-2.2-i2v-fast/predictions"]
-    with av.open(str(inputs / "out.mp4")) as container:
+    # The file is named for the container the model returned (out.mp4, or out.webm for WebM).
+    written = Path(done.stdout.strip())
+    assert written == Path("out.mp4") and (inputs / written).is_file()
+    with av.open(str(inputs / written)) as container:
         assert container.streams.video
+        assert written.suffix.lstrip(".") in container.format.name.split(",")
         frames = sum(1 for _ in container.decode(video=0))
     assert frames >= 2
+
+
+def test_video_output_takes_the_extension_of_the_container_returned(
+    simulator, tmp_path: Path
+) -> None:
+    done = run_cli(
+        [
+            "generate",
+            "a glowing jellyfish",
+            "--outputMode",
+            "video",
+            "--model",
+            "atonamy/wan-alpha",
+            "--videoOutput",
+            "clip.mp4",
+        ],
+        cli_env(simulator),
+        tmp_path,
+    )
+    assert_ok(done)
+    # wan-alpha returns VP9-with-alpha WebM: it is written as clip.webm, never as WebM in .mp4.
+    assert done.stdout.strip() == "clip.webm"
+    assert not (tmp_path / "clip.mp4").exists()
+    assert "written to clip.webm (not clip.mp4)" in done.stderr
+    with av.open(str(tmp_path / "clip.webm")) as container:
+        assert "webm" in container.format.name.split(",")
+        assert container.streams.video[0].codec_context.name in ("vp9", "libvpx-vp9")
+
+
+def test_place_output_converts_still_images_losslessly_or_keeps_the_real_extension(
+    tmp_path: Path,
+) -> None:
+    jpeg = tmp_path / "out-0.jpg"
+    Image.new("RGB", (40, 30), (10, 200, 30)).save(jpeg, quality=95)
+    console = Console(io.StringIO(), io.StringIO(), live=False)
+    (png,) = save_outputs([jpeg], tmp_path / "want.png", "output", console)
+    assert png == tmp_path / "want.png"
+    with Image.open(png) as converted, Image.open(jpeg) as original:
+        assert converted.format == "PNG"
+        assert np.array_equal(np.asarray(converted), np.asarray(original))  # no further loss
+    assert "converted losslessly to PNG" in console.err.getvalue()
+    webm = tmp_path / "output.webm"
+    webm.write_bytes(b"\x1a\x45\xdf\xa3 not decoded here")
+    assert place_output(webm, tmp_path / "x.mp4")[0] == tmp_path / "x.webm"
+    assert place_output(jpeg, tmp_path / "x.jpeg") == (tmp_path / "x.jpeg", None)
+    # A lossy target is never a conversion: the JPEG keeps its own extension.
+    assert place_output(png, tmp_path / "y.jpg")[0] == tmp_path / "y.png"
 
 
 def test_guide_avatar_writes_a_talking_video_with_audio(simulator, inputs: Path) -> None:

@@ -22,8 +22,10 @@ from neurolink_ui.modalities.avatar import (
     still_to_video,
 )
 from neurolink_ui.modalities.chat import (
+    TOKEN_LIMIT_FIELDS,
     Turn,
     build_chat_input,
+    chat_image_field,
     flatten_content,
     format_llama3_prompt,
     history_turns,
@@ -31,8 +33,9 @@ from neurolink_ui.modalities.chat import (
     strip_reasoning,
 )
 from neurolink_ui.modalities.forms import collect_advanced, form_fields
-from neurolink_ui.modalities.image import ASPECT_RATIOS, build_image_input
+from neurolink_ui.modalities.image import ASPECT_RATIOS, AUTO_RATIO, build_image_input
 from neurolink_ui.modalities.music import build_music_input
+from neurolink_ui.modalities.music import prompt_field as music_prompt_field
 from neurolink_ui.modalities.video import build_video_input
 from neurolink_ui.replicate.schema import InputSchema
 
@@ -862,6 +865,8 @@ def test_collect_advanced_keeps_only_changes() -> None:
 
 def _as_data_url(value: Any) -> Any:
     """What the predictions module does to file values, done locally (no upload)."""
+    if isinstance(value, list):
+        return [_as_data_url(item) for item in value]
     if isinstance(value, Path):
         value = value.read_bytes()
     if isinstance(value, Image.Image):
@@ -876,6 +881,7 @@ def _as_data_url(value: Any) -> Any:
 def _map_for(model: Any, voice: Path) -> list[MappedInput]:
     s = InputSchema.from_openapi(model.openapi_schema())
     if model.kind == "chat":
+        picture = _png_bytes((32, 32))
         history = [
             {"role": "user", "content": [{"type": "text", "text": "Hi"}]},
             {"role": "assistant", "content": "<think>hm</think>Hello!"},
@@ -891,6 +897,11 @@ def _map_for(model: Any, voice: Path) -> list[MappedInput]:
                 top_p=0.9,
             ),
             build_chat_input(s, system_prompt="", history=[], message="Hi"),
+            *(
+                [build_chat_input(s, system_prompt="", history=[], message="?", image=picture)]
+                if chat_image_field(s) is not None
+                else []
+            ),
         ]
     if model.kind == "image":
         return [
@@ -902,7 +913,7 @@ def _map_for(model: Any, voice: Path) -> list[MappedInput]:
                 num_outputs=2,
                 image=_png_bytes((64, 48)),
             )
-            for ratio in ASPECT_RATIOS
+            for ratio in (*ASPECT_RATIOS, AUTO_RATIO)
         ]
     if model.kind == "video":
         start = _png_bytes((64, 48))
@@ -916,6 +927,12 @@ def _map_for(model: Any, voice: Path) -> list[MappedInput]:
     if model.kind == "avatar":
         return [build_avatar_input(s, portrait=_png_bytes((64, 64)), audio=voice)]
     assert model.kind == "music"
+    lyrics: dict[str, Any] = {}
+    if music_prompt_field(s) is None:  # a lyrics-to-song model: refused until its text is given
+        with pytest.raises(InputProblem, match="not from a description"):
+            build_music_input(s, prompt="lo-fi")
+        text = next(f for f in s.fields if f.type == "string" and f.choices is None)
+        lyrics = {text.name: "## la la la ##"}
     return [
         build_music_input(
             s,
@@ -924,6 +941,7 @@ def _map_for(model: Any, voice: Path) -> list[MappedInput]:
             tempo=90,
             model_version="stereo-large",
             output_format="mp3",
+            advanced=lyrics,
         )
     ]
 
@@ -932,10 +950,8 @@ def test_every_catalogue_model_accepts_its_mapped_inputs(tmp_path: Path) -> None
     from neurolink_ui.simulator.catalog import all_models, get_model
 
     voice = _wav(tmp_path / "voice.wav", 0.6)
-    from test_catalog_runs import NEEDS_MAPPING_RULE
-
-    # "other": no panel maps it; models still waiting for a mapping rule are xfailed there
-    models = [m for m in all_models() if m.kind != "other" and m.slug not in NEEDS_MAPPING_RULE]
+    # "other": no panel maps it
+    models = [m for m in all_models() if m.kind != "other"]
     assert {m.kind for m in models} == {"chat", "image", "video", "avatar", "music"}
     for model in models:
         assert get_model(model.owner, model.name) is model
@@ -945,8 +961,8 @@ def test_every_catalogue_model_accepts_its_mapped_inputs(tmp_path: Path) -> None
             assert schema_now.validate(sent) == [], (model.slug, sent)
             _, invalid_fields = model.validate(sent)
             assert invalid_fields == [], (model.slug, sent, invalid_fields)
-            both = {"max_tokens", "max_new_tokens"} <= set(sent)
-            assert not both, model.slug
+            limits = set(TOKEN_LIMIT_FIELDS) & set(sent)
+            assert len(limits) <= 1, model.slug
 
 
 def test_schema_validate_agrees_with_simulator_on_bad_inputs() -> None:

@@ -22,15 +22,31 @@ from .common import (
     InputProblem,
     MappedInput,
     find_field,
+    find_image_input,
     finish,
+    fit_duration,
+    image_value,
     is_remote,
     merge_advanced,
     open_image,
 )
 
-PORTRAIT_IMAGE_NAMES = ("source_image", "image", "face", "portrait", "input_image", "face_image")
+PORTRAIT_IMAGE_NAMES = (
+    "source_image",
+    "image",
+    "face",
+    "portrait",
+    "input_image",
+    "face_image",
+    "image_input",
+    "images",
+    "reference_images",
+)
+# File inputs beside the face that are not it: masks, blink/pose reference clips, backgrounds.
+NOT_PORTRAIT_WORDS = ("mask", "ref", "eyeblink", "pose", "background", "bg", "last", "end")
 FACE_VIDEO_NAMES = ("video_input", "face_video", "input_video", "video", "face")
 AUDIO_NAMES = ("driven_audio", "audio_input", "audio", "input_audio", "audio_file", "speech")
+DURATION_NAMES = ("duration", "duration_seconds", "seconds", "length")
 DEFAULT_FPS = 25
 MAX_VIDEO_SIDE = 1280  # larger stills only slow the upload; the face is what matters
 
@@ -39,29 +55,35 @@ def audio_field(schema: InputSchema) -> InputField | None:
     return find_field(schema, AUDIO_NAMES, fallback_words=("audio", "speech", "voice"))
 
 
+def portrait_image_field(schema: InputSchema) -> InputField | None:
+    """The still-image input for the face (single or list), decided from the schema."""
+    return find_image_input(schema, PORTRAIT_IMAGE_NAMES, exclude_words=NOT_PORTRAIT_WORDS)
+
+
 def portrait_field(schema: InputSchema) -> InputField | None:
     """The field the face goes into, image or video."""
-    video = _face_video_field(schema)
-    if video is not None:
-        return video
-    return find_field(
-        schema, PORTRAIT_IMAGE_NAMES, fallback_words=("image", "face"), exclude_words=("mask",)
-    )
+    return _face_video_field(schema) or portrait_image_field(schema)
 
 
 def _face_video_field(schema: InputSchema) -> InputField | None:
-    named_video = find_field(schema, (), fallback_words=("video",))
-    if named_video is not None:
-        return named_video
-    return None
+    return find_field(schema, (), fallback_words=("video",))
 
 
 def needs_face_video(schema: InputSchema) -> bool:
     """True when the model lip-syncs a video (e.g. MuseTalk's `video_input`), not a still."""
-    return (
-        _face_video_field(schema) is not None
-        and find_field(schema, PORTRAIT_IMAGE_NAMES[:2], fallback_words=("image",)) is None
-    )
+    return _face_video_field(schema) is not None and portrait_image_field(schema) is None
+
+
+def duration_field(schema: InputSchema) -> InputField | None:
+    """A length the model renders to (an enum such as {5, 10}, or bounded seconds)."""
+    spec = schema.first(*DURATION_NAMES)
+    return spec if spec is not None and (spec.is_numeric or spec.choices) else None
+
+
+def filled_fields(schema: InputSchema) -> frozenset[str]:
+    """The fields the Avatar panel fills: the face, the voice, and a length fitted to it."""
+    specs = (portrait_field(schema), audio_field(schema), duration_field(schema))
+    return frozenset(spec.name for spec in specs if spec is not None)
 
 
 def still_to_video(image: Any, duration_seconds: float, fps: int = DEFAULT_FPS) -> bytes:
@@ -167,16 +189,22 @@ def build_avatar_input(
         raise InputProblem("Add a portrait photo of a face first.", field="portrait")
     if audio is None:
         raise InputProblem("Add the audio the avatar should speak first.", field="audio")
-    face_spec = portrait_field(schema)
     voice_spec = audio_field(schema)
-    if face_spec is None:
-        raise InputProblem("This model has no face image or video input; pick an avatar model.")
     if voice_spec is None:
         raise InputProblem("This model has no audio input; pick an avatar model that takes speech.")
 
     duration = None if is_remote(audio) else audio_duration(audio)
     input: dict[str, Any] = {}
-    if needs_face_video(schema) and not _looks_like_video(portrait):
+    video_spec = _face_video_field(schema)
+    still_spec = portrait_image_field(schema)
+    is_video = _looks_like_video(portrait)
+    if still_spec is not None and (not is_video or video_spec is None):
+        if not is_remote(portrait) and not is_video:
+            open_image(portrait)  # refuse a broken image before paying for a prediction
+        input[still_spec.name] = image_value(still_spec, portrait)
+    elif video_spec is not None and is_video:
+        input[video_spec.name] = portrait
+    elif video_spec is not None:
         if duration is None:
             raise InputProblem(
                 "This model lip-syncs a video; give the audio as a local file so the portrait "
@@ -184,17 +212,26 @@ def build_avatar_input(
                 field="audio",
             )
         fps = _model_fps(schema, advanced)
-        input[face_spec.name] = still_to_video(portrait, duration, fps=fps)
+        input[video_spec.name] = still_to_video(portrait, duration, fps=fps)
         notes.append(
             f"This model animates a video, so the portrait was made into a {duration:.1f} s "
             f"still video at {fps} fps."
         )
     else:
-        if not is_remote(portrait) and not _looks_like_video(portrait):
-            open_image(portrait)  # refuse a broken image before paying for a prediction
-        input[face_spec.name] = portrait
+        raise InputProblem(
+            "This model has no face image or video input; pick an avatar model "
+            f"(it takes: {', '.join(schema.names) or 'nothing'})."
+        )
     input[voice_spec.name] = audio
-    merge_advanced(schema, input, advanced, managed={face_spec.name, voice_spec.name}, notes=notes)
+
+    length_spec = duration_field(schema)
+    if length_spec is not None and duration is not None and length_spec.name not in advanced:
+        chosen, note = fit_duration(length_spec, duration, cover=True)
+        input[length_spec.name] = chosen
+        if note:
+            notes.append(f"{note.rstrip('.')} (the narration is {duration:.1f} s).")
+
+    merge_advanced(schema, input, advanced, managed=filled_fields(schema), notes=notes)
     return finish(schema, input, notes)
 
 

@@ -1,18 +1,31 @@
 """Chat: turning a Gradio message history into the input of whichever LLM is selected.
 
-Three shapes of model exist: a `prompt_template` (Llama 3: we write Meta's chat format ourselves),
-a `system_prompt` beside a single `prompt`, and a bare `prompt` (DeepSeek R1: a plain transcript).
+Four shapes of model exist, told apart by their schema: a `prompt_template` (Llama 3: we write
+Meta's chat format ourselves, system message included), a `messages` array (real multi-turn), a
+system field (`system_prompt`, `system_instruction`, `system`) beside a single `prompt`, and a
+bare `prompt` (DeepSeek R1: a plain transcript). The token limit, system and image fields are
+whichever of their names the schema has.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from neurolink_ui.replicate.schema import InputSchema
+from neurolink_ui.replicate.schema import InputField, InputSchema
 
-from .common import InputProblem, MappedInput, finish, merge_advanced, require_text, set_checked
+from .common import (
+    InputProblem,
+    MappedInput,
+    find_image_input,
+    finish,
+    image_value,
+    merge_advanced,
+    require_text,
+    set_checked,
+)
 
 Role = Literal["system", "user", "assistant"]
 ChatMessage = Mapping[str, Any]  # {"role": ..., "content": str | list of blocks, "metadata": ...}
@@ -23,8 +36,27 @@ THINK_CLOSE = "</think>"
 BEGIN_OF_TEXT = "<|begin_of_text|>"
 EOT = "<|eot_id|>"
 TEMPLATE_PASSTHROUGH = "{prompt}"
-TOKEN_LIMIT_FIELDS = ("max_tokens", "max_new_tokens")
+TOKEN_LIMIT_FIELDS = ("max_tokens", "max_new_tokens", "max_completion_tokens", "max_output_tokens")
+SYSTEM_FIELDS = ("system_prompt", "system_instruction", "system")
 PROMPT_FIELDS = ("prompt", "text", "input", "message")  # `text`: replicate/hello-world
+MESSAGES_FIELD = "messages"
+CHAT_IMAGE_NAMES = ("image", "image_input", "images", "input_images", "input_image", "image_url")
+# Inputs only reasoning models have; they stay in Advanced (the panel never fills them).
+REASONING_FIELDS = (
+    "reasoning_effort",
+    "extended_thinking",
+    "thinking",
+    "thinking_level",
+    "thinking_budget",
+    "thinking_budget_tokens",
+    "max_thinking_tokens",
+    "enable_thinking",
+    "include_reasoning",
+)
+_REASONING_WORDS = re.compile(r"\breasoning\b|\bthinking\b|chain[- ]of[- ]thought", re.IGNORECASE)
+_REASONING_MODEL = re.compile(
+    r"\breasoning model\b|\bthinking model\b|chain[- ]of[- ]thought", re.IGNORECASE
+)
 
 
 @dataclass(frozen=True)
@@ -69,6 +101,14 @@ def history_turns(history: History | None) -> list[Turn]:
     return turns
 
 
+def split_system(system: str | None, history: History | None) -> tuple[str, list[Turn]]:
+    """The system text (the box's, then any system turns) and the user/assistant turns."""
+    turns = history_turns(history)
+    texts = [system.strip()] if system and system.strip() else []
+    texts += [t.text for t in turns if t.role == "system"]
+    return "\n\n".join(texts), [t for t in turns if t.role != "system"]
+
+
 def format_llama3_prompt(system: str | None, history: History | None, message: str) -> str:
     """Meta's Llama 3 chat format, ending with an open assistant header for the reply."""
     parts = [BEGIN_OF_TEXT]
@@ -76,14 +116,11 @@ def format_llama3_prompt(system: str | None, history: History | None, message: s
     def add(role: str, text: str) -> None:
         parts.append(f"<|start_header_id|>{role}<|end_header_id|>\n\n{text.strip()}{EOT}")
 
-    system_texts = [system.strip()] if system and system.strip() else []
-    turns = history_turns(history)
-    system_texts += [t.text for t in turns if t.role == "system"]
-    if system_texts:
-        add("system", "\n\n".join(system_texts))
-    for turn in turns:
-        if turn.role != "system":
-            add(turn.role, turn.text)
+    system_text, dialog = split_system(system, history)
+    if system_text:
+        add("system", system_text)
+    for turn in dialog:
+        add(turn.role, turn.text)
     add("user", message)
     parts.append("<|start_header_id|>assistant<|end_header_id|>\n\n")
     return "".join(parts)
@@ -92,14 +129,11 @@ def format_llama3_prompt(system: str | None, history: History | None, message: s
 def format_transcript(system: str | None, history: History | None, message: str) -> str:
     """A plain-text dialog for models without a chat template (R1): system first, then turns."""
     lines: list[str] = []
-    turns = history_turns(history)
-    system_texts = [system.strip()] if system and system.strip() else []
-    system_texts += [t.text for t in turns if t.role == "system"]
-    if system_texts:
-        lines.append("\n\n".join(system_texts) + "\n")
-    for turn in turns:
-        if turn.role != "system":
-            lines.append(f"{'User' if turn.role == 'user' else 'Assistant'}: {turn.text}")
+    system_text, dialog = split_system(system, history)
+    if system_text:
+        lines.append(system_text + "\n")
+    for turn in dialog:
+        lines.append(f"{'User' if turn.role == 'user' else 'Assistant'}: {turn.text}")
     lines.append(f"User: {message.strip()}")
     lines.append("Assistant:")
     return "\n".join(lines)
@@ -144,9 +178,95 @@ def strip_reasoning(text: str) -> str:
     return split_reasoning(text, final=True)[1].strip()
 
 
-def token_limit_field(schema: InputSchema) -> str | None:
-    """The one token-limit field this model declares (never both: newer routes reject that)."""
-    return next((name for name in TOKEN_LIMIT_FIELDS if schema.has(name)), None)
+def token_limit_field(schema: InputSchema) -> InputField | None:
+    """The one token-limit field this model declares (never two: newer routes reject that)."""
+    return schema.first(*TOKEN_LIMIT_FIELDS)
+
+
+def system_field(schema: InputSchema) -> InputField | None:
+    spec = schema.first(*SYSTEM_FIELDS)
+    return spec if spec is not None and spec.type == "string" else None
+
+
+def messages_field(schema: InputSchema) -> InputField | None:
+    spec = schema.get(MESSAGES_FIELD)
+    return spec if spec is not None and spec.type == "array" else None
+
+
+def chat_image_field(schema: InputSchema) -> InputField | None:
+    """Where a vision model takes the image of a chat turn (single or list), if anywhere."""
+    return find_image_input(schema, CHAT_IMAGE_NAMES, exclude_words=("mask",))
+
+
+def is_reasoning_model(
+    schema: InputSchema, description: str = "", advanced: Mapping[str, Any] | None = None
+) -> bool:
+    """A model that thinks before it answers, by its own words. A boolean switch such as
+    `extended_thinking` decides when the schema has one (on in Advanced, or on by default);
+    otherwise any reasoning input (effort, level, budget), a token limit whose description
+    speaks of reasoning, or a model description calling it a reasoning model (DeepSeek R1's
+    schema says nothing else)."""
+    chosen = advanced or {}
+    switches = [
+        spec for spec in schema.fields if spec.name in REASONING_FIELDS and spec.type == "boolean"
+    ]
+    if switches:
+        return any(chosen.get(spec.name, spec.default) is True for spec in switches)
+    if any(schema.has(name) for name in REASONING_FIELDS):
+        return True
+    limit = token_limit_field(schema)
+    if limit is not None and _REASONING_WORDS.search(limit.description):
+        return True
+    return bool(_REASONING_MODEL.search(description))
+
+
+def filled_fields(schema: InputSchema) -> frozenset[str]:
+    """The fields the Chat panel fills: prompt (or messages, template), system, token limit,
+    temperature and the image. Reasoning switches and the rest stay in Advanced."""
+    specs = (
+        schema.first(*PROMPT_FIELDS),
+        schema.get("prompt_template"),
+        system_field(schema),
+        messages_field(schema),
+        token_limit_field(schema),
+        schema.get("temperature"),
+        chat_image_field(schema),
+    )
+    return frozenset(spec.name for spec in specs if spec is not None)
+
+
+def _messages(system: str, history: History | None, message: str) -> list[dict[str, str]]:
+    """The dialog as chat-completions messages: system first, then the turns, then `message`."""
+    system_text, dialog = split_system(system, history)
+    messages = [{"role": "system", "content": system_text}] if system_text else []
+    messages += [{"role": t.role, "content": t.text} for t in dialog]
+    messages.append({"role": "user", "content": message})
+    return messages
+
+
+def _token_budget(limit: InputField, wanted: int, reasoning: bool, notes: list[str]) -> int | float:
+    """The limit to send: at least the schema's default for a reasoning model (its thinking
+    counts against the limit; less cuts the answer off), within the field's bounds."""
+    value: int | float = wanted
+    default = limit.default
+    if (
+        reasoning
+        and isinstance(default, int | float)
+        and not isinstance(default, bool)
+        and wanted < default
+    ):
+        value = default
+        notes.append(
+            f"This model reasons before it answers: {limit.name} raised from {wanted} to its "
+            f"default {default:g} so the answer is not cut off inside the reasoning."
+        )
+    bounded = limit.clamp(value)
+    if bounded != value:
+        notes.append(
+            f"{limit.name} must be {limit.range_text()} for this model; sent {bounded:g} "
+            f"instead of {value:g}."
+        )
+    return bounded
 
 
 def build_chat_input(
@@ -158,8 +278,12 @@ def build_chat_input(
     max_tokens: int | None = None,
     temperature: float | None = None,
     top_p: float | None = None,
+    image: Any = None,
+    model_description: str = "",
     advanced: Mapping[str, Any] | None = None,
 ) -> MappedInput:
+    """The model input for one chat turn. `max_tokens` None leaves the model's own limit;
+    `image` goes to the model's image input (refused, never dropped, if it has none)."""
     text = require_text(message, "message")
     prompt_spec = schema.first(*PROMPT_FIELDS)
     if prompt_spec is None or prompt_spec.type != "string":
@@ -169,26 +293,45 @@ def build_chat_input(
     system = (system_prompt or "").strip()
     turns = history_turns(history)
     has_dialog = any(t.role != "system" for t in turns)
+    system_spec = system_field(schema)
+    messages_spec = messages_field(schema)
     input: dict[str, Any] = {}
 
     if schema.has("prompt_template"):
         input[prompt_name] = format_llama3_prompt(system, history, text)
         input["prompt_template"] = TEMPLATE_PASSTHROUGH
-    elif schema.has("system_prompt"):
+    elif messages_spec is not None and has_dialog:
+        # Real multi-turn: the model reads the dialog itself (its prompt and system fields are
+        # ignored beside messages, so the system message goes in the array).
+        input[messages_spec.name] = _messages(system, history, text)
+        if prompt_spec.required:
+            input[prompt_name] = text
+    elif system_spec is not None:
         if system:
-            input["system_prompt"] = system
+            input[system_spec.name] = system
         # Keep the conversation: the model sees earlier turns as a transcript before the message.
         input[prompt_name] = format_transcript(None, history, text) if has_dialog else text
     else:
         dialog = system or has_dialog
         input[prompt_name] = format_transcript(system, history, text) if dialog else text
 
-    limit_field = token_limit_field(schema)
+    if image is not None:
+        target = chat_image_field(schema)
+        if target is None:
+            raise InputProblem(
+                "This model reads text only: it has no image input, so your image cannot be "
+                "sent. Remove the image, or pick a model that takes images (a vision model).",
+                field="image",
+            )
+        input[target.name] = image_value(target, image)
+
+    limit = token_limit_field(schema)
     if max_tokens is not None:
-        if limit_field is None:
+        if limit is None:
             notes.append("This model has no token-limit input; the maximum length was not sent.")
         else:
-            set_checked(schema, input, limit_field, max_tokens)
+            reasoning = is_reasoning_model(schema, model_description, advanced)
+            input[limit.name] = _token_budget(limit, int(max_tokens), reasoning, notes)
     for name, value in (("temperature", temperature), ("top_p", top_p)):
         if value is None:
             continue
@@ -197,14 +340,15 @@ def build_chat_input(
         else:
             notes.append(f"This model has no '{name}' input; it was not sent.")
 
-    managed = {prompt_name, "prompt_template", "system_prompt", *TOKEN_LIMIT_FIELDS}
     extra = dict(advanced or {})
-    if limit_field is not None:
+    if limit is not None:
         for other in TOKEN_LIMIT_FIELDS:
-            if other != limit_field and extra.pop(other, None) is not None:
-                notes.append(f"{other} was dropped: this model takes {limit_field} only.")
-    if "system_prompt" in extra and "prompt_template" in input:
-        extra.pop("system_prompt")
-        notes.append("The system prompt is written into the Llama 3 prompt, not sent separately.")
-    merge_advanced(schema, input, extra, managed=managed, notes=notes)
+            if other != limit.name and extra.pop(other, None) is not None:
+                notes.append(f"{other} was dropped: this model takes {limit.name} only.")
+    if system_spec is not None and system_spec.name in extra and system_spec.name not in input:
+        extra.pop(system_spec.name)
+        notes.append(
+            "The system prompt comes from the System prompt box; the Advanced one was ignored."
+        )
+    merge_advanced(schema, input, extra, managed=filled_fields(schema), notes=notes)
     return finish(schema, input, notes)

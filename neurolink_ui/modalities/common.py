@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import math
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -202,3 +202,109 @@ def multiple_from_description(spec: InputField | None, fallback: int) -> int:
         return fallback
     match = re.search(r"multiples?\s+of\s+(\d+)", spec.description, re.IGNORECASE)
     return int(match[1]) if match else fallback
+
+
+# ---- image inputs ----------------------------------------------------------------------------
+
+# Words that say a field holds a picture; a field whose name has one is an image input candidate.
+IMAGE_WORDS = ("image", "photo", "picture", "frame", "portrait", "face")
+# Words in a file field's name that say it holds something else (`face_video`, `input_audio`).
+NOT_IMAGE_WORDS = frozenset({"video", "videos", "audio", "voice", "speech", "song", "music"})
+
+
+def takes_files(spec: InputField) -> bool:
+    """A single file (`format: uri`) or a list of them: the schema's own sign of a file input."""
+    return spec.is_file or (spec.type == "array" and spec.item_type == "file")
+
+
+def _name_words(name: str) -> set[str]:
+    return set(name.lower().replace("-", "_").split("_"))
+
+
+def find_image_input(
+    schema: InputSchema,
+    names: Sequence[str],
+    *,
+    exclude_words: Iterable[str] = (),
+    usable: Callable[[InputField], bool] = lambda spec: True,
+) -> InputField | None:
+    """The field a person's image goes into, single or list, decided from the schema alone.
+
+    Candidates are file fields and lists of files (`format: uri`), never one whose name has an
+    excluded word (`mask`, `last`, …, and always `video`, `audio`, …) or that `usable` refuses. Among them, in this order:
+    1. the first of `names` the schema has (the names models use for this role);
+    2. the first, in x-order, whose name has an image word (`image`, `frame`, `face`, …);
+    3. the first whose description speaks of an image or photo.
+    A field typed as plain text never counts, whatever its name: a local image could not be sent
+    to it (the person is told the model has no image input instead).
+    """
+    excluded = NOT_IMAGE_WORDS | set(exclude_words)
+
+    def allowed(spec: InputField) -> bool:
+        return not (_name_words(spec.name) & excluded) and usable(spec)
+
+    files = [spec for spec in schema.fields if takes_files(spec) and allowed(spec)]
+    for name in names:
+        found = next((spec for spec in files if spec.name == name), None)
+        if found is not None:
+            return found
+    for spec in files:
+        if any(word in spec.name.lower() for word in IMAGE_WORDS):
+            return spec
+    for spec in files:
+        if re.search(r"\b(image|photo|picture)s?\b", spec.description, re.IGNORECASE):
+            return spec
+    return None
+
+
+def image_value(spec: InputField, image: Any) -> Any:
+    """The image as this field takes it: itself, or a one-item list for a list field."""
+    return [image] if spec.type == "array" else image
+
+
+# ---- lengths ---------------------------------------------------------------------------------
+
+
+def as_seconds(value: Any) -> float | None:
+    """An enum's duration choice as seconds: `5`, `5.0`, `"5"` or `"5s"`; None if not a length."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return float(value)
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*s?\s*", str(value))
+    return float(match[1]) if match else None
+
+
+def fit_duration(spec: InputField, seconds: float, *, cover: bool) -> tuple[Any, str | None]:
+    """The value of a duration field for `seconds`, and a note when it is not exactly that.
+
+    Enum durations: with `cover` (a narration must not be cut) the shortest choice that is at
+    least `seconds`, else the longest; without it the nearest, a tie going to the longer. Bounded
+    numbers are clamped (whole seconds for integer fields, rounded up with `cover`)."""
+    if spec.choices:
+        options = [(as_seconds(c), c) for c in spec.choices]
+        lengths = sorted((s, c) for s, c in options if s is not None)
+        if lengths:
+            if cover:
+                covering = [pair for pair in lengths if pair[0] >= seconds - 1e-9]
+                length, chosen = covering[0] if covering else lengths[-1]
+            else:
+                length, chosen = min(lengths, key=lambda pair: (abs(pair[0] - seconds), -pair[0]))
+            if abs(length - seconds) < 1e-9:
+                return chosen, None
+            offered = ", ".join(f"{s:g}" for s, _ in lengths)
+            why = (
+                f"{seconds:.1f} s would be cut at {length:g} s"
+                if cover and length < seconds
+                else f"{seconds:g} s became {length:g} s"
+            )
+            return chosen, f"This model makes {offered} s only; {why}."
+    value = math.ceil(seconds - 1e-9) if cover and spec.type == "integer" else seconds
+    bounded = spec.clamp(value)
+    if abs(float(bounded) - seconds) < 0.5 and not (cover and float(bounded) < seconds):
+        return bounded, None  # rounding to whole seconds is no news
+    if spec.in_range(value):
+        return bounded, f"This model takes whole seconds; {seconds:g} s became {bounded:g} s."
+    return bounded, (
+        f"This model's length must be {spec.range_text()} s; {seconds:g} s became {bounded:g} s."
+    )

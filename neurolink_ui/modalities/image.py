@@ -10,12 +10,16 @@ from typing import Any
 from neurolink_ui.replicate.schema import InputField, InputSchema
 
 from .common import (
+    InputProblem,
     MappedInput,
     closest_ratio,
-    find_field,
+    find_image_input,
     finish,
+    image_value,
+    is_remote,
     merge_advanced,
     multiple_from_description,
+    open_image,
     parse_ratio,
     require_text,
     set_checked,
@@ -35,17 +39,26 @@ ASPECT_RATIOS: list[str] = [
     "9:21",
 ]
 
-# Names models give their start/reference image, most specific first.
+# Names models give the image they edit or take as reference, most usual first; single fields and
+# lists alike (`image_input[]`, `input_images[]`, `images[]`, `reference_images[]`).
 IMAGE_FIELD_NAMES = (
     "image",
     "input_image",
+    "image_input",
+    "input_images",
+    "images",
     "image_prompt",
     "init_image",
-    "image_input",
     "start_image",
+    "reference_images",
+    "reference_image",
 )
-NOT_START_IMAGE_WORDS = ("mask", "style_reference", "control")
+# Image inputs that are not the picture to start from or edit.
+NOT_START_IMAGE_WORDS = ("mask", "style", "control", "last", "end", "tail")
 COUNT_FIELD_NAMES = ("num_outputs", "num_images", "number_of_images")
+# The Image panel's "as the input image" choice: no ratio picked.
+AUTO_RATIO = "auto"
+MATCH_INPUT_IMAGE = "match_input_image"  # edit models' own "same shape as the input" choice
 DEFAULT_SIDE = 1024
 DEFAULT_MULTIPLE = 8  # latent diffusion works in 8-pixel blocks; descriptions may ask for 16 or 32
 
@@ -59,14 +72,31 @@ def inpaint_only(spec: InputField) -> bool:
 
 
 def image_field(schema: InputSchema) -> InputField | None:
-    """The model's start/reference image input, if it has one usable without a mask."""
-    found = find_field(
+    """The model's start/reference image input (single or list), if usable without a mask."""
+    return find_image_input(
         schema,
         IMAGE_FIELD_NAMES,
-        fallback_words=("image",),
         exclude_words=NOT_START_IMAGE_WORDS,
+        usable=lambda spec: not inpaint_only(spec),
     )
-    return None if found is None or inpaint_only(found) else found
+
+
+def filled_fields(schema: InputSchema) -> frozenset[str]:
+    """The fields of this schema the Image panel's own controls fill (the Advanced form shows
+    the rest): prompt, shape, seed, image count and the input image."""
+    names = {"prompt", "seed"}
+    ratio = schema.get("aspect_ratio")
+    if ratio is not None:
+        names.add("aspect_ratio")
+    if ratio is None or ratio.choices is None or "custom" in ratio.choices:
+        names |= {"width", "height"}  # a custom or ratio-less shape is sent as a size
+    count = schema.first(*COUNT_FIELD_NAMES)
+    if count is not None:
+        names.add(count.name)
+    target = image_field(schema)
+    if target is not None:
+        names.add(target.name)
+    return frozenset(name for name in names if schema.has(name))
 
 
 def size_for_ratio(
@@ -123,9 +153,13 @@ def build_image_input(
     notes: list[str] = []
     input: dict[str, Any] = {"prompt": require_text(prompt, "prompt")}
     advanced = dict(advanced or {})
+    target = image_field(schema) if image is not None else None
 
-    if aspect_ratio:
-        _map_aspect(schema, input, aspect_ratio, notes)
+    picked = aspect_ratio if aspect_ratio and aspect_ratio != AUTO_RATIO else None
+    if picked:
+        _map_aspect(schema, input, picked, notes)
+    elif target is not None:
+        _match_input_shape(schema, input, image, notes)
 
     if seed is not None:
         if schema.has("seed"):
@@ -141,16 +175,18 @@ def build_image_input(
             notes.append("This model makes one image per run; the image count was not sent.")
 
     if image is not None:
-        target = image_field(schema)
-        if target is None and schema.has("mask"):
+        if target is not None:
+            input[target.name] = image_value(target, image)
+        elif any(inpaint_only(spec) for spec in schema.file_fields()):
             notes.append(
-                "This model takes an image only for inpainting with a mask; "
-                "the start image was not sent."
+                "⚠️ This model takes an image only for inpainting with a mask; "
+                "your input image was NOT sent (the result is text-to-image)."
             )
-        elif target is None:
-            notes.append("This model has no image input; the start image was not sent.")
         else:
-            input[target.name] = image
+            notes.append(
+                "⚠️ This model has no image input; your input image was NOT sent "
+                "(the result is text-to-image). Pick an image-editing model to use it."
+            )
 
     fmt = schema.get("output_format")
     if (
@@ -160,9 +196,41 @@ def build_image_input(
     ):
         input["output_format"] = "png"  # lossless downloads
 
-    managed = {"prompt", "aspect_ratio", "width", "height", "seed", *COUNT_FIELD_NAMES}
-    merge_advanced(schema, input, advanced, managed=managed, notes=notes)
+    merge_advanced(schema, input, advanced, managed=filled_fields(schema), notes=notes)
     return finish(schema, input, notes)
+
+
+def _image_ratio(image: Any) -> tuple[int, int] | None:
+    """Width and height of a local image; None for a URL or unreadable data."""
+    if is_remote(image):
+        return None
+    try:
+        picture = open_image(image, "input image")
+    except InputProblem:
+        return None
+    return picture.width, picture.height
+
+
+def _match_input_shape(
+    schema: InputSchema, input: dict[str, Any], image: Any, notes: list[str]
+) -> None:
+    """No ratio picked and an image given: the output takes the input's shape — by the model's
+    own `match_input_image` where it has one, else by the preset or size closest to the image."""
+    ratio_field = schema.get("aspect_ratio")
+    if ratio_field is not None and ratio_field.choices and MATCH_INPUT_IMAGE in ratio_field.choices:
+        input["aspect_ratio"] = MATCH_INPUT_IMAGE
+        return
+    size = _image_ratio(image)
+    if size is None:
+        return
+    width, height = size
+    common = math.gcd(width, height)
+    _map_aspect(schema, input, f"{width // common}:{height // common}", [])
+    chosen = input.get("aspect_ratio")
+    if chosen == "custom" or (chosen is None and "width" in input):
+        chosen = f"{input['width']}×{input['height']}"
+    if chosen is not None:
+        notes.append(f"Shape taken from the input image ({width}×{height}): {chosen}.")
 
 
 def _map_aspect(schema: InputSchema, input: dict[str, Any], wanted: str, notes: list[str]) -> None:

@@ -6,15 +6,60 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from neurolink_ui.replicate.schema import InputSchema
+from neurolink_ui.replicate.schema import InputField, InputSchema
 
-from .common import InputProblem, MappedInput, finish, merge_advanced, require_text, set_checked
+from .common import (
+    InputProblem,
+    MappedInput,
+    finish,
+    fit_duration,
+    is_blank,
+    merge_advanced,
+    require_text,
+    set_checked,
+)
 
 TEMPO_NAMES = ("bpm", "tempo")
 PROMPT_NAMES = ("prompt", "description", "text")  # older MusicGen versions used `description`
 DURATION_NAMES = ("duration", "duration_seconds", "seconds_total")
 _BPM_RE = re.compile(r"\b\d{2,3}\s*(bpm|beats per minute)\b", re.IGNORECASE)
 MIN_BPM, MAX_BPM = 20, 300
+CHOICE_NAMES = ("model_version", "output_format")
+
+
+def prompt_field(schema: InputSchema) -> InputField | None:
+    spec = schema.first(*PROMPT_NAMES)
+    return spec if spec is not None and spec.type == "string" else None
+
+
+def filled_fields(schema: InputSchema) -> frozenset[str]:
+    """The fields the Music panel fills: description, tempo, length, model version, format."""
+    specs = (
+        prompt_field(schema),
+        schema.first(*TEMPO_NAMES),
+        schema.first(*DURATION_NAMES),
+        *(schema.get(name) for name in CHOICE_NAMES),
+    )
+    return frozenset(spec.name for spec in specs if spec is not None)
+
+
+def _without_description(schema: InputSchema, advanced: Mapping[str, Any]) -> str | None:
+    """None when the model can run without a description (its text, e.g. `lyrics`, was given in
+    Advanced and nothing required is missing); else why not, naming what the model takes."""
+    texts = [f for f in schema.fields if f.type == "string" and f.choices is None]
+    texts.sort(key=lambda f: not f.required)  # the text it needs most first
+    given = [f.name for f in texts if not is_blank(advanced.get(f.name))]
+    missing = [f.name for f in schema.fields if f.required and is_blank(advanced.get(f.name))]
+    if given and not missing:
+        return None
+    takes = ", ".join(schema.names) or "nothing"
+    if not texts:
+        return f"This model takes no text description (its inputs: {takes}); pick a text-to-music model."
+    text = texts[0]
+    return (
+        f"This model makes music from {text.name}, not from a description (its inputs: {takes}). "
+        f"Write the {text.name} in Advanced → {text.label}, or pick a text-to-music model."
+    )
 
 
 def build_music_input(
@@ -28,12 +73,22 @@ def build_music_input(
     advanced: Mapping[str, Any] | None = None,
 ) -> MappedInput:
     notes: list[str] = []
-    text = require_text(prompt, "description of the music")
-    prompt_spec = schema.first(*PROMPT_NAMES)
+    advanced = dict(advanced or {})
+    prompt_spec = prompt_field(schema)
     if prompt_spec is None:
-        raise InputProblem("This model takes no text description; pick a text-to-music model.")
-    input: dict[str, Any] = {}
-    managed: set[str] = {prompt_spec.name}
+        # e.g. a lyrics-to-song model: a description is not lyrics, so it is never sent as them.
+        refusal = _without_description(schema, advanced)
+        if refusal:
+            raise InputProblem(refusal, field="prompt")
+        if not is_blank(prompt):
+            notes.append("This model takes no description; the prompt was not sent.")
+        input: dict[str, Any] = {}
+        _fit_length(schema, input, duration, notes)
+        merge_advanced(schema, input, advanced, managed=filled_fields(schema), notes=notes)
+        return finish(schema, input, notes)
+    text = require_text(prompt, "description of the music")
+    input = {}
+    managed = filled_fields(schema)
 
     if tempo is not None:
         if not MIN_BPM <= tempo <= MAX_BPM:
@@ -43,7 +98,6 @@ def build_music_input(
         tempo_spec = schema.first(*TEMPO_NAMES)
         if tempo_spec is not None:
             set_checked(schema, input, tempo_spec.name, tempo)
-            managed.add(tempo_spec.name)
         elif _BPM_RE.search(text):
             notes.append(
                 "The description already names a tempo, so the tempo setting was not added."
@@ -53,22 +107,9 @@ def build_music_input(
             notes.append(f"This model has no tempo input; '{tempo:g} BPM' was added to the prompt.")
     input[prompt_spec.name] = text
 
-    if duration is not None:
-        duration_spec = schema.first(*DURATION_NAMES)
-        if duration_spec is None:
-            notes.append("This model has no length input; it makes clips of its own length.")
-        else:
-            if duration <= 0:
-                raise InputProblem(f"Duration must be more than 0 seconds (got {duration:g}).")
-            bounded = duration_spec.clamp(duration)
-            if bounded != duration and abs(float(bounded) - duration) >= 0.5:
-                notes.append(
-                    f"This model makes {bounded} s at most here; {duration:g} s was adjusted."
-                )
-            input[duration_spec.name] = bounded
-            managed.add(duration_spec.name)
+    _fit_length(schema, input, duration, notes)
 
-    for name, value in (("model_version", model_version), ("output_format", output_format)):
+    for name, value in zip(CHOICE_NAMES, (model_version, output_format), strict=True):
         if not value:
             continue
         spec = schema.get(name)
@@ -81,7 +122,24 @@ def build_music_input(
             )
         else:
             input[name] = value
-            managed.add(name)
 
     merge_advanced(schema, input, advanced, managed=managed, notes=notes)
     return finish(schema, input, notes)
+
+
+def _fit_length(
+    schema: InputSchema, input: dict[str, Any], duration: float | None, notes: list[str]
+) -> None:
+    """The requested seconds into the model's length field: nearest enum choice or clamped."""
+    if duration is None:
+        return
+    spec = schema.first(*DURATION_NAMES)
+    if spec is None:
+        notes.append("This model has no length input; it makes clips of its own length.")
+        return
+    if duration <= 0:
+        raise InputProblem(f"Duration must be more than 0 seconds (got {duration:g}).")
+    chosen, note = fit_duration(spec, duration, cover=False)
+    input[spec.name] = chosen
+    if note:
+        notes.append(note)

@@ -17,8 +17,10 @@ from .common import (
     InputProblem,
     MappedInput,
     closest_ratio,
-    find_field,
+    find_image_input,
     finish,
+    fit_duration,
+    image_value,
     is_blank,
     merge_advanced,
     parse_ratio,
@@ -28,24 +30,35 @@ from .common import (
 START_IMAGE_NAMES = (
     "image",
     "first_frame_image",
-    "first_frame",
     "start_image",
+    "first_frame",
     "input_image",
     "init_image",
     "image_url",
+    "image_input",
+    "images",
 )
-NOT_START_WORDS = ("last", "end", "tail", "mask", "reference")
+# Image inputs that are not the first frame: end frames, masks, subject references.
+NOT_START_WORDS = ("last", "end", "tail", "mask", "reference", "subject", "style")
+REFERENCE_NAMES = ("reference_images", "reference_image")
 FPS_NAMES = ("fps", "frames_per_second", "frame_rate")
+FRAME_COUNT_NAMES = ("num_frames", "frames", "video_length")
+DURATION_NAMES = ("duration", "duration_seconds", "seconds", "length")
 DEFAULT_FPS = 16.0
 
 
 def start_image_field(schema: InputSchema) -> InputField | None:
-    return find_field(
-        schema,
-        START_IMAGE_NAMES,
-        fallback_words=("image", "frame"),
-        exclude_words=NOT_START_WORDS,
-    )
+    """The first-frame input (single or list), decided from the schema."""
+    return find_image_input(schema, START_IMAGE_NAMES, exclude_words=NOT_START_WORDS)
+
+
+def reference_image_field(schema: InputSchema) -> InputField | None:
+    """A subject-reference input, used for the image only when the model has no first frame."""
+    return find_image_input(schema, REFERENCE_NAMES, exclude_words=("last", "end", "mask"))
+
+
+def image_target(schema: InputSchema) -> InputField | None:
+    return start_image_field(schema) or reference_image_field(schema)
 
 
 def takes_start_image(schema: InputSchema) -> bool:
@@ -55,6 +68,37 @@ def takes_start_image(schema: InputSchema) -> bool:
 def needs_start_image(schema: InputSchema) -> bool:
     spec = start_image_field(schema)
     return spec is not None and spec.required
+
+
+def length_field(schema: InputSchema) -> InputField | None:
+    """The numeric frame count, else the duration (numbers or text like "5"), if any."""
+    frames = schema.first(*FRAME_COUNT_NAMES)
+    if frames is not None and frames.is_numeric:
+        return frames
+    duration = schema.first(*DURATION_NAMES)
+    if duration is not None and (duration.is_numeric or duration.choices):
+        return duration
+    return None
+
+
+def shape_field(schema: InputSchema) -> InputField | None:
+    """`aspect_ratio`, else a `resolution`/`size` enum of W*H sizes."""
+    ratio = schema.get("aspect_ratio")
+    if ratio is not None:
+        return ratio
+    resolution = schema.get("resolution") or schema.get("size")
+    if resolution is not None and any(parse_size(c) for c in resolution.choices or ()):
+        return resolution
+    return None
+
+
+def filled_fields(schema: InputSchema) -> frozenset[str]:
+    """The fields the Video panel fills: prompt, start frame, length and frame shape."""
+    names = {"prompt"}
+    for spec in (image_target(schema), length_field(schema), shape_field(schema)):
+        if spec is not None:
+            names.add(spec.name)
+    return frozenset(name for name in names if schema.has(name))
 
 
 def frames_per_second(schema: InputSchema, advanced: Mapping[str, Any] | None = None) -> float:
@@ -113,10 +157,16 @@ def build_video_input(
 
     image_spec = start_image_field(schema)
     if start_image is not None:
-        if image_spec is None:
-            notes.append("This model makes video from text only; the start image was not sent.")
+        target = image_spec or reference_image_field(schema)
+        if target is None:
+            notes.append("⚠️ This model makes video from text only; your start image was NOT sent.")
         else:
-            input[image_spec.name] = start_image
+            input[target.name] = image_value(target, start_image)
+            if image_spec is None:
+                notes.append(
+                    f"This model takes no first frame; the image went to '{target.name}' as "
+                    "a subject reference."
+                )
     elif image_spec is not None and image_spec.required:
         raise InputProblem(
             "This model animates a still image: add a start image "
@@ -124,13 +174,12 @@ def build_video_input(
             field=image_spec.name,
         )
 
-    managed: set[str] = {"prompt"} | ({image_spec.name} if image_spec else set())
     if length_seconds is not None:
-        managed |= _map_length(schema, input, float(length_seconds), advanced, notes)
+        _map_length(schema, input, float(length_seconds), advanced, notes)
     if aspect_ratio:
-        managed |= _map_shape(schema, input, aspect_ratio, start_image is not None, notes)
+        _map_shape(schema, input, aspect_ratio, start_image is not None, notes)
 
-    merge_advanced(schema, input, advanced, managed=managed, notes=notes)
+    merge_advanced(schema, input, advanced, managed=filled_fields(schema), notes=notes)
     return finish(schema, input, notes)
 
 
@@ -140,51 +189,27 @@ def _map_length(
     seconds: float,
     advanced: Mapping[str, Any],
     notes: list[str],
-) -> set[str]:
+) -> None:
     if seconds <= 0:
         raise InputProblem(f"Video length must be more than 0 seconds (got {seconds:g}).")
-    frames_spec = schema.first("num_frames", "frames", "video_length")
-    duration_spec = schema.first("duration", "duration_seconds", "seconds", "length")
-    if frames_spec is not None and frames_spec.is_numeric:
+    spec = length_field(schema)
+    if spec is None:
+        notes.append("This model has no length input; it makes videos of its own fixed length.")
+    elif spec.name in FRAME_COUNT_NAMES:
         fps = frames_per_second(schema, advanced)
-        frames = frames_for_seconds(frames_spec, seconds, fps)
-        input[frames_spec.name] = frames
+        frames = frames_for_seconds(spec, seconds, fps)
+        input[spec.name] = frames
         actual = frames / fps
         if abs(actual - seconds) > max(0.25, 0.05 * seconds):  # rounding to 4n+1 is no news
             notes.append(
                 f"{seconds:g} s is {round(seconds * fps)} frames at {fps:g} fps; this model makes "
                 f"{frames} frames ({actual:.1f} s)."
             )
-        return {frames_spec.name}
-    if duration_spec is not None and duration_spec.is_numeric:
-        if duration_spec.choices:
-            chosen = min(duration_spec.choices, key=lambda c: abs(float(c) - seconds))
-        else:
-            chosen = duration_spec.clamp(seconds)
-            if duration_spec.type == "integer":
-                chosen = duration_spec.clamp(round(seconds))
-        input[duration_spec.name] = chosen
-        if abs(float(chosen) - seconds) > 1e-9:
-            notes.append(f"This model makes {chosen} s videos here; {seconds:g} s was adjusted.")
-        return {duration_spec.name}
-    if duration_spec is not None and duration_spec.choices:
-        # e.g. durations offered as strings "5" / "10"
-        numeric = [c for c in duration_spec.choices if _as_float(c) is not None]
-        if numeric:
-            chosen = min(numeric, key=lambda c: abs(float(_as_float(c) or 0) - seconds))
-            input[duration_spec.name] = chosen
-            if _as_float(chosen) != seconds:
-                notes.append(f"This model offers {chosen} s; {seconds:g} s was adjusted.")
-            return {duration_spec.name}
-    notes.append("This model has no length input; it makes videos of its own fixed length.")
-    return set()
-
-
-def _as_float(value: Any) -> float | None:
-    try:
-        return float(str(value).rstrip("s"))
-    except ValueError:
-        return None
+    else:
+        chosen, note = fit_duration(spec, seconds, cover=False)
+        input[spec.name] = chosen
+        if note:
+            notes.append(note)
 
 
 def _map_shape(
@@ -193,23 +218,23 @@ def _map_shape(
     wanted: str,
     has_image: bool,
     notes: list[str],
-) -> set[str]:
+) -> None:
     target = parse_ratio(wanted)
     if target is None:
         notes.append(f"'{wanted}' is not an aspect ratio like 16:9; the model's default was used.")
-        return set()
+        return
     ratio_spec = schema.get("aspect_ratio")
     if ratio_spec is not None:
         if ratio_spec.choices is None or wanted in ratio_spec.choices:
             input["aspect_ratio"] = wanted
-            return {"aspect_ratio"}
+            return
         nearest = closest_ratio(target, ratio_spec.choices)
         if nearest is not None:
             input["aspect_ratio"] = nearest
             notes.append(
                 f"This model has no {wanted}; used the closest ratio it offers, {nearest}."
             )
-            return {"aspect_ratio"}
+            return
     resolution = schema.get("resolution") or schema.get("size")
     if resolution is not None and resolution.choices:
         sized = [c for c in resolution.choices if parse_size(c) is not None]
@@ -218,12 +243,11 @@ def _map_shape(
             input[resolution.name] = chosen
             if abs(math.log((parse_ratio(chosen) or target) / target)) > 0.02:
                 notes.append(f"This model has no {wanted} frame; used the closest size, {chosen}.")
-            return {resolution.name}
+            return
     if has_image:
         notes.append("This model takes the frame shape from the start image.")
     else:
         notes.append("This model has no aspect-ratio input; its default frame shape was used.")
-    return set()
 
 
 def _closest_size(target: float, sizes: list[Any], default: Any) -> Any:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import gradio as gr
 
-from ..modalities.avatar import build_avatar_input
+from ..modalities.avatar import build_avatar_input, filled_fields
 from ..modalities.common import InputProblem
 from ..model_choices import AVATAR_MODELS
 from ..replicate.schema import InputSchema
@@ -22,16 +22,6 @@ from .common import (
 )
 from .components import ImageInput, VideoOutput
 from .context import AppContext
-
-OWN_FIELDS = (
-    "source_image",
-    "image",
-    "face",
-    "video_input",
-    "driven_audio",
-    "audio_input",
-    "audio",
-)
 
 
 def make_avatar_handler(ctx: AppContext):
@@ -72,7 +62,7 @@ def build_avatar_panel(ctx: AppContext, session: gr.State, generations: gr.State
             portrait = ImageInput(label="Portrait", type="filepath", height=240)
             audio = gr.Audio(label="Narration", sources=["upload", "microphone"], type="filepath")
             model = model_picker("Model", ctx.settings.avatar_model, AVATAR_MODELS)
-            advanced = advanced_form(ctx, model, session, OWN_FIELDS)
+            advanced = advanced_form(ctx, model, session, filled_fields)
             with gr.Row():
                 run = gr.Button("Animate", variant="primary")
                 stop = gr.Button("Stop", variant="stop")

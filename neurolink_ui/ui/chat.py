@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import gradio as gr
 
-from ..modalities.chat import build_chat_input, flatten_content
-from ..modalities.common import InputProblem
+from ..modalities.chat import build_chat_input, filled_fields, flatten_content
+from ..modalities.common import InputProblem, open_image
 from ..model_choices import CHAT_MODELS
 from ..pipeline import RunResult, run_model
 from ..replicate.types import ModelRef, Progress, TextDelta
@@ -27,18 +28,12 @@ from .common import (
     parse_advanced,
     user_errors,
 )
+from .components import ImageInput
 from .context import AppContext
 
 DEFAULT_SYSTEM_PROMPT = "You are a helpful assistant."
-# Fields the panel's own controls fill; the rest appear in the Advanced form.
-OWN_FIELDS = (
-    "prompt",
-    "system_prompt",
-    "max_tokens",
-    "max_new_tokens",
-    "temperature",
-    "prompt_template",
-)
+# 0 = the model's own default limit (reasoning models need thousands of tokens to think).
+MODEL_DEFAULT_TOKENS = 0
 
 ChatUpdate = tuple[list[dict[str, Any]], Any, str, Any]
 
@@ -49,19 +44,24 @@ def make_chat_handler(ctx: AppContext):
         history: list[dict[str, Any]] | None = None,
         system_prompt: str = DEFAULT_SYSTEM_PROMPT,
         model: str = CHAT_MODELS[0],
-        max_tokens: float = 512,
+        max_tokens: float = MODEL_DEFAULT_TOKENS,
         temperature: float = 0.6,
         advanced: str = "{}",
+        image: str | None = None,
         session_token: str | None = None,
         generations: list[dict] | None = None,
         request: gr.Request | None = None,
     ) -> AsyncIterator[ChatUpdate]:
-        """Send `message` to a chat model and stream its answer into the history."""
+        """Send `message` (and `image`, for models that see images) to a chat model and stream
+        its answer into the history. `max_tokens` 0 keeps the model's own limit."""
         before = list(history or [])
         with user_errors():
             if not (message or "").strip():
                 raise InputProblem("Type a message first.")
-            ref = str(ModelRef.parse(model))
+            picture = Path(image) if image else None
+            if picture is not None:
+                open_image(picture, "image")  # a broken upload is refused before any request
+            ref = ModelRef.parse(model)  # once per run
             backend = ctx.backend(session_token)
             info = await backend.client.get_model(ref, token=backend.token)
             mapped = build_chat_input(
@@ -71,10 +71,13 @@ def make_chat_handler(ctx: AppContext):
                 message=message,
                 max_tokens=int(max_tokens) if max_tokens else None,
                 temperature=temperature,
+                image=picture,
+                model_description=info.description,
                 advanced=parse_advanced(advanced),
             )
-        shown = [*before, {"role": "user", "content": message}]
-        view = ChatStreamView(model=ref)
+        attached = [{"role": "user", "content": {"path": image}}] if image else []
+        shown = [*before, *attached, {"role": "user", "content": message}]
+        view = ChatStreamView(model=str(ref))
         throttle = ProgressThrottle()
         yield [*shown, *view.messages()], gr.skip(), "📤 Sending to Replicate…", gr.skip()
         try:
@@ -99,7 +102,9 @@ def make_chat_handler(ctx: AppContext):
                             view.add(event.text)
                         view.finish(event.predict_time, event.wall_time)
                         entry = history_entry("chat", message, event)
-                        done = done_markdown(ref, event.predict_time, event.wall_time, event.notes)
+                        done = done_markdown(
+                            str(ref), event.predict_time, event.wall_time, event.notes
+                        )
                         yield (
                             [*shown, *view.messages()],
                             "",
@@ -145,6 +150,13 @@ def build_chat_panel(ctx: AppContext, session: gr.State, generations: gr.State) 
                 )
                 send = gr.Button("Send", variant="primary", scale=1, min_width=90)
                 stop = gr.Button("Stop", variant="stop", scale=1, min_width=90)
+            with gr.Accordion("🖼️ Attach an image (for models that see images)", open=False):
+                image = ImageInput(
+                    label="Image",
+                    type="filepath",
+                    sources=["upload", "clipboard"],
+                    height=160,
+                )
             with gr.Row():
                 retry = gr.Button("↻ Retry", size="sm")
                 clear = gr.Button("🗑 Clear", size="sm")
@@ -160,12 +172,18 @@ def build_chat_panel(ctx: AppContext, session: gr.State, generations: gr.State) 
             system_prompt = gr.Textbox(
                 value=DEFAULT_SYSTEM_PROMPT, label="System prompt", lines=3, max_lines=10
             )
-            max_tokens = gr.Slider(16, 4096, value=512, step=16, label="Max tokens")
+            max_tokens = gr.Slider(
+                MODEL_DEFAULT_TOKENS,
+                16384,
+                value=MODEL_DEFAULT_TOKENS,
+                step=16,
+                label="Max tokens (0 = the model's default)",
+            )
             temperature = gr.Slider(0.0, 2.0, value=0.6, step=0.05, label="Temperature")
-            advanced = advanced_form(ctx, model, session, OWN_FIELDS)
+            advanced = advanced_form(ctx, model, session, filled_fields)
 
     handler = make_chat_handler(ctx)
-    inputs = [message, chatbot, system_prompt, model, max_tokens, temperature, advanced]
+    inputs = [message, chatbot, system_prompt, model, max_tokens, temperature, advanced, image]
     outputs = [chatbot, message, status, generations]
     common: dict[str, Any] = {
         "concurrency_limit": EVENT_CONCURRENCY,
@@ -189,7 +207,17 @@ def build_chat_panel(ctx: AppContext, session: gr.State, generations: gr.State) 
 
     retried = retry.click(
         retry_last,
-        [chatbot, system_prompt, model, max_tokens, temperature, advanced, session, generations],
+        [
+            chatbot,
+            system_prompt,
+            model,
+            max_tokens,
+            temperature,
+            advanced,
+            image,
+            session,
+            generations,
+        ],
         outputs,
         api_visibility="private",
         **common,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -93,13 +93,17 @@ def _component_for(spec: FormField) -> gr.components.Component:
     return gr.Textbox(value=spec.default or "", lines=lines, **common)
 
 
+FilledFields = Callable[[InputSchema], Iterable[str]]
+
+
 def advanced_form(
     ctx: AppContext,
     model: gr.Dropdown,
     session: gr.State,
-    exclude: tuple[str, ...],
+    filled: FilledFields,
 ) -> gr.Textbox:
-    """An Advanced accordion generated from the selected model's input schema.
+    """An Advanced accordion generated from the selected model's input schema, without the
+    fields the panel's own controls fill (`filled`, the modality's own answer for that schema).
 
     Its values live in a hidden JSON textbox, which is what the panel's event (and API callers)
     read; changing the model rebuilds the form with that model's defaults, ranges and descriptions.
@@ -116,12 +120,13 @@ def advanced_form(
         async def load_form(model_text: str, token: str | None) -> tuple[object, str]:
             # A new model's form starts from its own defaults; old values don't apply.
             try:
-                ref = str(ModelRef.parse(model_text))
                 backend = ctx.backend(token)
-                info = await backend.client.get_model(ref, token=backend.token)
+                info = await backend.client.get_model(
+                    ModelRef.parse(model_text), token=backend.token
+                )
             except ReplicateError as exc:
                 return f"⚠️ {exc}", "{}"
-            fields = form_fields(info.input_schema, exclude=exclude)
+            fields = form_fields(info.input_schema, exclude=filled(info.input_schema))
             return (fields or "This model has no further parameters."), "{}"
 
         # On page load and whenever the model or the token changes (render can't await).
@@ -155,21 +160,23 @@ def advanced_form(
     return advanced
 
 
-PanelUpdate = tuple[Any, str, Any]  # (the panel's output, status Markdown, History)
+PanelUpdate = tuple[Any, ...]  # (the panel's output(s), status Markdown, History)
 
 
-def first_file(result: RunResult) -> str:
-    return str(result.files[0])
+def first_file(result: RunResult) -> tuple[Any, ...]:
+    return (str(result.files[0]),)
 
 
 @dataclass(frozen=True)
 class MediaPanel:
-    """How one media panel runs a generation: its name, output kind, and how it shows a result."""
+    """How one media panel runs a generation: its name, output kind, and how it shows a result
+    (`present` gives one value per output component, `outputs` of them)."""
 
     ctx: AppContext
     panel: str
     kind: OutputKind
-    present: Callable[[RunResult], Any] = first_file
+    present: Callable[[RunResult], tuple[Any, ...]] = first_file
+    outputs: int = 1
 
     async def run(
         self,
@@ -187,12 +194,13 @@ class MediaPanel:
         """
         started = time.monotonic()
         throttle = ProgressThrottle()
+        unchanged = (gr.skip(),) * self.outputs
         with user_errors():
-            ref = str(ModelRef.parse(model_text))
+            ref = ModelRef.parse(model_text)  # once per run; everything below takes the ModelRef
             backend = self.ctx.backend(session_token)
             info = await backend.client.get_model(ref, token=backend.token)
             mapped = build(info.input_schema)
-            yield gr.skip(), "📤 Sending to Replicate…", gr.skip()
+            yield *unchanged, "📤 Sending to Replicate…", gr.skip()
             async for event in run_model(
                 backend.client,
                 ref,
@@ -205,18 +213,15 @@ class MediaPanel:
             ):
                 if isinstance(event, Progress):
                     if throttle.should_show(event):
-                        yield gr.skip(), progress_markdown(event), gr.skip()
+                        yield *unchanged, progress_markdown(event), gr.skip()
                 elif isinstance(event, RunResult):
-                    if not event.files:
-                        raise ReplicateError(
-                            f"{ref} finished but returned no {self.kind} file (output: "
-                            f"{str(event.prediction.output)[:200]!r})."
-                        )
-                    if not info.is_official and info.version_id and not ModelRef.parse(ref).version:
+                    if not info.is_official and info.version_id and not ref.version:
                         event.notes.append(f"Ran version {info.version_id[:12]}…")
-                    status = done_markdown(ref, event.predict_time, event.wall_time, event.notes)
+                    status = done_markdown(
+                        str(ref), event.predict_time, event.wall_time, event.notes
+                    )
                     entry = history_entry(self.panel, prompt, event)
-                    yield self.present(event), status, add_history(generations, entry)
+                    yield *self.present(event), status, add_history(generations, entry)
 
 
 def history_entry(kind: str, prompt: str, result: RunResult) -> dict:

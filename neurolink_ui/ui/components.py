@@ -50,6 +50,11 @@ class VideoOutput(gr.Video):
     api_info = _api_info_per_class
 
 
+class ImageOutput(gr.Image):
+    is_template = True
+    api_info = _api_info_per_class
+
+
 class AudioOutput(gr.Audio):
     is_template = True
     api_info = _api_info_per_class

@@ -8,7 +8,7 @@ from pathlib import Path
 import gradio as gr
 
 from ..modalities.common import open_image
-from ..modalities.image import ASPECT_RATIOS, build_image_input
+from ..modalities.image import ASPECT_RATIOS, AUTO_RATIO, build_image_input, filled_fields
 from ..model_choices import IMAGE_MODELS
 from ..replicate.schema import InputSchema
 from .common import (
@@ -23,28 +23,19 @@ from .common import (
 from .components import GalleryOutput, ImageInput
 from .context import AppContext
 
-OWN_FIELDS = (
-    "prompt",
-    "aspect_ratio",
-    "width",
-    "height",
-    "seed",
-    "num_outputs",
-    "image",
-    "image_prompt",
-    "input_image",
-)
+# "Auto": no ratio picked — the input image's shape when there is one, else the model's default.
+RATIO_CHOICES = [("Auto (as input image)", AUTO_RATIO), *((r, r) for r in ASPECT_RATIOS)]
 
 
 def make_image_handler(ctx: AppContext):
     panel = MediaPanel(
-        ctx, "image", "image", present=lambda result: [str(path) for path in result.files]
+        ctx, "image", "image", present=lambda result: ([str(path) for path in result.files],)
     )
 
     async def image(
         prompt: str,
         model: str = IMAGE_MODELS[0],
-        aspect_ratio: str = "1:1",
+        aspect_ratio: str = AUTO_RATIO,
         seed: float | None = -1,
         num_outputs: float = 1,
         input_image: str | None = None,
@@ -53,7 +44,8 @@ def make_image_handler(ctx: AppContext):
         generations: list[dict] | None = None,
         request: gr.Request | None = None,
     ) -> AsyncIterator[PanelUpdate]:
-        """Generate images from `prompt`; `input_image` makes it image-to-image."""
+        """Generate images from `prompt`; `input_image` makes it image-to-image. `aspect_ratio`
+        "auto" (or empty) keeps the input image's shape, or the model's default without one."""
         extra = parse_advanced(advanced)
         if input_image:
             with user_errors():  # a broken upload is refused before a prediction is paid for
@@ -86,13 +78,13 @@ def build_image_panel(ctx: AppContext, session: gr.State, generations: gr.State)
             )
             model = model_picker("Model", ctx.settings.image_model, IMAGE_MODELS)
             with gr.Row():
-                aspect_ratio = gr.Dropdown(ASPECT_RATIOS, value="1:1", label="Aspect ratio")
+                aspect_ratio = gr.Dropdown(RATIO_CHOICES, value=AUTO_RATIO, label="Aspect ratio")
                 seed = gr.Number(label="Seed (-1 = random)", precision=0, value=-1, minimum=-1)
                 num_outputs = gr.Slider(1, 4, value=1, step=1, label="Images")
             input_image = ImageInput(
                 label="Input image (optional, image-to-image)", type="filepath", height=180
             )
-            advanced = advanced_form(ctx, model, session, OWN_FIELDS)
+            advanced = advanced_form(ctx, model, session, filled_fields)
             with gr.Row():
                 run = gr.Button("Generate", variant="primary")
                 stop = gr.Button("Stop", variant="stop")

@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 
 import gradio as gr
 
-from ..modalities.music import build_music_input
+from ..modalities.music import build_music_input, filled_fields
 from ..model_choices import MUSIC_MODELS
 from ..replicate.schema import InputSchema
 from .common import (
@@ -20,7 +20,6 @@ from .common import (
 from .components import AudioOutput
 from .context import AppContext
 
-OWN_FIELDS = ("prompt", "duration", "bpm", "tempo", "model_version", "output_format")
 MODEL_VERSIONS = ["stereo-melody-large", "stereo-large", "melody-large", "large"]
 
 
@@ -74,7 +73,7 @@ def build_music_panel(ctx: AppContext, session: gr.State, generations: gr.State)
                 )
                 output_format = gr.Radio(["mp3", "wav"], value="mp3", label="Format")
             model = model_picker("Model", ctx.settings.music_model, MUSIC_MODELS)
-            advanced = advanced_form(ctx, model, session, OWN_FIELDS)
+            advanced = advanced_form(ctx, model, session, filled_fields)
             with gr.Row():
                 run = gr.Button("Compose", variant="primary")
                 stop = gr.Button("Stop", variant="stop")

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import gradio as gr
 
 from ..modalities.common import open_image
-from ..modalities.video import build_video_input
+from ..modalities.video import build_video_input, filled_fields
 from ..model_choices import VIDEO_MODELS
+from ..pipeline import RunResult
 from ..replicate.schema import InputSchema
 from .common import (
     EVENT_CONCURRENCY,
@@ -20,25 +22,30 @@ from .common import (
     parse_advanced,
     user_errors,
 )
-from .components import ImageInput, VideoOutput
+from .components import ImageInput, ImageOutput, VideoOutput
 from .context import AppContext
 
-OWN_FIELDS = (
-    "prompt",
-    "image",
-    "first_frame_image",
-    "first_frame",
-    "start_image",
-    "num_frames",
-    "duration",
-    "aspect_ratio",
-    "resolution",
-)
 VIDEO_ASPECT_RATIOS = ["16:9", "9:16", "1:1"]
+# Clips some models return as animated images (wan-alpha's WebP): a <video> cannot play them, an
+# <img> can, so they go to the image output (WebM, alpha included, plays in the video one).
+ANIMATED_IMAGE_SUFFIXES = frozenset({".webp", ".gif"})
+
+
+def present_clip(result: RunResult) -> tuple[str | None, str | None]:
+    """(video output, animated-image output): the clip goes to the one that plays it."""
+    clip = str(result.files[0])
+    if result.files[0].suffix.lower() in ANIMATED_IMAGE_SUFFIXES:
+        return None, clip
+    return clip, None
+
+
+def show_filled(video: Any, animated: Any) -> tuple[Any, Any]:
+    """Show whichever output holds the clip (the video one when neither does)."""
+    return gr.update(visible=not animated), gr.update(visible=bool(animated))
 
 
 def make_video_handler(ctx: AppContext):
-    panel = MediaPanel(ctx, "video", "video")
+    panel = MediaPanel(ctx, "video", "video", present=present_clip, outputs=2)
 
     async def video(
         prompt: str,
@@ -82,20 +89,34 @@ def build_video_panel(ctx: AppContext, session: gr.State, generations: gr.State)
             with gr.Row():
                 length = gr.Slider(1, 10, value=4, step=1, label="Length (seconds)")
                 aspect_ratio = gr.Dropdown(VIDEO_ASPECT_RATIOS, value="16:9", label="Aspect ratio")
-            advanced = advanced_form(ctx, model, session, OWN_FIELDS)
+            advanced = advanced_form(ctx, model, session, filled_fields)
             with gr.Row():
                 run = gr.Button("Generate video", variant="primary")
                 stop = gr.Button("Stop", variant="stop")
         with gr.Column(scale=3):
-            output = VideoOutput(label="Video", height=420, autoplay=True)
+            # interactive=False: they are inputs of the visibility step, but outputs to a person.
+            output = VideoOutput(
+                label="Video", height=420, autoplay=True, loop=True, interactive=False
+            )
+            animated = ImageOutput(
+                label="Video (animated image)",
+                type="filepath",
+                height=420,
+                visible=False,
+                interactive=False,
+            )
             status = gr.Markdown(elem_classes=["nl-status"])
 
     event = run.click(
         make_video_handler(ctx),
         [prompt, start_image, model, length, aspect_ratio, advanced, session, generations],
-        [output, status, generations],
+        [output, animated, status, generations],
         api_name="video",
         concurrency_limit=EVENT_CONCURRENCY,
         concurrency_id="video",
+    )
+    # Visibility after the run, so the API returns plain file paths, not component updates.
+    event.then(
+        show_filled, [output, animated], [output, animated], api_visibility="private", queue=False
     )
     stop.click(None, cancels=[event], api_visibility="private")

@@ -25,7 +25,7 @@ def main() -> None:
     for fn in demo.fns.values():
         fn.concurrency_limit = "default"
     demo.queue(max_size=QUEUE_MAX_SIZE)  # default_concurrency_limit not set → Gradio's 1
-    options = launch_options(demo.neurolink_context)  # type: ignore[attr-defined]
+    options = launch_options(demo.neurolink_context)
     options.pop("max_threads", None)  # Gradio's default 40
     demo.launch(
         server_name=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),

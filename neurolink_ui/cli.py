@@ -719,7 +719,7 @@ def run_serve(args: argparse.Namespace) -> int:
         server_name=host,
         server_port=port,
         share=args.share,
-        **launch_options(demo.neurolink_context),  # type: ignore[attr-defined]
+        **launch_options(demo.neurolink_context),
     )
     return EXIT_OK
 

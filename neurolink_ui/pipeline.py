@@ -7,7 +7,7 @@ only map a person's values to a model input before and render the result after. 
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -59,12 +59,12 @@ async def run_model(
     ref: ModelRef,
     model_input: dict[str, Any],
     *,
-    token: str | None,
+    token: str,
     kind: OutputKind,
     dest_dir: Path,
     notes: list[str] | None = None,
     started: float | None = None,
-) -> AsyncIterator[PredictionEvent | RunResult]:
+) -> AsyncGenerator[PredictionEvent | RunResult, None]:
     """Yield the prediction's Progress and TextDelta events, then one RunResult.
 
     Cancelling the consumer cancels the prediction at Replicate (the client guarantees it).

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The whole test suite on a fresh machine: installs what it needs, then lint + pytest.
+# The whole test suite on a fresh machine: installs what it needs, then lint + type check + pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,4 +21,5 @@ fi
 
 "$PY" -m ruff check .
 "$PY" -m ruff format --check .
+"$PY" -m mypy  # what it checks and how strictly: [tool.mypy] in pyproject.toml
 exec "$PY" -m pytest -q -p no:cacheprovider "$@"

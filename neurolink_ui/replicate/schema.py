@@ -10,13 +10,11 @@ import math
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 FieldType = Literal["string", "integer", "number", "boolean", "file", "array", "object"]
 
-_KNOWN_TYPES: frozenset[str] = frozenset(
-    {"string", "integer", "number", "boolean", "file", "array", "object"}
-)
+_KNOWN_TYPES: dict[Any, FieldType] = {name: name for name in get_args(FieldType)}
 _NO_ORDER = 1_000_000  # fields without x-order go last, by name
 _MAX_REF_DEPTH = 16
 
@@ -289,7 +287,7 @@ def _field_from_property(
     enum = node.get("enum")
     if raw_type is None and isinstance(enum, list) and enum:
         raw_type = _type_of(enum[0])
-    type_name = str(raw_type) if raw_type in _KNOWN_TYPES else "string"
+    type_name: FieldType = _KNOWN_TYPES.get(raw_type, "string")
     is_file = type_name == "string" and fmt == "uri"
     item_type: str | None = None
     if type_name == "array":
@@ -304,7 +302,7 @@ def _field_from_property(
     order = node.get("x-order")
     return InputField(
         name=name,
-        type="file" if is_file else type_name,  # type: ignore[arg-type]
+        type="file" if is_file else type_name,
         format=fmt,
         title=str(node.get("title") or ""),
         description=str(node.get("description") or ""),

@@ -66,19 +66,20 @@ class Simulator:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         sock.bind((self.host, self.port))
         self.port = sock.getsockname()[1]
-        tls_files: dict[str, str] = {}
+        certfile = keyfile = None
         if self.tls:
             self._cert_dir = tempfile.TemporaryDirectory(prefix="replicate-sim-tls-")
             cert, key = _self_signed_certificate(Path(self._cert_dir.name), self.host)
             self.cert_path = cert
-            tls_files = {"ssl_certfile": str(cert), "ssl_keyfile": str(key)}
+            certfile, keyfile = str(cert), str(key)
         config = uvicorn.Config(
             create_app(self.state),
             log_level="warning",
             access_log=False,
             lifespan="off",
             timeout_graceful_shutdown=1,
-            **tls_files,  # type: ignore[arg-type]
+            ssl_certfile=certfile,
+            ssl_keyfile=keyfile,
         )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(

@@ -30,10 +30,21 @@ CSS = """
 """
 
 
-def build_app(settings: Settings | None = None, ctx: AppContext | None = None) -> gr.Blocks:
+class NeuroLinkApp(gr.Blocks):
+    """The playground's Blocks, carrying the `AppContext` its panels were built with.
+
+    `launch_options(demo.neurolink_context)` is how app.py, the CLI and tests serve it.
+    """
+
+    def __init__(self, ctx: AppContext, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.neurolink_context = ctx
+
+
+def build_app(settings: Settings | None = None, ctx: AppContext | None = None) -> NeuroLinkApp:
     """The whole playground. Pass `ctx` to share clients with a caller (tests, benchmarks)."""
     ctx = ctx or AppContext.create(settings or Settings.from_env())
-    with gr.Blocks(title=TITLE, delete_cache=CACHE_CLEANUP, fill_width=False) as demo:
+    with NeuroLinkApp(ctx, title=TITLE, delete_cache=CACHE_CLEANUP, fill_width=False) as demo:
         gr.Markdown(
             "# 🧠 NeuroLink UI\nChat, images, video, talking avatars and music from "
             "[Replicate](https://replicate.com)'s hosted models, behind one API token."
@@ -56,7 +67,6 @@ def build_app(settings: Settings | None = None, ctx: AppContext | None = None) -
                 build_history_panel(generations)
         demo.load(restore, [stored], restore_outputs, api_visibility="private")
     demo.queue(default_concurrency_limit=None, max_size=QUEUE_MAX_SIZE)
-    demo.neurolink_context = ctx  # type: ignore[attr-defined]
     return demo
 
 

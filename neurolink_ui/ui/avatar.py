@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from pathlib import Path
 
 import gradio as gr
 
 from ..modalities.avatar import build_avatar_input, filled_fields
-from ..modalities.common import InputProblem
+from ..modalities.common import InputProblem, MappedInput
 from ..model_choices import AVATAR_MODELS
 from ..replicate.schema import InputSchema
 from .common import (
     EVENT_CONCURRENCY,
     MediaPanel,
+    PanelHandler,
     PanelUpdate,
     advanced_form,
     model_picker,
@@ -24,7 +25,7 @@ from .components import ImageInput, VideoOutput
 from .context import AppContext
 
 
-def make_avatar_handler(ctx: AppContext):
+def make_avatar_handler(ctx: AppContext) -> PanelHandler:
     panel = MediaPanel(ctx, "avatar", "video")
 
     async def avatar(
@@ -35,7 +36,7 @@ def make_avatar_handler(ctx: AppContext):
         session_token: str | None = None,
         generations: list[dict] | None = None,
         request: gr.Request | None = None,
-    ) -> AsyncIterator[PanelUpdate]:
+    ) -> AsyncGenerator[PanelUpdate, None]:
         """Animate `portrait` speaking `audio`."""
         with user_errors():
             if not portrait:
@@ -44,7 +45,7 @@ def make_avatar_handler(ctx: AppContext):
                 raise InputProblem("Add narration audio first (upload a file or record it).")
         extra = parse_advanced(advanced)
 
-        def build(schema: InputSchema):
+        def build(schema: InputSchema) -> MappedInput:
             return build_avatar_input(
                 schema, portrait=Path(portrait), audio=Path(audio), advanced=extra
             )

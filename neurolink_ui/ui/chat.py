@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -36,9 +36,10 @@ DEFAULT_SYSTEM_PROMPT = "You are a helpful assistant."
 MODEL_DEFAULT_TOKENS = 0
 
 ChatUpdate = tuple[list[dict[str, Any]], Any, str, Any]
+ChatHandler = Callable[..., AsyncGenerator[ChatUpdate, None]]
 
 
-def make_chat_handler(ctx: AppContext):
+def make_chat_handler(ctx: AppContext) -> ChatHandler:
     async def chat(
         message: str,
         history: list[dict[str, Any]] | None = None,
@@ -51,7 +52,7 @@ def make_chat_handler(ctx: AppContext):
         session_token: str | None = None,
         generations: list[dict] | None = None,
         request: gr.Request | None = None,
-    ) -> AsyncIterator[ChatUpdate]:
+    ) -> AsyncGenerator[ChatUpdate, None]:
         """Send `message` (and `image`, for models that see images) to a chat model and stream
         its answer into the history. `max_tokens` 0 keeps the model's own limit."""
         before = list(history or [])
@@ -198,7 +199,7 @@ def build_chat_panel(ctx: AppContext, session: gr.State, generations: gr.State) 
 
     async def retry_last(
         history: list[dict[str, Any]] | None, *rest: Any
-    ) -> AsyncIterator[ChatUpdate]:
+    ) -> AsyncGenerator[ChatUpdate, None]:
         before, last = retry_split(history)
         if not last:
             raise gr.Error("Nothing to retry yet.")

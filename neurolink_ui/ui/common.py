@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from collections.abc import AsyncGenerator, Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -74,16 +74,19 @@ def parse_advanced(raw: str | dict | None, upload_root: Path | None = None) -> d
     return cleaned
 
 
-def _component_for(spec: FormField) -> gr.components.Component:
+FormComponent = gr.Dropdown | gr.Slider | gr.Number | gr.Checkbox | gr.File | gr.Textbox
+
+
+def _component_for(spec: FormField) -> FormComponent:
     # No `key`: a re-render is a new model's form, which starts from that model's defaults.
     common: dict[str, Any] = {"label": spec.label, "info": spec.info or None, "interactive": True}
     if spec.kind == "dropdown":
         return gr.Dropdown(choices=list(spec.choices or ()), value=spec.default, **common)
-    if spec.kind == "slider":
+    if spec.kind == "slider" and spec.minimum is not None and spec.maximum is not None:
         return gr.Slider(
             minimum=spec.minimum, maximum=spec.maximum, step=spec.step, value=spec.default, **common
         )
-    if spec.kind == "number":
+    if spec.kind in ("number", "slider"):  # a slider without both bounds is a number box
         return gr.Number(value=spec.default, precision=0 if spec.integer else None, **common)
     if spec.kind == "checkbox":
         return gr.Checkbox(value=bool(spec.default), **common)
@@ -161,6 +164,8 @@ def advanced_form(
 
 
 PanelUpdate = tuple[Any, ...]  # (the panel's output(s), status Markdown, History)
+PanelHandler = Callable[..., AsyncGenerator[PanelUpdate, None]]
+"""A media panel's event function: Gradio passes the inputs, the updates stream out."""
 
 
 def first_file(result: RunResult) -> tuple[Any, ...]:
@@ -186,7 +191,7 @@ class MediaPanel:
         session_token: str | None,
         generations: list[dict] | None,
         request: gr.Request | None,
-    ) -> AsyncIterator[PanelUpdate]:
+    ) -> AsyncGenerator[PanelUpdate, None]:
         """Map, run and download one generation, yielding the panel's updates as it goes.
 
         Progress only touches the status; the result goes to the output via `present` and into

@@ -10,9 +10,13 @@ import tempfile
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..config import Settings
 from ..replicate.client import ReplicateClient
+
+if TYPE_CHECKING:  # started only when no token is set, so imported there, not here
+    from ..simulator.runner import Simulator
 
 log = logging.getLogger("neurolink_ui.ui")
 
@@ -33,7 +37,7 @@ class AppContext:
     settings: Settings
     client: ReplicateClient
     outputs_dir: Path
-    simulator: object | None = None  # neurolink_ui.simulator.runner.Simulator when no token is set
+    simulator: Simulator | None = None  # the built-in simulator, when no token is set
     simulator_client: ReplicateClient | None = None
     _closed: bool = field(default=False, repr=False)
 
@@ -82,4 +86,4 @@ class AppContext:
         if self.simulator_client is not None:
             await self.simulator_client.aclose()
         if self.simulator is not None:
-            self.simulator.stop()  # type: ignore[attr-defined]
+            self.simulator.stop()

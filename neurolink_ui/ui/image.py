@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from pathlib import Path
 
 import gradio as gr
 
-from ..modalities.common import open_image
+from ..modalities.common import MappedInput, open_image
 from ..modalities.image import ASPECT_RATIOS, AUTO_RATIO, build_image_input, filled_fields
 from ..model_choices import IMAGE_MODELS
 from ..replicate.schema import InputSchema
 from .common import (
     EVENT_CONCURRENCY,
     MediaPanel,
+    PanelHandler,
     PanelUpdate,
     advanced_form,
     model_picker,
@@ -27,7 +28,7 @@ from .context import AppContext
 RATIO_CHOICES = [("Auto (as input image)", AUTO_RATIO), *((r, r) for r in ASPECT_RATIOS)]
 
 
-def make_image_handler(ctx: AppContext):
+def make_image_handler(ctx: AppContext) -> PanelHandler:
     panel = MediaPanel(
         ctx, "image", "image", present=lambda result: ([str(path) for path in result.files],)
     )
@@ -43,7 +44,7 @@ def make_image_handler(ctx: AppContext):
         session_token: str | None = None,
         generations: list[dict] | None = None,
         request: gr.Request | None = None,
-    ) -> AsyncIterator[PanelUpdate]:
+    ) -> AsyncGenerator[PanelUpdate, None]:
         """Generate images from `prompt`; `input_image` makes it image-to-image. `aspect_ratio`
         "auto" (or empty) keeps the input image's shape, or the model's default without one."""
         extra = parse_advanced(advanced)
@@ -51,7 +52,7 @@ def make_image_handler(ctx: AppContext):
             with user_errors():  # a broken upload is refused before a prediction is paid for
                 open_image(Path(input_image), "input image")
 
-        def build(schema: InputSchema):
+        def build(schema: InputSchema) -> MappedInput:
             return build_image_input(
                 schema,
                 prompt=prompt,

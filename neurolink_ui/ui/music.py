@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 
 import gradio as gr
 
+from ..modalities.common import MappedInput
 from ..modalities.music import build_music_input, filled_fields
 from ..model_choices import MUSIC_MODELS
 from ..replicate.schema import InputSchema
 from .common import (
     EVENT_CONCURRENCY,
     MediaPanel,
+    PanelHandler,
     PanelUpdate,
     advanced_form,
     model_picker,
@@ -23,7 +25,7 @@ from .context import AppContext
 MODEL_VERSIONS = ["stereo-melody-large", "stereo-large", "melody-large", "large"]
 
 
-def make_music_handler(ctx: AppContext):
+def make_music_handler(ctx: AppContext) -> PanelHandler:
     panel = MediaPanel(ctx, "music", "audio")
 
     async def music(
@@ -37,11 +39,11 @@ def make_music_handler(ctx: AppContext):
         session_token: str | None = None,
         generations: list[dict] | None = None,
         request: gr.Request | None = None,
-    ) -> AsyncIterator[PanelUpdate]:
+    ) -> AsyncGenerator[PanelUpdate, None]:
         """Compose `duration` seconds of music from `prompt` at `tempo` BPM."""
         extra = parse_advanced(advanced)
 
-        def build(schema: InputSchema):
+        def build(schema: InputSchema) -> MappedInput:
             return build_music_input(
                 schema,
                 prompt=prompt,

@@ -6,6 +6,7 @@ its events are kept out of the API docs and the browser's run history.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import gradio as gr
@@ -30,7 +31,13 @@ def banner_markdown(ctx: AppContext) -> str:
     )
 
 
-def make_session_handlers(ctx: AppContext):
+SessionHandlers = tuple[
+    Callable[..., Awaitable[Any]], Callable[..., Awaitable[Any]], Callable[..., Any]
+]
+"""The token bar's event functions: sign in, restore a remembered token, forget it."""
+
+
+def make_session_handlers(ctx: AppContext) -> SessionHandlers:
     async def sign_in(token: str, remember: bool = False) -> tuple[str | None, str, str, dict]:
         """Check a pasted token with Replicate and keep it for this session."""
         token = (token or "").strip()

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from pathlib import Path
 from typing import Any
 
 import gradio as gr
 
-from ..modalities.common import open_image
+from ..modalities.common import MappedInput, open_image
 from ..modalities.video import build_video_input, filled_fields
 from ..model_choices import VIDEO_MODELS
 from ..pipeline import RunResult
@@ -16,6 +16,7 @@ from ..replicate.schema import InputSchema
 from .common import (
     EVENT_CONCURRENCY,
     MediaPanel,
+    PanelHandler,
     PanelUpdate,
     advanced_form,
     model_picker,
@@ -44,7 +45,7 @@ def show_filled(video: Any, animated: Any) -> tuple[Any, Any]:
     return gr.update(visible=not animated), gr.update(visible=bool(animated))
 
 
-def make_video_handler(ctx: AppContext):
+def make_video_handler(ctx: AppContext) -> PanelHandler:
     panel = MediaPanel(ctx, "video", "video", present=present_clip, outputs=2)
 
     async def video(
@@ -57,14 +58,14 @@ def make_video_handler(ctx: AppContext):
         session_token: str | None = None,
         generations: list[dict] | None = None,
         request: gr.Request | None = None,
-    ) -> AsyncIterator[PanelUpdate]:
+    ) -> AsyncGenerator[PanelUpdate, None]:
         """Generate a video from `prompt`, starting from `start_image` where the model takes one."""
         extra = parse_advanced(advanced)
         if start_image:
             with user_errors():  # a broken upload is refused before a prediction is paid for
                 open_image(Path(start_image), "start frame")
 
-        def build(schema: InputSchema):
+        def build(schema: InputSchema) -> MappedInput:
             return build_video_input(
                 schema,
                 prompt=prompt,

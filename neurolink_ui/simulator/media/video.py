@@ -198,8 +198,8 @@ def with_alpha(frames: Iterable[np.ndarray], seed: int) -> Iterator[np.ndarray]:
     for i, rgb in enumerate(frames):
         height, width = rgb.shape[:2]
         if grid is None:
-            grid = tuple(np.mgrid[0:height, 0:width].astype(np.float32))  # type: ignore[assignment]
-        ys, xs = grid  # type: ignore[misc]
+            grid = tuple(np.mgrid[0:height, 0:width].astype(np.float32))
+        ys, xs = grid
         cx = width * (0.5 + 0.2 * math.sin(phase + i / 12))
         cy = height * 0.42
         rx, ry = width * 0.3, height * 0.32

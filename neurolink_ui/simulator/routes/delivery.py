@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import struct
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
@@ -71,7 +71,9 @@ async def deliver(request: Request) -> Response:
     )
 
 
-async def _delivery_chunks(data: bytes, trailer: bytes, padding: int) -> AsyncIterator[bytes]:
+async def _delivery_chunks(
+    data: bytes, trailer: bytes, padding: int
+) -> AsyncGenerator[bytes, None]:
     for offset in range(0, len(data), DELIVERY_CHUNK):
         yield data[offset : offset + DELIVERY_CHUNK]
     if not padding:

@@ -162,7 +162,9 @@ async def create_with_model(
         raise problem(422, f"Model {model.slug} does not support streaming", "Invalid request")
     state = sim_state(request)
     config = state.config
-    echo = {k: body[k] for k in ("webhook", "webhook_events_filter", "stream") if k in body}
+    echo: dict[str, Any] = {
+        k: body[k] for k in ("webhook", "webhook_events_filter", "stream") if k in body
+    }
     pred = PredictionState(
         id=new_prediction_id(),
         seq=state.next_seq(),

@@ -6,7 +6,7 @@ An opening `: hi` comment, `id: <time>:<index>` on every event, resumable with `
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
@@ -47,7 +47,7 @@ def format_sse(event: str, data: str, event_id: str) -> str:
 
 async def _sse_events(
     pred: PredictionState, start: int, drop_after: int | None, base: str
-) -> AsyncIterator[str]:
+) -> AsyncGenerator[str, None]:
     yield ": hi\n\n"
     index, outputs_sent = start, 0
     if drop_after is not None and drop_after <= 0:

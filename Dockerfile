@@ -12,9 +12,10 @@ ENV HOME=/home/user \
 
 WORKDIR $HOME/app
 
-# Dependencies first, in their own layer: code changes do not reinstall them.
-COPY --chown=user requirements.txt .
-RUN pip install --no-cache-dir --user -r requirements.txt
+# Dependencies first, in their own layer: code changes do not reinstall them. constraints.txt pins
+# every transitive version too (scripts/lock.sh), so a build next month installs the same set.
+COPY --chown=user requirements.txt constraints.txt .
+RUN pip install --no-cache-dir --user -r requirements.txt -c constraints.txt
 
 COPY --chown=user . .
 

@@ -4,7 +4,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PY="${PYTHON:-python3}"
-"$PY" -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+# constraints.txt (scripts/lock.sh) pins every transitive version, as the Dockerfile's install does.
+"$PY" -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt -c constraints.txt
 
 # Debian's Chromium drives the browser test (Playwright's own browser download cannot work here);
 # the DejaVu fonts let the simulator draw legible prompt text, Noto's emoji make screenshots true.

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,17 +14,14 @@ import soundfile
 from conftest import OTHER_TOKEN, TOKEN
 from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
+from helpers import free_port
 from PIL import Image
 
 from neurolink_ui.config import Settings
 from neurolink_ui.ui.app import build_app, launch_options
 from neurolink_ui.ui.context import AppContext
 
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+pytestmark = pytest.mark.slow  # launches the whole app
 
 
 def _token_id(token: str) -> str:
@@ -41,7 +37,7 @@ def app_url(simulator_session, tmp_path_factory) -> Iterator[str]:  # type: igno
         prevent_thread_lock=True,
         quiet=True,
         server_name="127.0.0.1",
-        server_port=_free_port(),
+        server_port=free_port(),
         **launch_options(ctx),
     )
     yield url
@@ -330,7 +326,9 @@ def test_oversized_upload_is_refused_with_the_limit(
             timeout=60,
         )
     assert response.status_code == 413
-    assert "50" in response.text.lower() or "size" in response.text.lower()
+    assert response.json() == {
+        "detail": "File size exceeded maximum allowed size of 52428800 bytes."
+    }
 
 
 def test_out_of_range_main_control_is_explained(client: Client) -> None:

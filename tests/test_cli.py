@@ -1,12 +1,12 @@
-"""`python -m neurolink_ui generate …` as a real subprocess against the simulator over loopback HTTP:
-the guide's five CLI examples writing real files, streaming, usage and Replicate errors, Ctrl-C."""
+"""`python -m neurolink_ui generate …` against the simulator over loopback HTTP: the guide's five
+CLI examples, streaming and Ctrl-C as real subprocesses; usage and Replicate errors in-process
+through `main(argv)`."""
 
 from __future__ import annotations
 
 import io
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -18,11 +18,13 @@ import numpy as np
 import pytest
 import soundfile
 from conftest import TOKEN
+from helpers import free_port, stop_process, wait_for_page
 from PIL import Image, ImageDraw
 
 from neurolink_ui.cli import (
     Console,
     build_parser,
+    main,
     output_paths,
     place_output,
     request_from_args,
@@ -331,6 +333,28 @@ def test_stream_prints_tokens_while_the_prediction_runs(simulator, tmp_path: Pat
     assert posts, "the text did not come over the SSE stream"
 
 
+def run_main(
+    argv: list[str],
+    simulator: object,
+    cwd: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    token: str = TOKEN,
+) -> tuple[int, str, str]:
+    """`python -m neurolink_ui ARGV` in this process: (exit code, stdout, stderr)."""
+    base_url = simulator.base_url  # type: ignore[attr-defined]
+    assert base_url.startswith("http://127.0.0.1:"), base_url  # never anything but loopback
+    monkeypatch.setenv("REPLICATE_BASE_URL", base_url)
+    monkeypatch.setenv("REPLICATE_API_TOKEN", token)
+    monkeypatch.chdir(cwd)
+    try:
+        code = main(argv)
+    except SystemExit as exc:  # argparse's usage errors
+        code = exc.code if isinstance(exc.code, int) else 1
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -344,46 +368,57 @@ def test_stream_prints_tokens_while_the_prediction_runs(simulator, tmp_path: Pat
         (["generate", "x", "--no-such-flag"], "unrecognized arguments: --no-such-flag"),
     ],
 )
-def test_usage_errors_exit_2(simulator, tmp_path: Path, args: list[str], message: str) -> None:
-    done = run_cli(args, cli_env(simulator), tmp_path)
-    assert done.returncode == 2
-    assert message in done.stderr
-    assert "usage:" in done.stderr and "Traceback" not in done.stderr
+def test_usage_errors_exit_2(
+    simulator,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    args: list[str],
+    message: str,
+) -> None:
+    code, _, err = run_main(args, simulator, tmp_path, monkeypatch, capsys)
+    assert code == 2
+    assert message in err
+    assert "usage:" in err and "Traceback" not in err
     assert not model_posts(simulator)
 
 
-def test_unknown_model_exits_1_with_the_actionable_message(simulator, tmp_path: Path) -> None:
-    done = run_cli(["generate", "Hi", "--model", "nobody/nothing"], cli_env(simulator), tmp_path)
-    assert done.returncode == 1
-    assert "error: Model 'nobody/nothing' was not found" in done.stderr
-    assert "owner/name" in done.stderr  # says how to name a model
-    assert "Traceback" not in done.stderr and done.stdout == ""
+def test_unknown_model_exits_1_with_the_actionable_message(
+    simulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["generate", "Hi", "--model", "nobody/nothing"]
+    code, out, err = run_main(argv, simulator, tmp_path, monkeypatch, capsys)
+    assert code == 1
+    assert "error: Model 'nobody/nothing' was not found" in err
+    assert "owner/name" in err  # says how to name a model
+    assert "Traceback" not in err and out == ""
 
 
-def test_missing_token_says_how_to_set_one(simulator, tmp_path: Path) -> None:
-    done = run_cli(["generate", "Hi"], cli_env(simulator, REPLICATE_API_TOKEN=""), tmp_path)
-    assert done.returncode == 1
-    assert "error: REPLICATE_API_TOKEN is not set" in done.stderr
-    assert "python -m neurolink_ui simulator" in done.stderr
+def test_missing_token_says_how_to_set_one(
+    simulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, err = run_main(["generate", "Hi"], simulator, tmp_path, monkeypatch, capsys, token="")
+    assert code == 1
+    assert "error: REPLICATE_API_TOKEN is not set" in err
+    assert "python -m neurolink_ui simulator" in err
     assert not simulator.requests  # nothing was sent
 
 
-def test_missing_input_file_exits_1_before_any_request(simulator, tmp_path: Path) -> None:
-    done = run_cli(
-        [
-            "generate",
-            "--outputMode",
-            "avatar",
-            "--avatarImage",
-            "face.png",
-            "--avatarAudio",
-            "a.wav",
-        ],
-        cli_env(simulator),
-        tmp_path,
-    )
-    assert done.returncode == 1
-    assert "error: --avatarImage face.png: no such file" in done.stderr
+def test_missing_input_file_exits_1_before_any_request(
+    simulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = [
+        "generate",
+        "--outputMode",
+        "avatar",
+        "--avatarImage",
+        "face.png",
+        "--avatarAudio",
+        "a.wav",
+    ]
+    code, _, err = run_main(argv, simulator, tmp_path, monkeypatch, capsys)
+    assert code == 1
+    assert "error: --avatarImage face.png: no such file" in err
     assert not simulator.requests
 
 
@@ -520,10 +555,9 @@ def test_progress_is_one_live_line_on_a_tty_and_plain_lines_otherwise() -> None:
     assert tty.out.getvalue() == plain.out.getvalue() == ""  # progress never touches stdout
 
 
+@pytest.mark.slow
 def test_serve_command_serves_the_web_app(tmp_path: Path) -> None:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("REPLICATE_", "GRADIO_"))}
     env.update(PYTHONPATH=str(REPO), GRADIO_ANALYTICS_ENABLED="False", HF_HUB_OFFLINE="1")
     process = subprocess.Popen(
@@ -535,20 +569,7 @@ def test_serve_command_serves_the_web_app(tmp_path: Path) -> None:
         text=True,
     )
     try:
-        deadline = time.monotonic() + 90
-        page = None
-        while page is None:
-            assert process.poll() is None, process.communicate()[1][-3000:]
-            assert time.monotonic() < deadline, "the app did not answer in time"
-            try:
-                page = httpx.get(f"http://127.0.0.1:{port}/", timeout=5)
-            except httpx.TransportError:
-                time.sleep(0.25)
+        page = wait_for_page(f"http://127.0.0.1:{port}/", process, lambda: process.communicate()[1])
         assert page.status_code == 200 and "NeuroLink UI" in page.text
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process(process)

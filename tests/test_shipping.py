@@ -8,15 +8,13 @@ import json
 import os
 import re
 import shlex
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-import httpx
 import pytest
 import yaml
+from helpers import free_port, stop_process, wait_for_page
 
 REPO = Path(__file__).resolve().parents[1]
 SPACES_COLORS = {"red", "yellow", "green", "blue", "indigo", "purple", "pink", "gray"}
@@ -74,6 +72,7 @@ def test_the_pinned_gradio_is_the_one_tested() -> None:
     assert gradio.__version__ == gradio_pin()
 
 
+@pytest.mark.slow
 def test_app_exposes_demo_without_launching() -> None:
     probe = (
         "import app, gradio as gr\n"
@@ -147,10 +146,11 @@ def test_dockerfile_facts() -> None:
     assert all(steps[i][1].startswith("--chown=user ") for i in copies)
     assert not any("chown -R" in arguments for _, arguments in steps)
 
-    # Requirements in their own cached layer: copied alone, installed, then the code.
-    assert steps[copies[0]][1].split()[1:] == ["requirements.txt", "."]
+    # Requirements in their own cached layer: copied alone, installed with the lock, then the code.
+    assert steps[copies[0]][1].split()[1:] == ["requirements.txt", "constraints.txt", "."]
     install = index_of(steps, "RUN", "pip install")
     assert "--no-cache-dir" in steps[install][1] and "-r requirements.txt" in steps[install][1]
+    assert "-c constraints.txt" in steps[install][1]
     assert copies[0] < install < copies[1]
     assert steps[copies[1]][1] == "--chown=user . ."
 
@@ -169,12 +169,6 @@ def test_dockerfile_facts() -> None:
 
     assert steps[-1][0] == "CMD"
     assert json.loads(steps[-1][1]) == ["python", "app.py"]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def image_environment(home: Path, port: int) -> dict[str, str]:
@@ -200,6 +194,7 @@ def run_healthcheck(port: int, env: dict[str, str]) -> int:
     return subprocess.run(command, env=env, capture_output=True, timeout=20).returncode
 
 
+@pytest.mark.slow
 def test_the_images_start_command_serves_the_app(tmp_path: Path) -> None:
     port = free_port()
     env = image_environment(tmp_path / "home", port)
@@ -216,26 +211,13 @@ def test_the_images_start_command_serves_the_app(tmp_path: Path) -> None:
     )
     url = f"http://127.0.0.1:{port}/"
     try:
-        deadline = time.monotonic() + 90
-        page = None
-        while page is None:
-            assert process.poll() is None, process.communicate()[1][-3000:]
-            assert time.monotonic() < deadline, "the app did not answer in time"
-            try:
-                page = httpx.get(url, timeout=5)
-            except httpx.TransportError:
-                time.sleep(0.25)
+        page = wait_for_page(url, process, lambda: process.communicate()[1])
         assert page.status_code == 200
         assert "text/html" in page.headers["content-type"]
         assert "gradio" in page.text.lower() and "NeuroLink UI" in page.text
         assert run_healthcheck(port, env) == 0
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process(process)
     assert run_healthcheck(port, env) != 0  # and it notices when the app is gone
 
 
@@ -304,6 +286,7 @@ def test_build_context_has_the_app_and_nothing_else() -> None:
     for needed in (
         "app.py",
         "requirements.txt",
+        "constraints.txt",
         "neurolink_ui/__init__.py",
         "neurolink_ui/cli.py",
         "neurolink_ui/ui/app.py",

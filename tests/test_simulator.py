@@ -204,7 +204,7 @@ def tiny_mp4() -> bytes:
     return buffer.getvalue()
 
 
-def model_with_uri_input() -> tuple[SimModel, str] | None:
+def model_with_uri_input() -> tuple[SimModel, str]:
     """A catalogue model with a file (uri) input, fastest kinds first, and that field's name."""
     order = {"image": 0, "music": 1, "video": 2, "avatar": 3, "chat": 4, "other": 5}
     for model in sorted(all_models(), key=lambda m: order[m.kind]):
@@ -213,7 +213,7 @@ def model_with_uri_input() -> tuple[SimModel, str] | None:
         for name, prop in props.items():
             if prop.get("format") == "uri" and set(required) <= {name, "prompt"}:
                 return model, name
-    return None
+    raise AssertionError("the catalogue always has a model with a file input; none was found")
 
 
 @pytest.fixture
@@ -615,10 +615,7 @@ def test_outcome_failed_and_aborted(sim: Simulator, token: str) -> None:
 
 
 def test_generation_value_error_fails_the_prediction(sim: Simulator, token: str) -> None:
-    found = model_with_uri_input()
-    if found is None:
-        pytest.skip("the catalogue has no model with a file input yet")
-    model, field_name = found
+    model, field_name = model_with_uri_input()
     client = api(sim, token)
     input_ = {field_name: "https://example.com/cat.png"}
     if "prompt" in model.openapi_schema()["components"]["schemas"]["Input"]["properties"]:
@@ -1098,10 +1095,7 @@ def test_replicate_client_uploaded_file_as_input(replicate_client: Any, tls_sim:
     uploaded = replicate_client.files.create(buffer)
     assert uploaded.size == len(buffer.getvalue()) and uploaded.content_type == "image/png"
     assert tls_sim.state.resolve(uploaded.urls["get"]) == buffer.getvalue()
-    found = model_with_uri_input()
-    if found is None:
-        pytest.skip("the catalogue has no model with a file input yet")
-    model, field_name = found
+    model, field_name = model_with_uri_input()
     input_: dict[str, Any] = {field_name: uploaded.urls["get"]}
     if "prompt" in model.openapi_schema()["components"]["schemas"]["Input"]["properties"]:
         input_["prompt"] = "make it blue"

@@ -1,0 +1,56 @@
+"""Helpers several test modules share (importable as `helpers`: pytest puts tests/ on the path).
+
+Fixtures live in conftest.py; plain functions that module-scoped fixtures also need live here.
+"""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import time
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import pytest
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for_page(
+    url: str,
+    process: subprocess.Popen[Any],
+    output: Callable[[], str],
+    timeout: float = 90,
+) -> httpx.Response:
+    """The first answer of a loopback `url` served by `process` (an app starting up).
+
+    Fails the test with the tail of `output()` when the process exits first, or when nothing
+    answers within `timeout` seconds.
+    """
+    assert url.startswith("http://127.0.0.1:"), url  # never anything but loopback
+    deadline = time.monotonic() + timeout
+    while True:
+        if process.poll() is not None:
+            pytest.fail(f"the app exited with {process.returncode}: {output()[-3000:]}")
+        if time.monotonic() > deadline:
+            pytest.fail(f"the app did not answer {url} within {timeout:.0f} s")
+        try:
+            return httpx.get(url, timeout=5)
+        except httpx.TransportError:
+            time.sleep(0.25)
+
+
+def stop_process(process: subprocess.Popen[Any], grace: float = 15) -> None:
+    """Terminate, and kill when it does not exit within `grace` seconds."""
+    process.terminate()
+    try:
+        process.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()

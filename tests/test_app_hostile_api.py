@@ -3,24 +3,20 @@ internal service is never fetched, the visitor never sees its body, and the app 
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from conftest import TOKEN
 from gradio_client import Client
+from helpers import free_port
 from hostile_api import LEAK, HostileAPI, Trap, set_url
 
 from neurolink_ui.config import Settings
 from neurolink_ui.ui.app import build_app, launch_options
 from neurolink_ui.ui.context import AppContext
 
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+pytestmark = pytest.mark.slow  # launches the whole app
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +39,7 @@ def app_url(hostile: HostileAPI, tmp_path_factory: Any) -> Iterator[str]:
     demo = build_app(ctx=ctx)
     _, url, _ = demo.launch(
         prevent_thread_lock=True, quiet=True, server_name="127.0.0.1",
-        server_port=_free_port(), **launch_options(ctx),
+        server_port=free_port(), **launch_options(ctx),
     )  # fmt: skip
     yield url
     demo.close()

@@ -26,6 +26,9 @@ from neurolink_ui.replicate.client import ReplicateClient
 from neurolink_ui.replicate.schema import InputSchema
 from neurolink_ui.simulator.runner import Simulator
 
+# A sweep: every catalogued model generates real media end to end (the full run has it).
+pytestmark = pytest.mark.slow
+
 # model -> the mapping rule it still needs (the `mapping-2026` work); remove entries as rules land.
 
 PANEL_KIND: dict[str, OutputKind] = {

@@ -98,6 +98,7 @@ def model_posts(simulator: object) -> list[str]:
 # ---- the guide's five CLI examples -------------------------------------------------------------
 
 
+@pytest.mark.slow  # a `python -m neurolink_ui` subprocess
 def test_guide_llm_prints_the_answer(simulator, tmp_path: Path) -> None:
     done = run_cli(["generate", "Hello", "--provider", "replicate"], cli_env(simulator), tmp_path)
     assert_ok(done)
@@ -107,6 +108,7 @@ def test_guide_llm_prints_the_answer(simulator, tmp_path: Path) -> None:
     assert model_posts(simulator) == ["/v1/models/meta/meta-llama-3-70b-instruct/predictions"]
 
 
+@pytest.mark.slow  # a `python -m neurolink_ui` subprocess
 def test_guide_image_writes_the_png_without_output_mode(simulator, tmp_path: Path) -> None:
     done = run_cli(
         [
@@ -131,6 +133,7 @@ def test_guide_image_writes_the_png_without_output_mode(simulator, tmp_path: Pat
     assert model_posts(simulator) == ["/v1/models/black-forest-labs/flux-1.1-pro/predictions"]
 
 
+@pytest.mark.slow  # a `python -m neurolink_ui` subprocess
 def test_guide_video_writes_a_decodable_video(simulator, inputs: Path) -> None:
     done = run_cli(
         [
@@ -162,6 +165,7 @@ def test_guide_video_writes_a_decodable_video(simulator, inputs: Path) -> None:
     assert frames >= 2
 
 
+@pytest.mark.slow  # a `python -m neurolink_ui` subprocess
 def test_video_output_takes_the_extension_of_the_container_returned(
     simulator, tmp_path: Path
 ) -> None:
@@ -209,6 +213,7 @@ def test_place_output_converts_still_images_losslessly_or_keeps_the_real_extensi
     assert place_output(png, tmp_path / "y.jpg")[0] == tmp_path / "y.png"
 
 
+@pytest.mark.slow  # a `python -m neurolink_ui` subprocess
 def test_guide_avatar_writes_a_talking_video_with_audio(simulator, inputs: Path) -> None:
     done = run_cli(
         [
@@ -234,6 +239,7 @@ def test_guide_avatar_writes_a_talking_video_with_audio(simulator, inputs: Path)
     assert audio_frames > 0
 
 
+@pytest.mark.slow  # a `python -m neurolink_ui` subprocess
 def test_guide_music_writes_the_requested_duration(simulator, tmp_path: Path) -> None:
     done = run_cli(
         [
@@ -265,6 +271,7 @@ def test_guide_music_writes_the_requested_duration(simulator, tmp_path: Path) ->
 # ---- other behaviour ---------------------------------------------------------------------------
 
 
+@pytest.mark.slow  # a `python -m neurolink_ui` subprocess
 def test_kebab_case_flags_and_start_frame_reach_the_model(simulator, inputs: Path) -> None:
     earlier = set(simulator.predictions)
     done = run_cli(
@@ -294,6 +301,7 @@ def test_kebab_case_flags_and_start_frame_reach_the_model(simulator, inputs: Pat
     assert prediction.input["num_frames"] == 81  # 5 s at the model's 16 fps, as 4n+1 frames
 
 
+@pytest.mark.slow  # a `python -m neurolink_ui` subprocess
 def test_default_output_name_takes_the_files_extension(simulator, tmp_path: Path) -> None:
     # An image model id in --model means image mode; no --imageOutput means ./output.<ext>.
     done = run_cli(
@@ -308,6 +316,7 @@ def test_default_output_name_takes_the_files_extension(simulator, tmp_path: Path
     assert (tmp_path / "output.png").stat().st_mode & 0o044  # readable like any new file
 
 
+@pytest.mark.slow  # a `python -m neurolink_ui` subprocess
 def test_stream_prints_tokens_while_the_prediction_runs(simulator, tmp_path: Path) -> None:
     simulator.config.token_interval = 0.05
     process = subprocess.Popen(
@@ -422,6 +431,7 @@ def test_missing_input_file_exits_1_before_any_request(
     assert not simulator.requests
 
 
+@pytest.mark.slow  # a `python -m neurolink_ui` subprocess
 def test_ctrl_c_cancels_the_prediction_at_replicate(simulator, tmp_path: Path) -> None:
     simulator.config.cold_start = 0.2
     simulator.config.run_time = 30.0
@@ -474,6 +484,7 @@ def test_ctrl_c_cancels_the_prediction_at_replicate(simulator, tmp_path: Path) -
     assert not (tmp_path / "p.png").exists()
 
 
+@pytest.mark.slow  # a `python -m neurolink_ui` subprocess
 def test_simulator_command_serves_the_api(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("REPLICATE_")}
     env["PYTHONPATH"] = str(REPO)

@@ -1105,6 +1105,7 @@ def test_replicate_client_uploaded_file_as_input(replicate_client: Any, tls_sim:
     assert files and files[0].read()
 
 
+@pytest.mark.slow  # a `python -m neurolink_ui.simulator` subprocess
 def test_command_line_serves_until_interrupted() -> None:
     import signal
     import subprocess

@@ -6,7 +6,10 @@ import os
 
 from neurolink_ui.ui.app import build_app, launch_options
 
-demo = build_app()
+try:
+    demo = build_app()
+except ValueError as exc:  # a setting in the environment that cannot work: say which, plainly
+    raise SystemExit(f"error: {exc}") from None
 
 if __name__ == "__main__":
     demo.launch(

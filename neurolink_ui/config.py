@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from .catalog import default_model
+from .quota.settings import QuotaSettings, suggested_models
 
 DEFAULT_BASE_URL = "https://api.replicate.com"
 # Each panel's default: a confirmed model of the catalogue (evidence in neurolink_ui/catalog/models).
@@ -42,11 +43,13 @@ class Settings:
     poll_cap: float = 300.0  # seconds a prediction may run before we cancel it
     max_output_files: int = 16  # files downloaded per prediction; the rest are shown as links
     max_output_mb: float = 512.0  # MB downloaded per prediction
+    # Limits on runs paid by api_token; the default limits nothing, from_env the documented ones.
+    quota: QuotaSettings = field(default_factory=QuotaSettings)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if env is None else env
-        return cls(
+        settings = cls(
             api_token=(env.get("REPLICATE_API_TOKEN") or "").strip() or None,
             base_url=(env.get("REPLICATE_BASE_URL") or DEFAULT_BASE_URL).strip().rstrip("/"),
             chat_model=env.get("REPLICATE_MODEL") or DEFAULT_CHAT_MODEL,
@@ -58,3 +61,7 @@ class Settings:
             max_output_files=int(_float(env, "NEUROLINK_MAX_FILES_PER_PREDICTION", 16, "files")),
             max_output_mb=_float(env, "NEUROLINK_MAX_MB_PER_PREDICTION", 512.0, "MB"),
         )
+        quota = QuotaSettings.from_env(
+            env, owner_token_set=bool(settings.api_token), suggested=suggested_models(settings)
+        )
+        return replace(settings, quota=quota)

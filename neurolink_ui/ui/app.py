@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import gradio as gr
@@ -13,6 +14,7 @@ from .context import AppContext
 from .history import build_history_panel
 from .image import build_image_panel
 from .music import build_music_panel
+from .quota import build_quota_bar
 from .session import build_token_bar
 from .video import build_video_panel
 
@@ -52,6 +54,7 @@ def build_app(settings: Settings | None = None, ctx: AppContext | None = None) -
         session = gr.State(None)  # this visitor's own token: server-side, never sent back
         generations = gr.State([])  # this session's History
         stored, restore, restore_outputs = build_token_bar(ctx, session)
+        build_quota_bar(ctx, session, generations)
         with gr.Tabs():
             with gr.Tab("💬 Chat"):
                 build_chat_panel(ctx, session, generations)
@@ -72,6 +75,11 @@ def build_app(settings: Settings | None = None, ctx: AppContext | None = None) -
 
 def launch_options(ctx: AppContext) -> dict[str, Any]:
     """The keyword arguments for `demo.launch()` (app.py, the CLI and tests use the same)."""
+    if ctx.quota is not None:
+        # Visitors are counted by the address NEUROLINK_PROXY_HOPS says to trust; uvicorn must
+        # not swap the socket peer for an X-Forwarded-For entry first (it trusts loopback
+        # peers by default). An operator's own FORWARDED_ALLOW_IPS is a startup error instead.
+        os.environ["FORWARDED_ALLOW_IPS"] = ""
     return {
         "theme": gr.themes.Soft(primary_hue="violet", secondary_hue="sky"),
         "css": CSS,

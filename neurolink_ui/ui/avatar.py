@@ -36,6 +36,7 @@ def make_avatar_handler(ctx: AppContext) -> PanelHandler:
         session_token: str | None = None,
         generations: list[dict] | None = None,
         request: gr.Request | None = None,
+        profile: gr.OAuthProfile | None = None,
     ) -> AsyncGenerator[PanelUpdate, None]:
         """Animate `portrait` speaking `audio`."""
         with user_errors():
@@ -51,7 +52,9 @@ def make_avatar_handler(ctx: AppContext) -> PanelHandler:
             )
 
         label = Path(audio).name
-        async for update in panel.run(label, model, build, session_token, generations, request):
+        async for update in panel.run(
+            label, model, build, session_token, generations, request, profile
+        ):
             yield update
 
     return avatar

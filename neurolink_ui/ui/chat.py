@@ -30,6 +30,7 @@ from .common import (
 )
 from .components import ImageInput
 from .context import AppContext
+from .quota import check_run
 
 DEFAULT_SYSTEM_PROMPT = "You are a helpful assistant."
 # 0 = the model's own default limit (reasoning models need thousands of tokens to think).
@@ -52,6 +53,7 @@ def make_chat_handler(ctx: AppContext) -> ChatHandler:
         session_token: str | None = None,
         generations: list[dict] | None = None,
         request: gr.Request | None = None,
+        profile: gr.OAuthProfile | None = None,
     ) -> AsyncGenerator[ChatUpdate, None]:
         """Send `message` (and `image`, for models that see images) to a chat model and stream
         its answer into the history. `max_tokens` 0 keeps the model's own limit."""
@@ -64,6 +66,7 @@ def make_chat_handler(ctx: AppContext) -> ChatHandler:
                 open_image(picture, "image")  # a broken upload is refused before any request
             ref = ModelRef.parse(model)  # once per run
             backend = ctx.backend(session_token)
+            quota = await check_run(ctx, "chat", ref, backend, request, profile)
             info = await backend.client.get_model(ref, token=backend.token)
             mapped = build_chat_input(
                 info.input_schema,
@@ -76,6 +79,7 @@ def make_chat_handler(ctx: AppContext) -> ChatHandler:
                 model_description=info.description,
                 advanced=parse_advanced(advanced),
             )
+            mapped = quota.clamp(mapped, info.input_schema)
         attached = [{"role": "user", "content": {"path": image}}] if image else []
         shown = [*before, *attached, {"role": "user", "content": message}]
         view = ChatStreamView(model=str(ref))
@@ -83,7 +87,7 @@ def make_chat_handler(ctx: AppContext) -> ChatHandler:
         yield [*shown, *view.messages()], gr.skip(), "📤 Sending to Replicate…", gr.skip()
         try:
             with user_errors():
-                async for event in run_model(
+                async for event in quota.guard(run_model)(
                     backend.client,
                     ref,
                     mapped.input,

@@ -20,6 +20,7 @@ from ..replicate.schema import InputSchema
 from ..replicate.types import ModelRef, Progress
 from .adapters import ProgressThrottle, done_markdown, progress_markdown
 from .context import AppContext
+from .quota import check_run
 
 # Events talk to Replicate and wait: many may run at once (Gradio's default is one per event).
 EVENT_CONCURRENCY: int | None = None
@@ -191,6 +192,7 @@ class MediaPanel:
         session_token: str | None,
         generations: list[dict] | None,
         request: gr.Request | None,
+        profile: gr.OAuthProfile | None = None,
     ) -> AsyncGenerator[PanelUpdate, None]:
         """Map, run and download one generation, yielding the panel's updates as it goes.
 
@@ -203,10 +205,11 @@ class MediaPanel:
         with user_errors():
             ref = ModelRef.parse(model_text)  # once per run; everything below takes the ModelRef
             backend = self.ctx.backend(session_token)
+            quota = await check_run(self.ctx, self.panel, ref, backend, request, profile)
             info = await backend.client.get_model(ref, token=backend.token)
-            mapped = build(info.input_schema)
+            mapped = quota.clamp(build(info.input_schema), info.input_schema)
             yield *unchanged, "📤 Sending to Replicate…", gr.skip()
-            async for event in run_model(
+            async for event in quota.guard(run_model)(
                 backend.client,
                 ref,
                 mapped.input,

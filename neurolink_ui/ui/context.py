@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import logging
 import tempfile
+import threading
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..config import Settings
+from ..quota.guard import QuotaGuard
 from ..replicate.client import ReplicateClient
 
 if TYPE_CHECKING:  # started only when no token is set, so imported there, not here
@@ -30,6 +32,7 @@ class Backend:
 
     client: ReplicateClient
     token: str
+    owner_paid: bool = False  # the Space owner's token pays: the guarded-demo limits apply
 
 
 @dataclass
@@ -39,7 +42,10 @@ class AppContext:
     outputs_dir: Path
     simulator: Simulator | None = None  # the built-in simulator, when no token is set
     simulator_client: ReplicateClient | None = None
+    quota: QuotaGuard | None = None  # limits on owner-paid runs (None: the owner's token is unset)
+    owner_client: ReplicateClient | None = None  # owner-paid runs: Cancel-After = max seconds
     _closed: bool = field(default=False, repr=False)
+    _simulator_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @classmethod
     def create(cls, settings: Settings, *, outputs_dir: Path | None = None) -> AppContext:
@@ -48,30 +54,48 @@ class AppContext:
         ctx = cls(
             settings=settings, client=ReplicateClient.from_settings(settings), outputs_dir=outputs
         )
+        limits = settings.quota
+        if settings.api_token and limits.enabled:
+            ctx.quota = QuotaGuard.open(limits)
+            if limits.max_seconds:
+                ctx.owner_client = ReplicateClient.from_settings(
+                    settings, poll_cap=limits.max_seconds
+                )
         if not settings.api_token:
             # No token anywhere: newcomers meet the product on synthetic outputs.
-            from ..simulator.runner import Simulator
-
-            sim = Simulator()
-            sim.start()
-            ctx.simulator = sim
-            ctx.simulator_client = ReplicateClient.from_settings(settings, base_url=sim.base_url)
-            log.info("no REPLICATE_API_TOKEN: using the built-in simulator at %s", sim.base_url)
+            ctx.start_simulator()
+            log.info("no REPLICATE_API_TOKEN: using the built-in simulator")
         return ctx
+
+    def start_simulator(self) -> ReplicateClient:
+        """The built-in simulator's client, started on first use (once, whoever asks first)."""
+        with self._simulator_lock:
+            if self.simulator_client is None:
+                from ..simulator.runner import Simulator
+
+                sim = Simulator()
+                sim.start()
+                self.simulator = sim
+                self.simulator_client = ReplicateClient.from_settings(
+                    self.settings, base_url=sim.base_url
+                )
+            return self.simulator_client
 
     @property
     def simulated_by_default(self) -> bool:
         """True when no token is set and visitors without their own use the built-in simulator."""
-        return self.simulator_client is not None
+        return not self.settings.api_token
 
     def backend(self, session_token: str | None) -> Backend:
-        """A visitor's own token wins, then the Space owner's, then the built-in simulator."""
+        """A visitor's own token wins, then the Space owner's, then the built-in simulator
+        (also chosen by a visitor whose session holds SIMULATOR_TOKEN: "Use the simulator")."""
+        if session_token == SIMULATOR_TOKEN or not (session_token or self.settings.api_token):
+            return Backend(self.start_simulator(), SIMULATOR_TOKEN)
         if session_token:
             return Backend(self.client, session_token)
-        if self.settings.api_token:
-            return Backend(self.client, self.settings.api_token)
-        assert self.simulator_client is not None
-        return Backend(self.simulator_client, SIMULATOR_TOKEN)
+        assert self.settings.api_token is not None
+        owner = self.owner_client or self.client
+        return Backend(owner, self.settings.api_token, owner_paid=True)
 
     def session_dir(self, session_hash: str | None) -> Path:
         path = self.outputs_dir / (session_hash or "direct")[:32]
@@ -83,6 +107,10 @@ class AppContext:
             return
         self._closed = True
         await self.client.aclose()
+        if self.owner_client is not None:
+            await self.owner_client.aclose()
+        if self.quota is not None:
+            self.quota.close()
         if self.simulator_client is not None:
             await self.simulator_client.aclose()
         if self.simulator is not None:

@@ -44,6 +44,7 @@ def make_image_handler(ctx: AppContext) -> PanelHandler:
         session_token: str | None = None,
         generations: list[dict] | None = None,
         request: gr.Request | None = None,
+        profile: gr.OAuthProfile | None = None,
     ) -> AsyncGenerator[PanelUpdate, None]:
         """Generate images from `prompt`; `input_image` makes it image-to-image. `aspect_ratio`
         "auto" (or empty) keeps the input image's shape, or the model's default without one."""
@@ -63,7 +64,9 @@ def make_image_handler(ctx: AppContext) -> PanelHandler:
                 advanced=extra,
             )
 
-        async for update in panel.run(prompt, model, build, session_token, generations, request):
+        async for update in panel.run(
+            prompt, model, build, session_token, generations, request, profile
+        ):
             yield update
 
     return image

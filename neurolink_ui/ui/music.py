@@ -39,6 +39,7 @@ def make_music_handler(ctx: AppContext) -> PanelHandler:
         session_token: str | None = None,
         generations: list[dict] | None = None,
         request: gr.Request | None = None,
+        profile: gr.OAuthProfile | None = None,
     ) -> AsyncGenerator[PanelUpdate, None]:
         """Compose `duration` seconds of music from `prompt` at `tempo` BPM."""
         extra = parse_advanced(advanced)
@@ -54,7 +55,9 @@ def make_music_handler(ctx: AppContext) -> PanelHandler:
                 advanced=extra,
             )
 
-        async for update in panel.run(prompt, model, build, session_token, generations, request):
+        async for update in panel.run(
+            prompt, model, build, session_token, generations, request, profile
+        ):
             yield update
 
     return music

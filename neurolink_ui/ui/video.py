@@ -58,6 +58,7 @@ def make_video_handler(ctx: AppContext) -> PanelHandler:
         session_token: str | None = None,
         generations: list[dict] | None = None,
         request: gr.Request | None = None,
+        profile: gr.OAuthProfile | None = None,
     ) -> AsyncGenerator[PanelUpdate, None]:
         """Generate a video from `prompt`, starting from `start_image` where the model takes one."""
         extra = parse_advanced(advanced)
@@ -75,7 +76,9 @@ def make_video_handler(ctx: AppContext) -> PanelHandler:
                 advanced=extra,
             )
 
-        async for update in panel.run(prompt, model, build, session_token, generations, request):
+        async for update in panel.run(
+            prompt, model, build, session_token, generations, request, profile
+        ):
             yield update
 
     return video

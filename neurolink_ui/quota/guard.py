@@ -1,0 +1,208 @@
+"""The guard in front of the owner's token: allowed models, per-visitor and daily limits, cost caps.
+
+`QuotaGuard` decides and words the answers; the stores count. The UI calls it for owner-paid runs
+only (a visitor's own token and the simulator are never limited). No Gradio here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from ..replicate.schema import InputSchema
+from .clamp import Clamped, clamp_costs
+from .identity import Visitor
+from .settings import QuotaSettings
+from .store import AdmitRequest, Limit, QuotaStore, Usage, first_refusal, open_store
+
+LEASE_MARGIN = 600.0  # a slot outlives the longest run by this much if its process dies
+
+
+class QuotaRefused(Exception):
+    """A run on the owner's token that may not start; the message says why and the ways on."""
+
+    def __init__(self, message: str, *, title: str, limit: Limit | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.title = title
+        self.limit = limit
+
+
+@dataclass(frozen=True)
+class Ticket:
+    """An admitted run holding a concurrency slot until released."""
+
+    visitor: Visitor
+    id: str
+
+
+def _wait_text(seconds: float) -> str:
+    seconds = max(1, round(seconds))
+    if seconds < 90:
+        return f"{seconds} s"
+    minutes = round(seconds / 60)
+    if minutes < 90:
+        return f"{minutes} min"
+    return f"{minutes // 60} h {minutes % 60:02d} min"
+
+
+class QuotaGuard:
+    def __init__(
+        self,
+        settings: QuotaSettings,
+        store: QuotaStore | None,
+        *,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.clock = clock
+
+    @classmethod
+    def open(cls, settings: QuotaSettings) -> QuotaGuard:
+        """The guard with its store opened (and checked, so a bad setting stops the start)."""
+        store = open_store(settings.state_db, settings.redis_url) if settings.counts else None
+        return cls(settings, store)
+
+    def close(self) -> None:
+        if self.store is not None:
+            self.store.close()
+
+    # ---- the rules -----------------------------------------------------------------------
+
+    def runs_per_day(self, visitor: Visitor) -> int:
+        s = self.settings
+        return s.user_runs_per_day if visitor.signed_in else s.runs_per_day
+
+    def _day(self, now: float) -> str:
+        return dt.datetime.fromtimestamp(now, dt.UTC).date().isoformat()
+
+    def _midnight_in(self, now: float) -> float:
+        today = dt.datetime.fromtimestamp(now, dt.UTC).date()
+        midnight = dt.datetime.combine(today + dt.timedelta(days=1), dt.time(), dt.UTC)
+        return midnight.timestamp() - now
+
+    def _request(self, visitor: Visitor, now: float, ticket: str = "") -> AdmitRequest:
+        s = self.settings
+        return AdmitRequest(
+            ticket=ticket,
+            visitor=visitor.key,
+            day=self._day(now),
+            now=now,
+            runs_per_minute=s.runs_per_minute,
+            runs_per_day=self.runs_per_day(visitor),
+            concurrent=s.concurrent,
+            daily_runs=s.daily_runs,
+            lease=(s.max_seconds or 3600.0) + LEASE_MARGIN,
+        )
+
+    def check_model(self, panel: str, ref: str) -> None:
+        """Refuse a model outside this panel's allow-list, before any request."""
+        allowed = self.settings.allowed
+        if allowed is None or allowed.allows(panel, ref):
+            return
+        names = ", ".join(allowed.names(panel)) or "none"
+        raise QuotaRefused(
+            f"{ref} cannot run on this Space's token from the {panel.capitalize()} panel. "
+            f"Allowed here: {names}. Paste your own Replicate token to run any model.",
+            title="Model not allowed here",
+        )
+
+    async def precheck(self, visitor: Visitor) -> None:
+        """Refuse a run that would break a limit already, before any request is made.
+
+        Only a quick early answer; `admit` is the atomic one that counts."""
+        if self.store is None:
+            return
+        now = self.clock()
+        request = self._request(visitor, now)
+        usage = await asyncio.to_thread(self.store.usage, visitor.key, request.day, now)
+        limit = first_refusal(request, usage)
+        if limit is not None:
+            raise self.refusal(visitor, limit, usage, now)
+
+    async def admit(self, visitor: Visitor) -> Ticket:
+        """Count one run and take a slot, or raise QuotaRefused; atomic across processes."""
+        ticket = Ticket(visitor, uuid.uuid4().hex)
+        if self.store is None:
+            return ticket
+        now = self.clock()
+        request = self._request(visitor, now, ticket.id)
+        admission = await asyncio.to_thread(self.store.admit, request)
+        if admission.refused is not None:
+            raise self.refusal(visitor, admission.refused, admission.usage, now)
+        return ticket
+
+    async def release(self, ticket: Ticket) -> None:
+        if self.store is not None:
+            await asyncio.to_thread(self.store.release, ticket.visitor.key, ticket.id)
+
+    def clamp(self, schema: InputSchema, model_input: dict[str, Any], panel: str) -> Clamped:
+        if self.settings.caps is None:
+            return Clamped(dict(model_input), [])
+        return clamp_costs(schema, model_input, self.settings.caps, panel)
+
+    # ---- what a visitor reads ------------------------------------------------------------
+
+    def ways_on(self) -> str:
+        duplicate = self.settings.duplicate_url
+        where = f"duplicate this Space ({duplicate})" if duplicate else "run your own copy"
+        return (
+            "To go on now: paste your own Replicate token under “Your Replicate token” (your "
+            "account pays, no limits here), press “Use the simulator” (free, synthetic "
+            f"outputs), or {where} with your own token."
+        )
+
+    def refusal(self, visitor: Visitor, limit: Limit, usage: Usage, now: float) -> QuotaRefused:
+        s = self.settings
+        midnight = f"at midnight UTC (in {_wait_text(self._midnight_in(now))})"
+        if limit == "daily_runs":
+            why = (
+                f"This Space's token has made its {s.daily_runs} runs for all visitors today. "
+                f"The count resets {midnight}."
+            )
+        elif limit == "runs_per_day":
+            why = (
+                f"You have used your {self.runs_per_day(visitor)} runs for today on this "
+                f"Space's token. Your count resets {midnight}."
+            )
+            if not visitor.signed_in and s.oauth and s.user_runs_per_day > s.runs_per_day:
+                why += f" Signed-in Hugging Face users get {s.user_runs_per_day} a day."
+        elif limit == "runs_per_minute":
+            wait = (usage.minute_frees_at or now + 60) - now
+            why = (
+                f"You can start {s.runs_per_minute} runs a minute on this Space's token; "
+                f"the next one is possible in {_wait_text(wait)}."
+            )
+        else:
+            why = (
+                f"You already have {s.concurrent} runs going on this Space's token; start "
+                "another when one finishes (or Stop one)."
+            )
+        return QuotaRefused(f"{why} {self.ways_on()}", title="Limit reached", limit=limit)
+
+    async def meter(self, visitor: Visitor) -> str:
+        """The visitor's standing, e.g. "12 of 50 runs left today on this Space's token"."""
+        s = self.settings
+        per_day = self.runs_per_day(visitor)
+        if self.store is None or not (per_day or s.daily_runs):
+            return "No daily limit on this Space's token."
+        now = self.clock()
+        usage = await asyncio.to_thread(self.store.usage, visitor.key, self._day(now), now)
+        left_everyone = s.daily_runs - usage.all_today if s.daily_runs else None
+        if per_day:
+            left = per_day - usage.today
+            if left_everyone is not None:
+                left = min(left, left_everyone)
+            text = f"**{max(left, 0)} of {per_day}** runs left today on this Space's token"
+        else:
+            text = f"**{max(left_everyone or 0, 0)} of {s.daily_runs}** runs left today on this "
+            text += "Space's token (shared by all visitors)"
+        if visitor.signed_in:
+            text += f" for {visitor.label}"
+        return text + "."

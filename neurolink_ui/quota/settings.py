@@ -1,0 +1,215 @@
+"""Guarded demo mode's settings: who may spend the owner's token, how much, on which models.
+
+Read once from the environment (`QuotaSettings.from_env`); every bad value is a startup error that
+names the variable. `0` disables a limit. No Gradio here.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ..config import Settings
+
+PANELS = ("chat", "image", "video", "avatar", "music")
+
+
+class QuotaConfigError(ValueError):
+    """A guarded-demo setting that cannot work; the message names the variable and the fix."""
+
+
+def _count(env: Mapping[str, str], key: str, default: int) -> int:
+    raw = env.get(key, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise QuotaConfigError(
+            f"{key} must be a whole number (0 disables the limit), got {raw!r}"
+        ) from None
+    if value < 0:
+        raise QuotaConfigError(f"{key} must be 0 or more (0 disables the limit), got {raw!r}")
+    return value
+
+
+def _seconds(env: Mapping[str, str], key: str, default: float) -> float:
+    raw = env.get(key, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise QuotaConfigError(f"{key} must be a number of seconds, got {raw!r}") from None
+    if not 0 <= value < 86_400:
+        raise QuotaConfigError(f"{key} must be between 0 and 86400 seconds, got {raw!r}")
+    return value
+
+
+def default_data_dir(env: Mapping[str, str]) -> Path:
+    """`NEUROLINK_DATA_DIR`, else `neurolink-ui` in the user's data directory (XDG)."""
+    explicit = env.get("NEUROLINK_DATA_DIR", "").strip()
+    if explicit:
+        return Path(explicit).expanduser()
+    base = env.get("XDG_DATA_HOME", "").strip()
+    return (Path(base) if base else Path.home() / ".local" / "share") / "neurolink-ui"
+
+
+def suggested_models(settings: Settings) -> dict[str, list[str]]:
+    """Each panel's picker: its configured default, then its suggestions (the default allow-list)."""
+    from .. import model_choices as choices
+
+    return {
+        "chat": [settings.chat_model, *choices.CHAT_MODELS],
+        "image": [settings.image_model, *choices.IMAGE_MODELS],
+        "video": [settings.video_model, *choices.VIDEO_MODELS],
+        "avatar": [settings.avatar_model, *choices.AVATAR_MODELS],
+        "music": [settings.music_model, *choices.MUSIC_MODELS],
+    }
+
+
+@dataclass(frozen=True)
+class OwnerCaps:
+    """The most one owner-paid run may ask for; the model's own schema range applies too."""
+
+    images: int = 4
+    video_seconds: float = 10.0
+    music_seconds: float = 30.0
+    tokens: int = 4096
+
+
+@dataclass(frozen=True)
+class AllowList:
+    """Per panel, the `owner/name` globs a run on the owner's token may use."""
+
+    globs: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+
+    def allows(self, panel: str, ref: str) -> bool:
+        name = ref.split(":", 1)[0].lower()  # a pinned version is still that model
+        return any(fnmatch.fnmatchcase(name, glob.lower()) for glob in self.globs.get(panel, ()))
+
+    def names(self, panel: str) -> tuple[str, ...]:
+        return self.globs.get(panel, ())
+
+    @classmethod
+    def parse(cls, raw: str, *, key: str = "NEUROLINK_ALLOWED_MODELS") -> AllowList:
+        """`owner/name` globs, comma-separated; `panel:glob` limits one to a panel; `*` is any."""
+        globs: dict[str, list[str]] = {panel: [] for panel in PANELS}
+        for item in (part.strip() for part in raw.split(",")):
+            if not item:
+                continue
+            panel, _, glob = item.rpartition(":") if ":" in item else ("", "", item)
+            if panel and panel not in PANELS:
+                raise QuotaConfigError(
+                    f"{key}: {item!r} names no panel; use one of {', '.join(PANELS)} before ':'"
+                )
+            if glob != "*" and glob.count("/") != 1:
+                raise QuotaConfigError(
+                    f"{key}: {glob!r} is not an owner/name glob (e.g. black-forest-labs/*) or *"
+                )
+            for target in [panel] if panel else PANELS:
+                globs[target].append(glob)
+        return cls({panel: tuple(found) for panel, found in globs.items()})
+
+
+@dataclass(frozen=True)
+class QuotaSettings:
+    """Limits for runs paid by the owner's token. The default object limits nothing."""
+
+    enabled: bool = False
+    runs_per_minute: int = 0
+    runs_per_day: int = 0
+    user_runs_per_day: int = 0
+    concurrent: int = 0
+    daily_runs: int = 0
+    allowed: AllowList | None = None  # None: any model
+    max_seconds: float = 0.0  # Cancel-After of owner-paid runs; 0: the client's poll cap
+    caps: OwnerCaps | None = None  # None: no clamping
+    proxy_hops: int = 0
+    state_db: Path | None = None
+    redis_url: str | None = field(default=None, repr=False)  # may hold a password
+    space_id: str | None = None  # owner/name of the Hugging Face Space, for the duplicate link
+    oauth: bool = False  # the Space enables "Sign in with Hugging Face"
+
+    @property
+    def counts(self) -> bool:
+        """True when some limit needs the shared counts (the store)."""
+        return self.enabled and any(
+            (
+                self.runs_per_minute,
+                self.runs_per_day,
+                self.user_runs_per_day,
+                self.concurrent,
+                self.daily_runs,
+            )
+        )
+
+    @property
+    def duplicate_url(self) -> str | None:
+        return (
+            f"https://huggingface.co/spaces/{self.space_id}?duplicate=true"
+            if self.space_id
+            else None
+        )
+
+    @classmethod
+    def from_env(
+        cls,
+        env: Mapping[str, str] | None = None,
+        *,
+        owner_token_set: bool,
+        suggested: Mapping[str, list[str]],
+    ) -> QuotaSettings:
+        """The documented defaults apply when the owner's token is set; `suggested` is each
+        panel's model list, the allow-list unless `NEUROLINK_ALLOWED_MODELS` says otherwise."""
+        env = os.environ if env is None else env
+        space_id = env.get("SPACE_ID", "").strip() or None
+        oauth = bool(space_id and env.get("OAUTH_CLIENT_ID", "").strip())
+        allowed_raw = env.get("NEUROLINK_ALLOWED_MODELS", "").strip()
+        if allowed_raw:
+            allowed = AllowList.parse(allowed_raw)
+        else:
+            allowed = AllowList(
+                {panel: tuple(dict.fromkeys(suggested.get(panel, ()))) for panel in PANELS}
+            )
+        state_db_raw = env.get("NEUROLINK_STATE_DB", "").strip()
+        state_db = (
+            Path(state_db_raw).expanduser() if state_db_raw else default_data_dir(env) / "state.db"
+        )
+        redis_url = env.get("NEUROLINK_REDIS_URL", "").strip() or None
+        if redis_url and not redis_url.startswith(("redis://", "rediss://", "unix://")):
+            raise QuotaConfigError(
+                "NEUROLINK_REDIS_URL must start with redis://, rediss:// or unix://"
+            )
+        if owner_token_set and env.get("FORWARDED_ALLOW_IPS", "").strip():
+            raise QuotaConfigError(
+                "FORWARDED_ALLOW_IPS makes uvicorn replace the client address with an "
+                "X-Forwarded-For entry; unset it and set NEUROLINK_PROXY_HOPS to the number of "
+                "proxies in front of the app instead"
+            )
+        return cls(
+            enabled=owner_token_set,
+            runs_per_minute=_count(env, "NEUROLINK_VISITOR_RUNS_PER_MINUTE", 6),
+            runs_per_day=_count(env, "NEUROLINK_VISITOR_RUNS_PER_DAY", 50),
+            user_runs_per_day=_count(env, "NEUROLINK_USER_RUNS_PER_DAY", 200),
+            concurrent=_count(env, "NEUROLINK_VISITOR_CONCURRENT", 2),
+            daily_runs=_count(env, "NEUROLINK_DAILY_RUNS", 2000),
+            allowed=allowed,
+            max_seconds=_seconds(env, "NEUROLINK_MAX_SECONDS", 300.0),
+            caps=OwnerCaps(
+                images=_count(env, "NEUROLINK_MAX_IMAGES", 4),
+                video_seconds=_seconds(env, "NEUROLINK_MAX_VIDEO_SECONDS", 10.0),
+                music_seconds=_seconds(env, "NEUROLINK_MAX_MUSIC_SECONDS", 30.0),
+                tokens=_count(env, "NEUROLINK_MAX_TOKENS", 4096),
+            ),
+            proxy_hops=_count(env, "NEUROLINK_PROXY_HOPS", 0),
+            state_db=state_db,
+            redis_url=redis_url,
+            space_id=space_id,
+            oauth=oauth,
+        )

@@ -1,0 +1,314 @@
+"""Where run counts live: an SQLite file (one host, survives restarts) or Redis (shared by replicas).
+
+Every admission is one atomic step — count, compare and record together (an SQLite
+`BEGIN IMMEDIATE` transaction, a Redis Lua script) — so simultaneous runs can never all see room
+for one more. Runs hold a concurrency slot until released, or until their lease runs out if the
+process died. Blocking calls: the guard runs them in a worker thread. No Gradio here.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal, Protocol
+from urllib.parse import urlsplit, urlunsplit
+
+from .settings import QuotaConfigError
+
+Limit = Literal["daily_runs", "runs_per_day", "runs_per_minute", "concurrent"]
+MINUTE = 60.0
+
+
+@dataclass(frozen=True)
+class AdmitRequest:
+    """One run asking for room. A limit of 0 is no limit."""
+
+    ticket: str
+    visitor: str
+    day: str  # the UTC day, YYYY-MM-DD
+    now: float  # epoch seconds
+    runs_per_minute: int
+    runs_per_day: int
+    concurrent: int
+    daily_runs: int
+    lease: float  # seconds a slot is held at most if never released
+
+
+@dataclass(frozen=True)
+class Usage:
+    """A visitor's counts at one moment, and the oldest start/lease that will free room."""
+
+    today: int  # this visitor's runs today
+    all_today: int  # every visitor's runs today
+    last_minute: int
+    running: int
+    minute_frees_at: float | None = None
+    slot_frees_at: float | None = None
+
+
+@dataclass(frozen=True)
+class Admission:
+    admitted: bool
+    usage: Usage
+    refused: Limit | None = None
+
+
+def first_refusal(request: AdmitRequest, usage: Usage) -> Limit | None:
+    """The limit a new run would break, longest wait first (ADMIT_SCRIPT has the same order)."""
+    if request.daily_runs and usage.all_today >= request.daily_runs:
+        return "daily_runs"
+    if request.runs_per_day and usage.today >= request.runs_per_day:
+        return "runs_per_day"
+    if request.runs_per_minute and usage.last_minute >= request.runs_per_minute:
+        return "runs_per_minute"
+    if request.concurrent and usage.running >= request.concurrent:
+        return "concurrent"
+    return None
+
+
+class QuotaStore(Protocol):
+    def admit(self, request: AdmitRequest) -> Admission: ...
+    def release(self, visitor: str, ticket: str) -> None: ...
+    def usage(self, visitor: str, day: str, now: float) -> Usage: ...
+    def close(self) -> None: ...
+
+
+class SQLiteQuotaStore:
+    """One row per admitted run; counts are queries inside an immediate (write-locked) transaction."""
+
+    SCHEMA = """
+    CREATE TABLE IF NOT EXISTS runs (
+        ticket TEXT PRIMARY KEY,
+        visitor TEXT NOT NULL,
+        day TEXT NOT NULL,
+        started REAL NOT NULL,
+        lease_until REAL NOT NULL,
+        running INTEGER NOT NULL DEFAULT 1
+    );
+    CREATE INDEX IF NOT EXISTS runs_by_visitor ON runs (visitor, day);
+    CREATE INDEX IF NOT EXISTS runs_by_day ON runs (day);
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with self._connect() as db:
+                db.execute("PRAGMA journal_mode=WAL")
+                db.executescript(self.SCHEMA)
+        except (OSError, sqlite3.Error) as exc:
+            raise QuotaConfigError(
+                f"NEUROLINK_STATE_DB: cannot use {path} for run counts ({exc}); point it (or "
+                "NEUROLINK_DATA_DIR) at a writable folder"
+            ) from None
+        self._local = threading.local()
+
+    def _connect(self) -> sqlite3.Connection:
+        # Autocommit mode: transactions are begun explicitly, as IMMEDIATE.
+        return sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
+
+    def _db(self) -> sqlite3.Connection:
+        db: sqlite3.Connection | None = getattr(self._local, "db", None)
+        if db is None:
+            db = self._local.db = self._connect()
+        return db
+
+    @staticmethod
+    def _usage(db: sqlite3.Connection, visitor: str, day: str, now: float) -> Usage:
+        (all_today,) = db.execute("SELECT count(*) FROM runs WHERE day = ?", (day,)).fetchone()
+        (today,) = db.execute(
+            "SELECT count(*) FROM runs WHERE visitor = ? AND day = ?", (visitor, day)
+        ).fetchone()
+        last_minute, oldest = db.execute(
+            "SELECT count(*), min(started) FROM runs WHERE visitor = ? AND started > ?",
+            (visitor, now - MINUTE),
+        ).fetchone()
+        running, soonest = db.execute(
+            "SELECT count(*), min(lease_until) FROM runs "
+            "WHERE visitor = ? AND running = 1 AND lease_until > ?",
+            (visitor, now),
+        ).fetchone()
+        return Usage(
+            today=today,
+            all_today=all_today,
+            last_minute=last_minute,
+            running=running,
+            minute_frees_at=oldest + MINUTE if oldest is not None else None,
+            slot_frees_at=soonest,
+        )
+
+    def admit(self, request: AdmitRequest) -> Admission:
+        db = self._db()
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            # Yesterday's rows still serve the sliding minute; older ones serve nothing.
+            db.execute("DELETE FROM runs WHERE day < date(?, '-1 day')", (request.day,))
+            usage = self._usage(db, request.visitor, request.day, request.now)
+            refused = first_refusal(request, usage)
+            if refused is None:
+                db.execute(
+                    "INSERT INTO runs (ticket, visitor, day, started, lease_until) "
+                    "VALUES (?, ?, ?, ?, ?)",
+                    (
+                        request.ticket,
+                        request.visitor,
+                        request.day,
+                        request.now,
+                        request.now + request.lease,
+                    ),
+                )
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        return Admission(refused is None, usage, refused)
+
+    def release(self, visitor: str, ticket: str) -> None:
+        self._db().execute(
+            "UPDATE runs SET running = 0 WHERE ticket = ? AND visitor = ?", (ticket, visitor)
+        )
+
+    def usage(self, visitor: str, day: str, now: float) -> Usage:
+        return self._usage(self._db(), visitor, day, now)
+
+    def close(self) -> None:
+        db = getattr(self._local, "db", None)
+        if db is not None:
+            db.close()
+            self._local.db = None
+
+
+# KEYS: visitor's day counter, everyone's day counter, visitor's starts (zset), visitor's slots
+# (zset by lease end). ARGV: now, ticket, per-minute, per-day, concurrent, daily, lease, day ttl.
+# Returns {refused or "", today, all_today, last_minute, running, oldest start, soonest lease}.
+ADMIT_SCRIPT = """
+local now = tonumber(ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now - 60)
+redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', now)
+local today = tonumber(redis.call('GET', KEYS[1]) or '0')
+local all_today = tonumber(redis.call('GET', KEYS[2]) or '0')
+local last_minute = redis.call('ZCARD', KEYS[3])
+local running = redis.call('ZCARD', KEYS[4])
+local oldest = redis.call('ZRANGE', KEYS[3], 0, 0, 'WITHSCORES')[2] or ''
+local soonest = redis.call('ZRANGE', KEYS[4], 0, 0, 'WITHSCORES')[2] or ''
+local per_minute, per_day = tonumber(ARGV[3]), tonumber(ARGV[4])
+local concurrent, daily = tonumber(ARGV[5]), tonumber(ARGV[6])
+local refused = ''
+if daily > 0 and all_today >= daily then refused = 'daily_runs'
+elseif per_day > 0 and today >= per_day then refused = 'runs_per_day'
+elseif per_minute > 0 and last_minute >= per_minute then refused = 'runs_per_minute'
+elseif concurrent > 0 and running >= concurrent then refused = 'concurrent'
+end
+if refused == '' then
+  local lease, day_ttl = tonumber(ARGV[7]), tonumber(ARGV[8])
+  redis.call('INCR', KEYS[1]); redis.call('EXPIRE', KEYS[1], day_ttl)
+  redis.call('INCR', KEYS[2]); redis.call('EXPIRE', KEYS[2], day_ttl)
+  redis.call('ZADD', KEYS[3], now, ARGV[2]); redis.call('EXPIRE', KEYS[3], 120)
+  redis.call('ZADD', KEYS[4], now + lease, ARGV[2])
+  redis.call('EXPIRE', KEYS[4], math.ceil(lease) + 60)
+end
+return {refused, today, all_today, last_minute, running, oldest, soonest}
+"""
+DAY_TTL = 3 * 86_400
+
+
+def redacted(url: str) -> str:
+    """A Redis URL fit for a message: no password."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    netloc = f"{parts.username or ''}:***@{host}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+class RedisQuotaStore:
+    """Counts shared by every replica: day counters and sorted sets, admitted by one Lua script."""
+
+    def __init__(self, url: str, *, prefix: str = "neurolink:quota:") -> None:
+        import redis
+
+        self.prefix = prefix
+        try:
+            self._redis = redis.Redis.from_url(
+                url, socket_connect_timeout=3.0, socket_timeout=5.0, decode_responses=True
+            )
+            self._redis.ping()
+        except (redis.RedisError, ValueError) as exc:
+            raise QuotaConfigError(
+                f"NEUROLINK_REDIS_URL: cannot reach Redis at {redacted(url)} ({exc}); start it, "
+                "fix the URL, or unset NEUROLINK_REDIS_URL to keep counts in SQLite"
+            ) from None
+        self._admit = self._redis.register_script(ADMIT_SCRIPT)
+
+    def _keys(self, visitor: str, day: str) -> list[str]:
+        p = self.prefix
+        return [
+            f"{p}day:{day}:{visitor}",
+            f"{p}day:{day}",
+            f"{p}min:{visitor}",
+            f"{p}run:{visitor}",
+        ]
+
+    @staticmethod
+    def _usage(values: list[object]) -> Usage:
+        oldest, soonest = str(values[5] or ""), str(values[6] or "")
+        return Usage(
+            today=int(str(values[1])),
+            all_today=int(str(values[2])),
+            last_minute=int(str(values[3])),
+            running=int(str(values[4])),
+            minute_frees_at=float(oldest) + MINUTE if oldest else None,
+            slot_frees_at=float(soonest) if soonest else None,
+        )
+
+    def admit(self, request: AdmitRequest) -> Admission:
+        args: list[str | int | float] = [
+            request.now,
+            request.ticket,
+            request.runs_per_minute,
+            request.runs_per_day,
+            request.concurrent,
+            request.daily_runs,
+            request.lease,
+            DAY_TTL,
+        ]
+        values = self._admit(keys=self._keys(request.visitor, request.day), args=args)
+        refused = str(values[0]) or None
+        return Admission(refused is None, self._usage(values), refused)  # type: ignore[arg-type]
+
+    def release(self, visitor: str, ticket: str) -> None:
+        self._redis.zrem(f"{self.prefix}run:{visitor}", ticket)
+
+    def usage(self, visitor: str, day: str, now: float) -> Usage:
+        keys = self._keys(visitor, day)
+        with self._redis.pipeline(transaction=True) as pipe:
+            pipe.get(keys[0])
+            pipe.get(keys[1])
+            pipe.zcount(keys[2], f"({now - MINUTE}", "+inf")
+            pipe.zcount(keys[3], f"({now}", "+inf")
+            pipe.zrangebyscore(keys[2], f"({now - MINUTE}", "+inf", start=0, num=1, withscores=True)
+            pipe.zrangebyscore(keys[3], f"({now}", "+inf", start=0, num=1, withscores=True)
+            today, all_today, last_minute, running, oldest, soonest = pipe.execute()
+        return Usage(
+            today=int(today or 0),
+            all_today=int(all_today or 0),
+            last_minute=int(last_minute),
+            running=int(running),
+            minute_frees_at=oldest[0][1] + MINUTE if oldest else None,
+            slot_frees_at=soonest[0][1] if soonest else None,
+        )
+
+    def close(self) -> None:
+        self._redis.close()
+
+
+def open_store(state_db: Path | None, redis_url: str | None) -> QuotaStore:
+    """Redis when a URL is given (checked now, so a bad one stops the start), else SQLite."""
+    if redis_url:
+        return RedisQuotaStore(redis_url)
+    if state_db is None:
+        raise QuotaConfigError("NEUROLINK_STATE_DB: no place to keep run counts")
+    return SQLiteQuotaStore(state_db)

@@ -1,0 +1,272 @@
+"""Guarded demo mode's parts on their own: settings, identity, cost caps, and the SQLite / Redis
+counts (real files, a real redis-server on loopback), including atomicity under many threads."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from neurolink_ui.config import Settings
+from neurolink_ui.quota.clamp import clamp_costs
+from neurolink_ui.quota.guard import QuotaGuard, QuotaRefused
+from neurolink_ui.quota.identity import client_address, identify
+from neurolink_ui.quota.settings import AllowList, OwnerCaps, QuotaConfigError, QuotaSettings
+from neurolink_ui.quota.store import (
+    AdmitRequest,
+    QuotaStore,
+    RedisQuotaStore,
+    SQLiteQuotaStore,
+    open_store,
+    redacted,
+)
+from neurolink_ui.replicate.schema import InputSchema
+
+OWNER = {"REPLICATE_API_TOKEN": "r8_owner0123456789"}
+
+
+# ---- settings ------------------------------------------------------------------------------
+
+
+def test_defaults_apply_when_the_owner_token_is_set(tmp_path: Path) -> None:
+    quota = Settings.from_env({**OWNER, "NEUROLINK_DATA_DIR": str(tmp_path)}).quota
+    assert quota.enabled
+    assert (quota.runs_per_minute, quota.runs_per_day, quota.user_runs_per_day) == (6, 50, 200)
+    assert (quota.concurrent, quota.daily_runs, quota.max_seconds) == (2, 2000, 300.0)
+    assert quota.caps == OwnerCaps(images=4, video_seconds=10, music_seconds=30, tokens=4096)
+    assert quota.state_db == tmp_path / "state.db"
+    assert quota.proxy_hops == 0 and not quota.oauth
+    assert quota.allowed is not None
+    assert quota.allowed.allows("image", "black-forest-labs/flux-schnell")
+    assert not quota.allowed.allows("chat", "black-forest-labs/flux-schnell")  # per panel
+    assert not quota.allowed.allows("image", "ideogram-ai/ideogram-v3")
+    # A configured panel default is in its picker, so it is allowed too.
+    custom = Settings.from_env({**OWNER, "REPLICATE_IMAGE_MODEL": "acme/painter"}).quota
+    assert custom.allowed is not None and custom.allowed.allows("image", "acme/painter:abc123")
+
+
+def test_without_the_owner_token_nothing_is_limited() -> None:
+    assert not Settings.from_env({}).quota.enabled
+    assert not Settings().quota.enabled  # a Settings built in code limits nothing
+
+
+def test_zero_disables_and_env_overrides() -> None:
+    quota = Settings.from_env(
+        {**OWNER, "NEUROLINK_VISITOR_RUNS_PER_MINUTE": "0", "NEUROLINK_DAILY_RUNS": "7"}
+    ).quota
+    assert quota.runs_per_minute == 0 and quota.daily_runs == 7
+
+
+def test_default_data_dir_is_under_the_users_data_directory(tmp_path: Path) -> None:
+    quota = Settings.from_env({**OWNER, "XDG_DATA_HOME": str(tmp_path)}).quota
+    assert quota.state_db == tmp_path / "neurolink-ui" / "state.db"
+    explicit = Settings.from_env({**OWNER, "NEUROLINK_STATE_DB": str(tmp_path / "x.db")}).quota
+    assert explicit.state_db == tmp_path / "x.db"
+
+
+@pytest.mark.parametrize(
+    ("env", "needle"),
+    [
+        (
+            {"NEUROLINK_VISITOR_RUNS_PER_DAY": "abc"},
+            "NEUROLINK_VISITOR_RUNS_PER_DAY must be a whole",
+        ),
+        ({"NEUROLINK_VISITOR_CONCURRENT": "-1"}, "NEUROLINK_VISITOR_CONCURRENT must be 0 or more"),
+        ({"NEUROLINK_MAX_SECONDS": "soon"}, "NEUROLINK_MAX_SECONDS must be a number"),
+        ({"NEUROLINK_ALLOWED_MODELS": "flux"}, "not an owner/name glob"),
+        ({"NEUROLINK_ALLOWED_MODELS": "paint:acme/*"}, "names no panel"),
+        ({"NEUROLINK_REDIS_URL": "localhost:6379"}, "must start with redis://"),
+        ({"FORWARDED_ALLOW_IPS": "*"}, "NEUROLINK_PROXY_HOPS"),
+    ],
+)
+def test_bad_settings_name_the_variable(env: dict[str, str], needle: str) -> None:
+    with pytest.raises(QuotaConfigError, match=needle):
+        Settings.from_env({**OWNER, **env})
+
+
+def test_allow_list_globs_and_panel_prefixes() -> None:
+    allowed = AllowList.parse("black-forest-labs/*, chat:meta/*")
+    assert allowed.allows("image", "black-forest-labs/flux-dev")
+    assert allowed.allows("video", "black-forest-labs/flux-dev")  # unprefixed: every panel
+    assert allowed.allows("chat", "meta/meta-llama-3-8b-instruct")
+    assert not allowed.allows("image", "meta/meta-llama-3-8b-instruct")
+    assert AllowList.parse("*").allows("music", "anyone/anything:v1")
+
+
+# ---- identity ------------------------------------------------------------------------------
+
+
+def test_identity_order_user_then_address_then_session() -> None:
+    user = identify(
+        hf_username="Alice", peer="10.0.0.1", forwarded_for=[], proxy_hops=0, session_hash="s"
+    )
+    assert user.kind == "user" and user.key == "hf:alice" and user.signed_in
+    address = identify(
+        hf_username=None, peer="10.0.0.1", forwarded_for=[], proxy_hops=0, session_hash="s"
+    )
+    assert address.key == "ip:10.0.0.1"
+    session = identify(
+        hf_username=None, peer=None, forwarded_for=[], proxy_hops=0, session_hash="abc"
+    )
+    assert session.kind == "session" and "abc" not in session.key
+
+
+def test_spoofed_forwarded_for_does_not_change_the_address() -> None:
+    # No trusted proxy: the socket peer, whatever the visitor writes in the header.
+    assert client_address("198.51.100.7", ["1.2.3.4"], 0) == "198.51.100.7"
+    # One trusted proxy appends the real peer: only the last entry counts; spoofs go left of it.
+    assert client_address("10.0.0.2", ["198.51.100.7"], 1) == "198.51.100.7"
+    assert client_address("10.0.0.2", ["1.2.3.4, 5.6.7.8, 198.51.100.7"], 1) == "198.51.100.7"
+    assert client_address("10.0.0.2", ["1.2.3.4", "198.51.100.7"], 1) == "198.51.100.7"
+    # Two proxies: the entry two from the right.
+    assert client_address("10.0.0.3", ["9.9.9.9, 198.51.100.7, 10.0.0.2"], 2) == "198.51.100.7"
+
+
+def test_ipv6_visitors_are_counted_by_their_64() -> None:
+    one = client_address("2001:db8:1:2::1", [], 0)
+    other = client_address("2001:db8:1:2:ffff::9", [], 0)
+    assert one == other == "2001:db8:1:2::/64"
+    assert client_address("::ffff:192.0.2.5", [], 0) == "192.0.2.5"
+
+
+# ---- cost caps -----------------------------------------------------------------------------
+
+
+def _schema(properties: dict) -> InputSchema:
+    return InputSchema.from_openapi(
+        {"components": {"schemas": {"Input": {"type": "object", "properties": properties}}}}
+    )
+
+
+def test_cost_driving_values_are_capped_with_a_note() -> None:
+    schema = _schema(
+        {
+            "num_outputs": {"type": "integer", "minimum": 1, "maximum": 8, "default": 1},
+            "width": {"type": "integer", "minimum": 256, "maximum": 1440},
+            "max_tokens": {"type": "integer", "default": 8192},
+        }
+    )
+    caps = OwnerCaps(images=4, tokens=4096)
+    clamped = clamp_costs(schema, {"num_outputs": 8, "width": 4000}, caps, "image")
+    assert clamped.input == {"num_outputs": 4, "width": 1440, "max_tokens": 4096}
+    (note,) = clamped.notes
+    assert "num_outputs 8 → 4" in note and "width 4000 → 1440" in note
+    assert "max_tokens its default 8192 → 4096" in note
+    assert clamp_costs(schema, {"num_outputs": 2}, caps, "image").input["num_outputs"] == 2
+
+
+def test_video_length_and_frames_follow_the_seconds_cap() -> None:
+    choices = _schema({"duration": {"type": "integer", "enum": [5, 10, 15], "default": 15}})
+    assert clamp_costs(choices, {}, OwnerCaps(video_seconds=10), "video").input == {"duration": 10}
+    frames = _schema(
+        {
+            "num_frames": {"type": "integer", "maximum": 481, "default": 81},
+            "fps": {"type": "integer", "default": 16},
+        }
+    )
+    capped = clamp_costs(frames, {"num_frames": 400}, OwnerCaps(video_seconds=10), "video")
+    assert capped.input["num_frames"] == 160
+    music = _schema({"duration": {"type": "integer", "default": 8}})
+    out = clamp_costs(music, {"duration": 120}, OwnerCaps(music_seconds=30), "music")
+    assert out.input == {"duration": 30}
+
+
+# ---- stores --------------------------------------------------------------------------------
+
+
+def _request(visitor: str = "ip:1", day: str = "2026-11-30", now: float = 1000.0, **limits: int) -> AdmitRequest:  # fmt: skip
+    values = {"runs_per_minute": 0, "runs_per_day": 0, "concurrent": 0, "daily_runs": 0}
+    values.update(limits)
+    return AdmitRequest(
+        ticket=uuid.uuid4().hex, visitor=visitor, day=day, now=now, lease=600.0, **values
+    )
+
+
+def _exercise_limits(store: QuotaStore) -> None:
+    # Per minute: a sliding window.
+    for second in (0, 10):
+        assert store.admit(_request("ip:m", now=1000 + second, runs_per_minute=2)).admitted
+    blocked = store.admit(_request("ip:m", now=1030, runs_per_minute=2))
+    assert blocked.refused == "runs_per_minute" and blocked.usage.minute_frees_at == 1060
+    assert store.admit(_request("ip:m", now=1061, runs_per_minute=2)).admitted
+    # Concurrent: released slots free room; unreleased ones hold it.
+    first = _request("ip:c", concurrent=1)
+    assert store.admit(first).admitted
+    assert store.admit(_request("ip:c", concurrent=1)).refused == "concurrent"
+    store.release("ip:c", first.ticket)
+    assert store.admit(_request("ip:c", concurrent=1)).admitted
+    # Per visitor per day, and everyone per day.
+    assert store.admit(_request("ip:d", runs_per_day=1)).admitted
+    assert store.admit(_request("ip:d", runs_per_day=1)).refused == "runs_per_day"
+    assert store.admit(_request("ip:d", day="2026-12-01", runs_per_day=1)).admitted
+    total = store.usage("ip:x", "2026-11-30", 1000).all_today
+    assert store.admit(_request("ip:x", daily_runs=total)).refused == "daily_runs"
+
+
+def _race(store: QuotaStore, calls: int, limit: int) -> int:
+    barrier = threading.Barrier(calls)
+
+    def one(_: int) -> bool:
+        barrier.wait()
+        return store.admit(_request("ip:race", runs_per_day=limit)).admitted
+
+    with ThreadPoolExecutor(calls) as pool:
+        return sum(pool.map(one, range(calls)))
+
+
+def test_sqlite_store_limits_and_atomic_admission(tmp_path: Path) -> None:
+    store = SQLiteQuotaStore(tmp_path / "state.db")
+    _exercise_limits(store)
+    assert _race(store, 50, 10) == 10
+    # Another connection (another process would be the same) sees the same counts.
+    other = SQLiteQuotaStore(tmp_path / "state.db")
+    assert other.usage("ip:race", "2026-11-30", 1000).today == 10
+    store.close()
+    other.close()
+
+
+def test_sqlite_counts_survive_a_restart(tmp_path: Path) -> None:
+    settings = QuotaSettings(enabled=True, runs_per_day=2, state_db=tmp_path / "s" / "state.db")
+    visitor = identify(hf_username=None, peer="192.0.2.1", forwarded_for=[], proxy_hops=0, session_hash=None)  # fmt: skip
+
+    async def two_runs_then_restart() -> None:
+        guard = QuotaGuard.open(settings)
+        for _ in range(2):
+            await guard.release(await guard.admit(visitor))
+        guard.close()
+        reopened = QuotaGuard.open(settings)
+        with pytest.raises(QuotaRefused, match="used your 2 runs for today"):
+            await reopened.admit(visitor)
+        assert "0 of 2" in await reopened.meter(visitor)
+        reopened.close()
+
+    asyncio.run(two_runs_then_restart())
+
+
+def test_unwritable_state_db_is_a_startup_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    with pytest.raises(QuotaConfigError, match="NEUROLINK_STATE_DB"):
+        open_store(blocker / "state.db", None)
+
+
+def test_redis_store_limits_and_atomic_admission(redis_url: str) -> None:
+    store = RedisQuotaStore(redis_url, prefix=f"t{uuid.uuid4().hex[:6]}:")
+    _exercise_limits(store)
+    assert _race(store, 50, 10) == 10
+    again = RedisQuotaStore(redis_url, prefix=store.prefix)  # another replica's connection
+    assert again.usage("ip:race", "2026-11-30", 1000).today == 10
+    store.close()
+    again.close()
+
+
+def test_unreachable_redis_is_a_clear_startup_error(free_port: int) -> None:
+    url = f"redis://:hunter2@127.0.0.1:{free_port}/0"
+    with pytest.raises(QuotaConfigError, match="cannot reach Redis") as info:
+        open_store(None, url)
+    assert "hunter2" not in str(info.value)
+    assert redacted(url) == f"redis://:***@127.0.0.1:{free_port}/0"

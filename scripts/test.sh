@@ -11,6 +11,7 @@ PY="${PYTHON:-python3}"
 # the DejaVu fonts let the simulator draw legible prompt text, Noto's emoji make screenshots true.
 need=()
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
+command -v redis-server >/dev/null 2>&1 || need+=(redis-server)  # guarded demo mode's shared counts
 [ -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || need+=(fonts-dejavu-core)
 [ -e /usr/share/fonts/truetype/noto/NotoColorEmoji.ttf ] || need+=(fonts-noto-color-emoji)
 if [ "${#need[@]}" -gt 0 ]; then

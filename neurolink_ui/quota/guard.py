@@ -21,6 +21,12 @@ from .settings import QuotaSettings
 from .store import AdmitRequest, Limit, QuotaStore, Usage, first_refusal, open_store
 
 LEASE_MARGIN = 600.0  # a slot outlives the longest run by this much if its process dies
+LIMIT_NAMES: dict[str, str] = {
+    "daily_runs": "runs per day for all visitors",
+    "runs_per_day": "runs per day",
+    "runs_per_minute": "runs per minute",
+    "concurrent": "runs at once",
+}
 
 
 class QuotaRefused(Exception):
@@ -184,7 +190,10 @@ class QuotaGuard:
                 f"You already have {s.concurrent} runs going on this Space's token; start "
                 "another when one finishes (or Stop one)."
             )
-        return QuotaRefused(f"{why} {self.ways_on()}", title="Limit reached", limit=limit)
+        headline = f"Limit reached ({LIMIT_NAMES[limit]})."
+        return QuotaRefused(
+            f"{headline} {why} {self.ways_on()}", title="Limit reached", limit=limit
+        )
 
     async def meter(self, visitor: Visitor) -> str:
         """The visitor's standing, e.g. "12 of 50 runs left today on this Space's token"."""

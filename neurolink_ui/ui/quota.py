@@ -156,6 +156,9 @@ def build_quota_bar(ctx: AppContext, session: gr.State, generations: gr.State) -
         return await meter_markdown(ctx, session_token, request, profile)
 
     quiet: dict = {"api_visibility": "private", "show_progress": "hidden"}
-    gr.on(None, refresh, [session], meter, **quiet)  # on page load and when the token changes
+    gr.on(None, refresh, [session], meter, **quiet)  # on page load
+    session.change(refresh, [session], meter, **quiet)  # signed in or out with a token
     generations.change(refresh, [session], meter, **quiet)
-    simulator.click(lambda: SIMULATOR_TOKEN, None, session, api_visibility="private", queue=False)
+    simulator.click(
+        lambda: SIMULATOR_TOKEN, None, session, api_visibility="private", queue=False
+    ).then(refresh, [session], meter, **quiet)

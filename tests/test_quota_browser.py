@@ -1,0 +1,104 @@
+"""A visitor on a public Space running on its owner's token, in headless Chromium: the meter counts
+down, and the run past the daily limit is refused with the limit, the reset and the ways on."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+
+import httpx
+import pytest
+from conftest import TOKEN
+from test_browser import CHROMIUM, CHROMIUM_ARGS, ROOT, SCREENSHOTS, _free_port
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture
+def guarded_url(simulator, tmp_path) -> Iterator[str]:  # type: ignore[no-untyped-def]
+    """`python app.py` on the owner's token (the loopback simulator), one run a day per visitor."""
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("REPLICATE_", "NEUROLINK_"))}
+    env.update(
+        REPLICATE_API_TOKEN=TOKEN,
+        REPLICATE_BASE_URL=simulator.base_url,
+        NEUROLINK_VISITOR_RUNS_PER_DAY="1",
+        NEUROLINK_DATA_DIR=str(tmp_path / "data"),
+        SPACE_ID="owner/neurolink-demo",  # the refusal links to duplicating it
+        GRADIO_SERVER_NAME="127.0.0.1",
+        GRADIO_SERVER_PORT=str(port),
+        GRADIO_TEMP_DIR=str(tmp_path / "gradio"),
+        GRADIO_ANALYTICS_ENABLED="False",
+    )
+    log = tmp_path / "app.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "app.py"], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT
+        )
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                pytest.fail(f"app.py exited: {log.read_text()[-2000:]}")
+            try:
+                if httpx.get(url, timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.3)
+        else:
+            pytest.fail(f"app.py never answered: {log.read_text()[-2000:]}")
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+
+
+def test_meter_and_refusal_on_the_owners_token(guarded_url: str, simulator) -> None:  # type: ignore[no-untyped-def]
+    if not shutil.which(CHROMIUM):
+        pytest.fail("Debian's chromium is missing: scripts/test.sh installs it")
+    from playwright.sync_api import expect, sync_playwright
+
+    SCREENSHOTS.mkdir(exist_ok=True)
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1366, "height": 1000})
+        page.goto(guarded_url, wait_until="load")
+        meter = page.locator("#nl-meter")
+        expect(meter).to_contain_text(
+            "1 of 1 runs left today on this Space's token", timeout=30_000
+        )
+        expect(page.get_by_role("button", name="🧪 Use the simulator")).to_be_visible()
+
+        page.get_by_role("tab", name="🖼️ Image").click()
+        prompt = page.get_by_role("textbox", name="Prompt", exact=True).filter(visible=True).first
+        prompt.fill("A lighthouse at dusk")
+        generate = page.get_by_role("button", name="Generate", exact=True).filter(visible=True)
+        generate.click()
+        expect(page.get_by_text("Done with").filter(visible=True).first).to_be_visible(
+            timeout=45_000
+        )
+        expect(meter).to_contain_text("0 of 1 runs left today", timeout=15_000)
+        page.screenshot(path=SCREENSHOTS / "08-quota-meter.png", full_page=False)
+
+        creates_before = len([r for r in simulator.requests if r.method == "POST"])
+        prompt.fill("One more, please")
+        generate.click()
+        toast = page.get_by_text("You have used your 1 runs for today")
+        expect(toast.first).to_be_visible(timeout=20_000)
+        expect(page.get_by_text("Limit reached (runs per day)").first).to_be_visible()
+        expect(page.get_by_text("huggingface.co/spaces/owner/neurolink-demo").first).to_be_visible()
+        page.screenshot(path=SCREENSHOTS / "09-quota-refusal.png", full_page=False)
+        assert len([r for r in simulator.requests if r.method == "POST"]) == creates_before
+
+        # The way on that needs nothing: the simulator, unlimited.
+        page.locator("[data-testid='toast-close']").or_(
+            page.get_by_role("button", name="Close")
+        ).first.click()
+        page.get_by_role("button", name="🧪 Use the simulator").click()
+        expect(meter).to_contain_text("Unlimited: the simulator", timeout=15_000)
+        browser.close()

@@ -101,7 +101,14 @@ def client(app) -> Iterator[Client]:  # type: ignore[no-untyped-def]
 
 
 def _client(url: str, **headers: str) -> Client:
-    return Client(url, verbose=False, analytics_enabled=False, headers=headers or None)
+    # Generous timeouts: fifty calls at once on a busy shared machine are slow to answer.
+    return Client(
+        url,
+        verbose=False,
+        analytics_enabled=False,
+        headers=headers or None,
+        httpx_kwargs={"timeout": 120},
+    )
 
 
 def _refusal(call: Callable[[], object]) -> str:

@@ -229,6 +229,31 @@ def test_sqlite_store_limits_and_atomic_admission(tmp_path: Path) -> None:
     other.close()
 
 
+def test_sqlite_admission_reads_the_counts_under_the_write_lock(tmp_path: Path) -> None:
+    """Check-then-act would read the count while another writer holds the lock, then insert too."""
+    import sqlite3
+    import time
+
+    store = SQLiteQuotaStore(tmp_path / "state.db")
+    other = sqlite3.connect(tmp_path / "state.db", isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # another process admitting a run right now
+    other.execute(
+        "INSERT INTO runs (ticket, visitor, day, started, lease_until) VALUES (?, ?, ?, ?, ?)",
+        ("t-other", "ip:lock", "2026-11-30", 1000.0, 1600.0),
+    )
+    outcome: list[bool] = []
+    admitting = threading.Thread(
+        target=lambda: outcome.append(store.admit(_request("ip:lock", runs_per_day=1)).admitted)
+    )
+    admitting.start()
+    time.sleep(0.5)  # ordering only: the admission is waiting while the other write is open
+    other.execute("COMMIT")
+    admitting.join(timeout=30)
+    assert outcome == [False]  # it counted the other run, so the limit of 1 held
+    other.close()
+    store.close()
+
+
 def test_sqlite_counts_survive_a_restart(tmp_path: Path) -> None:
     settings = QuotaSettings(enabled=True, runs_per_day=2, state_db=tmp_path / "s" / "state.db")
     visitor = identify(hf_username=None, peer="192.0.2.1", forwarded_for=[], proxy_hops=0, session_hash=None)  # fmt: skip

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -14,6 +18,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 for _var in ("REPLICATE_API_TOKEN", "REPLICATE_BASE_URL", "REPLICATE_MODEL"):
     os.environ.pop(_var, None)
 
+REPO = Path(__file__).resolve().parents[1]
 TOKEN = "r8_testtokenalpha0123456789"
 OTHER_TOKEN = "r8_testtokenbravo9876543210"
 
@@ -43,7 +48,7 @@ def other_token() -> str:
     return OTHER_TOKEN
 
 
-def _free_loopback_port() -> int:
+def free_loopback_port() -> int:
     import socket
 
     with socket.socket() as sock:
@@ -54,22 +59,60 @@ def _free_loopback_port() -> int:
 @pytest.fixture
 def free_port() -> int:
     """A loopback port nothing listens on."""
-    return _free_loopback_port()
+    return free_loopback_port()
+
+
+def token_id(token: str) -> str:
+    """How the simulator records a token: the first 12 hex of its sha256."""
+    import hashlib
+
+    return hashlib.sha256(token.encode()).hexdigest()[:12]
+
+
+def start_app_process(env_extra: dict[str, str], log: Path) -> tuple[subprocess.Popen, str]:  # type: ignore[type-arg]
+    """`python app.py` on a free loopback port, with no REPLICATE_*/NEUROLINK_* but `env_extra`."""
+    port = free_loopback_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("REPLICATE_", "NEUROLINK_"))}
+    env.update(
+        GRADIO_SERVER_NAME="127.0.0.1",
+        GRADIO_SERVER_PORT=str(port),
+        GRADIO_ANALYTICS_ENABLED="False",
+        **env_extra,
+    )
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "app.py"], cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT
+        )
+    return process, f"http://127.0.0.1:{port}/"
+
+
+def wait_until_serving(process: subprocess.Popen, url: str, log: Path) -> None:  # type: ignore[type-arg]
+    import httpx
+
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"app.py exited: {log.read_text()[-2000:]}")
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    pytest.fail(f"app.py never answered: {log.read_text()[-2000:]}")
 
 
 @pytest.fixture(scope="session")
 def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A real redis-server (Debian's, installed by scripts/test.sh) on a free loopback port."""
     import shutil
-    import subprocess
-    import time
 
     import redis
 
     binary = shutil.which("redis-server")
     if binary is None:
         pytest.fail("redis-server is missing: scripts/test.sh installs it")
-    port = _free_loopback_port()
+    port = free_loopback_port()
     workdir = tmp_path_factory.mktemp("redis")
     process = subprocess.Popen(
         [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",

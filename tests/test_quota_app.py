@@ -5,18 +5,19 @@ the counts shared by two app processes through one Redis."""
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import os
-import socket
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import httpx
 import pytest
-from conftest import OTHER_TOKEN, TOKEN
+from conftest import (
+    OTHER_TOKEN,
+    TOKEN,
+    free_loopback_port,
+    start_app_process,
+    token_id,
+    wait_until_serving,
+)
 from gradio_client import Client
 from gradio_client.exceptions import AppError
 
@@ -26,19 +27,8 @@ from neurolink_ui.quota.settings import OwnerCaps, QuotaSettings
 from neurolink_ui.ui.app import build_app, launch_options
 from neurolink_ui.ui.context import SIMULATOR_TOKEN, AppContext
 
-REPO = Path(__file__).resolve().parents[1]
 IMAGE = {"model": "black-forest-labs/flux-schnell", "api_name": "/image"}
 MAX_SECONDS = 45
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _token_id(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()[:12]
 
 
 def _creates(sim) -> list:  # type: ignore[no-untyped-def]
@@ -69,7 +59,7 @@ def app(simulator_session, tmp_path_factory) -> Iterator[tuple[str, AppContext]]
         prevent_thread_lock=True,
         quiet=True,
         server_name="127.0.0.1",
-        server_port=_free_port(),
+        server_port=free_loopback_port(),
         **launch_options(ctx),
     )
     yield url, ctx
@@ -225,13 +215,13 @@ def test_owner_runs_carry_cancel_after_and_own_tokens_do_not(
     limits()
     client.predict("owner pays", **IMAGE)
     (create,) = _creates(simulator)
-    assert create.token_id == _token_id(TOKEN)
+    assert create.token_id == token_id(TOKEN)
     assert {k.lower(): v for k, v in create.headers.items()}["cancel-after"] == f"{MAX_SECONDS}s"
     simulator.requests.clear()
     client.predict(OTHER_TOKEN, False, api_name="/sign_in")
     client.predict("visitor pays", **IMAGE)
     (own,) = _creates(simulator)
-    assert own.token_id == _token_id(OTHER_TOKEN)
+    assert own.token_id == token_id(OTHER_TOKEN)
     assert {k.lower(): v for k, v in own.headers.items()}["cancel-after"] == "60s"  # poll cap
 
 
@@ -259,7 +249,7 @@ def test_own_token_is_unlimited(app, limits, client, simulator) -> None:  # type
         client.predict(f"mine {i}", **IMAGE)
     client.predict("any model", model="ideogram-ai/ideogram-v3", api_name="/image")
     assert len(_creates(simulator)) == 5
-    assert {r.token_id for r in _creates(simulator)} == {_token_id(OTHER_TOKEN)}
+    assert {r.token_id for r in _creates(simulator)} == {token_id(OTHER_TOKEN)}
 
 
 @pytest.fixture
@@ -364,38 +354,11 @@ def test_fifty_simultaneous_calls_with_a_daily_limit_of_ten(app, limits, simulat
     assert len(_creates(simulator)) == 10
 
 
-def _app_process(
-    sim_url: str, env_extra: dict[str, str], log: Path
-) -> tuple[subprocess.Popen, str]:  # type: ignore[type-arg]
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("REPLICATE_", "NEUROLINK_"))}
-    env.update(
-        REPLICATE_API_TOKEN=TOKEN,
-        REPLICATE_BASE_URL=sim_url,
-        GRADIO_SERVER_NAME="127.0.0.1",
-        GRADIO_SERVER_PORT=str(port),
-        GRADIO_ANALYTICS_ENABLED="False",
-        **env_extra,
-    )
-    with log.open("wb") as out:
-        process = subprocess.Popen([sys.executable, "app.py"], cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)  # fmt: skip
-    return process, f"http://127.0.0.1:{port}/"
+def _owner_env(sim, extra: dict[str, str]) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    return {"REPLICATE_API_TOKEN": TOKEN, "REPLICATE_BASE_URL": sim.base_url, **extra}
 
 
-def _wait_ready(process: subprocess.Popen, url: str, log: Path) -> None:  # type: ignore[type-arg]
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"app.py exited: {log.read_text()[-2000:]}")
-        try:
-            if httpx.get(url, timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.3)
-    pytest.fail(f"app.py never answered: {log.read_text()[-2000:]}")
-
-
+@pytest.mark.timeout(600)  # two app processes start; slow on a shared machine
 def test_two_app_processes_share_one_redis(simulator, redis_url: str, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     import redis
 
@@ -408,10 +371,12 @@ def test_two_app_processes_share_one_redis(simulator, redis_url: str, tmp_path: 
         "NEUROLINK_VISITOR_CONCURRENT": "0",
         "NEUROLINK_DATA_DIR": str(tmp_path / "data"),
     }
-    apps = [_app_process(simulator.base_url, env, tmp_path / f"app{i}.log") for i in range(2)]
+    apps = [
+        start_app_process(_owner_env(simulator, env), tmp_path / f"app{i}.log") for i in range(2)
+    ]
     try:
         for i, (process, url) in enumerate(apps):
-            _wait_ready(process, url, tmp_path / f"app{i}.log")
+            wait_until_serving(process, url, tmp_path / f"app{i}.log")
         ok, refusals = _fifty_at_once([url for _, url in apps])
         assert ok == 10 and len(refusals) == 40
         assert len(_creates(simulator)) == 10
@@ -422,6 +387,7 @@ def test_two_app_processes_share_one_redis(simulator, redis_url: str, tmp_path: 
             process.wait(timeout=20)
 
 
+@pytest.mark.timeout(600)
 def test_bad_settings_stop_the_start_with_a_clear_error(
     simulator, free_port: int, tmp_path: Path
 ) -> None:  # type: ignore[no-untyped-def]
@@ -430,7 +396,7 @@ def test_bad_settings_stop_the_start_with_a_clear_error(
         ({"NEUROLINK_REDIS_URL": f"redis://127.0.0.1:{free_port}/0"}, "NEUROLINK_REDIS_URL: cannot reach Redis"),
     ):  # fmt: skip
         log = tmp_path / "bad.log"
-        process, _ = _app_process(simulator.base_url, extra, log)
+        process, _ = start_app_process(_owner_env(simulator, extra), log)
         assert process.wait(timeout=120) != 0
         assert f"error: {needle}" in log.read_text()
 

@@ -3,17 +3,12 @@ down, and the run past the daily limit is refused with the limit, the reset and 
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 
-import httpx
 import pytest
-from conftest import OTHER_TOKEN, TOKEN
-from test_browser import CHROMIUM, CHROMIUM_ARGS, ROOT, SCREENSHOTS, _free_port
+from conftest import OTHER_TOKEN, TOKEN, start_app_process, wait_until_serving
+from test_browser import CHROMIUM, CHROMIUM_ARGS, SCREENSHOTS
 
 pytestmark = pytest.mark.browser
 
@@ -21,43 +16,25 @@ pytestmark = pytest.mark.browser
 @pytest.fixture
 def guarded_url(simulator, tmp_path) -> Iterator[str]:  # type: ignore[no-untyped-def]
     """`python app.py` on the owner's token (the loopback simulator), one run a day per visitor."""
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("REPLICATE_", "NEUROLINK_"))}
-    env.update(
-        REPLICATE_API_TOKEN=TOKEN,
-        REPLICATE_BASE_URL=simulator.base_url,
-        NEUROLINK_VISITOR_RUNS_PER_DAY="1",
-        NEUROLINK_DATA_DIR=str(tmp_path / "data"),
-        SPACE_ID="owner/neurolink-demo",  # the refusal links to duplicating it
-        GRADIO_SERVER_NAME="127.0.0.1",
-        GRADIO_SERVER_PORT=str(port),
-        GRADIO_TEMP_DIR=str(tmp_path / "gradio"),
-        GRADIO_ANALYTICS_ENABLED="False",
-    )
+    env = {
+        "REPLICATE_API_TOKEN": TOKEN,
+        "REPLICATE_BASE_URL": simulator.base_url,
+        "NEUROLINK_VISITOR_RUNS_PER_DAY": "1",
+        "NEUROLINK_DATA_DIR": str(tmp_path / "data"),
+        "SPACE_ID": "owner/neurolink-demo",  # the refusal links to duplicating it
+        "GRADIO_TEMP_DIR": str(tmp_path / "gradio"),
+    }
     log = tmp_path / "app.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "app.py"], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT
-        )
-    url = f"http://127.0.0.1:{port}/"
+    process, url = start_app_process(env, log)
     try:
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline:
-            if proc.poll() is not None:
-                pytest.fail(f"app.py exited: {log.read_text()[-2000:]}")
-            try:
-                if httpx.get(url, timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.3)
-        else:
-            pytest.fail(f"app.py never answered: {log.read_text()[-2000:]}")
+        wait_until_serving(process, url, log)
         yield url
     finally:
-        proc.terminate()
-        proc.wait(timeout=20)
+        process.terminate()
+        process.wait(timeout=20)
 
 
+@pytest.mark.timeout(600)
 def test_meter_and_refusal_on_the_owners_token(guarded_url: str, simulator) -> None:  # type: ignore[no-untyped-def]
     if not shutil.which(CHROMIUM):
         pytest.fail("Debian's chromium is missing: scripts/test.sh installs it")

@@ -75,7 +75,10 @@ def test_default_data_dir_is_under_the_users_data_directory(tmp_path: Path) -> N
             {"NEUROLINK_VISITOR_RUNS_PER_DAY": "abc"},
             "NEUROLINK_VISITOR_RUNS_PER_DAY must be a whole",
         ),
-        ({"NEUROLINK_VISITOR_CONCURRENT": "-1"}, "NEUROLINK_VISITOR_CONCURRENT must be 0 or more"),
+        (
+            {"NEUROLINK_VISITOR_CONCURRENT": "-1"},
+            "NEUROLINK_VISITOR_CONCURRENT must be a whole number from 0",
+        ),
         ({"NEUROLINK_MAX_SECONDS": "soon"}, "NEUROLINK_MAX_SECONDS must be a number"),
         ({"NEUROLINK_ALLOWED_MODELS": "flux"}, "not an owner/name glob"),
         ({"NEUROLINK_ALLOWED_MODELS": "paint:acme/*"}, "names no panel"),

@@ -23,32 +23,27 @@ class QuotaConfigError(ValueError):
     """A guarded-demo setting that cannot work; the message names the variable and the fix."""
 
 
-def _count(env: Mapping[str, str], key: str, default: int) -> int:
+def _limit(env: Mapping[str, str], key: str, default: float, *, seconds: bool = False) -> float:
+    """A non-negative whole number (or number of seconds) from `key`; 0 disables the limit."""
     raw = env.get(key, "").strip()
     if not raw:
         return default
+    what = "a number of seconds" if seconds else "a whole number"
     try:
-        value = int(raw)
+        value = float(raw) if seconds else int(raw)
     except ValueError:
-        raise QuotaConfigError(
-            f"{key} must be a whole number (0 disables the limit), got {raw!r}"
-        ) from None
-    if value < 0:
-        raise QuotaConfigError(f"{key} must be 0 or more (0 disables the limit), got {raw!r}")
+        raise QuotaConfigError(f"{key} must be {what} (0 disables it), got {raw!r}") from None
+    if not 0 <= value <= 10**9:
+        raise QuotaConfigError(f"{key} must be {what} from 0 to 10^9 (0 disables it), got {raw!r}")
     return value
+
+
+def _count(env: Mapping[str, str], key: str, default: int) -> int:
+    return int(_limit(env, key, default))
 
 
 def _seconds(env: Mapping[str, str], key: str, default: float) -> float:
-    raw = env.get(key, "").strip()
-    if not raw:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise QuotaConfigError(f"{key} must be a number of seconds, got {raw!r}") from None
-    if not 0 <= value < 86_400:
-        raise QuotaConfigError(f"{key} must be between 0 and 86400 seconds, got {raw!r}")
-    return value
+    return _limit(env, key, default, seconds=True)
 
 
 def default_data_dir(env: Mapping[str, str]) -> Path:

@@ -419,3 +419,35 @@ async def test_meter_counts_down(own_ctx) -> None:  # type: ignore[no-untyped-de
     assert "4 of 5** runs left today on this Space's token" in text
     assert "your own token" in await meter_markdown(ctx, OTHER_TOKEN, Peer(), None)  # type: ignore[arg-type]
     assert "simulator" in await meter_markdown(ctx, SIMULATOR_TOKEN, Peer(), None)  # type: ignore[arg-type]
+
+
+async def test_sign_in_button_only_when_the_space_enables_oauth(own_ctx, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import gradio as gr
+
+    def login_buttons(ctx: AppContext) -> int:
+        demo = build_app(ctx=ctx)
+        return sum(isinstance(block, gr.LoginButton) for block in demo.blocks.values())
+
+    assert login_buttons(own_ctx()) == 0  # OAuth off: no button, no session middleware
+    import gradio.oauth
+
+    # As on a Space with `hf_oauth: true` (Gradio read these at import); the provider URL is a
+    # closed loopback port, so nothing could leave the machine even if it were fetched.
+    monkeypatch.setenv("SYSTEM", "spaces")
+    monkeypatch.setenv("SPACE_ID", "owner/demo")
+    for name, value in {
+        "OAUTH_CLIENT_ID": "abc",
+        "OAUTH_CLIENT_SECRET": "secret",
+        "OAUTH_SCOPES": "openid profile",
+        "OPENID_PROVIDER_URL": "http://127.0.0.1:9",
+    }.items():
+        monkeypatch.setattr(gradio.oauth, name, value)
+    with_oauth = own_ctx(oauth=True, space_id="owner/demo")
+    assert login_buttons(with_oauth) == 1
+    settings = Settings.from_env(
+        {"REPLICATE_API_TOKEN": TOKEN, "SPACE_ID": "owner/demo", "OAUTH_CLIENT_ID": "abc"}
+    )
+    assert settings.quota.oauth and settings.quota.duplicate_url == (
+        "https://huggingface.co/spaces/owner/demo?duplicate=true"
+    )
+    assert not Settings.from_env({"REPLICATE_API_TOKEN": TOKEN, "SPACE_ID": "o/d"}).quota.oauth

@@ -111,6 +111,13 @@ def app_env(base: str, port: int, workdir: Path) -> dict[str, str]:
             "HF_HUB_OFFLINE": "1",
             "GRADIO_TEMP_DIR": str(workdir / "gradio"),
             "TMPDIR": str(workdir),  # the app's outputs folder lives under tempfile.gettempdir()
+            # The app's own overhead is measured, not guarded demo mode's limits: all off.
+            "NEUROLINK_DATA_DIR": str(workdir / "data"),
+            "NEUROLINK_VISITOR_RUNS_PER_MINUTE": "0",
+            "NEUROLINK_VISITOR_RUNS_PER_DAY": "0",
+            "NEUROLINK_VISITOR_CONCURRENT": "0",
+            "NEUROLINK_DAILY_RUNS": "0",
+            "NEUROLINK_ALLOWED_MODELS": "*",
         }
     )
     return env

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +18,10 @@ os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 for _var in ("REPLICATE_API_TOKEN", "REPLICATE_BASE_URL", "REPLICATE_MODEL"):
     os.environ.pop(_var, None)
+for _var in [name for name in os.environ if name.startswith("NEUROLINK_")]:
+    os.environ.pop(_var, None)
+# Apps started by tests (in process or as `app.py`) keep run counts here, never in the home folder.
+os.environ["NEUROLINK_DATA_DIR"] = tempfile.mkdtemp(prefix="neurolink-test-data-")
 
 REPO = Path(__file__).resolve().parents[1]
 TOKEN = "r8_testtokenalpha0123456789"
@@ -74,6 +79,7 @@ def start_app_process(env_extra: dict[str, str], log: Path) -> tuple[subprocess.
     port = free_loopback_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("REPLICATE_", "NEUROLINK_"))}
     env.update(
+        NEUROLINK_DATA_DIR=os.environ["NEUROLINK_DATA_DIR"],
         GRADIO_SERVER_NAME="127.0.0.1",
         GRADIO_SERVER_PORT=str(port),
         GRADIO_ANALYTICS_ENABLED="False",

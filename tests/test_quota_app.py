@@ -451,3 +451,42 @@ async def test_sign_in_button_only_when_the_space_enables_oauth(own_ctx, monkeyp
         "https://huggingface.co/spaces/owner/demo?duplicate=true"
     )
     assert not Settings.from_env({"REPLICATE_API_TOKEN": TOKEN, "SPACE_ID": "o/d"}).quota.oauth
+
+
+def test_hidden_endpoints_are_limited_too(app, limits, client, simulator) -> None:  # type: ignore[no-untyped-def]
+    """The private Enter-to-send chat event, called over raw HTTP as a scraper would."""
+    import json
+    import uuid
+
+    import httpx
+
+    url = app[0]
+    limits(runs_per_day=1)
+    client.predict("the one run", api_name="/chat")
+    demo_config = httpx.get(f"{url}config", timeout=30).json()
+    private = [
+        i
+        for i, dep in enumerate(demo_config["dependencies"])
+        if dep.get("api_name") == "chat_1"  # message.submit: the chat handler, not in the API
+    ]
+    assert private, "the hidden chat event is gone"
+    session = uuid.uuid4().hex
+    inputs = ["hidden", [], "You are helpful.", "meta/meta-llama-3.1-70b-instruct", 64, 0.5, "{}"]
+    creates = len(_creates(simulator))
+    with httpx.Client(base_url=url, timeout=60) as http:
+        joined = http.post(
+            "gradio_api/queue/join",
+            json={"data": [*inputs, None, None], "fn_index": private[0], "session_hash": session},
+        )
+        assert joined.status_code == 200, joined.text
+        completed = None
+        with http.stream("GET", "gradio_api/queue/data", params={"session_hash": session}) as sse:
+            for line in sse.iter_lines():
+                if line.startswith("data:"):
+                    message = json.loads(line[5:])
+                    if message.get("msg") == "process_completed":
+                        completed = message
+                        break
+    assert completed is not None and completed["success"] is False
+    assert "used your 1 runs for today" in json.dumps(completed)
+    assert len(_creates(simulator)) == creates  # nothing reached Replicate

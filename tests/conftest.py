@@ -83,8 +83,8 @@ def start_app_process(env_extra: dict[str, str], log: Path) -> tuple[subprocess.
         GRADIO_SERVER_NAME="127.0.0.1",
         GRADIO_SERVER_PORT=str(port),
         GRADIO_ANALYTICS_ENABLED="False",
-        **env_extra,
     )
+    env.update(env_extra)
     with log.open("wb") as out:
         process = subprocess.Popen(
             [sys.executable, "app.py"], cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT

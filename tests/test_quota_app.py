@@ -202,7 +202,7 @@ def test_model_outside_the_allow_list_is_refused_naming_the_allowed(
     message = _refusal(
         lambda: client.predict("hi", model="black-forest-labs/flux-schnell", api_name="/chat")
     )
-    assert "Chat panel" in message and "meta/meta-llama-3.1-70b-instruct" in message
+    assert "Chat panel" in message and "meta/meta-llama-3-70b-instruct" in message
     assert simulator.requests == []
     limits(allowed=None)  # NEUROLINK_ALLOWED_MODELS=* : any model
     gallery, *_ = client.predict("x", model="ideogram-ai/ideogram-v3", api_name="/image")
@@ -471,12 +471,14 @@ def test_hidden_endpoints_are_limited_too(app, limits, client, simulator) -> Non
     ]
     assert private, "the hidden chat event is gone"
     session = uuid.uuid4().hex
-    inputs = ["hidden", [], "You are helpful.", "meta/meta-llama-3.1-70b-instruct", 64, 0.5, "{}"]
+    inputs = ["hidden", [], "You are helpful.", "meta/meta-llama-3-70b-instruct", 64, 0.5, "{}"]
+    # The rest (an image, the session's states) left empty, however many the event takes.
+    data = inputs + [None] * (len(demo_config["dependencies"][private[0]]["inputs"]) - len(inputs))
     creates = len(_creates(simulator))
     with httpx.Client(base_url=url, timeout=60) as http:
         joined = http.post(
             "gradio_api/queue/join",
-            json={"data": [*inputs, None, None], "fn_index": private[0], "session_hash": session},
+            json={"data": data, "fn_index": private[0], "session_hash": session},
         )
         assert joined.status_code == 200, joined.text
         completed = None

@@ -18,7 +18,9 @@ from ..modalities.video import frames_per_second
 from ..replicate.schema import InputField, InputSchema
 from .settings import OwnerCaps
 
-TOKEN_FIELDS = (*TOKEN_LIMIT_FIELDS, "max_completion_tokens", "max_output_tokens")
+TOKEN_FIELDS = tuple(
+    dict.fromkeys((*TOKEN_LIMIT_FIELDS, "max_completion_tokens", "max_output_tokens"))
+)
 LENGTH_FIELDS = (*DURATION_NAMES, "seconds", "length")
 FRAME_FIELDS = ("num_frames", "frames", "video_length")
 RESOLUTION_FIELDS = ("width", "height")

@@ -69,6 +69,7 @@ def test_meter_and_refusal_on_the_owners_token(guarded_url: str, simulator) -> N
         expect(toast.first).to_be_visible(timeout=20_000)
         expect(page.get_by_text("Limit reached (runs per day)").first).to_be_visible()
         expect(page.get_by_text("huggingface.co/spaces/owner/neurolink-demo").first).to_be_visible()
+        page.wait_for_timeout(1500)  # the toast fades in: let the screenshot show it whole
         page.screenshot(path=SCREENSHOTS / "09-quota-refusal.png", full_page=False)
         assert len([r for r in simulator.requests if r.method == "POST"]) == creates_before
 

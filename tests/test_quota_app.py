@@ -152,7 +152,7 @@ def test_concurrent_runs_and_the_slot_is_freed_when_a_run_ends(
     first = client.submit("slow one", **IMAGE)
     _wait_processing(simulator, before)
     message = _refusal(lambda: client.predict("second at once", **IMAGE))
-    assert "already have 1 runs going" in message
+    assert "already have 1 run going" in message
     first.result(timeout=60)
     simulator.config.run_time = 0.05
     gallery, *_ = client.predict("after the first ended", **IMAGE)
@@ -169,7 +169,7 @@ def test_concurrent_runs_and_the_slot_is_freed_when_a_run_ends(
             client.predict("after the stop", **IMAGE)
             break
         except AppError as exc:
-            assert "runs going" in str(exc)
+            assert "going on this Space" in str(exc)
             time.sleep(0.1)
     else:
         pytest.fail("the stopped run kept its slot")
@@ -286,7 +286,7 @@ def test_spoofed_forwarded_for_does_not_reset_the_quota(app, limits, simulator) 
     spoofing = _client(url, **{"X-Forwarded-For": "203.0.113.77"})
     try:
         plain.predict("mine", **IMAGE)
-        assert "used your 1 runs" in _refusal(lambda: spoofing.predict("again", **IMAGE))
+        assert "used your 1 run" in _refusal(lambda: spoofing.predict("again", **IMAGE))
     finally:
         plain.close()
         spoofing.close()
@@ -295,7 +295,7 @@ def test_spoofed_forwarded_for_does_not_reset_the_quota(app, limits, simulator) 
     prefixed = _client(url, **{"X-Forwarded-For": "203.0.113.1, 198.51.100.20"})
     try:
         first.predict("mine", **IMAGE)
-        assert "used your 1 runs" in _refusal(lambda: prefixed.predict("again", **IMAGE))
+        assert "used your 1 run" in _refusal(lambda: prefixed.predict("again", **IMAGE))
     finally:
         first.close()
         prefixed.close()
@@ -320,7 +320,7 @@ async def test_signed_in_hugging_face_user_has_the_user_quota(own_ctx, simulator
         [u async for u in chat("fourth", [], profile=profile)]
     # Signed out, the same handler counts the (empty) session against the visitor quota of 1.
     [u async for u in chat("anonymous", [])]
-    with pytest.raises(gr.Error, match="used your 1 runs"):
+    with pytest.raises(gr.Error, match="used your 1 run"):
         [u async for u in chat("anonymous again", [])]
 
 
@@ -490,5 +490,5 @@ def test_hidden_endpoints_are_limited_too(app, limits, client, simulator) -> Non
                         completed = message
                         break
     assert completed is not None and completed["success"] is False
-    assert "used your 1 runs for today" in json.dumps(completed)
+    assert "used your 1 run for today" in json.dumps(completed)
     assert len(_creates(simulator)) == creates  # nothing reached Replicate

@@ -65,7 +65,7 @@ def test_meter_and_refusal_on_the_owners_token(guarded_url: str, simulator) -> N
         creates_before = len([r for r in simulator.requests if r.method == "POST"])
         prompt.fill("One more, please")
         generate.click()
-        toast = page.get_by_text("You have used your 1 runs for today")
+        toast = page.get_by_text("You have used your 1 run for today")
         expect(toast.first).to_be_visible(timeout=20_000)
         expect(page.get_by_text("Limit reached (runs per day)").first).to_be_visible()
         expect(page.get_by_text("huggingface.co/spaces/owner/neurolink-demo").first).to_be_visible()

@@ -47,6 +47,10 @@ class Ticket:
     id: str
 
 
+def _runs(count: int) -> str:
+    return f"{count} run" if count == 1 else f"{count} runs"
+
+
 def _wait_text(seconds: float) -> str:
     seconds = max(1, round(seconds))
     if seconds < 90:
@@ -169,12 +173,12 @@ class QuotaGuard:
         midnight = f"at midnight UTC (in {_wait_text(self._midnight_in(now))})"
         if limit == "daily_runs":
             why = (
-                f"This Space's token has made its {s.daily_runs} runs for all visitors today. "
+                f"This Space's token has made its {_runs(s.daily_runs)} for all visitors today. "
                 f"The count resets {midnight}."
             )
         elif limit == "runs_per_day":
             why = (
-                f"You have used your {self.runs_per_day(visitor)} runs for today on this "
+                f"You have used your {_runs(self.runs_per_day(visitor))} for today on this "
                 f"Space's token. Your count resets {midnight}."
             )
             if not visitor.signed_in and s.oauth and s.user_runs_per_day > s.runs_per_day:
@@ -182,12 +186,12 @@ class QuotaGuard:
         elif limit == "runs_per_minute":
             wait = (usage.minute_frees_at or now + 60) - now
             why = (
-                f"You can start {s.runs_per_minute} runs a minute on this Space's token; "
+                f"You can start {_runs(s.runs_per_minute)} a minute on this Space's token; "
                 f"the next one is possible in {_wait_text(wait)}."
             )
         else:
             why = (
-                f"You already have {s.concurrent} runs going on this Space's token; start "
+                f"You already have {_runs(s.concurrent)} going on this Space's token; start "
                 "another when one finishes (or Stop one)."
             )
         headline = f"Limit reached ({LIMIT_NAMES[limit]})."

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from helpers import free_port
 
 # No test may reach outside loopback, and nothing phones home.
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
@@ -53,20 +54,6 @@ def other_token() -> str:
     return OTHER_TOKEN
 
 
-def free_loopback_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@pytest.fixture
-def free_port() -> int:
-    """A loopback port nothing listens on."""
-    return free_loopback_port()
-
-
 def token_id(token: str) -> str:
     """How the simulator records a token: the first 12 hex of its sha256."""
     import hashlib
@@ -76,7 +63,7 @@ def token_id(token: str) -> str:
 
 def start_app_process(env_extra: dict[str, str], log: Path) -> tuple[subprocess.Popen, str]:  # type: ignore[type-arg]
     """`python app.py` on a free loopback port, with no REPLICATE_*/NEUROLINK_* but `env_extra`."""
-    port = free_loopback_port()
+    port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("REPLICATE_", "NEUROLINK_"))}
     env.update(
         NEUROLINK_DATA_DIR=os.environ["NEUROLINK_DATA_DIR"],
@@ -92,22 +79,6 @@ def start_app_process(env_extra: dict[str, str], log: Path) -> tuple[subprocess.
     return process, f"http://127.0.0.1:{port}/"
 
 
-def wait_until_serving(process: subprocess.Popen, url: str, log: Path) -> None:  # type: ignore[type-arg]
-    import httpx
-
-    deadline = time.monotonic() + 240  # a loaded, shared machine starts Gradio slowly
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"app.py exited: {log.read_text()[-2000:]}")
-        try:
-            if httpx.get(url, timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.3)
-    pytest.fail(f"app.py never answered: {log.read_text()[-2000:]}")
-
-
 @pytest.fixture(scope="session")
 def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A real redis-server (Debian's, installed by scripts/test.sh) on a free loopback port."""
@@ -118,7 +89,7 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     binary = shutil.which("redis-server")
     if binary is None:
         pytest.fail("redis-server is missing: scripts/test.sh installs it")
-    port = free_loopback_port()
+    port = free_port()
     workdir = tmp_path_factory.mktemp("redis")
     process = subprocess.Popen(
         [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",

@@ -13,13 +13,12 @@ import pytest
 from conftest import (
     OTHER_TOKEN,
     TOKEN,
-    free_loopback_port,
     start_app_process,
     token_id,
-    wait_until_serving,
 )
 from gradio_client import Client
 from gradio_client.exceptions import AppError
+from helpers import free_port, wait_for_page
 
 from neurolink_ui.config import Settings
 from neurolink_ui.quota.guard import QuotaGuard
@@ -59,7 +58,7 @@ def app(simulator_session, tmp_path_factory) -> Iterator[tuple[str, AppContext]]
         prevent_thread_lock=True,
         quiet=True,
         server_name="127.0.0.1",
-        server_port=free_loopback_port(),
+        server_port=free_port(),
         **launch_options(ctx),
     )
     yield url, ctx
@@ -376,7 +375,8 @@ def test_two_app_processes_share_one_redis(simulator, redis_url: str, tmp_path: 
     ]
     try:
         for i, (process, url) in enumerate(apps):
-            wait_until_serving(process, url, tmp_path / f"app{i}.log")
+            log = tmp_path / f"app{i}.log"
+            wait_for_page(url, process, log.read_text, timeout=240)
         ok, refusals = _fifty_at_once([url for _, url in apps])
         assert ok == 10 and len(refusals) == 40
         assert len(_creates(simulator)) == 10
@@ -388,12 +388,10 @@ def test_two_app_processes_share_one_redis(simulator, redis_url: str, tmp_path: 
 
 
 @pytest.mark.timeout(600)
-def test_bad_settings_stop_the_start_with_a_clear_error(
-    simulator, free_port: int, tmp_path: Path
-) -> None:  # type: ignore[no-untyped-def]
+def test_bad_settings_stop_the_start_with_a_clear_error(simulator, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     for extra, needle in (
         ({"NEUROLINK_VISITOR_RUNS_PER_DAY": "abc"}, "NEUROLINK_VISITOR_RUNS_PER_DAY must be a whole number"),
-        ({"NEUROLINK_REDIS_URL": f"redis://127.0.0.1:{free_port}/0"}, "NEUROLINK_REDIS_URL: cannot reach Redis"),
+        ({"NEUROLINK_REDIS_URL": f"redis://127.0.0.1:{free_port()}/0"}, "NEUROLINK_REDIS_URL: cannot reach Redis"),
     ):  # fmt: skip
         log = tmp_path / "bad.log"
         process, _ = start_app_process(_owner_env(simulator, extra), log)

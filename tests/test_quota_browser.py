@@ -7,7 +7,8 @@ import shutil
 from collections.abc import Iterator
 
 import pytest
-from conftest import OTHER_TOKEN, TOKEN, start_app_process, wait_until_serving
+from conftest import OTHER_TOKEN, TOKEN, start_app_process
+from helpers import wait_for_page
 from test_browser import CHROMIUM, CHROMIUM_ARGS, SCREENSHOTS
 
 pytestmark = pytest.mark.browser
@@ -27,7 +28,7 @@ def guarded_url(simulator, tmp_path) -> Iterator[str]:  # type: ignore[no-untype
     log = tmp_path / "app.log"
     process, url = start_app_process(env, log)
     try:
-        wait_until_serving(process, url, log)
+        wait_for_page(url, process, log.read_text, timeout=240)
         yield url
     finally:
         process.terminate()

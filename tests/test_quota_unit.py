@@ -10,6 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+from helpers import free_port
 
 from neurolink_ui.config import Settings
 from neurolink_ui.quota.clamp import clamp_costs
@@ -292,9 +293,10 @@ def test_redis_store_limits_and_atomic_admission(redis_url: str) -> None:
     again.close()
 
 
-def test_unreachable_redis_is_a_clear_startup_error(free_port: int) -> None:
-    url = f"redis://:hunter2@127.0.0.1:{free_port}/0"
+def test_unreachable_redis_is_a_clear_startup_error() -> None:
+    port = free_port()
+    url = f"redis://:hunter2@127.0.0.1:{port}/0"
     with pytest.raises(QuotaConfigError, match="cannot reach Redis") as info:
         open_store(None, url)
     assert "hunter2" not in str(info.value)
-    assert redacted(url) == f"redis://:***@127.0.0.1:{free_port}/0"
+    assert redacted(url) == f"redis://:***@127.0.0.1:{port}/0"

@@ -43,7 +43,7 @@ HELD_KEYS = {
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(240)
+@pytest.mark.timeout(480)
 def test_quick_benchmarks_produce_every_figure(tmp_path: Path) -> None:
     results = run(quick=True, only=SECTIONS)
     assert results["errors"] == {}
@@ -91,6 +91,6 @@ def test_quick_benchmarks_produce_every_figure(tmp_path: Path) -> None:
     assert results["machine"]["nproc"] >= 1 and results["machine"]["gradio"]
 
     table = markdown_table(results)
-    assert table.count("\n") == len(EXPECTED_KEYS) + 1
+    assert table.count("\n") == len(figures) + 1  # a header row, then one row a figure
     written = write_results(results, tmp_path)
     assert json.loads(written.read_text(encoding="utf-8"))["mode"] == "quick"

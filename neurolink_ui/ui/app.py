@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 import gradio as gr
 
@@ -68,6 +69,19 @@ def build_app(settings: Settings | None = None, ctx: AppContext | None = None) -
         demo.load(restore, [stored], restore_outputs, api_visibility="private")
     demo.queue(default_concurrency_limit=None, max_size=QUEUE_MAX_SIZE)
     return demo
+
+
+def startup_message(ctx: AppContext, host: str, port: int) -> str:
+    """What the terminal says at start: where the panels' runs go, and where the page is."""
+    page = f"NeuroLink UI on http://{host}:{port}"
+    if ctx.simulator_client is not None:
+        sim = urlsplit(ctx.simulator_client.base_url)
+        return (
+            f"{page} — no REPLICATE_API_TOKEN: runs go to the built-in Replicate simulator on "
+            f"port {sim.port} ({sim.scheme}://{sim.netloc}); outputs are synthetic. "
+            "Set REPLICATE_API_TOKEN to use Replicate."
+        )
+    return f"{page} — runs go to Replicate at {ctx.settings.base_url} (REPLICATE_API_TOKEN is set)."
 
 
 def launch_options(ctx: AppContext) -> dict[str, Any]:

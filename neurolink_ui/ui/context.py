@@ -12,16 +12,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..config import Settings
+from ..config import BUILTIN_SIMULATOR_TOKEN, Settings
 from ..replicate.client import ReplicateClient
 
 if TYPE_CHECKING:  # started only when no token is set, so imported there, not here
     from ..simulator.runner import Simulator
 
 log = logging.getLogger("neurolink_ui.ui")
-
-# The built-in simulator accepts any well-formed token; this one never leaves the machine.
-SIMULATOR_TOKEN = "r8_builtinsimulatortoken"
 
 
 @dataclass
@@ -71,7 +68,7 @@ class AppContext:
         if self.settings.api_token:
             return Backend(self.client, self.settings.api_token)
         assert self.simulator_client is not None
-        return Backend(self.simulator_client, SIMULATOR_TOKEN)
+        return Backend(self.simulator_client, BUILTIN_SIMULATOR_TOKEN)
 
     def session_dir(self, session_hash: str | None) -> Path:
         path = self.outputs_dir / (session_hash or "direct")[:32]

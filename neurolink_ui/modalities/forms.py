@@ -68,7 +68,8 @@ def form_field(spec: InputField) -> FormField:
         return FormField(kind="checkbox", **{**common, "default": bool(spec.default)})
     if spec.is_numeric:
         integer = spec.type == "integer"
-        if spec.minimum is not None and spec.maximum is not None:
+        # A slider always holds a value; a field with no default must be able to stay empty.
+        if spec.minimum is not None and spec.maximum is not None and spec.default is not None:
             return FormField(
                 kind="slider",
                 minimum=spec.minimum,

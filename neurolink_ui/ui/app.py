@@ -23,10 +23,17 @@ MAX_UPLOAD = "50mb"
 CACHE_CLEANUP = (3600, 3600)  # every hour, files older than an hour
 
 CSS = """
-.gradio-container { max-width: 1280px !important; margin: auto; }
+/* clip, not Gradio's hidden: a hidden overflow is a scroll container, which defeats sticky. */
+.gradio-container { max-width: 1280px !important; margin: auto; overflow: clip !important; }
 .nl-banner { border-radius: 10px; padding: 4px 14px; background: var(--block-background-fill);
   border: 1px solid var(--border-color-accent); }
 .nl-status { min-height: 2.2em; }
+/* Long prompts, URLs and JSON wrap instead of widening the page on a phone. */
+.gradio-container .prose { overflow-wrap: anywhere; }
+.gradio-container .prose code { white-space: pre-wrap; overflow-wrap: anywhere; }
+/* The run button stays in reach below a long Advanced form (see common.run_buttons). */
+.nl-run { position: sticky; bottom: 0; z-index: 20; padding: 8px 0;
+  background: var(--body-background-fill); }
 .nl-status pre { max-height: 8em; overflow: auto; font-size: 0.8em; }
 """
 

@@ -19,6 +19,7 @@ from .common import (
     advanced_form,
     model_picker,
     parse_advanced,
+    run_buttons,
     user_errors,
 )
 from .components import ImageInput, VideoOutput
@@ -64,9 +65,7 @@ def build_avatar_panel(ctx: AppContext, session: gr.State, generations: gr.State
             audio = gr.Audio(label="Narration", sources=["upload", "microphone"], type="filepath")
             model = model_picker("Model", ctx.settings.avatar_model, AVATAR_MODELS)
             advanced = advanced_form(ctx, model, session, filled_fields)
-            with gr.Row():
-                run = gr.Button("Animate", variant="primary")
-                stop = gr.Button("Stop", variant="stop")
+            run, stop = run_buttons("Animate")
         with gr.Column(scale=3):
             output = VideoOutput(label="Talking avatar", height=420)
             status = gr.Markdown(elem_classes=["nl-status"])

@@ -141,13 +141,15 @@ def build_chat_panel(ctx: AppContext, session: gr.State, generations: gr.State) 
                 placeholder="Ask anything. Answers stream token by token where the model can.",
             )
             with gr.Row():
+                # No autofocus: focusing it on load scrolls the page past the title and banner.
+                # Wide enough that on a phone it has a line of its own, the buttons the next one.
                 message = gr.Textbox(
                     label="Message",
                     placeholder="Write a message and press Enter",
                     scale=5,
                     lines=1,
                     max_lines=8,
-                    autofocus=True,
+                    min_width=300,
                 )
                 send = gr.Button("Send", variant="primary", scale=1, min_width=90)
                 stop = gr.Button("Stop", variant="stop", scale=1, min_width=90)

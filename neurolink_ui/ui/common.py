@@ -86,6 +86,10 @@ def _component_for(spec: FormField) -> FormComponent:
         return gr.Slider(
             minimum=spec.minimum, maximum=spec.maximum, step=spec.step, value=spec.default, **common
         )
+    if spec.kind in ("number", "slider") and spec.default is None:
+        # gr.Number shows 0 when empty; a box left blank sends nothing and the model decides.
+        # `collect_advanced` reads the number (and refuses text that is not one).
+        return gr.Textbox(value="", placeholder="Empty: the model decides", **common)
     if spec.kind in ("number", "slider"):  # a slider without both bounds is a number box
         return gr.Number(value=spec.default, precision=0 if spec.integer else None, **common)
     if spec.kind == "checkbox":
@@ -132,9 +136,18 @@ def advanced_form(
             fields = form_fields(info.input_schema, exclude=filled(info.input_schema))
             return (fields or "This model has no further parameters."), "{}"
 
-        # On page load and whenever the model or the token changes (render can't await).
+        # On page load and whenever the model or the token changes (render can't await). The old
+        # form is emptied first: the page reuses controls by position across re-renders, so a
+        # new model's Number would otherwise receive, say, the "webp" of the old Dropdown there.
         gr.on(
             None,
+            lambda *_: None,
+            [model, session],
+            [form],
+            api_visibility="private",
+            show_progress="hidden",
+            queue=False,
+        ).then(
             load_form,
             [model, session],
             [form, advanced],
@@ -145,8 +158,7 @@ def advanced_form(
         @gr.render(inputs=[form])
         def render_form(fields: list[FormField] | str | None) -> None:
             if fields is None:
-                gr.Markdown("Reading the model's schema…")
-                return
+                return  # nothing at all, see above
             if isinstance(fields, str):
                 gr.Markdown(fields)
                 return
@@ -161,6 +173,15 @@ def advanced_form(
                 )
 
     return advanced
+
+
+def run_buttons(label: str) -> tuple[gr.Button, gr.Button]:
+    """A panel's run and Stop buttons. Their row sticks to the bottom of the screen while the
+    column above it is taller than the screen (a long Advanced form), so they stay in reach."""
+    with gr.Row(elem_classes=["nl-run"]):
+        run = gr.Button(label, variant="primary", min_width=100)
+        stop = gr.Button("Stop", variant="stop", min_width=80)
+    return run, stop
 
 
 PanelUpdate = tuple[Any, ...]  # (the panel's output(s), status Markdown, History)

@@ -19,6 +19,7 @@ from .common import (
     advanced_form,
     model_picker,
     parse_advanced,
+    run_buttons,
     user_errors,
 )
 from .components import GalleryOutput, ImageInput
@@ -86,12 +87,14 @@ def build_image_panel(ctx: AppContext, session: gr.State, generations: gr.State)
                 label="Input image (optional, image-to-image)", type="filepath", height=180
             )
             advanced = advanced_form(ctx, model, session, filled_fields)
-            with gr.Row():
-                run = gr.Button("Generate", variant="primary")
-                stop = gr.Button("Stop", variant="stop")
+            run, stop = run_buttons("Generate")
         with gr.Column(scale=3):
             gallery = GalleryOutput(
-                label="Images", columns=2, height=520, buttons=["download", "fullscreen"]
+                label="Images",
+                columns=2,
+                height=520,
+                object_fit="contain",  # whole images, whatever their aspect ratio
+                buttons=["download", "fullscreen"],
             )
             status = gr.Markdown(elem_classes=["nl-status"])
 

@@ -18,6 +18,7 @@ from .common import (
     advanced_form,
     model_picker,
     parse_advanced,
+    run_buttons,
 )
 from .components import AudioOutput
 from .context import AppContext
@@ -76,9 +77,7 @@ def build_music_panel(ctx: AppContext, session: gr.State, generations: gr.State)
                 output_format = gr.Radio(["mp3", "wav"], value="mp3", label="Format")
             model = model_picker("Model", ctx.settings.music_model, MUSIC_MODELS)
             advanced = advanced_form(ctx, model, session, filled_fields)
-            with gr.Row():
-                run = gr.Button("Compose", variant="primary")
-                stop = gr.Button("Stop", variant="stop")
+            run, stop = run_buttons("Compose")
         with gr.Column(scale=3):
             output = AudioOutput(label="Track", type="filepath", buttons=["download"])
             status = gr.Markdown(elem_classes=["nl-status"])

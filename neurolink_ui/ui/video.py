@@ -21,6 +21,7 @@ from .common import (
     advanced_form,
     model_picker,
     parse_advanced,
+    run_buttons,
     user_errors,
 )
 from .components import ImageInput, ImageOutput, VideoOutput
@@ -91,9 +92,7 @@ def build_video_panel(ctx: AppContext, session: gr.State, generations: gr.State)
                 length = gr.Slider(1, 10, value=4, step=1, label="Length (seconds)")
                 aspect_ratio = gr.Dropdown(VIDEO_ASPECT_RATIOS, value="16:9", label="Aspect ratio")
             advanced = advanced_form(ctx, model, session, filled_fields)
-            with gr.Row():
-                run = gr.Button("Generate video", variant="primary")
-                stop = gr.Button("Stop", variant="stop")
+            run, stop = run_buttons("Generate video")
         with gr.Column(scale=3):
             # interactive=False: they are inputs of the visibility step, but outputs to a person.
             output = VideoOutput(

@@ -32,7 +32,21 @@ CSS = """
 .gradio-container .prose { overflow-wrap: anywhere; }
 .gradio-container .prose code { white-space: pre-wrap; overflow-wrap: anywhere; }
 /* The run button stays in reach below a long Advanced form (see common.run_buttons). */
-.nl-run { position: sticky; bottom: 0; z-index: 20; padding: 8px 0;
+/* The token row wraps on a phone instead of squeezing its checkbox to a word a line. */
+.nl-token .row { flex-wrap: wrap; }
+.nl-remember { min-width: 220px !important; flex: 2 1 220px !important; }
+/* History: compact cards, thumbnails on light ground rather than black letterboxes. */
+.nl-card { border: 1px solid var(--border-color-primary) !important; border-radius: 10px !important;
+  margin-bottom: 10px; box-shadow: none !important; }
+/* Nothing in a card may widen the page: long JSON and code wrap inside it. */
+.nl-card, .nl-card * { min-width: 0; }
+.nl-card { max-width: 100%; }
+.nl-card pre, .nl-card pre code { white-space: pre-wrap !important; overflow-wrap: anywhere; }
+.nl-card .cm-content { white-space: pre-wrap !important; overflow-wrap: anywhere;
+  flex-shrink: 1 !important; }
+.nl-thumb .image-container, .nl-thumb video, .nl-thumb img { background: transparent !important; }
+.nl-thumb img, .nl-thumb video { object-fit: contain !important; }
+.nl-run { position: sticky; bottom: 0; z-index: 100; padding: 8px 0;
   background: var(--body-background-fill); }
 .nl-status pre { max-height: 8em; overflow: auto; font-size: 0.8em; }
 """

@@ -138,7 +138,8 @@ def advanced_form(
 
         # On page load and whenever the model or the token changes (render can't await). The old
         # form is emptied first: the page reuses controls by position across re-renders, so a
-        # new model's Number would otherwise receive, say, the "webp" of the old Dropdown there.
+        # new model's Slider would otherwise receive, say, the "webp" of the old Dropdown there.
+        # Both steps unqueued: with the second one queued, the page skips the empty render.
         gr.on(
             None,
             lambda *_: None,
@@ -153,6 +154,7 @@ def advanced_form(
             [form, advanced],
             api_visibility="private",
             show_progress="hidden",
+            queue=False,
         )
 
         @gr.render(inputs=[form])
@@ -179,8 +181,8 @@ def run_buttons(label: str) -> tuple[gr.Button, gr.Button]:
     """A panel's run and Stop buttons. Their row sticks to the bottom of the screen while the
     column above it is taller than the screen (a long Advanced form), so they stay in reach."""
     with gr.Row(elem_classes=["nl-run"]):
-        run = gr.Button(label, variant="primary", min_width=100)
-        stop = gr.Button("Stop", variant="stop", min_width=80)
+        run = gr.Button(label, variant="primary", scale=2, min_width=100)
+        stop = gr.Button("Stop", variant="stop", scale=1, min_width=80)
     return run, stop
 
 

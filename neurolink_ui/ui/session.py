@@ -88,6 +88,7 @@ def build_token_bar(ctx: AppContext, session: gr.State) -> tuple[gr.BrowserState
                 value=False,
                 scale=2,
                 min_width=220,
+                elem_classes=["nl-remember"],
             )
             use = gr.Button("Use token", variant="primary", size="sm", scale=1, min_width=100)
             forget_button = gr.Button("Forget", size="sm", scale=1, min_width=100)

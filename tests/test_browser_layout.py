@@ -20,7 +20,8 @@ import numpy as np
 import pytest
 import soundfile
 from PIL import Image, ImageDraw
-from test_browser import CHROMIUM_ARGS, ROOT, SCREENSHOTS, _free_port, browser  # noqa: F401
+from test_browser import ROOT, SCREENSHOTS, _free_port
+from test_browser import browser as _browser  # noqa: F401  (the fixture, registered as "browser")
 
 pytestmark = pytest.mark.browser
 
@@ -101,7 +102,7 @@ def shot(page, name: str) -> None:  # type: ignore[no-untyped-def]
     page.screenshot(path=SCREENSHOTS / f"{name}.png")
 
 
-def open_page(browser, app: RunningApp, viewport: dict[str, int]):  # type: ignore[no-untyped-def]  # noqa: F811
+def open_page(browser, app: RunningApp, viewport: dict[str, int]):  # type: ignore[no-untyped-def]
     from playwright.sync_api import expect
 
     page = browser.new_page(viewport=viewport)
@@ -216,7 +217,7 @@ def test_start_up_line_says_runs_go_to_the_builtin_simulator_and_its_port(app: R
 # ---- item 6 ------------------------------------------------------------------------------------
 
 
-def test_above_the_fold_at_1440x900(browser, app: RunningApp) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+def test_above_the_fold_at_1440x900(browser, app: RunningApp) -> None:  # type: ignore[no-untyped-def]
     from playwright.sync_api import expect
 
     page = open_page(browser, app, DESKTOP)
@@ -242,7 +243,9 @@ def test_above_the_fold_at_1440x900(browser, app: RunningApp) -> None:  # type: 
 # ---- item 7 ------------------------------------------------------------------------------------
 
 
-def test_phone_no_page_wider_than_the_screen_and_every_tab_reachable(browser, app: RunningApp) -> None:  # type: ignore[no-untyped-def]  # noqa: F811, E501
+def test_phone_no_page_wider_than_the_screen_and_every_tab_reachable(
+    browser, app: RunningApp
+) -> None:  # type: ignore[no-untyped-def]
     page = open_page(browser, app, PHONE)
     page.wait_for_timeout(1500)
     assert page.evaluate("window.scrollY") == 0
@@ -289,7 +292,9 @@ def test_phone_no_page_wider_than_the_screen_and_every_tab_reachable(browser, ap
 # ---- item 8 ------------------------------------------------------------------------------------
 
 
-def test_gallery_shows_whole_images_and_history_is_compact_cards(browser, app: RunningApp, media_inputs) -> None:  # type: ignore[no-untyped-def]  # noqa: F811, E501
+def test_gallery_shows_whole_images_and_history_is_compact_cards(
+    browser, app: RunningApp, media_inputs
+) -> None:  # type: ignore[no-untyped-def]
     from playwright.sync_api import expect
 
     page = open_page(browser, app, DESKTOP)
@@ -339,7 +344,9 @@ def test_gallery_shows_whole_images_and_history_is_compact_cards(browser, app: R
 # ---- item 9 ------------------------------------------------------------------------------------
 
 
-def test_advanced_numbers_start_empty_and_send_nothing(browser, app: RunningApp, media_inputs) -> None:  # type: ignore[no-untyped-def]  # noqa: F811, E501
+def test_advanced_numbers_start_empty_and_send_nothing(
+    browser, app: RunningApp, media_inputs
+) -> None:  # type: ignore[no-untyped-def]
     from playwright.sync_api import expect
 
     page = open_page(browser, app, DESKTOP)
@@ -368,7 +375,7 @@ def test_advanced_numbers_start_empty_and_send_nothing(browser, app: RunningApp,
     page.close()
 
 
-def test_switching_models_logs_no_unparsable_value_warnings(browser, app: RunningApp) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+def test_switching_models_logs_no_unparsable_value_warnings(browser, app: RunningApp) -> None:  # type: ignore[no-untyped-def]
     from playwright.sync_api import expect
 
     page = open_page(browser, app, DESKTOP)
@@ -397,7 +404,9 @@ def test_switching_models_logs_no_unparsable_value_warnings(browser, app: Runnin
 
 
 @pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
-def test_every_panel_before_and_after_a_generation(browser, app: RunningApp, media_inputs, viewport) -> None:  # type: ignore[no-untyped-def]  # noqa: F811, E501
+def test_every_panel_before_and_after_a_generation(
+    browser, app: RunningApp, media_inputs, viewport
+) -> None:  # type: ignore[no-untyped-def]
     page = open_page(browser, app, viewport)
     device = "desktop" if viewport is DESKTOP else "phone"
     for tab in RUN_BUTTONS:

@@ -20,8 +20,12 @@ import numpy as np
 import pytest
 import soundfile
 from PIL import Image, ImageDraw
-from test_browser import ROOT, SCREENSHOTS, _free_port
-from test_browser import browser as _browser  # noqa: F401  (the fixture, registered as "browser")
+from test_browser import (
+    ROOT,
+    SCREENSHOTS,
+    _free_port,
+    browser,  # noqa: F401  (the fixture, used through `chromium`)
+)
 
 pytestmark = pytest.mark.browser
 
@@ -35,8 +39,14 @@ RUN_BUTTONS = {
     "🗣️ Avatar": "Animate",
     "🎵 Music": "Compose",
 }
+CARDS = ".nl-card:not(.nl-card .nl-card)"  # a gr.Group puts its class on two nested divs
 # A chat prompt with a long unbroken run, as pasted URLs and code are.
 LONG_PROMPT = "Summarise this: " + "https://example.com/" + "very-long-path-segment-" * 12 + " ok?"
+
+
+@pytest.fixture(scope="module")
+def chromium(request: pytest.FixtureRequest):  # type: ignore[no-untyped-def]
+    return request.getfixturevalue("browser")  # test_browser's Chromium, shared
 
 
 @dataclass(frozen=True)
@@ -102,10 +112,10 @@ def shot(page, name: str) -> None:  # type: ignore[no-untyped-def]
     page.screenshot(path=SCREENSHOTS / f"{name}.png")
 
 
-def open_page(browser, app: RunningApp, viewport: dict[str, int]):  # type: ignore[no-untyped-def]
+def open_page(chromium, app: RunningApp, viewport: dict[str, int]):  # type: ignore[no-untyped-def]
     from playwright.sync_api import expect
 
-    page = browser.new_page(viewport=viewport)
+    page = chromium.new_page(viewport=viewport)
     page.warnings = []  # console warnings and errors, for the tests that forbid them
     page.on(
         "console",
@@ -217,10 +227,10 @@ def test_start_up_line_says_runs_go_to_the_builtin_simulator_and_its_port(app: R
 # ---- item 6 ------------------------------------------------------------------------------------
 
 
-def test_above_the_fold_at_1440x900(browser, app: RunningApp) -> None:  # type: ignore[no-untyped-def]
+def test_above_the_fold_at_1440x900(chromium, app: RunningApp) -> None:  # type: ignore[no-untyped-def]
     from playwright.sync_api import expect
 
-    page = open_page(browser, app, DESKTOP)
+    page = open_page(chromium, app, DESKTOP)
     expect(panel(page).get_by_label("Message")).to_be_visible()
     page.wait_for_timeout(2000)  # the moment autofocus used to scroll the page
     assert page.evaluate("window.scrollY") == 0
@@ -244,9 +254,9 @@ def test_above_the_fold_at_1440x900(browser, app: RunningApp) -> None:  # type: 
 
 
 def test_phone_no_page_wider_than_the_screen_and_every_tab_reachable(
-    browser, app: RunningApp
+    chromium, app: RunningApp
 ) -> None:  # type: ignore[no-untyped-def]
-    page = open_page(browser, app, PHONE)
+    page = open_page(chromium, app, PHONE)
     page.wait_for_timeout(1500)
     assert page.evaluate("window.scrollY") == 0
 
@@ -292,12 +302,13 @@ def test_phone_no_page_wider_than_the_screen_and_every_tab_reachable(
 # ---- item 8 ------------------------------------------------------------------------------------
 
 
+@pytest.mark.timeout(420)  # five generations on a shared machine
 def test_gallery_shows_whole_images_and_history_is_compact_cards(
-    browser, app: RunningApp, media_inputs
+    chromium, app: RunningApp, media_inputs
 ) -> None:  # type: ignore[no-untyped-def]
     from playwright.sync_api import expect
 
-    page = open_page(browser, app, DESKTOP)
+    page = open_page(chromium, app, DESKTOP)
     for ratio in ("16:9", "1:1"):
         generate(page, "🖼️ Image", media_inputs, prompt=f"A harbour, {ratio}", aspect_ratio=ratio)
         expected = 16 / 9 if ratio == "16:9" else 1.0
@@ -323,11 +334,11 @@ def test_gallery_shows_whole_images_and_history_is_compact_cards(
     generate(page, "🎬 Video", media_inputs, prompt="Waves at night")
     generate(page, "💬 Chat", media_inputs, prompt="Hello there")
     goto_tab(page, "🕘 History")
-    cards = page.locator(".nl-card")
+    cards = page.locator(CARDS)
     expect(cards).to_have_count(5, timeout=15_000)
     kinds = [cards.nth(i).inner_text().split("·")[0] for i in range(5)]
     assert [k.strip().split()[-1] for k in kinds] == ["Chat", "Video", "Music", "Image", "Image"]
-    width = page.locator(".nl-card").first.bounding_box()["width"]
+    width = cards.first.bounding_box()["width"]
     for media in page.locator(".nl-card img, .nl-card video").all():
         box = media.bounding_box()
         if box:
@@ -335,8 +346,8 @@ def test_gallery_shows_whole_images_and_history_is_compact_cards(
     height = page.evaluate("document.documentElement.scrollHeight")
     assert height < 1800, height  # five cards, not 1,200 px of media each
     shot(page, "item8-history-cards")
-    page.locator(".nl-card").nth(3).get_by_text("Details, downloads and code").click()
-    expect(page.get_by_text("Input sent").first).to_be_visible()
+    cards.nth(3).get_by_text("Details, downloads and code").click()
+    expect(cards.nth(3).get_by_text("Input sent")).to_be_visible()
     shot(page, "item8-history-details")
     page.close()
 
@@ -345,11 +356,11 @@ def test_gallery_shows_whole_images_and_history_is_compact_cards(
 
 
 def test_advanced_numbers_start_empty_and_send_nothing(
-    browser, app: RunningApp, media_inputs
+    chromium, app: RunningApp, media_inputs
 ) -> None:  # type: ignore[no-untyped-def]
     from playwright.sync_api import expect
 
-    page = open_page(browser, app, DESKTOP)
+    page = open_page(chromium, app, DESKTOP)
     goto_tab(page, "🎵 Music")
     prompt_box(page).fill("Slow piano")
     panel(page).get_by_text("Advanced — parameters from the model's schema").click()
@@ -369,16 +380,16 @@ def test_advanced_numbers_start_empty_and_send_nothing(
     run_button(page, "🎵 Music").click()
     wait_done(page, before)
     goto_tab(page, "🕘 History")
-    page.locator(".nl-card").first.get_by_text("Details, downloads and code").click()
-    sent = page.locator(".nl-card").first.locator("code").first.inner_text()
+    page.locator(CARDS).first.get_by_text("Details, downloads and code").click()
+    sent = page.locator(CARDS).first.locator("code").first.inner_text()
     assert '"seed"' not in sent and '"continuation_end"' not in sent, sent
     page.close()
 
 
-def test_switching_models_logs_no_unparsable_value_warnings(browser, app: RunningApp) -> None:  # type: ignore[no-untyped-def]
+def test_switching_models_logs_no_unparsable_value_warnings(chromium, app: RunningApp) -> None:  # type: ignore[no-untyped-def]
     from playwright.sync_api import expect
 
-    page = open_page(browser, app, DESKTOP)
+    page = open_page(chromium, app, DESKTOP)
     goto_tab(page, "🖼️ Image")
     panel(page).get_by_text("Advanced — parameters from the model's schema").click()
     expect(panel(page).get_by_label("Output Format")).to_be_visible(timeout=15_000)
@@ -400,14 +411,65 @@ def test_switching_models_logs_no_unparsable_value_warnings(browser, app: Runnin
     page.close()
 
 
+# ---- item 11 -----------------------------------------------------------------------------------
+
+
+@pytest.mark.timeout(300)
+def test_examples_fill_the_prompt_in_one_click_and_placeholders_are_never_sent(
+    chromium, app: RunningApp
+) -> None:  # type: ignore[no-untyped-def]
+    from playwright.sync_api import expect
+
+    from neurolink_ui.examples import CURATED
+
+    page = open_page(chromium, app, DESKTOP)
+    targets = {
+        "💬 Chat": ("chat", lambda: page.get_by_label("Message")),
+        "🖼️ Image": ("image", lambda: prompt_box(page)),
+        "🎬 Video": ("video", lambda: prompt_box(page)),
+        "🎵 Music": ("music", lambda: prompt_box(page)),
+    }
+    for tab, (kind, box) in targets.items():
+        goto_tab(page, tab)
+        example = panel(page).get_by_text(CURATED[kind][1], exact=True)
+        expect(example).to_be_visible(timeout=15_000)
+        example.click()
+        expect(box()).to_have_value(CURATED[kind][1])
+        shot(page, f"item11-examples-{kind}")
+
+    # Avatar: one click loads a portrait and a narration, and they animate.
+    goto_tab(page, "🗣️ Avatar")
+    panel(page).get_by_text("Example: click to load a portrait and narration").wait_for()
+    panel(page).locator("tr.tr-body").first.click()
+    page.wait_for_timeout(1500)  # both files load into their inputs
+    before = status_text(page)
+    run_button(page, "🗣️ Avatar").click()
+    wait_done(page, before)
+    shot(page, "item11-examples-avatar")
+
+    # An empty prompt is refused: the placeholder is a hint, never sent as the prompt.
+    goto_tab(page, "🖼️ Image")
+    prompt_box(page).fill("")
+    placeholder = prompt_box(page).get_attribute("placeholder")
+    assert placeholder and "example" in placeholder
+    run_button(page, "🖼️ Image").click()
+    # The refusal (a toast now; a message by the input once errors move there) names the prompt.
+    expect(page.get_by_text("Enter a prompt first").first).to_be_visible(timeout=15_000)
+    goto_tab(page, "🕘 History")
+    page.wait_for_timeout(800)
+    assert page.get_by_text(placeholder).count() == 0
+    page.close()
+
+
 # ---- every panel, before and after a generation ------------------------------------------------
 
 
+@pytest.mark.timeout(420)  # five generations on a shared machine
 @pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
 def test_every_panel_before_and_after_a_generation(
-    browser, app: RunningApp, media_inputs, viewport
+    chromium, app: RunningApp, media_inputs, viewport
 ) -> None:  # type: ignore[no-untyped-def]
-    page = open_page(browser, app, viewport)
+    page = open_page(chromium, app, viewport)
     device = "desktop" if viewport is DESKTOP else "phone"
     for tab in RUN_BUTTONS:
         name = tab.split()[1].lower()

@@ -38,6 +38,7 @@ CSS = """
 /* History: compact cards, thumbnails on light ground rather than black letterboxes. */
 .nl-card { border: 1px solid var(--border-color-primary) !important; border-radius: 10px !important;
   margin-bottom: 10px; box-shadow: none !important; }
+.nl-card .nl-card { border: none !important; margin: 0; }  /* a Group's inner div */
 /* Nothing in a card may widen the page: long JSON and code wrap inside it. */
 .nl-card, .nl-card * { min-width: 0; }
 .nl-card { max-width: 100%; }

@@ -24,6 +24,7 @@ from .common import (
     EVENT_CONCURRENCY,
     add_history,
     advanced_form,
+    example_prompts,
     history_entry,
     parse_advanced,
     user_errors,
@@ -171,6 +172,9 @@ def build_chat_panel(ctx: AppContext, session: gr.State, generations: gr.State) 
                 label="Model",
                 allow_custom_value=True,
                 info="Pick one, or type any owner/name or owner/name:version",
+            )
+            example_prompts(
+                ctx, "chat", model, session, message, "Examples: click one to fill the message"
             )
             system_prompt = gr.Textbox(
                 value=DEFAULT_SYSTEM_PROMPT, label="System prompt", lines=3, max_lines=10

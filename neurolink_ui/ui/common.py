@@ -12,6 +12,7 @@ from typing import Any
 
 import gradio as gr
 
+from ..examples import MAX_EXAMPLES, Panel, panel_examples
 from ..modalities.common import InputProblem, MappedInput
 from ..modalities.forms import FormField, collect_advanced, form_fields
 from ..pipeline import OutputKind, RunResult, run_model
@@ -175,6 +176,54 @@ def advanced_form(
                 )
 
     return advanced
+
+
+def example_prompts(
+    ctx: AppContext,
+    panel: Panel,
+    model: gr.Dropdown,
+    session: gr.State,
+    target: gr.Textbox,
+    label: str = "Examples: click one to fill the prompt",
+) -> gr.Dataset:
+    """Clickable example prompts that fill `target`: the selected model's own example (its
+    `default_example`) first, then the panel's curated ones."""
+    first = panel_examples(panel)
+    examples = gr.Dataset(
+        components=[target],
+        samples=[[prompt] for prompt in first],
+        label=label,
+        type="index",
+        samples_per_page=MAX_EXAMPLES,
+    )
+    # The server keeps a Dataset's build-time samples; this session's list is kept beside it.
+    shown = gr.State(first)
+
+    async def for_model(model_text: str, token: str | None) -> tuple[gr.Dataset, list[str]]:
+        try:
+            ref = str(ModelRef.parse(model_text))
+            backend = ctx.backend(token)
+            info = await backend.client.get_model(ref, token=backend.token)
+        except ReplicateError:
+            info = None  # the Advanced form says what is wrong with the model
+        prompts = panel_examples(panel, info)
+        return gr.Dataset(samples=[[prompt] for prompt in prompts]), prompts
+
+    def pick(index: int | None, prompts: list[str]) -> Any:
+        if index is None or not 0 <= index < len(prompts):
+            return gr.skip()
+        return prompts[index]
+
+    gr.on(
+        None,
+        for_model,
+        [model, session],
+        [examples, shown],
+        api_visibility="private",
+        show_progress="hidden",
+    )
+    examples.click(pick, [examples, shown], target, api_visibility="private", queue=False)
+    return examples
 
 
 def run_buttons(label: str) -> tuple[gr.Button, gr.Button]:

@@ -17,6 +17,7 @@ from .common import (
     PanelHandler,
     PanelUpdate,
     advanced_form,
+    example_prompts,
     model_picker,
     parse_advanced,
     run_buttons,
@@ -75,10 +76,11 @@ def build_image_panel(ctx: AppContext, session: gr.State, generations: gr.State)
         with gr.Column(scale=2):
             prompt = gr.Textbox(
                 label="Prompt",
-                placeholder="A red panda reading a map in a lantern-lit library",
+                placeholder="Describe the image you want, or pick an example below",
                 lines=3,
             )
             model = model_picker("Model", ctx.settings.image_model, IMAGE_MODELS)
+            example_prompts(ctx, "image", model, session, prompt)
             with gr.Row():
                 aspect_ratio = gr.Dropdown(RATIO_CHOICES, value=AUTO_RATIO, label="Aspect ratio")
                 seed = gr.Number(label="Seed (-1 = random)", precision=0, value=-1, minimum=-1)

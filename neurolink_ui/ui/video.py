@@ -19,6 +19,7 @@ from .common import (
     PanelHandler,
     PanelUpdate,
     advanced_form,
+    example_prompts,
     model_picker,
     parse_advanced,
     run_buttons,
@@ -85,9 +86,12 @@ def make_video_handler(ctx: AppContext) -> PanelHandler:
 def build_video_panel(ctx: AppContext, session: gr.State, generations: gr.State) -> None:
     with gr.Row(equal_height=False):
         with gr.Column(scale=2):
-            prompt = gr.Textbox(label="Prompt", placeholder="smooth zoom out", lines=2)
+            prompt = gr.Textbox(
+                label="Prompt", placeholder="Describe the motion, or pick an example below", lines=2
+            )
             start_image = ImageInput(label="Start frame", type="filepath", height=200)
             model = model_picker("Model", ctx.settings.video_model, VIDEO_MODELS)
+            example_prompts(ctx, "video", model, session, prompt)
             with gr.Row():
                 length = gr.Slider(1, 10, value=4, step=1, label="Length (seconds)")
                 aspect_ratio = gr.Dropdown(VIDEO_ASPECT_RATIOS, value="16:9", label="Aspect ratio")

@@ -321,14 +321,19 @@ def test_gallery_shows_whole_images_and_history_is_compact_cards(
             timeout=15_000,
         )
         page.wait_for_timeout(800)
-        # …and every gallery view of it shows it whole: contained, never cropped to fill.
-        fits = panel(page).evaluate(
-            """(root) => [...root.querySelectorAll('img')]
-                .filter(img => img.offsetParent && img.closest('.gallery, [data-testid=gallery],'
-                    + ' .thumbnail-item, .preview, .grid-wrap'))
-                .map(img => getComputedStyle(img).objectFit)"""
+        # …and every gallery view of it shows it whole: contained, never cropped to fill, and
+        # its box inside the gallery's visible area (not running past it, to be scrolled to).
+        views = panel(page).evaluate(
+            """(root) => [...root.querySelectorAll('.grid-wrap img, .preview img')]
+                .filter(img => img.offsetParent).map(img => {
+                    const box = img.getBoundingClientRect();
+                    const wrap = img.closest('.grid-wrap, .preview').getBoundingClientRect();
+                    return [getComputedStyle(img).objectFit, box.top >= wrap.top - 1,
+                            box.bottom <= wrap.bottom + 1, box.left >= wrap.left - 1,
+                            box.right <= wrap.right + 1];
+                })"""
         )
-        assert fits and all(fit == "contain" for fit in fits), fits
+        assert views and all(view == ["contain", True, True, True, True] for view in views), views
         shot(page, f"item8-gallery-{ratio.replace(':', 'x')}")
     generate(page, "🎵 Music", media_inputs, prompt="Lo-fi beat")
     generate(page, "🎬 Video", media_inputs, prompt="Waves at night")
@@ -478,6 +483,9 @@ def test_every_panel_before_and_after_a_generation(
         shot(page, f"panel-{device}-{name}-before")
         generate(page, tab, media_inputs)
         assert page_width(page) <= viewport["width"]
+        # The result and its status in view (below the form on a phone), media loaded.
+        panel(page).locator(".nl-status").first.scroll_into_view_if_needed()
+        page.wait_for_timeout(1500)
         shot(page, f"panel-{device}-{name}-after")
     goto_tab(page, "🕘 History")
     page.wait_for_timeout(1000)

@@ -35,6 +35,9 @@ CSS = """
 /* The token row wraps on a phone instead of squeezing its checkbox to a word a line. */
 .nl-token .row { flex-wrap: wrap; }
 .nl-remember { min-width: 220px !important; flex: 2 1 220px !important; }
+/* A lone image's tile is as wide as the gallery; kept within its 520 px height (less the label),
+   it shows whole instead of overflowing the box. */
+.nl-gallery .thumbnail-item { max-height: 480px; }
 /* History: compact cards, thumbnails on light ground rather than black letterboxes. */
 .nl-card { border: 1px solid var(--border-color-primary) !important; border-radius: 10px !important;
   margin-bottom: 10px; box-shadow: none !important; }

@@ -69,7 +69,9 @@ def _thumbnail(entry: dict, key: str) -> None:
     media = _MEDIA.get(entry["kind"])
     if not files or media is None:
         return
-    with gr.Column(scale=0, min_width=180, elem_classes=["nl-thumb"]):
+    # An audio player needs room for its controls; a picture or clip fits a small tile.
+    width = 300 if media is gr.Audio else 180
+    with gr.Column(scale=0, min_width=width, elem_classes=["nl-thumb"]):
         if media is gr.Image:
             gr.Image(
                 files[0], show_label=False, height=120, buttons=["fullscreen"], key=f"{key}-img"

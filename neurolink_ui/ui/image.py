@@ -97,6 +97,7 @@ def build_image_panel(ctx: AppContext, session: gr.State, generations: gr.State)
                 height=520,
                 object_fit="contain",  # whole images, whatever their aspect ratio
                 buttons=["download", "fullscreen"],
+                elem_classes=["nl-gallery"],
             )
             status = gr.Markdown(elem_classes=["nl-status"])
 

@@ -6,11 +6,7 @@ examples, and the start-up line. Every test saves screenshots under screenshots/
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,10 +17,9 @@ import pytest
 import soundfile
 from PIL import Image, ImageDraw
 from test_browser import (
-    ROOT,
     SCREENSHOTS,
-    _free_port,
     browser,  # noqa: F401  (the fixture, used through `chromium`)
+    running_app,
 )
 
 pytestmark = pytest.mark.browser
@@ -58,37 +53,8 @@ class RunningApp:
 @pytest.fixture(scope="module")
 def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApp]:
     """`python app.py` as a newcomer runs it: no token, so the built-in simulator serves."""
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("REPLICATE_")}
-    env.update(
-        GRADIO_SERVER_NAME="127.0.0.1",
-        GRADIO_SERVER_PORT=str(port),
-        GRADIO_TEMP_DIR=str(tmp_path_factory.mktemp("gradio")),
-        GRADIO_ANALYTICS_ENABLED="False",
-        PYTHONUNBUFFERED="1",
-    )
-    log = tmp_path_factory.mktemp("log") / "app.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "app.py"], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT
-        )
-    url = f"http://127.0.0.1:{port}/"
-    try:
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline:
-            if proc.poll() is not None:
-                pytest.fail(f"app.py exited: {log.read_text()[-2000:]}")
-            try:
-                if httpx.get(url, timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.3)
-        else:
-            pytest.fail(f"app.py never answered: {log.read_text()[-2000:]}")
+    with running_app(tmp_path_factory) as (url, log):
         yield RunningApp(url, log)
-    finally:
-        proc.terminate()
-        proc.wait(timeout=20)
 
 
 @pytest.fixture(scope="module")

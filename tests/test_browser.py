@@ -116,9 +116,10 @@ def test_newcomer_chats_and_generates_an_image(app_url: str, browser) -> None:  
         page.screenshot(path=SCREENSHOTS / f"{name}.png", full_page=True)
 
     page.get_by_role("tab", name="🕘 History").click()
-    expect(page.get_by_text("Run it in code").first).to_be_visible(timeout=15_000)
+    newest = page.locator(".nl-card:not(.nl-card .nl-card)").first  # History's cards
+    newest.get_by_text("Details, downloads and code").click(timeout=15_000)
     # The Advanced value reached the model: the History records what was sent.
-    expect(page.get_by_text('"safety_tolerance": 5').first).to_be_visible()
+    expect(newest.locator("pre code").first).to_contain_text('"safety_tolerance": 5')
     page.screenshot(path=SCREENSHOTS / "04-history.png", full_page=True)
     page.close()
 

@@ -352,8 +352,9 @@ def test_advanced_numbers_start_empty_and_send_nothing(
     wait_done(page, before)
     goto_tab(page, "🕘 History")
     page.locator(CARDS).first.get_by_text("Details, downloads and code").click()
-    sent = page.locator(CARDS).first.locator("code").first.inner_text()
-    assert '"seed"' not in sent and '"continuation_end"' not in sent, sent
+    sent = page.locator(CARDS).first.locator("pre code").first
+    expect(sent).to_contain_text('"prompt": "Slow piano')  # the input sent, read
+    assert '"seed"' not in sent.inner_text() and '"continuation_end"' not in sent.inner_text()
     page.close()
 
 

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import gradio as gr
 
 from ..snippets import curl_snippet, python_snippet
+from .video import ANIMATED_IMAGE_SUFFIXES
 
 _MEDIA = {"image": gr.Image, "video": gr.Video, "avatar": gr.Video, "music": gr.Audio}
 
@@ -69,6 +71,8 @@ def _thumbnail(entry: dict, key: str) -> None:
     media = _MEDIA.get(entry["kind"])
     if not files or media is None:
         return
+    if Path(files[0]).suffix.lower() in ANIMATED_IMAGE_SUFFIXES:
+        media = gr.Image  # a clip returned as an animated image plays in an <img>, not a <video>
     # An audio player needs room for its controls; a picture or clip fits a small tile.
     width = 300 if media is gr.Audio else 180
     with gr.Column(scale=0, min_width=width, elem_classes=["nl-thumb"]):

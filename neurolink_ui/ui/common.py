@@ -137,31 +137,24 @@ def advanced_form(
             fields = form_fields(info.input_schema, exclude=filled(info.input_schema))
             return (fields or "This model has no further parameters."), "{}"
 
-        # On page load and whenever the model or the token changes (render can't await). The old
-        # form is emptied first: the page reuses controls by position across re-renders, so a
-        # new model's Slider would otherwise receive, say, the "webp" of the old Dropdown there.
-        # Both steps unqueued: with the second one queued, the page skips the empty render.
+        # On page load and whenever the model or the token changes (render can't await).
+        # Known gap: the page reuses controls by position across re-renders, so a new model's
+        # Slider can briefly receive the old Dropdown's value there (a console warning). Emptying
+        # the form first fixed that but let a slow page-load result overwrite a newer model's form.
         gr.on(
             None,
-            lambda *_: None,
-            [model, session],
-            [form],
-            api_visibility="private",
-            show_progress="hidden",
-            queue=False,
-        ).then(
             load_form,
             [model, session],
             [form, advanced],
             api_visibility="private",
             show_progress="hidden",
-            queue=False,
         )
 
         @gr.render(inputs=[form])
         def render_form(fields: list[FormField] | str | None) -> None:
             if fields is None:
-                return  # nothing at all, see above
+                gr.Markdown("Reading the model's schema…")
+                return
             if isinstance(fields, str):
                 gr.Markdown(fields)
                 return
@@ -221,6 +214,7 @@ def example_prompts(
         [examples, shown],
         api_visibility="private",
         show_progress="hidden",
+        trigger_mode="always_last",
     )
     examples.click(pick, [examples, shown], target, api_visibility="private", queue=False)
     return examples

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from neurolink_ui.ui.app import build_app, launch_options
+from neurolink_ui.ui.app import build_app, launch_options, startup_message
 
 try:
     demo = build_app()
@@ -12,8 +12,7 @@ except ValueError as exc:  # a setting in the environment that cannot work: say 
     raise SystemExit(f"error: {exc}") from None
 
 if __name__ == "__main__":
-    demo.launch(
-        server_name=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
-        server_port=int(os.environ.get("GRADIO_SERVER_PORT", "7860")),
-        **launch_options(demo.neurolink_context),
-    )
+    host = os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1")
+    port = int(os.environ.get("GRADIO_SERVER_PORT", "7860"))
+    print(startup_message(demo.neurolink_context, host, port), flush=True)
+    demo.launch(server_name=host, server_port=port, **launch_options(demo.neurolink_context))

@@ -12,19 +12,20 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import os
 import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, TextIO
 
 from PIL import Image
 
-from .config import Settings
+from .config import BUILTIN_SIMULATOR_TOKEN, DEFAULT_BASE_URL, Settings
 from .modalities.avatar import build_avatar_input
 from .modalities.chat import build_chat_input
 from .modalities.common import InputProblem, MappedInput
@@ -84,10 +85,10 @@ MODE_FLAGS: tuple[tuple[str, str, OutputMode], ...] = (
     ("music_output", "--musicOutput", "music"),
 )
 NO_TOKEN_HELP = (
-    "REPLICATE_API_TOKEN is not set. Create a token at https://replicate.com/account/api-tokens "
-    "and run `export REPLICATE_API_TOKEN=r8_...`. To try the CLI without an account, start the "
-    "local simulator (`python -m neurolink_ui simulator --port 5055`) and set "
-    "REPLICATE_BASE_URL=http://127.0.0.1:5055 with any token, e.g. REPLICATE_API_TOKEN=r8_local."
+    "REPLICATE_API_TOKEN is not set (REPLICATE_BASE_URL is). Create a token at "
+    "https://replicate.com/account/api-tokens and run `export REPLICATE_API_TOKEN=r8_...`. "
+    "A local simulator (`python -m neurolink_ui simulator --port 5055`) takes any token, e.g. "
+    "REPLICATE_API_TOKEN=r8_local; with neither variable set, `generate` runs on the built-in one."
 )
 
 
@@ -666,6 +667,23 @@ async def generate(
         )
 
 
+@contextlib.contextmanager
+def backend_for(settings: Settings, console: Console) -> Iterator[tuple[Settings, str]]:
+    """Replicate with the configured token; with neither a token nor an API of one's own, the
+    built-in simulator on loopback, as the app does, and stderr says the output is synthetic."""
+    if settings.api_token:
+        yield settings, settings.api_token
+        return
+    from .simulator.runner import Simulator
+
+    with Simulator() as sim:
+        console.note(
+            f"no REPLICATE_API_TOKEN: running on the built-in simulator at {sim.base_url} — "
+            "synthetic output, not a real model's. Set REPLICATE_API_TOKEN to use Replicate."
+        )
+        yield dataclasses.replace(settings, base_url=sim.base_url), BUILTIN_SIMULATOR_TOKEN
+
+
 def settings_from_env(console: Console) -> Settings | None:
     """The settings, or None after saying which environment variable is wrong."""
     try:
@@ -690,11 +708,12 @@ def run_generate(args: argparse.Namespace, usage_error: Callable[[str], Any]) ->
     except InputProblem as exc:
         console.error(exc.message)
         return EXIT_ERROR
-    if not settings.api_token:
-        console.error(NO_TOKEN_HELP)
+    if not settings.api_token and settings.base_url != DEFAULT_BASE_URL:
+        console.error(NO_TOKEN_HELP)  # an API of their own, but no token for it
         return EXIT_ERROR
     try:
-        asyncio.run(generate(request, settings, settings.api_token, console))
+        with backend_for(settings, console) as (settings, token):
+            asyncio.run(generate(request, settings, token, console))
     except KeyboardInterrupt:
         # asyncio.run cancelled the task: the client cancelled the prediction at Replicate first.
         console.error("interrupted; the running prediction was canceled at Replicate.")
@@ -710,11 +729,12 @@ def run_generate(args: argparse.Namespace, usage_error: Callable[[str], Any]) ->
 
 
 def run_serve(args: argparse.Namespace) -> int:
-    from .ui.app import build_app, launch_options  # Gradio only for this command
+    from .ui.app import build_app, launch_options, startup_message  # Gradio only for this command
 
     host = args.host or os.environ.get("GRADIO_SERVER_NAME") or "127.0.0.1"
     port = args.port if args.port is not None else int(os.environ.get("GRADIO_SERVER_PORT") or 7860)
     demo = build_app()
+    print(startup_message(demo.neurolink_context, host, port), flush=True)
     demo.launch(
         server_name=host,
         server_port=port,

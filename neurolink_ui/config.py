@@ -16,6 +16,8 @@ DEFAULT_IMAGE_MODEL = default_model("image")
 DEFAULT_VIDEO_MODEL = default_model("video")
 DEFAULT_AVATAR_MODEL = default_model("avatar")
 DEFAULT_MUSIC_MODEL = default_model("music")
+# The built-in simulator accepts any well-formed token; this one never leaves the machine.
+BUILTIN_SIMULATOR_TOKEN = "r8_builtinsimulatortoken"
 
 
 def _float(env: Mapping[str, str], key: str, default: float, unit: str = "seconds") -> float:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -28,9 +29,10 @@ ROOT = Path(__file__).resolve().parent.parent
 SCREENSHOTS = ROOT / "screenshots"
 
 
-@pytest.fixture(scope="module")
-def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """`python app.py` exactly as a newcomer runs it: no token, so the built-in simulator serves."""
+@contextlib.contextmanager
+def running_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+    """`python app.py` exactly as a newcomer runs it: no token, so the built-in simulator serves.
+    Yields its URL and the file its output goes to."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("REPLICATE_")}
     env.update(
@@ -38,6 +40,7 @@ def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         GRADIO_SERVER_PORT=str(port),
         GRADIO_TEMP_DIR=str(tmp_path_factory.mktemp("gradio")),
         GRADIO_ANALYTICS_ENABLED="False",
+        PYTHONUNBUFFERED="1",
     )
     log = tmp_path_factory.mktemp("log") / "app.log"
     with log.open("wb") as out:
@@ -47,9 +50,15 @@ def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     url = f"http://127.0.0.1:{port}/"
     try:
         assert wait_for_page(url, proc, log.read_text).status_code == 200
-        yield url
+        yield url, log
     finally:
         stop_process(proc, grace=20)
+
+
+@pytest.fixture(scope="module")
+def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with running_app(tmp_path_factory) as (url, _log):
+        yield url
 
 
 @pytest.fixture(scope="module")
@@ -107,9 +116,10 @@ def test_newcomer_chats_and_generates_an_image(app_url: str, browser) -> None:  
         page.screenshot(path=SCREENSHOTS / f"{name}.png", full_page=True)
 
     page.get_by_role("tab", name="🕘 History").click()
-    expect(page.get_by_text("Run it in code").first).to_be_visible(timeout=15_000)
+    newest = page.locator(".nl-card:not(.nl-card .nl-card)").first  # History's cards
+    newest.get_by_text("Details, downloads and code").click(timeout=15_000)
     # The Advanced value reached the model: the History records what was sent.
-    expect(page.get_by_text('"safety_tolerance": 5').first).to_be_visible()
+    expect(newest.locator("pre code").first).to_contain_text('"safety_tolerance": 5')
     page.screenshot(path=SCREENSHOTS / "04-history.png", full_page=True)
     page.close()
 

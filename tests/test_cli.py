@@ -584,3 +584,60 @@ def test_serve_command_serves_the_web_app(tmp_path: Path) -> None:
         assert page.status_code == 200 and "NeuroLink UI" in page.text
     finally:
         stop_process(process)
+
+
+# Loaded by the child interpreter (sitecustomize): every connect() to an address that is not
+# loopback is refused before it leaves the machine, and written down for the test to see.
+_LOOPBACK_ONLY = """
+import ipaddress, os, socket
+_connect = socket.socket.connect
+def _guarded(self, address):
+    host = address[0] if isinstance(address, tuple) else None
+    if host is not None:
+        try:
+            loopback = ipaddress.ip_address(host.split("%")[0]).is_loopback
+        except ValueError:
+            loopback = False
+        if not loopback:
+            with open(os.environ["NL_CONNECT_LOG"], "a") as log:
+                log.write(f"{host}\\n")
+            raise ConnectionRefusedError(f"test guard: {host} is not loopback")
+    return _connect(self, address)
+socket.socket.connect = _guarded
+"""
+
+
+def test_generate_without_token_or_base_url_runs_on_the_builtin_simulator(tmp_path: Path) -> None:
+    guard = tmp_path / "guard"
+    guard.mkdir()
+    (guard / "sitecustomize.py").write_text(_LOOPBACK_ONLY)
+    attempts = tmp_path / "non-loopback.log"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("REPLICATE_")}
+    env.update(
+        PYTHONPATH=os.pathsep.join(filter(None, [str(guard), str(REPO), env.get("PYTHONPATH")])),
+        PYTHONUNBUFFERED="1",
+        NL_CONNECT_LOG=str(attempts),
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-c", "import socket; print(socket.socket.connect.__name__)"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert loaded.stdout.strip() == "_guarded"  # the guard is in force in the child
+    out = tmp_path / "panda.png"
+    done = run_cli(["generate", "A red panda", "--imageOutput", str(out)], env, tmp_path)
+    assert_ok(done)
+    assert "built-in simulator at http://127.0.0.1:" in done.stderr
+    assert "synthetic output" in done.stderr
+    assert done.stdout.strip() == str(out)
+    with Image.open(out) as image:
+        assert image.width > 0 and image.height > 0
+    # It talked only to the simulator it started on loopback.
+    assert not attempts.exists(), attempts.read_text()
+
+    text = run_cli(["generate", "Hello"], env, tmp_path)
+    assert_ok(text)
+    assert "synthetic output" in text.stderr and text.stdout.strip()
+    assert not attempts.exists()

@@ -860,6 +860,25 @@ def test_collect_advanced_keeps_only_changes() -> None:
     assert mapped.input == {"prompt": "p", "num_inference_steps": 30, "apply_watermark": False}
 
 
+def test_numbers_without_default_stay_empty_and_are_read_from_text() -> None:
+    """musicgen's Seed and Continuation End have no default: an empty box, nothing sent."""
+    fields = {f.name: f for f in form_fields(schema(MUSICGEN))}
+    seed = fields["seed"]
+    assert seed.kind == "number" and seed.default is None and seed.integer
+    assert collect_advanced([seed], [""]) == {}
+    assert collect_advanced([seed], ["  "]) == {}
+    assert collect_advanced([seed], ["42"]) == {"seed": 42}
+    assert collect_advanced([seed], ["-1"]) == {"seed": -1}
+    for bad in ("abc", "1.5", "nan", "1e999"):
+        with pytest.raises(InputProblem, match="Seed must be a whole number"):
+            collect_advanced([seed], [bad])
+    # A bounded field with no default cannot be a slider: a slider always holds a value.
+    bounded = cog({"prompt": _str(), "strength": {"type": "number", "minimum": 0, "maximum": 1}})
+    strength = {f.name: f for f in form_fields(schema(bounded))}["strength"]
+    assert strength.kind == "number"
+    assert collect_advanced([strength], ["0.25"]) == {"strength": 0.25}
+
+
 # ---- every catalogue model: mapped inputs pass the simulator's own validation ----------------
 
 

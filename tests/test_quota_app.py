@@ -20,11 +20,11 @@ from gradio_client import Client
 from gradio_client.exceptions import AppError
 from helpers import free_port, wait_for_page
 
-from neurolink_ui.config import Settings
+from neurolink_ui.config import BUILTIN_SIMULATOR_TOKEN, Settings
 from neurolink_ui.quota.guard import QuotaGuard
 from neurolink_ui.quota.settings import OwnerCaps, QuotaSettings
 from neurolink_ui.ui.app import build_app, launch_options
-from neurolink_ui.ui.context import SIMULATOR_TOKEN, AppContext
+from neurolink_ui.ui.context import AppContext
 
 IMAGE = {"model": "black-forest-labs/flux-schnell", "api_name": "/image"}
 MAX_SECONDS = 45
@@ -273,7 +273,7 @@ async def test_simulator_is_never_limited(own_ctx, simulator) -> None:  # type: 
     ctx = own_ctx(runs_per_day=1, daily_runs=1, concurrent=1, runs_per_minute=1)
     handler = make_image_handler(ctx)
     for i in range(3):
-        updates = [u async for u in handler(f"sim {i}", "ideogram-ai/ideogram-v3", session_token=SIMULATOR_TOKEN)]  # fmt: skip
+        updates = [u async for u in handler(f"sim {i}", "ideogram-ai/ideogram-v3", session_token=BUILTIN_SIMULATOR_TOKEN)]  # fmt: skip
         assert updates[-1][0]
     assert _creates(simulator) == []  # the owner's simulator-backed Replicate saw nothing
 
@@ -416,7 +416,7 @@ async def test_meter_counts_down(own_ctx) -> None:  # type: ignore[no-untyped-de
     text = await meter_markdown(ctx, None, Peer(), None)  # type: ignore[arg-type]
     assert "4 of 5** runs left today on this Space's token" in text
     assert "your own token" in await meter_markdown(ctx, OTHER_TOKEN, Peer(), None)  # type: ignore[arg-type]
-    assert "simulator" in await meter_markdown(ctx, SIMULATOR_TOKEN, Peer(), None)  # type: ignore[arg-type]
+    assert "simulator" in await meter_markdown(ctx, BUILTIN_SIMULATOR_TOKEN, Peer(), None)  # type: ignore[arg-type]
 
 
 async def test_sign_in_button_only_when_the_space_enables_oauth(own_ctx, monkeypatch) -> None:  # type: ignore[no-untyped-def]

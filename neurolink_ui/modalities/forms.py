@@ -68,7 +68,8 @@ def form_field(spec: InputField) -> FormField:
         return FormField(kind="checkbox", **{**common, "default": bool(spec.default)})
     if spec.is_numeric:
         integer = spec.type == "integer"
-        if spec.minimum is not None and spec.maximum is not None:
+        # A slider always holds a value; a field with no default must be able to stay empty.
+        if spec.minimum is not None and spec.maximum is not None and spec.default is not None:
             return FormField(
                 kind="slider",
                 minimum=spec.minimum,
@@ -106,6 +107,23 @@ def _same(value: Any, default: Any) -> bool:
     return value == default
 
 
+def _number(spec: FormField, text: str) -> float | int:
+    """A number typed as text (an empty-by-default number box), or a clear refusal."""
+    whole = " whole" if spec.integer else ""
+    try:
+        number = float(text.strip())
+    except ValueError:
+        number = math.nan
+    if not math.isfinite(number) or (spec.integer and not number.is_integer()):
+        shown = text if len(text) <= 40 else text[:40] + "…"
+        raise InputProblem(
+            f"{spec.label} must be a{whole} number (got {shown!r}); leave it empty for the "
+            "model's default.",
+            field=spec.name,
+        )
+    return int(number) if spec.integer else number
+
+
 def collect_advanced(
     fields: Sequence[FormField], values: Mapping[str, Any] | Sequence[Any]
 ) -> dict[str, Any]:
@@ -130,6 +148,8 @@ def collect_advanced(
                 raise InputProblem(
                     f'{spec.label} must be JSON (e.g. ["a", "b"]): {exc.msg}.', field=spec.name
                 ) from exc
+        if spec.kind in ("number", "slider") and isinstance(value, str):
+            value = _number(spec, value)
         if spec.integer and isinstance(value, float) and value.is_integer():
             value = int(value)
         if _same(value, spec.default):

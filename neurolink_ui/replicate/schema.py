@@ -183,6 +183,8 @@ class ModelInfo:
     output_schema: dict[str, Any] = field(default_factory=dict)
     streams: bool = False
     output_is_file: bool = False
+    # The input of the model's own `default_example` (its page's example), {} when it has none.
+    example_input: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def from_model_json(
@@ -204,6 +206,7 @@ class ModelInfo:
             output_schema=output,
             streams=output_streams(output),
             output_is_file=output_is_file(openapi, output),
+            example_input=_as_dict(_as_dict(model.get("default_example")).get("input")),
         )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from typing import Any
+from urllib.parse import urlsplit
 
 import gradio as gr
 
@@ -24,10 +25,35 @@ MAX_UPLOAD = "50mb"
 CACHE_CLEANUP = (3600, 3600)  # every hour, files older than an hour
 
 CSS = """
-.gradio-container { max-width: 1280px !important; margin: auto; }
+/* clip, not Gradio's hidden: a hidden overflow is a scroll container, which defeats sticky. */
+.gradio-container { max-width: 1280px !important; margin: auto; overflow: clip !important; }
 .nl-banner { border-radius: 10px; padding: 4px 14px; background: var(--block-background-fill);
   border: 1px solid var(--border-color-accent); }
 .nl-status { min-height: 2.2em; }
+/* Long prompts, URLs and JSON wrap instead of widening the page on a phone. */
+.gradio-container .prose { overflow-wrap: anywhere; }
+.gradio-container .prose code { white-space: pre-wrap; overflow-wrap: anywhere; }
+/* The run button stays in reach below a long Advanced form (see common.run_buttons). */
+/* The token row wraps on a phone instead of squeezing its checkbox to a word a line. */
+.nl-token .row { flex-wrap: wrap; }
+.nl-remember { min-width: 220px !important; flex: 2 1 220px !important; }
+/* A lone image's tile is as wide as the gallery; kept within its 520 px height (less the label),
+   it shows whole instead of overflowing the box. */
+.nl-gallery .thumbnail-item { max-height: 480px; }
+/* History: compact cards, thumbnails on light ground rather than black letterboxes. */
+.nl-card { border: 1px solid var(--border-color-primary) !important; border-radius: 10px !important;
+  margin-bottom: 10px; box-shadow: none !important; }
+.nl-card .nl-card { border: none !important; margin: 0; }  /* a Group's inner div */
+/* Nothing in a card may widen the page: long JSON and code wrap inside it. */
+.nl-card, .nl-card * { min-width: 0; }
+.nl-card { max-width: 100%; }
+.nl-card pre, .nl-card pre code { white-space: pre-wrap !important; overflow-wrap: anywhere; }
+.nl-card .cm-content { white-space: pre-wrap !important; overflow-wrap: anywhere;
+  flex-shrink: 1 !important; }
+.nl-thumb .image-container, .nl-thumb video, .nl-thumb img { background: transparent !important; }
+.nl-thumb img, .nl-thumb video { object-fit: contain !important; }
+.nl-run { position: sticky; bottom: 0; z-index: 100; padding: 8px 0;
+  background: var(--body-background-fill); }
 .nl-status pre { max-height: 8em; overflow: auto; font-size: 0.8em; }
 """
 
@@ -71,6 +97,19 @@ def build_app(settings: Settings | None = None, ctx: AppContext | None = None) -
         demo.load(restore, [stored], restore_outputs, api_visibility="private")
     demo.queue(default_concurrency_limit=None, max_size=QUEUE_MAX_SIZE)
     return demo
+
+
+def startup_message(ctx: AppContext, host: str, port: int) -> str:
+    """What the terminal says at start: where the panels' runs go, and where the page is."""
+    page = f"NeuroLink UI on http://{host}:{port}"
+    if ctx.simulator_client is not None:
+        sim = urlsplit(ctx.simulator_client.base_url)
+        return (
+            f"{page} — no REPLICATE_API_TOKEN: runs go to the built-in Replicate simulator on "
+            f"port {sim.port} ({sim.scheme}://{sim.netloc}); outputs are synthetic. "
+            "Set REPLICATE_API_TOKEN to use Replicate."
+        )
+    return f"{page} — runs go to Replicate at {ctx.settings.base_url} (REPLICATE_API_TOKEN is set)."
 
 
 def launch_options(ctx: AppContext) -> dict[str, Any]:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import gradio as gr
 
+from ..examples import write_avatar_example
 from ..modalities.avatar import build_avatar_input, filled_fields
 from ..modalities.common import InputProblem, MappedInput
 from ..model_choices import AVATAR_MODELS
@@ -19,6 +20,7 @@ from .common import (
     advanced_form,
     model_picker,
     parse_advanced,
+    run_buttons,
     user_errors,
 )
 from .components import ImageInput, VideoOutput
@@ -63,13 +65,23 @@ def make_avatar_handler(ctx: AppContext) -> PanelHandler:
 def build_avatar_panel(ctx: AppContext, session: gr.State, generations: gr.State) -> None:
     with gr.Row(equal_height=False):
         with gr.Column(scale=2):
-            portrait = ImageInput(label="Portrait", type="filepath", height=240)
-            audio = gr.Audio(label="Narration", sources=["upload", "microphone"], type="filepath")
+            with gr.Row():
+                portrait = ImageInput(label="Portrait", type="filepath", height=200, min_width=200)
+                audio = gr.Audio(
+                    label="Narration",
+                    sources=["upload", "microphone"],
+                    type="filepath",
+                    min_width=200,
+                )
+            example_portrait, example_audio = write_avatar_example(ctx.outputs_dir / "examples")
+            gr.Examples(
+                [[str(example_portrait), str(example_audio)]],
+                [portrait, audio],
+                label="Example: click to load a portrait and narration",
+            )
             model = model_picker("Model", ctx.settings.avatar_model, AVATAR_MODELS)
             advanced = advanced_form(ctx, model, session, filled_fields)
-            with gr.Row():
-                run = gr.Button("Animate", variant="primary")
-                stop = gr.Button("Stop", variant="stop")
+            run, stop = run_buttons("Animate")
         with gr.Column(scale=3):
             output = VideoOutput(label="Talking avatar", height=420)
             status = gr.Markdown(elem_classes=["nl-status"])

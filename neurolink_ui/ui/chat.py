@@ -24,6 +24,7 @@ from .common import (
     EVENT_CONCURRENCY,
     add_history,
     advanced_form,
+    example_prompts,
     history_entry,
     parse_advanced,
     user_errors,
@@ -145,13 +146,15 @@ def build_chat_panel(ctx: AppContext, session: gr.State, generations: gr.State) 
                 placeholder="Ask anything. Answers stream token by token where the model can.",
             )
             with gr.Row():
+                # No autofocus: focusing it on load scrolls the page past the title and banner.
+                # Wide enough that on a phone it has a line of its own, the buttons the next one.
                 message = gr.Textbox(
                     label="Message",
                     placeholder="Write a message and press Enter",
                     scale=5,
                     lines=1,
                     max_lines=8,
-                    autofocus=True,
+                    min_width=300,
                 )
                 send = gr.Button("Send", variant="primary", scale=1, min_width=90)
                 stop = gr.Button("Stop", variant="stop", scale=1, min_width=90)
@@ -173,6 +176,9 @@ def build_chat_panel(ctx: AppContext, session: gr.State, generations: gr.State) 
                 label="Model",
                 allow_custom_value=True,
                 info="Pick one, or type any owner/name or owner/name:version",
+            )
+            example_prompts(
+                ctx, "chat", model, session, message, "Examples: click one to fill the message"
             )
             system_prompt = gr.Textbox(
                 value=DEFAULT_SYSTEM_PROMPT, label="System prompt", lines=3, max_lines=10

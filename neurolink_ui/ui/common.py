@@ -12,6 +12,7 @@ from typing import Any
 
 import gradio as gr
 
+from ..examples import MAX_EXAMPLES, Panel, panel_examples
 from ..modalities.common import InputProblem, MappedInput
 from ..modalities.forms import FormField, collect_advanced, form_fields
 from ..pipeline import OutputKind, RunResult, run_model
@@ -87,6 +88,10 @@ def _component_for(spec: FormField) -> FormComponent:
         return gr.Slider(
             minimum=spec.minimum, maximum=spec.maximum, step=spec.step, value=spec.default, **common
         )
+    if spec.kind in ("number", "slider") and spec.default is None:
+        # gr.Number shows 0 when empty; a box left blank sends nothing and the model decides.
+        # `collect_advanced` reads the number (and refuses text that is not one).
+        return gr.Textbox(value="", placeholder="Empty: the model decides", **common)
     if spec.kind in ("number", "slider"):  # a slider without both bounds is a number box
         return gr.Number(value=spec.default, precision=0 if spec.integer else None, **common)
     if spec.kind == "checkbox":
@@ -134,6 +139,9 @@ def advanced_form(
             return (fields or "This model has no further parameters."), "{}"
 
         # On page load and whenever the model or the token changes (render can't await).
+        # Known gap: the page reuses controls by position across re-renders, so a new model's
+        # Slider can briefly receive the old Dropdown's value there (a console warning). Emptying
+        # the form first fixed that but let a slow page-load result overwrite a newer model's form.
         gr.on(
             None,
             load_form,
@@ -162,6 +170,64 @@ def advanced_form(
                 )
 
     return advanced
+
+
+def example_prompts(
+    ctx: AppContext,
+    panel: Panel,
+    model: gr.Dropdown,
+    session: gr.State,
+    target: gr.Textbox,
+    label: str = "Examples: click one to fill the prompt",
+) -> gr.Dataset:
+    """Clickable example prompts that fill `target`: the selected model's own example (its
+    `default_example`) first, then the panel's curated ones."""
+    first = panel_examples(panel)
+    examples = gr.Dataset(
+        components=[target],
+        samples=[[prompt] for prompt in first],
+        label=label,
+        type="index",
+        samples_per_page=MAX_EXAMPLES,
+    )
+    # The server keeps a Dataset's build-time samples; this session's list is kept beside it.
+    shown = gr.State(first)
+
+    async def for_model(model_text: str, token: str | None) -> tuple[gr.Dataset, list[str]]:
+        try:
+            ref = str(ModelRef.parse(model_text))
+            backend = ctx.backend(token)
+            info = await backend.client.get_model(ref, token=backend.token)
+        except ReplicateError:
+            info = None  # the Advanced form says what is wrong with the model
+        prompts = panel_examples(panel, info)
+        return gr.Dataset(samples=[[prompt] for prompt in prompts]), prompts
+
+    def pick(index: int | None, prompts: list[str]) -> Any:
+        if index is None or not 0 <= index < len(prompts):
+            return gr.skip()
+        return prompts[index]
+
+    gr.on(
+        None,
+        for_model,
+        [model, session],
+        [examples, shown],
+        api_visibility="private",
+        show_progress="hidden",
+        trigger_mode="always_last",
+    )
+    examples.click(pick, [examples, shown], target, api_visibility="private", queue=False)
+    return examples
+
+
+def run_buttons(label: str) -> tuple[gr.Button, gr.Button]:
+    """A panel's run and Stop buttons. Their row sticks to the bottom of the screen while the
+    column above it is taller than the screen (a long Advanced form), so they stay in reach."""
+    with gr.Row(elem_classes=["nl-run"]):
+        run = gr.Button(label, variant="primary", scale=2, min_width=100)
+        stop = gr.Button("Stop", variant="stop", scale=1, min_width=80)
+    return run, stop
 
 
 PanelUpdate = tuple[Any, ...]  # (the panel's output(s), status Markdown, History)

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..config import Settings
+from ..config import BUILTIN_SIMULATOR_TOKEN, Settings
 from ..quota.guard import QuotaGuard
 from ..replicate.client import ReplicateClient
 
@@ -21,9 +21,6 @@ if TYPE_CHECKING:  # started only when no token is set, so imported there, not h
     from ..simulator.runner import Simulator
 
 log = logging.getLogger("neurolink_ui.ui")
-
-# The built-in simulator accepts any well-formed token; this one never leaves the machine.
-SIMULATOR_TOKEN = "r8_builtinsimulatortoken"
 
 
 @dataclass
@@ -88,9 +85,11 @@ class AppContext:
 
     def backend(self, session_token: str | None) -> Backend:
         """A visitor's own token wins, then the Space owner's, then the built-in simulator
-        (also chosen by a visitor whose session holds SIMULATOR_TOKEN: "Use the simulator")."""
-        if session_token == SIMULATOR_TOKEN or not (session_token or self.settings.api_token):
-            return Backend(self.start_simulator(), SIMULATOR_TOKEN)
+        (also chosen by a visitor whose session holds BUILTIN_SIMULATOR_TOKEN: "Use the simulator")."""
+        if session_token == BUILTIN_SIMULATOR_TOKEN or not (
+            session_token or self.settings.api_token
+        ):
+            return Backend(self.start_simulator(), BUILTIN_SIMULATOR_TOKEN)
         if session_token:
             return Backend(self.client, session_token)
         assert self.settings.api_token is not None

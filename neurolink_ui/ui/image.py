@@ -17,8 +17,10 @@ from .common import (
     PanelHandler,
     PanelUpdate,
     advanced_form,
+    example_prompts,
     model_picker,
     parse_advanced,
+    run_buttons,
     user_errors,
 )
 from .components import GalleryOutput, ImageInput
@@ -77,10 +79,11 @@ def build_image_panel(ctx: AppContext, session: gr.State, generations: gr.State)
         with gr.Column(scale=2):
             prompt = gr.Textbox(
                 label="Prompt",
-                placeholder="A red panda reading a map in a lantern-lit library",
+                placeholder="Describe the image you want, or pick an example below",
                 lines=3,
             )
             model = model_picker("Model", ctx.settings.image_model, IMAGE_MODELS)
+            example_prompts(ctx, "image", model, session, prompt)
             with gr.Row():
                 aspect_ratio = gr.Dropdown(RATIO_CHOICES, value=AUTO_RATIO, label="Aspect ratio")
                 seed = gr.Number(label="Seed (-1 = random)", precision=0, value=-1, minimum=-1)
@@ -89,12 +92,15 @@ def build_image_panel(ctx: AppContext, session: gr.State, generations: gr.State)
                 label="Input image (optional, image-to-image)", type="filepath", height=180
             )
             advanced = advanced_form(ctx, model, session, filled_fields)
-            with gr.Row():
-                run = gr.Button("Generate", variant="primary")
-                stop = gr.Button("Stop", variant="stop")
+            run, stop = run_buttons("Generate")
         with gr.Column(scale=3):
             gallery = GalleryOutput(
-                label="Images", columns=2, height=520, buttons=["download", "fullscreen"]
+                label="Images",
+                columns=2,
+                height=520,
+                object_fit="contain",  # whole images, whatever their aspect ratio
+                buttons=["download", "fullscreen"],
+                elem_classes=["nl-gallery"],
             )
             status = gr.Markdown(elem_classes=["nl-status"])
 

@@ -16,8 +16,10 @@ from .common import (
     PanelHandler,
     PanelUpdate,
     advanced_form,
+    example_prompts,
     model_picker,
     parse_advanced,
+    run_buttons,
 )
 from .components import AudioOutput
 from .context import AppContext
@@ -67,7 +69,7 @@ def build_music_panel(ctx: AppContext, session: gr.State, generations: gr.State)
     with gr.Row(equal_height=False):
         with gr.Column(scale=2):
             prompt = gr.Textbox(
-                label="Prompt", placeholder="Lo-fi hip-hop beat with vinyl crackle", lines=2
+                label="Prompt", placeholder="Describe the music, or pick an example below", lines=2
             )
             with gr.Row():
                 duration = gr.Slider(1, 30, value=8, step=1, label="Duration (seconds)")
@@ -78,10 +80,9 @@ def build_music_panel(ctx: AppContext, session: gr.State, generations: gr.State)
                 )
                 output_format = gr.Radio(["mp3", "wav"], value="mp3", label="Format")
             model = model_picker("Model", ctx.settings.music_model, MUSIC_MODELS)
+            example_prompts(ctx, "music", model, session, prompt)
             advanced = advanced_form(ctx, model, session, filled_fields)
-            with gr.Row():
-                run = gr.Button("Compose", variant="primary")
-                stop = gr.Button("Stop", variant="stop")
+            run, stop = run_buttons("Compose")
         with gr.Column(scale=3):
             output = AudioOutput(label="Track", type="filepath", buttons=["download"])
             status = gr.Markdown(elem_classes=["nl-status"])

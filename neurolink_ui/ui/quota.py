@@ -13,12 +13,13 @@ from typing import ParamSpec, TypeVar
 
 import gradio as gr
 
+from ..config import BUILTIN_SIMULATOR_TOKEN
 from ..modalities.common import MappedInput
 from ..quota.guard import QuotaGuard, QuotaRefused
 from ..quota.identity import Visitor, identify
 from ..replicate.schema import InputSchema
 from ..replicate.types import ModelRef
-from .context import SIMULATOR_TOKEN, AppContext, Backend
+from .context import AppContext, Backend
 
 T = TypeVar("T")
 P = ParamSpec("P")
@@ -126,7 +127,7 @@ async def meter_markdown(
     profile: gr.OAuthProfile | None,
 ) -> str:
     backend = ctx.backend(session_token)
-    if backend.token == SIMULATOR_TOKEN:
+    if backend.token == BUILTIN_SIMULATOR_TOKEN:
         return "🧪 Unlimited: the simulator (synthetic outputs, free)."
     if not backend.owner_paid:
         return "♾️ Unlimited: your own token."
@@ -160,5 +161,5 @@ def build_quota_bar(ctx: AppContext, session: gr.State, generations: gr.State) -
     session.change(refresh, [session], meter, **quiet)  # signed in or out with a token
     generations.change(refresh, [session], meter, **quiet)
     simulator.click(
-        lambda: SIMULATOR_TOKEN, None, session, api_visibility="private", queue=False
+        lambda: BUILTIN_SIMULATOR_TOKEN, None, session, api_visibility="private", queue=False
     ).then(refresh, [session], meter, **quiet)

@@ -71,22 +71,27 @@ def build_token_bar(ctx: AppContext, session: gr.State) -> tuple[gr.BrowserState
     """Returns the browser store, the restore function and its outputs, for `demo.load`."""
     stored = gr.BrowserState(FORGOTTEN, storage_key=STORAGE_KEY)
     gr.Markdown(banner_markdown(ctx), elem_classes=["nl-banner"])
-    with gr.Accordion("Your Replicate token", open=not ctx.settings.api_token):
+    # One closed row by default: it is needed up front only when no backend is usable at all.
+    usable = bool(ctx.settings.api_token) or ctx.simulated_by_default
+    with gr.Accordion("🔑 Your Replicate token", open=not usable, elem_classes=["nl-token"]):
         with gr.Row(equal_height=True):
             token_box = gr.Textbox(
                 label="Replicate API token",
                 type="password",
                 placeholder="r8_…",
                 scale=4,
+                min_width=220,
             )
             remember = gr.Checkbox(
                 label="Remember in this browser",
                 info="Kept in this browser's local storage",
                 value=False,
-                scale=1,
+                scale=2,
+                min_width=220,
+                elem_classes=["nl-remember"],
             )
-            use = gr.Button("Use token", variant="primary", scale=1)
-            forget_button = gr.Button("Forget", scale=1)
+            use = gr.Button("Use token", variant="primary", size="sm", scale=1, min_width=100)
+            forget_button = gr.Button("Forget", size="sm", scale=1, min_width=100)
         status = gr.Markdown()
 
     sign_in, restore, forget = make_session_handlers(ctx)

@@ -19,8 +19,10 @@ from .common import (
     PanelHandler,
     PanelUpdate,
     advanced_form,
+    example_prompts,
     model_picker,
     parse_advanced,
+    run_buttons,
     user_errors,
 )
 from .components import ImageInput, ImageOutput, VideoOutput
@@ -87,16 +89,17 @@ def make_video_handler(ctx: AppContext) -> PanelHandler:
 def build_video_panel(ctx: AppContext, session: gr.State, generations: gr.State) -> None:
     with gr.Row(equal_height=False):
         with gr.Column(scale=2):
-            prompt = gr.Textbox(label="Prompt", placeholder="smooth zoom out", lines=2)
+            prompt = gr.Textbox(
+                label="Prompt", placeholder="Describe the motion, or pick an example below", lines=2
+            )
             start_image = ImageInput(label="Start frame", type="filepath", height=200)
             model = model_picker("Model", ctx.settings.video_model, VIDEO_MODELS)
+            example_prompts(ctx, "video", model, session, prompt)
             with gr.Row():
                 length = gr.Slider(1, 10, value=4, step=1, label="Length (seconds)")
                 aspect_ratio = gr.Dropdown(VIDEO_ASPECT_RATIOS, value="16:9", label="Aspect ratio")
             advanced = advanced_form(ctx, model, session, filled_fields)
-            with gr.Row():
-                run = gr.Button("Generate video", variant="primary")
-                stop = gr.Button("Stop", variant="stop")
+            run, stop = run_buttons("Generate video")
         with gr.Column(scale=3):
             # interactive=False: they are inputs of the visibility step, but outputs to a person.
             output = VideoOutput(

@@ -99,7 +99,9 @@ def configure(base: str, **values: Any) -> None:
     response.raise_for_status()
 
 
-def app_env(base: str, port: int, workdir: Path) -> dict[str, str]:
+def app_env(
+    base: str, port: int, workdir: Path, extra: dict[str, str] | None = None
+) -> dict[str, str]:
     env = dict(os.environ)
     env.update(
         {
@@ -111,6 +113,7 @@ def app_env(base: str, port: int, workdir: Path) -> dict[str, str]:
             "HF_HUB_OFFLINE": "1",
             "GRADIO_TEMP_DIR": str(workdir / "gradio"),
             "TMPDIR": str(workdir),  # the app's outputs folder lives under tempfile.gettempdir()
+            **(extra or {}),
         }
     )
     return env
@@ -124,7 +127,9 @@ class AppProcess:
 
 
 @contextlib.contextmanager
-def app_processes(base: str, launches: list[tuple[Path, str]]) -> Iterator[list[AppProcess]]:
+def app_processes(
+    base: str, launches: list[tuple[Path, str]], extra_env: dict[str, str] | None = None
+) -> Iterator[list[AppProcess]]:
     """`python <script>` for each (workdir, script) — app.py or a bench launcher — each on a
     free loopback port, started together (they load in parallel) and ready when yielded."""
     started = time.perf_counter()
@@ -136,7 +141,7 @@ def app_processes(base: str, launches: list[tuple[Path, str]]) -> Iterator[list[
             process = subprocess.Popen(
                 [sys.executable, script],
                 cwd=ROOT,
-                env=app_env(base, port, workdir),
+                env=app_env(base, port, workdir, extra_env),
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
             )
@@ -156,9 +161,11 @@ def app_processes(base: str, launches: list[tuple[Path, str]]) -> Iterator[list[
 
 
 @contextlib.contextmanager
-def app_process(base: str, workdir: Path, script: str = "app.py") -> Iterator[AppProcess]:
+def app_process(
+    base: str, workdir: Path, script: str = "app.py", extra_env: dict[str, str] | None = None
+) -> Iterator[AppProcess]:
     """One `python <script>` on a free loopback port; `started_in` is its time to first page."""
-    with app_processes(base, [(workdir, script)]) as (app,):
+    with app_processes(base, [(workdir, script)], extra_env) as (app,):
         yield app
 
 

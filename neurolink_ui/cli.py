@@ -710,11 +710,12 @@ def run_generate(args: argparse.Namespace, usage_error: Callable[[str], Any]) ->
 
 
 def run_serve(args: argparse.Namespace) -> int:
-    from .ui.app import build_app, launch_options  # Gradio only for this command
+    from .ui.app import build_app, launch_options, stop_cleanly_on_sigterm  # Gradio only here
 
     host = args.host or os.environ.get("GRADIO_SERVER_NAME") or "127.0.0.1"
     port = args.port if args.port is not None else int(os.environ.get("GRADIO_SERVER_PORT") or 7860)
     demo = build_app()
+    stop_cleanly_on_sigterm(demo)
     demo.launch(
         server_name=host,
         server_port=port,

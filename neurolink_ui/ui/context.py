@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from ..config import Settings
 from ..replicate.client import ReplicateClient
+from .retention import CLOSED_SESSION_GRACE, OutputStore, SessionReaper
 
 if TYPE_CHECKING:  # started only when no token is set, so imported there, not here
     from ..simulator.runner import Simulator
@@ -36,7 +37,8 @@ class Backend:
 class AppContext:
     settings: Settings
     client: ReplicateClient
-    outputs_dir: Path
+    outputs: OutputStore
+    sessions: SessionReaper
     simulator: Simulator | None = None  # the built-in simulator, when no token is set
     simulator_client: ReplicateClient | None = None
     _closed: bool = field(default=False, repr=False)
@@ -44,9 +46,13 @@ class AppContext:
     @classmethod
     def create(cls, settings: Settings, *, outputs_dir: Path | None = None) -> AppContext:
         outputs = outputs_dir or Path(tempfile.gettempdir()) / "neurolink_ui" / uuid.uuid4().hex[:8]
-        outputs.mkdir(parents=True, exist_ok=True)
         ctx = cls(
-            settings=settings, client=ReplicateClient.from_settings(settings), outputs_dir=outputs
+            settings=settings,
+            client=ReplicateClient.from_settings(settings),
+            outputs=OutputStore(outputs, settings.output_ttl, settings.session_disk_bytes),
+            sessions=SessionReaper(
+                settings.session_ttl, grace=min(CLOSED_SESSION_GRACE, settings.session_ttl)
+            ),
         )
         if not settings.api_token:
             # No token anywhere: newcomers meet the product on synthetic outputs.
@@ -73,10 +79,13 @@ class AppContext:
         assert self.simulator_client is not None
         return Backend(self.simulator_client, SIMULATOR_TOKEN)
 
+    @property
+    def outputs_dir(self) -> Path:
+        return self.outputs.root
+
     def session_dir(self, session_hash: str | None) -> Path:
-        path = self.outputs_dir / (session_hash or "direct")[:32]
-        path.mkdir(parents=True, exist_ok=True)
-        return path
+        """This session's outputs folder: named by a digest of the id, always under the root."""
+        return self.outputs.session_dir(session_hash)
 
     async def aclose(self) -> None:
         if self._closed:

@@ -7,6 +7,7 @@ import json
 import gradio as gr
 
 from ..snippets import curl_snippet, python_snippet
+from .retention import duration_text
 
 _MEDIA = {"image": gr.Image, "video": gr.Video, "avatar": gr.Video, "music": gr.Audio}
 
@@ -32,17 +33,21 @@ def entry_markdown(entry: dict) -> str:
     params = json.dumps(entry.get("params", {}), ensure_ascii=False)
     if len(params) > 400:
         params = params[:400] + "…"
+    prompt = entry.get("prompt") or ""
+    if entry.get("prompt_file"):
+        prompt += " *(shortened: the full text is the .txt under Download)*"
     return (
         f"**{entry['kind'].capitalize()}** · {entry['created']} · `{entry['model']}`{version} · "
         f"{timing}total {entry.get('wall_time', 0):.2f} s\n\n"
-        f"> {entry.get('prompt') or ''}\n\n<sub>Parameters: `{params}`</sub>"
+        f"> {prompt}\n\n<sub>Parameters: `{params}`</sub>"
     )
 
 
-def build_history_panel(generations: gr.State) -> None:
+def build_history_panel(generations: gr.State, output_ttl: float = 86400.0) -> None:
     gr.Markdown(
         "Everything generated in this browser session, newest first. Outputs are kept on this "
-        "server (Replicate deletes its copies after an hour); download what you want to keep."
+        f"server for {duration_text(output_ttl)}, then removed (Replicate deletes its copies "
+        "after an hour); download what you want to keep."
     )
 
     @gr.render(inputs=[generations])
@@ -68,8 +73,9 @@ def build_history_panel(generations: gr.State) -> None:
                     media(files[0], label=entry["kind"].capitalize(), key=f"h-{index}-media")
                 elif entry.get("text"):
                     gr.Markdown(entry["text"][:2000], padding=True)
-                if files:
-                    gr.File(files, label="Download", key=f"h-{index}-files")
+                downloads = [*files, *([entry["prompt_file"]] if entry.get("prompt_file") else [])]
+                if downloads:
+                    gr.File(downloads, label="Download", key=f"h-{index}-files")
                 with gr.Accordion("Run it in code", open=False):
                     python, curl = entry_snippets(entry)
                     gr.Code(python, language="python", label="Python (httpx)")

@@ -242,7 +242,7 @@ RAW_CALLS = {
     "nan-seed": ("image", f'["x", "{FAST_IMAGE}", "1:1", NaN, 1, null, "{{}}", null, null]'),
     "nan-max-tokens": (
         "chat",
-        '["hi", [], "sys", "meta/meta-llama-3-70b-instruct", NaN, 0.6, "{}", null, null]',
+        '["hi", [], "sys", "meta/meta-llama-3-70b-instruct", NaN, 0.6, "{}", null, null, null]',
     ),
 }
 

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import os
 
-from neurolink_ui.ui.app import build_app, launch_options, startup_message
+from neurolink_ui.config import Settings
+from neurolink_ui.ui.app import build_app, launch_options, startup_message, stop_cleanly_on_sigterm
 
-try:
-    demo = build_app()
-except ValueError as exc:  # a setting in the environment that cannot work: say which, plainly
+try:  # a setting in the environment that cannot work: say which, plainly, without a traceback
+    demo = build_app(Settings.from_env())
+except ValueError as exc:
     raise SystemExit(f"error: {exc}") from None
 
 if __name__ == "__main__":
     host = os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1")
     port = int(os.environ.get("GRADIO_SERVER_PORT", "7860"))
     print(startup_message(demo.neurolink_context, host, port), flush=True)
+    stop_cleanly_on_sigterm(demo)
     demo.launch(server_name=host, server_port=port, **launch_options(demo.neurolink_context))

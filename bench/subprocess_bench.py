@@ -99,7 +99,9 @@ def configure(base: str, **values: Any) -> None:
     response.raise_for_status()
 
 
-def app_env(base: str, port: int, workdir: Path) -> dict[str, str]:
+def app_env(
+    base: str, port: int, workdir: Path, extra: dict[str, str] | None = None
+) -> dict[str, str]:
     env = dict(os.environ)
     env.update(
         {
@@ -118,6 +120,7 @@ def app_env(base: str, port: int, workdir: Path) -> dict[str, str]:
             "NEUROLINK_VISITOR_CONCURRENT": "0",
             "NEUROLINK_DAILY_RUNS": "0",
             "NEUROLINK_ALLOWED_MODELS": "*",
+            **(extra or {}),
         }
     )
     return env
@@ -131,7 +134,9 @@ class AppProcess:
 
 
 @contextlib.contextmanager
-def app_processes(base: str, launches: list[tuple[Path, str]]) -> Iterator[list[AppProcess]]:
+def app_processes(
+    base: str, launches: list[tuple[Path, str]], extra_env: dict[str, str] | None = None
+) -> Iterator[list[AppProcess]]:
     """`python <script>` for each (workdir, script) — app.py or a bench launcher — each on a
     free loopback port, started together (they load in parallel) and ready when yielded."""
     started = time.perf_counter()
@@ -143,7 +148,7 @@ def app_processes(base: str, launches: list[tuple[Path, str]]) -> Iterator[list[
             process = subprocess.Popen(
                 [sys.executable, script],
                 cwd=ROOT,
-                env=app_env(base, port, workdir),
+                env=app_env(base, port, workdir, extra_env),
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
             )
@@ -163,9 +168,11 @@ def app_processes(base: str, launches: list[tuple[Path, str]]) -> Iterator[list[
 
 
 @contextlib.contextmanager
-def app_process(base: str, workdir: Path, script: str = "app.py") -> Iterator[AppProcess]:
+def app_process(
+    base: str, workdir: Path, script: str = "app.py", extra_env: dict[str, str] | None = None
+) -> Iterator[AppProcess]:
     """One `python <script>` on a free loopback port; `started_in` is its time to first page."""
-    with app_processes(base, [(workdir, script)]) as (app,):
+    with app_processes(base, [(workdir, script)], extra_env) as (app,):
         yield app
 
 

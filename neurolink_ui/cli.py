@@ -729,12 +729,18 @@ def run_generate(args: argparse.Namespace, usage_error: Callable[[str], Any]) ->
 
 
 def run_serve(args: argparse.Namespace) -> int:
-    from .ui.app import build_app, launch_options, startup_message  # Gradio only for this command
+    from .ui.app import (  # Gradio only for this command
+        build_app,
+        launch_options,
+        startup_message,
+        stop_cleanly_on_sigterm,
+    )
 
     host = args.host or os.environ.get("GRADIO_SERVER_NAME") or "127.0.0.1"
     port = args.port if args.port is not None else int(os.environ.get("GRADIO_SERVER_PORT") or 7860)
     demo = build_app()
     print(startup_message(demo.neurolink_context, host, port), flush=True)
+    stop_cleanly_on_sigterm(demo)
     demo.launch(
         server_name=host,
         server_port=port,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -20,17 +21,30 @@ DEFAULT_MUSIC_MODEL = default_model("music")
 BUILTIN_SIMULATOR_TOKEN = "r8_builtinsimulatortoken"
 
 
-def _float(env: Mapping[str, str], key: str, default: float, unit: str = "seconds") -> float:
+def _positive(
+    env: Mapping[str, str], key: str, default: float, unit: str, kind: type[float] = float
+) -> float:
+    """A positive, finite number from the environment (`kind=int`: a whole one); a bad value
+    stops the start-up with a message naming the variable."""
     raw = env.get(key, "").strip()
     if not raw:
         return default
+    what = "a whole number" if kind is int else "a number"
     try:
-        value = float(raw)
+        value = kind(raw)
     except ValueError as exc:
-        raise ValueError(f"{key} must be a number of {unit}, got {raw!r}") from exc
-    if value <= 0:
-        raise ValueError(f"{key} must be positive, got {raw!r}")
+        raise ValueError(f"{key} must be {what} of {unit}, got {raw!r}") from exc
+    if not math.isfinite(value) or value <= 0:
+        raise ValueError(f"{key} must be a positive number of {unit}, got {raw!r}")
     return value
+
+
+def _float(env: Mapping[str, str], key: str, default: float, unit: str = "seconds") -> float:
+    return _positive(env, key, default, unit)
+
+
+def _int(env: Mapping[str, str], key: str, default: int, unit: str) -> int:
+    return int(_positive(env, key, default, unit, int))
 
 
 @dataclass(frozen=True)
@@ -47,6 +61,20 @@ class Settings:
     max_output_mb: float = 512.0  # MB downloaded per prediction
     # Limits on runs paid by api_token; the default limits nothing, from_env the documented ones.
     quota: QuotaSettings = field(default_factory=QuotaSettings)
+    # What a public link must bound (issue 8): how long outputs and sessions live, and sizes.
+    output_ttl: float = 86400.0  # seconds an output (and Gradio's copy of it) is kept
+    session_ttl: float = 86400.0  # seconds an idle session's state is kept in memory
+    session_disk_mb: float = 2048.0  # MB of outputs one session may keep on disk
+    max_prompt_chars: int = 20_000  # a media panel's prompt, and any text field
+    max_chat_chars: int = 200_000  # one chat turn
+
+    @property
+    def max_output_bytes(self) -> int:
+        return int(self.max_output_mb * 1024 * 1024)
+
+    @property
+    def session_disk_bytes(self) -> int:
+        return int(self.session_disk_mb * 1024 * 1024)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -60,8 +88,13 @@ class Settings:
             avatar_model=env.get("REPLICATE_AVATAR_MODEL") or DEFAULT_AVATAR_MODEL,
             music_model=env.get("REPLICATE_MUSIC_MODEL") or DEFAULT_MUSIC_MODEL,
             poll_cap=_float(env, "REPLICATE_POLL_CAP", 300.0),
-            max_output_files=int(_float(env, "NEUROLINK_MAX_FILES_PER_PREDICTION", 16, "files")),
+            max_output_files=_int(env, "NEUROLINK_MAX_FILES_PER_PREDICTION", 16, "files"),
             max_output_mb=_float(env, "NEUROLINK_MAX_MB_PER_PREDICTION", 512.0, "MB"),
+            output_ttl=_float(env, "NEUROLINK_OUTPUT_TTL", 86400.0),
+            session_ttl=_float(env, "NEUROLINK_SESSION_TTL", 86400.0),
+            session_disk_mb=_float(env, "NEUROLINK_SESSION_DISK_MB", 2048.0, "MB"),
+            max_prompt_chars=_int(env, "NEUROLINK_MAX_PROMPT_CHARS", 20_000, "characters"),
+            max_chat_chars=_int(env, "NEUROLINK_MAX_CHAT_CHARS", 200_000, "characters"),
         )
         quota = QuotaSettings.from_env(
             env, owner_token_set=bool(settings.api_token), suggested=suggested_models(settings)

@@ -64,6 +64,7 @@ async def run_model(
     dest_dir: Path,
     notes: list[str] | None = None,
     started: float | None = None,
+    max_bytes: int | None = None,
 ) -> AsyncGenerator[PredictionEvent | RunResult, None]:
     """Yield the prediction's Progress and TextDelta events, then one RunResult.
 
@@ -71,6 +72,7 @@ async def run_model(
     `started` (time.monotonic()) is when the person asked, for the result's wall time. A media
     run (`kind` not "text") that succeeds without a file raises PredictionError here, once for
     every caller.
+    `max_bytes`: download at most this much (the session's room), else the client's cap.
     """
     started = time.monotonic() if started is None else started
     streamed: list[str] = []
@@ -90,7 +92,9 @@ async def run_model(
     files: list[Path] = []
     result_notes = list(notes or [])
     if kind != "text" and normalized.file_urls:
-        downloaded = await client.download_outputs(finished.output, dest_dir, kind=kind)
+        downloaded = await client.download_outputs(
+            finished.output, dest_dir, kind=kind, max_bytes=max_bytes
+        )
         files = list(downloaded)
         if downloaded.note:  # a per-prediction cap was reached: the rest are links
             result_notes.append(downloaded.note)

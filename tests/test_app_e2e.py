@@ -14,12 +14,10 @@ import soundfile
 from conftest import OTHER_TOKEN, TOKEN
 from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
-from helpers import free_port
+from launched import LaunchedApp
 from PIL import Image
 
 from neurolink_ui.config import Settings
-from neurolink_ui.ui.app import build_app, launch_options
-from neurolink_ui.ui.context import AppContext
 
 pytestmark = pytest.mark.slow  # launches the whole app
 
@@ -31,17 +29,9 @@ def _token_id(token: str) -> str:
 @pytest.fixture(scope="module")
 def app_url(simulator_session, tmp_path_factory) -> Iterator[str]:  # type: ignore[no-untyped-def]
     settings = Settings(api_token=TOKEN, base_url=simulator_session.base_url, poll_cap=60)
-    ctx = AppContext.create(settings, outputs_dir=tmp_path_factory.mktemp("outputs"))
-    demo = build_app(ctx=ctx)
-    _, url, _ = demo.launch(
-        prevent_thread_lock=True,
-        quiet=True,
-        server_name="127.0.0.1",
-        server_port=free_port(),
-        **launch_options(ctx),
-    )
-    yield url
-    demo.close()
+    app = LaunchedApp(settings, tmp_path_factory.mktemp("outputs"))
+    yield app.url
+    app.close()
 
 
 @pytest.fixture

@@ -33,6 +33,8 @@ EXPECTED_KEYS = {
     "memory.large_outputs",
     "startup.ratio",
     "startup.extra",
+    "sessions.released",
+    "sessions.kept",
 }
 # The held-create baseline is loaded from git history: present when the repository has it.
 HELD_KEYS = {

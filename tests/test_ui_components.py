@@ -39,3 +39,17 @@ def test_unreadable_upload_is_a_clear_error(tmp_path) -> None:  # type: ignore[n
     component = ImageInput(label="Portrait", type="filepath")
     with pytest.raises(gr.Error, match=r"Portrait: photo\.png is not an image we can read"):
         component.preprocess(FileData(path=str(bad), orig_name="photo.png"))
+
+
+def test_checked_inputs_keep_their_base_config_and_api() -> None:
+    # Gradio builds a component's page config from its __init__ signature: a subclass that
+    # changed it would render as an empty, forever-loading block.
+    from neurolink_ui.ui.components import NumberInput, chat_history_input
+
+    for mine, theirs in (
+        (chat_history_input(1000, label="Conversation"), gr.Chatbot(label="Conversation")),
+        (NumberInput(label="Seed", precision=0), gr.Number(label="Seed", precision=0)),
+    ):
+        assert mine.get_block_name() == theirs.get_block_name()
+        assert mine.get_config() == theirs.get_config()
+        assert mine.api_info() == theirs.api_info()

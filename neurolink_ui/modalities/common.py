@@ -38,9 +38,60 @@ def is_remote(value: Any) -> bool:
     return isinstance(value, str) and value.startswith(("http://", "https://", "data:"))
 
 
+# Input images are refused above this from their header, before decoding (a 420 KB PNG can
+# hold 12000 × 12000 pixels: 432 MB decoded). Pillow itself refuses to open anything over twice
+# this (DecompressionBombError), so no path decodes more, whoever calls it.
+MAX_INPUT_PIXELS = 40_000_000
+Image.MAX_IMAGE_PIXELS = MAX_INPUT_PIXELS
+
+
+def refuse_oversized(picture: Image.Image, what: str, field: str) -> None:
+    """InputProblem when an (opened, not decoded) image has more than MAX_INPUT_PIXELS."""
+    pixels = picture.width * picture.height
+    if pixels > MAX_INPUT_PIXELS:
+        raise InputProblem(
+            f"The {what} is {picture.width} × {picture.height} pixels "
+            f"({pixels / 1e6:,.0f} megapixels); the limit is {MAX_INPUT_PIXELS / 1e6:.0f} "
+            "megapixels. Scale it down and upload it again.",
+            field=field,
+        )
+
+
+def _unreadable(what: str, field: str) -> InputProblem:
+    return InputProblem(
+        f"The {what} could not be read as an image; upload a PNG, JPEG or WebP file.",
+        field=field,
+    )
+
+
+def too_many_pixels(what: str, field: str) -> InputProblem:
+    return InputProblem(
+        f"The {what} has more pixels than Pillow will decode; the limit is "
+        f"{MAX_INPUT_PIXELS / 1e6:.0f} megapixels. Scale it down and upload it again.",
+        field=field,
+    )
+
+
+def read_image_header(
+    image: str | Path, what: str = "image", field: str | None = None
+) -> Image.Image:
+    """An image file opened lazily (its header only, nothing decoded), refused when it isn't an
+    image or is larger than MAX_INPUT_PIXELS."""
+    field = field or what
+    try:
+        picture = Image.open(Path(image))
+    except Image.DecompressionBombError:
+        raise too_many_pixels(what, field) from None
+    except (UnidentifiedImageError, OSError, ValueError, TypeError) as exc:
+        raise _unreadable(what, field) from exc
+    refuse_oversized(picture, what, field)
+    return picture
+
+
 def open_image(image: Any, what: str = "portrait", field: str | None = None) -> Image.Image:
     """The image a person gave (path, bytes, PIL image or array), loaded; InputProblem if it
-    isn't one, so a broken upload is refused before a prediction is paid for."""
+    isn't one or is too large, so a broken upload is refused before a prediction is paid for
+    (and before a huge one is decoded)."""
     field = field or what
     try:
         if isinstance(image, Image.Image):
@@ -48,19 +99,21 @@ def open_image(image: Any, what: str = "portrait", field: str | None = None) -> 
         elif isinstance(image, bytes | bytearray | memoryview):
             picture = Image.open(io.BytesIO(bytes(image)))
         elif isinstance(image, str | Path):
-            picture = Image.open(Path(image))
+            picture = read_image_header(image, what, field)
         elif isinstance(image, np.ndarray):
             picture = Image.fromarray(image)
         else:
             raise InputProblem(
                 f"The {what} must be an image file (got {type(image).__name__}).", field=field
             )
+        refuse_oversized(picture, what, field)
         picture.load()
+    except InputProblem:
+        raise
+    except Image.DecompressionBombError:
+        raise too_many_pixels(what, field) from None
     except (UnidentifiedImageError, OSError, ValueError, TypeError) as exc:
-        raise InputProblem(
-            f"The {what} could not be read as an image; upload a PNG, JPEG or WebP file.",
-            field=field,
-        ) from exc
+        raise _unreadable(what, field) from exc
     if picture.width < 2 or picture.height < 2:
         raise InputProblem(f"The {what} is too small to use.", field=field)
     return picture

@@ -166,7 +166,7 @@ class ReplicateClient:
             "base_url": settings.base_url,
             "poll_cap": settings.poll_cap,
             "max_output_files": settings.max_output_files,
-            "max_output_bytes": int(settings.max_output_mb * 1024 * 1024),
+            "max_output_bytes": settings.max_output_bytes,
         }
         options.update(overrides)
         return cls(**options)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import signal
+from types import FrameType
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -16,6 +18,7 @@ from .history import build_history_panel
 from .image import build_image_panel
 from .music import build_music_panel
 from .quota import build_quota_bar
+from .retention import housekeeping
 from .session import build_token_bar
 from .video import build_video_panel
 
@@ -78,7 +81,8 @@ def build_app(settings: Settings | None = None, ctx: AppContext | None = None) -
             "[Replicate](https://replicate.com)'s hosted models, behind one API token."
         )
         session = gr.State(None)  # this visitor's own token: server-side, never sent back
-        generations = gr.State([])  # this session's History
+        # This session's History: its entries point at outputs kept `output_ttl` seconds.
+        generations = gr.State([], time_to_live=ctx.settings.output_ttl)
         stored, restore, restore_outputs = build_token_bar(ctx, session)
         build_quota_bar(ctx, session, generations)
         with gr.Tabs():
@@ -93,8 +97,13 @@ def build_app(settings: Settings | None = None, ctx: AppContext | None = None) -
             with gr.Tab("🎵 Music"):
                 build_music_panel(ctx, session, generations)
             with gr.Tab("🕘 History"):
-                build_history_panel(generations)
+                build_history_panel(generations, ctx.settings.output_ttl)
         demo.load(restore, [stored], restore_outputs, api_visibility="private")
+
+        def page_closed(request: gr.Request) -> None:
+            ctx.sessions.page_closed(request.session_hash)
+
+        demo.unload(page_closed)
     demo.queue(default_concurrency_limit=None, max_size=QUEUE_MAX_SIZE)
     return demo
 
@@ -110,6 +119,17 @@ def startup_message(ctx: AppContext, host: str, port: int) -> str:
             "Set REPLICATE_API_TOKEN to use Replicate."
         )
     return f"{page} — runs go to Replicate at {ctx.settings.base_url} (REPLICATE_API_TOKEN is set)."
+
+
+def stop_cleanly_on_sigterm(demo: gr.Blocks) -> None:
+    """`docker stop` and Spaces send SIGTERM: close the app as `demo.close()` does, so the server
+    shuts down cleanly (its lifespan removes the outputs) instead of dying where it stands;
+    `launch()` then returns."""
+
+    def close(signum: int, frame: FrameType | None) -> None:
+        demo.close()
+
+    signal.signal(signal.SIGTERM, close)
 
 
 def launch_options(ctx: AppContext) -> dict[str, Any]:
@@ -129,4 +149,6 @@ def launch_options(ctx: AppContext) -> dict[str, Any]:
         "allowed_paths": [str(ctx.outputs_dir)],
         "footer_links": ["api", "gradio", "settings"],
         "show_error": False,
+        # Outputs and ended sessions are swept on a schedule; outputs are removed at shutdown.
+        "app_kwargs": {"lifespan": housekeeping(ctx.outputs, ctx.sessions)},
     }

@@ -46,7 +46,7 @@ def make_avatar_handler(ctx: AppContext) -> PanelHandler:
                 raise InputProblem("Add a portrait image first.")
             if not audio:
                 raise InputProblem("Add narration audio first (upload a file or record it).")
-        extra = parse_advanced(advanced)
+        extra = parse_advanced(advanced, text_limit=ctx.settings.max_prompt_chars)
 
         def build(schema: InputSchema) -> MappedInput:
             return build_avatar_input(

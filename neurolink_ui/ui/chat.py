@@ -8,6 +8,7 @@ from typing import Any
 
 import gradio as gr
 
+from ..limits import check_chat_history, check_number, check_text
 from ..modalities.chat import build_chat_input, filled_fields, flatten_content
 from ..modalities.common import InputProblem, open_image
 from ..model_choices import CHAT_MODELS
@@ -27,9 +28,10 @@ from .common import (
     example_prompts,
     history_entry,
     parse_advanced,
+    refuse,
     user_errors,
 )
-from .components import ImageInput
+from .components import ImageInput, chat_history_input
 from .context import AppContext
 from .quota import check_run
 
@@ -58,7 +60,15 @@ def make_chat_handler(ctx: AppContext) -> ChatHandler:
     ) -> AsyncGenerator[ChatUpdate, None]:
         """Send `message` (and `image`, for models that see images) to a chat model and stream
         its answer into the history. `max_tokens` 0 keeps the model's own limit."""
+        limit = ctx.settings.max_chat_chars
+        with user_errors():
+            check_chat_history(history, message_limit=limit)
+            check_text(message, "message", limit)
+            check_text(system_prompt, "system prompt", limit)
+            check_number(max_tokens, "max tokens")
+            check_number(temperature, "temperature")
         before = list(history or [])
+        extra = parse_advanced(advanced, text_limit=ctx.settings.max_prompt_chars)
         with user_errors():
             if not (message or "").strip():
                 raise InputProblem("Type a message first.")
@@ -78,9 +88,10 @@ def make_chat_handler(ctx: AppContext) -> ChatHandler:
                 temperature=temperature,
                 image=picture,
                 model_description=info.description,
-                advanced=parse_advanced(advanced),
+                advanced=extra,
             )
             mapped = quota.clamp(mapped, info.input_schema)
+        folder = ctx.session_dir(request.session_hash if request else None)
         attached = [{"role": "user", "content": {"path": image}}] if image else []
         shown = [*before, *attached, {"role": "user", "content": message}]
         view = ChatStreamView(model=str(ref))
@@ -94,7 +105,7 @@ def make_chat_handler(ctx: AppContext) -> ChatHandler:
                     mapped.input,
                     token=backend.token,
                     kind="text",
-                    dest_dir=ctx.session_dir(request.session_hash if request else None),
+                    dest_dir=folder,
                     notes=mapped.notes,
                 ):
                     if isinstance(event, TextDelta):
@@ -107,7 +118,7 @@ def make_chat_handler(ctx: AppContext) -> ChatHandler:
                         if not view.text:
                             view.add(event.text)
                         view.finish(event.predict_time, event.wall_time)
-                        entry = history_entry("chat", message, event)
+                        entry = history_entry("chat", message, event, folder)
                         done = done_markdown(
                             str(ref), event.predict_time, event.wall_time, event.notes
                         )
@@ -139,7 +150,8 @@ def retry_split(history: list[dict[str, Any]] | None) -> tuple[list[dict[str, An
 def build_chat_panel(ctx: AppContext, session: gr.State, generations: gr.State) -> None:
     with gr.Row(equal_height=False):
         with gr.Column(scale=3):
-            chatbot = gr.Chatbot(
+            chatbot = chat_history_input(
+                ctx.settings.max_chat_chars,
                 label="Conversation",
                 height=480,
                 buttons=["copy", "copy_all"],
@@ -212,7 +224,7 @@ def build_chat_panel(ctx: AppContext, session: gr.State, generations: gr.State) 
     ) -> AsyncGenerator[ChatUpdate, None]:
         before, last = retry_split(history)
         if not last:
-            raise gr.Error("Nothing to retry yet.")
+            raise refuse("Nothing to retry yet.")
         async for update in handler(last, before, *rest):
             yield update
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import AsyncGenerator, Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -12,11 +13,13 @@ from typing import Any
 
 import gradio as gr
 
+from ..config import Settings
 from ..examples import MAX_EXAMPLES, Panel, panel_examples
+from ..limits import check_number, check_text, check_values, parse_json_object
 from ..modalities.common import InputProblem, MappedInput
 from ..modalities.forms import FormField, collect_advanced, form_fields
 from ..pipeline import OutputKind, RunResult, run_model
-from ..replicate.errors import ReplicateError
+from ..replicate.errors import DownloadError, ReplicateError
 from ..replicate.schema import InputSchema
 from ..replicate.types import ModelRef, Progress
 from .adapters import ProgressThrottle, done_markdown, progress_markdown
@@ -26,6 +29,16 @@ from .quota import check_run
 # Events talk to Replicate and wait: many may run at once (Gradio's default is one per event).
 EVENT_CONCURRENCY: int | None = None
 MAX_HISTORY = 50
+HISTORY_TEXT_CHARS = 1000
+DEFAULT_TEXT_LIMIT = Settings.max_prompt_chars
+
+log = logging.getLogger("neurolink_ui.ui")
+
+
+def refuse(message: str, title: str = "Invalid input") -> gr.Error:
+    """The toast for a visitor's bad input, logged as one warning line (never a traceback)."""
+    log.warning("refused: %s", " ".join(message.split())[:300])
+    return gr.Error(message, title=title, print_exception=False)
 
 
 @contextmanager
@@ -34,7 +47,7 @@ def user_errors() -> Iterator[None]:
     try:
         yield
     except (ReplicateError, InputProblem) as exc:
-        raise gr.Error(str(exc), title=getattr(exc, "title", "Invalid input")) from None
+        raise refuse(str(exc), title=getattr(exc, "title", "Invalid input")) from None
 
 
 def model_picker(label: str, default: str, choices: list[str]) -> gr.Dropdown:
@@ -49,19 +62,24 @@ def model_picker(label: str, default: str, choices: list[str]) -> gr.Dropdown:
     )
 
 
-def parse_advanced(raw: str | dict | None, upload_root: Path | None = None) -> dict[str, Any]:
-    """The Advanced form's values; file paths only from Gradio's own upload cache."""
+def parse_advanced(
+    raw: str | dict | None,
+    upload_root: Path | None = None,
+    *,
+    text_limit: int = DEFAULT_TEXT_LIMIT,
+) -> dict[str, Any]:
+    """The Advanced form's values; file paths only from Gradio's own upload cache. Size, depth,
+    numbers and texts are checked before use (a visitor may send any JSON)."""
     if not raw:
         return {}
-    if isinstance(raw, dict):
-        values = raw
-    else:
-        try:
-            values = json.loads(raw)
-        except json.JSONDecodeError as exc:
-            raise gr.Error(f"Advanced parameters must be a JSON object: {exc}") from None
-    if not isinstance(values, dict):
-        raise gr.Error("Advanced parameters must be a JSON object of field names to values.")
+    with user_errors():
+        if isinstance(raw, dict):
+            values = raw
+        elif isinstance(raw, str):
+            values = parse_json_object(raw)
+        else:
+            raise InputProblem("Advanced parameters must be a JSON object of names to values.")
+        check_values(values, text_limit)
     cleaned: dict[str, Any] = {}
     for name, value in values.items():
         if isinstance(value, dict) and "path" in value:  # a Gradio FileData
@@ -70,10 +88,17 @@ def parse_advanced(raw: str | dict | None, upload_root: Path | None = None) -> d
             path = Path(value).resolve()
             root = (upload_root or Path(gr.utils.get_upload_folder())).resolve()
             if not path.is_relative_to(root) or not path.is_file():
-                raise gr.Error(f"'{name}': upload the file; server paths are not accepted.")
+                raise refuse(f"'{name}': upload the file; server paths are not accepted.")
             value = path
         cleaned[name] = value
     return cleaned
+
+
+def check_numbers(**values: Any) -> None:
+    """Each named number finite and of bounded size, before anything converts it."""
+    with user_errors():
+        for name, value in values.items():
+            check_number(value, name.replace("_", " "))
 
 
 FormComponent = gr.Dropdown | gr.Slider | gr.Number | gr.Checkbox | gr.File | gr.Textbox
@@ -268,46 +293,82 @@ class MediaPanel:
         started = time.monotonic()
         throttle = ProgressThrottle()
         unchanged = (gr.skip(),) * self.outputs
+        session_hash = request.session_hash if request else None
+        store = self.ctx.outputs
         with user_errors():
+            check_text(prompt, "prompt", self.ctx.settings.max_prompt_chars)
+            store.refuse_when_full(session_hash)
+            # The session's room bounds this run's downloads when it is below the client's cap.
+            room = store.room(session_hash)
+            budget = room if room < self.ctx.settings.max_output_bytes else None
             ref = ModelRef.parse(model_text)  # once per run; everything below takes the ModelRef
             backend = self.ctx.backend(session_token)
             quota = await check_run(self.ctx, self.panel, ref, backend, request, profile)
             info = await backend.client.get_model(ref, token=backend.token)
             mapped = quota.clamp(build(info.input_schema), info.input_schema)
             yield *unchanged, "📤 Sending to Replicate…", gr.skip()
-            async for event in quota.guard(run_model)(
-                backend.client,
-                ref,
-                mapped.input,
-                token=backend.token,
-                kind=self.kind,
-                dest_dir=self.ctx.session_dir(request.session_hash if request else None),
-                notes=mapped.notes,
-                started=started,
-            ):
-                if isinstance(event, Progress):
-                    if throttle.should_show(event):
-                        yield *unchanged, progress_markdown(event), gr.skip()
-                elif isinstance(event, RunResult):
-                    if not info.is_official and info.version_id and not ref.version:
-                        event.notes.append(f"Ran version {info.version_id[:12]}…")
-                    status = done_markdown(
-                        str(ref), event.predict_time, event.wall_time, event.notes
-                    )
-                    entry = history_entry(self.panel, prompt, event)
-                    yield *self.present(event), status, add_history(generations, entry)
+            try:
+                async for event in quota.guard(run_model)(
+                    backend.client,
+                    ref,
+                    mapped.input,
+                    token=backend.token,
+                    kind=self.kind,
+                    dest_dir=store.session_dir(session_hash),
+                    notes=mapped.notes,
+                    started=started,
+                    max_bytes=budget,
+                ):
+                    if isinstance(event, Progress):
+                        if throttle.should_show(event):
+                            yield *unchanged, progress_markdown(event), gr.skip()
+                    elif isinstance(event, RunResult):
+                        if not info.is_official and info.version_id and not ref.version:
+                            event.notes.append(f"Ran version {info.version_id[:12]}…")
+                        if budget is not None:
+                            event.notes.append(store.room_note(budget))
+                        status = done_markdown(
+                            str(ref), event.predict_time, event.wall_time, event.notes
+                        )
+                        entry = history_entry(
+                            self.panel, prompt, event, store.session_dir(session_hash)
+                        )
+                        yield *self.present(event), status, add_history(generations, entry)
+            except DownloadError as exc:
+                if budget is None or "limit" not in str(exc):
+                    raise
+                raise store.refused_download(budget, exc.url) from None
 
 
-def history_entry(kind: str, prompt: str, result: RunResult) -> dict:
+def _shortened(value: Any) -> Any:
+    """Long texts in the recorded parameters cut to HISTORY_TEXT_CHARS (the full prompt is a
+    download): the History repeats them in Markdown, Python and curl at every render."""
+    if isinstance(value, str) and len(value) > HISTORY_TEXT_CHARS:
+        return value[:HISTORY_TEXT_CHARS] + f"… [{len(value):,} characters in all]"
+    if isinstance(value, dict):
+        return {k: _shortened(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_shortened(v) for v in value]
+    return value
+
+
+def history_entry(kind: str, prompt: str, result: RunResult, folder: Path | None = None) -> dict:
     """One generation as the History tab keeps it; small, since Gradio re-processes the session's
-    History at every update of every panel (the code snippets are made when it is shown)."""
+    History at every update of every panel (the code snippets are made when it is shown).
+    A prompt longer than HISTORY_TEXT_CHARS is shown cut, its full text saved in `folder`."""
     version = result.prediction.version
+    prompt_file = None
+    if folder is not None and len(prompt) > HISTORY_TEXT_CHARS:
+        path = folder / f"prompt-{result.prediction.id[:16] or 'run'}.txt"
+        path.write_text(prompt, encoding="utf-8")
+        prompt_file = str(path)
     return {
         "kind": kind,
-        "prompt": prompt,
+        "prompt": _shortened(prompt),
+        "prompt_file": prompt_file,
         "model": result.model,
         "version": version,
-        "params": result.input,
+        "params": _shortened(result.input),
         "predict_time": result.predict_time,
         "wall_time": round(result.wall_time, 3),
         "files": [str(p) for p in result.files],

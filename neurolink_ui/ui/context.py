@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from ..config import BUILTIN_SIMULATOR_TOKEN, Settings
 from ..quota.guard import QuotaGuard
 from ..replicate.client import ReplicateClient
+from .retention import CLOSED_SESSION_GRACE, OutputStore, SessionReaper
 
 if TYPE_CHECKING:  # started only when no token is set, so imported there, not here
     from ..simulator.runner import Simulator
@@ -36,7 +37,8 @@ class Backend:
 class AppContext:
     settings: Settings
     client: ReplicateClient
-    outputs_dir: Path
+    outputs: OutputStore
+    sessions: SessionReaper
     simulator: Simulator | None = None  # the built-in simulator, when no token is set
     simulator_client: ReplicateClient | None = None
     quota: QuotaGuard | None = None  # limits on owner-paid runs (None: the owner's token is unset)
@@ -47,9 +49,13 @@ class AppContext:
     @classmethod
     def create(cls, settings: Settings, *, outputs_dir: Path | None = None) -> AppContext:
         outputs = outputs_dir or Path(tempfile.gettempdir()) / "neurolink_ui" / uuid.uuid4().hex[:8]
-        outputs.mkdir(parents=True, exist_ok=True)
         ctx = cls(
-            settings=settings, client=ReplicateClient.from_settings(settings), outputs_dir=outputs
+            settings=settings,
+            client=ReplicateClient.from_settings(settings),
+            outputs=OutputStore(outputs, settings.output_ttl, settings.session_disk_bytes),
+            sessions=SessionReaper(
+                settings.session_ttl, grace=min(CLOSED_SESSION_GRACE, settings.session_ttl)
+            ),
         )
         limits = settings.quota
         if settings.api_token and limits.enabled:
@@ -96,10 +102,13 @@ class AppContext:
         owner = self.owner_client or self.client
         return Backend(owner, self.settings.api_token, owner_paid=True)
 
+    @property
+    def outputs_dir(self) -> Path:
+        return self.outputs.root
+
     def session_dir(self, session_hash: str | None) -> Path:
-        path = self.outputs_dir / (session_hash or "direct")[:32]
-        path.mkdir(parents=True, exist_ok=True)
-        return path
+        """This session's outputs folder: named by a digest of the id, always under the root."""
+        return self.outputs.session_dir(session_hash)
 
     async def aclose(self) -> None:
         if self._closed:

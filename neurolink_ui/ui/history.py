@@ -8,6 +8,7 @@ from pathlib import Path
 import gradio as gr
 
 from ..snippets import curl_snippet, python_snippet
+from .retention import duration_text
 from .video import ANIMATED_IMAGE_SUFFIXES
 
 _MEDIA = {"image": gr.Image, "video": gr.Video, "avatar": gr.Video, "music": gr.Audio}
@@ -45,7 +46,10 @@ def entry_summary(entry: dict) -> str:
         f"`{entry['model']}` · {timing}total {entry.get('wall_time', 0):.2f} s"
     ]
     if entry.get("prompt"):
-        lines.append(_clip(entry["prompt"], PREVIEW_CHARS))
+        shortened = " *(shortened: the full text is the .txt in the details)*"
+        lines.append(
+            _clip(entry["prompt"], PREVIEW_CHARS) + (shortened if entry.get("prompt_file") else "")
+        )
     if entry.get("text") and not entry.get("files"):
         lines.append(f"→ {_clip(entry['text'], PREVIEW_CHARS)}")
     more = len(entry.get("files") or []) - 1
@@ -98,17 +102,19 @@ def entry_card(entry: dict, index: int) -> None:
         with gr.Accordion("Details, downloads and code", open=False, key=f"{key}-details"):
             gr.Markdown(entry_details(entry), key=f"{key}-params")
             files = entry.get("files") or []
-            if files:
-                gr.File(files, label="Download", key=f"{key}-files")
+            downloads = [*files, *([entry["prompt_file"]] if entry.get("prompt_file") else [])]
+            if downloads:
+                gr.File(downloads, label="Download", key=f"{key}-files")
             python, curl = entry_snippets(entry)
             gr.Code(python, language="python", label="Python (httpx)", key=f"{key}-py")
             gr.Code(curl, language="shell", label="curl", key=f"{key}-curl")
 
 
-def build_history_panel(generations: gr.State) -> None:
+def build_history_panel(generations: gr.State, output_ttl: float = 86400.0) -> None:
     gr.Markdown(
         "Everything generated in this browser session, newest first. Outputs are kept on this "
-        "server (Replicate deletes its copies after an hour); download what you want to keep."
+        f"server for {duration_text(output_ttl)}, then removed (Replicate deletes its copies "
+        "after an hour); download what you want to keep."
     )
 
     @gr.render(inputs=[generations])

@@ -17,13 +17,14 @@ from .common import (
     PanelHandler,
     PanelUpdate,
     advanced_form,
+    check_numbers,
     example_prompts,
     model_picker,
     parse_advanced,
     run_buttons,
     user_errors,
 )
-from .components import GalleryOutput, ImageInput
+from .components import GalleryOutput, ImageInput, NumberInput
 from .context import AppContext
 
 # "Auto": no ratio picked — the input image's shape when there is one, else the model's default.
@@ -50,7 +51,8 @@ def make_image_handler(ctx: AppContext) -> PanelHandler:
     ) -> AsyncGenerator[PanelUpdate, None]:
         """Generate images from `prompt`; `input_image` makes it image-to-image. `aspect_ratio`
         "auto" (or empty) keeps the input image's shape, or the model's default without one."""
-        extra = parse_advanced(advanced)
+        extra = parse_advanced(advanced, text_limit=ctx.settings.max_prompt_chars)
+        check_numbers(seed=seed, images=num_outputs)
         if input_image:
             with user_errors():  # a broken upload is refused before a prediction is paid for
                 open_image(Path(input_image), "input image")
@@ -86,7 +88,7 @@ def build_image_panel(ctx: AppContext, session: gr.State, generations: gr.State)
             example_prompts(ctx, "image", model, session, prompt)
             with gr.Row():
                 aspect_ratio = gr.Dropdown(RATIO_CHOICES, value=AUTO_RATIO, label="Aspect ratio")
-                seed = gr.Number(label="Seed (-1 = random)", precision=0, value=-1, minimum=-1)
+                seed = NumberInput(label="Seed (-1 = random)", precision=0, value=-1, minimum=-1)
                 num_outputs = gr.Slider(1, 4, value=1, step=1, label="Images")
             input_image = ImageInput(
                 label="Input image (optional, image-to-image)", type="filepath", height=180

@@ -16,6 +16,7 @@ from .common import (
     PanelHandler,
     PanelUpdate,
     advanced_form,
+    check_numbers,
     example_prompts,
     model_picker,
     parse_advanced,
@@ -44,7 +45,8 @@ def make_music_handler(ctx: AppContext) -> PanelHandler:
         profile: gr.OAuthProfile | None = None,
     ) -> AsyncGenerator[PanelUpdate, None]:
         """Compose `duration` seconds of music from `prompt` at `tempo` BPM."""
-        extra = parse_advanced(advanced)
+        extra = parse_advanced(advanced, text_limit=ctx.settings.max_prompt_chars)
+        check_numbers(duration=duration, tempo=tempo)
 
         def build(schema: InputSchema) -> MappedInput:
             return build_music_input(

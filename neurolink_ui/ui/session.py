@@ -12,6 +12,7 @@ from typing import Any
 import gradio as gr
 
 from ..replicate.errors import ReplicateError
+from .common import refuse
 from .context import AppContext
 
 STORAGE_KEY = "neurolink_ui_token"
@@ -42,11 +43,11 @@ def make_session_handlers(ctx: AppContext) -> SessionHandlers:
         """Check a pasted token with Replicate and keep it for this session."""
         token = (token or "").strip()
         if not token:
-            raise gr.Error("Paste a Replicate API token first (it starts with r8_).")
+            raise refuse("Paste a Replicate API token first (it starts with r8_).")
         try:
             account = await ctx.client.get_account(token=token)
         except ReplicateError as exc:
-            raise gr.Error(str(exc), title=exc.title) from None
+            raise refuse(str(exc), title=exc.title) from None
         kept = {"token": token} if remember else FORGOTTEN
         where = " and remembered in this browser" if remember else " for this session"
         return token, "", f"✅ Signed in as **{account.username}**{where}.", kept

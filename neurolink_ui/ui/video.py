@@ -19,6 +19,7 @@ from .common import (
     PanelHandler,
     PanelUpdate,
     advanced_form,
+    check_numbers,
     example_prompts,
     model_picker,
     parse_advanced,
@@ -63,7 +64,8 @@ def make_video_handler(ctx: AppContext) -> PanelHandler:
         profile: gr.OAuthProfile | None = None,
     ) -> AsyncGenerator[PanelUpdate, None]:
         """Generate a video from `prompt`, starting from `start_image` where the model takes one."""
-        extra = parse_advanced(advanced)
+        extra = parse_advanced(advanced, text_limit=ctx.settings.max_prompt_chars)
+        check_numbers(length=length)
         if start_image:
             with user_errors():  # a broken upload is refused before a prediction is paid for
                 open_image(Path(start_image), "start frame")

@@ -134,15 +134,14 @@ def test_history_log_keeps_every_generation_newest_first_when_panels_overlap() -
     assert [(e["kind"], e["number"]) for e in log.entries] == [("music", 1), ("image", 0)]
 
 
-def test_banner_says_where_runs_go_and_who_pays(tmp_path: Path) -> None:
+def test_banner_says_where_runs_go_and_who_pays() -> None:
     from neurolink_ui.ui.session import banner_markdown
 
-    owner = AppContext(
-        Settings(api_token="r8_owner_token_0123456789"),
-        client=None,  # type: ignore[arg-type]
-        outputs_dir=tmp_path,
-    )
-    assert "the owner pays" in banner_markdown(owner)
-    signed_in = banner_markdown(owner, "ada")
+    from types import SimpleNamespace
+
+    # The banner reads only the settings: who runs (and pays) is decided from them and the session.
+    owner = SimpleNamespace(settings=Settings(api_token="r8_owner_token_0123456789"))
+    assert "the owner pays" in banner_markdown(owner)  # type: ignore[arg-type]
+    signed_in = banner_markdown(owner, "ada")  # type: ignore[arg-type]
     assert "Signed in as **ada**" in signed_in and "your own token" in signed_in
     assert "owner pays" not in signed_in and "synthetic" not in signed_in

@@ -135,9 +135,9 @@ def test_history_log_keeps_every_generation_newest_first_when_panels_overlap() -
 
 
 def test_banner_says_where_runs_go_and_who_pays() -> None:
-    from neurolink_ui.ui.session import banner_markdown
-
     from types import SimpleNamespace
+
+    from neurolink_ui.ui.session import banner_markdown
 
     # The banner reads only the settings: who runs (and pays) is decided from them and the session.
     owner = SimpleNamespace(settings=Settings(api_token="r8_owner_token_0123456789"))

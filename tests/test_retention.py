@@ -26,7 +26,7 @@ from neurolink_ui.limits import (
 )
 from neurolink_ui.modalities.common import InputProblem
 from neurolink_ui.ui.common import history_entry
-from neurolink_ui.ui.history import entry_markdown
+from neurolink_ui.ui.history import entry_summary
 from neurolink_ui.ui.retention import OutputStore, OutsideOutputs, session_folder_name
 
 FAST_IMAGE = "black-forest-labs/flux-schnell"
@@ -204,7 +204,7 @@ def test_history_shows_long_prompts_cut_with_the_full_text_downloadable(tmp_path
     assert len(entry["prompt"]) < 1100 and "10,000 characters in all" in entry["prompt"]
     assert len(entry["params"]["prompt"]) < 1100 and entry["params"]["steps"] == 4
     assert Path(entry["prompt_file"]).read_text(encoding="utf-8") == prompt
-    assert "full text" in entry_markdown(entry)
+    assert "full text" in entry_summary(entry)
     short = history_entry("image", "a cat", result, tmp_path)
     assert short["prompt"] == "a cat" and short["prompt_file"] is None
 

@@ -109,7 +109,9 @@ def make_chat_handler(ctx: AppContext) -> ChatHandler:
             if exc.duration is None:  # meant to stay on screen (a quota refusal): a toast
                 raise
             if not from_page(request):
-                raise gr.Error(plain_text(exc.message), title=exc.title) from None
+                raise gr.Error(
+                    plain_text(exc.message), title=exc.title, print_exception=exc.print_exception
+                ) from None
             return
         folder = ctx.session_dir(request.session_hash if request else None)
         attached = [{"role": "user", "content": {"path": image}}] if image else []
@@ -156,7 +158,9 @@ def make_chat_handler(ctx: AppContext) -> ChatHandler:
                         if not view.text:
                             view.add(event.text)
                         view.finish(event.predict_time, event.wall_time)
-                        entry = history_entry("chat", message, event, info.input_schema, folder)
+                        entry = history_entry(
+                            "chat", message, event, folder, schema=info.input_schema
+                        )
                         done = result_markdown(event, backend.on_replicate)
                         add_history(generations, entry)
                         yield [*shown, *view.messages()], "", done
@@ -170,7 +174,9 @@ def make_chat_handler(ctx: AppContext) -> ChatHandler:
             # Nothing is lost: the dialog goes back to how it was and the message stays typed.
             yield before, gr.skip(), error_markdown(f"Not sent: {exc.message}")
             if not from_page(request):
-                raise gr.Error(plain_text(exc.message), title=exc.title) from None
+                raise gr.Error(
+                    plain_text(exc.message), title=exc.title, print_exception=exc.print_exception
+                ) from None
 
     return chat
 

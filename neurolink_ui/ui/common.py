@@ -123,7 +123,11 @@ def reports_errors(
                 if exc.duration is None:  # meant to stay on screen (a quota refusal): a toast
                     raise
                 if not from_page(request):
-                    raise gr.Error(plain_text(exc.message), title=exc.title) from None
+                    raise gr.Error(
+                        plain_text(exc.message),
+                        title=exc.title,
+                        print_exception=exc.print_exception,
+                    ) from None
 
         return reporting
 
@@ -502,8 +506,8 @@ class MediaPanel:
                             self.panel,
                             prompt,
                             event,
-                            info.input_schema,
                             store.session_dir(session_hash),
+                            schema=info.input_schema,
                         )
                         add_history(generations, entry)
                         yield *self.present(event), status
@@ -532,7 +536,11 @@ def _shortened(value: Any) -> Any:
 
 
 def history_entry(
-    kind: str, prompt: str, result: RunResult, schema: InputSchema, folder: Path | None = None
+    kind: str,
+    prompt: str,
+    result: RunResult,
+    folder: Path | None = None,
+    schema: InputSchema | None = None,
 ) -> dict:
     """One generation as the History tab keeps it; small, since Gradio re-processes the session's
     History at every update of every panel (the code snippets are made when it is shown).
@@ -550,7 +558,8 @@ def history_entry(
         "model": result.model,
         "version": version,
         "params": _shortened(result.input),
-        "file_fields": file_field_names(schema),  # the snippets' placeholders, from the schema
+        # The snippets' placeholders, from the schema.
+        "file_fields": file_field_names(schema) if schema is not None else (),
         "predict_time": result.predict_time,
         "wall_time": round(result.wall_time, 3),
         "files": [str(p) for p in result.files],

@@ -7,30 +7,44 @@ from __future__ import annotations
 
 import json
 import shlex
+from collections.abc import Collection
 from typing import Any
 
+from .replicate.schema import InputSchema
 from .replicate.types import ModelRef
 
 _FILE_PLACEHOLDER = "https://example.com/your-file"
 
 
-def _portable_input(value: Any) -> Any:
-    """File placeholders recorded by the pipeline become a URL the reader replaces."""
-    if isinstance(value, dict):
-        return {k: _portable_input(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_portable_input(v) for v in value]
-    if isinstance(value, str) and (value.startswith("data:") or value.startswith("<")):
-        return _FILE_PLACEHOLDER
-    return value
+def file_field_names(schema: InputSchema) -> tuple[str, ...]:
+    """The inputs that take files: a `uri` field, or an array of them (the schema says so)."""
+    return tuple(f.name for f in schema.fields if f.is_file or f.item_type == "file")
+
+
+def _portable_input(model_input: dict[str, Any], file_fields: Collection[str]) -> dict[str, Any]:
+    """The input as sent, except file fields: a local upload becomes a URL the reader replaces.
+
+    File-ness comes from the schema only: a Llama prompt starting `<|begin_of_text|>` is text.
+    """
+    portable: dict[str, Any] = {}
+    for name, value in model_input.items():
+        if name in file_fields and isinstance(value, list):
+            value = [_FILE_PLACEHOLDER for _ in value]
+        elif name in file_fields and value is not None:
+            value = _FILE_PLACEHOLDER
+        portable[name] = value
+    return portable
 
 
 def request_for(
-    ref: str, model_input: dict[str, Any], version_id: str | None = None
+    ref: str,
+    model_input: dict[str, Any],
+    version_id: str | None = None,
+    file_fields: Collection[str] = (),
 ) -> tuple[str, dict]:
     """The create call: official models by name, pinned or community models by version."""
     parsed = ModelRef.parse(ref)
-    body: dict[str, Any] = {"input": _portable_input(model_input)}
+    body: dict[str, Any] = {"input": _portable_input(model_input, file_fields)}
     version = parsed.version or version_id
     if version:
         body = {"version": version, **body}
@@ -38,8 +52,13 @@ def request_for(
     return f"https://api.replicate.com/v1/models/{parsed.slug}/predictions", body
 
 
-def python_snippet(ref: str, model_input: dict[str, Any], version_id: str | None = None) -> str:
-    url, body = request_for(ref, model_input, version_id)
+def python_snippet(
+    ref: str,
+    model_input: dict[str, Any],
+    version_id: str | None = None,
+    file_fields: Collection[str] = (),
+) -> str:
+    url, body = request_for(ref, model_input, version_id, file_fields)
     return (
         "import os\n\nimport httpx\n\n"
         "response = httpx.post(\n"
@@ -57,8 +76,13 @@ def python_snippet(ref: str, model_input: dict[str, Any], version_id: str | None
     )
 
 
-def curl_snippet(ref: str, model_input: dict[str, Any], version_id: str | None = None) -> str:
-    url, body = request_for(ref, model_input, version_id)
+def curl_snippet(
+    ref: str,
+    model_input: dict[str, Any],
+    version_id: str | None = None,
+    file_fields: Collection[str] = (),
+) -> str:
+    url, body = request_for(ref, model_input, version_id, file_fields)
     return (
         f"curl -s -X POST {url} \\\n"
         '  -H "Authorization: Bearer $REPLICATE_API_TOKEN" \\\n'

@@ -12,6 +12,7 @@ PY="${PYTHON:-python3}"
 need=()
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)  # guarded demo mode's shared counts
+command -v curl >/dev/null 2>&1 || need+=(curl)  # tests run the History's curl snippets
 [ -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || need+=(fonts-dejavu-core)
 [ -e /usr/share/fonts/truetype/noto/NotoColorEmoji.ttf ] || need+=(fonts-noto-color-emoji)
 if [ "${#need[@]}" -gt 0 ]; then

@@ -233,16 +233,17 @@ def test_hostile_api_input_gets_a_clear_message(
     app.still_serves()
 
 
-# gradio_client refuses to send NaN or infinities; any other client can.
+# gradio_client refuses to send NaN or infinities; any other client can. A raw call sends every
+# input, the States (token, History, running predictions) as null.
 RAW_CALLS = {
     "infinite-seed": (
         "image",
-        f'["x", "{FAST_IMAGE}", "1:1", Infinity, 1, null, "{{}}", null, null]',
+        f'["x", "{FAST_IMAGE}", "1:1", Infinity, 1, null, "{{}}", null, null, null]',
     ),
-    "nan-seed": ("image", f'["x", "{FAST_IMAGE}", "1:1", NaN, 1, null, "{{}}", null, null]'),
+    "nan-seed": ("image", f'["x", "{FAST_IMAGE}", "1:1", NaN, 1, null, "{{}}", null, null, null]'),
     "nan-max-tokens": (
         "chat",
-        '["hi", [], "sys", "meta/meta-llama-3-70b-instruct", NaN, 0.6, "{}", null, null, null]',
+        '["hi", [], "sys", "meta/meta-llama-3-70b-instruct", NaN, 0.6, "{}", null, null, null, null]',
     ),
 }
 
@@ -269,7 +270,7 @@ def test_a_raw_5000_digit_number_is_refused_by_the_body_parser(
 ) -> None:  # type: ignore[no-untyped-def]
     before = len(simulator.predictions)
     capfd.readouterr()
-    data = f'["x", "{FAST_IMAGE}", "1:1", {DIGITS_5000}, 1, null, "{{}}", null, null]'
+    data = f'["x", "{FAST_IMAGE}", "1:1", {DIGITS_5000}, 1, null, "{{}}", null, null, null]'
     outcome = _raw_join(app, "image", data)
     # Gradio's body parser refuses it before the app sees it: a plain 400, nothing run.
     assert outcome.startswith("HTTP 400"), outcome[-800:]

@@ -30,7 +30,9 @@ SCREENSHOTS = ROOT / "screenshots"
 
 
 @contextlib.contextmanager
-def running_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+def running_app(
+    tmp_path_factory: pytest.TempPathFactory, **env_extra: str
+) -> Iterator[tuple[str, Path]]:
     """`python app.py` exactly as a newcomer runs it: no token, so the built-in simulator serves.
     Yields its URL and the file its output goes to."""
     port = free_port()
@@ -41,6 +43,7 @@ def running_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str,
         GRADIO_TEMP_DIR=str(tmp_path_factory.mktemp("gradio")),
         GRADIO_ANALYTICS_ENABLED="False",
         PYTHONUNBUFFERED="1",
+        **env_extra,
     )
     log = tmp_path_factory.mktemp("log") / "app.log"
     with log.open("wb") as out:

@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
-from neurolink_ui.replicate.types import Progress
+import itertools
+
+from neurolink_ui.replicate.types import Prediction, Progress
 from neurolink_ui.snippets import curl_snippet, python_snippet
 from neurolink_ui.ui.adapters import (
     THINKING_TITLE,
     ChatStreamView,
     ProgressThrottle,
+    UpdatePacer,
+    cancel_failed_markdown,
     done_markdown,
+    plain_text,
+    prediction_link,
     progress_markdown,
+    seed_used,
+    stopped_markdown,
+    streaming_markdown,
     without_footers,
 )
 
@@ -77,7 +86,9 @@ def test_snippets_route_official_by_name_and_community_by_version() -> None:
     community = curl_snippet("meta/musicgen", {"prompt": "lofi"}, "a" * 64)
     assert "/v1/predictions" in community and '"version": "' + "a" * 64 in community
     pinned = curl_snippet(
-        "meta/musicgen:" + "b" * 64, {"prompt": "x", "image": "data:image/png;,…"}
+        "meta/musicgen:" + "b" * 64,
+        {"prompt": "x", "image": "data:image/png;,…"},
+        file_fields=("image",),
     )
     assert "b" * 64 in pinned and "data:" not in pinned  # file values become a placeholder URL
 
@@ -97,3 +108,51 @@ def test_throttle_shows_what_is_new_and_at_most_a_tick_a_second() -> None:
         ]
     ]
     assert shown == [True, False, True, True, True, False, True]
+
+
+def test_pacer_sends_at_most_ten_updates_a_second_whatever_the_token_rate() -> None:
+    for tokens_per_second in (50, 1000, 20000):
+        pacer = UpdatePacer(interval=0.1)
+        times = [i / tokens_per_second for i in range(tokens_per_second * 4)]  # a 4 s answer
+        sent = [t for t in times if pacer.ready(t)]
+        assert 38 <= len(sent) <= 41  # ~10 a second, never more
+        assert all(b - a >= 0.1 - 1e-9 for a, b in itertools.pairwise(sent))
+    slow = UpdatePacer(interval=0.1)
+    assert all(slow.ready(t * 0.5) for t in range(8))  # slow streams: every token shows
+
+
+def test_seed_used_comes_from_the_logs_else_from_the_input() -> None:
+    logged = Prediction("p1", "succeeded", logs="Loading\nUsing seed: 48213\n", input={"seed": -1})
+    assert seed_used(logged) == 48213
+    given = Prediction("p2", "succeeded", input={"seed": 7})
+    assert seed_used(given) == 7
+    assert seed_used(Prediction("p3", "succeeded", input={"seed": -1})) is None
+    chat = Prediction("p4", "succeeded", output=["Hi. ", "Random seed used: `123`"])
+    assert seed_used(chat) == 123
+
+
+def test_prediction_link_only_on_replicate_and_only_for_safe_ids() -> None:
+    assert prediction_link("abc123", True) == (
+        "Prediction [`abc123`](https://replicate.com/p/abc123)"
+    )
+    assert prediction_link("abc123", False) == "Prediction `abc123`"
+    assert prediction_link("x)](javascript:alert(1)", True) == ""
+
+
+def test_stop_status_says_what_happened_at_replicate() -> None:
+    canceled = stopped_markdown(Prediction("p1", "canceled"))
+    assert "Stopped — canceled at Replicate" in canceled
+    assert "already succeeded" in stopped_markdown(Prediction("p2", "succeeded"))
+    assert "did not take" in stopped_markdown(Prediction("p3", "processing"))
+    assert "had not started" in stopped_markdown(None)
+    assert "cancel failed" in cancel_failed_markdown("p4", "HTTP 500.")
+
+
+def test_toast_text_has_no_markdown() -> None:
+    assert plain_text("Use `owner/name` or **this**") == "Use “owner/name” or this"
+
+
+def test_chat_status_stops_saying_cold_boot_once_tokens_stream() -> None:
+    assert "Cold boot" in progress_markdown(Progress("p", "starting", 1.0))
+    streaming = streaming_markdown(3.2, 1200)
+    assert "Answering" in streaming and "Cold boot" not in streaming

@@ -13,7 +13,7 @@ from neurolink_ui.config import Settings
 from neurolink_ui.ui.chat import make_chat_handler, retry_split
 from neurolink_ui.ui.common import parse_advanced
 from neurolink_ui.ui.context import AppContext
-from neurolink_ui.ui.history import entry_snippets
+from neurolink_ui.ui.history import HistoryLog, entry_snippets
 from neurolink_ui.ui.image import make_image_handler
 
 
@@ -28,13 +28,20 @@ async def ctx(simulator, token: str, tmp_path: Path) -> AsyncIterator[AppContext
 
 async def test_chat_handler_streams_then_records_history(ctx: AppContext) -> None:
     chat = make_chat_handler(ctx)
-    updates = [u async for u in chat("Explain tides", [], model="meta/meta-llama-3-70b-instruct")]
-    histories = [u[0] for u in updates]
+    log = HistoryLog()
+    updates = [
+        u
+        async for u in chat(
+            "Explain tides", [], model="meta/meta-llama-3-70b-instruct", generations=log
+        )
+    ]
+    histories = [u[0] for u in updates if isinstance(u[0], list)]  # progress skips the dialog
     assert histories[0][0] == {"role": "user", "content": "Explain tides"}
     lengths = [len(str(h[-1]["content"])) for h in histories[1:]]
     assert lengths == sorted(lengths) and lengths[-1] > lengths[1]  # the answer only grows
-    _, message_box, status, generations = updates[-1]
-    assert message_box == "" and "Done" in status
+    _, message_box, status = updates[-1]
+    assert message_box == "" and "Done" in status and log.count == 1
+    generations = log.entries
     assert generations[0]["kind"] == "chat" and "tides" in generations[0]["text"].lower()
     python, curl = entry_snippets(generations[0])
     assert "REPLICATE_API_TOKEN" in python and "REPLICATE_API_TOKEN" in curl
@@ -48,13 +55,18 @@ async def test_chat_remembers_earlier_turns(ctx: AppContext) -> None:
     assert "Miso" in str(second[-1]["content"])
 
 
-async def test_unknown_model_is_refused_before_the_page_changes(ctx: AppContext) -> None:
+async def test_unknown_model_is_refused_in_the_status_only(ctx: AppContext) -> None:
     chat = make_chat_handler(ctx)
     updates = []
-    with pytest.raises(gr.Error, match="not found"):
+    with pytest.raises(gr.Error, match="not found") as raised:
         async for update in chat("again", [], model="nobody/missing-model"):
             updates.append(update)
-    assert updates == []
+    # One update: the message in the status; the dialog and the typed message are untouched.
+    ((dialog, message_box, status),) = updates
+    assert dialog == message_box == gr.skip()
+    assert status.startswith("❌") and "not found" in status
+    # API callers (no page request here) still get the error, in plain text.
+    assert "`" not in raised.value.message
 
 
 async def test_failed_prediction_restores_the_dialog_and_keeps_the_message(
@@ -68,7 +80,7 @@ async def test_failed_prediction_restores_the_dialog_and_keeps_the_message(
         async for update in chat("again", history):
             updates.append(update)
     assert {"role": "user", "content": "again"} in updates[0][0]  # it was shown…
-    restored, message_box, status, _ = updates[-1]
+    restored, message_box, status = updates[-1]
     assert restored == history  # …and taken back, with the message still in its box
     assert message_box is not None and not isinstance(message_box, str)  # gr.skip()
     assert "Not sent" in status
@@ -87,12 +99,18 @@ async def test_retry_split_finds_the_last_user_turn() -> None:
 
 async def test_image_handler_returns_local_files(ctx: AppContext) -> None:
     image = make_image_handler(ctx)
-    updates = [u async for u in image("a lighthouse", "black-forest-labs/flux-schnell", "16:9")]
-    files, _, generations = updates[-1]
+    log = HistoryLog()
+    updates = [
+        u
+        async for u in image(
+            "a lighthouse", "black-forest-labs/flux-schnell", "16:9", generations=log
+        )
+    ]
+    files, _ = updates[-1]
     with Image.open(files[0]) as img:
         assert img.width > img.height
     assert Path(files[0]).is_relative_to(ctx.outputs_dir)
-    assert generations[0]["files"] == files
+    assert log.count == 1 and log.entries[0]["files"] == files
 
 
 def test_advanced_file_paths_only_from_the_upload_folder(tmp_path: Path) -> None:
@@ -105,3 +123,25 @@ def test_advanced_file_paths_only_from_the_upload_folder(tmp_path: Path) -> None
         parse_advanced({"mask": "/etc/passwd"}, upload_root=uploads)
     with pytest.raises(gr.Error, match="JSON object"):
         parse_advanced("[1, 2]", upload_root=uploads)
+
+
+def test_history_log_keeps_every_generation_newest_first_when_panels_overlap() -> None:
+    log = HistoryLog()
+    # Two panels' events hold the same log (Gradio passes a State by reference) and finish in
+    # any order: neither overwrites the other's entry.
+    assert log.add({"kind": "image"}) == 1
+    assert log.add({"kind": "music"}) == 2
+    assert [(e["kind"], e["number"]) for e in log.entries] == [("music", 1), ("image", 0)]
+
+
+def test_banner_says_where_runs_go_and_who_pays() -> None:
+    from types import SimpleNamespace
+
+    from neurolink_ui.ui.session import banner_markdown
+
+    # The banner reads only the settings: who runs (and pays) is decided from them and the session.
+    owner = SimpleNamespace(settings=Settings(api_token="r8_owner_token_0123456789"))
+    assert "the owner pays" in banner_markdown(owner)  # type: ignore[arg-type]
+    signed_in = banner_markdown(owner, "ada")  # type: ignore[arg-type]
+    assert "Signed in as **ada**" in signed_in and "your own token" in signed_in
+    assert "owner pays" not in signed_in and "synthetic" not in signed_in

@@ -11,13 +11,36 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..modalities.chat import flatten_content, split_reasoning
-from ..replicate.types import Progress
+from ..pipeline import RunResult
+from ..replicate.types import Prediction, Progress
 
 THINKING_TITLE = "Thinking"
 _FOOTER_RE = re.compile(r"\n*<sub>⏱[^<]*</sub>\s*$")
+_PREDICTION_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+# "Using seed: 123", "seed=123", "Random seed used: `123`": what models print when they pick one.
+_SEED_RE = re.compile(r"\bseed(?: used)?\s*[:=]\s*`?(-?\d{1,20})`?", re.IGNORECASE)
 
 
-def progress_markdown(event: Progress) -> str:
+def prediction_link(prediction_id: str, on_replicate: bool) -> str:
+    """The prediction's id, linked to its page when it ran on Replicate (not the simulator)."""
+    if not _PREDICTION_ID_RE.match(prediction_id or ""):
+        return ""
+    if not on_replicate:
+        return f"Prediction `{prediction_id}`"
+    return f"Prediction [`{prediction_id}`](https://replicate.com/p/{prediction_id})"
+
+
+def seed_used(prediction: Prediction) -> int | None:
+    """The seed the model actually used: from its logs (random seeds), else the one sent."""
+    for text in (prediction.logs or "", str(prediction.output or "")[-2000:]):
+        found = _SEED_RE.findall(text)
+        if found:
+            return int(found[-1])
+    seed = prediction.input.get("seed")
+    return seed if isinstance(seed, int) and not isinstance(seed, bool) and seed >= 0 else None
+
+
+def progress_markdown(event: Progress, on_replicate: bool = False) -> str:
     """One status block: what Replicate is doing, for how long, how far, the last log lines."""
     seconds = f"{event.elapsed:.1f} s"
     if event.status == "starting":
@@ -32,10 +55,70 @@ def progress_markdown(event: Progress) -> str:
     if event.percent is not None:
         filled = round(event.percent / 5)
         head += f"\n\n`{'█' * filled}{'░' * (20 - filled)}`"
+    link = prediction_link(event.prediction_id, on_replicate)
+    if link:
+        head += f"\n\n<sub>{link}</sub>"
     tail = [line for line in event.log_tail if line.strip()][-4:]
     if tail:
         head += "\n\n```text\n" + "\n".join(line[-160:] for line in tail) + "\n```"
     return head
+
+
+def streaming_markdown(elapsed: float, chars: int) -> str:
+    """Chat's status once tokens arrive: the model is answering, no longer booting."""
+    return f"✍️ **Answering** · {chars:,} characters · {elapsed:.1f} s"
+
+
+def stopped_markdown(prediction: Prediction | None, on_replicate: bool = False) -> str:
+    """What Stop did at Replicate, from the prediction its cancel returned."""
+    if prediction is None:
+        return "⏹ **Stopped** — Replicate had not started a prediction yet."
+    link = prediction_link(prediction.id, on_replicate)
+    suffix = f"\n\n<sub>{link}</sub>" if link else ""
+    if prediction.status == "canceled":
+        return f"⏹ **Stopped — canceled at Replicate.**{suffix}"
+    if prediction.is_terminal:
+        return (
+            f"⏹ **Stopped** — the prediction had already {prediction.status} at Replicate; "
+            f"its result is not shown.{suffix}"
+        )
+    return (
+        f"⚠️ **Stopped here, but Replicate still reports it {prediction.status}** — the cancel "
+        f"did not take; it may still run and bill. Cancel it on Replicate's site.{suffix}"
+    )
+
+
+def cancel_failed_markdown(prediction_id: str, reason: str, on_replicate: bool = False) -> str:
+    link = prediction_link(prediction_id, on_replicate)
+    suffix = f"\n\n<sub>{link}</sub>" if link else ""
+    return (
+        f"⚠️ **Stopped here, but the cancel failed at Replicate**: {reason} It may still run "
+        f"and bill: cancel it on Replicate's site.{suffix}"
+    )
+
+
+def plain_text(message: str) -> str:
+    """A message for a toast, which shows Markdown literally: `code` becomes “code”."""
+    return re.sub(r"`([^`]*)`", r"“\1”", message).replace("**", "")
+
+
+@dataclass
+class UpdatePacer:
+    """At most one page update per `interval` seconds, whatever the rate of events.
+
+    Every update makes the browser re-render the whole growing answer; at hundreds of tokens a
+    second the page froze and Stop waited for the stream to end. Events in between are not
+    lost: the next update shows everything accumulated since the last.
+    """
+
+    interval: float = 0.1
+    _last: float | None = None
+
+    def ready(self, now: float) -> bool:
+        if self._last is None or now - self._last >= self.interval:
+            self._last = now
+            return True
+        return False
 
 
 @dataclass
@@ -65,13 +148,36 @@ class ProgressThrottle:
 
 
 def done_markdown(
-    model: str, predict_time: float | None, wall_time: float, notes: list[str]
+    model: str,
+    predict_time: float | None,
+    wall_time: float,
+    notes: list[str],
+    prediction: Prediction | None = None,
+    on_replicate: bool = False,
 ) -> str:
     timing = f"predict {predict_time:.2f} s · " if predict_time is not None else ""
     text = f"✅ **Done** with `{model}` — {timing}total {wall_time:.2f} s"
+    if prediction is not None:
+        about = [prediction_link(prediction.id, on_replicate)]
+        seed = seed_used(prediction)
+        if seed is not None:
+            about.append(f"seed `{seed}`")
+        text += "\n\n<sub>" + " · ".join(a for a in about if a) + "</sub>"
     for note in notes:
         text += f"\n\nℹ️ {note}"
     return text
+
+
+def result_markdown(result: RunResult, on_replicate: bool = False) -> str:
+    """The ✅ Done status of a finished run: model, times, notes, prediction id and seed."""
+    return done_markdown(
+        result.model,
+        result.predict_time,
+        result.wall_time,
+        result.notes,
+        result.prediction,
+        on_replicate,
+    )
 
 
 def without_footers(history: list[dict[str, Any]] | None) -> list[dict[str, Any]]:

@@ -13,8 +13,9 @@ import gradio as gr
 from ..config import Settings
 from .avatar import build_avatar_panel
 from .chat import build_chat_panel
+from .common import LiveRuns
 from .context import AppContext
-from .history import build_history_panel
+from .history import build_history_panel, history_state
 from .image import build_image_panel
 from .music import build_music_panel
 from .quota import build_quota_bar
@@ -81,24 +82,28 @@ def build_app(settings: Settings | None = None, ctx: AppContext | None = None) -
             "[Replicate](https://replicate.com)'s hosted models, behind one API token."
         )
         session = gr.State(None)  # this visitor's own token: server-side, never sent back
-        # This session's History: its entries point at outputs kept `output_ttl` seconds.
-        generations = gr.State([], time_to_live=ctx.settings.output_ttl)
+        # This session's History (its entries point at outputs kept `output_ttl` seconds), and
+        # what each panel is running (what its Stop cancels).
+        history = history_state(ctx.settings.output_ttl)
+        live = gr.State(LiveRuns())
         stored, restore, restore_outputs = build_token_bar(ctx, session)
-        build_quota_bar(ctx, session, generations)
+        build_quota_bar(ctx, session, history.count)
         with gr.Tabs():
             with gr.Tab("💬 Chat"):
-                build_chat_panel(ctx, session, generations)
+                build_chat_panel(ctx, session, history, live)
             with gr.Tab("🖼️ Image"):
-                build_image_panel(ctx, session, generations)
+                build_image_panel(ctx, session, history, live)
             with gr.Tab("🎬 Video"):
-                build_video_panel(ctx, session, generations)
+                build_video_panel(ctx, session, history, live)
             with gr.Tab("🗣️ Avatar"):
-                build_avatar_panel(ctx, session, generations)
+                build_avatar_panel(ctx, session, history, live)
             with gr.Tab("🎵 Music"):
-                build_music_panel(ctx, session, generations)
-            with gr.Tab("🕘 History"):
-                build_history_panel(generations, ctx.settings.output_ttl)
-        demo.load(restore, [stored], restore_outputs, api_visibility="private")
+                build_music_panel(ctx, session, history, live)
+            with gr.Tab("🕘 History") as history_tab:
+                build_history_panel(history, history_tab, ctx.settings.output_ttl)
+        demo.load(
+            restore, [stored], restore_outputs, api_visibility="private", show_progress="hidden"
+        )
 
         def page_closed(request: gr.Request) -> None:
             ctx.sessions.page_closed(request.session_hash)

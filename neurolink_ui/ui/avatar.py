@@ -14,29 +14,36 @@ from ..model_choices import AVATAR_MODELS
 from ..replicate.schema import InputSchema
 from .common import (
     EVENT_CONCURRENCY,
+    LiveRuns,
     MediaPanel,
     PanelHandler,
     PanelUpdate,
     advanced_form,
+    media_failed,
     model_picker,
     parse_advanced,
+    reports_errors,
     run_buttons,
     user_errors,
+    wire_stop,
 )
 from .components import ImageInput, VideoOutput
 from .context import AppContext
+from .history import HistoryHandles, HistoryLog, refresh_after
 
 
 def make_avatar_handler(ctx: AppContext) -> PanelHandler:
     panel = MediaPanel(ctx, "avatar", "video")
 
+    @reports_errors(media_failed(panel.outputs))
     async def avatar(
         portrait: str | None,
         audio: str | None,
         model: str = AVATAR_MODELS[0],
         advanced: str = "{}",
         session_token: str | None = None,
-        generations: list[dict] | None = None,
+        generations: HistoryLog | None = None,
+        live: LiveRuns | None = None,
         request: gr.Request | None = None,
         profile: gr.OAuthProfile | None = None,
     ) -> AsyncGenerator[PanelUpdate, None]:
@@ -55,14 +62,16 @@ def make_avatar_handler(ctx: AppContext) -> PanelHandler:
 
         label = Path(audio).name
         async for update in panel.run(
-            label, model, build, session_token, generations, request, profile
+            label, model, build, session_token, generations, request, profile, live
         ):
             yield update
 
     return avatar
 
 
-def build_avatar_panel(ctx: AppContext, session: gr.State, generations: gr.State) -> None:
+def build_avatar_panel(
+    ctx: AppContext, session: gr.State, history: HistoryHandles, live: gr.State
+) -> None:
     with gr.Row(equal_height=False):
         with gr.Column(scale=2):
             with gr.Row():
@@ -86,12 +95,14 @@ def build_avatar_panel(ctx: AppContext, session: gr.State, generations: gr.State
             output = VideoOutput(label="Talking avatar", height=420)
             status = gr.Markdown(elem_classes=["nl-status"])
 
+    inputs = [portrait, audio, model, advanced, session, history.log, live]
     event = run.click(
         make_avatar_handler(ctx),
-        [portrait, audio, model, advanced, session, generations],
-        [output, status, generations],
+        inputs,
+        [output, status],
         api_name="avatar",
         concurrency_limit=EVENT_CONCURRENCY,
         concurrency_id="avatar",
     )
-    stop.click(None, cancels=[event], api_visibility="private")
+    refresh_after(event, history)
+    wire_stop(ctx, "avatar", stop, [event], session, live, status)

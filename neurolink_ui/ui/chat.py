@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncGenerator, Callable
 from pathlib import Path
 from typing import Any
@@ -17,29 +18,41 @@ from ..replicate.types import ModelRef, Progress, TextDelta
 from .adapters import (
     ChatStreamView,
     ProgressThrottle,
-    done_markdown,
+    UpdatePacer,
+    plain_text,
     progress_markdown,
+    result_markdown,
+    stopped_markdown,
+    streaming_markdown,
     without_footers,
 )
 from .common import (
     EVENT_CONCURRENCY,
+    LiveRuns,
     add_history,
     advanced_form,
+    error_markdown,
     example_prompts,
+    finish,
+    from_page,
     history_entry,
     parse_advanced,
-    refuse,
+    stopped_at_replicate,
+    stopping,
+    track,
     user_errors,
+    wire_stop,
 )
 from .components import ImageInput, chat_history_input
 from .context import AppContext
+from .history import HistoryHandles, HistoryLog, refresh_after
 from .quota import check_run
 
 DEFAULT_SYSTEM_PROMPT = "You are a helpful assistant."
 # 0 = the model's own default limit (reasoning models need thousands of tokens to think).
 MODEL_DEFAULT_TOKENS = 0
 
-ChatUpdate = tuple[list[dict[str, Any]], Any, str, Any]
+ChatUpdate = tuple[Any, Any, str]  # (dialog, message box, status)
 ChatHandler = Callable[..., AsyncGenerator[ChatUpdate, None]]
 
 
@@ -54,51 +67,63 @@ def make_chat_handler(ctx: AppContext) -> ChatHandler:
         advanced: str = "{}",
         image: str | None = None,
         session_token: str | None = None,
-        generations: list[dict] | None = None,
+        generations: HistoryLog | None = None,
+        live: LiveRuns | None = None,
         request: gr.Request | None = None,
         profile: gr.OAuthProfile | None = None,
     ) -> AsyncGenerator[ChatUpdate, None]:
         """Send `message` (and `image`, for models that see images) to a chat model and stream
         its answer into the history. `max_tokens` 0 keeps the model's own limit."""
         limit = ctx.settings.max_chat_chars
-        with user_errors():
-            check_chat_history(history, message_limit=limit)
-            check_text(message, "message", limit)
-            check_text(system_prompt, "system prompt", limit)
-            check_number(max_tokens, "max tokens")
-            check_number(temperature, "temperature")
         before = list(history or [])
-        extra = parse_advanced(advanced, text_limit=ctx.settings.max_prompt_chars)
-        with user_errors():
-            if not (message or "").strip():
-                raise InputProblem("Type a message first.")
-            picture = Path(image) if image else None
-            if picture is not None:
-                open_image(picture, "image")  # a broken upload is refused before any request
-            ref = ModelRef.parse(model)  # once per run
-            backend = ctx.backend(session_token)
-            quota = await check_run(ctx, "chat", ref, backend, request, profile)
-            info = await backend.client.get_model(ref, token=backend.token)
-            mapped = build_chat_input(
-                info.input_schema,
-                system_prompt=system_prompt,
-                history=without_footers(before),
-                message=message,
-                max_tokens=int(max_tokens) if max_tokens else None,
-                temperature=temperature,
-                image=picture,
-                model_description=info.description,
-                advanced=extra,
-            )
-            mapped = quota.clamp(mapped, info.input_schema)
+        try:
+            with user_errors():
+                check_chat_history(history, message_limit=limit)
+                check_text(message, "message", limit)
+                check_text(system_prompt, "system prompt", limit)
+                check_number(max_tokens, "max tokens")
+                check_number(temperature, "temperature")
+                if not (message or "").strip():
+                    raise InputProblem("Type a message first.")
+                picture = Path(image) if image else None
+                if picture is not None:
+                    open_image(picture, "image")  # a broken upload is refused before any request
+                ref = ModelRef.parse(model)  # once per run
+                backend = ctx.backend(session_token)
+                quota = await check_run(ctx, "chat", ref, backend, request, profile)
+                info = await backend.client.get_model(ref, token=backend.token)
+                mapped = build_chat_input(
+                    info.input_schema,
+                    system_prompt=system_prompt,
+                    history=without_footers(before),
+                    message=message,
+                    max_tokens=int(max_tokens) if max_tokens else None,
+                    temperature=temperature,
+                    image=picture,
+                    model_description=info.description,
+                    advanced=parse_advanced(advanced, text_limit=ctx.settings.max_prompt_chars),
+                )
+                mapped = quota.clamp(mapped, info.input_schema)
+        except gr.Error as exc:  # refused before anything was sent: the dialog is untouched
+            yield gr.skip(), gr.skip(), error_markdown(exc.message)
+            if exc.duration is None:  # meant to stay on screen (a quota refusal): a toast
+                raise
+            if not from_page(request):
+                raise gr.Error(
+                    plain_text(exc.message), title=exc.title, print_exception=exc.print_exception
+                ) from None
+            return
         folder = ctx.session_dir(request.session_hash if request else None)
         attached = [{"role": "user", "content": {"path": image}}] if image else []
         shown = [*before, *attached, {"role": "user", "content": message}]
         view = ChatStreamView(model=str(ref))
         throttle = ProgressThrottle()
-        yield [*shown, *view.messages()], gr.skip(), "📤 Sending to Replicate…", gr.skip()
+        pacer = UpdatePacer()
+        started = time.monotonic()
+        finish(live, "chat")
+        yield [*shown, *view.messages()], gr.skip(), "📤 Sending to Replicate…"
         try:
-            with user_errors():
+            with user_errors(), stopped_at_replicate() as stopped:
                 async for event in quota.guard(run_model)(
                     backend.client,
                     ref,
@@ -107,31 +132,51 @@ def make_chat_handler(ctx: AppContext) -> ChatHandler:
                     kind="text",
                     dest_dir=folder,
                     notes=mapped.notes,
+                    started=started,
                 ):
                     if isinstance(event, TextDelta):
                         view.add(event.text)
-                        yield [*shown, *view.messages()], gr.skip(), gr.skip(), gr.skip()
-                    elif isinstance(event, Progress) and throttle.should_show(event):
-                        status = progress_markdown(event)
-                        yield [*shown, *view.messages()], gr.skip(), status, gr.skip()
+                        if stopping(live, "chat"):
+                            continue
+                        # Batched: the page re-renders the whole answer at every update.
+                        if pacer.ready(time.monotonic()):
+                            status = streaming_markdown(time.monotonic() - started, len(view.text))
+                            yield [*shown, *view.messages()], gr.skip(), status
+                    elif isinstance(event, Progress):
+                        track(live, "chat", event)
+                        if stopping(live, "chat"):
+                            continue
+                        if view.text:  # answering: the boot is over, show the text so far
+                            if pacer.ready(time.monotonic()):
+                                status = streaming_markdown(event.elapsed, len(view.text))
+                                yield [*shown, *view.messages()], gr.skip(), status
+                        elif throttle.should_show(event):
+                            status = progress_markdown(event, backend.on_replicate)
+                            yield gr.skip(), gr.skip(), status
                     elif isinstance(event, RunResult):
+                        finish(live, "chat")
                         if not view.text:
                             view.add(event.text)
                         view.finish(event.predict_time, event.wall_time)
-                        entry = history_entry("chat", message, event, folder)
-                        done = done_markdown(
-                            str(ref), event.predict_time, event.wall_time, event.notes
+                        entry = history_entry(
+                            "chat", message, event, folder, schema=info.input_schema
                         )
-                        yield (
-                            [*shown, *view.messages()],
-                            "",
-                            done,
-                            add_history(generations, entry),
-                        )
-        except gr.Error:
+                        done = result_markdown(event, backend.on_replicate)
+                        add_history(generations, entry)
+                        yield [*shown, *view.messages()], "", done
+            if stopped.prediction is not None:  # canceled: keep what was streamed, say so
+                clicked = stopping(live, "chat")  # then the page shows what it had; Stop said so
+                finish(live, "chat")
+                if not clicked:
+                    status = stopped_markdown(stopped.prediction, backend.on_replicate)
+                    yield [*shown, *view.messages()], gr.skip(), status
+        except gr.Error as exc:
             # Nothing is lost: the dialog goes back to how it was and the message stays typed.
-            yield before, gr.skip(), "❌ Not sent — see the message above.", gr.skip()
-            raise
+            yield before, gr.skip(), error_markdown(f"Not sent: {exc.message}")
+            if not from_page(request):
+                raise gr.Error(
+                    plain_text(exc.message), title=exc.title, print_exception=exc.print_exception
+                ) from None
 
     return chat
 
@@ -147,7 +192,9 @@ def retry_split(history: list[dict[str, Any]] | None) -> tuple[list[dict[str, An
     return turns, ""
 
 
-def build_chat_panel(ctx: AppContext, session: gr.State, generations: gr.State) -> None:
+def build_chat_panel(
+    ctx: AppContext, session: gr.State, history: HistoryHandles, live: gr.State
+) -> None:
     with gr.Row(equal_height=False):
         with gr.Column(scale=3):
             chatbot = chat_history_input(
@@ -207,43 +254,34 @@ def build_chat_panel(ctx: AppContext, session: gr.State, generations: gr.State) 
 
     handler = make_chat_handler(ctx)
     inputs = [message, chatbot, system_prompt, model, max_tokens, temperature, advanced, image]
-    outputs = [chatbot, message, status, generations]
+    inputs += [session, history.log, live]
+    outputs = [chatbot, message, status]
     common: dict[str, Any] = {
         "concurrency_limit": EVENT_CONCURRENCY,
         "concurrency_id": "chat",
     }
-    submit = send.click(
-        handler, [*inputs, session, generations], outputs, api_name="chat", **common
-    )
-    enter = message.submit(
-        handler, [*inputs, session, generations], outputs, api_visibility="private", **common
-    )
+    submit = send.click(handler, inputs, outputs, api_name="chat", **common)
+    enter = message.submit(handler, inputs, outputs, api_visibility="private", **common)
 
     async def retry_last(
-        history: list[dict[str, Any]] | None, *rest: Any
+        dialog: list[dict[str, Any]] | None, *rest: Any
     ) -> AsyncGenerator[ChatUpdate, None]:
-        before, last = retry_split(history)
+        before, last = retry_split(dialog)
         if not last:
-            raise refuse("Nothing to retry yet.")
+            yield gr.skip(), gr.skip(), error_markdown("Nothing to retry yet.")
+            return
         async for update in handler(last, before, *rest):
             yield update
 
     retried = retry.click(
         retry_last,
-        [
-            chatbot,
-            system_prompt,
-            model,
-            max_tokens,
-            temperature,
-            advanced,
-            image,
-            session,
-            generations,
-        ],
+        [chatbot, *inputs[2:]],
         outputs,
         api_visibility="private",
         **common,
     )
-    stop.click(None, cancels=[submit, enter, retried], api_visibility="private")
+    refresh_after(submit, history)
+    refresh_after(enter, history)
+    refresh_after(retried, history)
+    wire_stop(ctx, "chat", stop, [submit, enter, retried], session, live, status)
     clear.click(lambda: ([], ""), None, [chatbot, status], api_visibility="private", queue=False)

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import time
 from collections.abc import AsyncGenerator, Callable, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import gradio as gr
 
@@ -19,16 +20,24 @@ from ..limits import check_number, check_text, check_values, parse_json_object
 from ..modalities.common import InputProblem, MappedInput
 from ..modalities.forms import FormField, collect_advanced, form_fields
 from ..pipeline import OutputKind, RunResult, run_model
-from ..replicate.errors import DownloadError, ReplicateError
+from ..replicate.errors import DownloadError, PredictionCanceledError, ReplicateError
 from ..replicate.schema import InputSchema
-from ..replicate.types import ModelRef, Progress
-from .adapters import ProgressThrottle, done_markdown, progress_markdown
+from ..replicate.types import ModelRef, Prediction, Progress
+from ..snippets import file_field_names
+from .adapters import (
+    ProgressThrottle,
+    cancel_failed_markdown,
+    plain_text,
+    progress_markdown,
+    result_markdown,
+    stopped_markdown,
+)
 from .context import AppContext
+from .history import HistoryLog
 from .quota import check_run
 
 # Events talk to Replicate and wait: many may run at once (Gradio's default is one per event).
 EVENT_CONCURRENCY: int | None = None
-MAX_HISTORY = 50
 HISTORY_TEXT_CHARS = 1000
 DEFAULT_TEXT_LIMIT = Settings.max_prompt_chars
 
@@ -41,13 +50,173 @@ def refuse(message: str, title: str = "Invalid input") -> gr.Error:
     return gr.Error(message, title=title, print_exception=False)
 
 
+# Gradio's renders of one session add events to a dict other renders iterate without a copy
+# (`set_event_trigger`, `Renderable.apply`): two at once raised `RuntimeError: dictionary changed
+# size during iteration` at page load, when every panel's Advanced form renders. Renders are short
+# (no I/O), so they take turns.
+RENDER_ONE_AT_A_TIME: dict[str, Any] = {"concurrency_limit": 1, "concurrency_id": "render"}
+
+Update = TypeVar("Update", bound=tuple)
+
+
 @contextmanager
 def user_errors() -> Iterator[None]:
-    """Turn the core's actionable errors into a toast; the app keeps serving."""
+    """Turn the core's actionable errors into `gr.Error`s; the app keeps serving."""
     try:
         yield
     except (ReplicateError, InputProblem) as exc:
         raise refuse(str(exc), title=getattr(exc, "title", "Invalid input")) from None
+
+
+@dataclass
+class Stopped:
+    """Set when the prediction ended canceled (the Stop button's cancel got there first)."""
+
+    prediction: Prediction | None = None
+
+
+@contextmanager
+def stopped_at_replicate() -> Iterator[Stopped]:
+    """A canceled prediction is a Stop, not an error: the caller keeps what it has shown."""
+    stopped = Stopped()
+    try:
+        yield stopped
+    except PredictionCanceledError as exc:
+        stopped.prediction = exc.prediction or Prediction(id="", status="canceled")
+
+
+def error_markdown(message: str) -> str:
+    return f"❌ {message}"
+
+
+def from_page(request: gr.Request | None) -> bool:
+    """The event comes from the page (Gradio's frontend marks its calls `x-gradio-user: app`;
+    gradio_client sends `api`)."""
+    return request is not None and request.headers.get("x-gradio-user") == "app"
+
+
+def reports_errors(
+    failed: Callable[[str], Update],
+) -> Callable[
+    [Callable[..., AsyncGenerator[Update, None]]], Callable[..., AsyncGenerator[Update, None]]
+]:
+    """A panel handler's errors shown once, in its status, with the outputs left as they were.
+
+    `failed(markdown)` is the update that says so. On the page the event then ends normally: a
+    raised error would add a toast and a red "Error" badge over every output (and hide the
+    previous result). API callers get the error raised, as before.
+    """
+
+    def decorate(
+        handler: Callable[..., AsyncGenerator[Update, None]],
+    ) -> Callable[..., AsyncGenerator[Update, None]]:
+        @functools.wraps(handler)
+        async def reporting(*args: Any, **kwargs: Any) -> AsyncGenerator[Update, None]:
+            try:
+                async for update in handler(*args, **kwargs):
+                    yield update
+            except gr.Error as exc:
+                yield failed(error_markdown(exc.message))
+                request = next(
+                    (a for a in (*args, *kwargs.values()) if isinstance(a, gr.Request)), None
+                )
+                if exc.duration is None:  # meant to stay on screen (a quota refusal): a toast
+                    raise
+                if not from_page(request):
+                    raise gr.Error(
+                        plain_text(exc.message),
+                        title=exc.title,
+                        print_exception=exc.print_exception,
+                    ) from None
+
+        return reporting
+
+    return decorate
+
+
+def media_failed(outputs: int = 1) -> Callable[[str], PanelUpdate]:
+    """The update of a media panel (with `outputs` output components) whose run failed."""
+
+    def failed(markdown: str) -> PanelUpdate:
+        return *(gr.skip(),) * outputs, markdown
+
+    return failed
+
+
+@dataclass
+class LiveRuns:
+    """The prediction each panel of this session is running: what its Stop button cancels.
+
+    One object per session (a `gr.State`), shared by reference like the History log.
+    """
+
+    running: dict[str, str] = field(default_factory=dict)  # panel → prediction id
+    stopping: set[str] = field(default_factory=set)  # panels whose Stop was clicked
+
+    def track(self, panel: str, prediction_id: str) -> None:
+        if prediction_id:
+            self.running[panel] = prediction_id
+
+    def finish(self, panel: str) -> None:
+        self.running.pop(panel, None)
+        self.stopping.discard(panel)
+
+
+def track(live: LiveRuns | None, panel: str, event: Progress) -> None:
+    if live is not None:
+        live.track(panel, event.prediction_id)
+
+
+def stopping(live: LiveRuns | None, panel: str) -> bool:
+    """Stop was clicked: the event says nothing more, so no late progress line can overwrite
+    what the Stop handler wrote (Gradio's cancel of the event may land a moment later)."""
+    return live is not None and panel in live.stopping
+
+
+def finish(live: LiveRuns | None, panel: str) -> None:
+    if live is not None:
+        live.finish(panel)
+
+
+def wire_stop(
+    ctx: AppContext,
+    panel: str,
+    stop: gr.Button,
+    events: list[Any],
+    session: gr.State,
+    live: gr.State,
+    status: gr.Markdown,
+) -> None:
+    """Stop ends the panel's `events` and its own handler reports the cancel in `status`."""
+    stop.click(
+        make_stop_handler(ctx, panel),
+        [session, live],
+        [status],
+        cancels=events,
+        api_visibility="private",
+    )
+
+
+def make_stop_handler(ctx: AppContext, panel: str) -> Callable[..., Any]:
+    """The Stop button's own handler: `cancels=` ends the panel's event (which cancels its
+    prediction), and this says what happened at Replicate, since the ended event cannot."""
+
+    async def stop(session_token: str | None, live: LiveRuns | None) -> str:
+        # Not popped: a second click cancels again (idempotent) instead of "nothing running".
+        prediction_id = live.running.get(panel) if live else None
+        if live is not None:
+            live.stopping.add(panel)
+        backend = ctx.backend(session_token)
+        if not prediction_id:
+            return stopped_markdown(None)
+        prediction: Prediction | None = None
+        try:
+            prediction = await backend.client.cancel_prediction(prediction_id, token=backend.token)
+        except ReplicateError as exc:
+            return cancel_failed_markdown(prediction_id, str(exc), backend.on_replicate)
+        return stopped_markdown(prediction, backend.on_replicate)
+
+    return stop
 
 
 def model_picker(label: str, default: str, choices: list[str]) -> gr.Dropdown:
@@ -176,7 +345,7 @@ def advanced_form(
             show_progress="hidden",
         )
 
-        @gr.render(inputs=[form])
+        @gr.render(inputs=[form], **RENDER_ONE_AT_A_TIME)
         def render_form(fields: list[FormField] | str | None) -> None:
             if fields is None:
                 gr.Markdown("Reading the model's schema…")
@@ -255,7 +424,7 @@ def run_buttons(label: str) -> tuple[gr.Button, gr.Button]:
     return run, stop
 
 
-PanelUpdate = tuple[Any, ...]  # (the panel's output(s), status Markdown, History)
+PanelUpdate = tuple[Any, ...]  # (the panel's output(s), status Markdown)
 PanelHandler = Callable[..., AsyncGenerator[PanelUpdate, None]]
 """A media panel's event function: Gradio passes the inputs, the updates stream out."""
 
@@ -281,9 +450,10 @@ class MediaPanel:
         model_text: str,
         build: Callable[[InputSchema], MappedInput],
         session_token: str | None,
-        generations: list[dict] | None,
+        generations: HistoryLog | None,
         request: gr.Request | None,
         profile: gr.OAuthProfile | None = None,
+        live: LiveRuns | None = None,
     ) -> AsyncGenerator[PanelUpdate, None]:
         """Map, run and download one generation, yielding the panel's updates as it goes.
 
@@ -295,7 +465,8 @@ class MediaPanel:
         unchanged = (gr.skip(),) * self.outputs
         session_hash = request.session_hash if request else None
         store = self.ctx.outputs
-        with user_errors():
+        finish(live, self.panel)
+        with user_errors(), stopped_at_replicate() as stopped:
             check_text(prompt, "prompt", self.ctx.settings.max_prompt_chars)
             store.refuse_when_full(session_hash)
             # The session's room bounds this run's downloads when it is below the client's cap.
@@ -306,7 +477,7 @@ class MediaPanel:
             quota = await check_run(self.ctx, self.panel, ref, backend, request, profile)
             info = await backend.client.get_model(ref, token=backend.token)
             mapped = quota.clamp(build(info.input_schema), info.input_schema)
-            yield *unchanged, "📤 Sending to Replicate…", gr.skip()
+            yield *unchanged, "📤 Sending to Replicate…"
             try:
                 async for event in quota.guard(run_model)(
                     backend.client,
@@ -320,24 +491,36 @@ class MediaPanel:
                     max_bytes=budget,
                 ):
                     if isinstance(event, Progress):
-                        if throttle.should_show(event):
-                            yield *unchanged, progress_markdown(event), gr.skip()
+                        track(live, self.panel, event)
+                        if throttle.should_show(event) and not stopping(live, self.panel):
+                            status = progress_markdown(event, backend.on_replicate)
+                            yield *unchanged, status
                     elif isinstance(event, RunResult):
+                        finish(live, self.panel)
                         if not info.is_official and info.version_id and not ref.version:
                             event.notes.append(f"Ran version {info.version_id[:12]}…")
                         if budget is not None:
                             event.notes.append(store.room_note(budget))
-                        status = done_markdown(
-                            str(ref), event.predict_time, event.wall_time, event.notes
-                        )
+                        status = result_markdown(event, backend.on_replicate)
                         entry = history_entry(
-                            self.panel, prompt, event, store.session_dir(session_hash)
+                            self.panel,
+                            prompt,
+                            event,
+                            store.session_dir(session_hash),
+                            schema=info.input_schema,
                         )
-                        yield *self.present(event), status, add_history(generations, entry)
+                        add_history(generations, entry)
+                        yield *self.present(event), status
             except DownloadError as exc:
                 if budget is None or "limit" not in str(exc):
                     raise
                 raise store.refused_download(budget, exc.url) from None
+        if stopped.prediction is not None:  # canceled: say so (unless Stop did), keep the outputs
+            clicked = stopping(live, self.panel)
+            finish(live, self.panel)
+            if not clicked:
+                status = stopped_markdown(stopped.prediction, backend.on_replicate)
+                yield *unchanged, status
 
 
 def _shortened(value: Any) -> Any:
@@ -352,7 +535,13 @@ def _shortened(value: Any) -> Any:
     return value
 
 
-def history_entry(kind: str, prompt: str, result: RunResult, folder: Path | None = None) -> dict:
+def history_entry(
+    kind: str,
+    prompt: str,
+    result: RunResult,
+    folder: Path | None = None,
+    schema: InputSchema | None = None,
+) -> dict:
     """One generation as the History tab keeps it; small, since Gradio re-processes the session's
     History at every update of every panel (the code snippets are made when it is shown).
     A prompt longer than HISTORY_TEXT_CHARS is shown cut, its full text saved in `folder`."""
@@ -369,6 +558,8 @@ def history_entry(kind: str, prompt: str, result: RunResult, folder: Path | None
         "model": result.model,
         "version": version,
         "params": _shortened(result.input),
+        # The snippets' placeholders, from the schema.
+        "file_fields": file_field_names(schema) if schema is not None else (),
         "predict_time": result.predict_time,
         "wall_time": round(result.wall_time, 3),
         "files": [str(p) for p in result.files],
@@ -378,5 +569,7 @@ def history_entry(kind: str, prompt: str, result: RunResult, folder: Path | None
     }
 
 
-def add_history(history: list[dict] | None, entry: dict) -> list[dict]:
-    return [entry, *(history or [])][:MAX_HISTORY]
+def add_history(history: HistoryLog | None, entry: dict) -> None:
+    """Record `entry` in the session's log (History re-renders when the event has ended)."""
+    if history is not None:
+        history.add(entry)

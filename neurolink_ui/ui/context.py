@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from ..config import BUILTIN_SIMULATOR_TOKEN, Settings
 from ..quota.guard import QuotaGuard
-from ..replicate.client import ReplicateClient
+from ..replicate.client import DEFAULT_BASE_URL, ReplicateClient
 from .retention import CLOSED_SESSION_GRACE, OutputStore, SessionReaper
 
 if TYPE_CHECKING:  # started only when no token is set, so imported there, not here
@@ -31,6 +31,11 @@ class Backend:
     client: ReplicateClient
     token: str
     owner_paid: bool = False  # the Space owner's token pays: the guarded-demo limits apply
+
+    @property
+    def on_replicate(self) -> bool:
+        """Runs go to Replicate itself (not a simulator), so its prediction pages exist."""
+        return self.client.base_url == DEFAULT_BASE_URL
 
 
 @dataclass

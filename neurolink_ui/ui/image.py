@@ -13,19 +13,24 @@ from ..model_choices import IMAGE_MODELS
 from ..replicate.schema import InputSchema
 from .common import (
     EVENT_CONCURRENCY,
+    LiveRuns,
     MediaPanel,
     PanelHandler,
     PanelUpdate,
     advanced_form,
     check_numbers,
     example_prompts,
+    media_failed,
     model_picker,
     parse_advanced,
+    reports_errors,
     run_buttons,
     user_errors,
+    wire_stop,
 )
 from .components import GalleryOutput, ImageInput, NumberInput
 from .context import AppContext
+from .history import HistoryHandles, HistoryLog, refresh_after
 
 # "Auto": no ratio picked — the input image's shape when there is one, else the model's default.
 RATIO_CHOICES = [("Auto (as input image)", AUTO_RATIO), *((r, r) for r in ASPECT_RATIOS)]
@@ -36,6 +41,7 @@ def make_image_handler(ctx: AppContext) -> PanelHandler:
         ctx, "image", "image", present=lambda result: ([str(path) for path in result.files],)
     )
 
+    @reports_errors(media_failed(panel.outputs))
     async def image(
         prompt: str,
         model: str = IMAGE_MODELS[0],
@@ -45,7 +51,8 @@ def make_image_handler(ctx: AppContext) -> PanelHandler:
         input_image: str | None = None,
         advanced: str = "{}",
         session_token: str | None = None,
-        generations: list[dict] | None = None,
+        generations: HistoryLog | None = None,
+        live: LiveRuns | None = None,
         request: gr.Request | None = None,
         profile: gr.OAuthProfile | None = None,
     ) -> AsyncGenerator[PanelUpdate, None]:
@@ -69,14 +76,16 @@ def make_image_handler(ctx: AppContext) -> PanelHandler:
             )
 
         async for update in panel.run(
-            prompt, model, build, session_token, generations, request, profile
+            prompt, model, build, session_token, generations, request, profile, live
         ):
             yield update
 
     return image
 
 
-def build_image_panel(ctx: AppContext, session: gr.State, generations: gr.State) -> None:
+def build_image_panel(
+    ctx: AppContext, session: gr.State, history: HistoryHandles, live: gr.State
+) -> None:
     with gr.Row(equal_height=False):
         with gr.Column(scale=2):
             prompt = gr.Textbox(
@@ -106,13 +115,15 @@ def build_image_panel(ctx: AppContext, session: gr.State, generations: gr.State)
             )
             status = gr.Markdown(elem_classes=["nl-status"])
 
-    state = [session, generations]
+    state = [session, history.log, live]
+    inputs = [prompt, model, aspect_ratio, seed, num_outputs, input_image, advanced, *state]
     event = run.click(
         make_image_handler(ctx),
-        [prompt, model, aspect_ratio, seed, num_outputs, input_image, advanced, *state],
-        [gallery, status, generations],
+        inputs,
+        [gallery, status],
         api_name="image",
         concurrency_limit=EVENT_CONCURRENCY,
         concurrency_id="image",
     )
-    stop.click(None, cancels=[event], api_visibility="private")
+    refresh_after(event, history)
+    wire_stop(ctx, "image", stop, [event], session, live, status)

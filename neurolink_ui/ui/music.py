@@ -12,18 +12,23 @@ from ..model_choices import MUSIC_MODELS
 from ..replicate.schema import InputSchema
 from .common import (
     EVENT_CONCURRENCY,
+    LiveRuns,
     MediaPanel,
     PanelHandler,
     PanelUpdate,
     advanced_form,
     check_numbers,
     example_prompts,
+    media_failed,
     model_picker,
     parse_advanced,
+    reports_errors,
     run_buttons,
+    wire_stop,
 )
 from .components import AudioOutput
 from .context import AppContext
+from .history import HistoryHandles, HistoryLog, refresh_after
 
 MODEL_VERSIONS = ["stereo-melody-large", "stereo-large", "melody-large", "large"]
 
@@ -31,6 +36,7 @@ MODEL_VERSIONS = ["stereo-melody-large", "stereo-large", "melody-large", "large"
 def make_music_handler(ctx: AppContext) -> PanelHandler:
     panel = MediaPanel(ctx, "music", "audio")
 
+    @reports_errors(media_failed(panel.outputs))
     async def music(
         prompt: str,
         duration: float = 8,
@@ -40,7 +46,8 @@ def make_music_handler(ctx: AppContext) -> PanelHandler:
         model: str = MUSIC_MODELS[0],
         advanced: str = "{}",
         session_token: str | None = None,
-        generations: list[dict] | None = None,
+        generations: HistoryLog | None = None,
+        live: LiveRuns | None = None,
         request: gr.Request | None = None,
         profile: gr.OAuthProfile | None = None,
     ) -> AsyncGenerator[PanelUpdate, None]:
@@ -60,14 +67,16 @@ def make_music_handler(ctx: AppContext) -> PanelHandler:
             )
 
         async for update in panel.run(
-            prompt, model, build, session_token, generations, request, profile
+            prompt, model, build, session_token, generations, request, profile, live
         ):
             yield update
 
     return music
 
 
-def build_music_panel(ctx: AppContext, session: gr.State, generations: gr.State) -> None:
+def build_music_panel(
+    ctx: AppContext, session: gr.State, history: HistoryHandles, live: gr.State
+) -> None:
     with gr.Row(equal_height=False):
         with gr.Column(scale=2):
             prompt = gr.Textbox(
@@ -89,13 +98,15 @@ def build_music_panel(ctx: AppContext, session: gr.State, generations: gr.State)
             output = AudioOutput(label="Track", type="filepath", buttons=["download"])
             status = gr.Markdown(elem_classes=["nl-status"])
 
-    state = [session, generations]
+    state = [session, history.log, live]
+    inputs = [prompt, duration, tempo, model_version, output_format, model, advanced, *state]
     event = run.click(
         make_music_handler(ctx),
-        [prompt, duration, tempo, model_version, output_format, model, advanced, *state],
-        [output, status, generations],
+        inputs,
+        [output, status],
         api_name="music",
         concurrency_limit=EVENT_CONCURRENCY,
         concurrency_id="music",
     )
-    stop.click(None, cancels=[event], api_visibility="private")
+    refresh_after(event, history)
+    wire_stop(ctx, "music", stop, [event], session, live, status)

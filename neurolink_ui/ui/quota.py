@@ -136,7 +136,7 @@ async def meter_markdown(
     return "🎟️ " + await ctx.quota.meter(visitor_of(ctx, request, profile))
 
 
-def build_quota_bar(ctx: AppContext, session: gr.State, generations: gr.State) -> None:
+def build_quota_bar(ctx: AppContext, session: gr.State, generations: gr.Number) -> None:
     """The meter, "Use the simulator", and Hugging Face sign-in when the Space enables OAuth.
 
     Shown only when the owner's token is limited; refreshed on load, when the session's token

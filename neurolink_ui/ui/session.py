@@ -12,6 +12,7 @@ from typing import Any
 import gradio as gr
 
 from ..replicate.errors import ReplicateError
+from .adapters import plain_text
 from .common import refuse
 from .context import AppContext
 
@@ -19,11 +20,17 @@ STORAGE_KEY = "neurolink_ui_token"
 FORGOTTEN: dict[str, Any] = {"token": None}  # a falsy BrowserState write would be skipped
 
 
-def banner_markdown(ctx: AppContext) -> str:
+def banner_markdown(ctx: AppContext, username: str | None = None) -> str:
+    """Where this visitor's runs go and who pays: it follows the session, not just the app."""
+    if username:
+        return (
+            f"🔑 Signed in as **{username}** — your runs go to Replicate on your own token, "
+            "billed to your account. **Forget** switches back to the default backend."
+        )
     if ctx.settings.api_token:
         return (
-            "🔑 This playground runs on its owner's Replicate token. "
-            "Paste your own below to use your account instead."
+            "🔑 This playground runs on its owner's Replicate token: **the owner pays** for your "
+            "runs. Paste your own token below to run on (and pay with) your account instead."
         )
     return (
         "🧪 **Simulator mode** — no Replicate token is set, so every panel runs on the built-in "
@@ -39,7 +46,7 @@ SessionHandlers = tuple[
 
 
 def make_session_handlers(ctx: AppContext) -> SessionHandlers:
-    async def sign_in(token: str, remember: bool = False) -> tuple[str | None, str, str, dict]:
+    async def sign_in(token: str, remember: bool = False) -> tuple[str | None, str, str, dict, str]:
         """Check a pasted token with Replicate and keep it for this session."""
         token = (token or "").strip()
         if not token:
@@ -47,23 +54,34 @@ def make_session_handlers(ctx: AppContext) -> SessionHandlers:
         try:
             account = await ctx.client.get_account(token=token)
         except ReplicateError as exc:
-            raise refuse(str(exc), title=exc.title) from None
+            raise refuse(plain_text(str(exc)), title=exc.title) from None
         kept = {"token": token} if remember else FORGOTTEN
         where = " and remembered in this browser" if remember else " for this session"
-        return token, "", f"✅ Signed in as **{account.username}**{where}.", kept
+        return (
+            token,
+            "",
+            f"✅ Signed in as **{account.username}**{where}.",
+            kept,
+            banner_markdown(ctx, account.username),
+        )
 
-    async def restore(stored: dict | None) -> tuple[str | None, str]:
+    async def restore(stored: dict | None) -> tuple[str | None, str, str]:
         token = (stored or {}).get("token")
         if not token:
-            return None, ""
+            return None, "", banner_markdown(ctx)
         try:
             account = await ctx.client.get_account(token=token)
         except ReplicateError as exc:
-            return None, f"⚠️ The remembered token no longer works: {exc}"
-        return token, f"✅ Signed in as **{account.username}** (remembered in this browser)."
+            return None, f"⚠️ The remembered token no longer works: {exc}", banner_markdown(ctx)
+        return (
+            token,
+            f"✅ Signed in as **{account.username}** (remembered in this browser).",
+            banner_markdown(ctx, account.username),
+        )
 
-    def forget() -> tuple[None, str, dict, str]:
-        return None, "Signed out: this session uses the default backend again.", FORGOTTEN, ""
+    def forget() -> tuple[None, str, dict, str, str]:
+        signed_out = "Signed out: this session uses the default backend again."
+        return None, signed_out, FORGOTTEN, "", banner_markdown(ctx)
 
     return sign_in, restore, forget
 
@@ -71,7 +89,7 @@ def make_session_handlers(ctx: AppContext) -> SessionHandlers:
 def build_token_bar(ctx: AppContext, session: gr.State) -> tuple[gr.BrowserState, Any, list]:
     """Returns the browser store, the restore function and its outputs, for `demo.load`."""
     stored = gr.BrowserState(FORGOTTEN, storage_key=STORAGE_KEY)
-    gr.Markdown(banner_markdown(ctx), elem_classes=["nl-banner"])
+    banner = gr.Markdown(banner_markdown(ctx), elem_classes=["nl-banner"])
     # One closed row by default: it is needed up front only when no backend is usable at all.
     usable = bool(ctx.settings.api_token) or ctx.simulated_by_default
     with gr.Accordion("🔑 Your Replicate token", open=not usable, elem_classes=["nl-token"]):
@@ -99,17 +117,23 @@ def build_token_bar(ctx: AppContext, session: gr.State) -> tuple[gr.BrowserState
     use.click(
         sign_in,
         [token_box, remember],
-        [session, token_box, status, stored],
+        [session, token_box, status, stored, banner],
         api_name="sign_in",
         api_visibility="undocumented",
+        show_progress_on=[status],
     )
     token_box.submit(
         sign_in,
         [token_box, remember],
-        [session, token_box, status, stored],
+        [session, token_box, status, stored, banner],
         api_visibility="private",
+        show_progress_on=[status],
     )
     forget_button.click(
-        forget, None, [session, status, stored, token_box], api_visibility="private", queue=False
+        forget,
+        None,
+        [session, status, stored, token_box, banner],
+        api_visibility="private",
+        queue=False,
     )
-    return stored, restore, [session, status]
+    return stored, restore, [session, status, banner]

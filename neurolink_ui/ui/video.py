@@ -15,19 +15,24 @@ from ..pipeline import RunResult
 from ..replicate.schema import InputSchema
 from .common import (
     EVENT_CONCURRENCY,
+    LiveRuns,
     MediaPanel,
     PanelHandler,
     PanelUpdate,
     advanced_form,
     check_numbers,
     example_prompts,
+    media_failed,
     model_picker,
     parse_advanced,
+    reports_errors,
     run_buttons,
     user_errors,
+    wire_stop,
 )
 from .components import ImageInput, ImageOutput, VideoOutput
 from .context import AppContext
+from .history import HistoryHandles, HistoryLog, refresh_after
 
 VIDEO_ASPECT_RATIOS = ["16:9", "9:16", "1:1"]
 # Clips some models return as animated images (wan-alpha's WebP): a <video> cannot play them, an
@@ -51,6 +56,7 @@ def show_filled(video: Any, animated: Any) -> tuple[Any, Any]:
 def make_video_handler(ctx: AppContext) -> PanelHandler:
     panel = MediaPanel(ctx, "video", "video", present=present_clip, outputs=2)
 
+    @reports_errors(media_failed(panel.outputs))
     async def video(
         prompt: str,
         start_image: str | None = None,
@@ -59,7 +65,8 @@ def make_video_handler(ctx: AppContext) -> PanelHandler:
         aspect_ratio: str = "16:9",
         advanced: str = "{}",
         session_token: str | None = None,
-        generations: list[dict] | None = None,
+        generations: HistoryLog | None = None,
+        live: LiveRuns | None = None,
         request: gr.Request | None = None,
         profile: gr.OAuthProfile | None = None,
     ) -> AsyncGenerator[PanelUpdate, None]:
@@ -81,14 +88,16 @@ def make_video_handler(ctx: AppContext) -> PanelHandler:
             )
 
         async for update in panel.run(
-            prompt, model, build, session_token, generations, request, profile
+            prompt, model, build, session_token, generations, request, profile, live
         ):
             yield update
 
     return video
 
 
-def build_video_panel(ctx: AppContext, session: gr.State, generations: gr.State) -> None:
+def build_video_panel(
+    ctx: AppContext, session: gr.State, history: HistoryHandles, live: gr.State
+) -> None:
     with gr.Row(equal_height=False):
         with gr.Column(scale=2):
             prompt = gr.Textbox(
@@ -116,10 +125,21 @@ def build_video_panel(ctx: AppContext, session: gr.State, generations: gr.State)
             )
             status = gr.Markdown(elem_classes=["nl-status"])
 
+    inputs = [
+        prompt,
+        start_image,
+        model,
+        length,
+        aspect_ratio,
+        advanced,
+        session,
+        history.log,
+        live,
+    ]
     event = run.click(
         make_video_handler(ctx),
-        [prompt, start_image, model, length, aspect_ratio, advanced, session, generations],
-        [output, animated, status, generations],
+        inputs,
+        [output, animated, status],
         api_name="video",
         concurrency_limit=EVENT_CONCURRENCY,
         concurrency_id="video",
@@ -128,4 +148,5 @@ def build_video_panel(ctx: AppContext, session: gr.State, generations: gr.State)
     event.then(
         show_filled, [output, animated], [output, animated], api_visibility="private", queue=False
     )
-    stop.click(None, cancels=[event], api_visibility="private")
+    refresh_after(event, history)
+    wire_stop(ctx, "video", stop, [event], session, live, status)

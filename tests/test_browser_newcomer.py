@@ -1,0 +1,346 @@
+"""Issue 10's newcomer bugs, in headless Chromium: History, progress and Stop, the banner, errors,
+long streamed answers. Every test fails on any console error or uncaught page error.
+
+The app runs as a newcomer starts it (`python app.py`, no token: the built-in simulator), with
+`REPLICATE_BASE_URL` pointing at a second loopback simulator this module controls: a visitor who
+signs in with a token runs there, so latencies can be slowed and requests inspected.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator
+
+import pytest
+from test_browser import CHROMIUM, CHROMIUM_ARGS, SCREENSHOTS, running_app
+
+from neurolink_ui.simulator.runner import Simulator
+
+pytestmark = pytest.mark.browser
+
+VISITOR_TOKEN = "r8_visitor0123456789abcdef"
+
+
+@pytest.fixture(scope="module")
+def chromium() -> Iterator[object]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        launched = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture(scope="module")
+def remote() -> Iterator[Simulator]:
+    """The 'Replicate' a signed-in visitor reaches: a loopback simulator."""
+    with Simulator() as sim:
+        yield sim
+
+
+@pytest.fixture(scope="module")
+def app_url(remote: Simulator, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with running_app(tmp_path_factory, REPLICATE_BASE_URL=remote.base_url) as (url, log):
+        yield url
+        # No server-side failure (a `gr.Error` is Gradio logging a message shown to a visitor).
+        text = log.read_text()
+        failures = [
+            line
+            for line in text.splitlines()
+            if re.match(r"^[A-Za-z_.]+(Error|Exception):", line)
+            and not line.startswith("gradio.exceptions.Error")
+        ]
+        assert failures == [], text[-6000:]
+
+
+class Visit:
+    """One visitor's page, collecting every console error and uncaught page error."""
+
+    def __init__(self, browser, url: str, width: int = 1440, height: int = 900) -> None:  # type: ignore[no-untyped-def]
+        from playwright.sync_api import expect
+
+        self.errors: list[str] = []
+        self.page = browser.new_page(viewport={"width": width, "height": height})
+        self.page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
+        self.page.on("pageerror", lambda e: self.errors.append(f"pageerror: {e}"))
+        self.page.goto(url, wait_until="load")
+        expect(self.page.get_by_role("tab", name="🕘 History")).to_be_visible(timeout=30_000)
+
+    def tab(self, name: str) -> None:
+        self.page.get_by_role("tab", name=name).click()
+
+    def fill(self, label: str, text: str) -> None:
+        box = self.page.get_by_role("textbox", name=label, exact=True).filter(visible=True)
+        box.first.fill(text)
+
+    def click(self, name: str) -> None:
+        self.page.get_by_role("button", name=name, exact=True).filter(visible=True).click()
+
+    def visible_text(self, text: str):  # type: ignore[no-untyped-def]
+        return self.page.get_by_text(text).filter(visible=True)
+
+    def shot(self, name: str) -> None:
+        SCREENSHOTS.mkdir(exist_ok=True)
+        self.page.screenshot(path=SCREENSHOTS / f"nc-{name}.png", full_page=True)
+
+    def sign_in(self, token: str = VISITOR_TOKEN) -> None:
+        from playwright.sync_api import expect
+
+        self.page.get_by_label("Replicate API token").fill(token)
+        self.click("Use token")
+        expect(self.visible_text("Signed in as").first).to_be_visible(timeout=60_000)
+
+    def close(self) -> None:
+        self.page.close()
+        assert self.errors == [], self.errors
+
+
+def _generate(visit: Visit, tab: str, prompt: str, button: str, model: str = "") -> None:
+    from playwright.sync_api import expect
+
+    visit.tab(tab)
+    if model:
+        picker = visit.page.get_by_label("Model").filter(visible=True).first
+        picker.fill(model)
+        picker.press("Enter")
+    visit.fill("Prompt", prompt)
+    visit.click(button)
+    expect(visit.visible_text("Done with").first).to_be_visible(timeout=60_000)
+
+
+def test_history_shows_every_generation_whatever_the_order_of_tabs(chromium, app_url: str) -> None:  # type: ignore[no-untyped-def]
+    from playwright.sync_api import expect
+
+    visit = Visit(chromium, app_url)
+    page = visit.page
+    visit.fill("Message", "What makes a good espresso?")
+    visit.click("Send")
+    expect(page.get_by_text("⏱").first).to_be_visible(timeout=30_000)
+    expected = ["Chat"]
+    for tab, prompt, button, kind, model in (
+        ("🖼️ Image", "a red panda reading a map", "Generate", "Image", ""),
+        ("🎵 Music", "lofi beat with vinyl crackle", "Compose", "Music", ""),
+        ("🎬 Video", "smooth zoom out", "Generate video", "Video", "wan-video/wan-2.2-t2v-fast"),
+        ("🖼️ Image", "a lighthouse at dusk", "Generate", "Image", ""),
+    ):
+        visit.tab("🕘 History")  # a run ends before History shows it (same tab, earlier Done)
+        expect(visit.visible_text(f"{len(expected)} generation").first).to_be_visible(
+            timeout=60_000
+        )
+        _generate(visit, tab, prompt, button, model)
+        expected.insert(0, kind)
+    visit.tab("🕘 History")
+    expect(visit.visible_text(f"{len(expected)} generations").first).to_be_visible(timeout=60_000)
+    headings = page.locator("strong").filter(visible=True).all_inner_texts()
+    shown = [h for h in headings if h in {"Chat", "Image", "Music", "Video"}]
+    assert shown == expected  # every generation, newest first
+    visit.shot("history-every-generation")
+    # Each entry shows its own kind of media (a re-render never swaps them).
+    expect(page.locator("video").filter(visible=True)).to_have_count(1)
+    expect(page.locator("[data-testid='waveform-Audio']").filter(visible=True)).to_have_count(1)
+    visit.close()
+
+
+def _token_id(token: str) -> str:
+    import hashlib
+
+    return hashlib.sha256(token.encode()).hexdigest()[:12]
+
+
+def test_banner_follows_the_session(chromium, app_url: str, remote: Simulator) -> None:  # type: ignore[no-untyped-def]
+    from playwright.sync_api import expect
+
+    visit = Visit(chromium, app_url)
+    banner = visit.page.locator(".block.nl-banner")
+    expect(banner).to_contain_text("Simulator mode")
+    visit.sign_in()
+    # Signing in reached only the loopback "Replicate" (REPLICATE_BASE_URL).
+    username = "sim-" + _token_id(VISITOR_TOKEN)[:6]
+    expect(banner).to_contain_text(f"Signed in as {username}")
+    expect(banner).to_contain_text("your runs go to Replicate on your own token")
+    expect(banner).not_to_contain_text("synthetic")
+    expect(banner).not_to_contain_text("no Replicate token")
+    visit.shot("banner-signed-in")
+    visit.click("Forget")
+    expect(banner).to_contain_text("Simulator mode")
+    visit.close()
+
+
+def test_input_errors_show_once_by_the_input_and_keep_earlier_results(
+    chromium, app_url: str
+) -> None:  # type: ignore[no-untyped-def]
+    from playwright.sync_api import expect
+
+    visit = Visit(chromium, app_url)
+    page = visit.page
+    badges = page.get_by_text("Error", exact=True).filter(visible=True)
+    toasts = page.locator(".toast-body")
+
+    visit.click("Send")  # an empty message
+    problem = page.get_by_text("Type a message first.").filter(visible=True)
+    expect(problem).to_have_count(1, timeout=15_000)  # one message…
+    box, near = problem.bounding_box(), page.get_by_label("Message").bounding_box()
+    assert box and near and 0 < box["y"] - near["y"] < 260  # …just under the message box
+    expect(toasts).to_have_count(0)
+    expect(badges).to_have_count(0)
+    visit.shot("error-empty-chat")
+
+    _generate(visit, "🖼️ Image", "a red panda reading a map", "Generate")
+    gallery = page.locator("button.thumbnail-item img, [data-testid='gallery'] img")
+    expect(gallery.filter(visible=True).first).to_be_visible()
+    model = page.get_by_label("Model").filter(visible=True).first
+    model.fill("nobody/no-such-model")
+    model.press("Enter")
+    visit.click("Generate")
+    expect(visit.visible_text("❌ Model").first).to_be_visible(timeout=30_000)
+    expect(visit.visible_text("not found").first).to_be_visible()
+    expect(visit.visible_text("Done with")).to_have_count(0)  # no stale ✅ Done
+    expect(gallery.filter(visible=True).first).to_be_visible()  # the earlier image stays
+    expect(toasts).to_have_count(0)
+    expect(badges).to_have_count(0)
+    visit.shot("error-unknown-model-keeps-gallery")
+
+    model.fill("not a model")
+    model.press("Enter")
+    visit.click("Generate")
+    expect(visit.visible_text("is not a model reference").first).to_be_visible(timeout=15_000)
+    expect(toasts).to_have_count(0)
+    expect(badges).to_have_count(0)
+    expect(gallery.filter(visible=True).first).to_be_visible()
+
+    # The toasts that remain (a refused token) read as plain text: no literal backticks.
+    visit.page.get_by_label("Replicate API token").fill("r8_invalid_token_for_the_test")
+    visit.click("Use token")
+    expect(toasts.first).to_be_visible(timeout=20_000)
+    assert "`" not in toasts.first.inner_text()
+    visit.close()
+
+
+def test_progress_and_stop_on_a_slow_media_run(chromium, app_url: str, remote: Simulator) -> None:  # type: ignore[no-untyped-def]
+    from playwright.sync_api import expect
+
+    visit = Visit(chromium, app_url)
+    page = visit.page
+    visit.sign_in()
+    remote.config.cold_start = 4
+    remote.config.run_time = 8
+    # Creates answer at once (the client no longer holds them with `Prefer: wait`), so progress
+    # flows from the first second.
+    remote.config.hold_sync = False
+    try:
+        visit.tab("🖼️ Image")
+        visit.fill("Prompt", "a slow red panda")
+        visit.click("Generate")
+        expect(visit.visible_text("Cold boot").first).to_be_visible(timeout=15_000)
+        expect(visit.visible_text("Prediction").first).to_be_visible()
+        visit.shot("progress-cold-boot")
+        running = visit.visible_text("Running").first
+        expect(running).to_be_visible(timeout=20_000)
+        expect(visit.visible_text("%").first).to_be_visible(timeout=10_000)
+        expect(page.locator(".nl-status pre").filter(visible=True).first).to_be_visible()
+        visit.shot("progress-running")
+        before = set(remote.predictions)
+        (live,) = [s for s in remote.predictions.values() if s.status == "processing"]
+        visit.click("Stop")
+        expect(visit.visible_text("Stopped — canceled at Replicate").first).to_be_visible(
+            timeout=15_000
+        )
+        assert remote.predictions[live.id].status == "canceled"
+        assert set(remote.predictions) == before  # nothing new started
+        # The panel's inputs are as they were.
+        prompt = page.get_by_role("textbox", name="Prompt", exact=True).filter(visible=True)
+        expect(prompt.first).to_have_value("a slow red panda")
+        expect(page.get_by_label("Model").filter(visible=True).first).to_have_value(
+            "black-forest-labs/flux-1.1-pro"
+        )
+        page.wait_for_timeout(1500)  # the stopped event says nothing more
+        expect(visit.visible_text("Stopped — canceled at Replicate").first).to_be_visible()
+        visit.shot("stopped")
+
+        remote.config.cold_start = 0.5
+        remote.config.run_time = 1
+        visit.click("Generate")
+        expect(visit.visible_text("Done with").first).to_be_visible(timeout=30_000)
+        expect(visit.visible_text("seed").first).to_be_visible()  # from the model's logs
+        expect(visit.visible_text("Prediction").first).to_be_visible()
+        visit.shot("done-seed")
+    finally:
+        remote.reset()
+    visit.close()
+
+
+def test_chat_says_answering_not_cold_boot_once_tokens_stream(
+    chromium, app_url: str, remote: Simulator
+) -> None:  # type: ignore[no-untyped-def]
+    from playwright.sync_api import expect
+
+    visit = Visit(chromium, app_url)
+    visit.sign_in()
+    remote.config.cold_start = 2
+    remote.config.token_interval = 0.1
+    try:
+        visit.fill("Message", "Tell me about tides")
+        visit.click("Send")
+        expect(visit.visible_text("Cold boot").first).to_be_visible(timeout=15_000)
+        expect(visit.visible_text("Answering").first).to_be_visible(timeout=20_000)
+        expect(visit.visible_text("Cold boot")).to_have_count(0)
+        visit.shot("chat-answering")
+        expect(visit.page.get_by_text("⏱").first).to_be_visible(timeout=60_000)
+    finally:
+        remote.reset()
+    visit.close()
+
+
+def _answer_length(page) -> int:  # type: ignore[no-untyped-def]
+    return len(page.locator(".bot").filter(visible=True).last.inner_text())
+
+
+def test_stop_ends_a_long_streamed_answer(chromium, app_url: str, remote: Simulator) -> None:  # type: ignore[no-untyped-def]
+    """A 4,000-token answer streamed fast: the page takes the Stop click and the text stops.
+
+    How fast (click → cancel at Replicate) is measured by `python -m bench.stop_latency`."""
+    from playwright.sync_api import expect
+
+    visit = Visit(chromium, app_url)
+    page = visit.page
+    visit.sign_in()
+    remote.config.token_interval = 0.003
+    try:
+        max_tokens = page.get_by_role("spinbutton", name="number input for Max tokens")
+        max_tokens.fill("4096")
+        max_tokens.press("Enter")
+        page.get_by_text("Advanced — parameters from the model's schema").filter(
+            visible=True
+        ).first.click()
+        min_tokens = page.get_by_label("Min tokens").filter(visible=True).first
+        expect(min_tokens).to_be_editable(timeout=15_000)
+        min_tokens.fill("4000")
+        min_tokens.press("Enter")
+        page.wait_for_timeout(300)
+        visit.fill("Message", "Tell me everything about tides")
+        before = set(remote.predictions)
+        visit.click("Send")
+        expect(visit.visible_text("Answering").first).to_be_visible(timeout=30_000)
+        page.wait_for_timeout(1500)
+        assert _answer_length(page) > 200  # streaming
+        (streaming,) = [s for pid, s in remote.predictions.items() if pid not in before]
+        visit.click("Stop")
+        cancel = f"/v1/predictions/{streaming.id}/cancel"
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline and not any(r.path == cancel for r in remote.requests):
+            time.sleep(0.05)
+        assert any(r.path == cancel for r in remote.requests), "no cancel reached Replicate"
+        expect(visit.visible_text("Stopped — canceled at Replicate").first).to_be_visible(
+            timeout=15_000
+        )
+        assert streaming.status == "canceled"
+        assert streaming.input["min_tokens"] == 4000  # a 4,000-token answer was under way
+        stopped = _answer_length(page)
+        page.wait_for_timeout(2000)
+        assert _answer_length(page) == stopped  # the text stopped growing
+        assert len(streaming.tokens or []) < 4000  # cut short: not all 4,000 tokens were sent
+        visit.shot("long-answer-stopped")
+    finally:
+        remote.reset()
+    visit.close()

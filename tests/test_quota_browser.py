@@ -81,7 +81,7 @@ def test_meter_and_refusal_on_the_owners_token(guarded_url: str, simulator) -> N
         page.get_by_role("button", name="🧪 Use the simulator").click()
         expect(meter).to_contain_text("Unlimited: the simulator", timeout=15_000)
         # Their own token: the meter follows the session's token.
-        page.get_by_text("Your Replicate token").first.click()
+        page.get_by_role("button", name="🔑 Your Replicate token").click()
         page.get_by_label("Replicate API token").fill(OTHER_TOKEN)
         page.get_by_role("button", name="Use token").click()
         expect(meter).to_contain_text("Unlimited: your own token", timeout=15_000)

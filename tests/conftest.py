@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from helpers import free_port
+from helpers import REPO, free_port
 
 # No test may reach outside loopback, and nothing phones home.
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
@@ -24,7 +24,6 @@ for _var in [name for name in os.environ if name.startswith("NEUROLINK_")]:
 # Apps started by tests (in process or as `app.py`) keep run counts here, never in the home folder.
 os.environ["NEUROLINK_DATA_DIR"] = tempfile.mkdtemp(prefix="neurolink-test-data-")
 
-REPO = Path(__file__).resolve().parents[1]
 TOKEN = "r8_testtokenalpha0123456789"
 OTHER_TOKEN = "r8_testtokenbravo9876543210"
 

@@ -9,10 +9,15 @@ import socket
 import subprocess
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+
+# Test files sit one folder down (tests/<module>/test_x.py); these name the places they read.
+REPO = Path(__file__).resolve().parents[1]
+FIXTURES = REPO / "tests" / "fixtures"  # copies of reference material, see its README
 
 
 def free_port() -> int:

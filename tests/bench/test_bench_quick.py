@@ -8,9 +8,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from helpers import REPO
 
 # bench/ sits at the repository root, next to neurolink_ui/ (plain `pytest` may not add it).
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(REPO))
 
 from bench.__main__ import SECTIONS, markdown_table, run, write_results
 

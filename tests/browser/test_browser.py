@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from helpers import free_port, stop_process, wait_for_page
+from helpers import REPO, free_port, stop_process, wait_for_page
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -25,8 +25,7 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-ROOT = Path(__file__).resolve().parent.parent
-SCREENSHOTS = ROOT / "screenshots"
+SCREENSHOTS = REPO / "screenshots"
 
 
 @contextlib.contextmanager
@@ -48,7 +47,7 @@ def running_app(
     log = tmp_path_factory.mktemp("log") / "app.log"
     with log.open("wb") as out:
         proc = subprocess.Popen(
-            [sys.executable, "app.py"], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT
+            [sys.executable, "app.py"], cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT
         )
     url = f"http://127.0.0.1:{port}/"
     try:

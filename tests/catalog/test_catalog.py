@@ -6,11 +6,11 @@ import datetime as dt
 import json
 import re
 import subprocess
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from helpers import REPO
 
 from neurolink_ui import config, model_choices
 from neurolink_ui.catalog import (
@@ -26,7 +26,7 @@ from neurolink_ui.simulator.runner import Simulator
 
 CATALOG = load_catalog()
 IDS = [m.model for m in CATALOG]
-MODELS_DIR = Path(__file__).resolve().parents[1] / "neurolink_ui" / "catalog" / "models"
+MODELS_DIR = REPO / "neurolink_ui" / "catalog" / "models"
 FILE_KEYS = {
     "model",
     "panel",
@@ -174,7 +174,7 @@ def test_retired_models_appear_nowhere_but_their_evidence() -> None:
     # each with its evidence; named nowhere else, so not here either
     assert len(retired) >= 3 and all(r.evidence for r in retired_models())
     assert not retired & {m.model for m in CATALOG}
-    root = Path(__file__).resolve().parents[1]
+    root = REPO
     tracked = subprocess.run(
         ["git", "ls-files", "-z"], cwd=root, capture_output=True, check=True
     ).stdout.split(b"\0")

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 import soundfile
 from conftest import TOKEN
-from helpers import free_port, stop_process, wait_for_page
+from helpers import REPO, free_port, stop_process, wait_for_page
 from PIL import Image, ImageDraw
 
 from neurolink_ui.cli import (
@@ -32,8 +32,6 @@ from neurolink_ui.cli import (
 )
 from neurolink_ui.config import Settings
 from neurolink_ui.replicate.types import Progress
-
-REPO = Path(__file__).resolve().parents[1]
 
 
 def cli_env(simulator: object, **extra: str) -> dict[str, str]:

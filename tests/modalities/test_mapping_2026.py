@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import pytest
 import soundfile as sf
+from helpers import FIXTURES
 from PIL import Image
 from test_modalities import (
     DEEPSEEK_R1,
@@ -39,7 +40,7 @@ from neurolink_ui.modalities.music import build_music_input
 from neurolink_ui.modalities.video import build_video_input
 from neurolink_ui.replicate.schema import InputSchema
 
-FIXTURE = Path(__file__).parent / "fixtures" / "schemas-2026.json"
+FIXTURE = FIXTURES / "schemas-2026.json"
 OUTPUTS = {"tokens": TOKENS_OUTPUT, "uri": URI_OUTPUT, "uri_list": URI_LIST_OUTPUT}
 URIS: dict[str, Any] = {"type": "array", "items": URI}
 

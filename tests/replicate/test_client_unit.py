@@ -11,6 +11,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from helpers import FIXTURES
 
 from neurolink_ui.replicate import (
     AuthenticationError,
@@ -39,7 +40,7 @@ from neurolink_ui.replicate.files import DATA_URL_LIMIT, guess_content_type, pre
 from neurolink_ui.replicate.outputs import accepts, sniff_type
 from neurolink_ui.replicate.retry import should_retry_error, should_retry_status
 
-SAMPLES = Path(__file__).parent / "fixtures" / "replicate-samples"
+SAMPLES = FIXTURES / "replicate-samples"
 SECRET = "r8_UNITsecrettokendonotleak42"
 
 

@@ -14,9 +14,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from helpers import free_port, stop_process, wait_for_page
+from helpers import REPO, free_port, stop_process, wait_for_page
 
-REPO = Path(__file__).resolve().parents[1]
 SPACES_COLORS = {"red", "yellow", "green", "blue", "indigo", "purple", "pink", "gray"}
 
 
@@ -268,7 +267,7 @@ def build_context() -> set[str]:
     "path",
     [
         ".git/HEAD",
-        "tests/test_cli.py",
+        "tests/cli/test_cli.py",
         "neurolink_ui/__pycache__/cli.cpython-311.pyc",
         "neurolink_ui/replicate/__pycache__/x.pyc",
         ".pytest_cache/v/cache/nodeids",

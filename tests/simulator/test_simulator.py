@@ -16,11 +16,11 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from helpers import FIXTURES
 
 from neurolink_ui.catalog import catalog_model
 from neurolink_ui.simulator import server as sim_server
@@ -72,7 +72,7 @@ COMMUNITY = "replicate/hello-world"
 FAST_IMAGE_INPUT = {"prompt": "a red fox in snow", "megapixels": "0.25", "num_outputs": 1}
 
 
-REFERENCE = Path(__file__).parent / "fixtures"
+REFERENCE = FIXTURES
 
 
 def test_shape_constants_match_the_reference_spec_and_samples() -> None:

@@ -14,7 +14,7 @@ import pytest
 from conftest import TOKEN
 from gradio_client import Client
 from gradio_client.exceptions import AppError
-from helpers import free_port
+from helpers import REPO, free_port
 from launched import LaunchedApp
 
 from neurolink_ui.config import Settings
@@ -333,7 +333,7 @@ def test_app_py_removes_outputs_when_stopped_with_sigterm(tmp_path: Path) -> Non
 
     import httpx
 
-    root = Path(__file__).resolve().parents[1]
+    root = REPO
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("REPLICATE_", "GRADIO_"))}
     env.update(
@@ -375,7 +375,7 @@ def test_app_py_names_a_bad_setting_at_start_up(tmp_path: Path) -> None:
     import subprocess
     import sys
 
-    root = Path(__file__).resolve().parents[1]
+    root = REPO
     env = {k: v for k, v in os.environ.items() if not k.startswith(("REPLICATE_", "NEUROLINK_"))}
     env.update(NEUROLINK_SESSION_DISK_MB="two gigs", GRADIO_ANALYTICS_ENABLED="False")
     done = subprocess.run(

@@ -17,6 +17,7 @@ import os
 import re
 import time
 from collections.abc import AsyncGenerator, Awaitable, Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -59,6 +60,8 @@ USER_AGENT = "neurolink-ui/0.1 (+httpx)"
 # 0.5 s for the first ~10 s, as often as the official client), then growing to a few seconds.
 DEFAULT_POLL_SCHEDULE: tuple[float, ...] = (0.25, *(0.5,) * 19, 1.0, 1.0, 2.0, 3.0)
 MAX_CONNECTIONS = 1024
+# The most an API answer may hold (a model with a huge schema is a few MB); past it, refused.
+MAX_JSON_BODY = 32 * 1024 * 1024
 # What a prediction id may look like before it is put into a path (the body is not trusted).
 _PREDICTION_ID = re.compile(r"[A-Za-z0-9_-]{1,128}")
 
@@ -93,6 +96,34 @@ def _prediction_path(prediction_id: str) -> str:
             "use it in a request."
         )
     return f"/v1/predictions/{prediction_id}"
+
+
+@dataclass(frozen=True)
+class TextBody:
+    """A text/plain answer, cut at the request's byte cap (`truncated` then True)."""
+
+    text: str
+    truncated: bool
+
+
+async def _read_capped(response: httpx.Response, limit: int) -> tuple[bytes, bool]:
+    """At most `limit` bytes of the body, and whether that was all of it."""
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in response.aiter_bytes():
+        chunks.append(chunk)
+        size += len(chunk)
+        if size > limit:
+            return b"".join(chunks)[:limit], False
+    return b"".join(chunks), True
+
+
+def _error_body(content: bytes) -> Any:
+    """An error answer's problem+json, or its text."""
+    try:
+        return json.loads(content)
+    except (ValueError, RecursionError):
+        return content.decode("utf-8", "replace")
 
 
 def _json_normal(value: Any) -> Any:
@@ -208,12 +239,17 @@ class ReplicateClient:
         request_timeout: httpx.Timeout | None = None,
         retries: int | None = None,
         retry_for: float | None = None,
+        max_body: int = MAX_JSON_BODY,
+        text: bool = False,
         **kwargs: Any,
     ) -> Any:
         """One API call with retries; the JSON body, or the mapped error.
 
         `retries` bounds the attempts; `retry_for` (seconds) keeps retrying past that bound until
         so long after the first attempt (reads of a prediction whose result must not be lost).
+        The body is read streamed and never past `max_body` bytes (the API's answers are not
+        trusted to be small): a larger JSON body is an UpstreamError; with `text=True` the
+        answer is a `TextBody`, cut at `max_body` with `truncated` set.
         """
         secret = _checked_token(token)
         sent_headers = {"Authorization": f"Bearer {secret}", **(headers or {})}
@@ -227,7 +263,12 @@ class ReplicateClient:
             retry_after: float | None = None
             may_retry = attempt < max_retries or time.monotonic() < give_up
             try:
-                response = await self._http.request(method, path, headers=sent_headers, **options)
+                request = self._http.build_request(method, path, headers=sent_headers, **options)
+                response = await self._http.send(request, stream=True)
+                try:
+                    content, complete = await _read_capped(response, max_body)
+                finally:
+                    await response.aclose()
             except httpx.HTTPError as exc:
                 if not may_retry or not should_retry_error(kind, exc):
                     raise self._transport_error(exc, method, path, kind) from None
@@ -235,17 +276,25 @@ class ReplicateClient:
             else:
                 status = response.status_code
                 if status < 400:
-                    if status == 204 or not response.content:
+                    if text:
+                        return TextBody(content.decode("utf-8", "replace"), not complete)
+                    if status == 204 or not content:
                         return {}
+                    if not complete:
+                        raise UpstreamError(
+                            f"Replicate's answer to {method} {path} is larger than "
+                            f"{max_body // 1024} KB; refusing to read it.",
+                            status=status,
+                        )
                     try:
-                        return response.json()
-                    except ValueError:
+                        return json.loads(content)
+                    except (ValueError, RecursionError):
                         raise UpstreamError(
                             f"Replicate sent an unreadable answer to {method} {path} "
                             f"(HTTP {status}).",
                             status=status,
                         ) from None
-                body = self._body(response)
+                body = _error_body(content)
                 _, detail = problem_fields(body)
                 if status == 429:
                     retry_after = retry_after_seconds(response.headers, detail)
@@ -261,13 +310,6 @@ class ReplicateClient:
             )  # fmt: skip
             await asyncio.sleep(delay)
             attempt += 1
-
-    @staticmethod
-    def _body(response: httpx.Response) -> Any:
-        try:
-            return response.json()
-        except ValueError:
-            return response.text
 
     def _transport_error(
         self, exc: httpx.HTTPError, method: str, path: str, kind: RequestKind
@@ -406,6 +448,11 @@ class ReplicateClient:
         # Handed on as input, so fetched later by whoever runs the model: same policy as a fetch.
         await self._guard.vet_url(url)
         return url
+
+    def url_refusal(self, url: str) -> str | None:
+        """Why the client's URL policy (netguard) refuses a URL the API handed back, judged
+        without connecting or resolving (None: allowed so far; a fetch is vetted again)."""
+        return self._guard.refusal(url)
 
     async def prepare_input(self, input: dict[str, Any], *, token: str) -> dict[str, Any]:
         """File values (bytes, paths, PIL images, file objects) → data: URL or uploaded URL."""

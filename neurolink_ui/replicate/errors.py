@@ -61,6 +61,12 @@ class InvalidModelRefError(ReplicateError, ValueError):
         self.ref = ref
 
 
+class InvalidRequestError(ReplicateError, ValueError):
+    """A request refused before it is sent (an empty or huge query, a malformed slug)."""
+
+    default_title = "Invalid request"
+
+
 class AuthenticationError(ReplicateError):
     default_title = "Invalid API token"
 

@@ -218,6 +218,22 @@ class GuardedTransport(httpx.AsyncHTTPTransport):
             )
         return False
 
+    def refusal(self, url: str) -> str | None:
+        """Why the policy refuses `url` before any lookup (not a URL, not https, a literal
+        non-public address), or None: then a fetch may be tried, and is still vetted on connect."""
+        try:
+            parsed = httpx.URL(url)
+            if self.check_url(parsed):
+                return None
+        except (httpx.InvalidURL, BlockedAddressError) as exc:
+            return str(exc) if isinstance(exc, BlockedAddressError) else f"{url!r} is not a URL."
+        literal = _ip_literal(parsed.host)
+        if not parsed.host:
+            return f"{url!r} names no host."
+        if literal is not None and classify_address(literal) != PUBLIC:
+            return f"{url} points at a {classify_address(literal)} address."
+        return None
+
     async def vet_url(self, url: str) -> None:
         """The whole policy for a URL that is handed on rather than fetched (no connection)."""
         try:

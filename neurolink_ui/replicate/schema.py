@@ -12,6 +12,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
 
+from .types import ModelExample
+
 FieldType = Literal["string", "integer", "number", "boolean", "file", "array", "object"]
 
 _KNOWN_TYPES: dict[Any, FieldType] = {name: name for name in get_args(FieldType)}
@@ -185,6 +187,8 @@ class ModelInfo:
     output_is_file: bool = False
     # The input of the model's own `default_example` (its page's example), {} when it has none.
     example_input: dict[str, Any] = field(default_factory=dict)
+    # That whole example (input and output), bounded; None when it has none or it is unusable.
+    default_example: ModelExample | None = None
 
     @classmethod
     def from_model_json(
@@ -197,6 +201,7 @@ class ModelInfo:
         components = _as_dict(_as_dict(openapi.get("components")).get("schemas"))
         output = _resolve(openapi, _as_dict(components.get("Output")))
         owner, name = str(model.get("owner") or ""), str(model.get("name") or "")
+        example = ModelExample.from_json(model.get("default_example"))
         return cls(
             ref=f"{owner}/{name}" if owner and name else owner or name,
             is_official=bool(model.get("is_official", False)),
@@ -206,7 +211,8 @@ class ModelInfo:
             output_schema=output,
             streams=output_streams(output),
             output_is_file=output_is_file(openapi, output),
-            example_input=_as_dict(_as_dict(model.get("default_example")).get("input")),
+            example_input=example.input if example else {},
+            default_example=example,
         )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -92,6 +93,68 @@ class Prediction:
     def predict_time(self) -> float | None:
         value = self.metrics.get("predict_time")
         return float(value) if isinstance(value, int | float) else None
+
+
+# What an example prediction (input and output) read from the API may weigh, as compact JSON.
+MAX_EXAMPLE_JSON_CHARS = 256 * 1024
+MAX_EXAMPLE_DEPTH = 32
+_EXAMPLE_ID = re.compile(r"[A-Za-z0-9_-]{1,128}")
+_TIMESTAMP = re.compile(r"[0-9T:.+Z -]{1,40}")
+
+
+def json_within(value: Any, max_chars: int, max_depth: int) -> bool:
+    """True when `value` (parsed JSON) nests at most `max_depth` deep and dumps to at most
+    `max_chars` characters (depth checked first, so a deep value never reaches json.dumps)."""
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict | list):
+            if depth >= max_depth:
+                return False
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((child, depth + 1) for child in children)
+    try:
+        return len(json.dumps(value, default=str)) <= max_chars
+    except (TypeError, ValueError):
+        return False
+
+
+@dataclass(frozen=True)
+class ModelExample:
+    """One example prediction of a model (its `default_example` or one of `/examples`).
+
+    Read from hostile JSON: `input` is a dict and input plus output are bounded in size and depth
+    (else `from_json` gives None); `output` is as the API sent it — its URLs are for
+    `ReplicateClient.download_outputs` (guarded by netguard), never to fetch directly. `id` is
+    empty when the API gave none usable (a default example often has none).
+    """
+
+    id: str
+    input: dict[str, Any]
+    output: Any
+    created_at: str | None
+    status: str = "succeeded"
+
+    @classmethod
+    def from_json(cls, data: Any) -> ModelExample | None:
+        if not isinstance(data, dict) or not isinstance(data.get("input"), dict):
+            return None
+        payload = {"input": data["input"], "output": data.get("output")}
+        if not json_within(payload, MAX_EXAMPLE_JSON_CHARS, MAX_EXAMPLE_DEPTH):
+            return None
+        ident, created, status = data.get("id"), data.get("created_at"), data.get("status")
+        return cls(
+            id=ident if isinstance(ident, str) and _EXAMPLE_ID.fullmatch(ident) else "",
+            input=payload["input"],
+            output=payload["output"],
+            created_at=created
+            if isinstance(created, str) and _TIMESTAMP.fullmatch(created)
+            else None,
+            status=status if isinstance(status, str) and status in _STATUSES else "succeeded",
+        )
+
+
+_STATUSES = frozenset({"starting", "processing", *TERMINAL_STATUSES})
 
 
 @dataclass(frozen=True)

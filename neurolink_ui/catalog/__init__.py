@@ -5,6 +5,11 @@ its panel, whether it is confirmed alive, whether it is official, its latest ver
 and its `openapi_schema` exactly as Replicate's `latest_version.openapi_schema` would have it. The
 simulator serves these schemas, the panels take their defaults and suggestions from here, and
 `python -m neurolink_ui models check` compares them with the live API. No Gradio.
+
+Beside the models: `collections.json` (curated lists, each a rule over the catalogue: a panel,
+whether the schema takes a file input, official, or named models) and `readmes/<owner>__<name>.md`
+(a model's README where one was written; the simulator writes the others from the entry).
+Models of panel `other` fit no panel: no picker offers them, only Explore runs them.
 """
 
 from __future__ import annotations
@@ -166,3 +171,70 @@ def suggested_models(panel: Panel) -> list[str]:
         m.model for m in load_catalog() if m.panel == panel and m.confirmed and m.model != first
     ]
     return [first, *rest]
+
+
+# ---- collections and READMEs ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CatalogCollection:
+    """A curated list of catalogued models, as Replicate's collections are."""
+
+    slug: str
+    name: str
+    description: str
+    full_description: str | None
+    models: tuple[str, ...]  # confirmed models matching the rule, in catalogue order
+
+
+def _takes_file(model: CatalogModel, required_only: bool) -> bool:
+    node = model.openapi_schema["components"]["schemas"]["Input"]
+    required = set(node.get("required") or [])
+    for name, prop in (node.get("properties") or {}).items():
+        items = prop.get("items") if isinstance(prop.get("items"), dict) else {}
+        if (prop.get("format") == "uri" or items.get("format") == "uri") and (
+            name in required or not required_only
+        ):
+            return True
+    return False
+
+
+def _matches(model: CatalogModel, rule: dict[str, Any]) -> bool:
+    if "models" in rule:
+        return model.model in rule["models"]
+    if "panel" in rule and model.panel != rule["panel"]:
+        return False
+    if "official" in rule and model.official != rule["official"]:
+        return False
+    file_input = rule.get("file_input")
+    if file_input == "any" and not _takes_file(model, required_only=False):
+        return False
+    return not (file_input == "optional" and _takes_file(model, required_only=True))
+
+
+@cache
+def collections() -> tuple[CatalogCollection, ...]:
+    """The curated collections, each listing the confirmed models its rule picks."""
+    text = resources.files(__package__).joinpath("collections.json").read_text(encoding="utf-8")
+    found = []
+    for item in json.loads(text):
+        rule = item["rule"]
+        for ref in rule.get("models", []):
+            if catalog_model(ref) is None:
+                raise ValueError(f"collection {item['slug']} names {ref}, which is not catalogued")
+        models = tuple(m.model for m in load_catalog() if m.confirmed and _matches(m, rule))
+        found.append(
+            CatalogCollection(
+                item["slug"], item["name"], item["description"], item["full_description"], models
+            )
+        )
+    return tuple(found)
+
+
+def readme(ref: str) -> str | None:
+    """The README written for a model (`readmes/<owner>__<name>.md`), None when there is none."""
+    model = catalog_model(ref)
+    if model is None:
+        return None
+    item = resources.files(__package__).joinpath("readmes", model.file_name[:-5] + ".md")
+    return item.read_text(encoding="utf-8") if item.is_file() else None

@@ -9,11 +9,10 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import secrets
 import time
 
 from .catalog import Generation
-from .state import DeliveredFile, PredictionState, SimState, SseEvent
+from .state import PredictionState, SimState, SseEvent
 
 logger = logging.getLogger(__name__)
 
@@ -70,6 +69,8 @@ async def _run_prediction(state: SimState, pred: PredictionState) -> None:
             return
         if generation.tokens is not None:
             await _emit_tokens(pred, generation)
+        elif generation.value is not None:
+            await _emit_value(pred, generation)
         else:
             await _emit_files(state, pred, generation)
     except asyncio.CancelledError:
@@ -102,23 +103,34 @@ async def _emit_tokens(pred: PredictionState, generation: Generation) -> None:
     _finish(pred, "succeeded")
 
 
-async def _emit_files(state: SimState, pred: PredictionState, generation: Generation) -> None:
-    pred.single = generation.single
+async def _run_logs(pred: PredictionState, generation: Generation) -> bool:
+    """The run's logs over its run time; False when the run fails halfway (outcome `failed`)."""
     if pred.outcome == "failed":
         await _spread_logs(pred, generation.logs[: len(generation.logs) // 2], pred.run_time / 2)
         _finish(pred, "failed", PA_ERROR)
-        return
+        return False
     await _spread_logs(pred, generation.logs, pred.run_time)
-    delivered = []
-    for output_file in generation.files:
-        item = DeliveredFile(
-            secrets.token_urlsafe(24).replace("-", "x").replace("_", "y"), output_file
-        )
-        state.deliveries[item.token] = item
-        delivered.append(item)
+    return True
+
+
+async def _emit_files(state: SimState, pred: PredictionState, generation: Generation) -> None:
+    pred.single = generation.single
+    if not await _run_logs(pred, generation):
+        return
+    delivered = state.deliver(generation.files)
     pred.files = delivered
     for item in delivered:
         pred.events.append(SseEvent("output", "", file=item))
+    pred.output_complete = True
+    _finish(pred, "succeeded")
+
+
+async def _emit_value(pred: PredictionState, generation: Generation) -> None:
+    """A JSON output: logs while it runs, then the whole value at once (one `output` event)."""
+    if not await _run_logs(pred, generation):
+        return
+    pred.value = generation.value
+    pred.events.append(SseEvent("output", json.dumps(generation.value)))
     pred.output_complete = True
     _finish(pred, "succeeded")
 

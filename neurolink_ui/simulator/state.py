@@ -131,6 +131,7 @@ class PredictionState:
     tokens: list[str] | None = None
     files: list[DeliveredFile] = field(default_factory=list)
     single: bool = False
+    value: Any = None  # a JSON model's output
     logs: str = ""
     error: str | None = None
     started_at: float | None = None
@@ -173,6 +174,8 @@ class PredictionState:
         self.notify()
 
     def output(self, base: str) -> Any:
+        if self.value is not None:
+            return self.value
         if self.files:
             urls = [f.url(base) for f in self.files]
             return urls[0] if self.single and len(urls) == 1 else urls
@@ -255,6 +258,17 @@ class SimState:
                 while len(self._generations) > GENERATION_CACHE_ENTRIES:
                     self._generations.popitem(last=False)
         return generation
+
+    def deliver(self, files: list[OutputFile]) -> list[DeliveredFile]:
+        """Serve `files` at fresh `/delivery/<token>/<name>` URLs."""
+        delivered = []
+        for output_file in files:
+            item = DeliveredFile(
+                secrets.token_urlsafe(24).replace("-", "x").replace("_", "y"), output_file
+            )
+            self.deliveries[item.token] = item
+            delivered.append(item)
+        return delivered
 
     def next_seq(self) -> int:
         self._seq += 1

@@ -7,6 +7,8 @@ from .chat import generate_chat, generate_text
 from .common import FileResolver, Generation, Generator, ModelView, OutputFile
 from .image import generate_image
 from .music import generate_music
+from .structured import generate_json
+from .transform import transform_image
 from .video import generate_video
 
 __all__ = [
@@ -20,9 +22,14 @@ __all__ = [
 
 
 def generator_for(panel: str, output: dict[str, object]) -> Generator:
-    """The panel's generator; a plain-string Output (hello-world) answers as text."""
+    """The panel's generator; a plain-string Output (hello-world) answers as text. A model of
+    no panel is decided by its Output: files (an image in, transformed) or JSON."""
     if output.get("type") == "string" and output.get("format") != "uri":
         return generate_text
+    if panel == "other":
+        items = output.get("items")
+        item = items if isinstance(items, dict) else output
+        return transform_image if item.get("format") == "uri" else generate_json
     generators: dict[str, Generator] = {
         "chat": generate_chat,
         "image": generate_image,

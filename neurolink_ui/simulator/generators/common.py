@@ -5,6 +5,7 @@ Output contract for the server (`Generation`):
 - plain text models (Output `{"type": "string"}`): `tokens` is `[text]`, `single` True -> output is
   the string itself.
 - file models: `files`; `single` True -> output is one URI, False -> a list of URIs.
+- JSON models (an object or array Output): `value` is the output itself.
 
 Generators are generic per panel: they read the input by the field names real schemas use, never
 by model name, so a new catalogue entry usually needs no code.
@@ -40,6 +41,7 @@ class Generation:
     files: list[OutputFile]  # media models
     single: bool  # True: output is one URI (or one string); False: a list
     logs: list[str]  # log lines, incl. tqdm-style progress lines
+    value: Any = None  # JSON models: the output value (tokens None, files empty)
 
 
 class ModelView(Protocol):
@@ -53,6 +55,12 @@ class ModelView(Protocol):
 
     @property
     def output(self) -> dict[str, Any]: ...
+
+    @property
+    def schema(self) -> dict[str, Any]: ...  # the whole openapi_schema ($refs point into it)
+
+    @property
+    def fields(self) -> tuple[SchemaField, ...]: ...
 
     def field_spec(self, name: str) -> SchemaField | None: ...
 

@@ -8,7 +8,8 @@ simulator serves these schemas, the panels take their defaults and suggestions f
 
 Beside the models: `collections.json` (curated lists, each a rule over the catalogue: a panel,
 whether the schema takes a file input, official, or named models) and `readmes/<owner>__<name>.md`
-(a model's README where one was written; the simulator writes the others from the entry).
+(a model's README where one was written; the simulator writes the others from the entry),
+`examples.json` (extra example inputs besides each model's `default_example`).
 Models of panel `other` fit no panel: no picker offers them, only Explore runs them.
 """
 
@@ -238,3 +239,17 @@ def readme(ref: str) -> str | None:
         return None
     item = resources.files(__package__).joinpath("readmes", model.file_name[:-5] + ".md")
     return item.read_text(encoding="utf-8") if item.is_file() else None
+
+
+@cache
+def recorded_examples() -> dict[str, tuple[dict[str, Any], ...]]:
+    """Each model's extra example inputs (`examples.json`), besides its `default_example`."""
+    text = resources.files(__package__).joinpath("examples.json").read_text(encoding="utf-8")
+    found: dict[str, tuple[dict[str, Any], ...]] = {}
+    for ref, items in json.loads(text).items():
+        if ref.startswith("_"):
+            continue
+        if catalog_model(ref) is None:
+            raise ValueError(f"examples.json names {ref}, which is not catalogued")
+        found[ref] = tuple(item for item in items if isinstance(item.get("input"), dict))
+    return found

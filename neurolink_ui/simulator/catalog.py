@@ -4,7 +4,8 @@ Each `SimModel` wraps one `neurolink_ui.catalog` entry: its `openapi_schema` is 
 recorded, validation runs from that schema (`validation`), and generation is the panel's generic
 generator (`generators`), which reads the input by the field names real schemas use. A new model
 therefore needs only its JSON file. `SimulatorConfig.model_overrides` can replace a model's
-schema or version, or make it answer 404, to test `models check` against a drifted API.
+schema, version or README, or make it answer 404 (`models check` against a drifted API, a
+hostile README for the Explore tab).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any
 
-from ..catalog import CatalogModel, load_catalog
+from ..catalog import CatalogModel, load_catalog, readme
 from .generators import FileResolver, Generation, Generator, OutputFile, generator_for
 from .generators.chat import parse_conversation
 from .validation import SchemaField, fields_of, invalid_field, validate
@@ -48,6 +49,7 @@ class SimModel:
     recorded_version: str | None = None
     default_example: dict[str, Any] | None = field(default=None, repr=False)
     generator: Generator | None = field(default=None, repr=False)
+    readme: str | None = field(default=None, repr=False)  # written README; None: generated
 
     @classmethod
     def from_catalog(cls, entry: CatalogModel) -> SimModel:
@@ -60,6 +62,7 @@ class SimModel:
             schema=entry.openapi_schema,
             recorded_version=entry.version,
             default_example=entry.default_example,
+            readme=readme(entry.model),
         )
 
     @property
@@ -143,6 +146,8 @@ def apply_override(model: SimModel, override: dict[str, Any] | None) -> SimModel
         changes["schema"] = override["openapi_schema"]
     if "version" in override:
         changes["recorded_version"] = override["version"]
+    if "readme" in override:
+        changes["readme"] = override["readme"]
     return replace(model, **changes) if changes else model
 
 

@@ -86,8 +86,9 @@ class SimulatorConfig:
     hold_sync: bool = True
     """`Prefer: wait` holds the create request as Replicate does; False answers at once."""
     model_overrides: dict[str, dict[str, Any]] = field(default_factory=dict)
-    """Per `owner/name`: `{"gone": true}` (404), `{"openapi_schema": {...}}` and/or
-    `{"version": "<64-hex>"}` served instead of the catalogue's (a drifted live API)."""
+    """Per `owner/name`: `{"gone": true}` (404), `{"openapi_schema": {...}}`,
+    `{"version": "<64-hex>"}` and/or `{"readme": "<Markdown>"}` served instead of the
+    catalogue's (a drifted live API, a hostile README)."""
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -142,7 +143,7 @@ class SimulatorConfig:
         _validate_overrides(self.model_overrides)
 
 
-_OVERRIDE_KEYS = frozenset({"gone", "openapi_schema", "version"})
+_OVERRIDE_KEYS = frozenset({"gone", "openapi_schema", "version", "readme"})
 
 
 def _validate_overrides(overrides: Any) -> None:
@@ -159,6 +160,8 @@ def _validate_overrides(overrides: Any) -> None:
             and {"Input", "Output"} <= set(schema.get("components", {}).get("schemas", {}))
         ):
             raise ValueError(f"model_overrides[{ref!r}].openapi_schema needs Input and Output")
+        if not isinstance(override.get("readme", ""), str):
+            raise ValueError(f"model_overrides[{ref!r}].readme must be a string (Markdown)")
         version = override.get("version")
         if version is not None and not (
             isinstance(version, str)

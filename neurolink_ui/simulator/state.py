@@ -232,6 +232,8 @@ class SimState:
         self.predictions: dict[str, PredictionState] = {}
         self.files: dict[str, StoredFile] = {}
         self.deliveries: dict[str, DeliveredFile] = {}
+        # Example predictions of /examples, generated once: key -> (output, error, logs).
+        self.examples: dict[str, tuple[Any, str | None, str]] = {}
         self.own_netlocs: set[str] = set()
         # Generation is deterministic: the same model and input make the same output, so a
         # repeat costs no CPU (the stand-in must not eat the cores the client side is measured on).

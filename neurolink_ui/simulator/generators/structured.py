@@ -59,9 +59,7 @@ def _number(node: dict[str, Any], seed_text: str, integer: bool) -> float | int:
     return round(value) if integer else round(value, 6)
 
 
-def _value(
-    root: dict[str, Any], node: dict[str, Any], line: str, name: str, depth: int
-) -> Any:
+def _value(root: dict[str, Any], node: dict[str, Any], line: str, name: str, depth: int) -> Any:
     node = _resolve(root, node)
     kind = node.get("type")
     if depth > MAX_DEPTH:

@@ -21,9 +21,7 @@ MAX_UPSCALE_SIDE = 2048  # bounded work and memory on a shared machine
 
 def _image_field(model: ModelView, input: dict[str, Any]) -> str | None:
     """The first file input given a value, in schema order, preferring names that say image."""
-    given = [
-        f for f in model.fields if f.is_file and input.get(f.name) not in (None, "", [])
-    ]
+    given = [f for f in model.fields if f.is_file and input.get(f.name) not in (None, "", [])]
     named = [f for f in given if "image" in f.name or f.name in ("img", "input")]
     chosen = (named or given)[:1]
     return chosen[0].name if chosen else None

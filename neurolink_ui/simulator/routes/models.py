@@ -10,31 +10,34 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from ..catalog import SimModel, get_model
-from .common import not_found, require_credit, require_token, sim_state
+from .common import base_of, not_found, require_credit, require_token, sim_state
 from .predictions import CREATE_KEYS, create_with_model, read_create_body
 
 
 async def get_model_route(request: Request) -> Response:
     require_token(request)
-    model = _existing_model(request)
+    return JSONResponse(model_json(request, existing_model(request)))
+
+
+def model_json(request: Request, model: SimModel) -> dict[str, Any]:
+    """The model object (`schemas_model_response`), as `GET /v1/models/{o}/{n}` and search give
+    it: its run count is the simulator's predictions of it, its cover an image it serves."""
     runs = sum(1 for p in sim_state(request).predictions.values() if p.model.slug == model.slug)
-    return JSONResponse(
-        {
-            "url": f"https://replicate.com/{model.slug}",
-            "owner": model.owner,
-            "name": model.name,
-            "description": model.description,
-            "visibility": "public",
-            "github_url": None,
-            "paper_url": None,
-            "license_url": None,
-            "run_count": runs,
-            "cover_image_url": None,
-            "default_example": _default_example(model),
-            "is_official": model.is_official,
-            "latest_version": _version_json(model),
-        }
-    )
+    return {
+        "url": f"https://replicate.com/{model.slug}",
+        "owner": model.owner,
+        "name": model.name,
+        "description": model.description,
+        "visibility": "public",
+        "github_url": None,
+        "paper_url": None,
+        "license_url": None,
+        "run_count": runs,
+        "cover_image_url": f"{base_of(request)}/covers/{model.owner}/{model.name}.webp",
+        "default_example": _default_example(model),
+        "is_official": model.is_official,
+        "latest_version": _version_json(model),
+    }
 
 
 async def list_versions(request: Request) -> Response:
@@ -53,7 +56,7 @@ async def get_version(request: Request) -> Response:
 
 async def create_model_prediction(request: Request) -> Response:
     token_id = require_token(request)
-    model = _existing_model(request)
+    model = existing_model(request)
     if not model.is_official:
         raise not_found(
             f"The model {model.slug} is not an official model, so it cannot be run by name. "
@@ -65,7 +68,7 @@ async def create_model_prediction(request: Request) -> Response:
     return await create_with_model(request, model, body, token_id)
 
 
-def _existing_model(request: Request) -> SimModel:
+def existing_model(request: Request) -> SimModel:
     owner, name = request.path_params["owner"], request.path_params["name"]
     model = get_model(owner, name, sim_state(request).config.model_overrides)
     if model is None:
@@ -74,7 +77,7 @@ def _existing_model(request: Request) -> SimModel:
 
 
 def _versioned_model(request: Request) -> SimModel:
-    model = _existing_model(request)
+    model = existing_model(request)
     if model.is_official:  # official models expose no versions (MODELS.md)
         raise not_found(f"Model {model.slug} is an official model and has no public versions.")
     return model

@@ -22,8 +22,9 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 
@@ -54,6 +55,7 @@ MAX_EXAMPLES = 50
 MAX_COLLECTIONS = 500
 MAX_COLLECTION_MODELS = 200
 MAX_PAGES = 10  # pages followed per listing, however many `next` links the API sends
+MAX_PAGE_ITEMS = 200  # items read from one page
 MAX_NAME_CHARS = 200
 MAX_DESCRIPTION_CHARS = 2_000
 MAX_FULL_DESCRIPTION_CHARS = 64 * 1024
@@ -62,6 +64,8 @@ MAX_TAG_CHARS = 48
 MAX_URL_CHARS = 2_048
 MAX_REF_PART_CHARS = 100
 _MAX_RUN_COUNT = 10**15
+
+T = TypeVar("T")
 
 _SLUG = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,99}")
 _CURSOR = re.compile(r"[A-Za-z0-9+/=_.~%-]{1,1000}")
@@ -156,15 +160,11 @@ async def search_models(
 
 async def list_collections(client: ReplicateClient, *, token: str) -> tuple[CollectionSummary, ...]:
     """`GET /v1/collections`, every page up to MAX_PAGES pages and MAX_COLLECTIONS entries."""
-    results = await _paginated(client, "/v1/collections", token=token, limit=MAX_COLLECTIONS)
-    found: list[CollectionSummary] = []
-    seen: set[str] = set()
-    for item in results:
-        summary = _collection_summary(item)
-        if summary is not None and summary.slug not in seen:
-            seen.add(summary.slug)
-            found.append(summary)
-    return tuple(found)
+    listed = await _paginated(
+        client, "/v1/collections", _collection_summary, token=token, limit=MAX_COLLECTIONS
+    )
+    unique = {summary.slug: summary for summary in reversed(listed)}  # the first of each slug
+    return tuple(unique[slug] for slug in dict.fromkeys(s.slug for s in listed))
 
 
 async def get_collection(client: ReplicateClient, slug: str, *, token: str) -> Collection:
@@ -212,32 +212,42 @@ async def list_model_examples(
     """`GET /v1/models/{owner}/{name}/examples`: up to `limit` (≤ 50) example predictions,
     following pages; examples without a usable input or too large are left out."""
     count = max(1, min(MAX_EXAMPLES, int(limit)))
-    results = await _paginated(
-        client, _model_path(ref) + "/examples", token=token, limit=count * 2, model=ref.slug
+    path = _model_path(ref) + "/examples"
+    examples = await _paginated(
+        client, path, ModelExample.from_json, token=token, limit=count, model=ref.slug
     )
-    examples = [e for e in (ModelExample.from_json(item) for item in results) if e is not None]
-    return tuple(examples[:count])
+    return tuple(examples)
 
 
 # ---- pagination ------------------------------------------------------------------------------
 
 
 async def _paginated(
-    client: ReplicateClient, path: str, *, token: str, limit: int, model: str | None = None
-) -> list[Any]:
-    """`results` of a paginated listing, following `next` by its cursor on our own base URL."""
-    items: list[Any] = []
+    client: ReplicateClient,
+    path: str,
+    parse: Callable[[Any], T | None],
+    *,
+    token: str,
+    limit: int,
+    model: str | None = None,
+) -> list[T]:
+    """Up to `limit` parsed `results` of a paginated listing (items `parse` refuses are left
+    out), following `next` by its cursor on our own base URL, at most MAX_PAGES pages."""
+    found: list[T] = []
     cursor: str | None = None
     seen: set[str] = set()
     for _ in range(MAX_PAGES):
         params = {"cursor": cursor} if cursor else None
         page = _as_dict(await client._request("GET", path, token=token, model=model, params=params))
-        items.extend(_as_list(page.get("results"))[: limit - len(items)])
+        for item in _as_list(page.get("results"))[:MAX_PAGE_ITEMS]:
+            parsed = parse(item)
+            if parsed is not None and len(found) < limit:
+                found.append(parsed)
         cursor = cursor_of(page.get("next"))
-        if len(items) >= limit or cursor is None or cursor in seen:
+        if len(found) >= limit or cursor is None or cursor in seen:
             break
         seen.add(cursor)
-    return items
+    return found
 
 
 def cursor_of(next_url: Any) -> str | None:

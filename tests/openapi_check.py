@@ -35,11 +35,16 @@ def spec_problems(value: Any, schema_name: str) -> list[str]:
     return schema_problems(value, root["components"]["schemas"][schema_name], root)
 
 
-def schema_problems(value: Any, node: dict[str, Any], root: dict[str, Any], at: str = "$") -> list[str]:
+def schema_problems(
+    value: Any, node: dict[str, Any], root: dict[str, Any], at: str = "$"
+) -> list[str]:
     """Mismatches of `value` against the schema `node`, `$ref`s resolved within `root`."""
     while "$ref" in node:
         name = str(node["$ref"]).rsplit("/", 1)[1]
-        node = {**root["components"]["schemas"][name], **{k: v for k, v in node.items() if k != "$ref"}}
+        node = {
+            **root["components"]["schemas"][name],
+            **{k: v for k, v in node.items() if k != "$ref"},
+        }
     if value is None:
         return [] if node.get("nullable") or "type" not in node else [f"{at}: null"]
     problems: list[str] = []

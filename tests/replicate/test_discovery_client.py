@@ -10,7 +10,12 @@ import pytest
 from hostile_api import HostileAPI, Trap
 
 from neurolink_ui.catalog import collections
-from neurolink_ui.replicate import InvalidRequestError, ModelNotFoundError, ModelRef, ReplicateClient
+from neurolink_ui.replicate import (
+    InvalidRequestError,
+    ModelNotFoundError,
+    ModelRef,
+    ReplicateClient,
+)
 from neurolink_ui.replicate.discovery import (
     MAX_DESCRIPTION_CHARS,
     MAX_QUERY_CHARS,
@@ -55,7 +60,10 @@ async def test_search_finds_a_model_by_a_word_of_its_description(
     assert found.version_id == "42fed1c4974146d4d2414e2be2c5277c7fcf05fcc3a73abf41610695738c1d7b"
     # the cover is on the API's own origin: allowed by the URL policy, not downloaded here
     assert found.cover_image_url == f"{simulator.base_url}/covers/nightmareai/real-esrgan.webp"
-    assert found.cover_image_refused is None and found.url == "https://replicate.com/nightmareai/real-esrgan"
+    assert (
+        found.cover_image_refused is None
+        and found.url == "https://replicate.com/nightmareai/real-esrgan"
+    )
     assert _requests(simulator, "/covers/") == []
     assert results.next_cursor is None and results.skipped == 0
 
@@ -141,7 +149,9 @@ async def test_default_example_on_model_info(client: ReplicateClient, token: str
     info = await client.get_model(ESRGAN, token=token)
     assert info.default_example is not None
     assert info.default_example.input == info.example_input
-    assert info.example_input["scale"] == 2 and info.example_input["image"].startswith("data:image/png")
+    assert info.example_input["scale"] == 2 and info.example_input["image"].startswith(
+        "data:image/png"
+    )
 
 
 def test_cursor_of_reads_only_the_cursor() -> None:
@@ -191,7 +201,9 @@ async def test_hostile_search_results_are_dropped_capped_and_flagged(
     assert first.url is None and first.run_count is None and first.score is None
     assert first.tags == ("t",)
     assert private.ref == ModelRef("nightmareai", "ok")
-    assert private.cover_image_url is None and "private address" in (private.cover_image_refused or "")
+    assert private.cover_image_url is None and "private address" in (
+        private.cover_image_refused or ""
+    )
 
 
 async def test_hostile_pagination_stays_on_the_configured_api(simulator: Any, token: str) -> None:

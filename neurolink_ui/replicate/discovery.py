@@ -29,7 +29,7 @@ from typing import Any, TypeVar
 import httpx
 
 from .client import ReplicateClient, TextBody
-from .errors import InvalidRequestError
+from .errors import InvalidRequestError, ReplicateError
 from .types import ModelExample, ModelRef
 
 __all__ = [
@@ -132,20 +132,13 @@ async def search_models(
         raise InvalidRequestError(
             f"The search is {len(text):,} characters long; keep it under {MAX_QUERY_CHARS}."
         )
-    count = max(1, min(MAX_SEARCH_LIMIT, int(limit)))
+    count = _count(limit, MAX_SEARCH_LIMIT)
     data = await client._request(
         "GET", "/v1/search", token=token, params={"query": text, "limit": count}
     )
     body = _as_dict(data)
-    models: list[ModelSummary] = []
-    skipped = 0
-    for item in _as_list(body.get("models"))[:count]:
-        entry = _as_dict(item)
-        summary = _summary(client, entry.get("model"), entry.get("metadata"))
-        if summary is None:
-            skipped += 1
-        else:
-            models.append(summary)
+    entries = [_as_dict(item) for item in _as_list(body.get("models"))[:count]]
+    models, skipped = _summaries(client, [(e.get("model"), e.get("metadata")) for e in entries])
     collections = tuple(
         c for c in (_collection_summary(c) for c in _as_list(body.get("collections"))[:50]) if c
     )
@@ -170,15 +163,17 @@ async def list_collections(client: ReplicateClient, *, token: str) -> tuple[Coll
 async def get_collection(client: ReplicateClient, slug: str, *, token: str) -> Collection:
     """`GET /v1/collections/{slug}`: the collection and its models (at most 200)."""
     checked = _checked_slug(slug)
-    data = _as_dict(await client._request("GET", f"/v1/collections/{checked}", token=token))
-    models: list[ModelSummary] = []
-    skipped = 0
-    for item in _as_list(data.get("models"))[:MAX_COLLECTION_MODELS]:
-        summary = _summary(client, item, None)
-        if summary is None:
-            skipped += 1
-        else:
-            models.append(summary)
+    try:
+        data = _as_dict(await client._request("GET", f"/v1/collections/{checked}", token=token))
+    except ReplicateError as exc:
+        if exc.status != 404:
+            raise
+        raise ReplicateError(
+            f"There is no collection '{checked}'. List them with list_collections().",
+            status=404, title="Collection not found", detail=exc.detail,
+        ) from None  # fmt: skip
+    items = _as_list(data.get("models"))[:MAX_COLLECTION_MODELS]
+    models, skipped = _summaries(client, [(item, None) for item in items])
     return Collection(
         slug=_slug_or(data.get("slug"), checked),
         name=_text(data.get("name"), MAX_NAME_CHARS) or checked,
@@ -191,11 +186,16 @@ async def get_collection(client: ReplicateClient, slug: str, *, token: str) -> C
 
 async def get_model_readme(client: ReplicateClient, ref: ModelRef, *, token: str) -> str:
     """`GET /v1/models/{owner}/{name}/readme`: Markdown (unsanitised), at most MAX_README_BYTES;
-    a longer one is cut there with a note. A model without a README raises ModelNotFoundError."""
-    body = await client._request(
-        "GET", _model_path(ref) + "/readme", token=token, model=ref.slug,
-        max_body=MAX_README_BYTES, text=True,
-    )  # fmt: skip
+    a longer one is cut there with a note. "" when the model has no README (404: the spec's
+    "README not found"; an unknown model is reported by `client.get_model`)."""
+    try:
+        body = await client._request(
+            "GET", _model_path(ref) + "/readme", token=token, max_body=MAX_README_BYTES, text=True
+        )
+    except ReplicateError as exc:
+        if exc.status == 404:
+            return ""
+        raise
     assert isinstance(body, TextBody)
     text = body.text.replace("\x00", "")
     if body.truncated:
@@ -211,7 +211,7 @@ async def list_model_examples(
 ) -> tuple[ModelExample, ...]:
     """`GET /v1/models/{owner}/{name}/examples`: up to `limit` (≤ 50) example predictions,
     following pages; examples without a usable input or too large are left out."""
-    count = max(1, min(MAX_EXAMPLES, int(limit)))
+    count = _count(limit, MAX_EXAMPLES)
     path = _model_path(ref) + "/examples"
     examples = await _paginated(
         client, path, ModelExample.from_json, token=token, limit=count, model=ref.slug
@@ -262,6 +262,22 @@ def cursor_of(next_url: Any) -> str | None:
 
 
 # ---- reading hostile JSON --------------------------------------------------------------------
+
+
+def _count(limit: Any, maximum: int) -> int:
+    """A caller's `limit` within 1..maximum; anything not a whole number is refused."""
+    if isinstance(limit, bool) or not isinstance(limit, int | float) or not math.isfinite(limit):
+        raise InvalidRequestError(f"The limit must be a whole number from 1 to {maximum}.")
+    return max(1, min(maximum, int(limit)))
+
+
+def _summaries(
+    client: ReplicateClient, items: list[tuple[Any, Any]]
+) -> tuple[tuple[ModelSummary, ...], int]:
+    """(the usable summaries of (model, metadata) pairs, how many were dropped)."""
+    found = [_summary(client, model, metadata) for model, metadata in items]
+    usable = tuple(summary for summary in found if summary is not None)
+    return usable, len(found) - len(usable)
 
 
 def _summary(client: ReplicateClient, model: Any, metadata: Any) -> ModelSummary | None:

@@ -12,9 +12,9 @@ from hostile_api import HostileAPI, Trap
 from neurolink_ui.catalog import collections
 from neurolink_ui.replicate import (
     InvalidRequestError,
-    ModelNotFoundError,
     ModelRef,
     ReplicateClient,
+    ReplicateError,
 )
 from neurolink_ui.replicate.discovery import (
     MAX_DESCRIPTION_CHARS,
@@ -91,6 +91,9 @@ async def test_bad_queries_fail_before_any_request(
             await search_models(client, query, token=token)
     with pytest.raises(InvalidRequestError, match=f"under {MAX_QUERY_CHARS}"):
         await search_models(client, "x" * 10_000, token=token)
+    for limit in (float("nan"), "5", None, True):
+        with pytest.raises(InvalidRequestError, match="whole number"):
+            await search_models(client, "image", token=token, limit=limit)  # type: ignore[arg-type]
     assert _requests(simulator, "/v1/search") == []
 
 
@@ -109,6 +112,9 @@ async def test_collections_follow_pagination(
         with pytest.raises(InvalidRequestError, match="not a collection slug"):
             await get_collection(client, slug, token=token)
     assert len(simulator.requests) == before
+    with pytest.raises(ReplicateError, match="no collection 'no-such-thing'") as missing:
+        await get_collection(client, "no-such-thing", token=token)
+    assert missing.value.status == 404
 
 
 async def test_readme_is_text_and_capped(
@@ -122,8 +128,7 @@ async def test_readme_is_text_and_capped(
     assert len(capped.encode()) < MAX_README_BYTES + 200
     assert capped.startswith("# Huge\nää") and "README cut at 256 KB" in capped
     assert "\ufffd" not in capped
-    with pytest.raises(ModelNotFoundError):
-        await get_model_readme(client, ModelRef.parse("nobody/nothing"), token=token)
+    assert await get_model_readme(client, ModelRef.parse("nobody/nothing"), token=token) == ""
     with pytest.raises(InvalidRequestError):
         await get_model_readme(client, ModelRef("..", "x"), token=token)
 

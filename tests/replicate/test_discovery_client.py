@@ -247,3 +247,27 @@ async def test_an_endless_next_link_is_bounded(simulator: Any, token: str) -> No
     # page 1, then page 2 once: a repeated cursor ends the walk, duplicates are dropped
     assert [c.slug for c in listed] == [c.slug for c in collections()]
     assert len(_requests(simulator, "/v1/collections")) == 2
+
+
+async def test_url_refusal_is_the_netguard_policy_without_a_lookup(
+    client: ReplicateClient, simulator: Any
+) -> None:
+    allowed = (
+        "https://replicate.delivery/pbxt/x/cover.png",
+        f"{simulator.base_url}/covers/a/b.webp",  # the API's own origin
+        "https://8.8.8.8/x.png",  # a public literal address (nothing is fetched here)
+    )
+    for url in allowed:
+        assert client.url_refusal(url) is None, url
+    refused = {
+        "http://replicate.delivery/x.png": "only https",
+        "javascript:alert(1)": "only https",
+        "data:image/png;base64,AAAA": "only https",
+        "https://10.1.2.3/x.png": "private",
+        "https://[::1]/x.png": "loopback",
+        "https://169.254.169.254/latest": "link-local",
+        "https:///nohost": "names no host",
+        "http://127.0.0.1:1/elsewhere": "only https",  # loopback, but not the API's port
+    }
+    for url, reason in refused.items():
+        assert reason in (client.url_refusal(url) or ""), url

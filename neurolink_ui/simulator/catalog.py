@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import re
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any
@@ -34,6 +35,9 @@ __all__ = [
 ]
 
 
+_RUN_COUNT = re.compile(r"run_count (\d{1,15})")
+
+
 def _sha256_hex(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
@@ -50,6 +54,7 @@ class SimModel:
     default_example: dict[str, Any] | None = field(default=None, repr=False)
     generator: Generator | None = field(default=None, repr=False)
     readme: str | None = field(default=None, repr=False)  # written README; None: generated
+    recorded_runs: int = 0  # the run count the evidence recorded (nodetool's "run_count N")
 
     @classmethod
     def from_catalog(cls, entry: CatalogModel) -> SimModel:
@@ -63,6 +68,9 @@ class SimModel:
             recorded_version=entry.version,
             default_example=entry.default_example,
             readme=readme(entry.model),
+            recorded_runs=max(
+                (int(m[1]) for e in entry.evidence for m in _RUN_COUNT.finditer(e.note)), default=0
+            ),
         )
 
     @property

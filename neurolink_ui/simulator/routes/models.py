@@ -21,8 +21,10 @@ async def get_model_route(request: Request) -> Response:
 
 def model_json(request: Request, model: SimModel) -> dict[str, Any]:
     """The model object (`schemas_model_response`), as `GET /v1/models/{o}/{n}` and search give
-    it: its run count is the simulator's predictions of it, its cover an image it serves."""
-    runs = sum(1 for p in sim_state(request).predictions.values() if p.model.slug == model.slug)
+    it: its run count is the one the evidence recorded plus the simulator's predictions of it,
+    its cover an image it serves."""
+    predictions = sim_state(request).predictions.values()
+    runs = model.recorded_runs + sum(1 for p in predictions if p.model.slug == model.slug)
     return {
         "url": f"https://replicate.com/{model.slug}",
         "owner": model.owner,

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import json
 import re
 from dataclasses import dataclass, field, replace
 from functools import cached_property
@@ -113,6 +114,10 @@ class SimModel:
         out = self.output
         item = out.get("items", {}) if out.get("type") == "array" else out
         return item.get("type") == "string" and item.get("format") != "uri"
+
+    def example_id(self, index: int, input: dict[str, Any]) -> str:
+        """The id of the model's `index`-th example (0: its default example), stable per input."""
+        return "ex" + _sha256_hex(json.dumps([self.slug, index, input], sort_keys=True))[:24]
 
     def field_spec(self, name: str) -> SchemaField | None:
         return next((f for f in self.fields if f.name == name), None)

@@ -154,6 +154,9 @@ async def test_default_example_on_model_info(client: ReplicateClient, token: str
     info = await client.get_model(ESRGAN, token=token)
     assert info.default_example is not None
     assert info.default_example.input == info.example_input
+    # /examples lists the default example first, under the same id (a UI can drop the repeat)
+    first = (await list_model_examples(client, ESRGAN, token=token, limit=1))[0]
+    assert info.default_example.id == first.id != ""
     assert info.example_input["scale"] == 2 and info.example_input["image"].startswith(
         "data:image/png"
     )

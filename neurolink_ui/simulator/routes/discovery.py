@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import hashlib
 import json
 import re
 from functools import lru_cache
@@ -302,14 +301,11 @@ async def _example(
     state: SimState, model: SimModel, index: int, input: dict[str, Any], base: str
 ) -> dict[str, Any]:
     """The example as a finished prediction, its output generated (and delivered) once."""
-    key = hashlib.sha256(
-        json.dumps([model.slug, index, input], sort_keys=True).encode()
-    ).hexdigest()
-    if key not in state.examples:
-        state.examples[key] = await asyncio.to_thread(_run_example, state, model, input)
-    output, error, logs = state.examples[key]
+    ident = model.example_id(index, input)
+    if ident not in state.examples:
+        state.examples[ident] = await asyncio.to_thread(_run_example, state, model, input)
+    output, error, logs = state.examples[ident]
     created = _EXAMPLES_CREATED + index * 60
-    ident = "ex" + key[:24]
     return {
         "id": ident,
         "model": model.slug,

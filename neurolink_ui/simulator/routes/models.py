@@ -86,10 +86,12 @@ def _versioned_model(request: Request) -> SimModel:
 
 
 def _default_example(model: SimModel) -> dict[str, Any] | None:
-    """The catalogue's example input as the prediction object Replicate shows on the model."""
+    """The catalogue's example input as the prediction object Replicate shows on the model; its
+    id is the first of `/examples` (which lists the default example first, with its output)."""
     if model.default_example is None:
         return None
     return {
+        "id": model.example_id(0, model.default_example["input"]),
         "model": model.slug,
         "version": model.version_id,
         "status": "succeeded",

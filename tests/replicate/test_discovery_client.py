@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
+import httpx
 import pytest
 from hostile_api import HostileAPI, Trap
 
@@ -15,7 +16,9 @@ from neurolink_ui.replicate import (
     ModelRef,
     ReplicateClient,
     ReplicateError,
+    UpstreamError,
 )
+from neurolink_ui.replicate.client import MAX_JSON_BODY
 from neurolink_ui.replicate.discovery import (
     MAX_DESCRIPTION_CHARS,
     MAX_QUERY_CHARS,
@@ -274,3 +277,20 @@ async def test_url_refusal_is_the_netguard_policy_without_a_lookup(
     }
     for url, reason in refused.items():
         assert reason in (client.url_refusal(url) or ""), url
+
+
+async def test_unreadable_and_oversized_answers_are_refused_not_parsed(token: str) -> None:
+    answers = {
+        "deep": b"[" * 200_000 + b"]" * 200_000,  # json.loads would recurse past the stack
+        "huge": b'{"models": [], "pad": "' + b"x" * (MAX_JSON_BODY + 10) + b'"}',
+    }
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, content=answers[request.url.params["query"]])
+
+    transport = httpx.MockTransport(handler)  # in memory: no socket at all
+    async with ReplicateClient("https://api.replicate.com", transport=transport) as client:
+        with pytest.raises(UpstreamError, match="unreadable"):
+            await search_models(client, "deep", token=token)
+        with pytest.raises(UpstreamError, match="larger than"):
+            await search_models(client, "huge", token=token)

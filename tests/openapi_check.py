@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import json
 from functools import cache
-from pathlib import Path
 from typing import Any
 
-SPEC_PATH = Path(__file__).resolve().parent / "fixtures" / "replicate-openapi.json"
+from helpers import FIXTURES
+
+SPEC_PATH = FIXTURES / "replicate-openapi.json"
 _TYPES: dict[str, tuple[type, ...]] = {
     "object": (dict,),
     "array": (list,),

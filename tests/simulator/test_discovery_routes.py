@@ -22,6 +22,17 @@ def http(simulator: Any) -> Any:
         yield client
 
 
+def _pages(http: Any, url: str | None, schema: str) -> list[dict[str, Any]]:
+    """Every page of a listing, following `next`, each checked against the spec's `schema`."""
+    pages = []
+    while url:
+        page = http.get(url).json()
+        assert spec_problems(page, schema) == []
+        pages.append(page)
+        url = page["next"]
+    return pages
+
+
 def _slugs(body: dict[str, Any]) -> list[str]:
     return [f"{item['model']['owner']}/{item['model']['name']}" for item in body["models"]]
 
@@ -67,12 +78,8 @@ def test_search_limit_and_bad_queries(http: Any) -> None:
 
 
 def test_collections_are_paginated_and_each_lists_its_models(http: Any) -> None:
-    pages, url = [], "/v1/collections"
-    while url:
-        page = http.get(url).json()
-        assert spec_problems(page, "schemas_paginated_collection_response") == []
-        pages.append(page)
-        url = page["next"]
+    pages = _pages(http, "/v1/collections", "schemas_paginated_collection_response")
+    assert all(len(page["results"]) <= COLLECTIONS_PAGE for page in pages)
     assert len(pages) == -(-len(collections()) // COLLECTIONS_PAGE) >= 2
     assert pages[0]["previous"] is None and pages[-1]["previous"] is not None
     listed = [item["slug"] for page in pages for item in page["results"]]
@@ -114,13 +121,11 @@ def test_readme_is_markdown_text(http: Any, simulator: Any) -> None:
 
 
 def test_examples_are_paginated_predictions_with_generated_outputs(http: Any) -> None:
-    outputs, url = [], "/v1/models/replicate/hello-world/examples"
-    while url:
-        page = http.get(url).json()
-        assert spec_problems(page, "schemas_paginated_prediction_response") == []
-        assert len(page["results"]) <= EXAMPLES_PAGE
-        outputs += [item["output"] for item in page["results"]]
-        url = page["next"]
+    pages = _pages(
+        http, "/v1/models/replicate/hello-world/examples", "schemas_paginated_prediction_response"
+    )
+    assert len(pages) == 2 and all(len(page["results"]) <= EXAMPLES_PAGE for page in pages)
+    outputs = [item["output"] for page in pages for item in page["results"]]
     names = ["world"] + [e["input"]["text"] for e in recorded_examples()["replicate/hello-world"]]
     assert outputs == [f"hello {name}" for name in names]
 

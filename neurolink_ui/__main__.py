@@ -1,4 +1,4 @@
-"""`python -m neurolink_ui serve|simulator|generate` (see neurolink_ui/cli.py)."""
+"""`python -m neurolink_ui serve|simulator|generate` (see neurolink_ui/cli/)."""
 
 import sys
 

@@ -21,15 +21,11 @@ from conftest import TOKEN
 from helpers import REPO, free_port, stop_process, wait_for_page
 from PIL import Image, ImageDraw
 
-from neurolink_ui.cli import (
-    Console,
-    build_parser,
-    main,
-    output_paths,
-    place_output,
-    request_from_args,
-    save_outputs,
-)
+from neurolink_ui.cli import main
+from neurolink_ui.cli.console import Console
+from neurolink_ui.cli.files import output_paths, place_output, save_outputs
+from neurolink_ui.cli.parser import build_parser
+from neurolink_ui.cli.request import request_from_args
 from neurolink_ui.config import Settings
 from neurolink_ui.replicate.types import Progress
 

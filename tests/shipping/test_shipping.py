@@ -287,7 +287,7 @@ def test_build_context_has_the_app_and_nothing_else() -> None:
         "requirements.txt",
         "constraints.txt",
         "neurolink_ui/__init__.py",
-        "neurolink_ui/cli.py",
+        "neurolink_ui/cli/__init__.py",
         "neurolink_ui/ui/app.py",
         "neurolink_ui/simulator/catalog.py",
         "neurolink_ui/catalog/models/meta__musicgen.json",  # the catalogue is data the app reads

@@ -13,7 +13,6 @@ from ..modalities.common import InputProblem, MappedInput
 from ..model_choices import AVATAR_MODELS
 from ..replicate.schema import InputSchema
 from .common import (
-    EVENT_CONCURRENCY,
     LiveRuns,
     MediaPanel,
     PanelHandler,
@@ -25,11 +24,11 @@ from .common import (
     reports_errors,
     run_buttons,
     user_errors,
-    wire_stop,
+    wire_media_run,
 )
 from .components import ImageInput, VideoOutput
 from .context import AppContext
-from .history import HistoryHandles, HistoryLog, refresh_after
+from .history import HistoryHandles, HistoryLog
 
 
 def make_avatar_handler(ctx: AppContext) -> PanelHandler:
@@ -95,14 +94,8 @@ def build_avatar_panel(
             output = VideoOutput(label="Talking avatar", height=420)
             status = gr.Markdown(elem_classes=["nl-status"])
 
-    inputs = [portrait, audio, model, advanced, session, history.log, live]
-    event = run.click(
-        make_avatar_handler(ctx),
-        inputs,
-        [output, status],
-        api_name="avatar",
-        concurrency_limit=EVENT_CONCURRENCY,
-        concurrency_id="avatar",
+    inputs = [portrait, audio, model, advanced]
+    handler = make_avatar_handler(ctx)
+    wire_media_run(
+        ctx, "avatar", handler, run, stop, inputs, [output], status, session, history, live
     )
-    refresh_after(event, history)
-    wire_stop(ctx, "avatar", stop, [event], session, live, status)

@@ -33,7 +33,7 @@ from .adapters import (
     stopped_markdown,
 )
 from .context import AppContext
-from .history import HistoryLog
+from .history import HistoryHandles, HistoryLog, refresh_after
 from .quota import check_run
 
 # Events talk to Replicate and wait: many may run at once (Gradio's default is one per event).
@@ -427,6 +427,36 @@ def run_buttons(label: str) -> tuple[gr.Button, gr.Button]:
 PanelUpdate = tuple[Any, ...]  # (the panel's output(s), status Markdown)
 PanelHandler = Callable[..., AsyncGenerator[PanelUpdate, None]]
 """A media panel's event function: Gradio passes the inputs, the updates stream out."""
+
+
+def wire_media_run(
+    ctx: AppContext,
+    panel: str,
+    handler: PanelHandler,
+    run: gr.Button,
+    stop: gr.Button,
+    inputs: list[Any],
+    outputs: list[Any],
+    status: gr.Markdown,
+    session: gr.State,
+    history: HistoryHandles,
+    live: gr.State,
+) -> Any:
+    """A media panel's run button: `handler` gets the panel's `inputs` then the session's states
+    (token, History log, live runs) and streams to `outputs` and `status`, under API name `panel`
+    in its own concurrency group; History refreshes after it, and Stop ends it. Returns the event,
+    for steps of the panel's own after it."""
+    event = run.click(
+        handler,
+        [*inputs, session, history.log, live],
+        [*outputs, status],
+        api_name=panel,
+        concurrency_limit=EVENT_CONCURRENCY,
+        concurrency_id=panel,
+    )
+    refresh_after(event, history)
+    wire_stop(ctx, panel, stop, [event], session, live, status)
+    return event
 
 
 def first_file(result: RunResult) -> tuple[Any, ...]:

@@ -12,7 +12,6 @@ from ..modalities.image import ASPECT_RATIOS, AUTO_RATIO, build_image_input, fil
 from ..model_choices import IMAGE_MODELS
 from ..replicate.schema import InputSchema
 from .common import (
-    EVENT_CONCURRENCY,
     LiveRuns,
     MediaPanel,
     PanelHandler,
@@ -26,11 +25,11 @@ from .common import (
     reports_errors,
     run_buttons,
     user_errors,
-    wire_stop,
+    wire_media_run,
 )
 from .components import GalleryOutput, ImageInput, NumberInput
 from .context import AppContext
-from .history import HistoryHandles, HistoryLog, refresh_after
+from .history import HistoryHandles, HistoryLog
 
 # "Auto": no ratio picked — the input image's shape when there is one, else the model's default.
 RATIO_CHOICES = [("Auto (as input image)", AUTO_RATIO), *((r, r) for r in ASPECT_RATIOS)]
@@ -115,15 +114,8 @@ def build_image_panel(
             )
             status = gr.Markdown(elem_classes=["nl-status"])
 
-    state = [session, history.log, live]
-    inputs = [prompt, model, aspect_ratio, seed, num_outputs, input_image, advanced, *state]
-    event = run.click(
-        make_image_handler(ctx),
-        inputs,
-        [gallery, status],
-        api_name="image",
-        concurrency_limit=EVENT_CONCURRENCY,
-        concurrency_id="image",
+    inputs = [prompt, model, aspect_ratio, seed, num_outputs, input_image, advanced]
+    handler = make_image_handler(ctx)
+    wire_media_run(
+        ctx, "image", handler, run, stop, inputs, [gallery], status, session, history, live
     )
-    refresh_after(event, history)
-    wire_stop(ctx, "image", stop, [event], session, live, status)

@@ -11,7 +11,6 @@ from ..modalities.music import build_music_input, filled_fields
 from ..model_choices import MUSIC_MODELS
 from ..replicate.schema import InputSchema
 from .common import (
-    EVENT_CONCURRENCY,
     LiveRuns,
     MediaPanel,
     PanelHandler,
@@ -24,11 +23,11 @@ from .common import (
     parse_advanced,
     reports_errors,
     run_buttons,
-    wire_stop,
+    wire_media_run,
 )
 from .components import AudioOutput
 from .context import AppContext
-from .history import HistoryHandles, HistoryLog, refresh_after
+from .history import HistoryHandles, HistoryLog
 
 MODEL_VERSIONS = ["stereo-melody-large", "stereo-large", "melody-large", "large"]
 
@@ -98,15 +97,8 @@ def build_music_panel(
             output = AudioOutput(label="Track", type="filepath", buttons=["download"])
             status = gr.Markdown(elem_classes=["nl-status"])
 
-    state = [session, history.log, live]
-    inputs = [prompt, duration, tempo, model_version, output_format, model, advanced, *state]
-    event = run.click(
-        make_music_handler(ctx),
-        inputs,
-        [output, status],
-        api_name="music",
-        concurrency_limit=EVENT_CONCURRENCY,
-        concurrency_id="music",
+    inputs = [prompt, duration, tempo, model_version, output_format, model, advanced]
+    handler = make_music_handler(ctx)
+    wire_media_run(
+        ctx, "music", handler, run, stop, inputs, [output], status, session, history, live
     )
-    refresh_after(event, history)
-    wire_stop(ctx, "music", stop, [event], session, live, status)

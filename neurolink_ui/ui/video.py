@@ -14,7 +14,6 @@ from ..model_choices import VIDEO_MODELS
 from ..pipeline import RunResult
 from ..replicate.schema import InputSchema
 from .common import (
-    EVENT_CONCURRENCY,
     LiveRuns,
     MediaPanel,
     PanelHandler,
@@ -28,11 +27,11 @@ from .common import (
     reports_errors,
     run_buttons,
     user_errors,
-    wire_stop,
+    wire_media_run,
 )
 from .components import ImageInput, ImageOutput, VideoOutput
 from .context import AppContext
-from .history import HistoryHandles, HistoryLog, refresh_after
+from .history import HistoryHandles, HistoryLog
 
 VIDEO_ASPECT_RATIOS = ["16:9", "9:16", "1:1"]
 # Clips some models return as animated images (wan-alpha's WebP): a <video> cannot play them, an
@@ -125,28 +124,11 @@ def build_video_panel(
             )
             status = gr.Markdown(elem_classes=["nl-status"])
 
-    inputs = [
-        prompt,
-        start_image,
-        model,
-        length,
-        aspect_ratio,
-        advanced,
-        session,
-        history.log,
-        live,
-    ]
-    event = run.click(
-        make_video_handler(ctx),
-        inputs,
-        [output, animated, status],
-        api_name="video",
-        concurrency_limit=EVENT_CONCURRENCY,
-        concurrency_id="video",
+    inputs = [prompt, start_image, model, length, aspect_ratio, advanced]
+    handler = make_video_handler(ctx)
+    outputs = [output, animated]
+    event = wire_media_run(
+        ctx, "video", handler, run, stop, inputs, outputs, status, session, history, live
     )
     # Visibility after the run, so the API returns plain file paths, not component updates.
-    event.then(
-        show_filled, [output, animated], [output, animated], api_visibility="private", queue=False
-    )
-    refresh_after(event, history)
-    wire_stop(ctx, "video", stop, [event], session, live, status)
+    event.then(show_filled, outputs, outputs, api_visibility="private", queue=False)

@@ -39,6 +39,13 @@ def banner_markdown(ctx: AppContext, username: str | None = None) -> str:
     )
 
 
+def remembered_token(stored: Any) -> str | None:
+    """The token the browser's store holds, if any: the store is the visitor's to edit, so
+    anything but `{"token": "<text>"}` means none."""
+    token = stored.get("token") if isinstance(stored, dict) else None
+    return token if isinstance(token, str) and token.strip() else None
+
+
 SessionHandlers = tuple[
     Callable[..., Awaitable[Any]], Callable[..., Awaitable[Any]], Callable[..., Any]
 ]
@@ -65,9 +72,9 @@ def make_session_handlers(ctx: AppContext) -> SessionHandlers:
             banner_markdown(ctx, account.username),
         )
 
-    async def restore(stored: dict | None) -> tuple[str | None, str, str]:
-        token = (stored or {}).get("token")
-        if not token:
+    async def restore(stored: Any) -> tuple[str | None, str, str]:
+        token = remembered_token(stored)
+        if token is None:
             return None, "", banner_markdown(ctx)
         try:
             account = await ctx.client.get_account(token=token)

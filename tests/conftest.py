@@ -28,6 +28,18 @@ TOKEN = "r8_testtokenalpha0123456789"
 OTHER_TOKEN = "r8_testtokenbravo9876543210"
 
 
+BROWSER_TESTS = REPO / "tests" / "browser"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test under tests/browser/ drives Chromium against a launched app: `browser` and
+    `slow` by its folder, so a new browser test cannot slip into `pytest -m "not slow"`."""
+    for item in items:
+        if item.path.is_relative_to(BROWSER_TESTS):
+            item.add_marker(pytest.mark.browser)
+            item.add_marker(pytest.mark.slow)
+
+
 @pytest.fixture(scope="session")
 def simulator_session() -> Iterator[object]:
     from neurolink_ui.simulator.runner import Simulator

@@ -109,6 +109,7 @@ def _refusal(call: Callable[[], object]) -> str:
 # ---- the table, through gradio_client ---------------------------------------------------------
 
 
+@pytest.mark.slow  # launches the app (module fixture)
 def test_runs_per_day_then_a_clear_refusal_before_any_request(
     app, limits, client, simulator
 ) -> None:  # type: ignore[no-untyped-def]
@@ -123,6 +124,7 @@ def test_runs_per_day_then_a_clear_refusal_before_any_request(
     assert simulator.requests == []  # refused before any request to Replicate
 
 
+@pytest.mark.slow  # launches the app (module fixture)
 def test_runs_per_minute(app, limits, client, simulator) -> None:  # type: ignore[no-untyped-def]
     limits(runs_per_minute=2)
     client.predict("hi", api_name="/chat")
@@ -142,6 +144,7 @@ def _wait_processing(sim, before: set[str]) -> None:  # type: ignore[no-untyped-
     pytest.fail("the prediction never started")
 
 
+@pytest.mark.slow  # launches the app (module fixture)
 def test_concurrent_runs_and_the_slot_is_freed_when_a_run_ends(
     app, limits, client, simulator
 ) -> None:  # type: ignore[no-untyped-def]
@@ -174,6 +177,7 @@ def test_concurrent_runs_and_the_slot_is_freed_when_a_run_ends(
         pytest.fail("the stopped run kept its slot")
 
 
+@pytest.mark.slow  # launches the app (module fixture)
 def test_daily_runs_of_all_visitors_together(app, limits, simulator) -> None:  # type: ignore[no-untyped-def]
     limits(daily_runs=2, proxy_hops=1)
     url = app[0]
@@ -189,6 +193,7 @@ def test_daily_runs_of_all_visitors_together(app, limits, simulator) -> None:  #
     assert len(_creates(simulator)) == 2
 
 
+@pytest.mark.slow  # launches the app (module fixture)
 def test_model_outside_the_allow_list_is_refused_naming_the_allowed(
     app, limits, client, simulator
 ) -> None:  # type: ignore[no-untyped-def]
@@ -208,6 +213,7 @@ def test_model_outside_the_allow_list_is_refused_naming_the_allowed(
     assert gallery
 
 
+@pytest.mark.slow  # launches the app (module fixture)
 def test_owner_runs_carry_cancel_after_and_own_tokens_do_not(
     app, limits, client, simulator
 ) -> None:  # type: ignore[no-untyped-def]
@@ -224,6 +230,7 @@ def test_owner_runs_carry_cancel_after_and_own_tokens_do_not(
     assert {k.lower(): v for k, v in own.headers.items()}["cancel-after"] == "60s"  # poll cap
 
 
+@pytest.mark.slow  # launches the app (module fixture)
 def test_cost_parameters_are_capped_with_a_note(app, limits, client, simulator) -> None:  # type: ignore[no-untyped-def]
     limits(caps=OwnerCaps(images=2, tokens=64, music_seconds=4))
     gallery, status, *_ = client.predict("three please", num_outputs=3, **IMAGE)
@@ -241,6 +248,7 @@ def test_cost_parameters_are_capped_with_a_note(app, limits, client, simulator) 
 # ---- who is limited ----------------------------------------------------------------------------
 
 
+@pytest.mark.slow  # launches the app (module fixture)
 def test_own_token_is_unlimited(app, limits, client, simulator) -> None:  # type: ignore[no-untyped-def]
     limits(runs_per_day=1, runs_per_minute=1, concurrent=1, daily_runs=1)
     client.predict(OTHER_TOKEN, False, api_name="/sign_in")
@@ -278,6 +286,7 @@ async def test_simulator_is_never_limited(own_ctx, simulator) -> None:  # type: 
     assert _creates(simulator) == []  # the owner's simulator-backed Replicate saw nothing
 
 
+@pytest.mark.slow  # launches the app (module fixture)
 def test_spoofed_forwarded_for_does_not_reset_the_quota(app, limits, simulator) -> None:  # type: ignore[no-untyped-def]
     limits(runs_per_day=1)  # NEUROLINK_PROXY_HOPS=0: the socket peer counts
     url = app[0]
@@ -344,6 +353,7 @@ def _fifty_at_once(urls: list[str]) -> tuple[int, list[str]]:
             c.close()
 
 
+@pytest.mark.slow  # launches the app (module fixture)
 def test_fifty_simultaneous_calls_with_a_daily_limit_of_ten(app, limits, simulator) -> None:  # type: ignore[no-untyped-def]
     limits(runs_per_day=10)
     simulator.config.run_time = 1
@@ -357,6 +367,7 @@ def _owner_env(sim, extra: dict[str, str]) -> dict[str, str]:  # type: ignore[no
     return {"REPLICATE_API_TOKEN": TOKEN, "REPLICATE_BASE_URL": sim.base_url, **extra}
 
 
+@pytest.mark.slow  # starts `python app.py`
 @pytest.mark.timeout(600)  # two app processes start; slow on a shared machine
 def test_two_app_processes_share_one_redis(simulator, redis_url: str, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     import redis
@@ -387,6 +398,7 @@ def test_two_app_processes_share_one_redis(simulator, redis_url: str, tmp_path: 
             process.wait(timeout=20)
 
 
+@pytest.mark.slow  # starts `python app.py`
 @pytest.mark.timeout(600)
 def test_bad_settings_stop_the_start_with_a_clear_error(simulator, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     for extra, needle in (
@@ -451,6 +463,7 @@ async def test_sign_in_button_only_when_the_space_enables_oauth(own_ctx, monkeyp
     assert not Settings.from_env({"REPLICATE_API_TOKEN": TOKEN, "SPACE_ID": "o/d"}).quota.oauth
 
 
+@pytest.mark.slow  # launches the app (module fixture)
 def test_hidden_endpoints_are_limited_too(app, limits, client, simulator) -> None:  # type: ignore[no-untyped-def]
     """The private Enter-to-send chat event, called over raw HTTP as a scraper would."""
     import json

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
 from .catalog import default_model
+from .env import env_number
 from .quota.settings import QuotaSettings, suggested_models
 
 DEFAULT_BASE_URL = "https://api.replicate.com"
@@ -21,30 +21,12 @@ DEFAULT_MUSIC_MODEL = default_model("music")
 BUILTIN_SIMULATOR_TOKEN = "r8_builtinsimulatortoken"
 
 
-def _positive(
-    env: Mapping[str, str], key: str, default: float, unit: str, kind: type[float] = float
-) -> float:
-    """A positive, finite number from the environment (`kind=int`: a whole one); a bad value
-    stops the start-up with a message naming the variable."""
-    raw = env.get(key, "").strip()
-    if not raw:
-        return default
-    what = "a whole number" if kind is int else "a number"
-    try:
-        value = kind(raw)
-    except ValueError as exc:
-        raise ValueError(f"{key} must be {what} of {unit}, got {raw!r}") from exc
-    if not math.isfinite(value) or value <= 0:
-        raise ValueError(f"{key} must be a positive number of {unit}, got {raw!r}")
-    return value
-
-
 def _float(env: Mapping[str, str], key: str, default: float, unit: str = "seconds") -> float:
-    return _positive(env, key, default, unit)
+    return env_number(env, key, default, unit=unit)
 
 
 def _int(env: Mapping[str, str], key: str, default: int, unit: str) -> int:
-    return int(_positive(env, key, default, unit, int))
+    return int(env_number(env, key, default, unit=unit, whole=True))
 
 
 @dataclass(frozen=True)

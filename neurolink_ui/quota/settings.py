@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ..env import env_number
+
 if TYPE_CHECKING:
     from ..config import Settings
 
@@ -23,27 +25,16 @@ class QuotaConfigError(ValueError):
     """A guarded-demo setting that cannot work; the message names the variable and the fix."""
 
 
-def _limit(env: Mapping[str, str], key: str, default: float, *, seconds: bool = False) -> float:
-    """A non-negative whole number (or number of seconds) from `key`; 0 disables the limit."""
-    raw = env.get(key, "").strip()
-    if not raw:
-        return default
-    what = "a number of seconds" if seconds else "a whole number"
-    try:
-        value = float(raw) if seconds else int(raw)
-    except ValueError:
-        raise QuotaConfigError(f"{key} must be {what} (0 disables it), got {raw!r}") from None
-    if not 0 <= value <= 10**9:
-        raise QuotaConfigError(f"{key} must be {what} from 0 to 10^9 (0 disables it), got {raw!r}")
-    return value
-
-
 def _count(env: Mapping[str, str], key: str, default: int) -> int:
-    return int(_limit(env, key, default))
+    """A whole number from `key`; 0 disables the limit."""
+    return int(
+        env_number(env, key, default, whole=True, zero_disables=True, error=QuotaConfigError)
+    )
 
 
 def _seconds(env: Mapping[str, str], key: str, default: float) -> float:
-    return _limit(env, key, default, seconds=True)
+    """A number of seconds from `key`; 0 disables the limit."""
+    return env_number(env, key, default, unit="seconds", zero_disables=True, error=QuotaConfigError)
 
 
 def default_data_dir(env: Mapping[str, str]) -> Path:

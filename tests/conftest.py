@@ -7,7 +7,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
@@ -58,6 +58,20 @@ def simulator(simulator_session):  # type: ignore[no-untyped-def]
 @pytest.fixture
 def token() -> str:
     return TOKEN
+
+
+@pytest.fixture
+async def ctx(simulator, token: str, tmp_path: Path) -> AsyncIterator[object]:  # type: ignore[no-untyped-def]
+    """The app's context (settings, client, output store) on this test's simulator and token,
+    for handlers called directly on the test's event loop."""
+    from neurolink_ui.config import Settings
+    from neurolink_ui.ui.context import AppContext
+
+    context = AppContext.create(
+        Settings(api_token=token, base_url=simulator.base_url), outputs_dir=tmp_path / "out"
+    )
+    yield context
+    await context.aclose()
 
 
 @pytest.fixture

@@ -51,6 +51,17 @@ async def collect(
     return [e for e in events if not isinstance(e, RunResult)], results[0]
 
 
+async def images(
+    client: ReplicateClient, token: str, count: int, dest_dir: Path, **options: Any
+) -> RunResult:
+    """The RunResult of `count` small images from IMAGE, downloaded into `dest_dir`."""
+    model_input = {**SMALL_IMAGES, "num_outputs": count}
+    _, result = await collect(
+        client, IMAGE, model_input, token=token, kind="image", dest_dir=dest_dir, **options
+    )
+    return result
+
+
 async def test_a_text_run_streams_its_tokens_then_one_result_of_the_same_text(
     client: ReplicateClient, token: str, tmp_path: Path
 ) -> None:
@@ -87,14 +98,7 @@ async def test_an_image_run_downloads_every_file_into_the_folder_given(
     client: ReplicateClient, token: str, tmp_path: Path
 ) -> None:
     dest = tmp_path / "session"
-    _, result = await collect(
-        client,
-        IMAGE,
-        {**SMALL_IMAGES, "num_outputs": 3},
-        token=token,
-        kind="image",
-        dest_dir=dest,
-    )
+    result = await images(client, token, 3, dest)
     assert len(result.files) == 3 and len(set(result.files)) == 3
     for path in result.files:
         assert path.parent == dest and path.stat().st_size > 0
@@ -124,15 +128,7 @@ async def test_a_download_budget_smaller_than_the_first_file_is_refused(
     client: ReplicateClient, token: str, tmp_path: Path
 ) -> None:
     with pytest.raises(DownloadError, match="download limit"):
-        await collect(
-            client,
-            IMAGE,
-            {**SMALL_IMAGES, "num_outputs": 2},
-            token=token,
-            kind="image",
-            dest_dir=tmp_path,
-            max_bytes=100,  # smaller than any image the simulator draws
-        )
+        await images(client, token, 2, tmp_path, max_bytes=100)  # smaller than any image drawn
 
 
 async def test_past_the_budget_the_rest_are_links_and_the_result_says_so(
@@ -140,22 +136,12 @@ async def test_past_the_budget_the_rest_are_links_and_the_result_says_so(
 ) -> None:
     """The session's room (`max_bytes`) bounds the run: the first file that fits is kept and the
     note in the result names the rest, so nothing is silently dropped."""
-    _, full = await collect(
+    one_file = (await images(client, token, 1, tmp_path / "probe")).files[0].stat().st_size
+    result = await images(
         client,
-        IMAGE,
-        {**SMALL_IMAGES, "num_outputs": 1},
-        token=token,
-        kind="image",
-        dest_dir=tmp_path / "probe",
-    )
-    one_file = full.files[0].stat().st_size
-    _, result = await collect(
-        client,
-        IMAGE,
-        {**SMALL_IMAGES, "num_outputs": 4},
-        token=token,
-        kind="image",
-        dest_dir=tmp_path / "capped",
+        token,
+        4,
+        tmp_path / "capped",
         max_bytes=one_file * 3 // 2,  # room for about one of these images, not two
         notes=["first note"],
     )
@@ -192,14 +178,7 @@ async def test_a_failed_prediction_raises_with_the_prediction_and_writes_nothing
 ) -> None:
     simulator.config.outcome = "failed"
     with pytest.raises(PredictionError) as caught:
-        await collect(
-            client,
-            IMAGE,
-            {**SMALL_IMAGES, "num_outputs": 1},
-            token=token,
-            kind="image",
-            dest_dir=tmp_path,
-        )
+        await images(client, token, 1, tmp_path)
     assert caught.value.prediction is not None and caught.value.prediction.status == "failed"
     assert not files_in(tmp_path)
 

@@ -3,7 +3,6 @@ simulator's `/v1/account` on loopback; and how its events show in the app's API.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -28,15 +27,6 @@ REVOKED = "r8_invalid_revoked_0123456789"  # the simulator answers 401 for r8_in
 def username(token: str) -> str:
     """The simulator's account name for a token."""
     return f"sim-{token_id(token)[:6]}"
-
-
-@pytest.fixture
-async def ctx(simulator: Any, token: str, tmp_path: Path) -> AsyncIterator[AppContext]:
-    context = AppContext.create(
-        Settings(api_token=token, base_url=simulator.base_url), outputs_dir=tmp_path / "out"
-    )
-    yield context
-    await context.aclose()
 
 
 def account_calls(simulator: Any) -> int:

@@ -7,12 +7,9 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 
-from neurolink_ui.config import Settings
 from neurolink_ui.replicate.schema import InputSchema
 from neurolink_ui.snippets import curl_snippet, file_field_names, python_snippet
 from neurolink_ui.ui.chat import make_chat_handler
@@ -21,15 +18,6 @@ from neurolink_ui.ui.history import HistoryLog, entry_snippets
 from neurolink_ui.ui.image import make_image_handler
 
 REPLICATE = "https://api.replicate.com"
-
-
-@pytest.fixture
-async def ctx(simulator, token: str, tmp_path: Path) -> AsyncIterator[AppContext]:  # type: ignore[no-untyped-def]
-    context = AppContext.create(
-        Settings(api_token=token, base_url=simulator.base_url), outputs_dir=tmp_path / "out"
-    )
-    yield context
-    await context.aclose()
 
 
 def _run_snippets(entry: dict, simulator, token: str) -> list[dict]:  # type: ignore[no-untyped-def]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import gradio as gr
@@ -15,15 +14,6 @@ from neurolink_ui.ui.common import parse_advanced
 from neurolink_ui.ui.context import AppContext
 from neurolink_ui.ui.history import HistoryLog, entry_snippets
 from neurolink_ui.ui.image import make_image_handler
-
-
-@pytest.fixture
-async def ctx(simulator, token: str, tmp_path: Path) -> AsyncIterator[AppContext]:  # type: ignore[no-untyped-def]
-    context = AppContext.create(
-        Settings(api_token=token, base_url=simulator.base_url), outputs_dir=tmp_path / "out"
-    )
-    yield context
-    await context.aclose()
 
 
 async def test_chat_handler_streams_then_records_history(ctx: AppContext) -> None:

@@ -30,6 +30,7 @@ from .common import (
 from .components import ImageInput, VideoOutput
 from .context import AppContext
 from .history import HistoryHandles, HistoryLog, refresh_after
+from .shared import RemixTarget
 
 
 def make_avatar_handler(ctx: AppContext) -> PanelHandler:
@@ -71,7 +72,7 @@ def make_avatar_handler(ctx: AppContext) -> PanelHandler:
 
 def build_avatar_panel(
     ctx: AppContext, session: gr.State, history: HistoryHandles, live: gr.State
-) -> None:
+) -> RemixTarget:
     with gr.Row(equal_height=False):
         with gr.Column(scale=2):
             with gr.Row():
@@ -106,3 +107,4 @@ def build_avatar_panel(
     )
     refresh_after(event, history)
     wire_stop(ctx, "avatar", stop, [event], session, live, status)
+    return RemixTarget("avatar", model)  # its inputs are files, which are not kept

@@ -565,7 +565,12 @@ def history_entry(
         "files": [str(p) for p in result.files],
         "text": result.text,
         "prediction_id": result.prediction.id,
+        "notes": list(result.notes),
         "created": time.strftime("%H:%M:%S"),
+        "created_at": time.time(),
+        # Kept in full by the ResultStore (the keys above are shortened for display).
+        "full_prompt": prompt,
+        "input": result.input,
     }
 
 

@@ -6,6 +6,7 @@ Built once by `build_app()` and passed to each panel, never kept in a module glo
 from __future__ import annotations
 
 import logging
+import shutil
 import tempfile
 import threading
 import uuid
@@ -16,6 +17,7 @@ from typing import TYPE_CHECKING
 from ..config import BUILTIN_SIMULATOR_TOKEN, Settings
 from ..quota.guard import QuotaGuard
 from ..replicate.client import DEFAULT_BASE_URL, ReplicateClient
+from ..results import ResultStore
 from .retention import CLOSED_SESSION_GRACE, OutputStore, SessionReaper
 
 if TYPE_CHECKING:  # started only when no token is set, so imported there, not here
@@ -44,16 +46,24 @@ class AppContext:
     client: ReplicateClient
     outputs: OutputStore
     sessions: SessionReaper
+    results: ResultStore  # kept generations: History across reloads and restarts, share links
     simulator: Simulator | None = None  # the built-in simulator, when no token is set
     simulator_client: ReplicateClient | None = None
     quota: QuotaGuard | None = None  # limits on owner-paid runs (None: the owner's token is unset)
     owner_client: ReplicateClient | None = None  # owner-paid runs: Cancel-After = max seconds
+    results_temporary: bool = False  # no data folder configured: results last this process
     _closed: bool = field(default=False, repr=False)
     _simulator_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @classmethod
     def create(cls, settings: Settings, *, outputs_dir: Path | None = None) -> AppContext:
         outputs = outputs_dir or Path(tempfile.gettempdir()) / "neurolink_ui" / uuid.uuid4().hex[:8]
+        data_dir = settings.data_dir
+        results_root = (
+            data_dir / "results"
+            if data_dir
+            else Path(tempfile.mkdtemp(prefix="neurolink-results-"))
+        )
         ctx = cls(
             settings=settings,
             client=ReplicateClient.from_settings(settings),
@@ -61,6 +71,12 @@ class AppContext:
             sessions=SessionReaper(
                 settings.session_ttl, grace=min(CLOSED_SESSION_GRACE, settings.session_ttl)
             ),
+            results=ResultStore(
+                results_root,
+                ttl=settings.result_ttl,
+                disk_cap=settings.results_disk_bytes,
+            ),
+            results_temporary=data_dir is None,
         )
         limits = settings.quota
         if settings.api_token and limits.enabled:
@@ -119,6 +135,9 @@ class AppContext:
         if self._closed:
             return
         self._closed = True
+        self.results.close()
+        if self.results_temporary:
+            shutil.rmtree(self.results.root, ignore_errors=True)
         await self.client.aclose()
         if self.owner_client is not None:
             await self.owner_client.aclose()

@@ -8,7 +8,13 @@ from pathlib import Path
 import gradio as gr
 
 from ..modalities.common import MappedInput, open_image
-from ..modalities.image import ASPECT_RATIOS, AUTO_RATIO, build_image_input, filled_fields
+from ..modalities.image import (
+    ASPECT_RATIOS,
+    AUTO_RATIO,
+    COUNT_FIELD_NAMES,
+    build_image_input,
+    filled_fields,
+)
 from ..model_choices import IMAGE_MODELS
 from ..replicate.schema import InputSchema
 from .common import (
@@ -31,6 +37,7 @@ from .common import (
 from .components import GalleryOutput, ImageInput, NumberInput
 from .context import AppContext
 from .history import HistoryHandles, HistoryLog, refresh_after
+from .shared import RemixTarget
 
 # "Auto": no ratio picked — the input image's shape when there is one, else the model's default.
 RATIO_CHOICES = [("Auto (as input image)", AUTO_RATIO), *((r, r) for r in ASPECT_RATIOS)]
@@ -85,7 +92,7 @@ def make_image_handler(ctx: AppContext) -> PanelHandler:
 
 def build_image_panel(
     ctx: AppContext, session: gr.State, history: HistoryHandles, live: gr.State
-) -> None:
+) -> RemixTarget:
     with gr.Row(equal_height=False):
         with gr.Column(scale=2):
             prompt = gr.Textbox(
@@ -127,3 +134,9 @@ def build_image_panel(
     )
     refresh_after(event, history)
     wire_stop(ctx, "image", stop, [event], session, live, status)
+    controls = {
+        ("aspect_ratio",): aspect_ratio,
+        ("seed",): seed,
+        COUNT_FIELD_NAMES: num_outputs,
+    }
+    return RemixTarget("image", model, prompt, controls)

@@ -7,7 +7,7 @@ from collections.abc import AsyncGenerator
 import gradio as gr
 
 from ..modalities.common import MappedInput
-from ..modalities.music import build_music_input, filled_fields
+from ..modalities.music import DURATION_NAMES, TEMPO_NAMES, build_music_input, filled_fields
 from ..model_choices import MUSIC_MODELS
 from ..replicate.schema import InputSchema
 from .common import (
@@ -29,6 +29,7 @@ from .common import (
 from .components import AudioOutput
 from .context import AppContext
 from .history import HistoryHandles, HistoryLog, refresh_after
+from .shared import RemixTarget
 
 MODEL_VERSIONS = ["stereo-melody-large", "stereo-large", "melody-large", "large"]
 
@@ -76,7 +77,7 @@ def make_music_handler(ctx: AppContext) -> PanelHandler:
 
 def build_music_panel(
     ctx: AppContext, session: gr.State, history: HistoryHandles, live: gr.State
-) -> None:
+) -> RemixTarget:
     with gr.Row(equal_height=False):
         with gr.Column(scale=2):
             prompt = gr.Textbox(
@@ -110,3 +111,10 @@ def build_music_panel(
     )
     refresh_after(event, history)
     wire_stop(ctx, "music", stop, [event], session, live, status)
+    controls: dict[tuple[str, ...], gr.components.Component] = {
+        DURATION_NAMES: duration,
+        TEMPO_NAMES: tempo,
+        ("model_version",): model_version,
+        ("output_format",): output_format,
+    }
+    return RemixTarget("music", model, prompt, controls)

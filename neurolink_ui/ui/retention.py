@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from ..modalities.common import InputProblem
+from ..results import ResultStore
 
 log = logging.getLogger("neurolink_ui.ui")
 
@@ -188,6 +189,8 @@ class OutputStore:
 
 def duration_text(seconds: float) -> str:
     """`86400` → "24 hours", `90` → "2 minutes": how long something is kept, for people."""
+    if seconds >= 3 * 86400:
+        return f"{seconds / 86400:.0f} days"
     if seconds >= 2 * 3600:
         return f"{seconds / 3600:.0f} hours"
     if seconds >= 120:
@@ -276,9 +279,10 @@ def sweep_interval(store: OutputStore, reaper: SessionReaper) -> float:
 
 
 def housekeeping(
-    store: OutputStore, reaper: SessionReaper
+    store: OutputStore, reaper: SessionReaper, results: ResultStore | None = None
 ) -> Callable[[Any], contextlib.AbstractAsyncContextManager[None]]:
-    """A server lifespan: sweep outputs and sessions on a schedule; clear outputs at shutdown."""
+    """A server lifespan: sweep outputs, sessions and expired results on a schedule; clear
+    outputs at shutdown (kept results stay: they outlive the process)."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Any) -> AsyncIterator[None]:
@@ -288,6 +292,8 @@ def housekeeping(
                 await asyncio.sleep(interval)
                 try:
                     await asyncio.to_thread(store.sweep)
+                    if results is not None:
+                        await asyncio.to_thread(results.sweep)
                     blocks = app.get_blocks() if hasattr(app, "get_blocks") else None
                     if blocks is not None:
                         reaper.reap(blocks)

@@ -9,7 +9,7 @@ from typing import Any
 import gradio as gr
 
 from ..modalities.common import MappedInput, open_image
-from ..modalities.video import build_video_input, filled_fields
+from ..modalities.video import DURATION_NAMES, build_video_input, filled_fields
 from ..model_choices import VIDEO_MODELS
 from ..pipeline import RunResult
 from ..replicate.schema import InputSchema
@@ -33,6 +33,7 @@ from .common import (
 from .components import ImageInput, ImageOutput, VideoOutput
 from .context import AppContext
 from .history import HistoryHandles, HistoryLog, refresh_after
+from .shared import RemixTarget
 
 VIDEO_ASPECT_RATIOS = ["16:9", "9:16", "1:1"]
 # Clips some models return as animated images (wan-alpha's WebP): a <video> cannot play them, an
@@ -97,7 +98,7 @@ def make_video_handler(ctx: AppContext) -> PanelHandler:
 
 def build_video_panel(
     ctx: AppContext, session: gr.State, history: HistoryHandles, live: gr.State
-) -> None:
+) -> RemixTarget:
     with gr.Row(equal_height=False):
         with gr.Column(scale=2):
             prompt = gr.Textbox(
@@ -150,3 +151,5 @@ def build_video_panel(
     )
     refresh_after(event, history)
     wire_stop(ctx, "video", stop, [event], session, live, status)
+    controls = {DURATION_NAMES: length, ("aspect_ratio",): aspect_ratio}
+    return RemixTarget("video", model, prompt, controls)

@@ -205,7 +205,9 @@ def app_url(request: gr.Request | None) -> str:
     from gradio import route_utils
 
     try:
-        route = route_utils.get_api_call_path(request=raw)
+        # The route the event came by (queue/join, run/predict…), which the origin is before.
+        path = str(raw.url.path)
+        route = path[path.find("/gradio_api/") :] if "/gradio_api/" in path else path
         root_path = getattr(getattr(raw, "app", None), "root_path", None)
         return route_utils.get_root_url(request=raw, route_path=route, root_path=root_path)
     except (ValueError, AttributeError):
@@ -344,8 +346,10 @@ def _card_actions(
     result_id = str(entry["id"])
     shared = entry.get("share_id")
     with gr.Row(elem_classes=["nl-card-actions"]):
-        share = gr.Button("🔗 Share", size="sm", visible=sharing, key=f"{key}-share", scale=0)
-        delete = gr.Button("🗑️ Delete", size="sm", key=f"{key}-delete", scale=0)
+        share = gr.Button(
+            "🔗 Share", size="sm", visible=sharing, key=f"{key}-share", scale=0, min_width=110
+        )
+        delete = gr.Button("🗑️ Delete", size="sm", key=f"{key}-delete", scale=0, min_width=110)
     link = gr.Textbox(
         share_url(base_url, shared) if shared and sharing else "",
         label="Share link: anyone with it sees this result (only this one)",

@@ -146,7 +146,12 @@ def build_shared_tab() -> SharedView:
     with gr.Tab("🔗 Shared result", id=SHARED_TAB, visible=False) as tab:
         text = gr.Markdown()
         gallery = gr.Gallery(
-            label="Images", columns=2, height=480, object_fit="contain", visible=False
+            label="Images",
+            columns=2,
+            height=520,
+            object_fit="contain",
+            elem_classes=["nl-gallery"],  # a lone image shows whole (see app.CSS)
+            visible=False,
         )
         video = gr.Video(label="Video", visible=False, interactive=False)
         audio = gr.Audio(label="Audio", visible=False, interactive=False)

@@ -165,8 +165,10 @@ class ResultStore:
         ttl: float = DEFAULT_TTL,
         max_per_history: int = DEFAULT_MAX_PER_HISTORY,
         disk_cap: int = DEFAULT_DISK_CAP,
+        temporary: bool = False,
     ) -> None:
         self.root = root.expanduser()
+        self.temporary = temporary  # no data folder configured: kept for this process only
         self.files_root = self.root / "files"
         self.ttl = ttl
         self.max_per_history = max_per_history
@@ -192,8 +194,11 @@ class ResultStore:
         return self
 
     def close(self) -> None:
+        """Close the database; a temporary store's folder is removed with everything in it."""
         with self._lock:
             self._db.close()
+            if self.temporary:
+                shutil.rmtree(self.root, ignore_errors=True)
 
     @contextlib.contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:

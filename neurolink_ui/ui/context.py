@@ -6,7 +6,6 @@ Built once by `build_app()` and passed to each panel, never kept in a module glo
 from __future__ import annotations
 
 import logging
-import shutil
 import tempfile
 import threading
 import uuid
@@ -51,7 +50,6 @@ class AppContext:
     simulator_client: ReplicateClient | None = None
     quota: QuotaGuard | None = None  # limits on owner-paid runs (None: the owner's token is unset)
     owner_client: ReplicateClient | None = None  # owner-paid runs: Cancel-After = max seconds
-    results_temporary: bool = False  # no data folder configured: results last this process
     _closed: bool = field(default=False, repr=False)
     _simulator_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -75,8 +73,8 @@ class AppContext:
                 results_root,
                 ttl=settings.result_ttl,
                 disk_cap=settings.results_disk_bytes,
+                temporary=data_dir is None,
             ),
-            results_temporary=data_dir is None,
         )
         limits = settings.quota
         if settings.api_token and limits.enabled:
@@ -136,8 +134,6 @@ class AppContext:
             return
         self._closed = True
         self.results.close()
-        if self.results_temporary:
-            shutil.rmtree(self.results.root, ignore_errors=True)
         await self.client.aclose()
         if self.owner_client is not None:
             await self.owner_client.aclose()

@@ -308,6 +308,8 @@ def housekeeping(
             with contextlib.suppress(asyncio.CancelledError):
                 await task
             await asyncio.to_thread(store.clear)
+            if results is not None and results.temporary:
+                results.close()  # results without a data folder last as long as the server
             with contextlib.suppress(OSError):
                 store.root.rmdir()  # only when nothing else is left in it
 

@@ -274,8 +274,14 @@ class SessionReaper:
 # ---- the schedule ------------------------------------------------------------------------------
 
 
-def sweep_interval(store: OutputStore, reaper: SessionReaper) -> float:
-    return max(1.0, min(SWEEP_EVERY_MAX, store.ttl / 4, reaper.grace / 2, reaper.idle_ttl / 4))
+def sweep_interval(
+    store: OutputStore, reaper: SessionReaper, results: ResultStore | None = None
+) -> float:
+    result_ttl = results.ttl if results is not None and results.ttl > 0 else SWEEP_EVERY_MAX
+    return max(
+        1.0,
+        min(SWEEP_EVERY_MAX, store.ttl / 4, reaper.grace / 2, reaper.idle_ttl / 4, result_ttl / 4),
+    )
 
 
 def housekeeping(
@@ -287,7 +293,7 @@ def housekeeping(
     @contextlib.asynccontextmanager
     async def lifespan(app: Any) -> AsyncIterator[None]:
         async def loop() -> None:
-            interval = sweep_interval(store, reaper)
+            interval = sweep_interval(store, reaper, results)
             while True:
                 await asyncio.sleep(interval)
                 try:

@@ -51,6 +51,7 @@ def test_an_api_generation_is_kept_with_its_full_prompt(launched: LaunchedApp, s
         long_prompt, model="black-forest-labs/flux-schnell", api_name="/image"
     )
     client.close()
+    assert len(gallery) == 1
     kept = [r for r in rows(launched.ctx.results) if r[1] == long_prompt]
     assert len(kept) == 1  # the whole prompt, not the History's shortened display
     assert json.loads(kept[0][2])["prompt"] == long_prompt.strip()  # as the model got it
@@ -157,3 +158,57 @@ def test_a_shared_page_has_its_meta_tags_and_preview(launched: LaunchedApp) -> N
     chat = store.add(me, NewResult(kind="chat", model="o/chat", prompt="hello there"))
     page = httpx.get(f"{launched.url}?result={store.share(me, chat.id)}").text
     assert "Chat by o/chat" in page and "/shared-preview/" not in page
+
+
+def test_the_housekeeping_lifespan_sweeps_expired_results(tmp_path: Path) -> None:
+    import asyncio
+    import time
+
+    from neurolink_ui.ui.retention import OutputStore, SessionReaper, housekeeping
+
+    results = ResultStore(tmp_path / "data", ttl=2.0)
+    me = new_history_id()
+    picture = tmp_path / "out.png"
+    picture.write_bytes(PNG)
+    old = results.add(me, NewResult(kind="image", model="o/m", files=(picture,)), time.time() - 60)
+    fresh = results.add(me, NewResult(kind="image", model="o/m"))
+    lifespan = housekeeping(
+        OutputStore(tmp_path / "outputs", 3600.0, 10**9), SessionReaper(3600.0), results
+    )
+
+    async def serve_a_while() -> None:
+        async with lifespan(object()):
+            for _ in range(50):
+                await asyncio.sleep(0.1)
+                if results.count(me) == 1:
+                    return
+
+    asyncio.run(serve_a_while())
+    assert [r.id for r in results.list(me)] == [fresh.id]
+    assert not old.files[0].parent.exists()
+
+
+def test_sharing_off_serves_no_preview_and_no_meta(tmp_path: Path) -> None:
+    from starlette.applications import Starlette
+    from starlette.responses import HTMLResponse
+    from starlette.routing import Route
+    from starlette.testclient import TestClient
+
+    from neurolink_ui.ui.shared import SharedPageMeta
+
+    store = ResultStore(tmp_path)
+    me = new_history_id()
+    picture = tmp_path / "out.png"
+    picture.write_bytes(PNG)
+    share_id = store.share(me, store.add(me, NewResult("image", "o/m", files=(picture,))).id)
+
+    def page(request: Any) -> HTMLResponse:
+        return HTMLResponse("<html><head><title>app</title></head><body></body></html>")
+
+    inner = Starlette(routes=[Route("/", page)])
+    for sharing, expect_meta in ((True, True), (False, False)):
+        client = TestClient(SharedPageMeta(inner, store, sharing))
+        html = client.get(f"/?result={share_id}").text
+        assert ("og:image" in html) is expect_meta
+        preview = client.get(f"/shared-preview/{share_id}")
+        assert (preview.status_code == 200) is expect_meta

@@ -562,6 +562,7 @@ def history_entry(
         "file_fields": file_field_names(schema) if schema is not None else (),
         "predict_time": result.predict_time,
         "wall_time": round(result.wall_time, 3),
+        "cold_boot": result.cold_boot,
         "files": [str(p) for p in result.files],
         "text": result.text,
         "prediction_id": result.prediction.id,

@@ -249,6 +249,7 @@ def entry_summary(entry: dict) -> str:
     lines = [
         f"**{_ICONS.get(kind, '')} {kind.capitalize()}** · {entry['created']} · "
         f"`{entry['model']}` · {timing}total {entry.get('wall_time', 0):.2f} s"
+        + (" · cold boot" if entry.get("cold_boot") else "")
     ]
     if entry.get("prompt"):
         shortened = " *(shortened: the full text is the .txt in the details)*"

@@ -37,9 +37,9 @@ def launched(simulator_session, tmp_path_factory) -> Iterator[LaunchedApp]:  # t
     app.close()
 
 
-def rows(store: ResultStore) -> list[tuple[str, str, str]]:
+def rows(store: ResultStore) -> list[tuple[str, str, str, int | None]]:
     with sqlite3.connect(store.root / "results.db") as db:
-        return db.execute("SELECT kind, prompt, input FROM results").fetchall()
+        return db.execute("SELECT kind, prompt, input, cold_boot FROM results").fetchall()
 
 
 @pytest.mark.slow
@@ -55,6 +55,7 @@ def test_an_api_generation_is_kept_with_its_full_prompt(launched: LaunchedApp, s
     kept = [r for r in rows(launched.ctx.results) if r[1] == long_prompt]
     assert len(kept) == 1  # the whole prompt, not the History's shortened display
     assert json.loads(kept[0][2])["prompt"] == long_prompt.strip()  # as the model got it
+    assert kept[0][3] == 1  # the simulator's model boots first (cold_start): recorded as such
     files = list(launched.ctx.results.files_root.rglob("*.webp")) + list(
         launched.ctx.results.files_root.rglob("*.png")
     )

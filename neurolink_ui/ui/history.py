@@ -174,22 +174,21 @@ def history_state(
     )
 
 
-def open_history(stored: object, log: HistoryLog | None) -> tuple[str, int]:
+def open_history(stored: object, log: HistoryLog | None) -> str:
     """At page load: this browser's History id (a new one when it has none or sent a bad one:
-    it is checked, never trusted), handed to the session's log; History shows its entries."""
+    it is checked, never trusted), handed to the session's log. History shows its entries when
+    the tab opens (not now: the Advanced forms render at page load)."""
     history_id = valid_history_id(stored) or new_history_id()
-    if log is None:
-        return history_id, 0
-    log.history_id = history_id
-    log.count += 1
-    return history_id, log.count
+    if log is not None:
+        log.history_id = history_id
+    return history_id
 
 
 def bind_history(demo: gr.Blocks, history: HistoryHandles) -> None:
     demo.load(
         open_history,
         [history.browser_id, history.log],
-        [history.browser_id, history.count],
+        [history.browser_id],
         api_visibility="private",
         show_progress="hidden",
         queue=False,

@@ -113,6 +113,10 @@ def test_history_lasts_and_a_share_link_shows_one_result(  # type: ignore[no-unt
         shared_card = cards.filter(has_text=SHARED_PROMPT)
         expect(shared_card.locator("img").first).to_be_visible(timeout=20_000)
         page.screenshot(path=SCREENSHOTS / "20-history-kept.png", full_page=True)
+        page.set_viewport_size({"width": 390, "height": 844})
+        page.wait_for_timeout(500)
+        page.screenshot(path=SCREENSHOTS / "20-history-kept-phone.png", full_page=True)
+        page.set_viewport_size({"width": 1366, "height": 1000})
 
         shared_card.get_by_role("button", name="🔗 Share").click()
         link_box = shared_card.get_by_role("textbox")
@@ -180,3 +184,20 @@ def test_history_lasts_and_a_share_link_shows_one_result(  # type: ignore[no-unt
             expect(gone.locator(".toast-body")).to_have_count(0)
         gone.screenshot(path=SCREENSHOTS / "23-shared-unknown.png", full_page=True)
     visitor.close()
+
+
+@pytest.mark.timeout(400)
+def test_sharing_off_hides_share_and_refuses_links(tmp_path: Path, browser) -> None:  # type: ignore[no-untyped-def]
+    from playwright.sync_api import expect
+
+    with app(tmp_path / "data", free_port(), tmp_path / "app.log", NEUROLINK_SHARING="off") as url:
+        page = browser.new_page(viewport={"width": 1366, "height": 1000})
+        page.goto(url, wait_until="load")
+        generate(page, SHARED_PROMPT)
+        cards = open_history(page)
+        expect(cards).to_have_count(1, timeout=20_000)
+        expect(cards.first.get_by_role("button", name="🗑️ Delete")).to_be_visible()
+        expect(cards.first.get_by_role("button", name="🔗 Share")).to_have_count(0)
+        page.goto(f"{url}?result={secrets.token_urlsafe(24)}", wait_until="load")
+        expect(page.get_by_text("Sharing is turned off")).to_be_visible(timeout=30_000)
+        page.close()

@@ -17,7 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 from conftest import start_app_process
-from helpers import free_port, stop_process, wait_for_page
+from helpers import REPO, free_port, stop_process, wait_for_page
 
 from neurolink_ui.config import BUILTIN_SIMULATOR_TOKEN
 
@@ -33,7 +33,7 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "screenshots"
+SCREENSHOTS = REPO / "screenshots"
 SHARED_PROMPT = "A lighthouse on a cliff at dawn, watercolor"
 PRIVATE_PROMPT = "A private sketch of my neighbour's cat"
 

@@ -10,30 +10,19 @@ from __future__ import annotations
 import contextlib
 import re
 import secrets
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 from conftest import start_app_process
-from helpers import REPO, free_port, stop_process, wait_for_page
+from helpers import free_port, stop_process, wait_for_page
+from test_browser import SCREENSHOTS, browser  # noqa: F401  (a fixture: used by name)
 
 from neurolink_ui.config import BUILTIN_SIMULATOR_TOKEN
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-SCREENSHOTS = REPO / "screenshots"
 SHARED_PROMPT = "A lighthouse on a cliff at dawn, watercolor"
 PRIVATE_PROMPT = "A private sketch of my neighbour's cat"
 
@@ -49,18 +38,6 @@ def app(data: Path, port: int, log: Path, **env: str) -> Iterator[str]:
         yield url
     finally:
         stop_process(process, grace=20)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    if not shutil.which(CHROMIUM):
-        pytest.fail("Debian's chromium is missing: scripts/test.sh installs it")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 def generate(page, prompt: str) -> None:  # type: ignore[no-untyped-def]
@@ -84,7 +61,8 @@ def kept_folders(data: Path) -> set[str]:
 
 @pytest.mark.timeout(600)  # two app processes start, three browser contexts; a shared machine
 def test_history_lasts_and_a_share_link_shows_one_result(  # type: ignore[no-untyped-def]
-    tmp_path: Path, browser
+    tmp_path: Path,
+    browser,  # noqa: F811  (the fixture from test_browser)
 ) -> None:
     from playwright.sync_api import expect
 
@@ -187,7 +165,10 @@ def test_history_lasts_and_a_share_link_shows_one_result(  # type: ignore[no-unt
 
 
 @pytest.mark.timeout(400)
-def test_sharing_off_hides_share_and_refuses_links(tmp_path: Path, browser) -> None:  # type: ignore[no-untyped-def]
+def test_sharing_off_hides_share_and_refuses_links(  # type: ignore[no-untyped-def]
+    tmp_path: Path,
+    browser,  # noqa: F811  (the fixture from test_browser)
+) -> None:
     from playwright.sync_api import expect
 
     with app(tmp_path / "data", free_port(), tmp_path / "app.log", NEUROLINK_SHARING="off") as url:

@@ -12,6 +12,7 @@ becomes a path: a result's folder is named by its own server-made id.
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 import hashlib
 import json
@@ -23,7 +24,7 @@ import shutil
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -144,6 +145,7 @@ class ResultStore:
         input TEXT NOT NULL,
         file_fields TEXT NOT NULL,
         files TEXT NOT NULL,
+        sources TEXT NOT NULL,
         text TEXT NOT NULL,
         notes TEXT NOT NULL,
         predict_time REAL,
@@ -166,9 +168,13 @@ class ResultStore:
         max_per_history: int = DEFAULT_MAX_PER_HISTORY,
         disk_cap: int = DEFAULT_DISK_CAP,
         temporary: bool = False,
+        on_remove: Callable[[Path], None] | None = None,
     ) -> None:
         self.root = root.expanduser()
         self.temporary = temporary  # no data folder configured: kept for this process only
+        # Called with each removed result's files and the outputs they were copied from, before
+        # the files go: the app removes those outputs and the web server's cached copies.
+        self.on_remove = on_remove
         self.files_root = self.root / "files"
         self.ttl = ttl
         self.max_per_history = max_per_history
@@ -235,6 +241,8 @@ class ResultStore:
                 "input": _bounded_json(new.input),
                 "file_fields": json.dumps(list(new.file_fields)[:50]),
                 "files": json.dumps(names),
+                # Where the outputs were copied from (never shown): a Delete removes them too.
+                "sources": json.dumps([str(p) for p in new.files]),
                 "text": new.text[:MAX_TEXT_CHARS],
                 "notes": json.dumps([str(n)[:2000] for n in new.notes[:MAX_NOTES]]),
                 "predict_time": new.predict_time,
@@ -306,7 +314,8 @@ class ResultStore:
         owner = _owner_key(_checked_history_id(history_id))
         with self._lock:
             rows = self._db.execute(
-                "SELECT * FROM results WHERE owner = ? ORDER BY created_at DESC, rowid DESC "
+                f"SELECT {self._COLUMNS} FROM results WHERE owner = ? "
+                "ORDER BY created_at DESC, rowid DESC "
                 "LIMIT ?",
                 (owner, limit if limit is not None else self.max_per_history),
             ).fetchall()
@@ -380,14 +389,34 @@ class ResultStore:
     def _remove(self, where: str, args: tuple[Any, ...]) -> int:
         with self._transaction() as db:
             ids = [r[0] for r in db.execute(f"SELECT id FROM results WHERE {where}", args)]
-            db.executemany("DELETE FROM results WHERE id = ?", [(i,) for i in ids])
-        self._remove_folders(ids)
+            removed = self._delete_rows(db, ids)
+        self._remove_files(removed)
         return len(ids)
 
-    def _remove_folders(self, ids: Iterable[str]) -> None:
+    @staticmethod
+    def _delete_rows(
+        db: sqlite3.Connection, ids: builtins.list[str]
+    ) -> builtins.list[tuple[str, builtins.list[str]]]:
+        """Delete these rows; returns each one's id and the outputs it was copied from."""
+        removed = []
         for result_id in ids:
-            if valid_result_id(result_id):  # server-made; checked anyway before rmtree
-                shutil.rmtree(self.files_root / result_id, ignore_errors=True)
+            row = db.execute("SELECT sources FROM results WHERE id = ?", (result_id,)).fetchone()
+            db.execute("DELETE FROM results WHERE id = ?", (result_id,))
+            removed.append((result_id, json.loads(row[0]) if row else []))
+        return removed
+
+    def _remove_files(self, removed: Iterable[tuple[str, builtins.list[str]]]) -> None:
+        for result_id, sources in removed:
+            if not valid_result_id(result_id):  # server-made; checked anyway before rmtree
+                continue
+            folder = self.files_root / result_id
+            if self.on_remove is not None:
+                for path in [*_files_in(folder), *(Path(s) for s in sources)]:
+                    try:
+                        self.on_remove(path)
+                    except Exception:  # one file must not keep the others
+                        log.exception("could not remove a copy of a deleted result's file")
+            shutil.rmtree(folder, ignore_errors=True)
 
     def _enforce_caps(self, owner: str) -> None:
         with self._transaction() as db:
@@ -409,10 +438,10 @@ class ResultStore:
                     if rid not in over:
                         over.append(rid)
                         total -= size
-            db.executemany("DELETE FROM results WHERE id = ?", [(i,) for i in over])
+            removed = self._delete_rows(db, over)
         if over:
             log.info("results over their caps: removed %d", len(over))
-        self._remove_folders(over)
+        self._remove_files(removed)
 
     def _remove_orphans(self) -> None:
         """Folders without a row (a crash between copying and recording) go too."""
@@ -421,7 +450,7 @@ class ResultStore:
             for folder in self.files_root.iterdir():
                 # A folder being filled right now has no row yet: only older ones are strays.
                 if folder.name not in known and time.time() - folder.stat().st_mtime > 3600:
-                    self._remove_folders([folder.name])
+                    self._remove_files([(folder.name, [])])
 
 
 def _checked_history_id(history_id: str) -> str:
@@ -436,6 +465,10 @@ def _bounded_json(value: dict[str, Any]) -> str:
     if len(text) > MAX_INPUT_JSON:
         return json.dumps({"_note": f"input of {len(text):,} characters not kept"})
     return text
+
+
+def _files_in(folder: Path) -> list[Path]:
+    return [p for p in folder.iterdir() if p.is_file()] if folder.is_dir() else []
 
 
 def _link_or_copy(source: Path, target: Path) -> None:

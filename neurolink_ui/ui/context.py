@@ -62,10 +62,11 @@ class AppContext:
             if data_dir
             else Path(tempfile.mkdtemp(prefix="neurolink-results-"))
         )
+        output_store = OutputStore(outputs, settings.output_ttl, settings.session_disk_bytes)
         ctx = cls(
             settings=settings,
             client=ReplicateClient.from_settings(settings),
-            outputs=OutputStore(outputs, settings.output_ttl, settings.session_disk_bytes),
+            outputs=output_store,
             sessions=SessionReaper(
                 settings.session_ttl, grace=min(CLOSED_SESSION_GRACE, settings.session_ttl)
             ),
@@ -74,6 +75,7 @@ class AppContext:
                 ttl=settings.result_ttl,
                 disk_cap=settings.results_disk_bytes,
                 temporary=data_dir is None,
+                on_remove=output_store.forget,  # a deleted result's outputs and cached copies
             ),
         )
         limits = settings.quota

@@ -151,6 +151,15 @@ class OutputStore:
             "the space."
         )
 
+    def forget(self, path: Path) -> None:
+        """A file a person deleted (a kept result's, or the output it was copied from): the
+        web server's cached copy of it, and the file itself when it lies in the outputs folder."""
+        copy = _gradio_cache_copy(path, self.gradio_cache)
+        if copy is not None:
+            _remove_cache_copy(copy, older_than=None)
+        with contextlib.suppress(OutsideOutputs, OSError):
+            self.contained(path).unlink(missing_ok=True)
+
     def sweep(self, now: float | None = None) -> int:
         """Remove outputs older than the TTL, their cached copies and emptied session folders.
         Returns how many output files were removed."""

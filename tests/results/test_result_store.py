@@ -189,3 +189,17 @@ def test_sizes_of_hostile_input_are_bounded(tmp_path: Path) -> None:
 def test_the_store_is_shared_not_copied_by_session_state(tmp_path: Path) -> None:
     store = ResultStore(tmp_path)
     assert copy.deepcopy({"store": store})["store"] is store
+
+
+def test_removal_hands_over_the_files_and_their_sources(tmp_path: Path) -> None:
+    told: list[Path] = []
+    store = ResultStore(tmp_path / "data", on_remove=told.append, ttl=10.0)
+    me = new_history_id()
+    source = output(tmp_path / "s", "a.png")
+    kept = store.add(me, image_result((source,)), now=0.0)
+    assert store.delete(me, kept.id)
+    assert set(told) == {kept.files[0], source}
+    told.clear()
+    swept = store.add(me, image_result((output(tmp_path / "s", "b.png"),)), now=0.0)
+    store.sweep(now=100.0)
+    assert swept.files[0] in told

@@ -65,10 +65,11 @@ def test_an_api_generation_is_kept_with_its_full_prompt(launched: LaunchedApp, s
 def test_recording_keeps_the_full_input_and_its_snippet_reruns_it(tmp_path: Path) -> None:
     from neurolink_ui.pipeline import RunResult
     from neurolink_ui.replicate.types import Prediction
+    from neurolink_ui.ui.retention import OutputStore
 
     long_prompt = "p" * 5000
-    out = tmp_path / "session" / "out-0.png"
-    out.parent.mkdir()
+    outputs = OutputStore(tmp_path / "outputs", 3600.0, 10**9, cache_dir=tmp_path / "cache")
+    out = outputs.session_dir("a-session") / "out-0.png"
     out.write_bytes(PNG)
     result = RunResult(
         model="black-forest-labs/flux-schnell",
@@ -77,7 +78,7 @@ def test_recording_keeps_the_full_input_and_its_snippet_reruns_it(tmp_path: Path
         files=[out],
         input={"prompt": long_prompt, "num_outputs": 1},
     )
-    log = HistoryLog(store=ResultStore(tmp_path / "data"))
+    log = HistoryLog(store=ResultStore(tmp_path / "data", on_remove=outputs.forget))
     add_history(log, history_entry("image", long_prompt, result, out.parent))  # the panels' call
     [shown] = log.shown()
     assert shown["params"]["prompt"] == long_prompt
@@ -87,8 +88,16 @@ def test_recording_keeps_the_full_input_and_its_snippet_reruns_it(tmp_path: Path
     assert Path(shown["files"][0]).read_bytes() == PNG and not Path(
         shown["files"][0]
     ).is_relative_to(out.parent)
-    # Delete takes the files with it; Clear takes the rest.
+    # The copy Gradio's server keeps of a file it served: a folder named by the content's hash.
+    from gradio.processing_utils import hash_file
+
+    cached = tmp_path / "cache" / hash_file(out) / out.name
+    cached.parent.mkdir(parents=True)
+    cached.write_bytes(PNG)
+    # Delete takes the files with it: the kept copy, the session's output, the server's copy.
     assert log.delete(shown["id"]) and not Path(shown["files"][0]).exists()
+    assert not out.exists() and not cached.exists()
+    out.write_bytes(PNG)
     add_history(log, history_entry("image", "again", result, out.parent))
     assert log.clear() == 1 and log.shown() == []
 

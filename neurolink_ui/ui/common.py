@@ -575,7 +575,11 @@ def history_entry(
     }
 
 
-def add_history(history: HistoryLog | None, entry: dict) -> None:
-    """Record `entry` in the session's log (History re-renders when the event has ended)."""
-    if history is not None:
-        history.add(entry)
+def add_history(history: HistoryLog | None, entry: dict) -> str | None:
+    """Record `entry` in the session's log (History re-renders when the event has ended); the log
+    keeps it in the app's ResultStore. Returns the kept result's id (what `HistoryLog.share`
+    takes), or None when it was not kept."""
+    if history is None:
+        return None
+    history.add(entry)
+    return history.last_kept

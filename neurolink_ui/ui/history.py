@@ -41,6 +41,7 @@ class HistoryLog:
     history_id: str | None = None
     entries: list[dict[str, Any]] = field(default_factory=list)
     count: int = 0  # changes at every add, delete and clear: History re-renders
+    last_kept: str | None = None  # the id of the result the latest add kept (None: not kept)
 
     def add(self, entry: dict[str, Any]) -> int:
         """Record `entry` as the newest generation; returns the new count."""
@@ -56,6 +57,7 @@ class HistoryLog:
         if kept is None:
             self.entries.insert(0, {**entry, "number": self.count})
             del self.entries[MAX_HISTORY:]
+        self.last_kept = kept.id if kept is not None else None
         self.count += 1
         return self.count
 

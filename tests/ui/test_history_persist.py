@@ -79,8 +79,9 @@ def test_recording_keeps_the_full_input_and_its_snippet_reruns_it(tmp_path: Path
         input={"prompt": long_prompt, "num_outputs": 1},
     )
     log = HistoryLog(store=ResultStore(tmp_path / "data", on_remove=outputs.forget))
-    add_history(log, history_entry("image", long_prompt, result, out.parent))  # the panels' call
+    kept_id = add_history(log, history_entry("image", long_prompt, result, out.parent))
     [shown] = log.shown()
+    assert shown["id"] == kept_id and log.share(kept_id)
     assert shown["params"]["prompt"] == long_prompt
     python, curl = entry_snippets(shown)
     assert long_prompt in python and long_prompt in curl

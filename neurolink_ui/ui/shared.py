@@ -307,7 +307,7 @@ class SharedPageMeta:
             await self.app(scope, receive, send)
             return
         path: str = scope["path"]
-        if PREVIEW_PATH in path:
+        if PREVIEW_PATH in path and "/gradio_api/" not in path:  # never one of Gradio's routes
             await self._preview(path.rsplit(PREVIEW_PATH, 1)[1], scope, receive, send)
             return
         query = parse_qs(scope.get("query_string", b"").decode("latin-1"))

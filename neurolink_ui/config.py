@@ -5,10 +5,11 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 from .catalog import default_model
 from .env import env_number
-from .quota.settings import QuotaSettings, suggested_models
+from .quota.settings import QuotaSettings, default_data_dir, suggested_models
 
 DEFAULT_BASE_URL = "https://api.replicate.com"
 # Each panel's default: a confirmed model of the catalogue (evidence in neurolink_ui/catalog/models).
@@ -23,6 +24,25 @@ BUILTIN_SIMULATOR_TOKEN = "r8_builtinsimulatortoken"
 
 def _float(env: Mapping[str, str], key: str, default: float, unit: str = "seconds") -> float:
     return env_number(env, key, default, unit=unit)
+
+
+def _ttl(env: Mapping[str, str], key: str, default: float) -> float:
+    """Seconds something is kept; 0 keeps it for good."""
+    raw = env.get(key, "").strip()
+    if raw in ("0", "0.0"):
+        return 0.0
+    return env_number(env, key, default, unit="seconds (0 keeps them)")
+
+
+def _switch(env: Mapping[str, str], key: str, default: bool) -> bool:
+    raw = env.get(key, "").strip().lower()
+    if not raw:
+        return default
+    if raw in ("on", "true", "1", "yes"):
+        return True
+    if raw in ("off", "false", "0", "no"):
+        return False
+    raise ValueError(f"{key} must be on or off, got {raw!r}")
 
 
 def _int(env: Mapping[str, str], key: str, default: int, unit: str) -> int:
@@ -49,10 +69,20 @@ class Settings:
     session_disk_mb: float = 2048.0  # MB of outputs one session may keep on disk
     max_prompt_chars: int = 20_000  # a media panel's prompt, and any text field
     max_chat_chars: int = 200_000  # one chat turn
+    # Kept results (History, share links): where, how long, how much. `data_dir` None: a
+    # temporary folder for this process only (tests, embedding); from_env: NEUROLINK_DATA_DIR.
+    data_dir: Path | None = None
+    result_ttl: float = 7 * 86400.0  # seconds a result is kept; 0 keeps results for good
+    results_disk_mb: float = 10240.0  # MB of kept result files in all; the oldest go first
+    sharing: bool = True  # "Share" links (NEUROLINK_SHARING=off refuses them)
 
     @property
     def max_output_bytes(self) -> int:
         return int(self.max_output_mb * 1024 * 1024)
+
+    @property
+    def results_disk_bytes(self) -> int:
+        return int(self.results_disk_mb * 1024 * 1024)
 
     @property
     def session_disk_bytes(self) -> int:
@@ -77,6 +107,10 @@ class Settings:
             session_disk_mb=_float(env, "NEUROLINK_SESSION_DISK_MB", 2048.0, "MB"),
             max_prompt_chars=_int(env, "NEUROLINK_MAX_PROMPT_CHARS", 20_000, "characters"),
             max_chat_chars=_int(env, "NEUROLINK_MAX_CHAT_CHARS", 200_000, "characters"),
+            data_dir=default_data_dir(env),
+            result_ttl=_ttl(env, "NEUROLINK_RESULT_TTL", 7 * 86400.0),
+            results_disk_mb=_float(env, "NEUROLINK_RESULTS_DISK_MB", 10240.0, "MB"),
+            sharing=_switch(env, "NEUROLINK_SHARING", True),
         )
         quota = QuotaSettings.from_env(
             env, owner_token_set=bool(settings.api_token), suggested=suggested_models(settings)

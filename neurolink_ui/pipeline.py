@@ -15,7 +15,7 @@ from typing import Any, Literal
 from .replicate.client import ReplicateClient
 from .replicate.errors import PredictionError
 from .replicate.outputs import normalize_output
-from .replicate.types import Completed, ModelRef, Prediction, PredictionEvent, TextDelta
+from .replicate.types import Completed, ModelRef, Prediction, PredictionEvent, Progress, TextDelta
 
 OutputKind = Literal["text", "image", "video", "audio", "file"]
 
@@ -31,6 +31,7 @@ class RunResult:
     input: dict[str, Any]
     notes: list[str] = field(default_factory=list)
     wall_time: float = 0.0
+    cold_boot: bool = False  # the model was seen starting (booting) before it ran
 
     @property
     def predict_time(self) -> float | None:
@@ -77,12 +78,15 @@ async def run_model(
     started = time.monotonic() if started is None else started
     streamed: list[str] = []
     finished: Prediction | None = None
+    cold_boot = False
     async for event in client.events(ref, model_input, token=token):
         if isinstance(event, Completed):
             finished = event.prediction
         else:
             if isinstance(event, TextDelta):
                 streamed.append(event.text)
+            elif isinstance(event, Progress):
+                cold_boot = cold_boot or event.cold_boot
             yield event
     if finished is None:  # the client always ends with Completed or raises; guard the contract
         raise RuntimeError("the prediction ended without a result")
@@ -111,4 +115,5 @@ async def run_model(
         input=describe_input(model_input),
         notes=result_notes,
         wall_time=time.monotonic() - started,
+        cold_boot=cold_boot,
     )

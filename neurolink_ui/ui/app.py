@@ -9,18 +9,20 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import gradio as gr
+from starlette.middleware import Middleware
 
 from ..config import Settings
 from .avatar import build_avatar_panel
 from .chat import build_chat_panel
 from .common import LiveRuns
 from .context import AppContext
-from .history import build_history_panel, history_state
+from .history import bind_history, build_history_panel, history_state
 from .image import build_image_panel
 from .music import build_music_panel
 from .quota import build_quota_bar
 from .retention import housekeeping
 from .session import build_token_bar
+from .shared import SharedPageMeta, build_shared_tab, wire_shared
 from .video import build_video_panel
 
 TITLE = "NeuroLink UI — a playground for Replicate's models"
@@ -84,23 +86,29 @@ def build_app(settings: Settings | None = None, ctx: AppContext | None = None) -
         session = gr.State(None)  # this visitor's own token: server-side, never sent back
         # This session's History (its entries point at outputs kept `output_ttl` seconds), and
         # what each panel is running (what its Stop cancels).
-        history = history_state(ctx.settings.output_ttl)
+        history = history_state(ctx.settings.output_ttl, ctx.results)
         live = gr.State(LiveRuns())
         stored, restore, restore_outputs = build_token_bar(ctx, session)
         build_quota_bar(ctx, session, history.count)
-        with gr.Tabs():
-            with gr.Tab("💬 Chat"):
-                build_chat_panel(ctx, session, history, live)
-            with gr.Tab("🖼️ Image"):
-                build_image_panel(ctx, session, history, live)
-            with gr.Tab("🎬 Video"):
-                build_video_panel(ctx, session, history, live)
-            with gr.Tab("🗣️ Avatar"):
-                build_avatar_panel(ctx, session, history, live)
-            with gr.Tab("🎵 Music"):
-                build_music_panel(ctx, session, history, live)
-            with gr.Tab("🕘 History") as history_tab:
-                build_history_panel(history, history_tab, ctx.settings.output_ttl)
+        settings = ctx.settings
+        with gr.Tabs() as tabs:
+            # Tab ids are the panels' names: Remix opens the one that made a shared result.
+            with gr.Tab("💬 Chat", id="chat"):
+                chat = build_chat_panel(ctx, session, history, live)
+            with gr.Tab("🖼️ Image", id="image"):
+                image = build_image_panel(ctx, session, history, live)
+            with gr.Tab("🎬 Video", id="video"):
+                video = build_video_panel(ctx, session, history, live)
+            with gr.Tab("🗣️ Avatar", id="avatar"):
+                avatar = build_avatar_panel(ctx, session, history, live)
+            with gr.Tab("🎵 Music", id="music"):
+                music = build_music_panel(ctx, session, history, live)
+            with gr.Tab("🕘 History", id="history") as history_tab:
+                build_history_panel(history, history_tab, settings.result_ttl, settings.sharing)
+            shared = build_shared_tab()
+        bind_history(demo, history)
+        targets = [chat, image, video, avatar, music]
+        wire_shared(demo, tabs, shared, ctx.results, settings.sharing, targets)
         demo.load(
             restore, [stored], restore_outputs, api_visibility="private", show_progress="hidden"
         )
@@ -151,9 +159,16 @@ def launch_options(ctx: AppContext) -> dict[str, Any]:
         # Gradio pre- and post-processes every event in its thread pool (40 by default), which
         # would cap how many async predictions run at once.
         "max_threads": QUEUE_MAX_SIZE,
-        "allowed_paths": [str(ctx.outputs_dir)],
+        # Kept results are served from their own folder (named by random ids, as outputs are).
+        "allowed_paths": [str(ctx.outputs_dir), str(ctx.results.files_root)],
         "footer_links": ["api", "gradio", "settings"],
         "show_error": False,
         # Outputs and ended sessions are swept on a schedule; outputs are removed at shutdown.
-        "app_kwargs": {"lifespan": housekeeping(ctx.outputs, ctx.sessions)},
+        "app_kwargs": {
+            "lifespan": housekeeping(ctx.outputs, ctx.sessions, ctx.results),
+            # A shared result's page carries its own title and preview image.
+            "middleware": [
+                Middleware(SharedPageMeta, store=ctx.results, sharing=ctx.settings.sharing)
+            ],
+        },
     }

@@ -29,6 +29,7 @@ from .common import (
 from .components import ImageInput, VideoOutput
 from .context import AppContext
 from .history import HistoryHandles, HistoryLog
+from .shared import RemixTarget
 
 
 def make_avatar_handler(ctx: AppContext) -> PanelHandler:
@@ -70,7 +71,7 @@ def make_avatar_handler(ctx: AppContext) -> PanelHandler:
 
 def build_avatar_panel(
     ctx: AppContext, session: gr.State, history: HistoryHandles, live: gr.State
-) -> None:
+) -> RemixTarget:
     with gr.Row(equal_height=False):
         with gr.Column(scale=2):
             with gr.Row():
@@ -99,3 +100,4 @@ def build_avatar_panel(
     wire_media_run(
         ctx, "avatar", handler, run, stop, inputs, [output], status, session, history, live
     )
+    return RemixTarget("avatar", model)  # its inputs are files, which are not kept

@@ -10,7 +10,12 @@ from typing import Any
 import gradio as gr
 
 from ..limits import check_chat_history, check_number, check_text
-from ..modalities.chat import build_chat_input, filled_fields, flatten_content
+from ..modalities.chat import (
+    TOKEN_LIMIT_FIELDS,
+    build_chat_input,
+    filled_fields,
+    flatten_content,
+)
 from ..modalities.common import InputProblem, open_image
 from ..model_choices import CHAT_MODELS
 from ..pipeline import RunResult, run_model
@@ -47,6 +52,7 @@ from .components import ImageInput, chat_history_input
 from .context import AppContext
 from .history import HistoryHandles, HistoryLog, refresh_after
 from .quota import check_run
+from .shared import RemixTarget
 
 DEFAULT_SYSTEM_PROMPT = "You are a helpful assistant."
 # 0 = the model's own default limit (reasoning models need thousands of tokens to think).
@@ -194,7 +200,7 @@ def retry_split(history: list[dict[str, Any]] | None) -> tuple[list[dict[str, An
 
 def build_chat_panel(
     ctx: AppContext, session: gr.State, history: HistoryHandles, live: gr.State
-) -> None:
+) -> RemixTarget:
     with gr.Row(equal_height=False):
         with gr.Column(scale=3):
             chatbot = chat_history_input(
@@ -285,3 +291,9 @@ def build_chat_panel(
     refresh_after(retried, history)
     wire_stop(ctx, "chat", stop, [submit, enter, retried], session, live, status)
     clear.click(lambda: ([], ""), None, [chatbot, status], api_visibility="private", queue=False)
+    controls = {
+        ("system_prompt",): system_prompt,
+        TOKEN_LIMIT_FIELDS: max_tokens,
+        ("temperature",): temperature,
+    }
+    return RemixTarget("chat", model, message, controls)

@@ -592,14 +592,24 @@ def history_entry(
         "file_fields": file_field_names(schema) if schema is not None else (),
         "predict_time": result.predict_time,
         "wall_time": round(result.wall_time, 3),
+        "cold_boot": result.cold_boot,
         "files": [str(p) for p in result.files],
         "text": result.text,
         "prediction_id": result.prediction.id,
+        "notes": list(result.notes),
         "created": time.strftime("%H:%M:%S"),
+        "created_at": time.time(),
+        # Kept in full by the ResultStore (the keys above are shortened for display).
+        "full_prompt": prompt,
+        "input": result.input,
     }
 
 
-def add_history(history: HistoryLog | None, entry: dict) -> None:
-    """Record `entry` in the session's log (History re-renders when the event has ended)."""
-    if history is not None:
-        history.add(entry)
+def add_history(history: HistoryLog | None, entry: dict) -> str | None:
+    """Record `entry` in the session's log (History re-renders when the event has ended); the log
+    keeps it in the app's ResultStore. Returns the kept result's id (what `HistoryLog.share`
+    takes), or None when it was not kept."""
+    if history is None:
+        return None
+    history.add(entry)
+    return history.last_kept

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from ..config import BUILTIN_SIMULATOR_TOKEN, Settings
 from ..quota.guard import QuotaGuard
 from ..replicate.client import DEFAULT_BASE_URL, ReplicateClient
+from ..results import ResultStore
 from .retention import CLOSED_SESSION_GRACE, OutputStore, SessionReaper
 
 if TYPE_CHECKING:  # started only when no token is set, so imported there, not here
@@ -44,6 +45,7 @@ class AppContext:
     client: ReplicateClient
     outputs: OutputStore
     sessions: SessionReaper
+    results: ResultStore  # kept generations: History across reloads and restarts, share links
     simulator: Simulator | None = None  # the built-in simulator, when no token is set
     simulator_client: ReplicateClient | None = None
     quota: QuotaGuard | None = None  # limits on owner-paid runs (None: the owner's token is unset)
@@ -54,12 +56,26 @@ class AppContext:
     @classmethod
     def create(cls, settings: Settings, *, outputs_dir: Path | None = None) -> AppContext:
         outputs = outputs_dir or Path(tempfile.gettempdir()) / "neurolink_ui" / uuid.uuid4().hex[:8]
+        data_dir = settings.data_dir
+        results_root = (
+            data_dir / "results"
+            if data_dir
+            else Path(tempfile.mkdtemp(prefix="neurolink-results-"))
+        )
+        output_store = OutputStore(outputs, settings.output_ttl, settings.session_disk_bytes)
         ctx = cls(
             settings=settings,
             client=ReplicateClient.from_settings(settings),
-            outputs=OutputStore(outputs, settings.output_ttl, settings.session_disk_bytes),
+            outputs=output_store,
             sessions=SessionReaper(
                 settings.session_ttl, grace=min(CLOSED_SESSION_GRACE, settings.session_ttl)
+            ),
+            results=ResultStore(
+                results_root,
+                ttl=settings.result_ttl,
+                disk_cap=settings.results_disk_bytes,
+                temporary=data_dir is None,
+                on_remove=output_store.forget,  # a deleted result's outputs and cached copies
             ),
         )
         limits = settings.quota
@@ -119,6 +135,7 @@ class AppContext:
         if self._closed:
             return
         self._closed = True
+        self.results.close()
         await self.client.aclose()
         if self.owner_client is not None:
             await self.owner_client.aclose()

@@ -3,46 +3,147 @@
 from __future__ import annotations
 
 import json
+import logging
+import sqlite3
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import gradio as gr
 
+from ..results import NewResult, ResultStore, StoredResult, new_history_id, valid_history_id
+from ..results.store import PROMPT_FILE_CHARS
 from ..snippets import curl_snippet, python_snippet
 from .retention import duration_text
 
 _MEDIA = {"image": gr.Image, "video": gr.Video, "avatar": gr.Video, "music": gr.Audio}
 MAX_HISTORY = 50
+log = logging.getLogger("neurolink_ui.ui")
 
 
 @dataclass
 class HistoryLog:
-    """This session's generations, newest first.
+    """This browser's generations, newest first, kept in the app's ResultStore.
 
-    One object per session (a `gr.State` default is deep-copied per session, and Gradio hands
-    a State's value to events by reference), so panels running at the same time each add their
-    entry to the same log and none overwrites another's. Panels never output the log itself:
-    a private step after each of their events outputs `count`, whose change re-renders History.
+    One object per session (a `gr.State` default is deep-copied per session — the store is
+    shared, never copied — and Gradio hands a State's value to events by reference), so panels
+    running at the same time each add their entry and none overwrites another's. Panels never
+    output the log itself: a private step after each of their events outputs `count`, whose
+    change re-renders History.
+
+    `history_id` is the browser's History id (BrowserState, checked at page load); a session
+    without one (an API client) gets a fresh one at its first generation. Without a store
+    (handlers called directly), entries stay in `entries` for the session's life.
     """
 
+    store: ResultStore | None = None
+    history_id: str | None = None
     entries: list[dict[str, Any]] = field(default_factory=list)
-    count: int = 0  # generations ever recorded in this session; numbers the next entry
+    count: int = 0  # changes at every add, delete and clear: History re-renders
+    last_kept: str | None = None  # the id of the result the latest add kept (None: not kept)
 
     def add(self, entry: dict[str, Any]) -> int:
         """Record `entry` as the newest generation; returns the new count."""
-        self.entries.insert(0, {**entry, "number": self.count})
-        del self.entries[MAX_HISTORY:]
+        kept = None
+        if self.store is not None:
+            if self.history_id is None:
+                self.history_id = new_history_id()
+            try:
+                kept = self.store.add(self.history_id, new_result(entry))
+            except (OSError, ValueError, sqlite3.Error):
+                # The outputs are still in the session's folder: shown from there for now.
+                log.exception("could not keep a result; it stays in this session only")
+        if kept is None:
+            self.entries.insert(0, {**entry, "number": self.count})
+            del self.entries[MAX_HISTORY:]
+        self.last_kept = kept.id if kept is not None else None
         self.count += 1
         return self.count
+
+    def shown(self) -> list[dict[str, Any]]:
+        """What History shows: the kept results, then this session's unkept ones."""
+        kept: list[dict[str, Any]] = []
+        if self.store is not None and self.history_id is not None:
+            kept = [stored_entry(r) for r in self.store.list(self.history_id, MAX_HISTORY)]
+        return sorted([*kept, *self.entries], key=lambda e: e.get("created_at", 0.0), reverse=True)[
+            :MAX_HISTORY
+        ]
+
+    def delete(self, result_id: str) -> bool:
+        removed = False
+        if self.store is not None and self.history_id is not None:
+            removed = self.store.delete(self.history_id, result_id)
+        self.count += 1
+        return removed
+
+    def clear(self) -> int:
+        removed = len(self.entries)
+        self.entries.clear()
+        if self.store is not None and self.history_id is not None:
+            removed += self.store.clear(self.history_id)
+        self.count += 1
+        return removed
+
+    def share(self, result_id: str) -> str | None:
+        if self.store is None or self.history_id is None:
+            return None
+        return self.store.share(self.history_id, result_id)
+
+
+def new_result(entry: dict[str, Any]) -> NewResult:
+    """A recorded entry (see common.history_entry) as the store keeps it: the full prompt and
+    input, the files themselves."""
+    return NewResult(
+        kind=str(entry["kind"]),
+        model=str(entry["model"]),
+        version=entry.get("version"),
+        prompt=str(entry.get("full_prompt", entry.get("prompt") or "")),
+        input=dict(entry.get("input", entry.get("params") or {})),
+        file_fields=tuple(entry.get("file_fields") or ()),
+        files=tuple(Path(f) for f in entry.get("files") or ()),
+        text=str(entry.get("text") or ""),
+        notes=tuple(str(n) for n in entry.get("notes") or ()),
+        predict_time=entry.get("predict_time"),
+        wall_time=float(entry.get("wall_time") or 0.0),
+        cold_boot=entry.get("cold_boot"),
+        prediction_id=str(entry.get("prediction_id") or ""),
+    )
+
+
+def stored_entry(result: StoredResult) -> dict[str, Any]:
+    """A kept result as the cards show it: long texts shortened for display (the full prompt
+    is a download, the snippets use the full input)."""
+    long_prompt = len(result.prompt) > PROMPT_FILE_CHARS
+    return {
+        "id": result.id,
+        "kind": result.kind,
+        "prompt": result.prompt,
+        "prompt_file": str(result.prompt_file) if long_prompt and result.prompt_file else None,
+        "model": result.model,
+        "version": result.version,
+        "params": result.input,
+        "file_fields": result.file_fields,
+        "predict_time": result.predict_time,
+        "wall_time": result.wall_time,
+        "cold_boot": result.cold_boot,
+        "files": [str(p) for p in result.files],
+        "text": result.text,
+        "prediction_id": result.prediction_id,
+        "created": time.strftime("%Y-%m-%d %H:%M", time.gmtime(result.created_at)) + " UTC",
+        "created_at": result.created_at,
+        "share_id": result.share_id,
+    }
 
 
 @dataclass(frozen=True)
 class HistoryHandles:
-    """What a panel wires to record a generation: the log (an input) and its counter."""
+    """What a panel wires to record a generation: the log (an input) and its counter; the
+    browser's History id, which the page load hands to the log (`open_history`)."""
 
     log: gr.State
     count: gr.Number
+    browser_id: gr.BrowserState
 
 
 def refresh_after(event: Any, history: HistoryHandles) -> None:
@@ -59,11 +160,63 @@ def refresh_after(event: Any, history: HistoryHandles) -> None:
     )
 
 
-def history_state(time_to_live: float | None = None) -> HistoryHandles:
+HISTORY_STORAGE_KEY = "neurolink-history-id"
+# BrowserState encrypts with a secret that is public anyway (GET /config); a fixed one lets the
+# id be read back after a restart (a random one changes with every process).
+HISTORY_SECRET = "neurolink-history-id-v1"
+
+
+def history_state(
+    time_to_live: float | None = None, store: ResultStore | None = None
+) -> HistoryHandles:
     return HistoryHandles(
-        log=gr.State(HistoryLog(), time_to_live=time_to_live),
+        log=gr.State(HistoryLog(store=store), time_to_live=time_to_live),
         count=gr.Number(value=0, visible="hidden", label="Generations", interactive=False),
+        browser_id=gr.BrowserState("", storage_key=HISTORY_STORAGE_KEY, secret=HISTORY_SECRET),
     )
+
+
+def open_history(stored: object, log: HistoryLog | None) -> str:
+    """At page load: this browser's History id (a new one when it has none or sent a bad one:
+    it is checked, never trusted), handed to the session's log. History shows its entries when
+    the tab opens (not now: the Advanced forms render at page load)."""
+    history_id = valid_history_id(stored) or new_history_id()
+    if log is not None:
+        log.history_id = history_id
+    return history_id
+
+
+def bind_history(demo: gr.Blocks, history: HistoryHandles) -> None:
+    demo.load(
+        open_history,
+        [history.browser_id, history.log],
+        [history.browser_id],
+        api_visibility="private",
+        show_progress="hidden",
+        queue=False,
+    )
+
+
+def app_url(request: gr.Request | None) -> str:
+    """The page's public address (behind a proxy too), as Gradio works it out for its files;
+    empty when unknown (a share link is then relative)."""
+    raw = getattr(request, "request", None) if request is not None else None
+    if raw is None:
+        return ""
+    from gradio import route_utils
+
+    try:
+        # The route the event came by (queue/join, run/predict…), which the origin is before.
+        path = str(raw.url.path)
+        route = path[path.find("/gradio_api/") :] if "/gradio_api/" in path else path
+        root_path = getattr(getattr(raw, "app", None), "root_path", None)
+        return route_utils.get_root_url(request=raw, route_path=route, root_path=root_path)
+    except (ValueError, AttributeError):
+        return ""
+
+
+def share_url(base: str, share_id: str) -> str:
+    return f"{base}/?result={share_id}"
 
 
 def entry_snippets(entry: dict) -> tuple[str, str]:
@@ -97,6 +250,7 @@ def entry_summary(entry: dict) -> str:
     lines = [
         f"**{_ICONS.get(kind, '')} {kind.capitalize()}** · {entry['created']} · "
         f"`{entry['model']}` · {timing}total {entry.get('wall_time', 0):.2f} s"
+        + (" · cold boot" if entry.get("cold_boot") else "")
     ]
     if entry.get("prompt"):
         shortened = " *(shortened: the full text is the .txt in the details)*"
@@ -160,16 +314,22 @@ def _thumbnail(entry: dict, key: str) -> None:
         )
 
 
-def entry_card(entry: dict, index: int) -> None:
-    """One generation as a compact card: a thumbnail and summary, details and code on demand."""
+def entry_card(
+    entry: dict, index: int, history: HistoryHandles, base_url: str = "", sharing: bool = True
+) -> None:
+    """One generation as a compact card: a thumbnail and summary, details and code on demand,
+    and (for a kept result) Share and Delete."""
     # Keys follow the generation, not its position: a new entry shifts every index.
-    # (Gradio keeps every key it has seen: the session's number keeps that set bounded.)
-    key = f"h-{entry.get('number', index)}"
+    # (Gradio keeps every key it has seen: the kept results' count keeps that set bounded.)
+    result_id = entry.get("id")
+    key = f"h-{result_id or entry.get('number', index)}"
     with gr.Group(elem_classes=["nl-card"], key=f"{key}-card"):
         with gr.Row(equal_height=False):
             _thumbnail(entry, key)
             with gr.Column(scale=4, min_width=200):
                 gr.Markdown(entry_summary(entry), padding=True, key=f"{key}-summary")
+                if result_id:
+                    _card_actions(entry, key, history, base_url, sharing)
         with gr.Accordion("Details, downloads and code", open=False, key=f"{key}-details"):
             gr.Markdown(entry_details(entry), key=f"{key}-params")
             files = entry.get("files") or []
@@ -182,18 +342,69 @@ def entry_card(entry: dict, index: int) -> None:
             gr.Code(curl, language="shell", label="curl", key=f"{key}-curl")
 
 
+def _card_actions(
+    entry: dict, key: str, history: HistoryHandles, base_url: str, sharing: bool
+) -> None:
+    result_id = str(entry["id"])
+    shared = entry.get("share_id")
+    with gr.Row(elem_classes=["nl-card-actions"]):
+        share = gr.Button(
+            "🔗 Share", size="sm", visible=sharing, key=f"{key}-share", scale=0, min_width=110
+        )
+        delete = gr.Button("🗑️ Delete", size="sm", key=f"{key}-delete", scale=0, min_width=110)
+    link = gr.Textbox(
+        share_url(base_url, shared) if shared and sharing else "",
+        label="Share link: anyone with it sees this result (only this one)",
+        visible=bool(shared and sharing),
+        interactive=False,
+        buttons=["copy"],
+        key=f"{key}-link",
+    )
+
+    def make_link(log: HistoryLog | None, request: gr.Request) -> Any:
+        share_id = log.share(result_id) if log is not None and sharing else None
+        if share_id is None:
+            return gr.Textbox(value="This result can no longer be shared.", visible=True)
+        return gr.Textbox(value=share_url(app_url(request), share_id), visible=True)
+
+    def remove(log: HistoryLog | None) -> int:
+        if log is None:
+            return 0
+        log.delete(result_id)
+        return log.count
+
+    share.click(make_link, [history.log], [link], api_visibility="private", queue=False)
+    delete.click(remove, [history.log], [history.count], api_visibility="private", queue=False)
+
+
 def history_summary(entries: list[dict[str, Any]]) -> str:
     if not entries:
         return "*Nothing yet: generate something in another tab.*"
-    return f"{len(entries)} generation{'s' if len(entries) != 1 else ''} in this session."
+    return f"{len(entries)} generation{'s' if len(entries) != 1 else ''} in this browser's History."
 
 
-def build_history_panel(history: HistoryHandles, tab: gr.Tab, output_ttl: float = 86400.0) -> None:
+def build_history_panel(
+    history: HistoryHandles,
+    tab: gr.Tab,
+    result_ttl: float = 7 * 86400.0,
+    sharing: bool = True,
+) -> None:
+    kept = f"for {duration_text(result_ttl)}" if result_ttl > 0 else "until you delete them"
     gr.Markdown(
-        "Everything generated in this browser session, newest first. Outputs are kept on this "
-        f"server for {duration_text(output_ttl)}, then removed (Replicate deletes its copies "
-        "after an hour); download what you want to keep."
+        "Everything generated in this browser, newest first, kept on this server "
+        f"{kept} (Replicate deletes its copies after an hour). It comes back when you reload "
+        "the page: this browser keeps a random History id, the server keeps the entries."
+        + (" **Share** makes a link to one result; nothing else is shared." if sharing else "")
     )
+    clear = gr.Button("Clear history", size="sm", variant="secondary", scale=0)
+
+    def clear_all(log: HistoryLog | None) -> int:
+        if log is None:
+            return 0
+        log.clear()
+        return log.count
+
+    clear.click(clear_all, [history.log], [history.count], api_visibility="private", queue=False)
 
     # Rendered when the tab opens and when a generation is recorded; not on page load, when the
     # Advanced forms render. One render at a time (see common.RENDER_ONE_AT_A_TIME).
@@ -203,8 +414,9 @@ def build_history_panel(history: HistoryHandles, tab: gr.Tab, output_ttl: float 
         concurrency_limit=1,
         concurrency_id="render",
     )
-    def render_history(log: HistoryLog | None) -> None:
-        entries = log.entries if log else []
+    def render_history(log: HistoryLog | None, request: gr.Request) -> None:
+        entries = log.shown() if log else []
+        base_url = app_url(request)
         gr.Markdown(history_summary(entries))  # always first: the cards' positions never shift
         for index, entry in enumerate(entries):
-            entry_card(entry, index)
+            entry_card(entry, index, history, base_url, sharing)

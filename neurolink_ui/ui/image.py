@@ -8,7 +8,13 @@ from pathlib import Path
 import gradio as gr
 
 from ..modalities.common import MappedInput, open_image
-from ..modalities.image import ASPECT_RATIOS, AUTO_RATIO, build_image_input, filled_fields
+from ..modalities.image import (
+    ASPECT_RATIOS,
+    AUTO_RATIO,
+    COUNT_FIELD_NAMES,
+    build_image_input,
+    filled_fields,
+)
 from ..model_choices import IMAGE_MODELS
 from ..replicate.schema import InputSchema
 from .common import (
@@ -30,6 +36,7 @@ from .common import (
 from .components import GalleryOutput, ImageInput, NumberInput
 from .context import AppContext
 from .history import HistoryHandles, HistoryLog
+from .shared import RemixTarget
 
 # "Auto": no ratio picked — the input image's shape when there is one, else the model's default.
 RATIO_CHOICES = [("Auto (as input image)", AUTO_RATIO), *((r, r) for r in ASPECT_RATIOS)]
@@ -84,7 +91,7 @@ def make_image_handler(ctx: AppContext) -> PanelHandler:
 
 def build_image_panel(
     ctx: AppContext, session: gr.State, history: HistoryHandles, live: gr.State
-) -> None:
+) -> RemixTarget:
     with gr.Row(equal_height=False):
         with gr.Column(scale=2):
             prompt = gr.Textbox(
@@ -119,3 +126,9 @@ def build_image_panel(
     wire_media_run(
         ctx, "image", handler, run, stop, inputs, [gallery], status, session, history, live
     )
+    controls = {
+        ("aspect_ratio",): aspect_ratio,
+        ("seed",): seed,
+        COUNT_FIELD_NAMES: num_outputs,
+    }
+    return RemixTarget("image", model, prompt, controls)

@@ -7,7 +7,7 @@ from collections.abc import AsyncGenerator
 import gradio as gr
 
 from ..modalities.common import MappedInput
-from ..modalities.music import build_music_input, filled_fields
+from ..modalities.music import DURATION_NAMES, TEMPO_NAMES, build_music_input, filled_fields
 from ..model_choices import MUSIC_MODELS
 from ..replicate.schema import InputSchema
 from .common import (
@@ -28,6 +28,7 @@ from .common import (
 from .components import AudioOutput
 from .context import AppContext
 from .history import HistoryHandles, HistoryLog
+from .shared import RemixTarget
 
 MODEL_VERSIONS = ["stereo-melody-large", "stereo-large", "melody-large", "large"]
 
@@ -75,7 +76,7 @@ def make_music_handler(ctx: AppContext) -> PanelHandler:
 
 def build_music_panel(
     ctx: AppContext, session: gr.State, history: HistoryHandles, live: gr.State
-) -> None:
+) -> RemixTarget:
     with gr.Row(equal_height=False):
         with gr.Column(scale=2):
             prompt = gr.Textbox(
@@ -102,3 +103,10 @@ def build_music_panel(
     wire_media_run(
         ctx, "music", handler, run, stop, inputs, [output], status, session, history, live
     )
+    controls: dict[tuple[str, ...], gr.components.Component] = {
+        DURATION_NAMES: duration,
+        TEMPO_NAMES: tempo,
+        ("model_version",): model_version,
+        ("output_format",): output_format,
+    }
+    return RemixTarget("music", model, prompt, controls)

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from ..modalities.common import InputProblem
+from ..results import ResultStore
 
 log = logging.getLogger("neurolink_ui.ui")
 
@@ -150,6 +151,15 @@ class OutputStore:
             "the space."
         )
 
+    def forget(self, path: Path) -> None:
+        """A file a person deleted (a kept result's, or the output it was copied from): the
+        web server's cached copy of it, and the file itself when it lies in the outputs folder."""
+        copy = _gradio_cache_copy(path, self.gradio_cache)
+        if copy is not None:
+            _remove_cache_copy(copy, older_than=None)
+        with contextlib.suppress(OutsideOutputs, OSError):
+            self.contained(path).unlink(missing_ok=True)
+
     def sweep(self, now: float | None = None) -> int:
         """Remove outputs older than the TTL, their cached copies and emptied session folders.
         Returns how many output files were removed."""
@@ -188,6 +198,8 @@ class OutputStore:
 
 def duration_text(seconds: float) -> str:
     """`86400` → "24 hours", `90` → "2 minutes": how long something is kept, for people."""
+    if seconds >= 3 * 86400:
+        return f"{seconds / 86400:.0f} days"
     if seconds >= 2 * 3600:
         return f"{seconds / 3600:.0f} hours"
     if seconds >= 120:
@@ -271,23 +283,32 @@ class SessionReaper:
 # ---- the schedule ------------------------------------------------------------------------------
 
 
-def sweep_interval(store: OutputStore, reaper: SessionReaper) -> float:
-    return max(1.0, min(SWEEP_EVERY_MAX, store.ttl / 4, reaper.grace / 2, reaper.idle_ttl / 4))
+def sweep_interval(
+    store: OutputStore, reaper: SessionReaper, results: ResultStore | None = None
+) -> float:
+    result_ttl = results.ttl if results is not None and results.ttl > 0 else SWEEP_EVERY_MAX
+    return max(
+        1.0,
+        min(SWEEP_EVERY_MAX, store.ttl / 4, reaper.grace / 2, reaper.idle_ttl / 4, result_ttl / 4),
+    )
 
 
 def housekeeping(
-    store: OutputStore, reaper: SessionReaper
+    store: OutputStore, reaper: SessionReaper, results: ResultStore | None = None
 ) -> Callable[[Any], contextlib.AbstractAsyncContextManager[None]]:
-    """A server lifespan: sweep outputs and sessions on a schedule; clear outputs at shutdown."""
+    """A server lifespan: sweep outputs, sessions and expired results on a schedule; clear
+    outputs at shutdown (kept results stay: they outlive the process)."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Any) -> AsyncIterator[None]:
         async def loop() -> None:
-            interval = sweep_interval(store, reaper)
+            interval = sweep_interval(store, reaper, results)
             while True:
                 await asyncio.sleep(interval)
                 try:
                     await asyncio.to_thread(store.sweep)
+                    if results is not None:
+                        await asyncio.to_thread(results.sweep)
                     blocks = app.get_blocks() if hasattr(app, "get_blocks") else None
                     if blocks is not None:
                         reaper.reap(blocks)
@@ -302,6 +323,8 @@ def housekeeping(
             with contextlib.suppress(asyncio.CancelledError):
                 await task
             await asyncio.to_thread(store.clear)
+            if results is not None and results.temporary:
+                results.close()  # results without a data folder last as long as the server
             with contextlib.suppress(OSError):
                 store.root.rmdir()  # only when nothing else is left in it
 

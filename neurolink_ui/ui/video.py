@@ -9,7 +9,7 @@ from typing import Any
 import gradio as gr
 
 from ..modalities.common import MappedInput, open_image
-from ..modalities.video import build_video_input, filled_fields
+from ..modalities.video import DURATION_NAMES, build_video_input, filled_fields
 from ..model_choices import VIDEO_MODELS
 from ..pipeline import RunResult
 from ..replicate.schema import InputSchema
@@ -32,6 +32,7 @@ from .common import (
 from .components import ImageInput, ImageOutput, VideoOutput
 from .context import AppContext
 from .history import HistoryHandles, HistoryLog
+from .shared import RemixTarget
 
 VIDEO_ASPECT_RATIOS = ["16:9", "9:16", "1:1"]
 # Clips some models return as animated images (wan-alpha's WebP): a <video> cannot play them, an
@@ -96,7 +97,7 @@ def make_video_handler(ctx: AppContext) -> PanelHandler:
 
 def build_video_panel(
     ctx: AppContext, session: gr.State, history: HistoryHandles, live: gr.State
-) -> None:
+) -> RemixTarget:
     with gr.Row(equal_height=False):
         with gr.Column(scale=2):
             prompt = gr.Textbox(
@@ -132,3 +133,5 @@ def build_video_panel(
     )
     # Visibility after the run, so the API returns plain file paths, not component updates.
     event.then(show_filled, outputs, outputs, api_visibility="private", queue=False)
+    controls = {DURATION_NAMES: length, ("aspect_ratio",): aspect_ratio}
+    return RemixTarget("video", model, prompt, controls)

@@ -314,9 +314,10 @@ def test_ended_sessions_are_released_from_memory(simulator_session, tmp_path: Pa
 
 @pytest.mark.slow  # launches the app
 def test_history_says_how_long_outputs_are_kept(simulator_session, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """History shows kept results (copies of the outputs): it names NEUROLINK_RESULT_TTL's span."""
     import httpx
 
-    app = _launch(simulator_session, tmp_path / "outputs", output_ttl=7200)
+    app = _launch(simulator_session, tmp_path / "outputs", result_ttl=7200)
     try:
         config = httpx.get(app.url.rstrip("/") + "/config", timeout=10).text
         assert "kept on this server for 2 hours" in config

@@ -1,0 +1,479 @@
+"""The kept results: one SQLite file plus a folder of output files beside it (no Gradio).
+
+A result is one generation as it happened: the full input (never shortened, so its code reruns
+it), the model and version, times, notes, and its output files, copied out of the session's
+output folder (which expires sooner). Results belong to a History id (a random id a browser
+keeps); the database keeps only its digest, so a copy of the file cannot impersonate anyone.
+Sharing gives a result a second random id, the only one a link carries.
+
+Every id that comes from outside is checked against its format before any query, and never
+becomes a path: a result's folder is named by its own server-made id.
+"""
+
+from __future__ import annotations
+
+import builtins
+import contextlib
+import hashlib
+import json
+import logging
+import os
+import re
+import secrets
+import shutil
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger("neurolink_ui.results")
+
+DAY = 86400.0
+DEFAULT_TTL = 7 * DAY
+DEFAULT_MAX_PER_HISTORY = 100
+DEFAULT_DISK_CAP = 10 * 1024**3
+MAX_TEXT_CHARS = 1_000_000  # a chat answer or prompt kept at most this long
+MAX_INPUT_JSON = 2_000_000  # characters of an input's JSON
+MAX_NOTES = 20
+PROMPT_FILE_CHARS = 1000  # a longer prompt is also kept as prompt.txt, a download
+PROMPT_FILE = "prompt.txt"
+
+_HISTORY_ID = re.compile(r"[A-Za-z0-9_-]{22,64}")
+_SHARE_ID = re.compile(r"[A-Za-z0-9_-]{32,64}")
+_RESULT_ID = re.compile(r"[0-9a-f]{32}")
+_UNSAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def new_history_id() -> str:
+    """A browser's History id: 144 random bits, URL-safe."""
+    return secrets.token_urlsafe(18)
+
+
+def valid_history_id(value: object) -> str | None:
+    """`value` when it is a well-formed History id, else None (the caller makes a new one)."""
+    return value if isinstance(value, str) and _HISTORY_ID.fullmatch(value) else None
+
+
+def valid_share_id(value: object) -> str | None:
+    return value if isinstance(value, str) and _SHARE_ID.fullmatch(value) else None
+
+
+def valid_result_id(value: object) -> str | None:
+    return value if isinstance(value, str) and _RESULT_ID.fullmatch(value) else None
+
+
+def _owner_key(history_id: str) -> str:
+    return hashlib.sha256(history_id.encode()).hexdigest()
+
+
+def safe_file_name(name: str, index: int) -> str:
+    """A kept file's name: its position, then the original's name made plain (no dotfiles)."""
+    stem = _UNSAFE_NAME.sub("_", Path(name).name).strip("._")[:80] or "output"
+    return f"{index:02d}-{stem}"
+
+
+@dataclass(frozen=True)
+class NewResult:
+    """One generation to keep, as the recording path hands it over."""
+
+    kind: str
+    model: str
+    version: str | None = None
+    prompt: str = ""
+    input: dict[str, Any] = field(default_factory=dict)
+    file_fields: tuple[str, ...] = ()
+    files: tuple[Path, ...] = ()  # outputs to copy in
+    text: str = ""
+    notes: tuple[str, ...] = ()
+    predict_time: float | None = None
+    wall_time: float = 0.0
+    cold_boot: bool | None = None
+    prediction_id: str = ""
+
+
+@dataclass(frozen=True)
+class StoredResult:
+    """A kept result. `files` are absolute paths inside the store's files folder."""
+
+    id: str
+    kind: str
+    model: str
+    version: str | None
+    prompt: str
+    input: dict[str, Any]
+    file_fields: tuple[str, ...]
+    files: tuple[Path, ...]
+    text: str
+    notes: tuple[str, ...]
+    predict_time: float | None
+    wall_time: float
+    cold_boot: bool | None
+    prediction_id: str
+    created_at: float
+    share_id: str | None
+    size: int
+
+    @property
+    def prompt_file(self) -> Path | None:
+        """The full prompt as a file, kept beside the outputs when it is long."""
+        if len(self.prompt) <= PROMPT_FILE_CHARS or not self.files_dir:
+            return None
+        return self.files_dir / PROMPT_FILE
+
+    files_dir: Path | None = None
+
+
+class ResultStore:
+    """Results in `root/results.db`, their files in `root/files/<result id>/`.
+
+    `ttl` seconds (0 keeps them), at most `max_per_history` per History id (the oldest go
+    first) and `disk_cap` bytes of files in all (the oldest results anywhere go first).
+    Thread-safe: Gradio calls it from its worker threads and the event loop.
+    """
+
+    SCHEMA = """
+    CREATE TABLE IF NOT EXISTS results (
+        id TEXT PRIMARY KEY,
+        owner TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        model TEXT NOT NULL,
+        version TEXT,
+        prompt TEXT NOT NULL,
+        input TEXT NOT NULL,
+        file_fields TEXT NOT NULL,
+        files TEXT NOT NULL,
+        sources TEXT NOT NULL,
+        text TEXT NOT NULL,
+        notes TEXT NOT NULL,
+        predict_time REAL,
+        wall_time REAL NOT NULL,
+        cold_boot INTEGER,
+        prediction_id TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        share_id TEXT UNIQUE,
+        size INTEGER NOT NULL
+    );
+    CREATE INDEX IF NOT EXISTS results_by_owner ON results (owner, created_at);
+    CREATE INDEX IF NOT EXISTS results_by_age ON results (created_at);
+    """
+
+    def __init__(
+        self,
+        root: Path,
+        *,
+        ttl: float = DEFAULT_TTL,
+        max_per_history: int = DEFAULT_MAX_PER_HISTORY,
+        disk_cap: int = DEFAULT_DISK_CAP,
+        temporary: bool = False,
+        on_remove: Callable[[Path], None] | None = None,
+    ) -> None:
+        self.root = root.expanduser()
+        self.temporary = temporary  # no data folder configured: kept for this process only
+        # Called with each removed result's files and the outputs they were copied from, before
+        # the files go: the app removes those outputs and the web server's cached copies.
+        self.on_remove = on_remove
+        self.files_root = self.root / "files"
+        self.ttl = ttl
+        self.max_per_history = max_per_history
+        self.disk_cap = disk_cap
+        try:
+            self.files_root.mkdir(parents=True, exist_ok=True)
+            self.root = self.root.resolve()
+            self.files_root = self.files_root.resolve()
+            self._db = sqlite3.connect(
+                self.root / "results.db", timeout=30.0, check_same_thread=False
+            )
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.executescript(self.SCHEMA)
+        except (OSError, sqlite3.Error) as exc:
+            raise ValueError(
+                f"NEUROLINK_DATA_DIR: cannot keep results in {self.root} ({exc}); point it at a "
+                "writable folder"
+            ) from None
+        self._lock = threading.RLock()
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> ResultStore:
+        # A gr.State default holding the store is deep-copied per session: all share this one.
+        return self
+
+    def close(self) -> None:
+        """Close the database; a temporary store's folder is removed with everything in it."""
+        with self._lock:
+            self._db.close()
+            if self.temporary:
+                shutil.rmtree(self.root, ignore_errors=True)
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        with self._lock, self._db:
+            yield self._db
+
+    # ---- writing -------------------------------------------------------------------------------
+
+    def add(self, history_id: str, new: NewResult, now: float | None = None) -> StoredResult:
+        """Keep `new` for `history_id`: its files copied in, then the row; caps enforced."""
+        owner = _owner_key(_checked_history_id(history_id))
+        result_id = secrets.token_hex(16)
+        folder = self.files_root / result_id
+        folder.mkdir()
+        names: list[str] = []
+        size = 0
+        try:
+            for index, source in enumerate(new.files):
+                target = folder / safe_file_name(source.name, index)
+                _link_or_copy(source, target)
+                names.append(target.name)
+                size += target.stat().st_size
+            prompt = new.prompt[:MAX_TEXT_CHARS]
+            if len(prompt) > PROMPT_FILE_CHARS:
+                (folder / PROMPT_FILE).write_text(prompt, encoding="utf-8")
+                size += (folder / PROMPT_FILE).stat().st_size
+            row = {
+                "id": result_id,
+                "owner": owner,
+                "kind": new.kind[:20],
+                "model": new.model[:300],
+                "version": (new.version or None) and str(new.version)[:100],
+                "prompt": prompt,
+                "input": _bounded_json(new.input),
+                "file_fields": json.dumps(list(new.file_fields)[:50]),
+                "files": json.dumps(names),
+                # Where the outputs were copied from (never shown): a Delete removes them too.
+                "sources": json.dumps([str(p) for p in new.files]),
+                "text": new.text[:MAX_TEXT_CHARS],
+                "notes": json.dumps([str(n)[:2000] for n in new.notes[:MAX_NOTES]]),
+                "predict_time": new.predict_time,
+                "wall_time": float(new.wall_time),
+                "cold_boot": None if new.cold_boot is None else int(new.cold_boot),
+                "prediction_id": new.prediction_id[:100],
+                "created_at": time.time() if now is None else now,
+                "share_id": None,
+                "size": size,
+            }
+            with self._transaction() as db:
+                db.execute(
+                    f"INSERT INTO results ({', '.join(row)}) VALUES "
+                    f"({', '.join('?' for _ in row)})",
+                    tuple(row.values()),
+                )
+        except BaseException:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
+        self._enforce_caps(owner)
+        stored = self._get_where("id = ?", (result_id,))
+        assert stored is not None
+        return stored
+
+    def share(self, history_id: str, result_id: str) -> str | None:
+        """The share id of this History's result (made on first call), None if it has none."""
+        owner = _owner_key(_checked_history_id(history_id))
+        if not valid_result_id(result_id):
+            return None
+        with self._transaction() as db:
+            row = db.execute(
+                "SELECT share_id FROM results WHERE id = ? AND owner = ?", (result_id, owner)
+            ).fetchone()
+            if row is None:
+                return None
+            if row[0]:
+                return str(row[0])
+            share_id = secrets.token_urlsafe(24)  # 192 random bits
+            db.execute("UPDATE results SET share_id = ? WHERE id = ?", (share_id, result_id))
+            return share_id
+
+    def delete(self, history_id: str, result_id: str) -> bool:
+        """Remove this History's result and its files; False when it has no such result."""
+        owner = _owner_key(_checked_history_id(history_id))
+        if not valid_result_id(result_id):
+            return False
+        return self._remove("id = ? AND owner = ?", (result_id, owner)) > 0
+
+    def clear(self, history_id: str) -> int:
+        """Remove every result of this History; returns how many."""
+        owner = _owner_key(_checked_history_id(history_id))
+        return self._remove("owner = ?", (owner,))
+
+    def sweep(self, now: float | None = None) -> int:
+        """Remove results older than the TTL (none when it is 0) and stray folders."""
+        removed = 0
+        if self.ttl > 0:
+            cutoff = (time.time() if now is None else now) - self.ttl
+            removed = self._remove("created_at < ?", (cutoff,))
+        self._remove_orphans()
+        if removed:
+            log.info("removed %d expired result(s)", removed)
+        return removed
+
+    # ---- reading -------------------------------------------------------------------------------
+
+    def list(self, history_id: str, limit: int | None = None) -> list[StoredResult]:
+        """This History's results, newest first."""
+        owner = _owner_key(_checked_history_id(history_id))
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT {self._COLUMNS} FROM results WHERE owner = ? "
+                "ORDER BY created_at DESC, rowid DESC "
+                "LIMIT ?",
+                (owner, limit if limit is not None else self.max_per_history),
+            ).fetchall()
+        return [self._stored(row) for row in rows]
+
+    def get(self, history_id: str, result_id: str) -> StoredResult | None:
+        owner = _owner_key(_checked_history_id(history_id))
+        if not valid_result_id(result_id):
+            return None
+        return self._get_where("id = ? AND owner = ?", (result_id, owner))
+
+    def shared(self, share_id: object) -> StoredResult | None:
+        """The result shared under `share_id` (any string a visitor sent), or None."""
+        checked = valid_share_id(share_id)
+        if checked is None:
+            return None
+        return self._get_where("share_id = ?", (checked,))
+
+    def count(self, history_id: str) -> int:
+        owner = _owner_key(_checked_history_id(history_id))
+        with self._lock:
+            (n,) = self._db.execute(
+                "SELECT count(*) FROM results WHERE owner = ?", (owner,)
+            ).fetchone()
+        return int(n)
+
+    def disk_usage(self) -> int:
+        with self._lock:
+            (total,) = self._db.execute("SELECT coalesce(sum(size), 0) FROM results").fetchone()
+        return int(total)
+
+    # ---- internals -----------------------------------------------------------------------------
+
+    _COLUMNS = (
+        "id, owner, kind, model, version, prompt, input, file_fields, files, text, notes, "
+        "predict_time, wall_time, cold_boot, prediction_id, created_at, share_id, size"
+    )
+
+    def _get_where(self, where: str, args: tuple[Any, ...]) -> StoredResult | None:
+        with self._lock:
+            row = self._db.execute(
+                f"SELECT {self._COLUMNS} FROM results WHERE {where}", args
+            ).fetchone()
+        return None if row is None else self._stored(row)
+
+    def _stored(self, row: tuple[Any, ...]) -> StoredResult:
+        (rid, _owner, kind, model, version, prompt, input_json, file_fields, files, text, notes,
+         predict_time, wall_time, cold_boot, prediction_id, created_at, share_id, size) = row  # fmt: skip
+        folder = self.files_root / rid
+        return StoredResult(
+            id=rid,
+            kind=kind,
+            model=model,
+            version=version,
+            prompt=prompt,
+            input=json.loads(input_json),
+            file_fields=tuple(json.loads(file_fields)),
+            files=tuple(folder / name for name in json.loads(files)),
+            text=text,
+            notes=tuple(json.loads(notes)),
+            predict_time=predict_time,
+            wall_time=wall_time,
+            cold_boot=None if cold_boot is None else bool(cold_boot),
+            prediction_id=prediction_id,
+            created_at=created_at,
+            share_id=share_id,
+            size=size,
+            files_dir=folder,
+        )
+
+    def _remove(self, where: str, args: tuple[Any, ...]) -> int:
+        with self._transaction() as db:
+            ids = [r[0] for r in db.execute(f"SELECT id FROM results WHERE {where}", args)]
+            removed = self._delete_rows(db, ids)
+        self._remove_files(removed)
+        return len(ids)
+
+    @staticmethod
+    def _delete_rows(
+        db: sqlite3.Connection, ids: builtins.list[str]
+    ) -> builtins.list[tuple[str, builtins.list[str]]]:
+        """Delete these rows; returns each one's id and the outputs it was copied from."""
+        removed = []
+        for result_id in ids:
+            row = db.execute("SELECT sources FROM results WHERE id = ?", (result_id,)).fetchone()
+            db.execute("DELETE FROM results WHERE id = ?", (result_id,))
+            removed.append((result_id, json.loads(row[0]) if row else []))
+        return removed
+
+    def _remove_files(self, removed: Iterable[tuple[str, builtins.list[str]]]) -> None:
+        for result_id, sources in removed:
+            if not valid_result_id(result_id):  # server-made; checked anyway before rmtree
+                continue
+            folder = self.files_root / result_id
+            if self.on_remove is not None:
+                for path in [*_files_in(folder), *(Path(s) for s in sources)]:
+                    try:
+                        self.on_remove(path)
+                    except Exception:  # one file must not keep the others
+                        log.exception("could not remove a copy of a deleted result's file")
+            shutil.rmtree(folder, ignore_errors=True)
+
+    def _enforce_caps(self, owner: str) -> None:
+        with self._transaction() as db:
+            over = [
+                r[0]
+                for r in db.execute(
+                    "SELECT id FROM results WHERE owner = ? ORDER BY created_at DESC, rowid DESC "
+                    "LIMIT -1 OFFSET ?",
+                    (owner, self.max_per_history),
+                )
+            ]
+            (total,) = db.execute("SELECT coalesce(sum(size), 0) FROM results").fetchone()
+            if total > self.disk_cap:
+                for rid, size in db.execute(
+                    "SELECT id, size FROM results ORDER BY created_at, rowid"
+                ).fetchall():
+                    if total <= self.disk_cap:
+                        break
+                    if rid not in over:
+                        over.append(rid)
+                        total -= size
+            removed = self._delete_rows(db, over)
+        if over:
+            log.info("results over their caps: removed %d", len(over))
+        self._remove_files(removed)
+
+    def _remove_orphans(self) -> None:
+        """Folders without a row (a crash between copying and recording) go too."""
+        with self._lock:
+            known = {r[0] for r in self._db.execute("SELECT id FROM results")}
+            for folder in self.files_root.iterdir():
+                # A folder being filled right now has no row yet: only older ones are strays.
+                if folder.name not in known and time.time() - folder.stat().st_mtime > 3600:
+                    self._remove_files([(folder.name, [])])
+
+
+def _checked_history_id(history_id: str) -> str:
+    checked = valid_history_id(history_id)
+    if checked is None:
+        raise ValueError("not a History id")
+    return checked
+
+
+def _bounded_json(value: dict[str, Any]) -> str:
+    text = json.dumps(value, ensure_ascii=False, default=str)
+    if len(text) > MAX_INPUT_JSON:
+        return json.dumps({"_note": f"input of {len(text):,} characters not kept"})
+    return text
+
+
+def _files_in(folder: Path) -> list[Path]:
+    return [p for p in folder.iterdir() if p.is_file()] if folder.is_dir() else []
+
+
+def _link_or_copy(source: Path, target: Path) -> None:
+    """A hard link when both are on one file system (instant, no extra space), else a copy."""
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copyfile(source, target)

@@ -1,0 +1,371 @@
+"""Share links: the read-only view of one kept result at `/?result=<share id>`, its Remix, and
+the meta tags (title, preview image) a chat app reads from the link.
+
+The view shows what was asked and what came back — prompt, input as sent, model, times, outputs —
+and nothing else: no token, no server paths, no other entries. Remix loads the inputs into the
+panel that made it (`RemixTarget`, one per panel) and opens that tab.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import mimetypes
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs
+
+import gradio as gr
+from starlette.requests import Request
+from starlette.responses import FileResponse, PlainTextResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from ..results import ResultStore, StoredResult, valid_share_id
+from .retention import duration_text
+
+SHARED_TAB = "shared"
+PREVIEW_PATH = "/shared-preview/"
+_IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".gif"}
+_TITLES = {"chat": "Chat", "image": "Image", "video": "Video", "avatar": "Avatar", "music": "Music"}
+
+
+@dataclass(frozen=True)
+class RemixTarget:
+    """What Remix fills in one panel: its model picker, prompt box, and main controls, each by
+    the model inputs it sets (the first of those names the stored input has gives its value)."""
+
+    panel: str
+    model: gr.components.Component
+    prompt: gr.components.Component | None = None
+    controls: Mapping[tuple[str, ...], gr.components.Component] = field(default_factory=dict)
+
+    @property
+    def components(self) -> list[gr.components.Component]:
+        return [self.model, *([self.prompt] if self.prompt else []), *self.controls.values()]
+
+    def values(self, result: StoredResult) -> list[Any]:
+        """The components' new values: the result's model, prompt, and controls it had a value
+        for (the others keep theirs)."""
+        return [
+            result.model,
+            *([result.prompt] if self.prompt else []),
+            *(_stored_value(result.input, names) for names in self.controls),
+        ]
+
+
+def _stored_value(stored: dict[str, Any], names: Sequence[str]) -> Any:
+    for name in names:
+        if _fits(stored.get(name)):
+            return stored[name]
+    return gr.skip()
+
+
+def _fits(value: Any) -> bool:
+    """A stored value a control can take (a file placeholder cannot: files are not kept)."""
+    return isinstance(value, bool | int | float) or (
+        isinstance(value, str) and not value.startswith("<")
+    )
+
+
+# ---- the view ------------------------------------------------------------------------------------
+
+
+def not_found_markdown(reason: str) -> str:
+    return f"### 🔗 Shared result\n\n{reason}"
+
+
+MALFORMED = (
+    "This link's result id is not valid: check that the whole link was copied "
+    "(it ends with `?result=` and a long id)."
+)
+SHARING_OFF = "Sharing is turned off on this server, so shared results cannot be opened."
+
+
+def unknown_text(ttl: float) -> str:
+    kept = f"Results are kept {duration_text(ttl)}; " if ttl > 0 else ""
+    return (
+        "No shared result has this id. It may have been deleted by the person who shared it, "
+        f"or it has expired. {kept}ask them for a new link."
+    )
+
+
+def result_markdown(result: StoredResult) -> str:
+    """The view's text: what was asked, of which model, how long it took, and the answer."""
+    title = _TITLES.get(result.kind, result.kind.capitalize())
+    times = [f"total {result.wall_time:.2f} s"]
+    if result.predict_time is not None:
+        times.insert(0, f"predict {result.predict_time:.2f} s")
+    if result.cold_boot:
+        times.append("cold boot")
+    version = (
+        f" · version `{result.version[:12]}…`" if result.version not in (None, "hidden") else ""
+    )
+    lines = [
+        f"### 🔗 Shared {title.lower()} result",
+        f"**Model** `{result.model}`{version} · {' · '.join(times)}",
+    ]
+    if result.prompt:
+        lines.append("**Prompt**\n\n" + _quote(result.prompt))
+    if result.text:
+        lines.append("**Answer**\n\n" + result.text)
+    params = json.dumps(result.input, ensure_ascii=False, indent=1)
+    if len(params) > 8000:
+        params = params[:8000] + "…"
+    lines.append(f"<details><summary>Input as sent</summary>\n\n```json\n{params}\n```\n</details>")
+    if result.notes:
+        lines.append("\n".join(f"- {note}" for note in result.notes))
+    return "\n\n".join(lines)
+
+
+def _quote(text: str) -> str:
+    return "\n".join(f"> {line}" if line else ">" for line in text.splitlines())
+
+
+@dataclass(frozen=True)
+class SharedView:
+    """The components of the Shared tab."""
+
+    tab: gr.Tab
+    text: gr.Markdown
+    gallery: gr.Gallery
+    video: gr.Video
+    audio: gr.Audio
+    remix: gr.Button
+    shown: gr.State  # the share id on display (what Remix loads)
+
+    @property
+    def outputs(self) -> list[Any]:
+        return [self.tab, self.text, self.gallery, self.video, self.audio, self.remix, self.shown]
+
+
+def build_shared_tab() -> SharedView:
+    """The Shared tab (hidden until a link opens it): read-only text, the outputs, Remix."""
+    with gr.Tab("🔗 Shared result", id=SHARED_TAB, visible=False) as tab:
+        text = gr.Markdown()
+        gallery = gr.Gallery(
+            label="Images",
+            columns=2,
+            height=520,
+            object_fit="contain",
+            elem_classes=["nl-gallery"],  # a lone image shows whole (see app.CSS)
+            visible=False,
+        )
+        video = gr.Video(label="Video", visible=False, interactive=False)
+        audio = gr.Audio(label="Audio", visible=False, interactive=False)
+        remix = gr.Button("🎛️ Remix: load these inputs into the panel", visible=False)
+        shown = gr.State(None)
+    return SharedView(tab, text, gallery, video, audio, remix, shown)
+
+
+def _media(result: StoredResult) -> tuple[Any, Any, Any]:
+    files = [str(p) for p in result.files if p.is_file()]
+    image = [f for f in files if Path(f).suffix.lower() in _IMAGE_SUFFIXES]
+    if result.kind == "image" or (image and result.kind in ("video", "avatar")):
+        return gr.Gallery(value=image or files, visible=True), gr.skip(), gr.skip()
+    if result.kind in ("video", "avatar") and files:
+        return gr.skip(), gr.Video(value=files[0], visible=True), gr.skip()
+    if result.kind == "music" and files:
+        return gr.skip(), gr.skip(), gr.Audio(value=files[0], visible=True)
+    return gr.skip(), gr.skip(), gr.skip()
+
+
+def make_open_shared(
+    store: ResultStore, sharing: bool, remixable: set[str]
+) -> Callable[[gr.Request], tuple[Any, ...]]:
+    """The page-load step: a `result` in the address opens the Shared tab with that result, or
+    with a clear reason it cannot (sharing off, a malformed or unknown id). Without one, nothing
+    changes."""
+
+    def open_shared(request: gr.Request) -> tuple[Any, ...]:
+        params = getattr(request, "query_params", None) or {}
+        raw = params.get("result") if hasattr(params, "get") else None
+        if raw is None:
+            return (gr.skip(),) * 8
+
+        def message(text: str) -> tuple[Any, ...]:
+            return (
+                gr.Tab(visible=True),
+                not_found_markdown(text),
+                *(gr.skip(),) * 3,
+                gr.Button(visible=False),
+                None,
+                gr.Tabs(selected=SHARED_TAB),
+            )
+
+        if not sharing:
+            return message(SHARING_OFF)
+        share_id = valid_share_id(raw)
+        if share_id is None:
+            return message(MALFORMED)
+        result = store.shared(share_id)
+        if result is None:
+            return message(unknown_text(store.ttl))
+        gallery, video, audio = _media(result)
+        return (
+            gr.Tab(visible=True),
+            result_markdown(result),
+            gallery,
+            video,
+            audio,
+            gr.Button(visible=result.kind in remixable),
+            share_id,
+            gr.Tabs(selected=SHARED_TAB),
+        )
+
+    return open_shared
+
+
+def wire_shared(
+    demo: gr.Blocks,
+    tabs: gr.Tabs,
+    view: SharedView,
+    store: ResultStore,
+    sharing: bool,
+    targets: list[RemixTarget],
+) -> None:
+    """Page load opens a linked result; Remix fills its panel's inputs and opens that tab."""
+    demo.load(
+        make_open_shared(store, sharing, {t.panel for t in targets}),
+        None,
+        [*view.outputs, tabs],
+        api_visibility="private",
+        show_progress="hidden",
+    )
+    outputs = [tabs, *(c for t in targets for c in t.components)]
+
+    def remix(share_id: str | None) -> list[Any]:
+        result = store.shared(share_id) if sharing else None
+        updates: list[Any] = [gr.skip()]
+        for target in targets:
+            if result is not None and target.panel == result.kind:
+                updates[0] = gr.Tabs(selected=target.panel)
+                updates += target.values(result)
+            else:
+                updates += [gr.skip()] * len(target.components)
+        return updates
+
+    view.remix.click(remix, [view.shown], outputs, api_visibility="private", queue=False)
+
+
+# ---- meta tags and the preview image -------------------------------------------------------------
+
+_SOCIAL_META = re.compile(r"<meta\s+(?:property|name)=\"(?:og|twitter):[^>]*>\s*", re.S)
+
+
+def meta_tags(result: StoredResult, page_url: str, preview_url: str | None, site: str) -> str:
+    """The head of a shared result's page: its title, description and (for an image) preview.
+    Every value escaped."""
+    title = f"{_TITLES.get(result.kind, 'Result')} by {result.model} — {site}"
+    description = " ".join(result.prompt.split())[:200] or f"A result of {result.model}"
+    esc = html.escape
+    tags = [
+        f"<title>{esc(title)}</title>",
+        f'<meta property="og:title" content="{esc(title, quote=True)}" />',
+        f'<meta property="og:description" content="{esc(description, quote=True)}" />',
+        '<meta property="og:type" content="website" />',
+        f'<meta property="og:url" content="{esc(page_url, quote=True)}" />',
+        f'<meta name="twitter:title" content="{esc(title, quote=True)}" />',
+        f'<meta name="twitter:description" content="{esc(description, quote=True)}" />',
+    ]
+    if preview_url:
+        tags += [
+            f'<meta property="og:image" content="{esc(preview_url, quote=True)}" />',
+            f'<meta name="twitter:image" content="{esc(preview_url, quote=True)}" />',
+            '<meta name="twitter:card" content="summary_large_image" />',
+        ]
+    return "\n".join(tags) + "\n"
+
+
+def preview_file(result: StoredResult) -> Path | None:
+    """The image a link card shows: an image result's first picture."""
+    if result.kind != "image":
+        return None
+    for path in result.files:
+        if path.suffix.lower() in _IMAGE_SUFFIXES and path.is_file():
+            return path
+    return None
+
+
+class SharedPageMeta:
+    """ASGI middleware: the page at `/?result=<share id>` gets the result's meta tags (Gradio's
+    `head` is the same for every page), and `/shared-preview/<share id>` serves its preview
+    image — only for a shared image result, only while sharing is on."""
+
+    def __init__(
+        self, app: ASGIApp, store: ResultStore, sharing: bool, site: str = "NeuroLink UI"
+    ) -> None:
+        self.app = app
+        self.store = store
+        self.sharing = sharing
+        self.site = site
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] not in ("GET", "HEAD") or not self.sharing:
+            await self.app(scope, receive, send)
+            return
+        path: str = scope["path"]
+        if PREVIEW_PATH in path and "/gradio_api/" not in path:  # never one of Gradio's routes
+            await self._preview(path.rsplit(PREVIEW_PATH, 1)[1], scope, receive, send)
+            return
+        query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+        share_id = valid_share_id((query.get("result") or [None])[0])
+        result = self.store.shared(share_id) if share_id else None
+        if result is None or not path.endswith("/"):
+            await self.app(scope, receive, send)
+            return
+        await self._with_meta(result, share_id or "", scope, receive, send)
+
+    async def _preview(self, raw_id: str, scope: Scope, receive: Receive, send: Send) -> None:
+        result = self.store.shared(raw_id.strip("/"))
+        image = preview_file(result) if result is not None else None
+        if image is None:
+            response: Any = PlainTextResponse("No preview for this link.", status_code=404)
+        else:
+            media_type = mimetypes.guess_type(image.name)[0] or "application/octet-stream"
+            response = FileResponse(
+                image, media_type=media_type, headers={"Cache-Control": "public, max-age=3600"}
+            )
+        await response(scope, receive, send)
+
+    async def _with_meta(
+        self, result: StoredResult, share_id: str, scope: Scope, receive: Receive, send: Send
+    ) -> None:
+        from gradio import route_utils
+
+        request = Request(scope)
+        root = route_utils.get_root_url(request=request, route_path="/", root_path=None)
+        page_url = f"{root}/?result={share_id}"
+        preview = f"{root}{PREVIEW_PATH}{share_id}" if preview_file(result) else None
+        head = meta_tags(result, page_url, preview, self.site)
+        start: Message | None = None
+        chunks: list[bytes] = []
+
+        async def buffered(message: Message) -> None:
+            nonlocal start
+            if message["type"] == "http.response.start":
+                start = message
+                return
+            if message["type"] != "http.response.body" or start is None:
+                await send(message)
+                return
+            chunks.append(message.get("body", b""))
+            if message.get("more_body"):
+                return
+            body = b"".join(chunks)
+            headers = [
+                (k, v) for k, v in start.get("headers", []) if k.lower() != b"content-length"
+            ]
+            is_html = any(
+                k.lower() == b"content-type" and v.startswith(b"text/html") for k, v in headers
+            )
+            if is_html and b"<head>" in body:
+                page = _SOCIAL_META.sub("", body.decode("utf-8"))
+                body = page.replace("<head>", "<head>\n" + head, 1).encode("utf-8")
+            headers.append((b"content-length", str(len(body)).encode()))
+            await send({**start, "headers": headers})
+            await send({"type": "http.response.body", "body": body, "more_body": False})
+
+        await self.app(scope, receive, buffered)

@@ -11,10 +11,13 @@ from urllib.parse import urlsplit
 import gradio as gr
 
 from ..config import Settings
+from ..modalities.generic import PanelName
 from .avatar import build_avatar_panel
 from .chat import build_chat_panel
 from .common import LiveRuns
 from .context import AppContext
+from .explore import CSS as EXPLORE_CSS
+from .explore import build_explore_panel
 from .history import build_history_panel, history_state
 from .image import build_image_panel
 from .music import build_music_panel
@@ -88,18 +91,28 @@ def build_app(settings: Settings | None = None, ctx: AppContext | None = None) -
         live = gr.State(LiveRuns())
         stored, restore, restore_outputs = build_token_bar(ctx, session)
         build_quota_bar(ctx, session, history.count)
-        with gr.Tabs():
-            with gr.Tab("💬 Chat"):
-                build_chat_panel(ctx, session, history, live)
-            with gr.Tab("🖼️ Image"):
-                build_image_panel(ctx, session, history, live)
-            with gr.Tab("🎬 Video"):
-                build_video_panel(ctx, session, history, live)
-            with gr.Tab("🗣️ Avatar"):
-                build_avatar_panel(ctx, session, history, live)
-            with gr.Tab("🎵 Music"):
-                build_music_panel(ctx, session, history, live)
-            with gr.Tab("🕘 History") as history_tab:
+        with gr.Tabs() as tabs:
+            # Tab ids are the panels' names: Explore's "Open in the X panel" selects one.
+            with gr.Tab("💬 Chat", id="chat"):
+                chat_model = build_chat_panel(ctx, session, history, live)
+            with gr.Tab("🖼️ Image", id="image"):
+                image_model = build_image_panel(ctx, session, history, live)
+            with gr.Tab("🎬 Video", id="video"):
+                video_model = build_video_panel(ctx, session, history, live)
+            with gr.Tab("🗣️ Avatar", id="avatar"):
+                avatar_model = build_avatar_panel(ctx, session, history, live)
+            with gr.Tab("🎵 Music", id="music"):
+                music_model = build_music_panel(ctx, session, history, live)
+            with gr.Tab("🧭 Explore", id="explore") as explore_tab:
+                pickers: dict[PanelName, gr.Dropdown] = {
+                    "chat": chat_model,
+                    "image": image_model,
+                    "video": video_model,
+                    "avatar": avatar_model,
+                    "music": music_model,
+                }
+                build_explore_panel(ctx, session, history, live, explore_tab, tabs, pickers)
+            with gr.Tab("🕘 History", id="history") as history_tab:
                 build_history_panel(history, history_tab, ctx.settings.output_ttl)
         demo.load(
             restore, [stored], restore_outputs, api_visibility="private", show_progress="hidden"
@@ -146,7 +159,7 @@ def launch_options(ctx: AppContext) -> dict[str, Any]:
         os.environ["FORWARDED_ALLOW_IPS"] = ""
     return {
         "theme": gr.themes.Soft(primary_hue="violet", secondary_hue="sky"),
-        "css": CSS,
+        "css": CSS + EXPLORE_CSS,
         "max_file_size": MAX_UPLOAD,
         # Gradio pre- and post-processes every event in its thread pool (40 by default), which
         # would cap how many async predictions run at once.

@@ -71,7 +71,8 @@ def make_avatar_handler(ctx: AppContext) -> PanelHandler:
 
 def build_avatar_panel(
     ctx: AppContext, session: gr.State, history: HistoryHandles, live: gr.State
-) -> None:
+) -> gr.Dropdown:
+    """The panel's components and events; returns its model picker (Explore sets it)."""
     with gr.Row(equal_height=False):
         with gr.Column(scale=2):
             with gr.Row():
@@ -106,3 +107,4 @@ def build_avatar_panel(
     )
     refresh_after(event, history)
     wire_stop(ctx, "avatar", stop, [event], session, live, status)
+    return model

@@ -194,7 +194,8 @@ def retry_split(history: list[dict[str, Any]] | None) -> tuple[list[dict[str, An
 
 def build_chat_panel(
     ctx: AppContext, session: gr.State, history: HistoryHandles, live: gr.State
-) -> None:
+) -> gr.Dropdown:
+    """The panel's components and events; returns its model picker (Explore sets it)."""
     with gr.Row(equal_height=False):
         with gr.Column(scale=3):
             chatbot = chat_history_input(
@@ -285,3 +286,4 @@ def build_chat_panel(
     refresh_after(retried, history)
     wire_stop(ctx, "chat", stop, [submit, enter, retried], session, live, status)
     clear.click(lambda: ([], ""), None, [chatbot, status], api_visibility="private", queue=False)
+    return model

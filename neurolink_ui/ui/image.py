@@ -85,7 +85,8 @@ def make_image_handler(ctx: AppContext) -> PanelHandler:
 
 def build_image_panel(
     ctx: AppContext, session: gr.State, history: HistoryHandles, live: gr.State
-) -> None:
+) -> gr.Dropdown:
+    """The panel's components and events; returns its model picker (Explore sets it)."""
     with gr.Row(equal_height=False):
         with gr.Column(scale=2):
             prompt = gr.Textbox(
@@ -127,3 +128,4 @@ def build_image_panel(
     )
     refresh_after(event, history)
     wire_stop(ctx, "image", stop, [event], session, live, status)
+    return model

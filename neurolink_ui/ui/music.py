@@ -76,7 +76,8 @@ def make_music_handler(ctx: AppContext) -> PanelHandler:
 
 def build_music_panel(
     ctx: AppContext, session: gr.State, history: HistoryHandles, live: gr.State
-) -> None:
+) -> gr.Dropdown:
+    """The panel's components and events; returns its model picker (Explore sets it)."""
     with gr.Row(equal_height=False):
         with gr.Column(scale=2):
             prompt = gr.Textbox(
@@ -110,3 +111,4 @@ def build_music_panel(
     )
     refresh_after(event, history)
     wire_stop(ctx, "music", stop, [event], session, live, status)
+    return model

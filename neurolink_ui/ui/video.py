@@ -97,7 +97,8 @@ def make_video_handler(ctx: AppContext) -> PanelHandler:
 
 def build_video_panel(
     ctx: AppContext, session: gr.State, history: HistoryHandles, live: gr.State
-) -> None:
+) -> gr.Dropdown:
+    """The panel's components and events; returns its model picker (Explore sets it)."""
     with gr.Row(equal_height=False):
         with gr.Column(scale=2):
             prompt = gr.Textbox(
@@ -150,3 +151,4 @@ def build_video_panel(
     )
     refresh_after(event, history)
     wire_stop(ctx, "video", stop, [event], session, live, status)
+    return model

@@ -38,6 +38,7 @@ from .common import (
     PanelUpdate,
     error_markdown,
     form_component,
+    from_page,
     parse_advanced,
     reports_errors,
     run_buttons,
@@ -53,6 +54,7 @@ MAX_QUERY_CHARS = discovery.MAX_QUERY_CHARS
 SEARCH_LIMIT = 20
 MAX_EXAMPLES_SHOWN = 12
 OUTPUTS = 6  # text, gallery, video, audio, files, JSON
+MAX_JSON_CHARS = 200_000  # of a JSON output shown as code; longer output is cut
 PANEL_LABELS: dict[PanelName, str] = {
     "chat": "💬 Chat",
     "image": "🖼️ Image",
@@ -217,38 +219,44 @@ def merged_input(current: str, fields: list[FormField], values: list[Any]) -> st
 # ---- outputs ---------------------------------------------------------------------------------
 
 
-def present_result(plan: OutputPlan) -> Callable[[RunResult], tuple[Any, ...]]:
-    """The six output views for a finished run, from the plan and the files' sniffed types."""
+def present_result(plan: OutputPlan, page: bool) -> Callable[[RunResult], tuple[Any, ...]]:
+    """The six output views of a finished run, from the plan and the files' sniffed types.
+
+    The page gets each view shown or hidden; API callers get the plain values (None or "" for
+    the views this run has no use for)."""
 
     def present(result: RunResult) -> tuple[Any, ...]:
         files = [(path, sniff_file(path)) for path in result.files]
         data = result.prediction.output
         views = result_views(plan, files, text=result.text or None, data=data)
         shows = set(views.views)
-        text = result.text if "text" in shows else ""
-        return (
-            gr.Textbox(value=text, visible="text" in shows),
-            GalleryOutput(value=[str(p) for p in views.images] or None, visible="images" in shows),
-            VideoOutput(
-                value=str(views.videos[0]) if views.videos else None, visible=bool(views.videos)
-            ),
-            AudioOutput(
-                value=str(views.audios[0]) if views.audios else None, visible=bool(views.audios)
-            ),
-            gr.File(value=[str(p) for p in views.others] or None, visible="files" in shows),
-            gr.Code(
-                value=json.dumps(data, indent=2, ensure_ascii=False)[:200_000]
-                if "json" in shows
-                else "",
-                visible="json" in shows,
-            ),
+        values = (
+            result.text if "text" in shows else "",
+            [str(p) for p in views.images] or None,
+            str(views.videos[0]) if views.videos else None,
+            str(views.audios[0]) if views.audios else None,
+            [str(p) for p in views.others] or None,
+            json.dumps(data, indent=2, ensure_ascii=False)[:MAX_JSON_CHARS]
+            if "json" in shows
+            else "",
+        )
+        if not page:
+            return values
+        kinds: tuple[str, ...] = ("text", "images", "video", "audio", "files", "json")
+        return tuple(
+            gr.update(value=value, visible=kind in shows)
+            for kind, value in zip(kinds, values, strict=True)
         )
 
     return present
 
 
-def streamed_text(text: str) -> tuple[Any, ...]:
-    return (gr.Textbox(value=text, visible=True), *(gr.skip(),) * (OUTPUTS - 1))
+def streamed_text(page: bool) -> Callable[[str], tuple[Any, ...]]:
+    def show(text: str) -> tuple[Any, ...]:
+        box = gr.update(value=text, visible=True) if page else text
+        return (box, *(gr.skip(),) * (OUTPUTS - 1))
+
+    return show
 
 
 def history_prompt(model_input: Mapping[str, Any]) -> str:
@@ -379,9 +387,9 @@ class ExploreHandlers:
             self.ctx,
             "explore",
             "file" if plan == "files" else "text",
-            present=present_result(plan),
+            present=present_result(plan, from_page(request)),
             outputs=OUTPUTS,
-            stream=streamed_text if plan == "text" else None,
+            stream=streamed_text(from_page(request)) if plan == "text" else None,
         )
 
         def build(schema: InputSchema) -> MappedInput:

@@ -322,7 +322,10 @@ class ExploreHandlers:
             found = await discovery.get_collection(backend.client, slug, token=backend.token)
         results = [summary_json(model) for model in found.models]
         about = f" — {html.escape(found.description[:300])}" if found.description else ""
-        yield results, f"**{html.escape(found.name)}**{about} ({len(results)} models)"
+        yield (
+            results,
+            f"**{html.escape(found.name)}**{about} ({len(results)} model{'s' if len(results) != 1 else ''})",
+        )
 
     async def model_card(
         self, model_text: str, session_token: str | None = None

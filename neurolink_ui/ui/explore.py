@@ -444,7 +444,7 @@ def build_explore_panel(
                 )
                 search = gr.Button("Search", variant="primary", scale=1, min_width=90)
             collections = gr.Dropdown(
-                choices=[], label="…or browse a collection", allow_custom_value=False
+                choices=[], label="…or browse a collection", allow_custom_value=True
             )
             found_status = gr.Markdown(elem_classes=["nl-status"])
             results = gr.JSON(value=[], visible=False, label="Results")

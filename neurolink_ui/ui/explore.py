@@ -195,9 +195,16 @@ def model_card(info: ModelInfo) -> ModelCard:
 
 
 def example_label(index: int, example: ModelExample) -> str:
-    """How an example is listed: its number and the start of its main text value."""
-    text = next((v for v in example.input.values() if isinstance(v, str) and v.strip()), "")
-    text = " ".join(text.split())
+    """How an example is listed: its number and the start of its first text value (files and
+    URLs are named by their field)."""
+    words: list[str] = []
+    for name, value in example.input.items():
+        if isinstance(value, str) and value.startswith(("data:", "http://", "https://")):
+            words.append(f"[{name}]")
+        elif isinstance(value, str) and value.strip():
+            words.append(" ".join(value.split()))
+            break
+    text = " ".join(words)
     return f"Example {index + 1}: {text[:80]}{'…' if len(text) > 80 else ''}"
 
 
@@ -476,44 +483,49 @@ def build_explore_panel(
             examples = gr.Dataset(
                 components=[gr.Textbox(visible=False)],
                 samples=[],
+                visible=False,
                 label="Load example",
                 type="index",
                 samples_per_page=MAX_EXAMPLES_SHOWN,
             )
             example_inputs = gr.State([])
             form_state = gr.State(None)
+
+            with gr.Column():  # the generated form, above the JSON it writes
+
+                @gr.render(inputs=[form_state], **RENDER_ONE_AT_A_TIME)
+                def render_form(state: dict[str, Any] | None) -> None:
+                    if not state:
+                        return
+                    fields: list[FormField] = state["fields"]
+                    values: dict[str, Any] = state["values"]
+                    if state.get("note"):
+                        gr.Markdown(state["note"])
+                    components: list[FormComponent] = []
+                    for spec in fields:
+                        value = values.get(spec.name, spec.default)
+                        if spec.kind == "file" and isinstance(value, str):
+                            # A URL stays a URL: the server never fetches it to show it.
+                            label = f"{spec.label} (URL)"
+                            url = gr.Textbox(value=value, label=label, info=spec.info, max_lines=2)
+                            components.append(url)
+                        else:
+                            components.append(form_component(spec, value))
+
+                    def collect(current: str, *values: Any) -> str:
+                        with user_errors():
+                            return merged_input(current, fields, list(values))
+
+                    for component in components:
+                        component.change(
+                            collect, [input_json, *components], input_json, queue=False,
+                            api_visibility="private",
+                        )  # fmt: skip
+
             input_json = gr.Code(
                 value="{}", language="json", label="Input JSON (what is sent)", lines=4,
-                interactive=True,
+                interactive=True, max_lines=12,
             )  # fmt: skip
-
-            @gr.render(inputs=[form_state], **RENDER_ONE_AT_A_TIME)
-            def render_form(state: dict[str, Any] | None) -> None:
-                if not state:
-                    return
-                fields: list[FormField] = state["fields"]
-                values: dict[str, Any] = state["values"]
-                if state.get("note"):
-                    gr.Markdown(state["note"])
-                components: list[FormComponent] = []
-                for spec in fields:
-                    value = values.get(spec.name, spec.default)
-                    if spec.kind == "file" and isinstance(value, str):
-                        # A URL stays a URL: the server never fetches it to show it.
-                        label = f"{spec.label} (URL)"
-                        components.append(gr.Textbox(value=value, label=label, info=spec.info))
-                    else:
-                        components.append(form_component(spec, value))
-
-                def collect(current: str, *values: Any) -> str:
-                    with user_errors():
-                        return merged_input(current, fields, list(values))
-
-                for component in components:
-                    component.change(
-                        collect, [input_json, *components], input_json, queue=False,
-                        api_visibility="private",
-                    )  # fmt: skip
 
             run, stop = run_buttons("Run")
             status = gr.Markdown(elem_classes=["nl-status"])

@@ -95,7 +95,7 @@ def open_model(page, model: str) -> None:  # type: ignore[no-untyped-def]
     box = page.get_by_role("textbox", name="Model", exact=True).filter(visible=True)
     box.fill(model)
     page.get_by_role("button", name="Open", exact=True).click()
-    expect(page.get_by_role("heading", name=model)).to_be_visible(timeout=30_000)
+    expect(page.get_by_role("heading", name=model, level=3)).to_be_visible(timeout=30_000)
 
 
 def test_search_finds_the_upscaler_and_its_card_runs_its_default_example(page) -> None:  # type: ignore[no-untyped-def]

@@ -357,7 +357,11 @@ class ExploreHandlers:
             examples = []
         if info.default_example is not None:
             examples.insert(0, info.default_example)
-        return card, info, examples[:MAX_EXAMPLES_SHOWN], readme
+        unique: list[ModelExample] = []  # the default example is often one of the list too
+        for example in examples:
+            if all(example.input != seen.input for seen in unique):
+                unique.append(example)
+        return card, info, unique[:MAX_EXAMPLES_SHOWN], readme
 
     async def card_api(self, model: str) -> dict[str, Any]:
         """A model's card as JSON: description, version, the panel it fits, its output kind, its

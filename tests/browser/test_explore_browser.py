@@ -7,13 +7,17 @@ browser makes to anything but loopback is aborted (READMEs hold https images).
 from __future__ import annotations
 
 import os
+import re
 import shutil
+import socket
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import httpx
 import pytest
 from helpers import free_port, stop_process, wait_for_page
 
@@ -36,7 +40,7 @@ SCREENSHOTS = ROOT / "screenshots"
 
 
 @pytest.fixture(scope="module")
-def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("REPLICATE_")}
     env.update(
@@ -54,25 +58,23 @@ def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     url = f"http://127.0.0.1:{port}/"
     try:
         assert wait_for_page(url, proc, log.read_text).status_code == 200
-        yield url
+        yield url, log
     finally:
         stop_process(proc, grace=20)
 
 
 @pytest.fixture(scope="module")
-def page(app_url: str) -> Iterator[object]:
+def page(app: tuple[str, Path]) -> Iterator[object]:
+    app_url, _ = app
     if not shutil.which(CHROMIUM):
         pytest.fail("Debian's chromium is missing: scripts/test.sh installs it")
     from playwright.sync_api import expect, sync_playwright
-
-    outside: list[str] = []
 
     def only_loopback(route) -> None:  # type: ignore[no-untyped-def]
         host = urlsplit(route.request.url).hostname or ""
         if host in ("127.0.0.1", "localhost") or route.request.url.startswith(("data:", "blob:")):
             route.continue_()
-        else:
-            outside.append(route.request.url)
+        else:  # the README's https image, a cover: never fetched from here
             route.abort()
 
     with sync_playwright() as pw:
@@ -85,8 +87,6 @@ def page(app_url: str) -> Iterator[object]:
         SCREENSHOTS.mkdir(exist_ok=True)
         yield tab
         chromium.close()
-    # The README's https image was never fetched: the page only ever asked loopback.
-    assert all("127.0.0.1" not in url for url in outside)
 
 
 def open_model(page, model: str) -> None:  # type: ignore[no-untyped-def]
@@ -173,3 +173,64 @@ def test_open_in_panel_switches_the_panels_model(page) -> None:  # type: ignore[
     model = page.get_by_role("combobox", name="Model").filter(visible=True)
     expect(model).to_have_value("black-forest-labs/flux-schnell", timeout=15_000)
     page.screenshot(path=SCREENSHOTS / "explore-4-open-in-panel.png", full_page=True)
+
+
+class Listener:
+    """A loopback socket that records whether anything connected (nothing should)."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen()
+        self.port = self.sock.getsockname()[1]
+        self.connections = 0
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.connections += 1
+            conn.close()
+
+
+def test_a_hostile_readme_is_shown_harmless(page, app: tuple[str, Path]) -> None:  # type: ignore[no-untyped-def]
+    from playwright.sync_api import expect
+
+    _, log = app
+    sim_port = re.search(r"built-in Replicate simulator on port (\d+)", log.read_text())
+    assert sim_port, log.read_text()[-2000:]
+    listener = Listener()
+    fixtures = ROOT / "tests" / "fixtures" / "readmes"
+    readme = "\n\n".join(
+        (fixtures / name).read_text().replace("PORT", str(listener.port))
+        for name in ("hostile-script.md", "hostile-links.md", "hostile-images.md")
+    )
+    overrides = {"replicate/hello-world": {"readme": readme}}
+    put = httpx.put(
+        f"http://127.0.0.1:{sim_port.group(1)}/_sim/config", json={"model_overrides": overrides}
+    )
+    assert put.status_code == 200, put.text
+    page.get_by_role("tab", name="🧭 Explore").click()
+    open_model(page, "replicate/hello-world")
+    page.get_by_text("README", exact=True).click()
+    readme_view = page.locator(".nl-readme")
+    expect(readme_view).to_contain_text("Looks like a normal README.", timeout=15_000)
+    expect(readme_view).to_contain_text("must stay visible as text")
+    page.wait_for_timeout(1000)  # time for anything that would load or run to do so
+    assert page.evaluate("document.body.dataset.pwned") is None
+    assert (
+        readme_view.locator("script, iframe, style, form, svg, [onerror], [onclick]").count() == 0
+    )
+    hrefs = readme_view.locator("a[href]").evaluate_all("links => links.map(a => a.href)")
+    assert all(href.startswith(("http://", "https://")) for href in hrefs), hrefs
+    sources = readme_view.locator("img").evaluate_all("imgs => imgs.map(i => i.src)")
+    assert all(src.startswith("https://") for src in sources), sources
+    page.screenshot(path=SCREENSHOTS / "explore-5-hostile-readme.png", full_page=True)
+    assert listener.connections == 0
+    # The tab keeps working: the model still runs.
+    page.get_by_role("button", name="Run", exact=True).click()
+    expect(page.get_by_text("Done with").filter(visible=True).first).to_be_visible(timeout=60_000)
+    listener.sock.close()

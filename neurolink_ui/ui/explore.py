@@ -48,6 +48,7 @@ from .common import (
 from .components import AudioOutput, GalleryOutput, VideoOutput
 from .context import AppContext
 from .history import HistoryHandles, HistoryLog, refresh_after
+from .quota import check_run
 from .readme import readme_html, safe_image
 
 MAX_QUERY_CHARS = discovery.MAX_QUERY_CHARS
@@ -392,6 +393,8 @@ class ExploreHandlers:
         with user_errors():
             ref = ModelRef.parse(model)
             backend = self.ctx.backend(session_token)
+            # The demo's limits refuse before any request (the run checks them again, atomically).
+            await check_run(self.ctx, "explore", ref, backend, request, profile)
             info = await backend.client.get_model(ref, token=backend.token)
             problems = info.input_schema.validate(values)
             if problems:

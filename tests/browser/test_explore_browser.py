@@ -136,6 +136,12 @@ def test_search_finds_the_upscaler_and_its_card_runs_its_default_example(page) -
     expect(image.first).to_be_visible(timeout=60_000)
     expect(page.get_by_text("Done with").filter(visible=True).first).to_be_visible(timeout=30_000)
     page.screenshot(path=SCREENSHOTS / "explore-3-run.png", full_page=True)
+    # The run is in History, as every panel's are.
+    page.get_by_role("tab", name="🕘 History").click()
+    expect(page.get_by_text("nightmareai/real-esrgan").filter(visible=True).first).to_be_visible(
+        timeout=15_000
+    )
+    page.get_by_role("tab", name="🧭 Explore").click()
 
 
 def test_a_collection_lists_its_models(page) -> None:  # type: ignore[no-untyped-def]
@@ -175,6 +181,14 @@ def test_open_in_panel_switches_the_panels_model(page) -> None:  # type: ignore[
     page.screenshot(path=SCREENSHOTS / "explore-4-open-in-panel.png", full_page=True)
 
 
+def simulator_url(app: tuple[str, Path]) -> str:
+    """The built-in simulator's address, from the app's startup line."""
+    _, log = app
+    port = re.search(r"built-in Replicate simulator on port (\d+)", log.read_text())
+    assert port, log.read_text()[-2000:]
+    return f"http://127.0.0.1:{port.group(1)}"
+
+
 class Listener:
     """A loopback socket that records whether anything connected (nothing should)."""
 
@@ -199,9 +213,6 @@ class Listener:
 def test_a_hostile_readme_is_shown_harmless(page, app: tuple[str, Path]) -> None:  # type: ignore[no-untyped-def]
     from playwright.sync_api import expect
 
-    _, log = app
-    sim_port = re.search(r"built-in Replicate simulator on port (\d+)", log.read_text())
-    assert sim_port, log.read_text()[-2000:]
     listener = Listener()
     fixtures = ROOT / "tests" / "fixtures" / "readmes"
     readme = "\n\n".join(
@@ -209,9 +220,7 @@ def test_a_hostile_readme_is_shown_harmless(page, app: tuple[str, Path]) -> None
         for name in ("hostile-script.md", "hostile-links.md", "hostile-images.md")
     )
     overrides = {"replicate/hello-world": {"readme": readme}}
-    put = httpx.put(
-        f"http://127.0.0.1:{sim_port.group(1)}/_sim/config", json={"model_overrides": overrides}
-    )
+    put = httpx.put(f"{simulator_url(app)}/_sim/config", json={"model_overrides": overrides})
     assert put.status_code == 200, put.text
     page.get_by_role("tab", name="🧭 Explore").click()
     open_model(page, "replicate/hello-world")
@@ -234,3 +243,22 @@ def test_a_hostile_readme_is_shown_harmless(page, app: tuple[str, Path]) -> None
     page.get_by_role("button", name="Run", exact=True).click()
     expect(page.get_by_text("Done with").filter(visible=True).first).to_be_visible(timeout=60_000)
     listener.sock.close()
+
+
+def test_stop_cancels_the_run_at_replicate(page, app: tuple[str, Path]) -> None:  # type: ignore[no-untyped-def]
+    from playwright.sync_api import expect
+
+    sim = simulator_url(app)
+    assert httpx.put(f"{sim}/_sim/config", json={"run_time": 30}).status_code == 200
+    try:
+        open_model(page, "nightmareai/real-esrgan")
+        page.get_by_role("button", name="Run", exact=True).click()
+        expect(page.get_by_text("Running").filter(visible=True).first).to_be_visible(timeout=30_000)
+        page.get_by_role("button", name="Stop", exact=True).filter(visible=True).click()
+        # The cancel reaches Replicate. (The page's status line after Stop is the media panels'
+        # open problem, xfail in test_browser_newcomer; Explore shares their Stop machinery.)
+        page.wait_for_timeout(2000)
+        requests = httpx.get(f"{sim}/_sim/requests").json()
+        assert any(r["path"].endswith("/cancel") for r in requests), requests[-5:]
+    finally:
+        httpx.put(f"{sim}/_sim/config", json={"run_time": 0.3})

@@ -6,61 +6,30 @@ browser makes to anything but loopback is aborted (READMEs hold https images).
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
-import socket
-import subprocess
-import sys
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
 import pytest
-from helpers import free_port, stop_process, wait_for_page
+from hostile_api import Trap
+from test_browser import CHROMIUM, CHROMIUM_ARGS, running_app
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    # Belt and braces beside the route guard: no name resolves except loopback.
-    "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
-]
+# Belt and braces beside the page's route guard: no name resolves except loopback.
+ARGS = [*CHROMIUM_ARGS, "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"]
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / "screenshots"
 
 
 @pytest.fixture(scope="module")
 def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("REPLICATE_")}
-    env.update(
-        GRADIO_SERVER_NAME="127.0.0.1",
-        GRADIO_SERVER_PORT=str(port),
-        GRADIO_TEMP_DIR=str(tmp_path_factory.mktemp("gradio")),
-        GRADIO_ANALYTICS_ENABLED="False",
-        PYTHONUNBUFFERED="1",
-    )
-    log = tmp_path_factory.mktemp("log") / "app.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "app.py"], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT
-        )
-    url = f"http://127.0.0.1:{port}/"
-    try:
-        assert wait_for_page(url, proc, log.read_text).status_code == 200
+    """`python app.py` with no token: the built-in simulator serves; its URL and log."""
+    with running_app(tmp_path_factory) as (url, log):
         yield url, log
-    finally:
-        stop_process(proc, grace=20)
 
 
 @pytest.fixture(scope="module")
@@ -78,7 +47,7 @@ def page(app: tuple[str, Path]) -> Iterator[object]:
             route.abort()
 
     with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        chromium = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
         tab = chromium.new_page(viewport={"width": 1366, "height": 1000})
         tab.route("**/*", only_loopback)
         tab.goto(app_url, wait_until="load")
@@ -189,31 +158,10 @@ def simulator_url(app: tuple[str, Path]) -> str:
     return f"http://127.0.0.1:{port.group(1)}"
 
 
-class Listener:
-    """A loopback socket that records whether anything connected (nothing should)."""
-
-    def __init__(self) -> None:
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen()
-        self.port = self.sock.getsockname()[1]
-        self.connections = 0
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            self.connections += 1
-            conn.close()
-
-
 def test_a_hostile_readme_is_shown_harmless(page, app: tuple[str, Path]) -> None:  # type: ignore[no-untyped-def]
     from playwright.sync_api import expect
 
-    listener = Listener()
+    listener = Trap()  # a loopback listener that counts connections (there must be none)
     fixtures = ROOT / "tests" / "fixtures" / "readmes"
     readme = "\n\n".join(
         (fixtures / name).read_text().replace("PORT", str(listener.port))
@@ -242,7 +190,7 @@ def test_a_hostile_readme_is_shown_harmless(page, app: tuple[str, Path]) -> None
     # The tab keeps working: the model still runs.
     page.get_by_role("button", name="Run", exact=True).click()
     expect(page.get_by_text("Done with").filter(visible=True).first).to_be_visible(timeout=60_000)
-    listener.sock.close()
+    listener.close()
 
 
 def test_stop_cancels_the_run_at_replicate(page, app: tuple[str, Path]) -> None:  # type: ignore[no-untyped-def]

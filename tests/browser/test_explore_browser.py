@@ -14,15 +14,14 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
+from helpers import FIXTURES
 from hostile_api import Trap
-from test_browser import CHROMIUM, CHROMIUM_ARGS, running_app
+from test_browser import CHROMIUM, CHROMIUM_ARGS, SCREENSHOTS, running_app
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 # Belt and braces beside the page's route guard: no name resolves except loopback.
 ARGS = [*CHROMIUM_ARGS, "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"]
-ROOT = Path(__file__).resolve().parents[2]
-SCREENSHOTS = ROOT / "screenshots"
 
 
 @pytest.fixture(scope="module")
@@ -162,9 +161,8 @@ def test_a_hostile_readme_is_shown_harmless(page, app: tuple[str, Path]) -> None
     from playwright.sync_api import expect
 
     listener = Trap()  # a loopback listener that counts connections (there must be none)
-    fixtures = ROOT / "tests" / "fixtures" / "readmes"
     readme = "\n\n".join(
-        (fixtures / name).read_text().replace("PORT", str(listener.port))
+        (FIXTURES / "readmes" / name).read_text().replace("PORT", str(listener.port))
         for name in ("hostile-script.md", "hostile-links.md", "hostile-images.md")
     )
     overrides = {"replicate/hello-world": {"readme": readme}}

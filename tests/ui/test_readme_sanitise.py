@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
+
+from helpers import FIXTURES
 
 from neurolink_ui.ui.readme import MAX_README_CHARS, readme_html, safe_image, safe_link
 
@@ -96,20 +97,20 @@ def test_an_empty_readme_says_so() -> None:
     assert "no README" in readme_html("   \n")
 
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "readmes"
+READMES = FIXTURES / "readmes"
 
 
 def test_the_hostile_fixture_readmes() -> None:
-    script = readme_html((FIXTURES / "hostile-script.md").read_text())
+    script = readme_html((READMES / "hostile-script.md").read_text())
     assert not re.search(r"<(script|iframe|style|svg|form|input)\b", script, re.IGNORECASE)
     assert not re.search(r"\son\w+\s*=", script, re.IGNORECASE)
     assert "pwned" not in script  # script contents are dropped, not shown
     assert "this one is inside a code block and must stay visible as text" in script
     assert "Looks like a normal README." in script and "The end." in script
 
-    links = readme_html((FIXTURES / "hostile-links.md").read_text())
+    links = readme_html((READMES / "hostile-links.md").read_text())
     assert re.findall(r'href="([^"]*)"', links) == ["https://replicate.com/nightmareai/real-esrgan"]
 
-    images = readme_html((FIXTURES / "hostile-images.md").read_text())
+    images = readme_html((READMES / "hostile-images.md").read_text())
     for source in re.findall(r'<img src="([^"]*)"', images):
         assert source.startswith("https://"), source

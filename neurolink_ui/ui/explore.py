@@ -3,10 +3,12 @@ form generated from its own schema, its outputs shown as its output schema and f
 
 from __future__ import annotations
 
+import asyncio
 import html
 import json
 from collections.abc import AsyncGenerator, Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import gradio as gr
@@ -26,6 +28,7 @@ from ..modalities.generic import (
 )
 from ..pipeline import RunResult
 from ..replicate import discovery
+from ..replicate.client import ReplicateClient
 from ..replicate.errors import ReplicateError
 from ..replicate.schema import InputSchema, ModelInfo
 from ..replicate.types import ModelExample, ModelRef
@@ -54,6 +57,7 @@ from .readme import readme_html, safe_image
 MAX_QUERY_CHARS = discovery.MAX_QUERY_CHARS
 SEARCH_LIMIT = 20
 MAX_EXAMPLES_SHOWN = 12
+MAX_COVER_BYTES = 2 * 1024 * 1024  # a card's picture is 72 px: a big one is not worth it
 OUTPUTS = 6  # text, gallery, video, audio, files, JSON
 MAX_JSON_CHARS = 200_000  # of a JSON output shown as code; longer output is cut
 PANEL_LABELS: dict[PanelName, str] = {
@@ -104,14 +108,41 @@ def _runs(count: int | None) -> str:
     return f"{count} runs"
 
 
+async def local_covers(
+    client: ReplicateClient, results: list[dict[str, Any]], folder: Path
+) -> None:
+    """Covers the page may not load itself (not https: the API's own origin, such as the
+    simulator's) fetched by the server through the client's guarded download (its URL policy,
+    the image size cap, sniffed bytes) into the session's folder, to be served from the app's
+    own origin as `cover_file`. A cover that fails is simply not shown."""
+
+    async def fetch(result: dict[str, Any]) -> None:
+        try:
+            files = await client.download_outputs(
+                result["cover_image_url"], folder / "covers", kind="image", max_files=1,
+                max_bytes=MAX_COVER_BYTES,
+            )  # fmt: skip
+        except ReplicateError:
+            return
+        if files:
+            result["cover_file"] = str(files[0])
+
+    wanted = [
+        r for r in results if r.get("cover_image_url") and not safe_image(r["cover_image_url"])
+    ]
+    await asyncio.gather(*(fetch(result) for result in wanted))
+
+
 def card_html(result: Mapping[str, Any]) -> str:
-    """One result card; every text escaped, the cover only when it is https (no other URL ever
-    reaches the page)."""
+    """One result card; every text escaped, the cover only when it is https or a file this app
+    serves (no other URL ever reaches the page)."""
     cover = str(result.get("cover_image_url") or "")
+    local = str(result.get("cover_file") or "")
+    source = cover if cover and safe_image(cover) else f"/gradio_api/file={local}" if local else ""
     image = (
-        f'<img class="nl-cover" src="{html.escape(cover)}" alt="" loading="lazy" '
+        f'<img class="nl-cover" src="{html.escape(source)}" alt="" loading="lazy" '
         'referrerpolicy="no-referrer">'
-        if cover and safe_image(cover)
+        if source
         else '<div class="nl-cover nl-cover-none">🧩</div>'
     )
     badge = '<span class="nl-badge">official</span>' if result.get("is_official") else ""
@@ -301,6 +332,7 @@ class ExploreHandlers:
                 backend.client, text, token=backend.token, limit=SEARCH_LIMIT
             )
         results = [summary_json(model) for model in found.models]
+        await self.covers_for_page(backend.client, results, request)
         count = len(results)
         status = (
             f"{count} model{'s' if count != 1 else ''} for “{html.escape(found.query[:80])}”."
@@ -308,6 +340,14 @@ class ExploreHandlers:
             else f"No model matches “{html.escape(found.query[:80])}”. Try another word."
         )
         yield results, status
+
+    async def covers_for_page(
+        self, client: ReplicateClient, results: list[dict[str, Any]], request: gr.Request | None
+    ) -> None:
+        """The page's cards get their covers (`local_covers`); API callers get the URLs only."""
+        if from_page(request):
+            folder = self.ctx.session_dir(request.session_hash if request else None)
+            await local_covers(client, results, folder)
 
     async def collections(self, session_token: str | None = None) -> gr.Dropdown:
         backend = self.ctx.backend(session_token)
@@ -329,6 +369,7 @@ class ExploreHandlers:
             backend = self.ctx.backend(session_token)
             found = await discovery.get_collection(backend.client, slug, token=backend.token)
         results = [summary_json(model) for model in found.models]
+        await self.covers_for_page(backend.client, results, request)
         about = f" — {html.escape(found.description[:300])}" if found.description else ""
         yield (
             results,

@@ -74,6 +74,13 @@ def test_search_finds_the_upscaler_and_its_card_runs_its_default_example(page) -
     open_button = page.get_by_role("button", name="Open nightmareai/real-esrgan")
     expect(open_button).to_be_visible(timeout=30_000)
     expect(page.get_by_text("Real-ESRGAN with optional face correction")).to_be_visible()
+    # The simulator's cover (its own http origin) was fetched by the server and is served from
+    # the app's origin; the page never loads it from the API's address.
+    cover = page.locator("img.nl-cover").first
+    expect(cover).to_have_attribute("src", re.compile(r"^/gradio_api/file="), timeout=15_000)
+    page.wait_for_function(
+        "img => img.complete && img.naturalWidth > 0", arg=cover.element_handle()
+    )
     page.screenshot(path=SCREENSHOTS / "explore-1-search.png", full_page=True)
 
     open_button.click()

@@ -91,7 +91,9 @@ def build_app(settings: Settings | None = None, ctx: AppContext | None = None) -
         live = gr.State(LiveRuns())
         stored, restore, restore_outputs = build_token_bar(ctx, session)
         build_quota_bar(ctx, session, history.count)
-        with gr.Tabs() as tabs:
+        # "wrap": on a phone the tabs take two lines. Gradio 6.31's "More tabs" menu measured
+        # seven tabs wrongly and left the bar wider than the screen.
+        with gr.Tabs(overflow_behavior="wrap") as tabs:
             # Tab ids are the panels' names: Explore's "Open in the X panel" selects one.
             with gr.Tab("💬 Chat", id="chat"):
                 chat_model = build_chat_panel(ctx, session, history, live)

@@ -376,34 +376,42 @@ class ExploreHandlers:
             f"**{html.escape(found.name)}**{about} ({len(results)} model{'s' if len(results) != 1 else ''})",
         )
 
-    async def model_card(
-        self, model_text: str, session_token: str | None = None
-    ) -> tuple[ModelCard, ModelInfo, list[ModelExample], str]:
+    async def model_info(self, model_text: str, session_token: str | None) -> ModelInfo:
+        """The model's schema and metadata (the client caches it), or a clear refusal."""
         with user_errors():
             check_text(model_text, "model", 300)
             ref = ModelRef.parse(model_text)
             backend = self.ctx.backend(session_token)
-            info = await backend.client.get_model(ref, token=backend.token)
+            return await backend.client.get_model(ref, token=backend.token)
+
+    async def model_card(
+        self, model_text: str, session_token: str | None = None
+    ) -> tuple[ModelCard, ModelInfo, list[ModelExample], str]:
+        """The card, the model, its examples (the default one first) and its README Markdown;
+        a README or examples that cannot be read are left out (the card still opens)."""
+        info = await self.model_info(model_text, session_token)
+        ref = ModelRef.parse(model_text)
+        backend = self.ctx.backend(session_token)
+        readme, listed = await asyncio.gather(
+            discovery.get_model_readme(backend.client, ref, token=backend.token),
+            discovery.list_model_examples(
+                backend.client, ref, token=backend.token, limit=MAX_EXAMPLES_SHOWN
+            ),
+            return_exceptions=True,
+        )
+        for outcome in (readme, listed):
+            if isinstance(outcome, BaseException) and not isinstance(outcome, ReplicateError):
+                raise outcome  # a bug, not a model without a README or examples
+        examples = [] if isinstance(listed, BaseException) else list(listed)
+        readme_text = "" if isinstance(readme, BaseException) else readme
         card = model_card(info)
-        try:
-            readme = await discovery.get_model_readme(backend.client, ref, token=backend.token)
-        except ReplicateError:
-            readme = ""
-        try:
-            examples = list(
-                await discovery.list_model_examples(
-                    backend.client, ref, token=backend.token, limit=MAX_EXAMPLES_SHOWN
-                )
-            )
-        except ReplicateError:
-            examples = []
         if info.default_example is not None:
             examples.insert(0, info.default_example)
         unique: list[ModelExample] = []  # the default example is often one of the list too
         for example in examples:
             if all(example.input != seen.input for seen in unique):
                 unique.append(example)
-        return card, info, unique[:MAX_EXAMPLES_SHOWN], readme
+        return card, info, unique[:MAX_EXAMPLES_SHOWN], readme_text
 
     async def card_api(self, model: str) -> dict[str, Any]:
         """A model's card as JSON: description, version, the panel it fits, its output kind, its
@@ -625,11 +633,16 @@ def build_explore_panel(
         if index is None or not 0 <= index < len(inputs):
             return gr.skip(), gr.skip(), gr.skip()
         try:
-            card, info, _, _ = await handlers.model_card(model_text, token)
+            info = await handlers.model_info(model_text, token)
         except gr.Error as exc:
             return gr.skip(), gr.skip(), error_markdown(exc.message)
         fitted = fit_example(info.input_schema, inputs[index])
-        form = {"fields": card.form, "values": fitted.input, "note": card.form_note}
+        form_fields = run_form(info.input_schema)
+        form = {
+            "fields": list(form_fields.fields),
+            "values": fitted.input,
+            "note": form_fields.note,
+        }
         note = fitted.note or f"Example {index + 1} loaded."
         return form, json.dumps(fitted.input, default=str), note
 

@@ -18,7 +18,8 @@ from ..env import env_number
 if TYPE_CHECKING:
     from ..config import Settings
 
-PANELS = ("chat", "image", "video", "avatar", "music")
+# Explore runs any model: on the owner's token, only those of its allow-list ("explore:owner/*").
+PANELS = ("chat", "image", "video", "avatar", "music", "explore")
 
 
 class QuotaConfigError(ValueError):
@@ -50,13 +51,15 @@ def suggested_models(settings: Settings) -> dict[str, list[str]]:
     """Each panel's picker: its configured default, then its suggestions (the default allow-list)."""
     from .. import model_choices as choices
 
-    return {
+    panels = {
         "chat": [settings.chat_model, *choices.CHAT_MODELS],
         "image": [settings.image_model, *choices.IMAGE_MODELS],
         "video": [settings.video_model, *choices.VIDEO_MODELS],
         "avatar": [settings.avatar_model, *choices.AVATAR_MODELS],
         "music": [settings.music_model, *choices.MUSIC_MODELS],
     }
+    # Explore may run, on the owner's token, what any panel may (more: NEUROLINK_ALLOWED_MODELS).
+    return {**panels, "explore": [model for models in panels.values() for model in models]}
 
 
 @dataclass(frozen=True)

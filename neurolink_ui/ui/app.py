@@ -5,17 +5,20 @@ from __future__ import annotations
 import os
 import signal
 from types import FrameType
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlsplit
 
 import gradio as gr
 from starlette.middleware import Middleware
 
 from ..config import Settings
+from ..modalities.generic import PanelName
 from .avatar import build_avatar_panel
 from .chat import build_chat_panel
 from .common import LiveRuns
 from .context import AppContext
+from .explore import CSS as EXPLORE_CSS
+from .explore import build_explore_panel
 from .history import bind_history, build_history_panel, history_state
 from .image import build_image_panel
 from .music import build_music_panel
@@ -91,8 +94,11 @@ def build_app(settings: Settings | None = None, ctx: AppContext | None = None) -
         stored, restore, restore_outputs = build_token_bar(ctx, session)
         build_quota_bar(ctx, session, history.count)
         settings = ctx.settings
-        with gr.Tabs() as tabs:
-            # Tab ids are the panels' names: Remix opens the one that made a shared result.
+        # "wrap": on a phone the tabs take two lines. Gradio 6.31's "More tabs" menu measured
+        # seven tabs wrongly and left the bar wider than the screen.
+        with gr.Tabs(overflow_behavior="wrap") as tabs:
+            # Tab ids are the panels' names: Remix opens the one that made a shared result,
+            # Explore's "Open in the X panel" selects one.
             with gr.Tab("💬 Chat", id="chat"):
                 chat = build_chat_panel(ctx, session, history, live)
             with gr.Tab("🖼️ Image", id="image"):
@@ -103,11 +109,14 @@ def build_app(settings: Settings | None = None, ctx: AppContext | None = None) -
                 avatar = build_avatar_panel(ctx, session, history, live)
             with gr.Tab("🎵 Music", id="music"):
                 music = build_music_panel(ctx, session, history, live)
+            targets = [chat, image, video, avatar, music]
+            with gr.Tab("🧭 Explore", id="explore") as explore_tab:
+                pickers = {cast(PanelName, t.panel): cast(gr.Dropdown, t.model) for t in targets}
+                build_explore_panel(ctx, session, history, live, explore_tab, tabs, pickers)
             with gr.Tab("🕘 History", id="history") as history_tab:
                 build_history_panel(history, history_tab, settings.result_ttl, settings.sharing)
             shared = build_shared_tab()
         bind_history(demo, history)
-        targets = [chat, image, video, avatar, music]
         wire_shared(demo, tabs, shared, ctx.results, settings.sharing, targets)
         demo.load(
             restore, [stored], restore_outputs, api_visibility="private", show_progress="hidden"
@@ -154,7 +163,7 @@ def launch_options(ctx: AppContext) -> dict[str, Any]:
         os.environ["FORWARDED_ALLOW_IPS"] = ""
     return {
         "theme": gr.themes.Soft(primary_hue="violet", secondary_hue="sky"),
-        "css": CSS,
+        "css": CSS + EXPLORE_CSS,
         "max_file_size": MAX_UPLOAD,
         # Gradio pre- and post-processes every event in its thread pool (40 by default), which
         # would cap how many async predictions run at once.

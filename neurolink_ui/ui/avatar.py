@@ -72,6 +72,7 @@ def make_avatar_handler(ctx: AppContext) -> PanelHandler:
 def build_avatar_panel(
     ctx: AppContext, session: gr.State, history: HistoryHandles, live: gr.State
 ) -> RemixTarget:
+    """The panel's components and events; returns what Remix fills and Explore sets."""
     with gr.Row(equal_height=False):
         with gr.Column(scale=2):
             with gr.Row():

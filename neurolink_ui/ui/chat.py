@@ -201,6 +201,7 @@ def retry_split(history: list[dict[str, Any]] | None) -> tuple[list[dict[str, An
 def build_chat_panel(
     ctx: AppContext, session: gr.State, history: HistoryHandles, live: gr.State
 ) -> RemixTarget:
+    """The panel's components and events; returns what Remix fills and Explore sets."""
     with gr.Row(equal_height=False):
         with gr.Column(scale=3):
             chatbot = chat_history_input(

@@ -8,7 +8,7 @@ import logging
 import time
 from collections.abc import AsyncGenerator, Callable, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -22,15 +22,17 @@ from ..modalities.forms import FormField, collect_advanced, form_fields
 from ..pipeline import OutputKind, RunResult, run_model
 from ..replicate.errors import DownloadError, PredictionCanceledError, ReplicateError
 from ..replicate.schema import InputSchema
-from ..replicate.types import ModelRef, Prediction, Progress
+from ..replicate.types import ModelRef, Prediction, Progress, TextDelta
 from ..snippets import file_field_names
 from .adapters import (
     ProgressThrottle,
+    UpdatePacer,
     cancel_failed_markdown,
     plain_text,
     progress_markdown,
     result_markdown,
     stopped_markdown,
+    streaming_markdown,
 )
 from .context import AppContext
 from .history import HistoryHandles, HistoryLog, refresh_after
@@ -273,7 +275,15 @@ def check_numbers(**values: Any) -> None:
 FormComponent = gr.Dropdown | gr.Slider | gr.Number | gr.Checkbox | gr.File | gr.Textbox
 
 
-def _component_for(spec: FormField) -> FormComponent:
+_DEFAULT: Any = object()
+
+
+def form_component(spec: FormField, value: Any = _DEFAULT) -> FormComponent:
+    """The control for one form field, holding `value` (else the model's default)."""
+    if value is not _DEFAULT:
+        if spec.kind == "json" and not isinstance(value, str):
+            value = json.dumps(value)
+        spec = replace(spec, default=value)
     # No `key`: a re-render is a new model's form, which starts from that model's defaults.
     common: dict[str, Any] = {"label": spec.label, "info": spec.info or None, "interactive": True}
     if spec.kind == "dropdown":
@@ -353,7 +363,7 @@ def advanced_form(
             if isinstance(fields, str):
                 gr.Markdown(fields)
                 return
-            components = [_component_for(spec) for spec in fields]
+            components = [form_component(spec) for spec in fields]
 
             def collect(*values: Any) -> str:
                 return json.dumps(collect_advanced(fields, list(values)), default=str)
@@ -473,6 +483,8 @@ class MediaPanel:
     kind: OutputKind
     present: Callable[[RunResult], tuple[Any, ...]] = first_file
     outputs: int = 1
+    # For a model that streams text: the outputs showing the text so far (paced updates).
+    stream: Callable[[str], tuple[Any, ...]] | None = None
 
     async def run(
         self,
@@ -492,6 +504,8 @@ class MediaPanel:
         """
         started = time.monotonic()
         throttle = ProgressThrottle()
+        pacer = UpdatePacer()
+        streamed: list[str] = []
         unchanged = (gr.skip(),) * self.outputs
         session_hash = request.session_hash if request else None
         store = self.ctx.outputs
@@ -520,8 +534,16 @@ class MediaPanel:
                     started=started,
                     max_bytes=budget,
                 ):
-                    if isinstance(event, Progress):
+                    if isinstance(event, TextDelta) and self.stream is not None:
+                        streamed.append(event.text)
+                        if pacer.ready(time.monotonic()) and not stopping(live, self.panel):
+                            text = "".join(streamed)
+                            elapsed = time.monotonic() - started
+                            yield *self.stream(text), streaming_markdown(elapsed, len(text))
+                    elif isinstance(event, Progress):
                         track(live, self.panel, event)
+                        if streamed:  # answering: the text updates say how far it is
+                            continue
                         if throttle.should_show(event) and not stopping(live, self.panel):
                             status = progress_markdown(event, backend.on_replicate)
                             yield *unchanged, status

@@ -77,6 +77,7 @@ def make_music_handler(ctx: AppContext) -> PanelHandler:
 def build_music_panel(
     ctx: AppContext, session: gr.State, history: HistoryHandles, live: gr.State
 ) -> RemixTarget:
+    """The panel's components and events; returns what Remix fills and Explore sets."""
     with gr.Row(equal_height=False):
         with gr.Column(scale=2):
             prompt = gr.Textbox(

@@ -98,6 +98,7 @@ def make_video_handler(ctx: AppContext) -> PanelHandler:
 def build_video_panel(
     ctx: AppContext, session: gr.State, history: HistoryHandles, live: gr.State
 ) -> RemixTarget:
+    """The panel's components and events; returns what Remix fills and Explore sets."""
     with gr.Row(equal_height=False):
         with gr.Column(scale=2):
             prompt = gr.Textbox(

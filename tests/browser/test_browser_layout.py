@@ -26,7 +26,7 @@ pytestmark = pytest.mark.browser
 
 DESKTOP = {"width": 1440, "height": 900}
 PHONE = {"width": 390, "height": 844}
-TABS = ["💬 Chat", "🖼️ Image", "🎬 Video", "🗣️ Avatar", "🎵 Music", "🕘 History"]
+TABS = ["💬 Chat", "🖼️ Image", "🎬 Video", "🗣️ Avatar", "🎵 Music", "🧭 Explore", "🕘 History"]
 RUN_BUTTONS = {
     "💬 Chat": "Send",
     "🖼️ Image": "Generate",

@@ -503,3 +503,18 @@ def test_hidden_endpoints_are_limited_too(app, limits, client, simulator) -> Non
     assert completed is not None and completed["success"] is False
     assert "used your 1 run for today" in json.dumps(completed)
     assert len(_creates(simulator)) == creates  # nothing reached Replicate
+
+
+def test_explore_runs_are_limited_like_every_panel(app, limits, client, simulator) -> None:  # type: ignore[no-untyped-def]
+    run = {"api_name": "/run_model"}
+    limits(runs_per_day=1)
+    client.predict("black-forest-labs/flux-schnell", '{"prompt": "one"}', **run)
+    simulator.requests.clear()
+    message = _refusal(
+        lambda: client.predict("black-forest-labs/flux-schnell", '{"prompt": "two"}', **run)
+    )
+    assert "used your 1 run for today" in message
+    limits()  # Explore's allow-list: what the panels may run
+    message = _refusal(lambda: client.predict("nightmareai/real-esrgan", "{}", **run))
+    assert "cannot run on this Space's token from the Explore panel" in message
+    assert simulator.requests == []  # both refused before any request to Replicate

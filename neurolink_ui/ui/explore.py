@@ -1,0 +1,701 @@
+"""The Explore tab: search Replicate's public models, browse collections, and run any model from a
+form generated from its own schema, its outputs shown as its output schema and files say."""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import json
+from collections.abc import AsyncGenerator, Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+
+from ..limits import check_text, parse_json_object
+from ..modalities.common import InputProblem, MappedInput
+from ..modalities.forms import FormField, collect_advanced
+from ..modalities.generic import (
+    OutputPlan,
+    PanelName,
+    fit_example,
+    fitting_panel,
+    output_plan,
+    result_views,
+    run_form,
+    sniff_file,
+)
+from ..pipeline import RunResult
+from ..replicate import discovery
+from ..replicate.client import ReplicateClient
+from ..replicate.errors import ReplicateError
+from ..replicate.schema import InputSchema, ModelInfo
+from ..replicate.types import ModelExample, ModelRef
+from .common import (
+    EVENT_CONCURRENCY,
+    RENDER_ONE_AT_A_TIME,
+    FormComponent,
+    LiveRuns,
+    MediaPanel,
+    PanelUpdate,
+    error_markdown,
+    form_component,
+    from_page,
+    parse_advanced,
+    reports_errors,
+    run_buttons,
+    user_errors,
+    wire_stop,
+)
+from .components import AudioOutput, GalleryOutput, VideoOutput
+from .context import AppContext
+from .history import HistoryHandles, HistoryLog, refresh_after
+from .quota import check_run
+from .readme import readme_html, safe_image
+
+MAX_QUERY_CHARS = discovery.MAX_QUERY_CHARS
+SEARCH_LIMIT = 20
+MAX_EXAMPLES_SHOWN = 12
+MAX_COVER_BYTES = 2 * 1024 * 1024  # a card's picture is 72 px: a big one is not worth it
+OUTPUTS = 6  # text, gallery, video, audio, files, JSON
+MAX_JSON_CHARS = 200_000  # of a JSON output shown as code; longer output is cut
+PANEL_LABELS: dict[PanelName, str] = {
+    "chat": "💬 Chat",
+    "image": "🖼️ Image",
+    "video": "🎬 Video",
+    "avatar": "🗣️ Avatar",
+    "music": "🎵 Music",
+}
+
+
+# ---- search and collections ------------------------------------------------------------------
+
+
+def summary_json(model: discovery.ModelSummary) -> dict[str, Any]:
+    """One result as the page's cards and API callers get it (plain JSON)."""
+    return {
+        "model": str(model.ref),
+        "description": model.description,
+        "run_count": model.run_count,
+        "is_official": model.is_official,
+        "cover_image_url": model.cover_image_url,
+        "url": model.url,
+        "tags": list(model.tags),
+        "score": model.score,
+    }
+
+
+def checked_query(query: Any) -> str:
+    """The search text, or a clear refusal (empty, too long, not text)."""
+    if not isinstance(query, str) or not query.strip():
+        raise InputProblem("Type something to search for: a model name, a task or a word.")
+    if len(query) > MAX_QUERY_CHARS:
+        raise InputProblem(
+            f"The search is {len(query):,} characters long; keep it under {MAX_QUERY_CHARS} "
+            "(a few words work best)."
+        )
+    return query.strip()
+
+
+def _runs(count: int | None) -> str:
+    if count is None:
+        return ""
+    if count >= 1_000_000:
+        return f"{count / 1_000_000:.1f}M runs"
+    if count >= 1_000:
+        return f"{count / 1_000:.1f}k runs"
+    return f"{count} runs"
+
+
+async def local_covers(
+    client: ReplicateClient, results: list[dict[str, Any]], folder: Path
+) -> None:
+    """Covers the page may not load itself (not https: the API's own origin, such as the
+    simulator's) fetched by the server through the client's guarded download (its URL policy,
+    the image size cap, sniffed bytes) into the session's folder, to be served from the app's
+    own origin as `cover_file`. A cover that fails is simply not shown."""
+
+    async def fetch(result: dict[str, Any]) -> None:
+        try:
+            files = await client.download_outputs(
+                result["cover_image_url"], folder / "covers", kind="image", max_files=1,
+                max_bytes=MAX_COVER_BYTES,
+            )  # fmt: skip
+        except ReplicateError:
+            return
+        if files:
+            result["cover_file"] = str(files[0])
+
+    wanted = [
+        r for r in results if r.get("cover_image_url") and not safe_image(r["cover_image_url"])
+    ]
+    await asyncio.gather(*(fetch(result) for result in wanted))
+
+
+def card_html(result: Mapping[str, Any]) -> str:
+    """One result card; every text escaped, the cover only when it is https or a file this app
+    serves (no other URL ever reaches the page)."""
+    cover = str(result.get("cover_image_url") or "")
+    local = str(result.get("cover_file") or "")
+    source = cover if cover and safe_image(cover) else f"/gradio_api/file={local}" if local else ""
+    image = (
+        f'<img class="nl-cover" src="{html.escape(source)}" alt="" loading="lazy" '
+        'referrerpolicy="no-referrer">'
+        if source
+        else '<div class="nl-cover nl-cover-none">🧩</div>'
+    )
+    badge = '<span class="nl-badge">official</span>' if result.get("is_official") else ""
+    description = str(result.get("description") or "")
+    if len(description) > 220:
+        description = description[:219] + "…"
+    runs = _runs(result.get("run_count"))
+    return (
+        f'<div class="nl-result">{image}<div class="nl-result-text">'
+        f"<b>{html.escape(str(result.get('model', '')))}</b> {badge}"
+        f"<div>{html.escape(description)}</div>"
+        f'<div class="nl-runs">{html.escape(runs)}</div></div></div>'
+    )
+
+
+# ---- the model card ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ModelCard:
+    """What the page shows of one model before running it."""
+
+    ref: str
+    description: str
+    version_id: str | None
+    is_official: bool
+    panel: PanelName | None
+    plan: OutputPlan
+    form: list[FormField]
+    form_note: str
+    example_input: dict[str, Any]
+    example_note: str
+
+    def markdown(self) -> str:
+        kind = {"files": "files", "text": "text", "json": "JSON"}[self.plan]
+        official = " · official" if self.is_official else ""
+        version = f"`{self.version_id[:12]}…`" if self.version_id else "*(hidden: official model)*"
+        lines = [
+            f"### {self.ref}{official}",
+            _escape_md(self.description) or "*No description.*",
+            f"Version {version} · returns {kind} · {len(self.form)} inputs in the form",
+        ]
+        if self.panel:
+            lines.append(f"Fits the **{PANEL_LABELS[self.panel]}** panel.")
+        return "\n\n".join(lines)
+
+    def api_json(self) -> dict[str, Any]:
+        return {
+            "model": self.ref,
+            "description": self.description,
+            "version": self.version_id,
+            "is_official": self.is_official,
+            "panel": self.panel,
+            "output": self.plan,
+            "fields": [spec.name for spec in self.form],
+            "form_note": self.form_note,
+            "example_input": self.example_input,
+            "example_note": self.example_note,
+        }
+
+
+def _escape_md(text: str) -> str:
+    """A description as plain text in Markdown: no links, images or HTML of its own."""
+    return html.escape(text).replace("[", "\\[").replace("]", "\\]").replace("!", "\\!")
+
+
+def model_card(info: ModelInfo) -> ModelCard:
+    form = run_form(info.input_schema)
+    example = fit_example(info.input_schema, info.example_input)
+    return ModelCard(
+        ref=info.ref,
+        description=info.description,
+        version_id=info.version_id,
+        is_official=info.is_official,
+        panel=fitting_panel(info.input_schema, info.output_schema, info.description),
+        plan=output_plan(info.output_schema),
+        form=list(form.fields),
+        form_note=form.note,
+        example_input=example.input,
+        example_note=example.note,
+    )
+
+
+def example_label(index: int, example: ModelExample) -> str:
+    """How an example is listed: its number and the start of its first text value (files and
+    URLs are named by their field)."""
+    words: list[str] = []
+    for name, value in example.input.items():
+        if isinstance(value, str) and value.startswith(("data:", "http://", "https://")):
+            words.append(f"[{name}]")
+        elif isinstance(value, str) and value.strip():
+            words.append(" ".join(value.split()))
+            break
+    text = " ".join(words)
+    return f"Example {index + 1}: {text[:80]}{'…' if len(text) > 80 else ''}"
+
+
+def merged_input(current: str, fields: list[FormField], values: list[Any]) -> str:
+    """The input JSON after a form change: the form's fields as they now stand (blank or the
+    model's default: left out), every other key kept (what was set in the JSON box)."""
+    try:
+        kept = json.loads(current) if current else {}
+    except json.JSONDecodeError:
+        kept = {}
+    if not isinstance(kept, dict):
+        kept = {}
+    names = {spec.name for spec in fields}
+    merged = {k: v for k, v in kept.items() if k not in names}
+    merged.update(collect_advanced(fields, values))
+    return json.dumps(merged, default=str)
+
+
+# ---- outputs ---------------------------------------------------------------------------------
+
+
+def present_result(plan: OutputPlan, page: bool) -> Callable[[RunResult], tuple[Any, ...]]:
+    """The six output views of a finished run, from the plan and the files' sniffed types.
+
+    The page gets each view shown or hidden; API callers get the plain values (None or "" for
+    the views this run has no use for)."""
+
+    def present(result: RunResult) -> tuple[Any, ...]:
+        files = [(path, sniff_file(path)) for path in result.files]
+        data = result.prediction.output
+        views = result_views(plan, files, text=result.text or None, data=data)
+        shows = set(views.views)
+        values = (
+            result.text if "text" in shows else "",
+            [str(p) for p in views.images] or None,
+            str(views.videos[0]) if views.videos else None,
+            str(views.audios[0]) if views.audios else None,
+            [str(p) for p in views.others] or None,
+            json.dumps(data, indent=2, ensure_ascii=False)[:MAX_JSON_CHARS]
+            if "json" in shows
+            else "",
+        )
+        if not page:
+            return values
+        kinds: tuple[str, ...] = ("text", "images", "video", "audio", "files", "json")
+        return tuple(
+            gr.update(value=value, visible=kind in shows)
+            for kind, value in zip(kinds, values, strict=True)
+        )
+
+    return present
+
+
+def streamed_text(page: bool) -> Callable[[str], tuple[Any, ...]]:
+    def show(text: str) -> tuple[Any, ...]:
+        box = gr.update(value=text, visible=True) if page else text
+        return (box, *(gr.skip(),) * (OUTPUTS - 1))
+
+    return show
+
+
+def history_prompt(model_input: Mapping[str, Any]) -> str:
+    """What History shows as a run's prompt: the first text value, else the input as JSON."""
+    for key in ("prompt", "text", "message", "query"):
+        value = model_input.get(key)
+        if isinstance(value, str) and value.strip():
+            return value
+    return json.dumps(model_input, default=str)[:1000]
+
+
+# ---- handlers ----------------------------------------------------------------------------------
+
+
+def _status_only(markdown: str) -> tuple[Any, ...]:
+    return gr.skip(), markdown
+
+
+@dataclass(frozen=True)
+class ExploreHandlers:
+    """The tab's event functions (plain async functions: tests call them directly)."""
+
+    ctx: AppContext
+
+    async def search(
+        self, query: str, session_token: str | None = None, request: gr.Request | None = None
+    ) -> AsyncGenerator[tuple[Any, ...], None]:
+        """Search public models for `query`: the results as JSON (model, description,
+        run_count, is_official, cover_image_url, url, tags, score) and a status line."""
+        with user_errors():
+            text = checked_query(query)
+            backend = self.ctx.backend(session_token)
+            found = await discovery.search_models(
+                backend.client, text, token=backend.token, limit=SEARCH_LIMIT
+            )
+        results = [summary_json(model) for model in found.models]
+        await self.covers_for_page(backend.client, results, request)
+        count = len(results)
+        status = (
+            f"{count} model{'s' if count != 1 else ''} for “{html.escape(found.query[:80])}”."
+            if count
+            else f"No model matches “{html.escape(found.query[:80])}”. Try another word."
+        )
+        yield results, status
+
+    async def covers_for_page(
+        self, client: ReplicateClient, results: list[dict[str, Any]], request: gr.Request | None
+    ) -> None:
+        """The page's cards get their covers (`local_covers`); API callers get the URLs only."""
+        if from_page(request):
+            folder = self.ctx.session_dir(request.session_hash if request else None)
+            await local_covers(client, results, folder)
+
+    async def collections(self, session_token: str | None = None) -> gr.Dropdown:
+        backend = self.ctx.backend(session_token)
+        try:
+            found = await discovery.list_collections(backend.client, token=backend.token)
+        except ReplicateError as exc:
+            return gr.Dropdown(choices=[], info=f"⚠️ Collections could not be listed: {exc}")
+        return gr.Dropdown(choices=[(c.name or c.slug, c.slug) for c in found], value=None)
+
+    async def collection(
+        self, slug: str, session_token: str | None = None, request: gr.Request | None = None
+    ) -> AsyncGenerator[tuple[Any, ...], None]:
+        """The models of the collection `slug`, as JSON like search results, and a status."""
+        if not slug:
+            yield gr.skip(), "Pick a collection."
+            return
+        with user_errors():
+            check_text(slug, "collection", 200)
+            backend = self.ctx.backend(session_token)
+            found = await discovery.get_collection(backend.client, slug, token=backend.token)
+        results = [summary_json(model) for model in found.models]
+        await self.covers_for_page(backend.client, results, request)
+        about = f" — {html.escape(found.description[:300])}" if found.description else ""
+        yield (
+            results,
+            f"**{html.escape(found.name)}**{about} ({len(results)} model{'s' if len(results) != 1 else ''})",
+        )
+
+    async def model_info(self, model_text: str, session_token: str | None) -> ModelInfo:
+        """The model's schema and metadata (the client caches it), or a clear refusal."""
+        with user_errors():
+            check_text(model_text, "model", 300)
+            ref = ModelRef.parse(model_text)
+            backend = self.ctx.backend(session_token)
+            return await backend.client.get_model(ref, token=backend.token)
+
+    async def model_card(
+        self, model_text: str, session_token: str | None = None
+    ) -> tuple[ModelCard, ModelInfo, list[ModelExample], str]:
+        """The card, the model, its examples (the default one first) and its README Markdown;
+        a README or examples that cannot be read are left out (the card still opens)."""
+        info = await self.model_info(model_text, session_token)
+        ref = ModelRef.parse(model_text)
+        backend = self.ctx.backend(session_token)
+        readme, listed = await asyncio.gather(
+            discovery.get_model_readme(backend.client, ref, token=backend.token),
+            discovery.list_model_examples(
+                backend.client, ref, token=backend.token, limit=MAX_EXAMPLES_SHOWN
+            ),
+            return_exceptions=True,
+        )
+        for outcome in (readme, listed):
+            if isinstance(outcome, BaseException) and not isinstance(outcome, ReplicateError):
+                raise outcome  # a bug, not a model without a README or examples
+        examples = [] if isinstance(listed, BaseException) else list(listed)
+        readme_text = "" if isinstance(readme, BaseException) else readme
+        card = model_card(info)
+        if info.default_example is not None:
+            examples.insert(0, info.default_example)
+        unique: list[ModelExample] = []  # the default example is often one of the list too
+        for example in examples:
+            if all(example.input != seen.input for seen in unique):
+                unique.append(example)
+        return card, info, unique[:MAX_EXAMPLES_SHOWN], readme_text
+
+    async def card_api(self, model: str) -> dict[str, Any]:
+        """A model's card as JSON: description, version, the panel it fits, its output kind, its
+        form's fields and its default example's input (what fits the schema now)."""
+        card, _, examples, _ = await self.model_card(model, None)
+        return {**card.api_json(), "examples": len(examples)}
+
+    async def run(
+        self,
+        model: str,
+        input_json: str = "{}",
+        session_token: str | None = None,
+        generations: HistoryLog | None = None,
+        live: LiveRuns | None = None,
+        request: gr.Request | None = None,
+        profile: gr.OAuthProfile | None = None,
+    ) -> AsyncGenerator[PanelUpdate, None]:
+        """Run `model` (owner/name or owner/name:version) on `input_json` (a JSON object of its
+        inputs, as its schema names them). Outputs: text, images, video, audio, other files,
+        JSON data — each filled when the model's output schema and files say so — and status."""
+        with user_errors():
+            check_text(model, "model", 300)
+            if isinstance(input_json, str):
+                model_input = parse_json_object(input_json or "{}", "The model's input")
+            else:
+                raise InputProblem("The model's input must be a JSON object of names to values.")
+        values = parse_advanced(model_input, text_limit=self.ctx.settings.max_prompt_chars)
+        with user_errors():
+            ref = ModelRef.parse(model)
+            backend = self.ctx.backend(session_token)
+            # The demo's limits refuse before any request (the run checks them again, atomically).
+            await check_run(self.ctx, "explore", ref, backend, request, profile)
+            info = await backend.client.get_model(ref, token=backend.token)
+            problems = info.input_schema.validate(values)
+            if problems:
+                raise InputProblem("This input doesn't fit the model: " + "; ".join(problems[:6]))
+        plan = output_plan(info.output_schema)
+        panel = MediaPanel(
+            self.ctx,
+            "explore",
+            "file" if plan == "files" else "text",
+            present=present_result(plan, from_page(request)),
+            outputs=OUTPUTS,
+            stream=streamed_text(from_page(request)) if plan == "text" else None,
+        )
+
+        def build(schema: InputSchema) -> MappedInput:
+            return MappedInput(schema.coerce(values), [])
+
+        async for update in panel.run(
+            history_prompt(values), str(ref), build, session_token, generations, request, profile,
+            live,
+        ):  # fmt: skip
+            yield update
+
+
+# ---- the tab ---------------------------------------------------------------------------------
+
+CSS = """
+.nl-result { display: flex; gap: 12px; align-items: flex-start; }
+.nl-cover { width: 72px; height: 72px; object-fit: cover; border-radius: 8px; flex: none; }
+.nl-cover-none { display: flex; align-items: center; justify-content: center; font-size: 28px;
+  background: var(--block-background-fill); border: 1px solid var(--border-color-primary); }
+.nl-result-text { min-width: 0; overflow-wrap: anywhere; }
+.nl-badge { font-size: 0.75em; padding: 1px 6px; border-radius: 6px;
+  background: var(--color-accent-soft); border: 1px solid var(--border-color-accent); }
+.nl-runs { font-size: 0.85em; opacity: 0.75; }
+.nl-readme { max-height: 480px; overflow: auto; overflow-wrap: anywhere; }
+.nl-readme img { max-width: 100%; }
+"""
+
+
+def build_explore_panel(
+    ctx: AppContext,
+    session: gr.State,
+    history: HistoryHandles,
+    live: gr.State,
+    tab: gr.Tab,
+    tabs: gr.Tabs,
+    panel_models: Mapping[PanelName, gr.Dropdown],
+) -> None:
+    """The tab's components and events; `panel_models` are the panels' model pickers, set by
+    "Open in the X panel" (the Tabs then switch to that panel, whose tab id is its name)."""
+    handlers = ExploreHandlers(ctx)
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=2, min_width=320):
+            with gr.Row():
+                query = gr.Textbox(
+                    label="Search Replicate's models",
+                    placeholder="A task or a word: upscale, music, llama…",
+                    scale=4,
+                    max_length=MAX_QUERY_CHARS * 20,  # the handler says the real limit clearly
+                )
+                search = gr.Button("Search", variant="primary", scale=1, min_width=90)
+            collections = gr.Dropdown(
+                choices=[], label="…or browse a collection", allow_custom_value=True
+            )
+            found_status = gr.Markdown(elem_classes=["nl-status"])
+            results = gr.JSON(value=[], visible=False, label="Results")
+
+            @gr.render(inputs=[results], **RENDER_ONE_AT_A_TIME)
+            def render_results(found: list[dict[str, Any]] | None) -> None:
+                for index, result in enumerate(found or []):
+                    if not isinstance(result, dict) or not result.get("model"):
+                        continue
+                    with gr.Group(elem_classes=["nl-card"], key=f"r-{index}-{result['model']}"):
+                        gr.HTML(card_html(result), padding=True)
+                        choose = gr.Button(f"Open {result['model']}", size="sm")
+                    choose.click(
+                        lambda ref=result["model"]: ref, None, model_box, queue=False,
+                        api_visibility="private",
+                    ).then(open_model, [model_box, session], card_outputs, api_visibility="private")  # fmt: skip
+
+        with gr.Column(scale=3, min_width=360):
+            with gr.Row():
+                model_box = gr.Textbox(
+                    label="Model", placeholder="owner/name — or pick a result", scale=4
+                )
+                open_button = gr.Button("Open", scale=1, min_width=80)
+            card_md = gr.Markdown("*Search, browse a collection, or type a model to open it.*")
+            open_in_panel = gr.Button("Open in panel", visible=False, size="sm")
+            card_panel = gr.State(None)
+            with gr.Accordion("README", open=False):
+                readme = gr.HTML()
+            examples = gr.Dataset(
+                components=[gr.Textbox(visible=False)],
+                samples=[],
+                visible=False,
+                label="Load example",
+                type="index",
+                samples_per_page=MAX_EXAMPLES_SHOWN,
+            )
+            example_inputs = gr.State([])
+            form_state = gr.State(None)
+
+            with gr.Column():  # the generated form, above the JSON it writes
+
+                @gr.render(inputs=[form_state], **RENDER_ONE_AT_A_TIME)
+                def render_form(state: dict[str, Any] | None) -> None:
+                    if not state:
+                        return
+                    fields: list[FormField] = state["fields"]
+                    values: dict[str, Any] = state["values"]
+                    if state.get("note"):
+                        gr.Markdown(state["note"])
+                    components: list[FormComponent] = []
+                    for spec in fields:
+                        value = values.get(spec.name, spec.default)
+                        if spec.kind == "file" and isinstance(value, str):
+                            # A URL stays a URL: the server never fetches it to show it.
+                            label = f"{spec.label} (URL)"
+                            url = gr.Textbox(value=value, label=label, info=spec.info, max_lines=2)
+                            components.append(url)
+                        else:
+                            components.append(form_component(spec, value))
+
+                    def collect(current: str, *values: Any) -> str:
+                        with user_errors():
+                            return merged_input(current, fields, list(values))
+
+                    for component in components:
+                        component.change(
+                            collect, [input_json, *components], input_json, queue=False,
+                            api_visibility="private",
+                        )  # fmt: skip
+
+            input_json = gr.Code(
+                value="{}", language="json", label="Input JSON (what is sent)", lines=4,
+                interactive=True, max_lines=12,
+            )  # fmt: skip
+
+            run, stop = run_buttons("Run")
+            status = gr.Markdown(elem_classes=["nl-status"])
+            text_out = gr.Textbox(label="Text", lines=6, visible=False, buttons=["copy"])
+            gallery = GalleryOutput(
+                label="Images", columns=2, height=420, object_fit="contain", visible=False,
+                buttons=["download", "fullscreen"],
+            )  # fmt: skip
+            video = VideoOutput(label="Video", visible=False)
+            audio = AudioOutput(label="Audio", visible=False)
+            files = gr.File(label="Files", file_count="multiple", visible=False)
+            json_out = gr.Code(label="JSON", language="json", visible=False)
+
+    card_outputs = [
+        card_md, readme, form_state, input_json, examples, example_inputs, open_in_panel,
+        card_panel, status,
+    ]  # fmt: skip
+
+    async def open_model(model_text: str, session_token: str | None) -> tuple[Any, ...]:
+        try:
+            card, _info, found, text = await handlers.model_card(model_text, session_token)
+        except gr.Error as exc:
+            return (*(gr.skip(),) * (len(card_outputs) - 1), error_markdown(exc.message))
+        form = {"fields": card.form, "values": card.example_input, "note": card.form_note}
+        samples = [[example_label(i, e)] for i, e in enumerate(found)]
+        button = (
+            gr.Button(f"Open in the {PANEL_LABELS[card.panel]} panel", visible=True)
+            if card.panel
+            else gr.Button(visible=False)
+        )
+        notes = [card.example_note] if card.example_note else []
+        if card.example_input:
+            notes.insert(0, "The model's default example is filled in: press Run to run it.")
+        return (
+            card.markdown(),
+            readme_html(text),
+            form,
+            json.dumps(card.example_input, default=str),
+            gr.Dataset(samples=samples, visible=bool(samples)),
+            [e.input for e in found],
+            button,
+            card.panel,
+            "\n\n".join(notes),
+        )
+
+    async def load_example(
+        index: int | None, inputs: list[dict[str, Any]], model_text: str, token: str | None
+    ) -> tuple[Any, ...]:
+        if index is None or not 0 <= index < len(inputs):
+            return gr.skip(), gr.skip(), gr.skip()
+        try:
+            info = await handlers.model_info(model_text, token)
+        except gr.Error as exc:
+            return gr.skip(), gr.skip(), error_markdown(exc.message)
+        fitted = fit_example(info.input_schema, inputs[index])
+        form_fields = run_form(info.input_schema)
+        form = {
+            "fields": list(form_fields.fields),
+            "values": fitted.input,
+            "note": form_fields.note,
+        }
+        note = fitted.note or f"Example {index + 1} loaded."
+        return form, json.dumps(fitted.input, default=str), note
+
+    def open_panel(model_text: str, panel: PanelName | None) -> tuple[Any, ...]:
+        if panel is None or panel not in panel_models:
+            return gr.skip(), error_markdown("This model fits no panel: run it here.")
+        updates: list[Any] = [gr.skip()] * len(panel_models)
+        updates[list(panel_models).index(panel)] = model_text.strip()
+        return (*updates, gr.Tabs(selected=panel))
+
+    quiet: dict[str, Any] = {"api_visibility": "private", "show_progress": "hidden"}
+    gr.on(
+        [search.click, query.submit],
+        reports_errors(_status_only)(handlers.search),
+        [query, session],
+        [results, found_status],
+        api_name="search",
+        concurrency_limit=EVENT_CONCURRENCY,
+    )
+    tab.select(handlers.collections, [session], [collections], **quiet)
+    collections.input(
+        reports_errors(_status_only)(handlers.collection),
+        [collections, session],
+        [results, found_status],
+        api_name="collection",
+    )
+    gr.on(
+        [open_button.click, model_box.submit], open_model, [model_box, session], card_outputs,
+        api_visibility="private",
+    )  # fmt: skip
+    gr.api(handlers.card_api, api_name="model_card")
+    examples.click(
+        load_example,
+        [examples, example_inputs, model_box, session],
+        [form_state, input_json, status],
+        api_visibility="private",
+    )
+    open_in_panel.click(
+        open_panel, [model_box, card_panel], [*panel_models.values(), tabs], queue=False,
+        api_visibility="private",
+    )  # fmt: skip
+
+    event = run.click(
+        reports_errors(_failed_run)(handlers.run),
+        [model_box, input_json, session, history.log, live],
+        [text_out, gallery, video, audio, files, json_out, status],
+        api_name="run_model",
+        concurrency_limit=EVENT_CONCURRENCY,
+        concurrency_id="explore",
+    )
+    refresh_after(event, history)
+    wire_stop(ctx, "explore", stop, [event], session, live, status)
+
+
+def _failed_run(markdown: str) -> PanelUpdate:
+    return *(gr.skip(),) * OUTPUTS, markdown

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import json
 import logging
 import time
 from collections.abc import AsyncGenerator, Callable, Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import aclosing, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -143,15 +144,24 @@ def media_failed(outputs: int = 1) -> Callable[[str], PanelUpdate]:
     return failed
 
 
+# How long Stop waits, once its cancel reached Replicate, for the run to end and say so itself.
+STOP_REPORT_WAIT = 3.0
+
+
 @dataclass
 class LiveRuns:
-    """The prediction each panel of this session is running: what its Stop button cancels.
+    """The run each panel of this session has in progress: what its Stop button cancels.
 
     One object per session (a `gr.State`), shared by reference like the History log.
     """
 
     running: dict[str, str] = field(default_factory=dict)  # panel → prediction id
     stopping: set[str] = field(default_factory=set)  # panels whose Stop was clicked
+    active: set[str] = field(default_factory=set)  # panels whose run has not ended
+
+    def start(self, panel: str) -> None:
+        self.finish(panel)
+        self.active.add(panel)
 
     def track(self, panel: str, prediction_id: str) -> None:
         if prediction_id:
@@ -160,6 +170,55 @@ class LiveRuns:
     def finish(self, panel: str) -> None:
         self.running.pop(panel, None)
         self.stopping.discard(panel)
+        self.active.discard(panel)
+
+    async def ended(self, panel: str, within: float) -> bool:
+        """Whether the panel's run ends within `within` seconds."""
+        deadline = time.monotonic() + within
+        while panel in self.active:
+            if time.monotonic() >= deadline:
+                return False
+            await asyncio.sleep(0.05)
+        return True
+
+
+@contextmanager
+def live_run(live: LiveRuns | None, panel: str) -> Iterator[None]:
+    """Marks the panel's run in progress while the block runs (a handler's whole run, so its
+    last update is out before Stop reads it as ended)."""
+    if live is None:
+        yield
+        return
+    live.start(panel)
+    try:
+        yield
+    finally:
+        live.finish(panel)
+
+
+def runs_live(
+    panel: str,
+) -> Callable[
+    [Callable[..., AsyncGenerator[Update, None]]], Callable[..., AsyncGenerator[Update, None]]
+]:
+    """A panel handler whose run is marked in progress (`live_run`) in the session's LiveRuns,
+    the argument of that type."""
+
+    def decorate(
+        handler: Callable[..., AsyncGenerator[Update, None]],
+    ) -> Callable[..., AsyncGenerator[Update, None]]:
+        @functools.wraps(handler)
+        async def running(*args: Any, **kwargs: Any) -> AsyncGenerator[Update, None]:
+            live = next((a for a in (*args, *kwargs.values()) if isinstance(a, LiveRuns)), None)
+            updates = handler(*args, **kwargs)
+            with live_run(live, panel):
+                async with aclosing(updates):
+                    async for update in updates:
+                        yield update
+
+        return running
+
+    return decorate
 
 
 def track(live: LiveRuns | None, panel: str, event: Progress) -> None:
@@ -168,14 +227,8 @@ def track(live: LiveRuns | None, panel: str, event: Progress) -> None:
 
 
 def stopping(live: LiveRuns | None, panel: str) -> bool:
-    """Stop was clicked: the event says nothing more, so no late progress line can overwrite
-    what the Stop handler wrote (Gradio's cancel of the event may land a moment later)."""
+    """Stop was clicked: the run shows no more progress, only how it ended."""
     return live is not None and panel in live.stopping
-
-
-def finish(live: LiveRuns | None, panel: str) -> None:
-    if live is not None:
-        live.finish(panel)
 
 
 def wire_stop(
@@ -187,21 +240,32 @@ def wire_stop(
     live: gr.State,
     status: gr.Markdown,
 ) -> None:
-    """Stop ends the panel's `events` and its own handler reports the cancel in `status`."""
+    """Stop cancels the panel's prediction at Replicate and ends its `events`; the status says
+    how the run ended (see `make_stop_handler`)."""
     stop.click(
         make_stop_handler(ctx, panel),
         [session, live],
         [status],
         cancels=events,
         api_visibility="private",
+        concurrency_limit=EVENT_CONCURRENCY,  # a Stop never queues behind another visitor's
+        concurrency_id="stop",
     )
 
 
 def make_stop_handler(ctx: AppContext, panel: str) -> Callable[..., Any]:
-    """The Stop button's own handler: `cancels=` ends the panel's event (which cancels its
-    prediction), and this says what happened at Replicate, since the ended event cannot."""
+    """The Stop button's own handler: it cancels the run's prediction at Replicate, then lets the
+    run say how it ended.
 
-    async def stop(session_token: str | None, live: LiveRuns | None) -> str:
+    The page writes an event's last update again when the event completes (Gradio repeats a
+    generator's final values), so a status written here is overwritten by the run's last one
+    whenever the run ends by itself. So the run ends with its own "Stopped" status (or its
+    result, when the prediction finished first), and this handler writes the status only when
+    the run does not end within STOP_REPORT_WAIT: no prediction yet, the cancel failed, or
+    Replicate is slow to end it. Then `cancels=` ends the event, which sends nothing more.
+    """
+
+    async def stop(session_token: str | None, live: LiveRuns | None) -> Any:
         # Not popped: a second click cancels again (idempotent) instead of "nothing running".
         prediction_id = live.running.get(panel) if live else None
         if live is not None:
@@ -214,6 +278,8 @@ def make_stop_handler(ctx: AppContext, panel: str) -> Callable[..., Any]:
             prediction = await backend.client.cancel_prediction(prediction_id, token=backend.token)
         except ReplicateError as exc:
             return cancel_failed_markdown(prediction_id, str(exc), backend.on_replicate)
+        if live is not None and await live.ended(panel, STOP_REPORT_WAIT):
+            return gr.skip()  # the run's last update says it
         return stopped_markdown(prediction, backend.on_replicate)
 
     return stop
@@ -489,13 +555,32 @@ class MediaPanel:
 
         Progress only touches the status; the result goes to the output via `present` and into
         History. `build` maps the person's values onto the model's schema (and refuses bad ones).
+        A run canceled at Replicate (Stop) ends with a status that says so.
         """
+        updates = self._updates(
+            prompt, model_text, build, session_token, generations, request, profile, live
+        )
+        with live_run(live, self.panel):
+            async with aclosing(updates):
+                async for update in updates:
+                    yield update
+
+    async def _updates(
+        self,
+        prompt: str,
+        model_text: str,
+        build: Callable[[InputSchema], MappedInput],
+        session_token: str | None,
+        generations: HistoryLog | None,
+        request: gr.Request | None,
+        profile: gr.OAuthProfile | None,
+        live: LiveRuns | None,
+    ) -> AsyncGenerator[PanelUpdate, None]:
         started = time.monotonic()
         throttle = ProgressThrottle()
         unchanged = (gr.skip(),) * self.outputs
         session_hash = request.session_hash if request else None
         store = self.ctx.outputs
-        finish(live, self.panel)
         with user_errors(), stopped_at_replicate() as stopped:
             check_text(prompt, "prompt", self.ctx.settings.max_prompt_chars)
             store.refuse_when_full(session_hash)
@@ -526,7 +611,6 @@ class MediaPanel:
                             status = progress_markdown(event, backend.on_replicate)
                             yield *unchanged, status
                     elif isinstance(event, RunResult):
-                        finish(live, self.panel)
                         if not info.is_official and info.version_id and not ref.version:
                             event.notes.append(f"Ran version {info.version_id[:12]}…")
                         if budget is not None:
@@ -545,12 +629,8 @@ class MediaPanel:
                 if budget is None or "limit" not in str(exc):
                     raise
                 raise store.refused_download(budget, exc.url) from None
-        if stopped.prediction is not None:  # canceled: say so (unless Stop did), keep the outputs
-            clicked = stopping(live, self.panel)
-            finish(live, self.panel)
-            if not clicked:
-                status = stopped_markdown(stopped.prediction, backend.on_replicate)
-                yield *unchanged, status
+        if stopped.prediction is not None:  # canceled: say so, keep the outputs
+            yield *unchanged, stopped_markdown(stopped.prediction, backend.on_replicate)
 
 
 def _shortened(value: Any) -> Any:

@@ -365,6 +365,15 @@ def _component_for(spec: FormField) -> FormComponent:
 FilledFields = Callable[[InputSchema], Iterable[str]]
 
 
+@dataclass(frozen=True)
+class ModelForm:
+    """The Advanced form of one model (as picked): its fields, or a note saying why none."""
+
+    model: str
+    fields: tuple[FormField, ...] = ()  # hashable: Gradio hashes a State's value after events
+    note: str = "This model has no further parameters."
+
+
 def advanced_form(
     ctx: AppContext,
     model: gr.Dropdown,
@@ -384,41 +393,22 @@ def advanced_form(
             visible=False,
         )
 
-        form = gr.State(None)  # the selected model's form fields, or why there are none
+        form = gr.State(None)  # the last loaded model's ModelForm
 
-        async def load_form(model_text: str, token: str | None) -> tuple[object, str]:
-            # A new model's form starts from its own defaults; old values don't apply.
-            try:
-                backend = ctx.backend(token)
-                info = await backend.client.get_model(
-                    ModelRef.parse(model_text), token=backend.token
-                )
-            except ReplicateError as exc:
-                return f"⚠️ {exc}", "{}"
-            fields = form_fields(info.input_schema, exclude=filled(info.input_schema))
-            return (fields or "This model has no further parameters."), "{}"
-
-        # On page load and whenever the model or the token changes (render can't await).
-        # Known gap: the page reuses controls by position across re-renders, so a new model's
-        # Slider can briefly receive the old Dropdown's value there (a console warning). Emptying
-        # the form first fixed that but let a slow page-load result overwrite a newer model's form.
-        gr.on(
-            None,
-            load_form,
-            [model, session],
-            [form, advanced],
-            api_visibility="private",
-            show_progress="hidden",
-        )
-
-        @gr.render(inputs=[form], **RENDER_ONE_AT_A_TIME)
-        def render_form(fields: list[FormField] | str | None) -> None:
-            if fields is None:
+        # Drawn when the model changes and when its form has loaded. The page reuses a render's
+        # controls by position (its children are keyed by index), so a new model's controls
+        # drawn straight over the old ones got their stale values ("webp" in a slider: a console
+        # warning). Defined before the form's load, this render runs first on a model change and
+        # draws a note where the old controls were; the new controls follow once loaded.
+        @gr.render(inputs=[form, model], **RENDER_ONE_AT_A_TIME)
+        def render_form(loaded: ModelForm | None, model_text: str) -> None:
+            if loaded is None or loaded.model != model_text:
                 gr.Markdown("Reading the model's schema…")
                 return
-            if isinstance(fields, str):
-                gr.Markdown(fields)
+            if not loaded.fields:
+                gr.Markdown(loaded.note)
                 return
+            fields = loaded.fields
             components = [_component_for(spec) for spec in fields]
 
             def collect(*values: Any) -> str:
@@ -428,6 +418,30 @@ def advanced_form(
                 component.change(
                     collect, components, advanced, api_visibility="private", queue=False
                 )
+
+        async def load_form(model_text: str, token: str | None) -> tuple[ModelForm, str]:
+            # A new model's form starts from its own defaults; old values don't apply.
+            try:
+                backend = ctx.backend(token)
+                info = await backend.client.get_model(
+                    ModelRef.parse(model_text), token=backend.token
+                )
+            except ReplicateError as exc:
+                return ModelForm(model_text, note=f"⚠️ {exc}"), "{}"
+            fields = form_fields(info.input_schema, exclude=filled(info.input_schema))
+            return ModelForm(model_text, tuple(fields)), "{}"
+
+        # On page load and whenever the model or the token changes (render can't await); one
+        # load at a time and the last always runs, so forms land in the order of the picks.
+        gr.on(
+            None,
+            load_form,
+            [model, session],
+            [form, advanced],
+            api_visibility="private",
+            show_progress="hidden",
+            trigger_mode="always_last",
+        )
 
     return advanced
 

@@ -33,8 +33,10 @@ CACHE_CLEANUP = (3600, 3600)  # every hour, files older than an hour
 CSS = """
 /* clip, not Gradio's hidden: a hidden overflow is a scroll container, which defeats sticky. */
 .gradio-container { max-width: 1280px !important; margin: auto; overflow: clip !important; }
-.nl-banner { border-radius: 10px; padding: 4px 14px; background: var(--block-background-fill);
+/* Gradio puts the class on the Markdown's block and on its prose: one border, on the block. */
+.block.nl-banner { border-radius: 10px; padding: 4px 14px; background: var(--block-background-fill);
   border: 1px solid var(--border-color-accent); }
+.prose.nl-banner { border: none; padding: 0; background: none; }
 .nl-status { min-height: 2.2em; }
 /* Long prompts, URLs and JSON wrap instead of widening the page on a phone. */
 .gradio-container .prose { overflow-wrap: anywhere; }
@@ -60,6 +62,20 @@ CSS = """
 .nl-thumb img, .nl-thumb video { object-fit: contain !important; }
 .nl-run { position: sticky; bottom: 0; z-index: 100; padding: 8px 0;
   background: var(--body-background-fill); }
+/* While it floats over the form it reads as a bar, not as a cut through the field behind it;
+   a field reached by keyboard or scrolled into view stops above it. */
+.nl-run { border-top: 1px solid var(--border-color-primary);
+  box-shadow: 0 -6px 10px -6px rgba(0, 0, 0, 0.18); }
+html { scroll-padding-bottom: 80px; }
+/* A primary button under the pointer (as it stays after a click) darkens; Gradio's lighter
+   hover shade read as a disabled button once a run had ended. */
+button.primary:hover:not(:disabled) { background: var(--button-primary-background-fill);
+  filter: brightness(0.9); }
+/* On a phone the gallery is as tall as its images: a fixed 520 px left a square image with
+   200 px of empty box below it. */
+@media (max-width: 640px) {
+  .nl-gallery, .nl-gallery .grid-wrap { height: auto !important; min-height: 160px; }
+}
 .nl-status pre { max-height: 8em; overflow: auto; font-size: 0.8em; }
 """
 

@@ -571,80 +571,63 @@ class MediaPanel:
         History. `build` maps the person's values onto the model's schema (and refuses bad ones).
         A run canceled at Replicate (Stop) ends with a status that says so.
         """
-        updates = self._updates(
-            prompt, model_text, build, session_token, generations, request, profile, live
-        )
         with live_run(live, self.panel):
-            async with aclosing(updates):
-                async for update in updates:
-                    yield update
-
-    async def _updates(
-        self,
-        prompt: str,
-        model_text: str,
-        build: Callable[[InputSchema], MappedInput],
-        session_token: str | None,
-        generations: HistoryLog | None,
-        request: gr.Request | None,
-        profile: gr.OAuthProfile | None,
-        live: LiveRuns | None,
-    ) -> AsyncGenerator[PanelUpdate, None]:
-        started = time.monotonic()
-        throttle = ProgressThrottle()
-        unchanged = (gr.skip(),) * self.outputs
-        session_hash = request.session_hash if request else None
-        store = self.ctx.outputs
-        with user_errors(), stopped_at_replicate() as stopped:
-            check_text(prompt, "prompt", self.ctx.settings.max_prompt_chars)
-            store.refuse_when_full(session_hash)
-            # The session's room bounds this run's downloads when it is below the client's cap.
-            room = store.room(session_hash)
-            budget = room if room < self.ctx.settings.max_output_bytes else None
-            ref = ModelRef.parse(model_text)  # once per run; everything below takes the ModelRef
-            backend = self.ctx.backend(session_token)
-            quota = await check_run(self.ctx, self.panel, ref, backend, request, profile)
-            info = await backend.client.get_model(ref, token=backend.token)
-            mapped = quota.clamp(build(info.input_schema), info.input_schema)
-            yield *unchanged, "📤 Sending to Replicate…"
-            try:
-                async for event in quota.guard(run_model)(
-                    backend.client,
-                    ref,
-                    mapped.input,
-                    token=backend.token,
-                    kind=self.kind,
-                    dest_dir=store.session_dir(session_hash),
-                    notes=mapped.notes,
-                    started=started,
-                    max_bytes=budget,
-                ):
-                    if isinstance(event, Progress):
-                        track(live, self.panel, event)
-                        if throttle.should_show(event) and not stopping(live, self.panel):
-                            status = progress_markdown(event, backend.on_replicate)
-                            yield *unchanged, status
-                    elif isinstance(event, RunResult):
-                        if not info.is_official and info.version_id and not ref.version:
-                            event.notes.append(f"Ran version {info.version_id[:12]}…")
-                        if budget is not None:
-                            event.notes.append(store.room_note(budget))
-                        status = result_markdown(event, backend.on_replicate)
-                        entry = history_entry(
-                            self.panel,
-                            prompt,
-                            event,
-                            store.session_dir(session_hash),
-                            schema=info.input_schema,
-                        )
-                        add_history(generations, entry)
-                        yield *self.present(event), status
-            except DownloadError as exc:
-                if budget is None or "limit" not in str(exc):
-                    raise
-                raise store.refused_download(budget, exc.url) from None
-        if stopped.prediction is not None:  # canceled: say so, keep the outputs
-            yield *unchanged, stopped_markdown(stopped.prediction, backend.on_replicate)
+            started = time.monotonic()
+            throttle = ProgressThrottle()
+            unchanged = (gr.skip(),) * self.outputs
+            session_hash = request.session_hash if request else None
+            store = self.ctx.outputs
+            with user_errors(), stopped_at_replicate() as stopped:
+                check_text(prompt, "prompt", self.ctx.settings.max_prompt_chars)
+                store.refuse_when_full(session_hash)
+                # The session's room bounds this run's downloads when below the client's cap.
+                room = store.room(session_hash)
+                budget = room if room < self.ctx.settings.max_output_bytes else None
+                # Parsed once per run; everything below takes the ModelRef.
+                ref = ModelRef.parse(model_text)
+                backend = self.ctx.backend(session_token)
+                quota = await check_run(self.ctx, self.panel, ref, backend, request, profile)
+                info = await backend.client.get_model(ref, token=backend.token)
+                mapped = quota.clamp(build(info.input_schema), info.input_schema)
+                yield *unchanged, "📤 Sending to Replicate…"
+                try:
+                    async for event in quota.guard(run_model)(
+                        backend.client,
+                        ref,
+                        mapped.input,
+                        token=backend.token,
+                        kind=self.kind,
+                        dest_dir=store.session_dir(session_hash),
+                        notes=mapped.notes,
+                        started=started,
+                        max_bytes=budget,
+                    ):
+                        if isinstance(event, Progress):
+                            track(live, self.panel, event)
+                            if throttle.should_show(event) and not stopping(live, self.panel):
+                                status = progress_markdown(event, backend.on_replicate)
+                                yield *unchanged, status
+                        elif isinstance(event, RunResult):
+                            if not info.is_official and info.version_id and not ref.version:
+                                event.notes.append(f"Ran version {info.version_id[:12]}…")
+                            if budget is not None:
+                                event.notes.append(store.room_note(budget))
+                            status = result_markdown(event, backend.on_replicate)
+                            entry = history_entry(
+                                self.panel,
+                                prompt,
+                                event,
+                                store.session_dir(session_hash),
+                                schema=info.input_schema,
+                            )
+                            add_history(generations, entry)
+                            yield *self.present(event), status
+                except DownloadError as exc:
+                    if budget is None or "limit" not in str(exc):
+                        raise
+                    raise store.refused_download(budget, exc.url) from None
+            if stopped.prediction is not None:  # canceled: say so, keep the outputs
+                yield *unchanged, stopped_markdown(stopped.prediction, backend.on_replicate)
 
 
 def _shortened(value: Any) -> Any:

@@ -153,6 +153,16 @@ def wait_done(page, before: str = "") -> None:  # type: ignore[no-untyped-def]
     )
 
 
+def run_and_read_input_sent(page, tab: str):  # type: ignore[no-untyped-def]
+    """Run the panel as it is filled in; the input sent, as History's newest card shows it."""
+    before = status_text(page)
+    run_button(page, tab).click()
+    wait_done(page, before)
+    goto_tab(page, "🕘 History")
+    page.locator(CARDS).first.get_by_text("Details, downloads and code").click()
+    return page.locator(CARDS).first.locator("pre code").first
+
+
 def generate(page, tab: str, inputs: dict[str, Path], **fields: str) -> None:  # type: ignore[no-untyped-def]
     """One generation on a panel, with the values a person would give it."""
     goto_tab(page, tab)
@@ -350,12 +360,7 @@ def test_advanced_numbers_start_empty_and_send_nothing(
     assert page.evaluate("document.documentElement.scrollHeight") > DESKTOP["height"]
     assert in_viewport(page, run_button(page, "🎵 Music"))
     shot(page, "item9-music-advanced-scrolled")
-    before = status_text(page)
-    run_button(page, "🎵 Music").click()
-    wait_done(page, before)
-    goto_tab(page, "🕘 History")
-    page.locator(CARDS).first.get_by_text("Details, downloads and code").click()
-    sent = page.locator(CARDS).first.locator("pre code").first
+    sent = run_and_read_input_sent(page, "🎵 Music")
     expect(sent).to_contain_text('"prompt": "Slow piano')  # the input sent, read
     assert '"seed"' not in sent.inner_text() and '"continuation_end"' not in sent.inner_text()
     page.close()
@@ -392,12 +397,7 @@ def test_switching_models_logs_no_unparsable_value_warnings(chromium, app: Runni
     page.get_by_role("option", name="png", exact=True).click()
     page.wait_for_timeout(500)
     prompt_box(page).fill("A lighthouse at dusk")
-    before = status_text(page)
-    run_button(page, "🖼️ Image").click()
-    wait_done(page, before)
-    goto_tab(page, "🕘 History")
-    page.locator(CARDS).first.get_by_text("Details, downloads and code").click()
-    sent = page.locator(CARDS).first.locator("pre code").first
+    sent = run_and_read_input_sent(page, "🖼️ Image")
     expect(sent).to_contain_text('"output_format": "png"')
     assert '"safety_tolerance"' not in sent.inner_text()  # nothing of the other models' forms
     page.close()

@@ -8,14 +8,11 @@ only for a run that does not end by itself.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import gradio as gr
 import pytest
 
-from neurolink_ui.config import Settings
 from neurolink_ui.replicate.types import ModelRef
 from neurolink_ui.ui import common
 from neurolink_ui.ui.chat import make_chat_handler
@@ -24,15 +21,6 @@ from neurolink_ui.ui.context import AppContext
 from neurolink_ui.ui.image import make_image_handler
 
 STOPPED = "⏹ **Stopped — canceled at Replicate.**"
-
-
-@pytest.fixture
-async def ctx(simulator, token: str, tmp_path: Path) -> AsyncIterator[AppContext]:  # type: ignore[no-untyped-def]
-    context = AppContext.create(
-        Settings(api_token=token, base_url=simulator.base_url), outputs_dir=tmp_path / "out"
-    )
-    yield context
-    await context.aclose()
 
 
 async def _collect(updates: Any, into: list[tuple[Any, ...]]) -> None:

@@ -41,7 +41,6 @@ CSS = """
 /* Long prompts, URLs and JSON wrap instead of widening the page on a phone. */
 .gradio-container .prose { overflow-wrap: anywhere; }
 .gradio-container .prose code { white-space: pre-wrap; overflow-wrap: anywhere; }
-/* The run button stays in reach below a long Advanced form (see common.run_buttons). */
 /* The token row wraps on a phone instead of squeezing its checkbox to a word a line. */
 .nl-token .row { flex-wrap: wrap; }
 .nl-remember { min-width: 220px !important; flex: 2 1 220px !important; }
@@ -60,13 +59,11 @@ CSS = """
   flex-shrink: 1 !important; }
 .nl-thumb .image-container, .nl-thumb video, .nl-thumb img { background: transparent !important; }
 .nl-thumb img, .nl-thumb video { object-fit: contain !important; }
-.nl-run { position: sticky; bottom: 0; z-index: 100; padding: 8px 0;
+/* Placed after the main inputs (nothing of the form is under it at rest); it sticks to the top
+   while the rest of the form scrolls under it, and a field scrolled into view stops below it. */
+.nl-run { position: sticky; top: 0; bottom: 0; z-index: 100; padding: 8px 0;
   background: var(--body-background-fill); }
-/* While it floats over the form it reads as a bar, not as a cut through the field behind it;
-   a field reached by keyboard or scrolled into view stops above it. */
-.nl-run { border-top: 1px solid var(--border-color-primary);
-  box-shadow: 0 -6px 10px -6px rgba(0, 0, 0, 0.18); }
-html { scroll-padding-bottom: 80px; }
+html { scroll-padding-top: 72px; }
 /* A primary button under the pointer (as it stays after a click) darkens; Gradio's lighter
    hover shade read as a disabled button once a run had ended. */
 button.primary:hover:not(:disabled) { background: var(--button-primary-background-fill);

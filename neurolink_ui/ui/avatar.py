@@ -89,8 +89,8 @@ def build_avatar_panel(
                 label="Example: click to load a portrait and narration",
             )
             model = model_picker("Model", ctx.settings.avatar_model, AVATAR_MODELS)
-            advanced = advanced_form(ctx, model, session, filled_fields)
             run, stop = run_buttons("Animate")
+            advanced = advanced_form(ctx, model, session, filled_fields)
         with gr.Column(scale=3):
             output = VideoOutput(label="Talking avatar", height=420)
             status = gr.Markdown(elem_classes=["nl-status"])

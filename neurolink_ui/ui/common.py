@@ -496,8 +496,9 @@ def example_prompts(
 
 
 def run_buttons(label: str) -> tuple[gr.Button, gr.Button]:
-    """A panel's run and Stop buttons. Their row sticks to the bottom of the screen while the
-    column above it is taller than the screen (a long Advanced form), so they stay in reach."""
+    """A panel's run and Stop buttons, placed after its main inputs and model picker. Their row
+    sticks to the top of the screen while the form below is scrolled (a long Advanced form), and
+    to the bottom on a screen too short to show it, so they stay in reach."""
     with gr.Row(elem_classes=["nl-run"]):
         run = gr.Button(label, variant="primary", scale=2, min_width=100)
         stop = gr.Button("Stop", variant="stop", scale=1, min_width=80)

@@ -100,6 +100,7 @@ def build_image_panel(
                 lines=3,
             )
             model = model_picker("Model", ctx.settings.image_model, IMAGE_MODELS)
+            run, stop = run_buttons("Generate")
             example_prompts(ctx, "image", model, session, prompt)
             with gr.Row():
                 # Wide enough for "Auto (as input image)"; the row wraps where it cannot be.
@@ -114,7 +115,6 @@ def build_image_panel(
                 label="Input image (optional, image-to-image)", type="filepath", height=180
             )
             advanced = advanced_form(ctx, model, session, filled_fields)
-            run, stop = run_buttons("Generate")
         with gr.Column(scale=3):
             gallery = GalleryOutput(
                 label="Images",

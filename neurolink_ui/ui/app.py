@@ -59,9 +59,9 @@ CSS = """
   flex-shrink: 1 !important; }
 .nl-thumb .image-container, .nl-thumb video, .nl-thumb img { background: transparent !important; }
 .nl-thumb img, .nl-thumb video { object-fit: contain !important; }
-/* Placed after the main inputs (nothing of the form is under it at rest); it sticks to the top
+/* Placed after the main inputs, it covers nothing of the form at rest; it sticks to the top
    while the rest of the form scrolls under it, and a field scrolled into view stops below it. */
-.nl-run { position: sticky; top: 0; bottom: 0; z-index: 100; padding: 8px 0;
+.nl-run { position: sticky; top: 0; z-index: 100; padding: 8px 0;
   background: var(--body-background-fill); }
 html { scroll-padding-top: 72px; }
 /* A primary button under the pointer (as it stays after a click) darkens; Gradio's lighter

@@ -497,8 +497,8 @@ def example_prompts(
 
 def run_buttons(label: str) -> tuple[gr.Button, gr.Button]:
     """A panel's run and Stop buttons, placed after its main inputs and model picker. Their row
-    sticks to the top of the screen while the form below is scrolled (a long Advanced form), and
-    to the bottom on a screen too short to show it, so they stay in reach."""
+    sticks to the top of the screen while the form below it is scrolled (a long Advanced form),
+    so they stay in reach without covering anything of the form at rest."""
     with gr.Row(elem_classes=["nl-run"]):
         run = gr.Button(label, variant="primary", scale=2, min_width=100)
         stop = gr.Button("Stop", variant="stop", scale=1, min_width=80)

@@ -79,19 +79,6 @@ def other_token() -> str:
     return OTHER_TOKEN
 
 
-@pytest.fixture
-async def ctx(simulator, token: str, tmp_path: Path) -> AsyncIterator[object]:  # type: ignore[no-untyped-def]
-    """The app's context (clients, output store) on the simulator, for handlers called directly."""
-    from neurolink_ui.config import Settings
-    from neurolink_ui.ui.context import AppContext
-
-    context = AppContext.create(
-        Settings(api_token=token, base_url=simulator.base_url), outputs_dir=tmp_path / "out"
-    )
-    yield context
-    await context.aclose()
-
-
 def token_id(token: str) -> str:
     """How the simulator records a token: the first 12 hex of its sha256."""
     import hashlib

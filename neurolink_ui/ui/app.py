@@ -36,13 +36,14 @@ CACHE_CLEANUP = (3600, 3600)  # every hour, files older than an hour
 CSS = """
 /* clip, not Gradio's hidden: a hidden overflow is a scroll container, which defeats sticky. */
 .gradio-container { max-width: 1280px !important; margin: auto; overflow: clip !important; }
-.nl-banner { border-radius: 10px; padding: 4px 14px; background: var(--block-background-fill);
+/* Gradio puts the class on the Markdown's block and on its prose: one border, on the block. */
+.block.nl-banner { border-radius: 10px; padding: 4px 14px; background: var(--block-background-fill);
   border: 1px solid var(--border-color-accent); }
+.prose.nl-banner { border: none; padding: 0; background: none; }
 .nl-status { min-height: 2.2em; }
 /* Long prompts, URLs and JSON wrap instead of widening the page on a phone. */
 .gradio-container .prose { overflow-wrap: anywhere; }
 .gradio-container .prose code { white-space: pre-wrap; overflow-wrap: anywhere; }
-/* The run button stays in reach below a long Advanced form (see common.run_buttons). */
 /* The token row wraps on a phone instead of squeezing its checkbox to a word a line. */
 .nl-token .row { flex-wrap: wrap; }
 .nl-remember { min-width: 220px !important; flex: 2 1 220px !important; }
@@ -61,8 +62,20 @@ CSS = """
   flex-shrink: 1 !important; }
 .nl-thumb .image-container, .nl-thumb video, .nl-thumb img { background: transparent !important; }
 .nl-thumb img, .nl-thumb video { object-fit: contain !important; }
-.nl-run { position: sticky; bottom: 0; z-index: 100; padding: 8px 0;
+/* Placed after the main inputs, it covers nothing of the form at rest; it sticks to the top
+   while the rest of the form scrolls under it, and a field scrolled into view stops below it. */
+.nl-run { position: sticky; top: 0; z-index: 100; padding: 8px 0;
   background: var(--body-background-fill); }
+html { scroll-padding-top: 72px; }
+/* A primary button under the pointer (as it stays after a click) darkens; Gradio's lighter
+   hover shade read as a disabled button once a run had ended. */
+button.primary:hover:not(:disabled) { background: var(--button-primary-background-fill);
+  filter: brightness(0.9); }
+/* On a phone the gallery is as tall as its images: a fixed 520 px left a square image with
+   200 px of empty box below it. */
+@media (max-width: 640px) {
+  .nl-gallery, .nl-gallery .grid-wrap { height: auto !important; min-height: 160px; }
+}
 .nl-status pre { max-height: 8em; overflow: auto; font-size: 0.8em; }
 """
 

@@ -83,15 +83,15 @@ def build_avatar_panel(
                     type="filepath",
                     min_width=200,
                 )
+            model = model_picker("Model", ctx.settings.avatar_model, AVATAR_MODELS)
+            run, stop = run_buttons("Animate")
             example_portrait, example_audio = write_avatar_example(ctx.outputs_dir / "examples")
             gr.Examples(
                 [[str(example_portrait), str(example_audio)]],
                 [portrait, audio],
                 label="Example: click to load a portrait and narration",
             )
-            model = model_picker("Model", ctx.settings.avatar_model, AVATAR_MODELS)
             advanced = advanced_form(ctx, model, session, filled_fields)
-            run, stop = run_buttons("Animate")
         with gr.Column(scale=3):
             output = VideoOutput(label="Talking avatar", height=420)
             status = gr.Markdown(elem_classes=["nl-status"])

@@ -38,10 +38,10 @@ from .common import (
     advanced_form,
     error_markdown,
     example_prompts,
-    finish,
     from_page,
     history_entry,
     parse_advanced,
+    runs_live,
     stopped_at_replicate,
     stopping,
     track,
@@ -63,6 +63,7 @@ ChatHandler = Callable[..., AsyncGenerator[ChatUpdate, None]]
 
 
 def make_chat_handler(ctx: AppContext) -> ChatHandler:
+    @runs_live("chat")
     async def chat(
         message: str,
         history: list[dict[str, Any]] | None = None,
@@ -126,7 +127,6 @@ def make_chat_handler(ctx: AppContext) -> ChatHandler:
         throttle = ProgressThrottle()
         pacer = UpdatePacer()
         started = time.monotonic()
-        finish(live, "chat")
         yield [*shown, *view.messages()], gr.skip(), "📤 Sending to Replicate…"
         try:
             with user_errors(), stopped_at_replicate() as stopped:
@@ -160,7 +160,6 @@ def make_chat_handler(ctx: AppContext) -> ChatHandler:
                             status = progress_markdown(event, backend.on_replicate)
                             yield gr.skip(), gr.skip(), status
                     elif isinstance(event, RunResult):
-                        finish(live, "chat")
                         if not view.text:
                             view.add(event.text)
                         view.finish(event.predict_time, event.wall_time)
@@ -171,11 +170,8 @@ def make_chat_handler(ctx: AppContext) -> ChatHandler:
                         add_history(generations, entry)
                         yield [*shown, *view.messages()], "", done
             if stopped.prediction is not None:  # canceled: keep what was streamed, say so
-                clicked = stopping(live, "chat")  # then the page shows what it had; Stop said so
-                finish(live, "chat")
-                if not clicked:
-                    status = stopped_markdown(stopped.prediction, backend.on_replicate)
-                    yield [*shown, *view.messages()], gr.skip(), status
+                status = stopped_markdown(stopped.prediction, backend.on_replicate)
+                yield [*shown, *view.messages()], gr.skip(), status
         except gr.Error as exc:
             # Nothing is lost: the dialog goes back to how it was and the message stays typed.
             yield before, gr.skip(), error_markdown(f"Not sent: {exc.message}")

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import json
 import logging
 import time
 from collections.abc import AsyncGenerator, Callable, Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import aclosing, contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TypeVar
@@ -145,15 +146,24 @@ def media_failed(outputs: int = 1) -> Callable[[str], PanelUpdate]:
     return failed
 
 
+# How long Stop waits, once its cancel reached Replicate, for the run to end and say so itself.
+STOP_REPORT_WAIT = 3.0
+
+
 @dataclass
 class LiveRuns:
-    """The prediction each panel of this session is running: what its Stop button cancels.
+    """The run each panel of this session has in progress: what its Stop button cancels.
 
     One object per session (a `gr.State`), shared by reference like the History log.
     """
 
     running: dict[str, str] = field(default_factory=dict)  # panel → prediction id
     stopping: set[str] = field(default_factory=set)  # panels whose Stop was clicked
+    active: set[str] = field(default_factory=set)  # panels whose run has not ended
+
+    def start(self, panel: str) -> None:
+        self.finish(panel)
+        self.active.add(panel)
 
     def track(self, panel: str, prediction_id: str) -> None:
         if prediction_id:
@@ -162,6 +172,55 @@ class LiveRuns:
     def finish(self, panel: str) -> None:
         self.running.pop(panel, None)
         self.stopping.discard(panel)
+        self.active.discard(panel)
+
+    async def ended(self, panel: str, within: float) -> bool:
+        """Whether the panel's run ends within `within` seconds."""
+        deadline = time.monotonic() + within
+        while panel in self.active:
+            if time.monotonic() >= deadline:
+                return False
+            await asyncio.sleep(0.05)
+        return True
+
+
+@contextmanager
+def live_run(live: LiveRuns | None, panel: str) -> Iterator[None]:
+    """Marks the panel's run in progress while the block runs (a handler's whole run, so its
+    last update is out before Stop reads it as ended)."""
+    if live is None:
+        yield
+        return
+    live.start(panel)
+    try:
+        yield
+    finally:
+        live.finish(panel)
+
+
+def runs_live(
+    panel: str,
+) -> Callable[
+    [Callable[..., AsyncGenerator[Update, None]]], Callable[..., AsyncGenerator[Update, None]]
+]:
+    """A panel handler whose run is marked in progress (`live_run`) in the session's LiveRuns,
+    the argument of that type."""
+
+    def decorate(
+        handler: Callable[..., AsyncGenerator[Update, None]],
+    ) -> Callable[..., AsyncGenerator[Update, None]]:
+        @functools.wraps(handler)
+        async def running(*args: Any, **kwargs: Any) -> AsyncGenerator[Update, None]:
+            live = next((a for a in (*args, *kwargs.values()) if isinstance(a, LiveRuns)), None)
+            updates = handler(*args, **kwargs)
+            with live_run(live, panel):
+                async with aclosing(updates):
+                    async for update in updates:
+                        yield update
+
+        return running
+
+    return decorate
 
 
 def track(live: LiveRuns | None, panel: str, event: Progress) -> None:
@@ -170,14 +229,8 @@ def track(live: LiveRuns | None, panel: str, event: Progress) -> None:
 
 
 def stopping(live: LiveRuns | None, panel: str) -> bool:
-    """Stop was clicked: the event says nothing more, so no late progress line can overwrite
-    what the Stop handler wrote (Gradio's cancel of the event may land a moment later)."""
+    """Stop was clicked: the run shows no more progress, only how it ended."""
     return live is not None and panel in live.stopping
-
-
-def finish(live: LiveRuns | None, panel: str) -> None:
-    if live is not None:
-        live.finish(panel)
 
 
 def wire_stop(
@@ -189,21 +242,32 @@ def wire_stop(
     live: gr.State,
     status: gr.Markdown,
 ) -> None:
-    """Stop ends the panel's `events` and its own handler reports the cancel in `status`."""
+    """Stop cancels the panel's prediction at Replicate and ends its `events`; the status says
+    how the run ended (see `make_stop_handler`)."""
     stop.click(
         make_stop_handler(ctx, panel),
         [session, live],
         [status],
         cancels=events,
         api_visibility="private",
+        concurrency_limit=EVENT_CONCURRENCY,  # a Stop never queues behind another visitor's
+        concurrency_id="stop",
     )
 
 
 def make_stop_handler(ctx: AppContext, panel: str) -> Callable[..., Any]:
-    """The Stop button's own handler: `cancels=` ends the panel's event (which cancels its
-    prediction), and this says what happened at Replicate, since the ended event cannot."""
+    """The Stop button's own handler: it cancels the run's prediction at Replicate, then lets the
+    run say how it ended.
 
-    async def stop(session_token: str | None, live: LiveRuns | None) -> str:
+    The page writes an event's last update again when the event completes (Gradio repeats a
+    generator's final values), so a status written here is overwritten by the run's last one
+    whenever the run ends by itself. So the run ends with its own "Stopped" status (or its
+    result, when the prediction finished first), and this handler writes the status only when
+    the run does not end within STOP_REPORT_WAIT: no prediction yet, the cancel failed, or
+    Replicate is slow to end it. Then `cancels=` ends the event, which sends nothing more.
+    """
+
+    async def stop(session_token: str | None, live: LiveRuns | None) -> Any:
         # Not popped: a second click cancels again (idempotent) instead of "nothing running".
         prediction_id = live.running.get(panel) if live else None
         if live is not None:
@@ -216,6 +280,8 @@ def make_stop_handler(ctx: AppContext, panel: str) -> Callable[..., Any]:
             prediction = await backend.client.cancel_prediction(prediction_id, token=backend.token)
         except ReplicateError as exc:
             return cancel_failed_markdown(prediction_id, str(exc), backend.on_replicate)
+        if live is not None and await live.ended(panel, STOP_REPORT_WAIT):
+            return gr.skip()  # the run's last update says it
         return stopped_markdown(prediction, backend.on_replicate)
 
     return stop
@@ -309,6 +375,15 @@ def form_component(spec: FormField, value: Any = _DEFAULT) -> FormComponent:
 FilledFields = Callable[[InputSchema], Iterable[str]]
 
 
+@dataclass(frozen=True)
+class ModelForm:
+    """The Advanced form of one model (as picked): its fields, or a note saying why none."""
+
+    model: str
+    fields: tuple[FormField, ...] = ()  # hashable: Gradio hashes a State's value after events
+    note: str = "This model has no further parameters."
+
+
 def advanced_form(
     ctx: AppContext,
     model: gr.Dropdown,
@@ -328,41 +403,22 @@ def advanced_form(
             visible=False,
         )
 
-        form = gr.State(None)  # the selected model's form fields, or why there are none
+        form = gr.State(None)  # the last loaded model's ModelForm
 
-        async def load_form(model_text: str, token: str | None) -> tuple[object, str]:
-            # A new model's form starts from its own defaults; old values don't apply.
-            try:
-                backend = ctx.backend(token)
-                info = await backend.client.get_model(
-                    ModelRef.parse(model_text), token=backend.token
-                )
-            except ReplicateError as exc:
-                return f"⚠️ {exc}", "{}"
-            fields = form_fields(info.input_schema, exclude=filled(info.input_schema))
-            return (fields or "This model has no further parameters."), "{}"
-
-        # On page load and whenever the model or the token changes (render can't await).
-        # Known gap: the page reuses controls by position across re-renders, so a new model's
-        # Slider can briefly receive the old Dropdown's value there (a console warning). Emptying
-        # the form first fixed that but let a slow page-load result overwrite a newer model's form.
-        gr.on(
-            None,
-            load_form,
-            [model, session],
-            [form, advanced],
-            api_visibility="private",
-            show_progress="hidden",
-        )
-
-        @gr.render(inputs=[form], **RENDER_ONE_AT_A_TIME)
-        def render_form(fields: list[FormField] | str | None) -> None:
-            if fields is None:
+        # Drawn when the model changes and when its form has loaded. The page reuses a render's
+        # controls by position (its children are keyed by index), so a new model's controls
+        # drawn straight over the old ones got their stale values ("webp" in a slider: a console
+        # warning). Defined before the form's load, this render runs first on a model change and
+        # draws a note where the old controls were; the new controls follow once loaded.
+        @gr.render(inputs=[form, model], **RENDER_ONE_AT_A_TIME)
+        def render_form(loaded: ModelForm | None, model_text: str) -> None:
+            if loaded is None or loaded.model != model_text:
                 gr.Markdown("Reading the model's schema…")
                 return
-            if isinstance(fields, str):
-                gr.Markdown(fields)
+            if not loaded.fields:
+                gr.Markdown(loaded.note)
                 return
+            fields = loaded.fields
             components = [form_component(spec) for spec in fields]
 
             def collect(*values: Any) -> str:
@@ -372,6 +428,30 @@ def advanced_form(
                 component.change(
                     collect, components, advanced, api_visibility="private", queue=False
                 )
+
+        async def load_form(model_text: str, token: str | None) -> tuple[ModelForm, str]:
+            # A new model's form starts from its own defaults; old values don't apply.
+            try:
+                backend = ctx.backend(token)
+                info = await backend.client.get_model(
+                    ModelRef.parse(model_text), token=backend.token
+                )
+            except ReplicateError as exc:
+                return ModelForm(model_text, note=f"⚠️ {exc}"), "{}"
+            fields = form_fields(info.input_schema, exclude=filled(info.input_schema))
+            return ModelForm(model_text, tuple(fields)), "{}"
+
+        # On page load and whenever the model or the token changes (render can't await); one
+        # load at a time and the last always runs, so forms land in the order of the picks.
+        gr.on(
+            None,
+            load_form,
+            [model, session],
+            [form, advanced],
+            api_visibility="private",
+            show_progress="hidden",
+            trigger_mode="always_last",
+        )
 
     return advanced
 
@@ -426,8 +506,9 @@ def example_prompts(
 
 
 def run_buttons(label: str) -> tuple[gr.Button, gr.Button]:
-    """A panel's run and Stop buttons. Their row sticks to the bottom of the screen while the
-    column above it is taller than the screen (a long Advanced form), so they stay in reach."""
+    """A panel's run and Stop buttons, placed after its main inputs and model picker. Their row
+    sticks to the top of the screen while the form below it is scrolled (a long Advanced form),
+    so they stay in reach without covering anything of the form at rest."""
     with gr.Row(elem_classes=["nl-run"]):
         run = gr.Button(label, variant="primary", scale=2, min_width=100)
         stop = gr.Button("Stop", variant="stop", scale=1, min_width=80)
@@ -501,78 +582,75 @@ class MediaPanel:
 
         Progress only touches the status; the result goes to the output via `present` and into
         History. `build` maps the person's values onto the model's schema (and refuses bad ones).
+        A run canceled at Replicate (Stop) ends with a status that says so.
         """
-        started = time.monotonic()
-        throttle = ProgressThrottle()
-        pacer = UpdatePacer()
-        streamed: list[str] = []
-        unchanged = (gr.skip(),) * self.outputs
-        session_hash = request.session_hash if request else None
-        store = self.ctx.outputs
-        finish(live, self.panel)
-        with user_errors(), stopped_at_replicate() as stopped:
-            check_text(prompt, "prompt", self.ctx.settings.max_prompt_chars)
-            store.refuse_when_full(session_hash)
-            # The session's room bounds this run's downloads when it is below the client's cap.
-            room = store.room(session_hash)
-            budget = room if room < self.ctx.settings.max_output_bytes else None
-            ref = ModelRef.parse(model_text)  # once per run; everything below takes the ModelRef
-            backend = self.ctx.backend(session_token)
-            quota = await check_run(self.ctx, self.panel, ref, backend, request, profile)
-            info = await backend.client.get_model(ref, token=backend.token)
-            mapped = quota.clamp(build(info.input_schema), info.input_schema)
-            yield *unchanged, "📤 Sending to Replicate…"
-            try:
-                async for event in quota.guard(run_model)(
-                    backend.client,
-                    ref,
-                    mapped.input,
-                    token=backend.token,
-                    kind=self.kind,
-                    dest_dir=store.session_dir(session_hash),
-                    notes=mapped.notes,
-                    started=started,
-                    max_bytes=budget,
-                ):
-                    if isinstance(event, TextDelta) and self.stream is not None:
-                        streamed.append(event.text)
-                        if pacer.ready(time.monotonic()) and not stopping(live, self.panel):
-                            text = "".join(streamed)
-                            elapsed = time.monotonic() - started
-                            yield *self.stream(text), streaming_markdown(elapsed, len(text))
-                    elif isinstance(event, Progress):
-                        track(live, self.panel, event)
-                        if streamed:  # answering: the text updates say how far it is
-                            continue
-                        if throttle.should_show(event) and not stopping(live, self.panel):
-                            status = progress_markdown(event, backend.on_replicate)
-                            yield *unchanged, status
-                    elif isinstance(event, RunResult):
-                        finish(live, self.panel)
-                        if not info.is_official and info.version_id and not ref.version:
-                            event.notes.append(f"Ran version {info.version_id[:12]}…")
-                        if budget is not None:
-                            event.notes.append(store.room_note(budget))
-                        status = result_markdown(event, backend.on_replicate)
-                        entry = history_entry(
-                            self.panel,
-                            prompt,
-                            event,
-                            store.session_dir(session_hash),
-                            schema=info.input_schema,
-                        )
-                        add_history(generations, entry)
-                        yield *self.present(event), status
-            except DownloadError as exc:
-                if budget is None or "limit" not in str(exc):
-                    raise
-                raise store.refused_download(budget, exc.url) from None
-        if stopped.prediction is not None:  # canceled: say so (unless Stop did), keep the outputs
-            clicked = stopping(live, self.panel)
-            finish(live, self.panel)
-            if not clicked:
-                status = stopped_markdown(stopped.prediction, backend.on_replicate)
-                yield *unchanged, status
+        with live_run(live, self.panel):
+            started = time.monotonic()
+            throttle = ProgressThrottle()
+            pacer = UpdatePacer()
+            streamed: list[str] = []
+            unchanged = (gr.skip(),) * self.outputs
+            session_hash = request.session_hash if request else None
+            store = self.ctx.outputs
+            with user_errors(), stopped_at_replicate() as stopped:
+                check_text(prompt, "prompt", self.ctx.settings.max_prompt_chars)
+                store.refuse_when_full(session_hash)
+                # The session's room bounds this run's downloads when below the client's cap.
+                room = store.room(session_hash)
+                budget = room if room < self.ctx.settings.max_output_bytes else None
+                # Parsed once per run; everything below takes the ModelRef.
+                ref = ModelRef.parse(model_text)
+                backend = self.ctx.backend(session_token)
+                quota = await check_run(self.ctx, self.panel, ref, backend, request, profile)
+                info = await backend.client.get_model(ref, token=backend.token)
+                mapped = quota.clamp(build(info.input_schema), info.input_schema)
+                yield *unchanged, "📤 Sending to Replicate…"
+                try:
+                    async for event in quota.guard(run_model)(
+                        backend.client,
+                        ref,
+                        mapped.input,
+                        token=backend.token,
+                        kind=self.kind,
+                        dest_dir=store.session_dir(session_hash),
+                        notes=mapped.notes,
+                        started=started,
+                        max_bytes=budget,
+                    ):
+                        if isinstance(event, TextDelta) and self.stream is not None:
+                            streamed.append(event.text)
+                            if pacer.ready(time.monotonic()) and not stopping(live, self.panel):
+                                text = "".join(streamed)
+                                elapsed = time.monotonic() - started
+                                yield *self.stream(text), streaming_markdown(elapsed, len(text))
+                        elif isinstance(event, Progress):
+                            track(live, self.panel, event)
+                            if streamed:  # answering: the text updates say how far it is
+                                continue
+                            if throttle.should_show(event) and not stopping(live, self.panel):
+                                status = progress_markdown(event, backend.on_replicate)
+                                yield *unchanged, status
+                        elif isinstance(event, RunResult):
+                            if not info.is_official and info.version_id and not ref.version:
+                                event.notes.append(f"Ran version {info.version_id[:12]}…")
+                            if budget is not None:
+                                event.notes.append(store.room_note(budget))
+                            status = result_markdown(event, backend.on_replicate)
+                            entry = history_entry(
+                                self.panel,
+                                prompt,
+                                event,
+                                store.session_dir(session_hash),
+                                schema=info.input_schema,
+                            )
+                            add_history(generations, entry)
+                            yield *self.present(event), status
+                except DownloadError as exc:
+                    if budget is None or "limit" not in str(exc):
+                        raise
+                    raise store.refused_download(budget, exc.url) from None
+            if stopped.prediction is not None:  # canceled: say so, keep the outputs
+                yield *unchanged, stopped_markdown(stopped.prediction, backend.on_replicate)
 
 
 def _shortened(value: Any) -> Any:

@@ -101,16 +101,21 @@ def build_image_panel(
                 lines=3,
             )
             model = model_picker("Model", ctx.settings.image_model, IMAGE_MODELS)
+            run, stop = run_buttons("Generate")
             example_prompts(ctx, "image", model, session, prompt)
             with gr.Row():
-                aspect_ratio = gr.Dropdown(RATIO_CHOICES, value=AUTO_RATIO, label="Aspect ratio")
-                seed = NumberInput(label="Seed (-1 = random)", precision=0, value=-1, minimum=-1)
-                num_outputs = gr.Slider(1, 4, value=1, step=1, label="Images")
+                # Wide enough for "Auto (as input image)"; the row wraps where it cannot be.
+                aspect_ratio = gr.Dropdown(
+                    RATIO_CHOICES, value=AUTO_RATIO, label="Aspect ratio", scale=2, min_width=240
+                )
+                seed = NumberInput(
+                    label="Seed (-1 = random)", precision=0, value=-1, minimum=-1, min_width=110
+                )
+                num_outputs = gr.Slider(1, 4, value=1, step=1, label="Images", min_width=140)
             input_image = ImageInput(
                 label="Input image (optional, image-to-image)", type="filepath", height=180
             )
             advanced = advanced_form(ctx, model, session, filled_fields)
-            run, stop = run_buttons("Generate")
         with gr.Column(scale=3):
             gallery = GalleryOutput(
                 label="Images",

@@ -92,9 +92,9 @@ def build_music_panel(
                 )
                 output_format = gr.Radio(["mp3", "wav"], value="mp3", label="Format")
             model = model_picker("Model", ctx.settings.music_model, MUSIC_MODELS)
+            run, stop = run_buttons("Compose")
             example_prompts(ctx, "music", model, session, prompt)
             advanced = advanced_form(ctx, model, session, filled_fields)
-            run, stop = run_buttons("Compose")
         with gr.Column(scale=3):
             output = AudioOutput(label="Track", type="filepath", buttons=["download"])
             status = gr.Markdown(elem_classes=["nl-status"])

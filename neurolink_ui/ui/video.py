@@ -106,12 +106,12 @@ def build_video_panel(
             )
             start_image = ImageInput(label="Start frame", type="filepath", height=200)
             model = model_picker("Model", ctx.settings.video_model, VIDEO_MODELS)
+            run, stop = run_buttons("Generate video")
             example_prompts(ctx, "video", model, session, prompt)
             with gr.Row():
                 length = gr.Slider(1, 10, value=4, step=1, label="Length (seconds)")
                 aspect_ratio = gr.Dropdown(VIDEO_ASPECT_RATIOS, value="16:9", label="Aspect ratio")
             advanced = advanced_form(ctx, model, session, filled_fields)
-            run, stop = run_buttons("Generate video")
         with gr.Column(scale=3):
             # interactive=False: they are inputs of the visibility step, but outputs to a person.
             output = VideoOutput(

@@ -226,12 +226,6 @@ def test_input_errors_show_once_by_the_input_and_keep_earlier_results(
     visit.close()
 
 
-@pytest.mark.xfail(
-    reason="open: after the merge of the layout, quota and newcomer branches the page does not show "
-    "'Stopped — canceled at Replicate' after Stop on a media panel (Stop itself is covered by "
-    "test_stop_on_every_panel); to be found next session",
-    strict=False,
-)
 def test_progress_and_stop_on_a_slow_media_run(chromium, app_url: str, remote: Simulator) -> None:  # type: ignore[no-untyped-def]
     from playwright.sync_api import expect
 
@@ -311,11 +305,6 @@ def _answer_length(page) -> int:  # type: ignore[no-untyped-def]
     return len(page.locator(".bot").filter(visible=True).last.inner_text())
 
 
-@pytest.mark.xfail(
-    reason="flaky on a loaded machine after the merges (passed 1 of 2 runs); the chat Stop's "
-    "cancel is covered by test_stop_on_every_panel[chat]; to be made steady next session",
-    strict=False,
-)
 def test_stop_ends_a_long_streamed_answer(chromium, app_url: str, remote: Simulator) -> None:  # type: ignore[no-untyped-def]
     """A 4,000-token answer streamed fast: the page takes the Stop click and the text stops.
 

@@ -16,6 +16,7 @@ from ..modalities.generic import PanelName
 from .avatar import build_avatar_panel
 from .chat import build_chat_panel
 from .common import LiveRuns
+from .compare import build_compare_panel
 from .context import AppContext
 from .explore import CSS as EXPLORE_CSS
 from .explore import build_explore_panel
@@ -123,6 +124,8 @@ def build_app(settings: Settings | None = None, ctx: AppContext | None = None) -
             with gr.Tab("🎵 Music", id="music"):
                 music = build_music_panel(ctx, session, history, live)
             targets = [chat, image, video, avatar, music]
+            with gr.Tab("⚖️ Compare", id="compare"):
+                build_compare_panel(ctx, session, history, live)
             with gr.Tab("🧭 Explore", id="explore") as explore_tab:
                 pickers = {cast(PanelName, t.panel): cast(gr.Dropdown, t.model) for t in targets}
                 build_explore_panel(ctx, session, history, live, explore_tab, tabs, pickers)

@@ -124,7 +124,7 @@ def build_app(settings: Settings | None = None, ctx: AppContext | None = None) -
             with gr.Tab("🎵 Music", id="music"):
                 music = build_music_panel(ctx, session, history, live)
             targets = [chat, image, video, avatar, music]
-            with gr.Tab("⚖️ Compare", id="compare"):
+            with gr.Tab("🆚 Compare", id="compare"):
                 build_compare_panel(ctx, session, history, live)
             with gr.Tab("🧭 Explore", id="explore") as explore_tab:
                 pickers = {cast(PanelName, t.panel): cast(gr.Dropdown, t.model) for t in targets}

@@ -605,6 +605,8 @@ async def run_cell(
                         )
                 view.apply(event, hidden())
                 now = time.monotonic()
+                if isinstance(event, TextDelta):  # answering: the boot is over
+                    view.progress = streaming_markdown(now - started, len(view.text))
                 if isinstance(event, Progress) and not view.text:
                     if throttle.should_show(event):
                         yield view
@@ -910,11 +912,9 @@ def build_compare_panel(
         run = gr.Button("Compare", variant="primary", scale=2, min_width=120)
     overall = gr.Markdown(elem_classes=["nl-status"])
 
-    slots: list[CellSlot] = []
-    for row in range(MAX_CELLS // 2):
-        with gr.Row(equal_height=False):
-            for index in (2 * row, 2 * row + 1):
-                slots.append(_cell_slot(index))
+    # One row: the cells side by side on a wide screen, wrapping to one a line on a phone.
+    with gr.Row(equal_height=False):
+        slots = [_cell_slot(index) for index in range(MAX_CELLS)]
 
     # Modality: its controls, its upload's role, its suggested models.
     groups = {"chat": chat_controls, "image": image_controls, "video": video_controls}
@@ -1001,7 +1001,6 @@ def build_compare_panel(
         )
     ]
     state = [session, history.log, live]
-    cell_events: list[Any] = []
     prepared = run.click(
         prepare,
         [modality, models, blind, image, audio, board, *controls],
@@ -1019,7 +1018,6 @@ def build_compare_panel(
         }
         ran = prepared.then(handler, [board, *state], slot.outputs, **common)
         retried = slot.retry.click(handler, [board, *state], slot.outputs, cancels=[ran], **common)
-        cell_events += [ran, retried]
         refresh_after(ran, history)
         refresh_after(retried, history)
         slot.stop.click(
@@ -1029,9 +1027,6 @@ def build_compare_panel(
             cancels=[ran, retried],
             api_visibility="private",
         )
-    # A new Compare replaces the cells still running (their predictions are canceled).
-    prepared_deps = run.click(lambda: None, None, None, cancels=cell_events, queue=False)
-    del prepared_deps
 
     def make_pick(index: int) -> Callable[[CompareBoard], list[Any]]:
         def pick(state: CompareBoard) -> list[Any]:
@@ -1093,8 +1088,15 @@ def build_compare_panel(
 
 
 def _cell_slot(index: int) -> CellSlot:
-    with gr.Column(min_width=320, visible=index < 3, elem_classes=["nl-card"]) as box:
+    with gr.Column(
+        min_width=280, visible=index < 3, elem_id=f"nl-compare-{index}", elem_classes=["nl-card"]
+    ) as box:
         title = gr.Markdown(f"### {label_of(index)}")
+        # Above the output, so they stay in place while an answer streams in below them.
+        with gr.Row():
+            stop = gr.Button("Stop", variant="stop", size="sm", min_width=60)
+            retry = gr.Button("↻ Retry", size="sm", min_width=60)
+            pick = gr.Button("⭐ Pick", size="sm", min_width=60)
         chat = gr.Chatbot(label="Answer", height=320, visible=False, buttons=["copy"])
         gallery = GalleryOutput(
             label="Images",
@@ -1113,8 +1115,4 @@ def _cell_slot(index: int) -> CellSlot:
         )
         audio = AudioOutput(label="Track", type="filepath", visible=False, buttons=["download"])
         status = gr.Markdown(elem_classes=["nl-status"])
-        with gr.Row():
-            stop = gr.Button("Stop", variant="stop", size="sm", min_width=60)
-            retry = gr.Button("↻ Retry", size="sm", min_width=60)
-            pick = gr.Button("⭐ Pick", size="sm", min_width=60)
     return CellSlot(box, title, chat, gallery, video, animated, audio, status, stop, retry, pick)

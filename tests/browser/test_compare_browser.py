@@ -1,0 +1,187 @@
+"""Compare in headless Chromium against `python app.py` on the loopback simulator: three image
+models with one failing cell, and two streaming chat models (blind) with Stop on one cell."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from collections.abc import Iterator
+
+import pytest
+from conftest import TOKEN, start_app_process
+from helpers import stop_process, wait_for_page
+from test_browser import CHROMIUM, CHROMIUM_ARGS, SCREENSHOTS
+from test_browser_layout import goto_tab
+
+from neurolink_ui.model_choices import CHAT_MODELS, IMAGE_MODELS
+from neurolink_ui.simulator.config import Fault
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+DESKTOP = {"width": 1440, "height": 900}
+PHONE = {"width": 390, "height": 844}
+
+
+@pytest.fixture(scope="module")
+def app_url(simulator_session, tmp_path_factory) -> Iterator[str]:  # type: ignore[no-untyped-def]
+    """`python app.py` on a token whose runs go to the test session's loopback simulator."""
+    tmp = tmp_path_factory.mktemp("compare-app")
+    env = {
+        "REPLICATE_API_TOKEN": TOKEN,
+        "REPLICATE_BASE_URL": simulator_session.base_url,
+        # The owner's own playground: no visitor limits (0 = off).
+        "NEUROLINK_VISITOR_RUNS_PER_DAY": "0",
+        "NEUROLINK_VISITOR_RUNS_PER_MINUTE": "0",
+        "NEUROLINK_VISITOR_CONCURRENT": "0",
+        "GRADIO_TEMP_DIR": str(tmp / "gradio"),
+    }
+    log = tmp / "app.log"
+    process, url = start_app_process(env, log)
+    try:
+        wait_for_page(url, process, log.read_text, timeout=240)
+        yield url
+    finally:
+        stop_process(process, grace=20)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    if not shutil.which(CHROMIUM):
+        pytest.fail("Debian's chromium is missing: scripts/test.sh installs it")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+def _open_compare(browser, url: str, viewport: dict[str, int]):  # type: ignore[no-untyped-def]
+    from playwright.sync_api import expect
+
+    page = browser.new_page(viewport=viewport)
+    page.goto(url, wait_until="load")
+    expect(page.get_by_role("tab", name="💬 Chat")).to_be_visible(timeout=30_000)
+    goto_tab(page, "🆚 Compare")  # on a phone, through "More tabs"
+    expect(page.get_by_role("button", name="Compare", exact=True)).to_be_visible(timeout=30_000)
+    return page
+
+
+def _cell(page, index: int):  # type: ignore[no-untyped-def]
+    return page.locator(f"#nl-compare-{index}")
+
+
+def _run_image_compare(page) -> None:  # type: ignore[no-untyped-def]
+    from playwright.sync_api import expect
+
+    page.get_by_role("textbox", name="Prompt (the same for every model)").fill(
+        "A red panda reading a map in a lantern-lit library"
+    )
+    page.get_by_role("button", name="Compare", exact=True).click()
+    for index in (0, 2):
+        cell = _cell(page, index)
+        expect(cell.get_by_text("Done with")).to_be_visible(timeout=60_000)
+        expect(cell.locator("img").first).to_be_visible(timeout=30_000)
+    failing = _cell(page, 1)
+    expect(failing.get_by_text("flagged as sensitive (E005)")).to_be_visible(timeout=30_000)
+
+
+def test_three_image_models_with_one_failing_cell(app_url: str, browser, simulator) -> None:  # type: ignore[no-untyped-def]
+    """The second model's create is refused over HTTP: its cell says why, the others show
+    their images, times and warm start; Pick marks one; History has the two results."""
+    from playwright.sync_api import expect
+
+    failing = IMAGE_MODELS[1]
+    simulator.config.faults = [
+        Fault(
+            method="POST",
+            path=f"/v1/models/{failing}/predictions",
+            status=422,
+            detail="The prompt was flagged as sensitive (E005).",
+            count=10,
+        )
+    ]
+    page = _open_compare(browser, app_url, DESKTOP)
+    _run_image_compare(page)
+    for index, model in enumerate(IMAGE_MODELS[:3]):  # the Image suggestions, in order
+        expect(_cell(page, index).get_by_role("heading", name=model)).to_be_visible()
+    for index in (0, 2):
+        cell = _cell(page, index)
+        expect(cell.get_by_text(re.compile(r"predict [0-9.]+ s · total [0-9.]+ s"))).to_be_visible()
+        expect(cell.get_by_text("warm (")).to_be_visible()
+    expect(_cell(page, 3)).to_be_hidden()  # three models: three cells
+    _cell(page, 2).get_by_role("button", name="⭐ Pick").click()
+    expect(_cell(page, 2).get_by_text("your pick")).to_be_visible(timeout=10_000)
+    expect(page.get_by_text("Your pick:")).to_be_visible()
+    page.screenshot(path=SCREENSHOTS / "compare-desktop.png", full_page=True)
+
+    # Retry on the failed cell once the API accepts it: only that cell runs again.
+    simulator.config.faults = []
+    creates = len([r for r in simulator.requests if r.method == "POST"])
+    _cell(page, 1).get_by_role("button", name="↻ Retry").click()
+    expect(_cell(page, 1).get_by_text("Done with")).to_be_visible(timeout=60_000)
+    assert len([r for r in simulator.requests if r.method == "POST"]) == creates + 1
+
+    goto_tab(page, "🕘 History")
+    expect(page.get_by_text("3 generations in this session.")).to_be_visible(timeout=15_000)
+    page.close()
+
+    phone = _open_compare(browser, app_url, PHONE)
+    simulator.config.faults = [
+        Fault(
+            method="POST",
+            path=f"/v1/models/{failing}/predictions",
+            status=422,
+            detail="The prompt was flagged as sensitive (E005).",
+        )
+    ]
+    _run_image_compare(phone)
+    # Nothing wider than the phone: the cells stack.
+    width = phone.evaluate("document.documentElement.scrollWidth")
+    assert width <= PHONE["width"], width
+    phone.screenshot(path=SCREENSHOTS / "compare-phone.png", full_page=True)
+    phone.close()
+
+
+def test_blind_chat_compare_stop_one_cell_the_other_finishes(
+    app_url: str, browser, simulator
+) -> None:  # type: ignore[no-untyped-def]
+    from playwright.sync_api import expect
+
+    simulator.config.token_interval = 0.15
+    page = _open_compare(browser, app_url, DESKTOP)
+    page.get_by_role("radio", name="Chat").check()
+    expect(page.get_by_role("textbox", name="System prompt")).to_be_visible(timeout=10_000)
+    page.get_by_role("checkbox", name="Blind: hide the models' names until I pick one").check()
+    page.get_by_role("textbox", name="Prompt (the same for every model)").fill(
+        "Tell me about llamas and alpacas"
+    )
+    before = set(simulator.predictions)
+    page.get_by_role("button", name="Compare", exact=True).click()
+    for index in (0, 1):  # both stream side by side
+        expect(_cell(page, index).get_by_text("Answering")).to_be_visible(timeout=60_000)
+        expect(_cell(page, index).get_by_text("You asked")).to_be_visible()
+    expect(_cell(page, 0).get_by_text("Model A")).to_be_visible()
+    page.screenshot(path=SCREENSHOTS / "compare-chat-streaming.png", full_page=True)
+    _cell(page, 0).get_by_role("button", name="Stop").click()
+    expect(_cell(page, 0).get_by_text("Stopped — canceled at Replicate")).to_be_visible(
+        timeout=20_000
+    )
+    second = _cell(page, 1)
+    expect(second.get_by_text("Done with")).to_be_visible(timeout=90_000)
+    # Blind: no model's name anywhere in the cells until the pick.
+    cells_text = _cell(page, 0).inner_text() + second.inner_text()
+    assert not any(model.split("/")[1] in cells_text for model in CHAT_MODELS[:2]), cells_text
+    states = {
+        s.model.slug: s.status for pid, s in simulator.predictions.items() if pid not in before
+    }
+    assert sorted(states.values()) == ["canceled", "succeeded"], states
+    finished = next(model for model, status in states.items() if status == "succeeded")
+    second.get_by_role("button", name="⭐ Pick").click()
+    # Names revealed, the pick marked.
+    expect(second.get_by_role("heading", name=f"⭐ {finished} — your pick")).to_be_visible(
+        timeout=10_000
+    )
+    expect(_cell(page, 0).get_by_role("heading")).not_to_contain_text("Model A")
+    page.screenshot(path=SCREENSHOTS / "compare-chat-stopped.png", full_page=True)
+    page.close()

@@ -414,7 +414,7 @@ class CellView:
 
 def conceal(text: str, model: str, label: str) -> str:
     """`text` with the model's id (and its owner/name) replaced by the cell's label."""
-    for name in {model, model.split(":", 1)[0]}:
+    for name in sorted({model, model.split(":", 1)[0]}, key=len, reverse=True):  # longest first
         text = text.replace(name, label)
     return text
 

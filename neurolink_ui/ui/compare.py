@@ -532,16 +532,22 @@ class CompareBoard:
 # One cell's run: the same steps as a panel's (quota, schema, mapping, run, History).
 
 
+@dataclass(frozen=True)
+class Caller:
+    """Who runs a cell, and where it is recorded: what Gradio hands each run event."""
+
+    session_token: str | None = None
+    generations: HistoryLog | None = None
+    live: LiveRuns | None = None
+    request: gr.Request | None = None
+    profile: gr.OAuthProfile | None = None
+
+
 async def run_cell(
     ctx: AppContext,
     plan: ComparePlan,
     index: int,
-    *,
-    session_token: str | None,
-    generations: HistoryLog | None,
-    live: LiveRuns | None,
-    request: gr.Request | None,
-    profile: gr.OAuthProfile | None,
+    caller: Caller,
     hidden: Callable[[], bool] = lambda: False,
 ) -> AsyncGenerator[CellView, None]:
     """Run cell `index` of `plan`, yielding its view as it changes (paced: progress when it
@@ -549,10 +555,11 @@ async def run_cell(
     only cancellation (Stop) propagates, after the client has canceled the prediction."""
     view = CellView(index, plan.models[index])
     key = cell_key(index)
+    live, request = caller.live, caller.request
     started = time.monotonic()
     session_hash = request.session_hash if request else None
     store = ctx.outputs
-    backend = ctx.backend(session_token)
+    backend = ctx.backend(caller.session_token)
     view.on_replicate = backend.on_replicate
     throttle, pacer = ProgressThrottle(), UpdatePacer()
     budget: int | None = None
@@ -562,7 +569,7 @@ async def run_cell(
         room = store.room(session_hash)
         budget = room if room < ctx.settings.max_output_bytes else None
         ref = ModelRef.parse(view.model)
-        quota = await check_run(ctx, plan.modality, ref, backend, request, profile)
+        quota = await check_run(ctx, plan.modality, ref, backend, request, caller.profile)
         info = await backend.client.get_model(ref, token=backend.token)
         mapped = quota.clamp(map_input(plan, info), info.input_schema)
         view.notes = list(mapped.notes)
@@ -592,7 +599,7 @@ async def run_cell(
                         plan.modality, plan.prompt, event, store.session_dir(session_hash),
                         schema=info.input_schema,
                     )  # fmt: skip
-                    add_history(generations, entry)
+                    add_history(caller.generations, entry)
                     yield view
                     continue
                 if isinstance(event, Progress):
@@ -721,17 +728,8 @@ def make_cell_handler(
             yield (gr.skip(),) * 6
             return
         current, run = board, board.run
-        cell_run = run_cell(
-            ctx,
-            plan,
-            index,
-            session_token=session_token,
-            generations=generations,
-            live=live,
-            request=request,
-            profile=profile,
-            hidden=lambda: current.hidden,
-        )
+        caller = Caller(session_token, generations, live, request, profile)
+        cell_run = run_cell(ctx, plan, index, caller, hidden=lambda: current.hidden)
         async with contextlib.aclosing(cell_run) as views:
             async for view in views:
                 if current.run != run:  # a newer Compare owns the slot (and cancels this run)
@@ -786,21 +784,13 @@ def make_compare_api(ctx: AppContext) -> Callable[..., AsyncGenerator[tuple[Any,
             )
         except (InputProblem, ReplicateError) as exc:
             raise refuse(plain_text(str(exc))) from None
+        caller = Caller(session_token, generations, live, request, profile)
         views = [CellView(index, model) for index, model in enumerate(plan.models)]
         changed: asyncio.Queue[int | None] = asyncio.Queue()
 
         async def drive(index: int) -> None:
             try:
-                async for view in run_cell(
-                    ctx,
-                    plan,
-                    index,
-                    session_token=session_token,
-                    generations=generations,
-                    live=live,
-                    request=request,
-                    profile=profile,
-                ):
+                async for view in run_cell(ctx, plan, index, caller):
                     views[index] = view
                     changed.put_nowait(index)
             finally:

@@ -1,16 +1,18 @@
 """Compare in headless Chromium against `python app.py` on the loopback simulator: three image
 models with one failing cell, and two streaming chat models (blind) with Stop on one cell."""
 
+# ruff: noqa: F811  (tests take the imported `chromium` fixture as an argument)
+
 from __future__ import annotations
 
 import re
-import shutil
 from collections.abc import Iterator
 
 import pytest
 from conftest import TOKEN, start_app_process
 from helpers import stop_process, wait_for_page
-from test_browser import CHROMIUM, CHROMIUM_ARGS, SCREENSHOTS
+from test_browser import SCREENSHOTS
+from test_browser import browser as chromium  # noqa: F401  (its Chromium, as a fixture)
 from test_browser_layout import goto_tab
 
 from neurolink_ui.model_choices import CHAT_MODELS, IMAGE_MODELS
@@ -44,27 +46,28 @@ def app_url(simulator_session, tmp_path_factory) -> Iterator[str]:  # type: igno
         stop_process(process, grace=20)
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    if not shutil.which(CHROMIUM):
-        pytest.fail("Debian's chromium is missing: scripts/test.sh installs it")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
-
-
-def _open_compare(browser, url: str, viewport: dict[str, int]):  # type: ignore[no-untyped-def]
+def _open_compare(chromium, url: str, viewport: dict[str, int]):  # type: ignore[no-untyped-def]
     from playwright.sync_api import expect
 
-    page = browser.new_page(viewport=viewport)
+    page = chromium.new_page(viewport=viewport)
     page.goto(url, wait_until="load")
     expect(page.get_by_role("tab", name="💬 Chat")).to_be_visible(timeout=30_000)
     goto_tab(page, "🆚 Compare")  # on a phone, through "More tabs"
     expect(page.get_by_role("button", name="Compare", exact=True)).to_be_visible(timeout=30_000)
     return page
+
+
+def _refuse_creates(simulator, model: str) -> None:  # type: ignore[no-untyped-def]
+    """The API refuses `model`'s creates (422, over HTTP), as it refuses a flagged prompt."""
+    simulator.config.faults = [
+        Fault(
+            method="POST",
+            path=f"/v1/models/{model}/predictions",
+            status=422,
+            detail="The prompt was flagged as sensitive (E005).",
+            count=100,
+        )
+    ]
 
 
 def _cell(page, index: int):  # type: ignore[no-untyped-def]
@@ -86,22 +89,14 @@ def _run_image_compare(page) -> None:  # type: ignore[no-untyped-def]
     expect(failing.get_by_text("flagged as sensitive (E005)")).to_be_visible(timeout=30_000)
 
 
-def test_three_image_models_with_one_failing_cell(app_url: str, browser, simulator) -> None:  # type: ignore[no-untyped-def]
+def test_three_image_models_with_one_failing_cell(app_url: str, chromium, simulator) -> None:  # type: ignore[no-untyped-def]
     """The second model's create is refused over HTTP: its cell says why, the others show
     their images, times and warm start; Pick marks one; History has the two results."""
     from playwright.sync_api import expect
 
     failing = IMAGE_MODELS[1]
-    simulator.config.faults = [
-        Fault(
-            method="POST",
-            path=f"/v1/models/{failing}/predictions",
-            status=422,
-            detail="The prompt was flagged as sensitive (E005).",
-            count=10,
-        )
-    ]
-    page = _open_compare(browser, app_url, DESKTOP)
+    _refuse_creates(simulator, failing)
+    page = _open_compare(chromium, app_url, DESKTOP)
     _run_image_compare(page)
     for index, model in enumerate(IMAGE_MODELS[:3]):  # the Image suggestions, in order
         expect(_cell(page, index).get_by_role("heading", name=model)).to_be_visible()
@@ -126,15 +121,8 @@ def test_three_image_models_with_one_failing_cell(app_url: str, browser, simulat
     expect(page.get_by_text("3 generations in this session.")).to_be_visible(timeout=15_000)
     page.close()
 
-    phone = _open_compare(browser, app_url, PHONE)
-    simulator.config.faults = [
-        Fault(
-            method="POST",
-            path=f"/v1/models/{failing}/predictions",
-            status=422,
-            detail="The prompt was flagged as sensitive (E005).",
-        )
-    ]
+    phone = _open_compare(chromium, app_url, PHONE)
+    _refuse_creates(simulator, failing)
     _run_image_compare(phone)
     # Nothing wider than the phone: the cells stack.
     width = phone.evaluate("document.documentElement.scrollWidth")
@@ -144,12 +132,12 @@ def test_three_image_models_with_one_failing_cell(app_url: str, browser, simulat
 
 
 def test_blind_chat_compare_stop_one_cell_the_other_finishes(
-    app_url: str, browser, simulator
+    app_url: str, chromium, simulator
 ) -> None:  # type: ignore[no-untyped-def]
     from playwright.sync_api import expect
 
     simulator.config.token_interval = 0.15
-    page = _open_compare(browser, app_url, DESKTOP)
+    page = _open_compare(chromium, app_url, DESKTOP)
     page.get_by_role("radio", name="Chat").check()
     expect(page.get_by_role("textbox", name="System prompt")).to_be_visible(timeout=10_000)
     page.get_by_role("checkbox", name="Blind: hide the models' names until I pick one").check()

@@ -634,7 +634,10 @@ async def run_cell(
     except gr.Error as exc:  # the quota's refusal: this cell is not run, the others are
         view.fail(plain_text(exc.message), "refused")
     except asyncio.CancelledError:
-        view.stop(None)  # the event was canceled (Stop): the client canceled the prediction
+        # The event was canceled (Stop): the client has canceled the prediction it created.
+        view.stop(
+            Prediction(id=view.prediction_id, status="canceled") if view.prediction_id else None
+        )
         finish(live, key)
         raise
     view.stop_clicked = view.state == "stopped" and stopping(live, key)

@@ -191,3 +191,13 @@ def test_guarded_demo_mode_counts_each_cell_as_a_run(app: LaunchedApp, simulator
     finally:
         ctx.quota.close()
         ctx.quota = None
+
+
+def test_cold_boots_are_named_from_the_predictions_own_times(client: Client, simulator) -> None:  # type: ignore[no-untyped-def]
+    simulator.config.cold_start = 2.2  # seconds in `starting`, as a booting model spends them
+    result, _ = client.predict(
+        "chat", CHAT_MODELS, '{"prompt": "hello"}', None, None, api_name="/compare"
+    )
+    for cell in result["cells"]:
+        assert cell["status"] == "succeeded" and cell["cold_boot"] is True, cell
+        assert cell["starting_time"] >= 2.2 and cell["total_time"] > cell["predict_time"]

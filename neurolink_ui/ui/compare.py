@@ -607,9 +607,10 @@ async def run_cell(
                     if stopping(live, key) and event.prediction_id and not view.cancel_sent:
                         # Stopped before the prediction had an id: cancel it now it has one.
                         view.cancel_sent = True
-                        await backend.client.cancel_prediction(
-                            event.prediction_id, token=backend.token
-                        )
+                        with contextlib.suppress(ReplicateError):  # else it runs to its end
+                            await backend.client.cancel_prediction(
+                                event.prediction_id, token=backend.token
+                            )
                 view.apply(event, hidden())
                 now = time.monotonic()
                 if isinstance(event, TextDelta):  # answering: the boot is over

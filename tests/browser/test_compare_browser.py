@@ -118,7 +118,9 @@ def test_three_image_models_with_one_failing_cell(app_url: str, chromium, simula
     assert len([r for r in simulator.requests if r.method == "POST"]) == creates + 1
 
     goto_tab(page, "🕘 History")
-    expect(page.get_by_text("3 generations in this session.")).to_be_visible(timeout=15_000)
+    expect(page.get_by_text("3 generations in this browser's History.")).to_be_visible(
+        timeout=15_000
+    )
     page.close()
 
     phone = _open_compare(chromium, app_url, PHONE)
@@ -142,7 +144,7 @@ def test_blind_chat_compare_stop_one_cell_the_other_finishes(
 ) -> None:  # type: ignore[no-untyped-def]
     from playwright.sync_api import expect
 
-    simulator.config.token_interval = 0.15
+    simulator.config.token_interval = 0.3  # answers of ~20 s: time to click Stop mid-way
     page = _open_compare(chromium, app_url, DESKTOP)
     page.get_by_role("radio", name="Chat").check()
     expect(page.get_by_role("textbox", name="System prompt")).to_be_visible(timeout=10_000)
@@ -155,7 +157,7 @@ def test_blind_chat_compare_stop_one_cell_the_other_finishes(
     for index in (0, 1):  # both stream side by side
         expect(_cell(page, index).get_by_text("Answering")).to_be_visible(timeout=60_000)
         expect(_cell(page, index).get_by_text("You asked")).to_be_visible()
-    expect(_cell(page, 0).get_by_text("Model A")).to_be_visible()
+    expect(_cell(page, 0).get_by_role("heading", name="Model A")).to_be_visible()
     page.screenshot(path=SCREENSHOTS / "compare-chat-streaming.png", full_page=True)
     _cell(page, 0).get_by_role("button", name="Stop").click()
     expect(_cell(page, 0).get_by_text("Stopped — canceled at Replicate")).to_be_visible(

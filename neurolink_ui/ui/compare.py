@@ -58,12 +58,13 @@ from .common import (
     LiveRuns,
     add_history,
     error_markdown,
-    finish,
     history_entry,
+    live_run,
     make_stop_handler,
     refuse,
     stopping,
     track,
+    wire_stop,
 )
 from .components import AudioOutput, GalleryOutput, ImageInput, ImageOutput, VideoOutput
 from .context import AppContext
@@ -361,7 +362,6 @@ class CellView:
     starting_time: float | None = None
     on_replicate: bool = False
     cancel_sent: bool = False  # Stop came before the prediction had an id; canceled since
-    stop_clicked: bool = False  # Stop's own handler wrote the status
 
     @property
     def label(self) -> str:
@@ -563,7 +563,6 @@ async def run_cell(
     view.on_replicate = backend.on_replicate
     throttle, pacer = ProgressThrottle(), UpdatePacer()
     budget: int | None = None
-    finish(live, key)
     try:
         store.refuse_when_full(session_hash)
         room = store.room(session_hash)
@@ -589,7 +588,8 @@ async def run_cell(
         try:
             async for event in events:
                 if isinstance(event, RunResult):
-                    finish(live, key)
+                    if live is not None:  # ended: a late Stop has nothing left to cancel
+                        live.running.pop(key, None)
                     if not info.is_official and info.version_id and not ref.version:
                         event.notes.append(f"Ran version {info.version_id[:12]}…")
                     if budget is not None:
@@ -639,10 +639,7 @@ async def run_cell(
         view.stop(
             Prediction(id=view.prediction_id, status="canceled") if view.prediction_id else None
         )
-        finish(live, key)
         raise
-    view.stop_clicked = view.state == "stopped" and stopping(live, key)
-    finish(live, key)
     yield view
 
 
@@ -679,8 +676,6 @@ def cell_update(view: CellView, plan: ComparePlan, hidden: bool) -> CellUpdate:
     """The cell's six outputs for `view`: its media (or dialog) and its status."""
     skip = gr.skip()
     status = cell_status(view, hidden)
-    if view.stop_clicked:
-        status = skip  # Stop's own handler wrote it; a late line must not overwrite it
     if plan.modality == "chat":
         return chat_messages(view, plan.prompt, hidden), skip, skip, skip, skip, status
     if view.state != "done":
@@ -734,12 +729,14 @@ def make_cell_handler(
         current, run = board, board.run
         caller = Caller(session_token, generations, live, request, profile)
         cell_run = run_cell(ctx, plan, index, caller, hidden=lambda: current.hidden)
-        async with contextlib.aclosing(cell_run) as views:
-            async for view in views:
-                if current.run != run:  # a newer Compare owns the slot (and cancels this run)
-                    return
-                current.cells[index] = view
-                yield cell_update(view, plan, current.hidden)
+        # The whole run is marked live, so Stop's handler leaves the status to its last update.
+        with live_run(live, cell_key(index)):
+            async with contextlib.aclosing(cell_run) as views:
+                async for view in views:
+                    if current.run != run:  # a newer Compare owns the slot (and cancels this)
+                        return
+                    current.cells[index] = view
+                    yield cell_update(view, plan, current.hidden)
 
     return cell
 
@@ -753,8 +750,9 @@ def make_stop_api(ctx: AppContext) -> Callable[..., Any]:
         """Stop cell `cell` (0–3) of this session's running compare; the others keep running."""
         if not isinstance(cell, int | float) or not 0 <= cell < MAX_CELLS:
             raise refuse(f"Cell must be a number from 0 to {MAX_CELLS - 1}.")
-        stop = make_stop_handler(ctx, cell_key(int(cell)))
-        return plain_text(str(await stop(session_token, live)))
+        said = await make_stop_handler(ctx, cell_key(int(cell)))(session_token, live)
+        # Nothing to say when the cell ended by itself: its status in `/compare` says how.
+        return plain_text(said) if isinstance(said, str) else "Stopped: see the cell's status."
 
     return compare_stop
 
@@ -794,9 +792,10 @@ def make_compare_api(ctx: AppContext) -> Callable[..., AsyncGenerator[tuple[Any,
 
         async def drive(index: int) -> None:
             try:
-                async for view in run_cell(ctx, plan, index, caller):
-                    views[index] = view
-                    changed.put_nowait(index)
+                with live_run(live, cell_key(index)):
+                    async for view in run_cell(ctx, plan, index, caller):
+                        views[index] = view
+                        changed.put_nowait(index)
             finally:
                 changed.put_nowait(None)
 
@@ -1014,13 +1013,7 @@ def build_compare_panel(
         retried = slot.retry.click(handler, [board, *state], slot.outputs, cancels=[ran], **common)
         refresh_after(ran, history)
         refresh_after(retried, history)
-        slot.stop.click(
-            make_stop_handler(ctx, cell_key(index)),
-            [session, live],
-            [slot.status],
-            cancels=[ran, retried],
-            api_visibility="private",
-        )
+        wire_stop(ctx, cell_key(index), slot.stop, [ran, retried], session, live, slot.status)
 
     def make_pick(index: int) -> Callable[[CompareBoard], list[Any]]:
         def pick(state: CompareBoard) -> list[Any]:

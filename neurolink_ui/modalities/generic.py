@@ -64,6 +64,16 @@ def sniff_file(path: Path) -> SniffedType | None:
         return sniff_type(handle.read(64))
 
 
+def file_category(path: Path) -> str | None:
+    """image / video / audio / other, from the file's first bytes; None when it is unknown or
+    cannot be read (a kept file may have expired): a model of any kind says nothing by name."""
+    try:
+        sniffed = sniff_file(path)
+    except OSError:
+        return None
+    return sniffed.category if sniffed is not None else None
+
+
 def result_views(
     plan: OutputPlan,
     files: Sequence[tuple[Path, SniffedType | None]],

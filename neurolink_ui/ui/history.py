@@ -12,12 +12,14 @@ from typing import Any
 
 import gradio as gr
 
+from ..modalities.generic import file_category
 from ..results import NewResult, ResultStore, StoredResult, new_history_id, valid_history_id
 from ..results.store import PROMPT_FILE_CHARS
 from ..snippets import curl_snippet, python_snippet
 from .retention import duration_text
 
 _MEDIA = {"image": gr.Image, "video": gr.Video, "avatar": gr.Video, "music": gr.Audio}
+_BY_CATEGORY = {"image": gr.Image, "video": gr.Video, "audio": gr.Audio}
 MAX_HISTORY = 50
 log = logging.getLogger("neurolink_ui.ui")
 
@@ -232,7 +234,14 @@ def entry_snippets(entry: dict) -> tuple[str, str]:
     )
 
 
-_ICONS = {"chat": "💬", "image": "🖼️", "video": "🎬", "avatar": "🗣️", "music": "🎵"}
+_ICONS = {
+    "chat": "💬",
+    "image": "🖼️",
+    "video": "🎬",
+    "avatar": "🗣️",
+    "music": "🎵",
+    "explore": "🧭",
+}
 PREVIEW_CHARS = 160
 
 
@@ -285,6 +294,8 @@ def _thumbnail(entry: dict, key: str) -> None:
 
     files = entry.get("files") or []
     media = _MEDIA.get(entry["kind"]) if files else None
+    if media is None and files:  # a run from Explore: its first file says what it is
+        media = _BY_CATEGORY.get(file_category(Path(files[0])) or "")
     if media is not None and Path(files[0]).suffix.lower() in ANIMATED_IMAGE_SUFFIXES:
         media = gr.Image  # a clip returned as an animated image plays in an <img>, not a <video>
     first = files[0] if files else None

@@ -23,13 +23,22 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, PlainTextResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from ..modalities.generic import file_category
 from ..results import ResultStore, StoredResult, valid_share_id
 from .retention import duration_text
 
 SHARED_TAB = "shared"
 PREVIEW_PATH = "/shared-preview/"
+_PANEL_KINDS = {"chat", "image", "video", "avatar", "music"}
 _IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".gif"}
-_TITLES = {"chat": "Chat", "image": "Image", "video": "Video", "avatar": "Avatar", "music": "Music"}
+_TITLES = {
+    "chat": "Chat",
+    "image": "Image",
+    "video": "Video",
+    "avatar": "Avatar",
+    "music": "Music",
+    "explore": "Explore",
+}
 
 
 @dataclass(frozen=True)
@@ -169,6 +178,16 @@ def _media(result: StoredResult) -> tuple[Any, Any, Any]:
         return gr.skip(), gr.Video(value=files[0], visible=True), gr.skip()
     if result.kind == "music" and files:
         return gr.skip(), gr.skip(), gr.Audio(value=files[0], visible=True)
+    if result.kind not in _PANEL_KINDS and files:  # a run from Explore: its files say what they are
+        by_category: dict[str, list[str]] = {}
+        for f in files:
+            by_category.setdefault(file_category(Path(f)) or "other", []).append(f)
+        if by_category.get("image"):
+            return gr.Gallery(value=by_category["image"], visible=True), gr.skip(), gr.skip()
+        if by_category.get("video"):
+            return gr.skip(), gr.Video(value=by_category["video"][0], visible=True), gr.skip()
+        if by_category.get("audio"):
+            return gr.skip(), gr.skip(), gr.Audio(value=by_category["audio"][0], visible=True)
     return gr.skip(), gr.skip(), gr.skip()
 
 

@@ -9,6 +9,7 @@ import pytest
 from neurolink_ui.catalog import load_catalog
 from neurolink_ui.modalities.generic import (
     MAX_FORM_FIELDS,
+    file_category,
     fit_example,
     fitting_panel,
     output_plan,
@@ -177,3 +178,14 @@ def test_a_stale_example_loads_what_fits_and_says_what_not() -> None:
     assert "mode must be one of fast, good" in fitted.note
     assert "unknown field 'old_field'" in fitted.note
     assert fit_example(schema, {"prompt": "ok"}).note == ""
+
+
+def test_file_category_goes_by_the_bytes_and_survives_a_missing_file(tmp_path: Path) -> None:
+    png, wav, junk = tmp_path / "a.mp3", tmp_path / "b", tmp_path / "c.png"
+    png.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 32)  # a misleading suffix: bytes win
+    wav.write_bytes(b"RIFF\x24\x00\x00\x00WAVEfmt " + b"\x00" * 32)
+    junk.write_bytes(b"hello")
+    assert file_category(png) == "image"
+    assert file_category(wav) == "audio"
+    assert file_category(junk) is None
+    assert file_category(tmp_path / "gone.png") is None  # an expired file: no crash

@@ -139,6 +139,32 @@ def test_the_shared_view_opens_a_result_or_says_why_not(tmp_path: Path) -> None:
     )
 
 
+def test_a_shared_explore_result_shows_its_files_by_what_they_are(tmp_path: Path) -> None:
+    # Explore runs any model: the shared view goes by the files' bytes, not the model's panel.
+    image, other = tmp_path / "out-0", tmp_path / "out-1.bin"
+    image.write_bytes(PNG)  # no suffix at all: only the bytes say it is an image
+    other.write_bytes(b"not media")
+    store = ResultStore(tmp_path / "data", ttl=86400)
+    me = new_history_id()
+    kept = store.add(
+        me, NewResult(kind="explore", model="nightmareai/real-esrgan", files=(image, other))
+    )
+    share_id = store.share(me, kept.id)
+    assert share_id is not None
+    view = make_open_shared(store, True, {"image"})(request({"result": share_id}))
+    assert "explore" in view[1].lower() and "nightmareai/real-esrgan" in view[1]
+    gallery = view[2]
+    assert isinstance(gallery, gr.Gallery) and gallery.visible
+    shown = [Path(item["image"]["path"]).read_bytes() for item in gallery.value]
+    assert shown == [PNG]
+    # A JSON-only run (no media) shows no player.
+    data_only = store.add(me, NewResult(kind="explore", model="o/json", files=(other,)))
+    data_share = store.share(me, data_only.id)
+    assert data_share is not None
+    quiet = make_open_shared(store, True, {"image"})(request({"result": data_share}))
+    assert quiet[2:5] == (gr.skip(),) * 3
+
+
 @pytest.mark.slow
 def test_a_shared_page_has_its_meta_tags_and_preview(launched: LaunchedApp) -> None:
     store = launched.ctx.results

@@ -15,13 +15,13 @@ from ..config import Settings
 from ..modalities.generic import PanelName
 from .avatar import build_avatar_panel
 from .chat import build_chat_panel
-from .common import LiveRuns
 from .compare import build_compare_panel
 from .context import AppContext
 from .explore import CSS as EXPLORE_CSS
 from .explore import build_explore_panel
 from .history import bind_history, build_history_panel, history_state
 from .image import build_image_panel
+from .live import LiveRuns
 from .music import build_music_panel
 from .quota import build_quota_bar
 from .retention import housekeeping

@@ -13,22 +13,19 @@ from ..modalities.common import InputProblem, MappedInput
 from ..model_choices import AVATAR_MODELS
 from ..replicate.schema import InputSchema
 from .common import (
-    LiveRuns,
     MediaPanel,
     PanelHandler,
     PanelUpdate,
-    advanced_form,
     media_failed,
-    model_picker,
-    parse_advanced,
     reports_errors,
-    run_buttons,
     user_errors,
     wire_media_run,
 )
 from .components import ImageInput, VideoOutput
 from .context import AppContext
+from .forms import advanced_form, model_picker, parse_advanced, run_buttons
 from .history import HistoryHandles, HistoryLog
+from .live import LiveRuns
 from .shared import RemixTarget
 
 

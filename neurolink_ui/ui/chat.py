@@ -32,25 +32,19 @@ from .adapters import (
     without_footers,
 )
 from .common import (
-    EVENT_CONCURRENCY,
-    LiveRuns,
     add_history,
-    advanced_form,
     error_markdown,
-    example_prompts,
     from_page,
     history_entry,
-    parse_advanced,
-    runs_live,
     stopped_at_replicate,
-    stopping,
-    track,
     user_errors,
-    wire_stop,
 )
 from .components import ImageInput, chat_history_input
 from .context import AppContext
+from .events import EVENT_CONCURRENCY
+from .forms import advanced_form, example_prompts, parse_advanced
 from .history import HistoryHandles, HistoryLog, refresh_after
+from .live import LiveRuns, runs_live, stopping, track, wire_stop
 from .quota import check_run
 from .shared import RemixTarget
 

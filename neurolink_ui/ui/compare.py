@@ -54,22 +54,12 @@ from .adapters import (
     streaming_markdown,
 )
 from .chat import DEFAULT_SYSTEM_PROMPT
-from .common import (
-    LiveRuns,
-    add_history,
-    error_markdown,
-    history_entry,
-    live_run,
-    make_stop_handler,
-    refuse,
-    stopping,
-    track,
-    wire_stop,
-)
+from .common import add_history, error_markdown, history_entry, refuse
 from .components import AudioOutput, GalleryOutput, ImageInput, ImageOutput, VideoOutput
 from .context import AppContext
 from .history import HistoryHandles, HistoryLog, refresh_after
 from .image import RATIO_CHOICES
+from .live import LiveRuns, live_run, make_stop_handler, stopping, track, wire_stop
 from .music import MODEL_VERSIONS
 from .quota import check_run
 from .video import ANIMATED_IMAGE_SUFFIXES, VIDEO_ASPECT_RATIOS

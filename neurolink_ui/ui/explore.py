@@ -32,25 +32,13 @@ from ..replicate.client import ReplicateClient
 from ..replicate.errors import ReplicateError
 from ..replicate.schema import InputSchema, ModelInfo
 from ..replicate.types import ModelExample, ModelRef
-from .common import (
-    EVENT_CONCURRENCY,
-    RENDER_ONE_AT_A_TIME,
-    FormComponent,
-    LiveRuns,
-    MediaPanel,
-    PanelUpdate,
-    error_markdown,
-    form_component,
-    from_page,
-    parse_advanced,
-    reports_errors,
-    run_buttons,
-    user_errors,
-    wire_stop,
-)
+from .common import MediaPanel, PanelUpdate, error_markdown, from_page, reports_errors, user_errors
 from .components import AudioOutput, GalleryOutput, VideoOutput
 from .context import AppContext
+from .events import EVENT_CONCURRENCY, RENDER_ONE_AT_A_TIME
+from .forms import FormComponent, form_component, parse_advanced, run_buttons
 from .history import HistoryHandles, HistoryLog, refresh_after
+from .live import LiveRuns, wire_stop
 from .quota import check_run
 from .readme import readme_html, safe_image
 

@@ -418,7 +418,7 @@ def build_history_panel(
     clear.click(clear_all, [history.log], [history.count], api_visibility="private", queue=False)
 
     # Rendered when the tab opens and when a generation is recorded; not on page load, when the
-    # Advanced forms render. One render at a time (see common.RENDER_ONE_AT_A_TIME).
+    # Advanced forms render. One render at a time (see events.RENDER_ONE_AT_A_TIME).
     @gr.render(
         inputs=[history.log],
         triggers=[tab.select, history.count.change],

@@ -18,24 +18,26 @@ from ..modalities.image import (
 from ..model_choices import IMAGE_MODELS
 from ..replicate.schema import InputSchema
 from .common import (
-    LiveRuns,
     MediaPanel,
     PanelHandler,
     PanelUpdate,
-    advanced_form,
-    check_numbers,
-    example_prompts,
     media_failed,
-    model_picker,
-    parse_advanced,
     reports_errors,
-    run_buttons,
     user_errors,
     wire_media_run,
 )
 from .components import GalleryOutput, ImageInput, NumberInput
 from .context import AppContext
+from .forms import (
+    advanced_form,
+    check_numbers,
+    example_prompts,
+    model_picker,
+    parse_advanced,
+    run_buttons,
+)
 from .history import HistoryHandles, HistoryLog
+from .live import LiveRuns
 from .shared import RemixTarget
 
 # "Auto": no ratio picked — the input image's shape when there is one, else the model's default.

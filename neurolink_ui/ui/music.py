@@ -11,23 +11,25 @@ from ..modalities.music import DURATION_NAMES, TEMPO_NAMES, build_music_input, f
 from ..model_choices import MUSIC_MODELS
 from ..replicate.schema import InputSchema
 from .common import (
-    LiveRuns,
     MediaPanel,
     PanelHandler,
     PanelUpdate,
-    advanced_form,
-    check_numbers,
-    example_prompts,
     media_failed,
-    model_picker,
-    parse_advanced,
     reports_errors,
-    run_buttons,
     wire_media_run,
 )
 from .components import AudioOutput
 from .context import AppContext
+from .forms import (
+    advanced_form,
+    check_numbers,
+    example_prompts,
+    model_picker,
+    parse_advanced,
+    run_buttons,
+)
 from .history import HistoryHandles, HistoryLog
+from .live import LiveRuns
 from .shared import RemixTarget
 
 MODEL_VERSIONS = ["stereo-melody-large", "stereo-large", "melody-large", "large"]

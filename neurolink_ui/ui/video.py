@@ -14,24 +14,26 @@ from ..model_choices import VIDEO_MODELS
 from ..pipeline import RunResult
 from ..replicate.schema import InputSchema
 from .common import (
-    LiveRuns,
     MediaPanel,
     PanelHandler,
     PanelUpdate,
-    advanced_form,
-    check_numbers,
-    example_prompts,
     media_failed,
-    model_picker,
-    parse_advanced,
     reports_errors,
-    run_buttons,
     user_errors,
     wire_media_run,
 )
 from .components import ImageInput, ImageOutput, VideoOutput
 from .context import AppContext
+from .forms import (
+    advanced_form,
+    check_numbers,
+    example_prompts,
+    model_picker,
+    parse_advanced,
+    run_buttons,
+)
 from .history import HistoryHandles, HistoryLog
+from .live import LiveRuns
 from .shared import RemixTarget
 
 VIDEO_ASPECT_RATIOS = ["16:9", "9:16", "1:1"]

@@ -14,11 +14,11 @@ import gradio as gr
 import pytest
 
 from neurolink_ui.replicate.types import ModelRef
-from neurolink_ui.ui import common
+from neurolink_ui.ui import live as ui_live
 from neurolink_ui.ui.chat import make_chat_handler
-from neurolink_ui.ui.common import LiveRuns, make_stop_handler
 from neurolink_ui.ui.context import AppContext
 from neurolink_ui.ui.image import make_image_handler
+from neurolink_ui.ui.live import LiveRuns, make_stop_handler
 
 STOPPED = "⏹ **Stopped — canceled at Replicate.**"
 
@@ -106,7 +106,7 @@ async def test_stop_says_itself_what_happened_when_the_run_does_not_end(
 ) -> None:  # type: ignore[no-untyped-def]
     """A run that does not end within the wait (here: none follows the prediction) is ended by
     `cancels=`, which sends nothing more: the Stop handler's status is the last word."""
-    monkeypatch.setattr(common, "STOP_REPORT_WAIT", 0.3)
+    monkeypatch.setattr(ui_live, "STOP_REPORT_WAIT", 0.3)
     simulator.config.run_time = 30
     backend = ctx.backend(None)
     prediction = await backend.client.create_prediction(

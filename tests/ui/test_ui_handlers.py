@@ -10,8 +10,8 @@ from PIL import Image
 
 from neurolink_ui.config import Settings
 from neurolink_ui.ui.chat import make_chat_handler, retry_split
-from neurolink_ui.ui.common import parse_advanced
 from neurolink_ui.ui.context import AppContext
+from neurolink_ui.ui.forms import parse_advanced
 from neurolink_ui.ui.history import HistoryLog, entry_snippets
 from neurolink_ui.ui.image import make_image_handler
 

@@ -1,0 +1,254 @@
+"""The model picker and the schema-driven Advanced form every panel shares, its example prompts
+and its run / Stop buttons."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+
+from ..config import Settings
+from ..examples import MAX_EXAMPLES, Panel, panel_examples
+from ..limits import check_number, check_values, parse_json_object
+from ..modalities.common import InputProblem
+from ..modalities.forms import FormField, collect_advanced, form_fields
+from ..replicate.errors import ReplicateError
+from ..replicate.schema import InputSchema
+from ..replicate.types import ModelRef
+from .common import refuse, user_errors
+from .context import AppContext
+from .events import RENDER_ONE_AT_A_TIME
+
+DEFAULT_TEXT_LIMIT = Settings.max_prompt_chars
+
+
+def model_picker(label: str, default: str, choices: list[str]) -> gr.Dropdown:
+    ordered = list(dict.fromkeys([default, *choices]))
+    return gr.Dropdown(
+        choices=ordered,
+        value=default,
+        label=label,
+        allow_custom_value=True,
+        info="Pick one, or type any owner/name or owner/name:version",
+        scale=3,
+    )
+
+
+def parse_advanced(
+    raw: str | dict | None,
+    upload_root: Path | None = None,
+    *,
+    text_limit: int = DEFAULT_TEXT_LIMIT,
+) -> dict[str, Any]:
+    """The Advanced form's values; file paths only from Gradio's own upload cache. Size, depth,
+    numbers and texts are checked before use (a visitor may send any JSON)."""
+    if not raw:
+        return {}
+    with user_errors():
+        if isinstance(raw, dict):
+            values = raw
+        elif isinstance(raw, str):
+            values = parse_json_object(raw)
+        else:
+            raise InputProblem("Advanced parameters must be a JSON object of names to values.")
+        check_values(values, text_limit)
+    cleaned: dict[str, Any] = {}
+    for name, value in values.items():
+        if isinstance(value, dict) and "path" in value:  # a Gradio FileData
+            value = value["path"]
+        if isinstance(value, str) and value.startswith("/"):
+            path = Path(value).resolve()
+            root = (upload_root or Path(gr.utils.get_upload_folder())).resolve()
+            if not path.is_relative_to(root) or not path.is_file():
+                raise refuse(f"'{name}': upload the file; server paths are not accepted.")
+            value = path
+        cleaned[name] = value
+    return cleaned
+
+
+def check_numbers(**values: Any) -> None:
+    """Each named number finite and of bounded size, before anything converts it."""
+    with user_errors():
+        for name, value in values.items():
+            check_number(value, name.replace("_", " "))
+
+
+FormComponent = gr.Dropdown | gr.Slider | gr.Number | gr.Checkbox | gr.File | gr.Textbox
+
+
+_DEFAULT: Any = object()
+
+
+def form_component(spec: FormField, value: Any = _DEFAULT) -> FormComponent:
+    """The control for one form field, holding `value` (else the model's default)."""
+    if value is not _DEFAULT:
+        if spec.kind == "json" and not isinstance(value, str):
+            value = json.dumps(value)
+        spec = replace(spec, default=value)
+    # No `key`: a re-render is a new model's form, which starts from that model's defaults.
+    common: dict[str, Any] = {"label": spec.label, "info": spec.info or None, "interactive": True}
+    if spec.kind == "dropdown":
+        return gr.Dropdown(choices=list(spec.choices or ()), value=spec.default, **common)
+    if spec.kind == "slider" and spec.minimum is not None and spec.maximum is not None:
+        return gr.Slider(
+            minimum=spec.minimum, maximum=spec.maximum, step=spec.step, value=spec.default, **common
+        )
+    if spec.kind in ("number", "slider") and spec.default is None:
+        # gr.Number shows 0 when empty; a box left blank sends nothing and the model decides.
+        # `collect_advanced` reads the number (and refuses text that is not one).
+        return gr.Textbox(value="", placeholder="Empty: the model decides", **common)
+    if spec.kind in ("number", "slider"):  # a slider without both bounds is a number box
+        return gr.Number(value=spec.default, precision=0 if spec.integer else None, **common)
+    if spec.kind == "checkbox":
+        return gr.Checkbox(value=bool(spec.default), **common)
+    if spec.kind == "file":
+        return gr.File(label=spec.label, interactive=True)
+    lines = 3 if spec.multiline else 1
+    return gr.Textbox(value=spec.default or "", lines=lines, **common)
+
+
+FilledFields = Callable[[InputSchema], Iterable[str]]
+
+
+@dataclass(frozen=True)
+class ModelForm:
+    """The Advanced form of one model (as picked): its fields, or a note saying why none."""
+
+    model: str
+    fields: tuple[FormField, ...] = ()  # hashable: Gradio hashes a State's value after events
+    note: str = "This model has no further parameters."
+
+
+def advanced_form(
+    ctx: AppContext,
+    model: gr.Dropdown,
+    session: gr.State,
+    filled: FilledFields,
+) -> gr.Textbox:
+    """An Advanced accordion generated from the selected model's input schema, without the
+    fields the panel's own controls fill (`filled`, the modality's own answer for that schema).
+
+    Its values live in a hidden JSON textbox, which is what the panel's event (and API callers)
+    read; changing the model rebuilds the form with that model's defaults, ranges and descriptions.
+    """
+    with gr.Accordion("Advanced — parameters from the model's schema", open=False):
+        advanced = gr.Textbox(
+            value="{}",
+            label="Advanced parameters (JSON)",
+            visible=False,
+        )
+
+        form = gr.State(None)  # the last loaded model's ModelForm
+
+        # Drawn when the model changes and when its form has loaded. The page reuses a render's
+        # controls by position (its children are keyed by index), so a new model's controls
+        # drawn straight over the old ones got their stale values ("webp" in a slider: a console
+        # warning). Defined before the form's load, this render runs first on a model change and
+        # draws a note where the old controls were; the new controls follow once loaded.
+        @gr.render(inputs=[form, model], **RENDER_ONE_AT_A_TIME)
+        def render_form(loaded: ModelForm | None, model_text: str) -> None:
+            if loaded is None or loaded.model != model_text:
+                gr.Markdown("Reading the model's schema…")
+                return
+            if not loaded.fields:
+                gr.Markdown(loaded.note)
+                return
+            fields = loaded.fields
+            components = [form_component(spec) for spec in fields]
+
+            def collect(*values: Any) -> str:
+                return json.dumps(collect_advanced(fields, list(values)), default=str)
+
+            for component in components:
+                component.change(
+                    collect, components, advanced, api_visibility="private", queue=False
+                )
+
+        async def load_form(model_text: str, token: str | None) -> tuple[ModelForm, str]:
+            # A new model's form starts from its own defaults; old values don't apply.
+            try:
+                backend = ctx.backend(token)
+                info = await backend.client.get_model(
+                    ModelRef.parse(model_text), token=backend.token
+                )
+            except ReplicateError as exc:
+                return ModelForm(model_text, note=f"⚠️ {exc}"), "{}"
+            fields = form_fields(info.input_schema, exclude=filled(info.input_schema))
+            return ModelForm(model_text, tuple(fields)), "{}"
+
+        # On page load and whenever the model or the token changes (render can't await); one
+        # load at a time and the last always runs, so forms land in the order of the picks.
+        gr.on(
+            None,
+            load_form,
+            [model, session],
+            [form, advanced],
+            api_visibility="private",
+            show_progress="hidden",
+            trigger_mode="always_last",
+        )
+
+    return advanced
+
+
+def example_prompts(
+    ctx: AppContext,
+    panel: Panel,
+    model: gr.Dropdown,
+    session: gr.State,
+    target: gr.Textbox,
+    label: str = "Examples: click one to fill the prompt",
+) -> gr.Dataset:
+    """Clickable example prompts that fill `target`: the selected model's own example (its
+    `default_example`) first, then the panel's curated ones."""
+    first = panel_examples(panel)
+    examples = gr.Dataset(
+        components=[target],
+        samples=[[prompt] for prompt in first],
+        label=label,
+        type="index",
+        samples_per_page=MAX_EXAMPLES,
+    )
+    # The server keeps a Dataset's build-time samples; this session's list is kept beside it.
+    shown = gr.State(first)
+
+    async def for_model(model_text: str, token: str | None) -> tuple[gr.Dataset, list[str]]:
+        try:
+            ref = str(ModelRef.parse(model_text))
+            backend = ctx.backend(token)
+            info = await backend.client.get_model(ref, token=backend.token)
+        except ReplicateError:
+            info = None  # the Advanced form says what is wrong with the model
+        prompts = panel_examples(panel, info)
+        return gr.Dataset(samples=[[prompt] for prompt in prompts]), prompts
+
+    def pick(index: int | None, prompts: list[str]) -> Any:
+        if index is None or not 0 <= index < len(prompts):
+            return gr.skip()
+        return prompts[index]
+
+    gr.on(
+        None,
+        for_model,
+        [model, session],
+        [examples, shown],
+        api_visibility="private",
+        show_progress="hidden",
+        trigger_mode="always_last",
+    )
+    examples.click(pick, [examples, shown], target, api_visibility="private", queue=False)
+    return examples
+
+
+def run_buttons(label: str) -> tuple[gr.Button, gr.Button]:
+    """A panel's run and Stop buttons, placed after its main inputs and model picker. Their row
+    sticks to the top of the screen while the form below it is scrolled (a long Advanced form),
+    so they stay in reach without covering anything of the form at rest."""
+    with gr.Row(elem_classes=["nl-run"]):
+        run = gr.Button(label, variant="primary", scale=2, min_width=100)
+        stop = gr.Button("Stop", variant="stop", scale=1, min_width=80)
+    return run, stop

@@ -1,5 +1,5 @@
-"""What every media panel shares: errors shown in its status, the run loop (MediaPanel.run), its
-run button's wiring, and the History entry of a result."""
+"""What the panels share to run: errors shown in a panel's status, a media panel's run loop
+(MediaPanel.run) and run button's wiring, and the History entry of a result."""
 
 from __future__ import annotations
 

@@ -9,15 +9,46 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncGenerator
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
 from .replicate.client import ReplicateClient
 from .replicate.errors import PredictionError
 from .replicate.outputs import normalize_output
-from .replicate.types import Completed, ModelRef, Prediction, PredictionEvent, Progress, TextDelta
+from .replicate.types import Completed, ModelRef, Prediction, PredictionEvent, TextDelta
 
 OutputKind = Literal["text", "image", "video", "audio", "file"]
+# Replicate says nothing of boots, only when a prediction was created and when it started. Nearly
+# every prediction passes through "starting", so that status alone says nothing; but a warm model
+# starts within a second or so, while a cold boot takes from several seconds to minutes.
+COLD_BOOT_SECONDS = 2.0
+
+
+def _seconds_between(start: str | None, end: str | None) -> float | None:
+    if not start or not end:
+        return None
+    try:
+        first = datetime.fromisoformat(start.replace("Z", "+00:00"))
+        last = datetime.fromisoformat(end.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return max((last - first).total_seconds(), 0.0)
+
+
+def starting_seconds(prediction: Prediction) -> float | None:
+    """Seconds the prediction spent before running (queue and boot): Replicate's metrics
+    `total_time - predict_time`, else `started_at - created_at`; None when it does not say."""
+    total, predict = prediction.metrics.get("total_time"), prediction.predict_time
+    if isinstance(total, int | float) and predict is not None:
+        return max(float(total) - predict, 0.0)
+    return _seconds_between(prediction.created_at, prediction.started_at)
+
+
+def is_cold_boot(prediction: Prediction) -> bool | None:
+    """Whether the prediction waited for a cold boot, from its own times (None: unknown)."""
+    starting = starting_seconds(prediction)
+    return None if starting is None else starting >= COLD_BOOT_SECONDS
 
 
 @dataclass
@@ -31,11 +62,18 @@ class RunResult:
     input: dict[str, Any]
     notes: list[str] = field(default_factory=list)
     wall_time: float = 0.0
-    cold_boot: bool = False  # the model was seen starting (booting) before it ran
 
     @property
     def predict_time(self) -> float | None:
         return self.prediction.predict_time
+
+    @property
+    def starting_time(self) -> float | None:
+        return starting_seconds(self.prediction)
+
+    @property
+    def cold_boot(self) -> bool | None:
+        return is_cold_boot(self.prediction)
 
 
 def describe_input(value: Any) -> Any:
@@ -78,15 +116,12 @@ async def run_model(
     started = time.monotonic() if started is None else started
     streamed: list[str] = []
     finished: Prediction | None = None
-    cold_boot = False
     async for event in client.events(ref, model_input, token=token):
         if isinstance(event, Completed):
             finished = event.prediction
         else:
             if isinstance(event, TextDelta):
                 streamed.append(event.text)
-            elif isinstance(event, Progress):
-                cold_boot = cold_boot or event.cold_boot
             yield event
     if finished is None:  # the client always ends with Completed or raises; guard the contract
         raise RuntimeError("the prediction ended without a result")
@@ -115,5 +150,4 @@ async def run_model(
         input=describe_input(model_input),
         notes=result_notes,
         wall_time=time.monotonic() - started,
-        cold_boot=cold_boot,
     )

@@ -31,6 +31,7 @@ Role = Literal["system", "user", "assistant"]
 ChatMessage = Mapping[str, Any]  # {"role": ..., "content": str | list of blocks, "metadata": ...}
 History = Sequence[ChatMessage]
 
+DEFAULT_SYSTEM_PROMPT = "You are a helpful assistant."  # the chat panel's and Compare's
 THINK_OPEN = "<think>"
 THINK_CLOSE = "</think>"
 BEGIN_OF_TEXT = "<|begin_of_text|>"

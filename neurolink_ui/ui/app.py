@@ -16,6 +16,7 @@ from ..modalities.generic import PanelName
 from .avatar import build_avatar_panel
 from .chat import build_chat_panel
 from .compare import build_compare_panel
+from .compare_api import build_compare_api
 from .context import AppContext
 from .explore import CSS as EXPLORE_CSS
 from .explore import build_explore_panel
@@ -126,6 +127,7 @@ def build_app(settings: Settings | None = None, ctx: AppContext | None = None) -
             targets = [chat, image, video, avatar, music]
             with gr.Tab("🆚 Compare", id="compare"):
                 build_compare_panel(ctx, session, history, live)
+                build_compare_api(ctx, session, history, live)
             with gr.Tab("🧭 Explore", id="explore") as explore_tab:
                 pickers = {cast(PanelName, t.panel): cast(gr.Dropdown, t.model) for t in targets}
                 build_explore_panel(ctx, session, history, live, explore_tab, tabs, pickers)

@@ -11,6 +11,7 @@ import gradio as gr
 
 from ..limits import check_chat_history, check_number, check_text
 from ..modalities.chat import (
+    DEFAULT_SYSTEM_PROMPT,
     TOKEN_LIMIT_FIELDS,
     build_chat_input,
     filled_fields,
@@ -48,7 +49,6 @@ from .live import LiveRuns, runs_live, stopping, track, wire_stop
 from .quota import check_run
 from .shared import RemixTarget
 
-DEFAULT_SYSTEM_PROMPT = "You are a helpful assistant."
 # 0 = the model's own default limit (reasoning models need thousands of tokens to think).
 MODEL_DEFAULT_TOKENS = 0
 

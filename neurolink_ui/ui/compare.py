@@ -6,40 +6,51 @@ does, and run by `pipeline.run_model`; every cell is one run (quota, History, St
 Why fixed cell slots: Gradio gives one event one stream of updates, and `cancels=` ends whole
 events. So the page has MAX_CELLS slots, each with its own run event fanned out from Compare (and
 its own Retry event); a cell's Stop `cancels=` only that cell's events, whose cancel cancels only
-its prediction at Replicate, and the others keep running. The API (`/compare`) is one event
-merging every cell's stream (asyncio tasks), with `/compare_stop` for a cell: both paths share
-`run_cell()` and the pure views below, which are testable without a server.
+its prediction at Replicate, and the others keep running. The API (`/compare`, `/compare_stop`,
+in compare_api.py) shares `run_cell()` with the page; the request checks and each cell's state
+are pure (neurolink_ui/comparison.py), testable without a server.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import random
 import time
-from collections.abc import AsyncGenerator, Callable, Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, Literal
+from collections.abc import AsyncGenerator, Callable
+from dataclasses import dataclass
+from typing import Any
 
 import gradio as gr
 
-from ..limits import check_number, check_text, parse_json_object
-from ..modalities.avatar import build_avatar_input
-from ..modalities.chat import build_chat_input
-from ..modalities.common import InputProblem, MappedInput, open_image
-from ..modalities.image import AUTO_RATIO, build_image_input
-from ..modalities.music import build_music_input
-from ..modalities.video import build_video_input
-from ..model_choices import AVATAR_MODELS, CHAT_MODELS, IMAGE_MODELS, MUSIC_MODELS, VIDEO_MODELS
-from ..pipeline import OutputKind, RunResult, run_model
+from ..comparison import (
+    IMAGE_ROLES,
+    MAX_CELLS,
+    MIN_MODELS,
+    MODALITIES,
+    OUTPUT_KINDS,
+    SUGGESTED_MODELS,
+    CellView,
+    CompareBoard,
+    ComparePlan,
+    Modality,
+    cell_key,
+    cell_title,
+    collect_values,
+    conceal,
+    label_of,
+    map_input,
+    parse_modality,
+    parse_plan,
+)
+from ..modalities.chat import DEFAULT_SYSTEM_PROMPT
+from ..modalities.common import InputProblem
+from ..modalities.image import AUTO_RATIO
+from ..model_choices import IMAGE_MODELS
+from ..pipeline import RunResult, run_model
 from ..replicate.errors import DownloadError, PredictionCanceledError, ReplicateError
-from ..replicate.schema import ModelInfo
 from ..replicate.types import (
-    Completed,
     ModelRef,
     Prediction,
-    PredictionEvent,
     Progress,
     TextDelta,
 )
@@ -53,360 +64,28 @@ from .adapters import (
     stopped_markdown,
     streaming_markdown,
 )
-from .chat import DEFAULT_SYSTEM_PROMPT
-from .common import add_history, error_markdown, history_entry, refuse
+from .common import add_history, error_markdown, history_entry
 from .components import AudioOutput, GalleryOutput, ImageInput, ImageOutput, VideoOutput
 from .context import AppContext
 from .history import HistoryHandles, HistoryLog, refresh_after
 from .image import RATIO_CHOICES
-from .live import LiveRuns, live_run, make_stop_handler, stopping, track, wire_stop
+from .live import LiveRuns, live_run, stopping, track, wire_stop
 from .music import MODEL_VERSIONS
 from .quota import check_run
 from .video import ANIMATED_IMAGE_SUFFIXES, VIDEO_ASPECT_RATIOS
 
-Modality = Literal["chat", "image", "video", "avatar", "music"]
-MODALITIES: tuple[Modality, ...] = ("chat", "image", "video", "avatar", "music")
-MIN_MODELS, MAX_CELLS = 2, 4
-MAX_MODEL_CHARS = 200  # owner/name:version is far shorter; anything longer is not a model id
-LABELS = "ABCD"
-# Replicate says nothing of boots, only when a prediction was created and when it started: a warm
-# model starts within a second or so, a cold boot takes from several seconds to minutes.
-COLD_BOOT_SECONDS = 2.0
-
-OUTPUT_KINDS: dict[Modality, OutputKind] = {
-    "chat": "text",
-    "image": "image",
-    "video": "video",
-    "avatar": "video",
-    "music": "audio",
-}
-SUGGESTED_MODELS: dict[Modality, list[str]] = {
-    "chat": CHAT_MODELS,
-    "image": IMAGE_MODELS,
-    "video": VIDEO_MODELS,
-    "avatar": AVATAR_MODELS,
-    "music": MUSIC_MODELS,
-}
-# Each modality's shared controls (the panel's main ones) and their defaults; the type of a
-# default is the type a value must have. The API's input JSON takes exactly these keys.
-CONTROLS: dict[Modality, dict[str, str | float]] = {
-    "chat": {
-        "prompt": "",
-        "system_prompt": DEFAULT_SYSTEM_PROMPT,
-        "max_tokens": 0,
-        "temperature": 0.6,
-    },
-    "image": {"prompt": "", "aspect_ratio": AUTO_RATIO, "seed": -1, "num_outputs": 1},
-    "video": {"prompt": "", "length": 4, "aspect_ratio": "16:9"},
-    "avatar": {},
-    "music": {
-        "prompt": "",
-        "duration": 8,
-        "tempo": 90,
-        "model_version": "stereo-large",
-        "output_format": "mp3",
-    },
-}
-# What the shared image upload is to each modality (None: it takes no image).
-IMAGE_ROLES: dict[Modality, str | None] = {
-    "chat": "image (for models that see images)",
-    "image": "input image (image-to-image)",
-    "video": "start frame",
-    "avatar": "portrait",
-    "music": None,
-}
-
-
 # ---------------------------------------------------------------------------------------------
-# The request: checked like everything a visitor sends (limits.py), before anything runs.
+# A cell's view (comparison.CellView) as Markdown and dialog.
 
 
-@dataclass(frozen=True)
-class ComparePlan:
-    """One checked compare request: what every cell maps from its own model's schema."""
-
-    modality: Modality
-    models: tuple[str, ...]
-    values: dict[str, Any]
-    image: Path | None = None
-    audio: Path | None = None
-    blind: bool = False
-
-    @property
-    def prompt(self) -> str:
-        """What History records as the prompt (avatar: the narration's file name)."""
-        if self.modality == "avatar":
-            return self.audio.name if self.audio else ""
-        return str(self.values.get("prompt") or "")
-
-
-def parse_modality(value: Any) -> Modality:
-    for modality in MODALITIES:
-        if value == modality:
-            return modality
-    shown = str(value)[:40]
-    raise InputProblem(f"Unknown modality {shown!r}: use one of {', '.join(MODALITIES)}.")
-
-
-def parse_models(models: Any) -> tuple[str, ...]:
-    """2–4 distinct model ids, each `owner/name` or `owner/name:version`."""
-    if isinstance(models, str):
-        models = [part for part in models.replace("\n", ",").split(",") if part.strip()]
-    if not isinstance(models, list | tuple) or not all(isinstance(m, str) for m in models):
-        raise InputProblem("Models must be a list of model ids (owner/name).")
-    if not MIN_MODELS <= len(models) <= MAX_CELLS:
-        raise InputProblem(
-            f"Compare takes {MIN_MODELS} to {MAX_CELLS} models; {len(models)} were given."
-        )
-    parsed: list[str] = []
-    for model in models:
-        if len(model) > MAX_MODEL_CHARS:
-            raise InputProblem(
-                f"A model id is {len(model):,} characters long; model ids are owner/name "
-                f"(at most {MAX_MODEL_CHARS} characters)."
-            )
-        ref = str(ModelRef.parse(model))  # InvalidModelRefError says the accepted forms
-        if ref in parsed:
-            raise InputProblem(f"{ref} is listed twice: compare different models.")
-        parsed.append(ref)
-    return tuple(parsed)
-
-
-def parse_values(
-    modality: Modality, raw: str | dict[str, Any] | None, *, text_limit: int
-) -> dict[str, Any]:
-    """The shared controls of `modality` from a JSON object (size, depth, numbers and texts
-    checked before use), unknown keys refused, missing ones at their defaults."""
-    if raw is None or raw == "":
-        values: dict[str, Any] = {}
-    elif isinstance(raw, str):
-        values = parse_json_object(raw, "The compare input")
-    elif isinstance(raw, dict):
-        values = raw
-    else:
-        raise InputProblem("The compare input must be a JSON object of control names to values.")
-    defaults = CONTROLS[modality]
-    unknown = sorted(str(k)[:40] for k in values if k not in defaults)
-    if unknown:
-        accepted = ", ".join(defaults) or "nothing (upload a portrait and narration)"
-        raise InputProblem(f"{modality} compare takes {accepted}; not {', '.join(unknown[:5])}.")
-    checked: dict[str, Any] = dict(defaults)
-    for name, value in values.items():
-        if value is None:
-            continue
-        if isinstance(defaults[name], str):
-            if not isinstance(value, str):
-                raise InputProblem(f"The {name.replace('_', ' ')} must be text.", field=name)
-            check_text(value, name.replace("_", " "), text_limit)
-        else:
-            check_number(value, name.replace("_", " "))
-        checked[name] = value
-    if modality != "avatar" and not str(checked["prompt"]).strip():
-        raise InputProblem("Type a prompt first: every model gets the same one.", field="prompt")
-    return checked
-
-
-def parse_plan(
-    modality: Any,
-    models: Any,
-    values: str | dict[str, Any] | None,
-    image: str | None,
-    audio: str | None,
-    *,
-    text_limit: int,
-    chat_limit: int,
-    blind: bool = False,
-) -> ComparePlan:
-    """A whole compare request checked: modality, models, controls, uploads."""
-    kind = parse_modality(modality)
-    chosen = parse_models(models)
-    checked = parse_values(kind, values, text_limit=chat_limit if kind == "chat" else text_limit)
-    role = IMAGE_ROLES[kind]
-    if image and role is None:
-        raise InputProblem(f"The {kind} compare takes no image; leave the image empty.")
-    if audio and kind != "avatar":
-        raise InputProblem(f"The {kind} compare takes no audio; audio is the avatar's narration.")
-    if kind == "avatar" and not image:
-        raise InputProblem("Add a portrait image first.")
-    if kind == "avatar" and not audio:
-        raise InputProblem("Add narration audio first (upload a file or record it).")
-    picture = Path(image) if image else None
-    if picture is not None:  # a broken upload is refused before any prediction is paid for
-        open_image(picture, role or "image")
-    order = random.sample(chosen, len(chosen)) if blind else chosen  # blind: no order to go by
-    return ComparePlan(
-        kind, tuple(order), checked, picture, Path(audio) if audio else None, blind=blind
-    )
-
-
-def _whole(value: Any) -> int | None:
-    return int(value) if value else None
-
-
-def map_input(plan: ComparePlan, info: ModelInfo) -> MappedInput:
-    """One model's input from the shared values, by its modality's builder and its own schema
-    (the same call its panel makes)."""
-    values, schema = plan.values, info.input_schema
-    if plan.modality == "chat":
-        return build_chat_input(
-            schema,
-            system_prompt=values["system_prompt"],
-            history=None,
-            message=values["prompt"],
-            max_tokens=_whole(values["max_tokens"]),
-            temperature=values["temperature"],
-            image=plan.image,
-            model_description=info.description,
-        )
-    if plan.modality == "image":
-        seed = values["seed"]
-        return build_image_input(
-            schema,
-            prompt=values["prompt"],
-            aspect_ratio=values["aspect_ratio"] or None,
-            seed=int(seed) if seed is not None and seed >= 0 else None,
-            num_outputs=_whole(values["num_outputs"]),
-            image=plan.image,
-        )
-    if plan.modality == "video":
-        return build_video_input(
-            schema,
-            prompt=values["prompt"],
-            start_image=plan.image,
-            length_seconds=float(values["length"]) if values["length"] else None,
-            aspect_ratio=values["aspect_ratio"] or None,
-        )
-    if plan.modality == "avatar":
-        return build_avatar_input(schema, portrait=plan.image, audio=plan.audio)
-    return build_music_input(
-        schema,
-        prompt=values["prompt"],
-        duration=float(values["duration"]) if values["duration"] else None,
-        tempo=float(values["tempo"]) if values["tempo"] else None,
-        model_version=values["model_version"] or None,
-        output_format=values["output_format"] or None,
-    )
-
-
-# ---------------------------------------------------------------------------------------------
-# Cells: per-cell events turned into what a cell shows (pure).
-
-CellState = Literal["waiting", "running", "done", "failed", "stopped", "refused"]
-API_STATUS: dict[CellState, str] = {
-    "waiting": "waiting",
-    "running": "running",
-    "done": "succeeded",
-    "failed": "failed",
-    "stopped": "canceled",
-    "refused": "refused",
-}
-
-
-def label_of(index: int) -> str:
-    return f"Model {LABELS[index]}"
-
-
-def cell_key(index: int) -> str:
-    """The cell's name in the session's LiveRuns (what its Stop cancels)."""
-    return f"compare-{index}"
-
-
-def _seconds_between(start: str | None, end: str | None) -> float | None:
-    from datetime import datetime
-
-    if not start or not end:
-        return None
-    try:
-        first = datetime.fromisoformat(start.replace("Z", "+00:00"))
-        last = datetime.fromisoformat(end.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return max((last - first).total_seconds(), 0.0)
-
-
-def starting_seconds(prediction: Prediction) -> float | None:
-    """Seconds the prediction spent before running (queue and boot): Replicate's metrics
-    `total_time - predict_time`, else `started_at - created_at`."""
-    total, predict = prediction.metrics.get("total_time"), prediction.predict_time
-    if isinstance(total, int | float) and predict is not None:
-        return max(float(total) - predict, 0.0)
-    return _seconds_between(prediction.created_at, prediction.started_at)
-
-
-@dataclass
-class CellView:
-    """What one cell has to show: its model, where its run is, and its result or error."""
-
-    index: int
-    model: str
-    state: CellState = "waiting"
-    progress: str = ""  # the latest status line while running
-    text: str = ""
-    files: list[Path] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-    error: str = ""
-    prediction_id: str = ""
-    prediction: Prediction | None = None
-    predict_time: float | None = None
-    total_time: float | None = None
-    starting_time: float | None = None
-    on_replicate: bool = False
-    cancel_sent: bool = False  # Stop came before the prediction had an id; canceled since
-
-    @property
-    def label(self) -> str:
-        return label_of(self.index)
-
-    @property
-    def cold_boot(self) -> bool | None:
-        if self.starting_time is None:
-            return None
-        return self.starting_time >= COLD_BOOT_SECONDS
-
-    @property
-    def finished(self) -> bool:
-        return self.state in ("done", "failed", "stopped", "refused")
-
-    def apply(self, event: PredictionEvent | RunResult, hidden: bool = False) -> None:
-        """Take one event of the cell's run."""
-        if isinstance(event, Completed):  # run_model turns it into its RunResult
-            return
-        if isinstance(event, TextDelta):
-            self.text += event.text
-            return
-        if isinstance(event, Progress):
-            self.state = "running"
-            self.prediction_id = event.prediction_id or self.prediction_id
-            on_replicate = self.on_replicate and not hidden
-            if self.text:
-                self.progress = streaming_markdown(event.elapsed, len(self.text))
-            else:
-                self.progress = progress_markdown(event, on_replicate)
-            return
-        self.state = "done"
-        self.prediction = event.prediction
-        self.prediction_id = event.prediction.id
-        self.text = self.text or event.text
-        self.files = list(event.files)
-        self.notes = list(event.notes)
-        self.predict_time = event.predict_time
-        self.total_time = round(event.wall_time, 3)
-        self.starting_time = starting_seconds(event.prediction)
-
-    def fail(self, message: str, state: CellState = "failed") -> None:
-        self.state = state
-        self.error = message
-
-    def stop(self, prediction: Prediction | None) -> None:
-        self.state = "stopped"
-        self.prediction = prediction
-
-
-def conceal(text: str, model: str, label: str) -> str:
-    """`text` with the model's id (and its owner/name) replaced by the cell's label."""
-    for name in sorted({model, model.split(":", 1)[0]}, key=len, reverse=True):  # longest first
-        text = text.replace(name, label)
-    return text
+def progress_text(view: CellView, hidden: bool) -> str:
+    """The running cell's status line: answering once text streams, else where its prediction is.
+    `hidden`: no link to the prediction's page."""
+    if view.text:
+        return streaming_markdown(view.elapsed, len(view.text))
+    if view.progress is None:
+        return ""
+    return progress_markdown(view.progress, view.on_replicate and not hidden)
 
 
 def boot_text(view: CellView) -> str:
@@ -425,7 +104,7 @@ def cell_status(view: CellView, hidden: bool) -> str:
     if view.state == "waiting":
         text = "⏳ Waiting to start…"
     elif view.state == "running":
-        text = view.progress or "📤 Sending to Replicate…"
+        text = progress_text(view, hidden) or "📤 Sending to Replicate…"
     elif view.state == "done":
         text = done_markdown(
             name, view.predict_time, view.total_time or 0.0, [], view.prediction, on_replicate
@@ -444,13 +123,6 @@ def cell_status(view: CellView, hidden: bool) -> str:
     return conceal(text, view.model, view.label) if hidden else text
 
 
-def cell_title(view: CellView | None, index: int, hidden: bool, picked: int | None) -> str:
-    name = label_of(index) if hidden or view is None else f"`{view.model}`"
-    if picked == index:
-        return f"### ⭐ {name} — your pick"
-    return f"### {name}"
-
-
 def chat_messages(view: CellView, prompt: str, hidden: bool) -> list[dict[str, Any]]:
     """A chat cell's dialog: the shared message, then the model's answer (Thinking apart)."""
     stream = ChatStreamView(model=view.label if hidden else view.model)
@@ -459,63 +131,6 @@ def chat_messages(view: CellView, prompt: str, hidden: bool) -> list[dict[str, A
         stream.finish(view.predict_time, view.total_time or 0.0)
     shown = stream.messages() if view.text or view.state == "running" else []
     return [{"role": "user", "content": prompt}, *shown]
-
-
-def api_cell(view: CellView) -> dict[str, Any]:
-    """One cell as the `/compare` API returns it (files by name: the File output holds them)."""
-    return {
-        "cell": view.index,
-        "model": view.model,
-        "status": API_STATUS[view.state],
-        "error": plain_text(view.error) if view.error else None,
-        "text": view.text,
-        "files": [path.name for path in view.files],
-        "predict_time": view.predict_time,
-        "total_time": view.total_time,
-        "starting_time": view.starting_time,
-        "cold_boot": view.cold_boot,
-        "notes": list(view.notes),
-        "prediction_id": view.prediction_id or None,
-    }
-
-
-def api_result(plan: ComparePlan, views: Sequence[CellView]) -> dict[str, Any]:
-    return {"modality": plan.modality, "cells": [api_cell(view) for view in views]}
-
-
-@dataclass
-class CompareBoard:
-    """This session's compare on the page: the plan, each cell's latest view, the pick.
-
-    One object per session (a `gr.State`, passed to events by reference): the cells' events
-    write their views here, so Pick can re-render every cell's name when blind mode ends.
-    """
-
-    plan: ComparePlan | None = None
-    cells: list[CellView] = field(default_factory=list)
-    picked: int | None = None
-    run: int = 0  # which Compare click the cells belong to
-
-    def start(self, plan: ComparePlan) -> None:
-        self.plan = plan
-        self.cells = [CellView(index, model) for index, model in enumerate(plan.models)]
-        self.picked = None
-        self.run += 1
-
-    @property
-    def hidden(self) -> bool:
-        return self.plan is not None and self.plan.blind and self.picked is None
-
-    def cell(self, index: int) -> CellView | None:
-        return self.cells[index] if 0 <= index < len(self.cells) else None
-
-    def pick(self, index: int) -> str:
-        """Mark cell `index` as preferred; the sentence saying so (or why not)."""
-        view = self.cell(index)
-        if view is None or view.state != "done":
-            return "Pick a cell whose result is done."
-        self.picked = index
-        return f"⭐ Your pick: **{view.label}** — `{view.model}`."
 
 
 # ---------------------------------------------------------------------------------------------
@@ -538,7 +153,6 @@ async def run_cell(
     plan: ComparePlan,
     index: int,
     caller: Caller,
-    hidden: Callable[[], bool] = lambda: False,
 ) -> AsyncGenerator[CellView, None]:
     """Run cell `index` of `plan`, yielding its view as it changes (paced: progress when it
     says something new, streamed text at most ~10 times a second). Its errors end in the view;
@@ -601,10 +215,10 @@ async def run_cell(
                             await backend.client.cancel_prediction(
                                 event.prediction_id, token=backend.token
                             )
-                view.apply(event, hidden())
+                view.apply(event)
                 now = time.monotonic()
                 if isinstance(event, TextDelta):  # answering: the boot is over
-                    view.progress = streaming_markdown(now - started, len(view.text))
+                    view.elapsed = now - started
                 if isinstance(event, Progress) and not view.text:
                     if throttle.should_show(event):
                         yield view
@@ -718,7 +332,7 @@ def make_cell_handler(
             return
         current, run = board, board.run
         caller = Caller(session_token, generations, live, request, profile)
-        cell_run = run_cell(ctx, plan, index, caller, hidden=lambda: current.hidden)
+        cell_run = run_cell(ctx, plan, index, caller)
         # The whole run is marked live, so Stop's handler leaves the status to its last update.
         with live_run(live, cell_key(index)):
             async with contextlib.aclosing(cell_run) as views:
@@ -731,112 +345,11 @@ def make_cell_handler(
     return cell
 
 
-def make_stop_api(ctx: AppContext) -> Callable[..., Any]:
-    """`/compare_stop`: Stop for an API caller's cell (the page's Stop buttons do the same)."""
-
-    async def compare_stop(
-        cell: float, session_token: str | None = None, live: LiveRuns | None = None
-    ) -> str:
-        """Stop cell `cell` (0–3) of this session's running compare; the others keep running."""
-        if not isinstance(cell, int | float) or not 0 <= cell < MAX_CELLS:
-            raise refuse(f"Cell must be a number from 0 to {MAX_CELLS - 1}.")
-        said = await make_stop_handler(ctx, cell_key(int(cell)))(session_token, live)
-        # Nothing to say when the cell ended by itself: its status in `/compare` says how.
-        return plain_text(said) if isinstance(said, str) else "Stopped: see the cell's status."
-
-    return compare_stop
-
-
-def make_compare_api(ctx: AppContext) -> Callable[..., AsyncGenerator[tuple[Any, Any], None]]:
-    async def compare(
-        modality: str,
-        models: list[str] | str | None,
-        input_json: str = "{}",
-        image: str | None = None,
-        audio: str | None = None,
-        session_token: str | None = None,
-        generations: HistoryLog | None = None,
-        live: LiveRuns | None = None,
-        request: gr.Request | None = None,
-        profile: gr.OAuthProfile | None = None,
-    ) -> AsyncGenerator[tuple[Any, Any], None]:
-        """Run 2–4 `models` of `modality` on one input at the same time. `input_json` holds the
-        modality's controls (e.g. {"prompt": …}); `image` / `audio` the optional uploads. Yields
-        every cell's state as it changes; the last update has every output (files by name, in
-        the File output) and each cell's status, error and times."""
-        try:
-            plan = parse_plan(
-                modality,
-                models,
-                input_json,
-                image,
-                audio,
-                text_limit=ctx.settings.max_prompt_chars,
-                chat_limit=ctx.settings.max_chat_chars,
-            )
-        except (InputProblem, ReplicateError) as exc:
-            raise refuse(plain_text(str(exc))) from None
-        caller = Caller(session_token, generations, live, request, profile)
-        views = [CellView(index, model) for index, model in enumerate(plan.models)]
-        changed: asyncio.Queue[int | None] = asyncio.Queue()
-
-        async def drive(index: int) -> None:
-            try:
-                with live_run(live, cell_key(index)):
-                    async for view in run_cell(ctx, plan, index, caller):
-                        views[index] = view
-                        changed.put_nowait(index)
-            finally:
-                changed.put_nowait(None)
-
-        tasks = [asyncio.create_task(drive(index)) for index in range(len(views))]
-        pacer = UpdatePacer()
-        try:
-            running = len(tasks)
-            while running:
-                if await changed.get() is None:
-                    running -= 1
-                elif pacer.ready(time.monotonic()):
-                    yield api_result(plan, views), gr.skip()
-            files = [str(path) for view in views for path in view.files]
-            yield api_result(plan, views), files
-        finally:  # the caller went away: every cell's prediction is canceled by its client
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-
-    return compare
-
-
-def collect_values(modality: str, *controls: Any) -> dict[str, Any]:
-    """The page's controls (in CONTROL_ORDER) as `modality`'s input values (the API's JSON)."""
-    named = dict(zip(CONTROL_ORDER, controls, strict=True))
-    keys = CONTROLS[parse_modality(modality)]
-    return {key: named[key if key == "prompt" else f"{modality}.{key}"] for key in keys}
-
-
-CONTROL_ORDER = [
-    "prompt",
-    "chat.system_prompt",
-    "chat.max_tokens",
-    "chat.temperature",
-    "image.aspect_ratio",
-    "image.seed",
-    "image.num_outputs",
-    "video.length",
-    "video.aspect_ratio",
-    "music.duration",
-    "music.tempo",
-    "music.model_version",
-    "music.output_format",
-]
-
-
 def build_compare_panel(
     ctx: AppContext, session: gr.State, history: HistoryHandles, live: gr.State
 ) -> None:
-    """The Compare tab: its controls, MAX_CELLS cell slots, and their events; `/compare` and
-    `/compare_stop` for API callers."""
+    """The Compare tab: its controls, MAX_CELLS cell slots, and their events (the API's events:
+    compare_api.build_compare_api)."""
     board = gr.State(CompareBoard(), time_to_live=ctx.settings.session_ttl)
     with gr.Row(equal_height=False):
         with gr.Column(scale=2, min_width=300):
@@ -1029,39 +542,6 @@ def build_compare_panel(
             api_visibility="private",
             queue=False,
         )
-
-    # The API: one event merging every cell; inputs of their own (never shown).
-    with gr.Column(visible=False):
-        api_modality = gr.Textbox(label="modality")
-        api_models = gr.Dropdown(
-            choices=[], multiselect=True, allow_custom_value=True, label="models"
-        )
-        api_input = gr.Textbox(value="{}", label="input_json")
-        api_image = ImageInput(type="filepath", label="image")
-        api_audio = gr.Audio(type="filepath", label="audio")
-        api_cell_index = gr.Number(value=0, precision=0, label="cell")
-        api_result_json = gr.JSON(label="result")
-        api_files = gr.File(file_count="multiple", label="files")
-        api_stopped = gr.Markdown()
-        api_run = gr.Button("compare")
-        api_stop = gr.Button("compare_stop")
-    api_event = api_run.click(
-        make_compare_api(ctx),
-        [api_modality, api_models, api_input, api_image, api_audio, *state],
-        [api_result_json, api_files],
-        api_name="compare",
-        concurrency_limit=None,
-        concurrency_id="compare",
-    )
-    refresh_after(api_event, history)
-    api_stop.click(
-        make_stop_api(ctx),
-        [api_cell_index, session, live],
-        [api_stopped],
-        api_name="compare_stop",
-        concurrency_limit=None,
-        concurrency_id="compare_stop",
-    )
 
 
 def _cell_slot(index: int) -> CellSlot:

@@ -1,0 +1,402 @@
+"""Compare's pure parts: a checked compare request, each model's input mapped from its own
+schema, and what each cell of a compare is (its run's events turned into state). No Gradio.
+
+`ui/compare.py` shows these on the page and `ui/compare_api.py` answers `/compare` with them.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from .limits import check_number, check_text, parse_json_object
+from .modalities.avatar import build_avatar_input
+from .modalities.chat import DEFAULT_SYSTEM_PROMPT, build_chat_input
+from .modalities.common import InputProblem, MappedInput, open_image
+from .modalities.image import AUTO_RATIO, build_image_input
+from .modalities.music import build_music_input
+from .modalities.video import build_video_input
+from .model_choices import AVATAR_MODELS, CHAT_MODELS, IMAGE_MODELS, MUSIC_MODELS, VIDEO_MODELS
+from .pipeline import OutputKind, RunResult
+from .replicate.schema import ModelInfo
+from .replicate.types import Completed, ModelRef, Prediction, PredictionEvent, Progress, TextDelta
+
+Modality = Literal["chat", "image", "video", "avatar", "music"]
+MODALITIES: tuple[Modality, ...] = ("chat", "image", "video", "avatar", "music")
+MIN_MODELS, MAX_CELLS = 2, 4
+MAX_MODEL_CHARS = 200  # owner/name:version is far shorter; anything longer is not a model id
+LABELS = "ABCD"
+
+OUTPUT_KINDS: dict[Modality, OutputKind] = {
+    "chat": "text",
+    "image": "image",
+    "video": "video",
+    "avatar": "video",
+    "music": "audio",
+}
+SUGGESTED_MODELS: dict[Modality, list[str]] = {
+    "chat": CHAT_MODELS,
+    "image": IMAGE_MODELS,
+    "video": VIDEO_MODELS,
+    "avatar": AVATAR_MODELS,
+    "music": MUSIC_MODELS,
+}
+# Each modality's shared controls (the panel's main ones) and their defaults; the type of a
+# default is the type a value must have. The API's input JSON takes exactly these keys.
+CONTROLS: dict[Modality, dict[str, str | float]] = {
+    "chat": {
+        "prompt": "",
+        "system_prompt": DEFAULT_SYSTEM_PROMPT,
+        "max_tokens": 0,
+        "temperature": 0.6,
+    },
+    "image": {"prompt": "", "aspect_ratio": AUTO_RATIO, "seed": -1, "num_outputs": 1},
+    "video": {"prompt": "", "length": 4, "aspect_ratio": "16:9"},
+    "avatar": {},
+    "music": {
+        "prompt": "",
+        "duration": 8,
+        "tempo": 90,
+        "model_version": "stereo-large",
+        "output_format": "mp3",
+    },
+}
+# What the shared image upload is to each modality (None: it takes no image).
+IMAGE_ROLES: dict[Modality, str | None] = {
+    "chat": "image (for models that see images)",
+    "image": "input image (image-to-image)",
+    "video": "start frame",
+    "avatar": "portrait",
+    "music": None,
+}
+
+
+# ---------------------------------------------------------------------------------------------
+# The request: checked like everything a visitor sends (limits.py), before anything runs.
+
+
+@dataclass(frozen=True)
+class ComparePlan:
+    """One checked compare request: what every cell maps from its own model's schema."""
+
+    modality: Modality
+    models: tuple[str, ...]
+    values: dict[str, Any]
+    image: Path | None = None
+    audio: Path | None = None
+    blind: bool = False
+
+    @property
+    def prompt(self) -> str:
+        """What History records as the prompt (avatar: the narration's file name)."""
+        if self.modality == "avatar":
+            return self.audio.name if self.audio else ""
+        return str(self.values.get("prompt") or "")
+
+
+def parse_modality(value: Any) -> Modality:
+    for modality in MODALITIES:
+        if value == modality:
+            return modality
+    shown = str(value)[:40]
+    raise InputProblem(f"Unknown modality {shown!r}: use one of {', '.join(MODALITIES)}.")
+
+
+def parse_models(models: Any) -> tuple[str, ...]:
+    """2–4 distinct model ids, each `owner/name` or `owner/name:version`."""
+    if isinstance(models, str):
+        models = [part for part in models.replace("\n", ",").split(",") if part.strip()]
+    if not isinstance(models, list | tuple) or not all(isinstance(m, str) for m in models):
+        raise InputProblem("Models must be a list of model ids (owner/name).")
+    if not MIN_MODELS <= len(models) <= MAX_CELLS:
+        raise InputProblem(
+            f"Compare takes {MIN_MODELS} to {MAX_CELLS} models; {len(models)} were given."
+        )
+    parsed: list[str] = []
+    for model in models:
+        if len(model) > MAX_MODEL_CHARS:
+            raise InputProblem(
+                f"A model id is {len(model):,} characters long; model ids are owner/name "
+                f"(at most {MAX_MODEL_CHARS} characters)."
+            )
+        ref = str(ModelRef.parse(model))  # InvalidModelRefError says the accepted forms
+        if ref in parsed:
+            raise InputProblem(f"{ref} is listed twice: compare different models.")
+        parsed.append(ref)
+    return tuple(parsed)
+
+
+def parse_values(
+    modality: Modality, raw: str | dict[str, Any] | None, *, text_limit: int
+) -> dict[str, Any]:
+    """The shared controls of `modality` from a JSON object (size, depth, numbers and texts
+    checked before use), unknown keys refused, missing ones at their defaults."""
+    if raw is None or raw == "":
+        values: dict[str, Any] = {}
+    elif isinstance(raw, str):
+        values = parse_json_object(raw, "The compare input")
+    elif isinstance(raw, dict):
+        values = raw
+    else:
+        raise InputProblem("The compare input must be a JSON object of control names to values.")
+    defaults = CONTROLS[modality]
+    unknown = sorted(str(k)[:40] for k in values if k not in defaults)
+    if unknown:
+        accepted = ", ".join(defaults) or "nothing (upload a portrait and narration)"
+        raise InputProblem(f"{modality} compare takes {accepted}; not {', '.join(unknown[:5])}.")
+    checked: dict[str, Any] = dict(defaults)
+    for name, value in values.items():
+        if value is None:
+            continue
+        if isinstance(defaults[name], str):
+            if not isinstance(value, str):
+                raise InputProblem(f"The {name.replace('_', ' ')} must be text.", field=name)
+            check_text(value, name.replace("_", " "), text_limit)
+        else:
+            check_number(value, name.replace("_", " "))
+        checked[name] = value
+    if modality != "avatar" and not str(checked["prompt"]).strip():
+        raise InputProblem("Type a prompt first: every model gets the same one.", field="prompt")
+    return checked
+
+
+def parse_plan(
+    modality: Any,
+    models: Any,
+    values: str | dict[str, Any] | None,
+    image: str | None,
+    audio: str | None,
+    *,
+    text_limit: int,
+    chat_limit: int,
+    blind: bool = False,
+) -> ComparePlan:
+    """A whole compare request checked: modality, models, controls, uploads."""
+    kind = parse_modality(modality)
+    chosen = parse_models(models)
+    checked = parse_values(kind, values, text_limit=chat_limit if kind == "chat" else text_limit)
+    role = IMAGE_ROLES[kind]
+    if image and role is None:
+        raise InputProblem(f"The {kind} compare takes no image; leave the image empty.")
+    if audio and kind != "avatar":
+        raise InputProblem(f"The {kind} compare takes no audio; audio is the avatar's narration.")
+    if kind == "avatar" and not image:
+        raise InputProblem("Add a portrait image first.")
+    if kind == "avatar" and not audio:
+        raise InputProblem("Add narration audio first (upload a file or record it).")
+    picture = Path(image) if image else None
+    if picture is not None:  # a broken upload is refused before any prediction is paid for
+        open_image(picture, role or "image")
+    order = random.sample(chosen, len(chosen)) if blind else chosen  # blind: no order to go by
+    return ComparePlan(
+        kind, tuple(order), checked, picture, Path(audio) if audio else None, blind=blind
+    )
+
+
+def _whole(value: Any) -> int | None:
+    return int(value) if value else None
+
+
+def map_input(plan: ComparePlan, info: ModelInfo) -> MappedInput:
+    """One model's input from the shared values, by its modality's builder and its own schema
+    (the same call its panel makes)."""
+    values, schema = plan.values, info.input_schema
+    if plan.modality == "chat":
+        return build_chat_input(
+            schema,
+            system_prompt=values["system_prompt"],
+            history=None,
+            message=values["prompt"],
+            max_tokens=_whole(values["max_tokens"]),
+            temperature=values["temperature"],
+            image=plan.image,
+            model_description=info.description,
+        )
+    if plan.modality == "image":
+        seed = values["seed"]
+        return build_image_input(
+            schema,
+            prompt=values["prompt"],
+            aspect_ratio=values["aspect_ratio"] or None,
+            seed=int(seed) if seed is not None and seed >= 0 else None,
+            num_outputs=_whole(values["num_outputs"]),
+            image=plan.image,
+        )
+    if plan.modality == "video":
+        return build_video_input(
+            schema,
+            prompt=values["prompt"],
+            start_image=plan.image,
+            length_seconds=float(values["length"]) if values["length"] else None,
+            aspect_ratio=values["aspect_ratio"] or None,
+        )
+    if plan.modality == "avatar":
+        return build_avatar_input(schema, portrait=plan.image, audio=plan.audio)
+    return build_music_input(
+        schema,
+        prompt=values["prompt"],
+        duration=float(values["duration"]) if values["duration"] else None,
+        tempo=float(values["tempo"]) if values["tempo"] else None,
+        model_version=values["model_version"] or None,
+        output_format=values["output_format"] or None,
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Cells: per-cell events turned into what a cell is.
+
+CellState = Literal["waiting", "running", "done", "failed", "stopped", "refused"]
+API_STATUS: dict[CellState, str] = {
+    "waiting": "waiting",
+    "running": "running",
+    "done": "succeeded",
+    "failed": "failed",
+    "stopped": "canceled",
+    "refused": "refused",
+}
+
+
+def label_of(index: int) -> str:
+    return f"Model {LABELS[index]}"
+
+
+def cell_key(index: int) -> str:
+    """The cell's name in the session's LiveRuns (what its Stop cancels)."""
+    return f"compare-{index}"
+
+
+@dataclass
+class CellView:
+    """What one cell has to show: its model, where its run is, and its result or error."""
+
+    index: int
+    model: str
+    state: CellState = "waiting"
+    progress: Progress | None = None  # the latest status while running
+    elapsed: float = 0.0  # seconds since the person asked, at the latest event
+    text: str = ""
+    files: list[Path] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    error: str = ""
+    prediction_id: str = ""
+    prediction: Prediction | None = None
+    predict_time: float | None = None
+    total_time: float | None = None
+    starting_time: float | None = None
+    cold_boot: bool | None = None
+    on_replicate: bool = False
+    cancel_sent: bool = False  # Stop came before the prediction had an id; canceled since
+
+    @property
+    def label(self) -> str:
+        return label_of(self.index)
+
+    @property
+    def finished(self) -> bool:
+        return self.state in ("done", "failed", "stopped", "refused")
+
+    def apply(self, event: PredictionEvent | RunResult) -> None:
+        """Take one event of the cell's run."""
+        if isinstance(event, Completed):  # run_model turns it into its RunResult
+            return
+        if isinstance(event, TextDelta):
+            self.text += event.text
+            return
+        if isinstance(event, Progress):
+            self.state = "running"
+            self.prediction_id = event.prediction_id or self.prediction_id
+            self.progress, self.elapsed = event, event.elapsed
+            return
+        self.state = "done"
+        self.prediction = event.prediction
+        self.prediction_id = event.prediction.id
+        self.text = self.text or event.text
+        self.files = list(event.files)
+        self.notes = list(event.notes)
+        self.predict_time = event.predict_time
+        self.total_time = round(event.wall_time, 3)
+        self.starting_time = event.starting_time
+        self.cold_boot = event.cold_boot
+
+    def fail(self, message: str, state: CellState = "failed") -> None:
+        self.state = state
+        self.error = message
+
+    def stop(self, prediction: Prediction | None) -> None:
+        self.state = "stopped"
+        self.prediction = prediction
+
+
+def conceal(text: str, model: str, label: str) -> str:
+    """`text` with the model's id (and its owner/name) replaced by the cell's label."""
+    for name in sorted({model, model.split(":", 1)[0]}, key=len, reverse=True):  # longest first
+        text = text.replace(name, label)
+    return text
+
+
+def cell_title(view: CellView | None, index: int, hidden: bool, picked: int | None) -> str:
+    name = label_of(index) if hidden or view is None else f"`{view.model}`"
+    if picked == index:
+        return f"### ⭐ {name} — your pick"
+    return f"### {name}"
+
+
+@dataclass
+class CompareBoard:
+    """This session's compare on the page: the plan, each cell's latest view, the pick.
+
+    One object per session (a `gr.State`, passed to events by reference): the cells' events
+    write their views here, so Pick can re-render every cell's name when blind mode ends.
+    """
+
+    plan: ComparePlan | None = None
+    cells: list[CellView] = field(default_factory=list)
+    picked: int | None = None
+    run: int = 0  # which Compare click the cells belong to
+
+    def start(self, plan: ComparePlan) -> None:
+        self.plan = plan
+        self.cells = [CellView(index, model) for index, model in enumerate(plan.models)]
+        self.picked = None
+        self.run += 1
+
+    @property
+    def hidden(self) -> bool:
+        return self.plan is not None and self.plan.blind and self.picked is None
+
+    def cell(self, index: int) -> CellView | None:
+        return self.cells[index] if 0 <= index < len(self.cells) else None
+
+    def pick(self, index: int) -> str:
+        """Mark cell `index` as preferred; the sentence saying so (or why not)."""
+        view = self.cell(index)
+        if view is None or view.state != "done":
+            return "Pick a cell whose result is done."
+        self.picked = index
+        return f"⭐ Your pick: **{view.label}** — `{view.model}`."
+
+
+def collect_values(modality: str, *controls: Any) -> dict[str, Any]:
+    """The page's controls (in CONTROL_ORDER) as `modality`'s input values (the API's JSON)."""
+    named = dict(zip(CONTROL_ORDER, controls, strict=True))
+    keys = CONTROLS[parse_modality(modality)]
+    return {key: named[key if key == "prompt" else f"{modality}.{key}"] for key in keys}
+
+
+CONTROL_ORDER = [
+    "prompt",
+    "chat.system_prompt",
+    "chat.max_tokens",
+    "chat.temperature",
+    "image.aspect_ratio",
+    "image.seed",
+    "image.num_outputs",
+    "video.length",
+    "video.aspect_ratio",
+    "music.duration",
+    "music.tempo",
+    "music.model_version",
+    "music.output_format",
+]

@@ -9,7 +9,7 @@ import pytest
 from neurolink_ui.modalities.common import InputProblem
 from neurolink_ui.modalities.forms import FormField
 from neurolink_ui.replicate.schema import ModelInfo
-from neurolink_ui.ui.explore import card_html, checked_query, merged_input, model_card
+from neurolink_ui.ui.explore_cards import card_html, checked_query, merged_input, model_card
 
 
 def test_a_card_escapes_text_and_loads_covers_only_over_https() -> None:

@@ -60,10 +60,10 @@ def test_a_clock_going_backwards_is_no_negative_start() -> None:
     assert starting_seconds(odd) == 0.0 and is_cold_boot(odd) is False
 
 
-async def test_a_warm_run_that_passed_through_starting_is_not_a_cold_boot(
-    simulator: Any, token: str, tmp_path: Path
-) -> None:
-    simulator.config.cold_start = 0.05  # "starting" is seen, but the model is up at once
+async def hello_run(simulator: Any, token: str, dest_dir: Path, cold_start: float) -> RunResult:
+    """replicate/hello-world run by `run_model`, its model `cold_start` s in "starting"; every
+    run passes through "starting" (asserted), whatever its boot."""
+    simulator.config.cold_start = cold_start
     simulator.config.run_time = 0.05
     async with ReplicateClient(simulator.base_url) as client:
         events = [
@@ -74,30 +74,24 @@ async def test_a_warm_run_that_passed_through_starting_is_not_a_cold_boot(
                 {"text": "tides"},
                 token=token,
                 kind="text",
-                dest_dir=tmp_path,
+                dest_dir=dest_dir,
             )
         ]
+    assert any(isinstance(e, Progress) and e.status == "starting" for e in events)
     result = events[-1]
     assert isinstance(result, RunResult)
-    assert any(isinstance(e, Progress) and e.status == "starting" for e in events)
+    return result
+
+
+async def test_a_warm_run_that_passed_through_starting_is_not_a_cold_boot(
+    simulator: Any, token: str, tmp_path: Path
+) -> None:
+    result = await hello_run(simulator, token, tmp_path, cold_start=0.05)
     assert result.cold_boot is False and result.starting_time is not None
     assert result.starting_time < COLD_BOOT_SECONDS
 
 
 async def test_a_long_start_is_a_cold_boot(simulator: Any, token: str, tmp_path: Path) -> None:
-    simulator.config.cold_start = COLD_BOOT_SECONDS + 0.2
-    simulator.config.run_time = 0.05
-    async with ReplicateClient(simulator.base_url) as client:
-        events = [
-            event
-            async for event in run_model(
-                client,
-                ModelRef.parse("replicate/hello-world"),
-                {"text": "tides"},
-                token=token,
-                kind="text",
-                dest_dir=tmp_path,
-            )
-        ]
-    result = events[-1]
-    assert isinstance(result, RunResult) and result.cold_boot is True
+    result = await hello_run(simulator, token, tmp_path, cold_start=COLD_BOOT_SECONDS + 0.2)
+    assert result.cold_boot is True and result.starting_time is not None
+    assert result.starting_time >= COLD_BOOT_SECONDS

@@ -400,3 +400,66 @@ CONTROL_ORDER = [
     "music.model_version",
     "music.output_format",
 ]
+
+
+# ---------------------------------------------------------------------------------------------
+# Sharing a compare as one result, and Remix of it (the stored input back to the page's controls).
+
+
+def can_share(board: CompareBoard) -> bool:
+    """A compare can be shared once one cell has finished, and (blind) once the person picked:
+    the shared result names the models."""
+    return board.plan is not None and not board.hidden and any(c.finished for c in board.cells)
+
+
+def shared_input(board: CompareBoard) -> dict[str, Any]:
+    """What a shared compare keeps as its input: what Remix loads back into the Compare tab."""
+    plan = board.plan
+    assert plan is not None
+    picked = board.cell(board.picked) if board.picked is not None else None
+    return {
+        "modality": plan.modality,
+        "models": list(plan.models),
+        "input": dict(plan.values),
+        "blind": plan.blind,
+        "pick": picked.model if picked else None,
+    }
+
+
+def board_summary(board: CompareBoard) -> str:
+    """A per-cell Markdown summary: model, how it ended, its times; a chat cell's answer. An
+    error is named by its state only (its text may carry addresses of the run)."""
+    parts: list[str] = []
+    for view in board.cells:
+        times = []
+        if view.predict_time is not None:
+            times.append(f"predict {view.predict_time:.2f} s")
+        if view.total_time is not None:
+            times.append(f"total {view.total_time:.2f} s")
+        star = " ⭐ picked" if board.picked == view.index else ""
+        line = f"**{view.label} · `{view.model}`**{star} — {view.state}"
+        parts.append(" · ".join([line, *times]))
+        if view.text and view.state == "done":
+            parts.append("\n".join(f"> {row}" if row else ">" for row in view.text.splitlines()))
+    return "\n\n".join(parts)
+
+
+REMIX_TEXT_LIMIT = 1_000_000  # a kept input was checked when it ran; this only bounds a bad row
+
+
+def remix_values(stored: Any) -> dict[str, Any] | None:
+    """A shared compare's stored input as the Compare tab's values: `modality`, `models`, and
+    each control by its CONTROL_ORDER name (`prompt`, `image.seed`…). None if it is not one."""
+    if not isinstance(stored, dict):
+        return None
+    try:
+        kind = parse_modality(stored.get("modality"))
+        models = parse_models(stored.get("models"))
+        raw = stored.get("input")
+        values = parse_values(
+            kind, raw if isinstance(raw, dict) else {}, text_limit=REMIX_TEXT_LIMIT
+        )
+    except ValueError:  # InputProblem, InvalidModelRefError: not a compare's input
+        return None
+    named = {key if key == "prompt" else f"{kind}.{key}": value for key, value in values.items()}
+    return {"modality": kind, "models": list(models), **named}

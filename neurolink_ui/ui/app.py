@@ -126,7 +126,7 @@ def build_app(settings: Settings | None = None, ctx: AppContext | None = None) -
                 music = build_music_panel(ctx, session, history, live)
             targets = [chat, image, video, avatar, music]
             with gr.Tab("🆚 Compare", id="compare"):
-                build_compare_panel(ctx, session, history, live)
+                compare = build_compare_panel(ctx, session, history, live)
                 build_compare_api(ctx, session, history, live)
             with gr.Tab("🧭 Explore", id="explore") as explore_tab:
                 pickers = {cast(PanelName, t.panel): cast(gr.Dropdown, t.model) for t in targets}
@@ -135,7 +135,7 @@ def build_app(settings: Settings | None = None, ctx: AppContext | None = None) -
                 build_history_panel(history, history_tab, settings.result_ttl, settings.sharing)
             shared = build_shared_tab()
         bind_history(demo, history)
-        wire_shared(demo, tabs, shared, ctx.results, settings.sharing, targets)
+        wire_shared(demo, tabs, shared, ctx.results, settings.sharing, [*targets, compare])
         demo.load(
             restore, [stored], restore_outputs, api_visibility="private", show_progress="hidden"
         )

@@ -16,13 +16,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import AsyncGenerator, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import gradio as gr
 
 from ..comparison import (
+    CONTROL_ORDER,
     IMAGE_ROLES,
     MAX_CELLS,
     MIN_MODELS,
@@ -33,6 +34,8 @@ from ..comparison import (
     CompareBoard,
     ComparePlan,
     Modality,
+    board_summary,
+    can_share,
     cell_key,
     cell_title,
     collect_values,
@@ -41,6 +44,8 @@ from ..comparison import (
     map_input,
     parse_modality,
     parse_plan,
+    remix_values,
+    shared_input,
 )
 from ..modalities.chat import DEFAULT_SYSTEM_PROMPT
 from ..modalities.common import InputProblem
@@ -54,6 +59,7 @@ from ..replicate.types import (
     Progress,
     TextDelta,
 )
+from ..results import StoredResult
 from .adapters import (
     ChatStreamView,
     ProgressThrottle,
@@ -67,7 +73,7 @@ from .adapters import (
 from .common import add_history, error_markdown, history_entry
 from .components import AudioOutput, GalleryOutput, ImageInput, ImageOutput, VideoOutput
 from .context import AppContext
-from .history import HistoryHandles, HistoryLog, refresh_after
+from .history import HistoryHandles, HistoryLog, app_url, refresh_after, share_url
 from .image import RATIO_CHOICES
 from .live import LiveRuns, live_run, stopping, track, wire_stop
 from .music import MODEL_VERSIONS
@@ -248,6 +254,108 @@ async def run_cell(
 
 
 # ---------------------------------------------------------------------------------------------
+# Sharing the whole compare as one kept result, and Remix of one.
+
+SHARE_LABEL = "🔗 Share this comparison"
+SHARE_BLIND_LABEL = "🔗 Share this comparison (blind: pick one first)"
+
+
+def compare_entry(board: CompareBoard) -> dict[str, Any]:
+    """The compare as one History entry (kind `compare`): the models, the shared prompt and
+    input, every finished cell's files in cell order, the per-cell summary."""
+    plan = board.plan
+    assert plan is not None
+    done = [view for view in board.cells if view.state == "done"]
+    stored = shared_input(board)
+    times = [view.total_time for view in board.cells if view.total_time is not None]
+    return {
+        "kind": "compare",
+        "prompt": plan.prompt,
+        "full_prompt": plan.prompt,
+        "model": ", ".join(plan.models),
+        "version": None,
+        "params": stored,
+        "input": stored,
+        "predict_time": None,
+        "wall_time": round(max(times, default=0.0), 3),
+        "cold_boot": None,
+        "files": [str(path) for view in done for path in view.files],
+        "text": board_summary(board),
+        "prediction_id": "",
+        "notes": [],
+        "created": time.strftime("%H:%M:%S"),
+        "created_at": time.time(),
+    }
+
+
+def share_board(board: CompareBoard | None, log: HistoryLog | None) -> str | None:
+    """Keep the compare as one result in this browser's History and share it: its share id, or
+    None when there is nothing to share yet (or it could not be kept)."""
+    if board is None or not can_share(board):
+        return None
+    result_id = add_history(log, compare_entry(board))
+    return log.share(result_id) if log is not None and result_id else None
+
+
+def share_button(board: CompareBoard | None) -> Any:
+    blind = board is not None and board.hidden
+    return gr.update(
+        interactive=board is not None and can_share(board),
+        value=SHARE_BLIND_LABEL if blind else SHARE_LABEL,
+    )
+
+
+def modality_view(key: Modality) -> dict[str, Any]:
+    """What shows for `key`: the prompt (not for avatar), its controls, its uploads."""
+    role = IMAGE_ROLES[key]
+    return {
+        "prompt": gr.update(visible=key != "avatar"),
+        **{f"{name}.group": gr.update(visible=key == name) for name in ("chat", "image", "video")},
+        "music.group": gr.update(visible=key == "music"),
+        "image": gr.update(visible=role is not None, label=(role or "image").capitalize()),
+        "audio": gr.update(visible=key == "avatar"),
+    }
+
+
+@dataclass(frozen=True)
+class CompareRemix:
+    """Remix of a shared compare (shared.Remixable): the modality, models, their controls'
+    visibility, the prompt and main controls (CONTROL_ORDER), filled from the stored input."""
+
+    modality: gr.Radio
+    models: gr.Dropdown
+    parts: dict[str, gr.components.Component]  # the modality_view keys' components
+    controls: Sequence[gr.components.Component]  # in CONTROL_ORDER
+    panel: str = "compare"
+
+    @property
+    def components(self) -> list[gr.components.Component]:
+        shown = [c for key, c in self.parts.items() if key != "prompt"]
+        return [self.modality, self.models, *shown, *self.controls]
+
+    def values(self, result: StoredResult) -> list[Any]:
+        filled = remix_values(result.input)
+        if filled is None:
+            return [gr.skip()] * len(self.components)
+        key: Modality = filled["modality"]
+        view = modality_view(key)
+        controls = [
+            gr.update(value=filled[name]) if name in filled else gr.skip() for name in CONTROL_ORDER
+        ]
+        controls[0] = gr.update(  # the prompt: shown but for avatar
+            visible=key != "avatar", **({"value": filled["prompt"]} if "prompt" in filled else {})
+        )
+        shown = [view[name] for name in self.parts if name != "prompt"]
+        models = gr.update(choices=_choices(key, filled["models"]), value=filled["models"])
+        return [key, models, *shown, *controls]
+
+
+def _choices(key: Modality, models: list[str]) -> list[str]:
+    suggested = SUGGESTED_MODELS[key]
+    return [*suggested, *(m for m in models if m not in suggested)]
+
+
+# ---------------------------------------------------------------------------------------------
 # The page: controls, four cell slots, and their events.
 
 
@@ -347,9 +455,9 @@ def make_cell_handler(
 
 def build_compare_panel(
     ctx: AppContext, session: gr.State, history: HistoryHandles, live: gr.State
-) -> None:
+) -> CompareRemix:
     """The Compare tab: its controls, MAX_CELLS cell slots, and their events (the API's events:
-    compare_api.build_compare_api)."""
+    compare_api.build_compare_api). Returns what Remix of a shared compare fills."""
     board = gr.State(CompareBoard(), time_to_live=ctx.settings.session_ttl)
     with gr.Row(equal_height=False):
         with gr.Column(scale=2, min_width=300):
@@ -407,6 +515,15 @@ def build_compare_panel(
     with gr.Row(elem_classes=["nl-run"]):
         run = gr.Button("Compare", variant="primary", scale=2, min_width=120)
     overall = gr.Markdown(elem_classes=["nl-status"])
+    sharing = ctx.settings.sharing
+    with gr.Row(visible=sharing):
+        share = gr.Button(SHARE_LABEL, size="sm", interactive=False, scale=0, min_width=220)
+    share_link = gr.Textbox(
+        label="Share link: anyone with it sees this comparison (its models, prompt and results)",
+        visible=False,
+        interactive=False,
+        buttons=["copy"],
+    )
 
     # One row: the cells side by side on a wide screen, wrapping to one a line on a phone.
     with gr.Row(equal_height=False):
@@ -416,24 +533,25 @@ def build_compare_panel(
     groups = {"chat": chat_controls, "image": image_controls, "video": video_controls}
     groups["music"] = music_controls
 
+    parts: dict[str, gr.components.Component] = {
+        "prompt": prompt,
+        **{f"{name}.group": group for name, group in groups.items()},
+        "image": image,
+        "audio": audio,
+    }
+
     def choose(kind: str) -> list[Any]:
         key = parse_modality(kind)
-        role = IMAGE_ROLES[key]
         suggested = SUGGESTED_MODELS[key]
+        view = modality_view(key)
         return [
             gr.update(choices=suggested, value=suggested[: 3 if key == "image" else 2]),
-            gr.update(visible=key != "avatar"),
-            *(gr.update(visible=key == name) for name in groups),
-            gr.update(visible=role is not None, label=(role or "image").capitalize()),
-            gr.update(visible=key == "avatar"),
+            *(view[name] for name in parts),
         ]
 
-    modality.change(
-        choose,
-        [modality],
-        [models, prompt, *groups.values(), image, audio],
-        api_visibility="private",
-        queue=False,
+    # On the person's choice only: Remix sets the modality and its models together.
+    modality.input(
+        choose, [modality], [models, *parts.values()], api_visibility="private", queue=False
     )
 
     # Compare: check the shared input once, reset the slots, then each cell runs on its own.
@@ -497,6 +615,7 @@ def build_compare_panel(
         )
     ]
     state = [session, history.log, live]
+    ended: list[Any] = []  # the events after which the share button may change
     prepared = run.click(
         prepare,
         [modality, models, blind, image, audio, board, *controls],
@@ -504,6 +623,7 @@ def build_compare_panel(
         api_visibility="private",
         show_progress="hidden",
     )
+    ended.append(prepared)
     for index, slot in enumerate(slots):
         handler = make_cell_handler(ctx, index)
         common: dict[str, Any] = {
@@ -516,6 +636,7 @@ def build_compare_panel(
         retried = slot.retry.click(handler, [board, *state], slot.outputs, cancels=[ran], **common)
         refresh_after(ran, history)
         refresh_after(retried, history)
+        ended += [ran, retried]
         wire_stop(ctx, cell_key(index), slot.stop, [ran, retried], session, live, slot.status)
 
     def make_pick(index: int) -> Callable[[CompareBoard], list[Any]]:
@@ -535,13 +656,38 @@ def build_compare_panel(
         return pick
 
     for index, slot in enumerate(slots):
-        slot.pick.click(
+        picked = slot.pick.click(
             make_pick(index),
             [board],
             [overall, *(s.title for s in slots), *(s.status for s in slots)],
             api_visibility="private",
             queue=False,
         )
+        ended.append(picked)
+
+    # Share: enabled once a cell has finished (blind: once the person picked).
+    for event in ended:
+        event.then(share_button, [board], [share], api_visibility="private", queue=False)
+    prepared.then(
+        lambda: gr.update(value="", visible=False),
+        None,
+        [share_link],
+        api_visibility="private",
+        queue=False,
+    )
+
+    def make_link(state: CompareBoard | None, log: HistoryLog | None, request: gr.Request) -> Any:
+        share_id = share_board(state, log) if sharing else None
+        if share_id is None:
+            said = "Nothing to share yet: wait for a cell to finish (blind: pick one first)."
+            return gr.update(value=said, visible=True)
+        return gr.update(value=share_url(app_url(request), share_id), visible=True)
+
+    shared = share.click(
+        make_link, [board, history.log], [share_link], api_visibility="private", queue=False
+    )
+    refresh_after(shared, history)
+    return CompareRemix(modality, models, parts, controls)
 
 
 def _cell_slot(index: int) -> CellSlot:

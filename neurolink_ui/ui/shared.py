@@ -15,7 +15,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import parse_qs
 
 import gradio as gr
@@ -38,7 +38,21 @@ _TITLES = {
     "avatar": "Avatar",
     "music": "Music",
     "explore": "Explore",
+    "compare": "Comparison",
 }
+
+
+class Remixable(Protocol):
+    """What Remix fills: a tab (`panel`, its tab id), its components and their values for a
+    kept result of its kind. RemixTarget for the five panels; the Compare tab has its own."""
+
+    @property
+    def panel(self) -> str: ...
+
+    @property
+    def components(self) -> list[gr.components.Component]: ...
+
+    def values(self, result: StoredResult) -> list[Any]: ...
 
 
 @dataclass(frozen=True)
@@ -112,14 +126,15 @@ def result_markdown(result: StoredResult) -> str:
     version = (
         f" · version `{result.version[:12]}…`" if result.version not in (None, "hidden") else ""
     )
+    compare = result.kind == "compare"
     lines = [
-        f"### 🔗 Shared {title.lower()} result",
-        f"**Model** `{result.model}`{version} · {' · '.join(times)}",
+        "### 🔗 Shared comparison" if compare else f"### 🔗 Shared {title.lower()} result",
+        f"**{'Models' if compare else 'Model'}** `{result.model}`{version} · {' · '.join(times)}",
     ]
     if result.prompt:
         lines.append("**Prompt**\n\n" + _quote(result.prompt))
     if result.text:
-        lines.append("**Answer**\n\n" + result.text)
+        lines.append(("**Cells**" if compare else "**Answer**") + "\n\n" + result.text)
     params = json.dumps(result.input, ensure_ascii=False, indent=1)
     if len(params) > 8000:
         params = params[:8000] + "…"
@@ -243,7 +258,7 @@ def wire_shared(
     view: SharedView,
     store: ResultStore,
     sharing: bool,
-    targets: list[RemixTarget],
+    targets: Sequence[Remixable],
 ) -> None:
     """Page load opens a linked result; Remix fills its panel's inputs and opens that tab."""
     demo.load(
@@ -299,8 +314,8 @@ def meta_tags(result: StoredResult, page_url: str, preview_url: str | None, site
 
 
 def preview_file(result: StoredResult) -> Path | None:
-    """The image a link card shows: an image result's first picture."""
-    if result.kind != "image":
+    """The image a link card shows: an image result's (or comparison's) first picture."""
+    if result.kind not in ("image", "compare"):
         return None
     for path in result.files:
         if path.suffix.lower() in _IMAGE_SUFFIXES and path.is_file():

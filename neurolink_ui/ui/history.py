@@ -223,6 +223,9 @@ def share_url(base: str, share_id: str) -> str:
 
 def entry_snippets(entry: dict) -> tuple[str, str]:
     """The Python and curl calls that rerun this generation."""
+    if entry.get("kind") == "compare":  # several models: each cell's own entry has its code
+        said = "# A comparison: each model's own History entry has the code that reruns it."
+        return said, said
     version = entry.get("version")
     # A community model run by name ran on a version; official models answer "hidden".
     pinned = None if not version or version == "hidden" or ":" in entry["model"] else version
@@ -241,6 +244,7 @@ _ICONS = {
     "avatar": "🗣️",
     "music": "🎵",
     "explore": "🧭",
+    "compare": "🆚",
 }
 PREVIEW_CHARS = 160
 

@@ -28,7 +28,7 @@ from neurolink_ui.ui.compare import (
     share_button,
 )
 from neurolink_ui.ui.context import AppContext
-from neurolink_ui.ui.history import HistoryLog, history_state
+from neurolink_ui.ui.history import HistoryLog, entry_snippets, history_state
 from neurolink_ui.ui.live import LiveRuns
 from neurolink_ui.ui.shared import SHARING_OFF, make_open_shared
 
@@ -181,14 +181,15 @@ def test_remix_maps_a_stored_compare_back_to_the_compare_controls() -> None:
     }
     chat = remix_values({"modality": "chat", "models": MODELS, "input": {"prompt": "hi"}})
     assert chat is not None and chat["chat.temperature"] == 0.6  # missing: the default
-    for hostile in (
+    hostile_inputs: list[Any] = [
         None,
         [],
         {"modality": "sculpture", "models": MODELS, "input": {}},
         {"modality": "image", "models": ["only/one"], "input": {"prompt": "x"}},
         {"modality": "image", "models": MODELS, "input": {"prompt": "x", "steps": 9}},
         {"modality": "image", "models": MODELS, "input": {"prompt": "x", "seed": "7"}},
-    ):
+    ]
+    for hostile in hostile_inputs:
         assert remix_values(hostile) is None
 
     # The Compare tab's Remix target: its values line up with its components.
@@ -205,3 +206,9 @@ def test_remix_maps_a_stored_compare_back_to_the_compare_controls() -> None:
     assert by_component[remix.controls[1]] == gr.skip()  # a chat control: left as it is
     unknown = remix.values(SimpleNamespace(input={"modality": 3}))  # type: ignore[arg-type]
     assert unknown == [gr.skip()] * len(remix.components)
+
+
+def test_a_shared_compare_in_history_has_no_single_model_snippet() -> None:
+    entry = {"kind": "compare", "model": ", ".join(MODELS), "params": {"modality": "image"}}
+    python, curl = entry_snippets(entry)
+    assert "History entry" in python and "curl" not in curl and MODELS[0] not in python

@@ -2,9 +2,10 @@
 simulator over HTTP, kept as one `compare` result, opened through the shared view's page-load step
 and over HTTP (meta tags by the middleware); blind mode, sharing off, and Remix's mapping."""
 
+# ruff: noqa: F811  (tests take the imported `launched` fixture as an argument)
+
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -14,8 +15,15 @@ import httpx
 import pytest
 from conftest import TOKEN
 from launched import LaunchedApp
+from test_history_persist import launched, request  # noqa: F401  (its app, as a fixture)
 
-from neurolink_ui.comparison import CompareBoard, can_share, parse_plan, remix_values
+from neurolink_ui.comparison import (
+    CompareBoard,
+    board_summary,
+    can_share,
+    parse_plan,
+    remix_values,
+)
 from neurolink_ui.config import Settings
 from neurolink_ui.results import new_history_id
 from neurolink_ui.ui.app import build_app
@@ -33,21 +41,6 @@ from neurolink_ui.ui.live import LiveRuns
 from neurolink_ui.ui.shared import SHARING_OFF, make_open_shared
 
 MODELS = ["black-forest-labs/flux-schnell", "bytedance/seedream-4"]
-
-
-@pytest.fixture(scope="module")
-def launched(simulator_session, tmp_path_factory) -> Iterator[LaunchedApp]:  # type: ignore[no-untyped-def]
-    data = tmp_path_factory.mktemp("data")
-    settings = Settings(
-        api_token=TOKEN, base_url=simulator_session.base_url, poll_cap=60, data_dir=data
-    )
-    app = LaunchedApp(settings, tmp_path_factory.mktemp("outputs"))
-    yield app
-    app.close()
-
-
-def request(query: dict[str, str]) -> Any:
-    return SimpleNamespace(query_params=query)
 
 
 def image_board(blind: bool = False) -> CompareBoard:
@@ -212,3 +205,26 @@ def test_a_shared_compare_in_history_has_no_single_model_snippet() -> None:
     entry = {"kind": "compare", "model": ", ".join(MODELS), "params": {"modality": "image"}}
     python, curl = entry_snippets(entry)
     assert "History entry" in python and "curl" not in curl and MODELS[0] not in python
+
+
+def test_the_summary_has_each_cell_its_times_and_a_chat_answer_but_no_error_text() -> None:
+    plan = parse_plan(
+        "chat", MODELS, {"prompt": "hi"}, None, None, text_limit=4000, chat_limit=4000
+    )
+    board = CompareBoard()
+    board.start(plan)
+    first, second = board.cells
+    first.state, first.text, first.predict_time, first.total_time = (
+        "done",
+        "Hello!\n\nBye.",
+        1.5,
+        2.25,
+    )
+    second.fail("Download of http://10.0.0.1/secret failed")
+    board.pick(0)
+    summary = board_summary(board)
+    assert (
+        f"**Model A · `{MODELS[0]}`** ⭐ picked — done · predict 1.50 s · total 2.25 s" in summary
+    )
+    assert "> Hello!\n>\n> Bye." in summary
+    assert f"**Model B · `{MODELS[1]}`** — failed" in summary and "10.0.0.1" not in summary

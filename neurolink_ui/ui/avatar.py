@@ -88,7 +88,8 @@ def build_avatar_panel(
                 [portrait, audio],
                 label="Example: click to load a portrait and narration",
             )
-            advanced = advanced_form(ctx, model, session, filled_fields)
+            preset = gr.State(None)  # Remix's values for the Advanced form
+            advanced = advanced_form(ctx, model, session, filled_fields, preset)
         with gr.Column(scale=3):
             output = VideoOutput(label="Talking avatar", height=420)
             status = gr.Markdown(elem_classes=["nl-status"])
@@ -98,4 +99,5 @@ def build_avatar_panel(
     wire_media_run(
         ctx, "avatar", handler, run, stop, inputs, [output], status, session, history, live
     )
-    return RemixTarget("avatar", model)  # its inputs are files, which are not kept
+    # Its main inputs are files, which are not kept; the Advanced values are.
+    return RemixTarget("avatar", model, preset=preset)

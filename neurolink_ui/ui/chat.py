@@ -247,7 +247,8 @@ def build_chat_panel(
                 label="Max tokens (0 = the model's default)",
             )
             temperature = gr.Slider(0.0, 2.0, value=0.6, step=0.05, label="Temperature")
-            advanced = advanced_form(ctx, model, session, filled_fields)
+            preset = gr.State(None)  # Remix's values for the Advanced form
+            advanced = advanced_form(ctx, model, session, filled_fields, preset)
 
     handler = make_chat_handler(ctx)
     inputs = [message, chatbot, system_prompt, model, max_tokens, temperature, advanced, image]
@@ -287,4 +288,4 @@ def build_chat_panel(
         TOKEN_LIMIT_FIELDS: max_tokens,
         ("temperature",): temperature,
     }
-    return RemixTarget("chat", model, message, controls)
+    return RemixTarget("chat", model, message, controls, preset=preset)

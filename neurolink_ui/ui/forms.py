@@ -4,6 +4,7 @@ and its run / Stop buttons."""
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -121,6 +122,62 @@ class ModelForm:
     model: str
     fields: tuple[FormField, ...] = ()  # hashable: Gradio hashes a State's value after events
     note: str = "This model has no further parameters."
+    start: str = "{}"  # JSON: the values the controls start from where not the model's defaults
+
+
+@dataclass(frozen=True)
+class AdvancedPreset:
+    """Values a panel's next Advanced form for `model` starts from (Remix writes them); a form
+    loaded for another model drops them. `values` is a JSON object's text (hashable)."""
+
+    model: str
+    values: str
+
+
+def _preset_value(spec: FormField, value: Any) -> Any:
+    """`value` if the control of `spec` can hold it, else `_DEFAULT` (files are never preset)."""
+    if spec.kind == "file" or value is None:
+        return _DEFAULT
+    if spec.kind == "dropdown":
+        return value if value in (spec.choices or ()) else _DEFAULT
+    if spec.kind == "checkbox":
+        return value if isinstance(value, bool) else _DEFAULT
+    if spec.kind in ("slider", "number"):
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return _DEFAULT
+        if not math.isfinite(value) or (spec.integer and not float(value).is_integer()):
+            return _DEFAULT
+        if (spec.minimum is not None and value < spec.minimum) or (
+            spec.maximum is not None and value > spec.maximum
+        ):
+            return _DEFAULT
+        return int(value) if spec.integer else value
+    if spec.kind == "json":
+        return value if isinstance(value, list | dict) else _DEFAULT
+    return value if isinstance(value, str) else _DEFAULT
+
+
+def apply_preset(form: ModelForm, preset: AdvancedPreset | None) -> tuple[ModelForm, str]:
+    """`form` starting from `preset`'s values (only a preset for the same model; values its
+    controls cannot hold dropped), and the Advanced JSON those values make."""
+    if preset is None or preset.model != form.model or not form.fields:
+        return form, "{}"
+    try:
+        stored = json.loads(preset.values)
+    except json.JSONDecodeError:
+        return form, "{}"
+    if not isinstance(stored, dict):
+        return form, "{}"
+    start = {}
+    for spec in form.fields:
+        value = _preset_value(spec, stored.get(spec.name))
+        if value is not _DEFAULT:
+            start[spec.name] = value
+    try:
+        advanced = collect_advanced(form.fields, start)
+    except InputProblem:
+        return form, "{}"
+    return replace(form, start=json.dumps(start)), json.dumps(advanced, default=str)
 
 
 def advanced_form(
@@ -128,12 +185,15 @@ def advanced_form(
     model: gr.Dropdown,
     session: gr.State,
     filled: FilledFields,
+    preset: gr.State | None = None,
 ) -> gr.Textbox:
     """An Advanced accordion generated from the selected model's input schema, without the
     fields the panel's own controls fill (`filled`, the modality's own answer for that schema).
 
     Its values live in a hidden JSON textbox, which is what the panel's event (and API callers)
     read; changing the model rebuilds the form with that model's defaults, ranges and descriptions.
+    An `AdvancedPreset` in `preset` (Remix writes it with the model) gives the form of its model
+    its start values instead; the first form loaded for another model drops it.
     """
     with gr.Accordion("Advanced — parameters from the model's schema", open=False):
         advanced = gr.Textbox(
@@ -158,7 +218,8 @@ def advanced_form(
                 gr.Markdown(loaded.note)
                 return
             fields = loaded.fields
-            components = [form_component(spec) for spec in fields]
+            start = json.loads(loaded.start)
+            components = [form_component(spec, start.get(spec.name, _DEFAULT)) for spec in fields]
 
             def collect(*values: Any) -> str:
                 return json.dumps(collect_advanced(fields, list(values)), default=str)
@@ -168,25 +229,35 @@ def advanced_form(
                     collect, components, advanced, api_visibility="private", queue=False
                 )
 
-        async def load_form(model_text: str, token: str | None) -> tuple[ModelForm, str]:
-            # A new model's form starts from its own defaults; old values don't apply.
+        async def load_form(
+            model_text: str, token: str | None, *preset_value: AdvancedPreset | None
+        ) -> tuple[Any, ...]:
+            # A new model's form starts from its own defaults (or its preset); old values don't
+            # apply. A preset for another model is dropped (None), one for this model kept (a
+            # Remix sets model and preset at once: both changes load, both must apply it).
+            given = preset_value[0] if preset_value else None
+            kept: tuple[Any, ...] = ()
+            if preset is not None:
+                kept = (gr.skip() if given is None or given.model == model_text else None,)
             try:
                 backend = ctx.backend(token)
                 info = await backend.client.get_model(
                     ModelRef.parse(model_text), token=backend.token
                 )
             except ReplicateError as exc:
-                return ModelForm(model_text, note=f"⚠️ {exc}"), "{}"
+                return ModelForm(model_text, note=f"⚠️ {exc}"), "{}", *kept
             fields = form_fields(info.input_schema, exclude=filled(info.input_schema))
-            return ModelForm(model_text, tuple(fields)), "{}"
+            return *apply_preset(ModelForm(model_text, tuple(fields)), given), *kept
 
-        # On page load and whenever the model or the token changes (render can't await); one
-        # load at a time and the last always runs, so forms land in the order of the picks.
+        # On page load and whenever the model, the token or the preset changes (render can't
+        # await); one load at a time and the last always runs, so forms land in the order of the
+        # picks.
+        extra = [preset] if preset is not None else []
         gr.on(
             None,
             load_form,
-            [model, session],
-            [form, advanced],
+            [model, session, *extra],
+            [form, advanced, *extra],
             api_visibility="private",
             show_progress="hidden",
             trigger_mode="always_last",

@@ -117,7 +117,8 @@ def build_image_panel(
             input_image = ImageInput(
                 label="Input image (optional, image-to-image)", type="filepath", height=180
             )
-            advanced = advanced_form(ctx, model, session, filled_fields)
+            preset = gr.State(None)  # Remix's values for the Advanced form
+            advanced = advanced_form(ctx, model, session, filled_fields, preset)
         with gr.Column(scale=3):
             gallery = GalleryOutput(
                 label="Images",
@@ -139,4 +140,4 @@ def build_image_panel(
         ("seed",): seed,
         COUNT_FIELD_NAMES: num_outputs,
     }
-    return RemixTarget("image", model, prompt, controls)
+    return RemixTarget("image", model, prompt, controls, preset=preset)

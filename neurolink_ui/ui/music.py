@@ -96,7 +96,8 @@ def build_music_panel(
             model = model_picker("Model", ctx.settings.music_model, MUSIC_MODELS)
             run, stop = run_buttons("Compose")
             example_prompts(ctx, "music", model, session, prompt)
-            advanced = advanced_form(ctx, model, session, filled_fields)
+            preset = gr.State(None)  # Remix's values for the Advanced form
+            advanced = advanced_form(ctx, model, session, filled_fields, preset)
         with gr.Column(scale=3):
             output = AudioOutput(label="Track", type="filepath", buttons=["download"])
             status = gr.Markdown(elem_classes=["nl-status"])
@@ -112,4 +113,4 @@ def build_music_panel(
         ("model_version",): model_version,
         ("output_format",): output_format,
     }
-    return RemixTarget("music", model, prompt, controls)
+    return RemixTarget("music", model, prompt, controls, preset=preset)

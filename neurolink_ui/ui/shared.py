@@ -25,6 +25,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..modalities.generic import file_category
 from ..results import ResultStore, StoredResult, valid_share_id
+from .forms import AdvancedPreset
 from .retention import duration_text
 
 SHARED_TAB = "shared"
@@ -58,24 +59,34 @@ class Remixable(Protocol):
 @dataclass(frozen=True)
 class RemixTarget:
     """What Remix fills in one panel: its model picker, prompt box, and main controls, each by
-    the model inputs it sets (the first of those names the stored input has gives its value)."""
+    the model inputs it sets (the first of those names the stored input has gives its value),
+    and its Advanced form's preset (`advanced_form`'s `preset` State): the form loaded for the
+    model takes the stored input's other values its controls can hold."""
 
     panel: str
     model: gr.components.Component
     prompt: gr.components.Component | None = None
     controls: Mapping[tuple[str, ...], gr.components.Component] = field(default_factory=dict)
+    preset: gr.State | None = None
 
     @property
     def components(self) -> list[gr.components.Component]:
-        return [self.model, *([self.prompt] if self.prompt else []), *self.controls.values()]
+        return [
+            self.model,
+            *([self.prompt] if self.prompt else []),
+            *self.controls.values(),
+            *([self.preset] if self.preset else []),
+        ]
 
     def values(self, result: StoredResult) -> list[Any]:
-        """The components' new values: the result's model, prompt, and controls it had a value
-        for (the others keep theirs)."""
+        """The components' new values: the result's model, prompt, controls it had a value
+        for (the others keep theirs), and the Advanced preset."""
+        preset = AdvancedPreset(result.model, json.dumps(result.input, default=str))
         return [
             result.model,
             *([result.prompt] if self.prompt else []),
             *(_stored_value(result.input, names) for names in self.controls),
+            *([preset] if self.preset else []),
         ]
 
 

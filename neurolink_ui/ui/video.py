@@ -113,7 +113,8 @@ def build_video_panel(
             with gr.Row():
                 length = gr.Slider(1, 10, value=4, step=1, label="Length (seconds)")
                 aspect_ratio = gr.Dropdown(VIDEO_ASPECT_RATIOS, value="16:9", label="Aspect ratio")
-            advanced = advanced_form(ctx, model, session, filled_fields)
+            preset = gr.State(None)  # Remix's values for the Advanced form
+            advanced = advanced_form(ctx, model, session, filled_fields, preset)
         with gr.Column(scale=3):
             # interactive=False: they are inputs of the visibility step, but outputs to a person.
             output = VideoOutput(
@@ -137,4 +138,4 @@ def build_video_panel(
     # Visibility after the run, so the API returns plain file paths, not component updates.
     event.then(show_filled, outputs, outputs, api_visibility="private", queue=False)
     controls = {DURATION_NAMES: length, ("aspect_ratio",): aspect_ratio}
-    return RemixTarget("video", model, prompt, controls)
+    return RemixTarget("video", model, prompt, controls, preset=preset)

@@ -1,0 +1,90 @@
+"""Remix's Advanced preset: the stored input's other values become the start of the Advanced
+form loaded for the same model — once per Remix, only that model, ill-fitting values dropped."""
+
+from __future__ import annotations
+
+import json
+
+import gradio as gr
+
+from neurolink_ui.modalities.forms import FormField
+from neurolink_ui.results.store import StoredResult
+from neurolink_ui.ui.forms import AdvancedPreset, ModelForm, apply_preset
+from neurolink_ui.ui.shared import RemixTarget
+
+FIELDS = (
+    FormField(
+        "output_format", "dropdown", "Output format", default="webp", choices=("webp", "png")
+    ),
+    FormField("steps", "slider", "Steps", default=4, minimum=1, maximum=8, step=1, integer=True),
+    FormField("guidance", "number", "Guidance", minimum=0, maximum=10),
+    FormField("safe", "checkbox", "Safe", default=True),
+    FormField("negative", "text", "Negative prompt", default=""),
+    FormField("loras", "json", "LoRAs"),
+    FormField("mask", "file", "Mask"),
+)
+STORED = {
+    "prompt": "a fox",  # the panel's prompt box fills it: not a form field
+    "output_format": "png",
+    "steps": 6,
+    "guidance": 7.5,
+    "safe": False,
+    "negative": "blurry",
+    "loras": [{"name": "x"}],
+    "mask": "<file: mask.png>",  # files are not kept
+}
+
+
+def form(model: str = "acme/flux") -> ModelForm:
+    return ModelForm(model, FIELDS)
+
+
+def test_a_preset_for_the_model_starts_its_form_and_its_advanced_json() -> None:
+    loaded, advanced = apply_preset(form(), AdvancedPreset("acme/flux", json.dumps(STORED)))
+    start = json.loads(loaded.start)
+    expected = {k: v for k, v in STORED.items() if k not in ("prompt", "mask")}
+    assert start == expected
+    assert json.loads(advanced) == expected  # what the handler reads: the same values
+    assert loaded.fields == FIELDS  # the model's defaults stay the reference for "changed"
+
+
+def test_a_preset_for_another_model_or_none_leaves_the_defaults() -> None:
+    for preset in (AdvancedPreset("acme/other", json.dumps(STORED)), None):
+        loaded, advanced = apply_preset(form(), preset)
+        assert loaded.start == "{}" and advanced == "{}"
+
+
+def test_ill_typed_or_unknown_values_are_dropped_without_a_crash() -> None:
+    hostile = {
+        "output_format": "gif",  # not a choice
+        "steps": 99,  # out of range
+        "guidance": "7",  # text, not a number
+        "safe": "yes",  # not a bool
+        "negative": ["x"],  # not text
+        "loras": "not json",
+        "unknown_field": 1,
+        "mask": {"path": "/etc/passwd"},
+    }
+    loaded, advanced = apply_preset(form(), AdvancedPreset("acme/flux", json.dumps(hostile)))
+    assert loaded.start == "{}" and advanced == "{}"
+    for raw in ("[1, 2]", "{not json", "null", json.dumps({"steps": float("nan")})):
+        loaded, advanced = apply_preset(form(), AdvancedPreset("acme/flux", raw))
+        assert advanced == "{}"
+    # A value equal to the default starts the control but is not sent (as if untouched).
+    loaded, advanced = apply_preset(form(), AdvancedPreset("acme/flux", '{"steps": 4.0}'))
+    assert json.loads(loaded.start) == {"steps": 4} and advanced == "{}"
+
+
+def test_remix_writes_the_preset_with_the_model() -> None:
+    with gr.Blocks():
+        model, prompt, preset = gr.Dropdown(), gr.Textbox(), gr.State(None)
+        target = RemixTarget("image", model, prompt, {}, preset=preset)
+    result = StoredResult(
+        id="r", kind="image", model="acme/flux", version=None, prompt="a fox", input=STORED,
+        file_fields=("mask",), files=(), text="", notes=(), predict_time=None, wall_time=1.0,
+        cold_boot=None, prediction_id="p", created_at=0.0, share_id="s", size=0,
+    )  # fmt: skip
+    values = target.values(result)
+    assert target.components == [model, prompt, preset]
+    assert values[:2] == ["acme/flux", "a fox"]
+    assert values[2] == AdvancedPreset("acme/flux", json.dumps(STORED))

@@ -292,7 +292,8 @@ def wire_shared(
                 updates += [gr.skip()] * len(target.components)
         return updates
 
-    view.remix.click(remix, [view.shown], outputs, api_visibility="private", queue=False)
+    # Queued: a queued event reports the States it changed, whose `change` loads the Advanced form.
+    view.remix.click(remix, [view.shown], outputs, api_visibility="private")
 
 
 # ---- meta tags and the preview image -------------------------------------------------------------

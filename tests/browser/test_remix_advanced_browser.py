@@ -1,5 +1,6 @@
 """Remix carries the Advanced values: an image made with a non-default output format and
-quality, shared, opened in a fresh browser, remixed and run again sends the same input."""
+quality, shared, opened in a fresh browser, remixed and run again sends the same input; the
+next model switch gives back the defaults."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from helpers import free_port
 from test_browser import SCREENSHOTS, browser  # noqa: F401  (a fixture: used by name)
 from test_share_browser import app, generate, open_history
 
-from neurolink_ui.config import BUILTIN_SIMULATOR_TOKEN
+from neurolink_ui.config import BUILTIN_SIMULATOR_TOKEN, default_model
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -59,6 +60,7 @@ def test_remix_runs_the_shared_input_again(  # type: ignore[no-untyped-def]
     SCREENSHOTS.mkdir(exist_ok=True)
     log = tmp_path / "app.log"
     with app(tmp_path / "data", free_port(), log) as url:
+        shared_model = default_model("image")
         owner = browser.new_context(viewport={"width": 1366, "height": 1000})
         page = owner.new_page()
         page.goto(url, wait_until="load")
@@ -99,4 +101,14 @@ def test_remix_runs_the_shared_input_again(  # type: ignore[no-untyped-def]
         if shared.get("seed") is None:  # a random seed differs; everything else is the same
             remixed.pop("seed", None)
         assert remixed == shared
+
+        # The preset was for one Remix: another model and back gives the model's defaults.
+        panel = view.get_by_role("tabpanel").filter(visible=True)
+        model = panel.get_by_role("combobox", name="Model", exact=True)
+        for name in ("black-forest-labs/flux-schnell", shared_model):
+            model.fill(name)
+            model.press("Enter")
+            view.wait_for_timeout(1500)
+        expect(quality.filter(visible=True).first).to_have_value("80", timeout=20_000)
+        expect(view.get_by_label("Output format").filter(visible=True).first).to_have_value("webp")
         stranger.close()

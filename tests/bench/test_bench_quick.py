@@ -46,7 +46,9 @@ HELD_KEYS = {
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(900)  # a hang guard, not a timing check: quick mode takes ~3 min on a loaded machine
+@pytest.mark.timeout(
+    900
+)  # a hang guard, not a timing check: quick mode takes ~3 min on a loaded machine
 def test_quick_benchmarks_produce_every_figure(tmp_path: Path) -> None:
     results = run(quick=True, only=SECTIONS)
     assert results["errors"] == {}

@@ -46,9 +46,8 @@ HELD_KEYS = {
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(
-    900
-)  # a hang guard, not a timing check: quick mode takes ~3 min on a loaded machine
+# A hang guard, not a timing check: quick mode takes ~3 min on a loaded machine.
+@pytest.mark.timeout(900)
 def test_quick_benchmarks_produce_every_figure(tmp_path: Path) -> None:
     results = run(quick=True, only=SECTIONS)
     assert results["errors"] == {}

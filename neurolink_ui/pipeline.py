@@ -62,6 +62,9 @@ class RunResult:
     input: dict[str, Any]
     notes: list[str] = field(default_factory=list)
     wall_time: float = 0.0
+    # The local files the input was given, by field (what `input` shows as `<file name>`):
+    # kept with the result, so a share shows them and a Remix starts from them again.
+    input_files: dict[str, list[Path]] = field(default_factory=dict)
 
     @property
     def predict_time(self) -> float | None:
@@ -93,6 +96,18 @@ def describe_input(value: Any) -> Any:
     return value
 
 
+def input_file_paths(model_input: dict[str, Any]) -> dict[str, list[Path]]:
+    """The local files of an input, by field: a path, or a list of paths (the ones a person
+    gave; URLs and inline data are not files of ours)."""
+    found: dict[str, list[Path]] = {}
+    for name, value in model_input.items():
+        items = value if isinstance(value, list | tuple) else [value]
+        paths = [item for item in items if isinstance(item, Path) and item.is_file()]
+        if paths:
+            found[name] = paths
+    return found
+
+
 async def run_model(
     client: ReplicateClient,
     ref: ModelRef,
@@ -104,6 +119,7 @@ async def run_model(
     notes: list[str] | None = None,
     started: float | None = None,
     max_bytes: int | None = None,
+    made_from: dict[str, list[Path]] | None = None,
 ) -> AsyncGenerator[PredictionEvent | RunResult, None]:
     """Yield the prediction's Progress and TextDelta events, then one RunResult.
 
@@ -112,6 +128,7 @@ async def run_model(
     run (`kind` not "text") that succeeds without a file raises PredictionError here, once for
     every caller.
     `max_bytes`: download at most this much (the session's room), else the client's cap.
+    `made_from`: fields made from a person's file (MappedInput.made_from), recorded as that file.
     """
     started = time.monotonic() if started is None else started
     streamed: list[str] = []
@@ -150,4 +167,5 @@ async def run_model(
         input=describe_input(model_input),
         notes=result_notes,
         wall_time=time.monotonic() - started,
+        input_files={**input_file_paths(model_input), **(made_from or {})},
     )

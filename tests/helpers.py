@@ -59,3 +59,15 @@ def stop_process(process: subprocess.Popen[Any], grace: float = 15) -> None:
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait()
+
+
+def shared_parts(opened: tuple[Any, ...]) -> dict[str, Any]:
+    """The Shared tab's page-load updates (`make_open_shared`'s tuple) by name: `tab`, `text`,
+    `inputs`, `input_audio`, `gallery`, `videos`, `audios`, `remix`, `shown`, `tabs`."""
+    from neurolink_ui.ui.shared import MAX_PLAYERS
+
+    names = ["tab", "text", "inputs", "input_audio", "gallery"]
+    fixed = dict(zip(names, opened[:5], strict=True))
+    players = opened[5 : 5 + 2 * MAX_PLAYERS]
+    rest = dict(zip(["remix", "shown", "tabs"], opened[5 + 2 * MAX_PLAYERS :], strict=True))
+    return {**fixed, "videos": players[:MAX_PLAYERS], "audios": players[MAX_PLAYERS:], **rest}

@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import math
 from collections.abc import Mapping
+from dataclasses import replace
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -185,6 +186,7 @@ def build_avatar_input(
 ) -> MappedInput:
     advanced = dict(advanced or {})
     notes: list[str] = []
+    made_from: dict[str, list[Path]] = {}
     if portrait is None:
         raise InputProblem("Add a portrait photo of a face first.", field="portrait")
     if audio is None:
@@ -213,6 +215,8 @@ def build_avatar_input(
             )
         fps = _model_fps(schema, advanced)
         input[video_spec.name] = still_to_video(portrait, duration, fps=fps)
+        if isinstance(portrait, Path):
+            made_from[video_spec.name] = [portrait]
         notes.append(
             f"This model animates a video, so the portrait was made into a {duration:.1f} s "
             f"still video at {fps} fps."
@@ -232,7 +236,7 @@ def build_avatar_input(
             notes.append(f"{note.rstrip('.')} (the narration is {duration:.1f} s).")
 
     merge_advanced(schema, input, advanced, managed=filled_fields(schema), notes=notes)
-    return finish(schema, input, notes)
+    return replace(finish(schema, input, notes), made_from=made_from)
 
 
 def _looks_like_video(value: Any) -> bool:

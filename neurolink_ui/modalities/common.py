@@ -22,6 +22,9 @@ class MappedInput:
 
     input: dict[str, Any]
     notes: list[str] = field(default_factory=list)
+    # A field's value made from a person's file (a portrait made into a still video): that file,
+    # which is what a kept result keeps and a Remix puts back.
+    made_from: dict[str, list[Path]] = field(default_factory=dict)
 
 
 class InputProblem(ValueError):

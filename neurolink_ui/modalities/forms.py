@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -125,9 +125,12 @@ def _number(spec: FormField, text: str) -> float | int:
 
 
 def collect_advanced(
-    fields: Sequence[FormField], values: Mapping[str, Any] | Sequence[Any]
+    fields: Sequence[FormField],
+    values: Mapping[str, Any] | Sequence[Any],
+    keep: Collection[str] = (),
 ) -> dict[str, Any]:
-    """Only what the person changed: blanks and values equal to the model default are dropped.
+    """Only what the person changed: blanks and values equal to the model default are dropped,
+    except for the fields named in `keep` (a remixed run sends what the shared run sent).
 
     `values` is a name → value mapping, or the controls' values in `fields` order (as a Gradio
     handler receives them)."""
@@ -152,7 +155,7 @@ def collect_advanced(
             value = _number(spec, value)
         if spec.integer and isinstance(value, float) and value.is_integer():
             value = int(value)
-        if _same(value, spec.default):
+        if _same(value, spec.default) and spec.name not in keep:
             continue
         changed[spec.name] = value
     return changed

@@ -1,8 +1,9 @@
 """The kept results: one SQLite file plus a folder of output files beside it (no Gradio).
 
 A result is one generation as it happened: the full input (never shortened, so its code reruns
-it), the model and version, times, notes, and its output files, copied out of the session's
-output folder (which expires sooner). Results belong to a History id (a random id a browser
+it), the model and version, times, notes, its output files, copied out of the session's
+output folder (which expires sooner), and the files its input was given (an input image, a
+portrait, a narration), so a shared view shows them and a Remix starts from them again. Results belong to a History id (a random id a browser
 keeps); the database keeps only its digest, so a copy of the file cannot impersonate anyone.
 Sharing gives a result a second random id, the only one a link carries.
 
@@ -27,7 +28,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 log = logging.getLogger("neurolink_ui.results")
 
@@ -40,6 +41,8 @@ MAX_INPUT_JSON = 2_000_000  # characters of an input's JSON
 MAX_NOTES = 20
 PROMPT_FILE_CHARS = 1000  # a longer prompt is also kept as prompt.txt, a download
 PROMPT_FILE = "prompt.txt"
+INPUTS_FOLDER = "inputs"  # a result's input files, beside its outputs
+MAX_INPUT_FILES = 20
 
 _HISTORY_ID = re.compile(r"[A-Za-z0-9_-]{22,64}")
 _SHARE_ID = re.compile(r"[A-Za-z0-9_-]{32,64}")
@@ -86,6 +89,8 @@ class NewResult:
     input: dict[str, Any] = field(default_factory=dict)
     file_fields: tuple[str, ...] = ()
     files: tuple[Path, ...] = ()  # outputs to copy in
+    input_files: tuple[tuple[str, Path], ...] = ()  # (input field, file) to copy in
+    file_labels: tuple[str, ...] = ()  # a caption per output file (a compare: its cell's model)
     text: str = ""
     notes: tuple[str, ...] = ()
     predict_time: float | None = None
@@ -115,6 +120,12 @@ class StoredResult:
     created_at: float
     share_id: str | None
     size: int
+    # The input's files by field (absolute paths in the result's `inputs` folder).
+    input_files: dict[str, tuple[Path, ...]] = field(default_factory=dict)
+    file_labels: tuple[str, ...] = ()  # one per file, or none
+
+    def file_label(self, index: int) -> str | None:
+        return self.file_labels[index] if index < len(self.file_labels) else None
 
     @property
     def prompt_file(self) -> Path | None:
@@ -154,7 +165,9 @@ class ResultStore:
         prediction_id TEXT NOT NULL,
         created_at REAL NOT NULL,
         share_id TEXT UNIQUE,
-        size INTEGER NOT NULL
+        size INTEGER NOT NULL,
+        input_files TEXT NOT NULL DEFAULT '{}',
+        file_labels TEXT NOT NULL DEFAULT '[]'
     );
     CREATE INDEX IF NOT EXISTS results_by_owner ON results (owner, created_at);
     CREATE INDEX IF NOT EXISTS results_by_age ON results (created_at);
@@ -188,12 +201,25 @@ class ResultStore:
             )
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.executescript(self.SCHEMA)
+            self._upgrade()
         except (OSError, sqlite3.Error) as exc:
             raise ValueError(
                 f"NEUROLINK_DATA_DIR: cannot keep results in {self.root} ({exc}); point it at a "
                 "writable folder"
             ) from None
         self._lock = threading.RLock()
+
+    _ADDED_COLUMNS: ClassVar[dict[str, str]] = {"input_files": "'{}'", "file_labels": "'[]'"}
+
+    def _upgrade(self) -> None:
+        """A database made before these columns existed gets them (empty for its rows)."""
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(results)")}
+        with self._db:
+            for name, empty in self._ADDED_COLUMNS.items():
+                if name not in columns:
+                    self._db.execute(
+                        f"ALTER TABLE results ADD COLUMN {name} TEXT NOT NULL DEFAULT {empty}"
+                    )
 
     def __deepcopy__(self, memo: dict[int, Any]) -> ResultStore:
         # A gr.State default holding the store is deep-copied per session: all share this one.
@@ -227,6 +253,15 @@ class ResultStore:
                 _link_or_copy(source, target)
                 names.append(target.name)
                 size += target.stat().st_size
+            inputs: dict[str, list[str]] = {}
+            for index, (name, source) in enumerate(new.input_files[:MAX_INPUT_FILES]):
+                if not source.is_file():  # an upload the web server already removed
+                    continue
+                (folder / INPUTS_FOLDER).mkdir(exist_ok=True)
+                target = folder / INPUTS_FOLDER / safe_file_name(source.name, index)
+                _link_or_copy(source, target)
+                inputs.setdefault(str(name)[:100], []).append(target.name)
+                size += target.stat().st_size
             prompt = new.prompt[:MAX_TEXT_CHARS]
             if len(prompt) > PROMPT_FILE_CHARS:
                 (folder / PROMPT_FILE).write_text(prompt, encoding="utf-8")
@@ -252,6 +287,8 @@ class ResultStore:
                 "created_at": time.time() if now is None else now,
                 "share_id": None,
                 "size": size,
+                "input_files": json.dumps(inputs),
+                "file_labels": json.dumps([str(x)[:200] for x in new.file_labels[: len(names)]]),
             }
             with self._transaction() as db:
                 db.execute(
@@ -351,7 +388,8 @@ class ResultStore:
 
     _COLUMNS = (
         "id, owner, kind, model, version, prompt, input, file_fields, files, text, notes, "
-        "predict_time, wall_time, cold_boot, prediction_id, created_at, share_id, size"
+        "predict_time, wall_time, cold_boot, prediction_id, created_at, share_id, size, "
+        "input_files, file_labels"
     )
 
     def _get_where(self, where: str, args: tuple[Any, ...]) -> StoredResult | None:
@@ -363,8 +401,10 @@ class ResultStore:
 
     def _stored(self, row: tuple[Any, ...]) -> StoredResult:
         (rid, _owner, kind, model, version, prompt, input_json, file_fields, files, text, notes,
-         predict_time, wall_time, cold_boot, prediction_id, created_at, share_id, size) = row  # fmt: skip
+         predict_time, wall_time, cold_boot, prediction_id, created_at, share_id, size,
+         input_files, file_labels) = row  # fmt: skip
         folder = self.files_root / rid
+        inputs = folder / INPUTS_FOLDER
         return StoredResult(
             id=rid,
             kind=kind,
@@ -384,6 +424,11 @@ class ResultStore:
             share_id=share_id,
             size=size,
             files_dir=folder,
+            input_files={
+                input_name: tuple(inputs / name for name in names)
+                for input_name, names in json.loads(input_files).items()
+            },
+            file_labels=tuple(json.loads(file_labels)),
         )
 
     def _remove(self, where: str, args: tuple[Any, ...]) -> int:
@@ -468,7 +513,8 @@ def _bounded_json(value: dict[str, Any]) -> str:
 
 
 def _files_in(folder: Path) -> list[Path]:
-    return [p for p in folder.iterdir() if p.is_file()] if folder.is_dir() else []
+    """Every file of a result's folder: its outputs and its `inputs`."""
+    return [p for p in folder.rglob("*") if p.is_file()] if folder.is_dir() else []
 
 
 def _link_or_copy(source: Path, target: Path) -> None:

@@ -52,6 +52,10 @@ CSS = """
 /* A lone image's tile is as wide as the gallery; kept within its 520 px height (less the label),
    it shows whole instead of overflowing the box. */
 .nl-gallery .thumbnail-item { max-height: 480px; }
+/* A shared result's input files: small thumbnails (a gallery stretches a lone one to its width). */
+.nl-inputs .grid-container { grid-template-columns: repeat(auto-fill, minmax(120px, 180px)) !important; }
+.nl-inputs .thumbnail-item { height: 150px !important; aspect-ratio: auto !important; }
+.nl-inputs .grid-wrap { height: auto !important; min-height: 0 !important; max-height: 400px; }
 /* History: compact cards, thumbnails on light ground rather than black letterboxes. */
 .nl-card { border: 1px solid var(--border-color-primary) !important; border-radius: 10px !important;
   margin-bottom: 10px; box-shadow: none !important; }

@@ -8,7 +8,13 @@ from pathlib import Path
 import gradio as gr
 
 from ..examples import write_avatar_example
-from ..modalities.avatar import build_avatar_input, filled_fields
+from ..modalities.avatar import (
+    AUDIO_NAMES,
+    FACE_VIDEO_NAMES,
+    PORTRAIT_IMAGE_NAMES,
+    build_avatar_input,
+    filled_fields,
+)
 from ..modalities.common import InputProblem, MappedInput
 from ..model_choices import AVATAR_MODELS
 from ..replicate.schema import InputSchema
@@ -99,5 +105,10 @@ def build_avatar_panel(
     wire_media_run(
         ctx, "avatar", handler, run, stop, inputs, [output], status, session, history, live
     )
-    # Its main inputs are files, which are not kept; the Advanced values are.
-    return RemixTarget("avatar", model, preset=preset)
+    # A lip-sync model's face video was made from the portrait, which is what is kept for it
+    # (a video someone gave instead is not put into the image input).
+    files: dict[tuple[str, ...], gr.components.Component] = {
+        (*PORTRAIT_IMAGE_NAMES, *FACE_VIDEO_NAMES): portrait,
+        AUDIO_NAMES: audio,
+    }
+    return RemixTarget("avatar", model, preset=preset, files=files)

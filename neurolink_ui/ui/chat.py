@@ -11,6 +11,7 @@ import gradio as gr
 
 from ..limits import check_chat_history, check_number, check_text
 from ..modalities.chat import (
+    CHAT_IMAGE_NAMES,
     DEFAULT_SYSTEM_PROMPT,
     TOKEN_LIMIT_FIELDS,
     build_chat_input,
@@ -288,4 +289,5 @@ def build_chat_panel(
         TOKEN_LIMIT_FIELDS: max_tokens,
         ("temperature",): temperature,
     }
-    return RemixTarget("chat", model, message, controls, preset=preset)
+    files: dict[tuple[str, ...], gr.components.Component] = {CHAT_IMAGE_NAMES: image}
+    return RemixTarget("chat", model, message, controls, preset=preset, files=files)

@@ -232,6 +232,7 @@ class MediaPanel:
                         notes=mapped.notes,
                         started=started,
                         max_bytes=budget,
+                        made_from=mapped.made_from,
                     ):
                         if isinstance(event, TextDelta) and self.stream is not None:
                             streamed.append(event.text)
@@ -310,6 +311,9 @@ def history_entry(
         "wall_time": round(result.wall_time, 3),
         "cold_boot": result.cold_boot,
         "files": [str(p) for p in result.files],
+        "input_files": {
+            name: [str(p) for p in paths] for name, paths in result.input_files.items()
+        },
         "text": result.text,
         "prediction_id": result.prediction.id,
         "notes": list(result.notes),

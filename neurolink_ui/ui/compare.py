@@ -78,6 +78,7 @@ from .image import RATIO_CHOICES
 from .live import LiveRuns, live_run, stopping, track, wire_stop
 from .music import MODEL_VERSIONS
 from .quota import check_run
+from .shared import kept_input_file
 from .video import ANIMATED_IMAGE_SUFFIXES, VIDEO_ASPECT_RATIOS
 
 # ---------------------------------------------------------------------------------------------
@@ -194,6 +195,7 @@ async def run_cell(
             notes=mapped.notes,
             started=started,
             max_bytes=budget,
+            made_from=mapped.made_from,
         )
         try:
             async for event in events:
@@ -280,6 +282,13 @@ def compare_entry(board: CompareBoard) -> dict[str, Any]:
         "wall_time": round(max(times, default=0.0), 3),
         "cold_boot": None,
         "files": [str(path) for view in done for path in view.files],
+        "file_labels": [f"{view.label} · {view.model}" for view in done for _ in view.files],
+        # The person's own upload(s), which every cell's input was made from.
+        "input_files": {
+            name: [str(path)]
+            for name, path in (("image", plan.image), ("audio", plan.audio))
+            if path is not None
+        },
         "text": board_summary(board),
         "prediction_id": "",
         "notes": [],
@@ -345,6 +354,10 @@ class CompareRemix:
         controls[0] = gr.update(  # the prompt: shown but for avatar
             visible=key != "avatar", **({"value": filled["prompt"]} if "prompt" in filled else {})
         )
+        for name in ("image", "audio"):  # the uploads every cell was made from, when kept
+            kept = kept_input_file(result, (name,), self.parts[name])
+            if kept is not None:
+                view[name] = {**view[name], "value": kept}
         shown = [view[name] for name in self.parts if name != "prompt"]
         models = gr.update(choices=_choices(key, filled["models"]), value=filled["models"])
         return [key, models, *shown, *controls]

@@ -123,6 +123,8 @@ class ModelForm:
     fields: tuple[FormField, ...] = ()  # hashable: Gradio hashes a State's value after events
     note: str = "This model has no further parameters."
     start: str = "{}"  # JSON: the values the controls start from where not the model's defaults
+    # Fields sent even when equal to the model's default: a Remix sends what the shared run sent.
+    pinned: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -174,10 +176,11 @@ def apply_preset(form: ModelForm, preset: AdvancedPreset | None) -> tuple[ModelF
         if value is not _DEFAULT:
             start[spec.name] = value
     try:
-        advanced = collect_advanced(form.fields, start)
+        advanced = collect_advanced(form.fields, start, keep=start.keys())
     except InputProblem:
         return form, "{}"
-    return replace(form, start=json.dumps(start)), json.dumps(advanced, default=str)
+    remixed = replace(form, start=json.dumps(start), pinned=tuple(start))
+    return remixed, json.dumps(advanced, default=str)
 
 
 def advanced_form(
@@ -217,12 +220,12 @@ def advanced_form(
             if not loaded.fields:
                 gr.Markdown(loaded.note)
                 return
-            fields = loaded.fields
+            fields, pinned = loaded.fields, loaded.pinned
             start = json.loads(loaded.start)
             components = [form_component(spec, start.get(spec.name, _DEFAULT)) for spec in fields]
 
             def collect(*values: Any) -> str:
-                return json.dumps(collect_advanced(fields, list(values)), default=str)
+                return json.dumps(collect_advanced(fields, list(values), keep=pinned), default=str)
 
             for component in components:
                 component.change(

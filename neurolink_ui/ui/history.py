@@ -104,6 +104,12 @@ def new_result(entry: dict[str, Any]) -> NewResult:
         input=dict(entry.get("input", entry.get("params") or {})),
         file_fields=tuple(entry.get("file_fields") or ()),
         files=tuple(Path(f) for f in entry.get("files") or ()),
+        input_files=tuple(
+            (str(name), Path(path))
+            for name, paths in (entry.get("input_files") or {}).items()
+            for path in paths
+        ),
+        file_labels=tuple(str(label) for label in entry.get("file_labels") or ()),
         text=str(entry.get("text") or ""),
         notes=tuple(str(n) for n in entry.get("notes") or ()),
         predict_time=entry.get("predict_time"),
@@ -130,6 +136,9 @@ def stored_entry(result: StoredResult) -> dict[str, Any]:
         "wall_time": result.wall_time,
         "cold_boot": result.cold_boot,
         "files": [str(p) for p in result.files],
+        "input_files": {
+            name: [str(p) for p in paths] for name, paths in result.input_files.items()
+        },
         "text": result.text,
         "prediction_id": result.prediction_id,
         "created": time.strftime("%Y-%m-%d %H:%M", time.gmtime(result.created_at)) + " UTC",

@@ -12,6 +12,7 @@ from ..modalities.image import (
     ASPECT_RATIOS,
     AUTO_RATIO,
     COUNT_FIELD_NAMES,
+    IMAGE_FIELD_NAMES,
     build_image_input,
     filled_fields,
 )
@@ -140,4 +141,5 @@ def build_image_panel(
         ("seed",): seed,
         COUNT_FIELD_NAMES: num_outputs,
     }
-    return RemixTarget("image", model, prompt, controls, preset=preset)
+    files: dict[tuple[str, ...], gr.components.Component] = {IMAGE_FIELD_NAMES: input_image}
+    return RemixTarget("image", model, prompt, controls, preset=preset, files=files)

@@ -30,7 +30,6 @@ from .retention import duration_text
 
 SHARED_TAB = "shared"
 PREVIEW_PATH = "/shared-preview/"
-_PANEL_KINDS = {"chat", "image", "video", "avatar", "music"}
 _IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".gif"}
 _TITLES = {
     "chat": "Chat",
@@ -58,16 +57,18 @@ class Remixable(Protocol):
 
 @dataclass(frozen=True)
 class RemixTarget:
-    """What Remix fills in one panel: its model picker, prompt box, and main controls, each by
-    the model inputs it sets (the first of those names the stored input has gives its value),
-    and its Advanced form's preset (`advanced_form`'s `preset` State): the form loaded for the
-    model takes the stored input's other values its controls can hold."""
+    """What Remix fills in one panel: its model picker, prompt box, main controls and file
+    inputs, each by the model inputs it sets (the first of those names the stored input has
+    gives its value; a file input takes the kept file of its kind), and its Advanced form's
+    preset (`advanced_form`'s `preset` State): the form loaded for the model takes the stored
+    input's other values its controls can hold."""
 
     panel: str
     model: gr.components.Component
     prompt: gr.components.Component | None = None
     controls: Mapping[tuple[str, ...], gr.components.Component] = field(default_factory=dict)
     preset: gr.State | None = None
+    files: Mapping[tuple[str, ...], gr.components.Component] = field(default_factory=dict)
 
     @property
     def components(self) -> list[gr.components.Component]:
@@ -75,30 +76,61 @@ class RemixTarget:
             self.model,
             *([self.prompt] if self.prompt else []),
             *self.controls.values(),
+            *self.files.values(),
             *([self.preset] if self.preset else []),
         ]
 
     def values(self, result: StoredResult) -> list[Any]:
         """The components' new values: the result's model, prompt, controls it had a value
-        for (the others keep theirs), and the Advanced preset."""
+        for (the others keep theirs), its kept input files, and the Advanced preset."""
         preset = AdvancedPreset(result.model, json.dumps(result.input, default=str))
         return [
             result.model,
             *([result.prompt] if self.prompt else []),
-            *(_stored_value(result.input, names) for names in self.controls),
+            *(_stored_value(result.input, names, c) for names, c in self.controls.items()),
+            *(kept_input_file(result, names, c) or gr.skip() for names, c in self.files.items()),
             *([preset] if self.preset else []),
         ]
 
 
-def _stored_value(stored: dict[str, Any], names: Sequence[str]) -> Any:
+_CATEGORY_OF = ((gr.Image, "image"), (gr.Audio, "audio"), (gr.Video, "video"))
+
+
+def kept_input_file(
+    result: StoredResult, names: Sequence[str], component: gr.components.Component
+) -> str | None:
+    """The kept file of the first of `names` the result's input had, when it is of the kind
+    `component` shows (by its bytes: an avatar's portrait made into a video does not go back
+    into an image input); None if it has none."""
+    wanted = next((kind for cls, kind in _CATEGORY_OF if isinstance(component, cls)), None)
     for name in names:
-        if _fits(stored.get(name)):
-            return stored[name]
+        for path in result.input_files.get(name, ()):
+            if path.is_file() and (wanted is None or file_category(path) == wanted):
+                return str(path)
+    return None
+
+
+def _stored_value(
+    stored: dict[str, Any], names: Sequence[str], component: gr.components.Component
+) -> Any:
+    """The first of `names` the stored input has a value for that `component` can take (a
+    model's own choice such as `match_input_image` is not one of the panel's ratios: the
+    control keeps its value, which maps to it again)."""
+    for name in names:
+        value = stored.get(name)
+        if _fits(value) and _offered(component, value):
+            return value
     return gr.skip()
 
 
+def _offered(component: gr.components.Component, value: Any) -> bool:
+    if not isinstance(component, gr.Dropdown) or component.allow_custom_value:
+        return True
+    return any(choice[1] == value for choice in component.choices)
+
+
 def _fits(value: Any) -> bool:
-    """A stored value a control can take (a file placeholder cannot: files are not kept)."""
+    """A stored value a control can take (not a file's placeholder: files go by `files`)."""
     return isinstance(value, bool | int | float) or (
         isinstance(value, str) and not value.startswith("<")
     )
@@ -159,27 +191,50 @@ def _quote(text: str) -> str:
     return "\n".join(f"> {line}" if line else ">" for line in text.splitlines())
 
 
+MAX_PLAYERS = 4  # video and audio players: one per cell of the largest compare
+MEDIA_COUNT = 3 + 2 * MAX_PLAYERS  # SharedView.media: input files and audio, gallery, players
+
+
 @dataclass(frozen=True)
 class SharedView:
     """The components of the Shared tab."""
 
     tab: gr.Tab
     text: gr.Markdown
+    inputs: gr.Gallery  # the pictures (and videos) the input was given
+    input_audio: gr.Audio  # and its audio (a narration, a melody)
     gallery: gr.Gallery
-    video: gr.Video
-    audio: gr.Audio
+    videos: tuple[gr.Video, ...]
+    audios: tuple[gr.Audio, ...]
     remix: gr.Button
     shown: gr.State  # the share id on display (what Remix loads)
 
     @property
+    def media(self) -> list[Any]:
+        """What `shared_media` fills, in its order."""
+        return [self.inputs, self.input_audio, self.gallery, *self.videos, *self.audios]
+
+    @property
     def outputs(self) -> list[Any]:
-        return [self.tab, self.text, self.gallery, self.video, self.audio, self.remix, self.shown]
+        return [self.tab, self.text, *self.media, self.remix, self.shown]
 
 
 def build_shared_tab() -> SharedView:
-    """The Shared tab (hidden until a link opens it): read-only text, the outputs, Remix."""
+    """The Shared tab (hidden until a link opens it): read-only text, the input's files, the
+    outputs, Remix."""
     with gr.Tab("🔗 Shared result", id=SHARED_TAB, visible=False) as tab:
         text = gr.Markdown()
+        with gr.Row(equal_height=False):
+            inputs = gr.Gallery(
+                label="Input files",
+                columns=4,
+                height="auto",
+                object_fit="contain",
+                visible=False,
+                scale=2,
+                elem_classes=["nl-inputs"],  # thumbnails, not a lone picture blown up (app.CSS)
+            )
+            input_audio = gr.Audio(label="Input audio", visible=False, interactive=False)
         gallery = gr.Gallery(
             label="Images",
             columns=2,
@@ -188,33 +243,60 @@ def build_shared_tab() -> SharedView:
             elem_classes=["nl-gallery"],  # a lone image shows whole (see app.CSS)
             visible=False,
         )
-        video = gr.Video(label="Video", visible=False, interactive=False)
-        audio = gr.Audio(label="Audio", visible=False, interactive=False)
+        with gr.Row(equal_height=False):
+            videos = tuple(
+                gr.Video(label="Video", visible=False, interactive=False, min_width=300)
+                for _ in range(MAX_PLAYERS)
+            )
+        with gr.Row(equal_height=False):
+            audios = tuple(
+                gr.Audio(label="Audio", visible=False, interactive=False, min_width=300)
+                for _ in range(MAX_PLAYERS)
+            )
         remix = gr.Button("🎛️ Remix: load these inputs into the panel", visible=False)
         shown = gr.State(None)
-    return SharedView(tab, text, gallery, video, audio, remix, shown)
+    return SharedView(tab, text, inputs, input_audio, gallery, videos, audios, remix, shown)
 
 
-def _media(result: StoredResult) -> tuple[Any, Any, Any]:
-    files = [str(p) for p in result.files if p.is_file()]
-    image = [f for f in files if Path(f).suffix.lower() in _IMAGE_SUFFIXES]
-    if result.kind == "image" or (image and result.kind in ("video", "avatar")):
-        return gr.Gallery(value=image or files, visible=True), gr.skip(), gr.skip()
-    if result.kind in ("video", "avatar") and files:
-        return gr.skip(), gr.Video(value=files[0], visible=True), gr.skip()
-    if result.kind == "music" and files:
-        return gr.skip(), gr.skip(), gr.Audio(value=files[0], visible=True)
-    if result.kind not in _PANEL_KINDS and files:  # a run from Explore: its files say what they are
-        by_category: dict[str, list[str]] = {}
-        for f in files:
-            by_category.setdefault(file_category(Path(f)) or "other", []).append(f)
-        if by_category.get("image"):
-            return gr.Gallery(value=by_category["image"], visible=True), gr.skip(), gr.skip()
-        if by_category.get("video"):
-            return gr.skip(), gr.Video(value=by_category["video"][0], visible=True), gr.skip()
-        if by_category.get("audio"):
-            return gr.skip(), gr.skip(), gr.Audio(value=by_category["audio"][0], visible=True)
-    return gr.skip(), gr.skip(), gr.skip()
+def _by_category(paths: Sequence[Path]) -> dict[str, list[tuple[int, Path]]]:
+    """Existing files by what their bytes say they are, each with its position."""
+    found: dict[str, list[tuple[int, Path]]] = {}
+    for index, path in enumerate(paths):
+        if path.is_file():
+            found.setdefault(file_category(path) or "other", []).append((index, path))
+    return found
+
+
+def shared_media(result: StoredResult) -> list[Any]:
+    """The Shared tab's media updates, in `SharedView.media` order: the input's files, then the
+    outputs, each shown by what its bytes are (every video and audio, up to MAX_PLAYERS each;
+    a compare's files captioned with their cell's model). Unused players are hidden."""
+    given = [path for paths in result.input_files.values() for path in paths]
+    given_kinds = _by_category(given)
+    pictures = [str(p) for _, p in given_kinds.get("image", []) + given_kinds.get("video", [])]
+    sounds = given_kinds.get("audio", [])
+    outputs = _by_category(result.files)
+
+    images = outputs.get("image", [])
+
+    def players(found: list[tuple[int, Path]], player: type[gr.Video | gr.Audio]) -> list[Any]:
+        fallback = "Video" if player is gr.Video else "Audio"
+        shown = [
+            player(value=str(path), label=result.file_label(i) or fallback, visible=True)
+            for i, path in found[:MAX_PLAYERS]
+        ]
+        return shown + [player(visible=False) for _ in range(MAX_PLAYERS - len(shown))]
+
+    return [
+        gr.Gallery(value=pictures, visible=True) if pictures else gr.Gallery(visible=False),
+        gr.Audio(value=str(sounds[0][1]), visible=True) if sounds else gr.Audio(visible=False),
+        gr.Gallery(
+            value=[(str(p), result.file_label(i)) for i, p in images] if images else None,
+            visible=bool(images),
+        ),
+        *players(outputs.get("video", []), gr.Video),
+        *players(outputs.get("audio", []), gr.Audio),
+    ]
 
 
 def make_open_shared(
@@ -228,13 +310,13 @@ def make_open_shared(
         params = getattr(request, "query_params", None) or {}
         raw = params.get("result") if hasattr(params, "get") else None
         if raw is None:
-            return (gr.skip(),) * 8
+            return (gr.skip(),) * (5 + MEDIA_COUNT)
 
         def message(text: str) -> tuple[Any, ...]:
             return (
                 gr.Tab(visible=True),
                 not_found_markdown(text),
-                *(gr.skip(),) * 3,
+                *(gr.skip(),) * MEDIA_COUNT,
                 gr.Button(visible=False),
                 None,
                 gr.Tabs(selected=SHARED_TAB),
@@ -248,13 +330,10 @@ def make_open_shared(
         result = store.shared(share_id)
         if result is None:
             return message(unknown_text(store.ttl))
-        gallery, video, audio = _media(result)
         return (
             gr.Tab(visible=True),
             result_markdown(result),
-            gallery,
-            video,
-            audio,
+            *shared_media(result),
             gr.Button(visible=result.kind in remixable),
             share_id,
             gr.Tabs(selected=SHARED_TAB),

@@ -9,7 +9,12 @@ from typing import Any
 import gradio as gr
 
 from ..modalities.common import MappedInput, open_image
-from ..modalities.video import DURATION_NAMES, build_video_input, filled_fields
+from ..modalities.video import (
+    DURATION_NAMES,
+    START_IMAGE_NAMES,
+    build_video_input,
+    filled_fields,
+)
 from ..model_choices import VIDEO_MODELS
 from ..pipeline import RunResult
 from ..replicate.schema import InputSchema
@@ -138,4 +143,5 @@ def build_video_panel(
     # Visibility after the run, so the API returns plain file paths, not component updates.
     event.then(show_filled, outputs, outputs, api_visibility="private", queue=False)
     controls = {DURATION_NAMES: length, ("aspect_ratio",): aspect_ratio}
-    return RemixTarget("video", model, prompt, controls, preset=preset)
+    files: dict[tuple[str, ...], gr.components.Component] = {START_IMAGE_NAMES: start_image}
+    return RemixTarget("video", model, prompt, controls, preset=preset, files=files)

@@ -759,6 +759,12 @@ def test_avatar_musetalk_gets_still_video_of_audio_length(tmp_path: Path) -> Non
     assert codec == "h264" and (width, height) == (64, 64)
     assert seconds == pytest.approx(1.2, abs=0.05)
     assert any("still video" in note for note in mapped.notes)
+    assert mapped.made_from == {}  # bytes: no file of the person's to keep
+    portrait = tmp_path / "face.png"
+    portrait.write_bytes(_png_bytes((64, 64)))
+    from_file = build_avatar_input(s, portrait=portrait, audio=voice)
+    # The still video was made from the portrait file: that file is what a result keeps.
+    assert from_file.made_from == {"video_input": [portrait]}
 
 
 def test_avatar_sadtalker_takes_the_still_directly(tmp_path: Path) -> None:

@@ -118,6 +118,8 @@ async def test_file_inputs_are_recorded_as_placeholders_not_their_bytes(
         client, EDIT, model_input, token=token, kind="image", dest_dir=tmp_path / "out"
     )
     assert result.input == {"prompt": "make it blue", "input_image": "<file start.png>", "seed": 3}
+    # The file itself is handed on by field, for the result to keep with its outputs.
+    assert result.input_files == {"input_image": [start]}
     assert len(result.files) == 1
     # What was sent was the file itself (the client uploaded or inlined it), not the placeholder.
     sent = result.prediction.input.get("input_image") if result.prediction.input else None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import hashlib
 from pathlib import Path
 
 import pytest
@@ -203,3 +204,82 @@ def test_removal_hands_over_the_files_and_their_sources(tmp_path: Path) -> None:
     swept = store.add(me, image_result((output(tmp_path / "s", "b.png"),)), now=0.0)
     store.sweep(now=100.0)
     assert swept.files[0] in told
+
+
+def test_input_files_are_kept_shown_by_field_and_removed_with_the_result(tmp_path: Path) -> None:
+    """An input image and a narration are copied in beside the outputs (the uploads expire
+    sooner), read back by field, counted in the result's size and removed by Delete."""
+    uploads = tmp_path / "uploads"
+    portrait = output(uploads, "my portrait (1).png", b"\x89PNG portrait bytes")
+    narration = output(uploads, "voice .wav", b"RIFF narration bytes")
+    gone = uploads / "expired.png"  # an upload the web server already removed: skipped
+    me = new_history_id()
+    store = ResultStore(tmp_path / "data")
+    new = NewResult(
+        kind="avatar",
+        model="cjwbw/sadtalker",
+        input={"source_image": "<file portrait.png>", "driven_audio": "<file voice .wav>"},
+        input_files=(("source_image", portrait), ("driven_audio", narration), ("x", gone)),
+        files=(output(tmp_path / "out", "talk.mp4", b"video"),),
+    )
+    kept = store.add(me, new)
+    portrait.unlink()
+    narration.unlink()
+    again = store.get(me, kept.id)
+    assert again is not None
+    assert set(again.input_files) == {"source_image", "driven_audio"}
+    [kept_portrait] = again.input_files["source_image"]
+    [kept_voice] = again.input_files["driven_audio"]
+    assert kept_portrait.read_bytes() == b"\x89PNG portrait bytes"
+    assert kept_voice.read_bytes() == b"RIFF narration bytes"
+    for path in (kept_portrait, kept_voice):
+        assert path.parent.parent == store.files_root / kept.id  # never outside its folder
+        assert " " not in path.name and "(" not in path.name
+    assert again.size == len(b"video") + len(b"\x89PNG portrait bytes") + len(
+        b"RIFF narration bytes"
+    )
+
+    removed: list[Path] = []
+    store.on_remove = removed.append
+    assert store.delete(me, kept.id)
+    assert not (store.files_root / kept.id).exists()
+    assert kept_portrait in removed and kept_voice in removed  # their served copies go too
+
+
+def test_a_comparison_keeps_a_caption_per_file(tmp_path: Path) -> None:
+    files = tuple(output(tmp_path / "out", f"{n}.mp4", b"video") for n in range(3))
+    labels = ("Model A · a/x", "Model A · a/x", "Model B · b/y", "one too many")
+    store = ResultStore(tmp_path / "data")
+    kept = store.add(
+        new_history_id(),
+        NewResult(kind="compare", model="a/x, b/y", files=files, file_labels=labels),
+    )
+    assert kept.file_labels == labels[:3]
+    assert [kept.file_label(i) for i in range(4)] == [*labels[:3], None]
+
+
+def test_a_database_from_before_input_files_opens_and_keeps_its_results(tmp_path: Path) -> None:
+    """A Space's persistent data folder outlives an upgrade: its old table gets the new columns
+    and its rows read as having no input files."""
+    import sqlite3
+
+    (tmp_path / "files").mkdir()
+    old_schema = ResultStore.SCHEMA.replace(
+        ",\n        input_files TEXT NOT NULL DEFAULT '{}',\n        file_labels TEXT NOT NULL DEFAULT '[]'",
+        "",
+    )
+    assert "input_files" not in old_schema
+    me = new_history_id()
+    with sqlite3.connect(tmp_path / "results.db") as db:
+        db.executescript(old_schema)
+        db.execute(
+            "INSERT INTO results VALUES (?, ?, 'image', 'o/m', NULL, 'a fox', '{}', '[]', '[]', "
+            "'[]', '', '[]', NULL, 1.0, NULL, '', 1.0, NULL, 0)",
+            ("0" * 32, hashlib.sha256(me.encode()).hexdigest()),
+        )
+    store = ResultStore(tmp_path)
+    [old] = store.list(me)
+    assert old.prompt == "a fox" and old.input_files == {} and old.file_labels == ()
+    source = output(tmp_path / "up", "in.png")
+    new = store.add(me, NewResult(kind="image", model="o/m", input_files=(("image", source),)))
+    assert [p.name for p in new.input_files["image"]] == ["00-in.png"]

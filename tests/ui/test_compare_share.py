@@ -14,7 +14,9 @@ import gradio as gr
 import httpx
 import pytest
 from conftest import TOKEN
+from helpers import shared_parts
 from launched import LaunchedApp
+from PIL import Image
 from test_history_persist import launched, request  # noqa: F401  (its app, as a fixture)
 
 from neurolink_ui.comparison import (
@@ -109,8 +111,8 @@ def check_shared(launched: LaunchedApp, share_id: str, board: CompareBoard) -> N
     assert len(cell_files) == 2
     assert [p.read_bytes() for p in kept.files] == [p.read_bytes() for p in cell_files]
 
-    opened = make_open_shared(store, True, {"compare"})(request({"result": share_id}))
-    text, gallery, remix = opened[1], opened[2], opened[5]
+    opened = shared_parts(make_open_shared(store, True, {"compare"})(request({"result": share_id})))
+    text, gallery, remix = opened["text"], opened["gallery"], opened["remix"]
     assert text.startswith("### 🔗 Shared comparison")
     for view in board.cells:
         assert f"`{view.model}`" in text and f"total {view.total_time:.2f} s" in text
@@ -118,6 +120,11 @@ def check_shared(launched: LaunchedApp, share_id: str, board: CompareBoard) -> N
     assert isinstance(gallery, gr.Gallery) and gallery.visible
     shown = [Path(item["image"]["path"]).read_bytes() for item in gallery.value]
     assert sorted(shown) == sorted(p.read_bytes() for p in cell_files)  # both cells' images
+    # Each picture captioned with its cell's model.
+    captions = {Path(item["image"]["path"]).read_bytes(): item["caption"] for item in gallery.value}
+    for view in board.cells:
+        for path in view.files:
+            assert captions[path.read_bytes()] == f"{view.label} · {view.model}"
     assert remix.visible is True
     outputs = (str(launched.ctx.outputs_dir), str(store.root), str(cell_files[0].parent))
     for secret in (TOKEN, *outputs):
@@ -145,9 +152,11 @@ async def test_blind_compare_is_shared_only_after_a_pick(ctx: AppContext, tmp_pa
 
 def test_sharing_off_refuses_the_link_and_hides_the_button(launched: LaunchedApp) -> None:
     store = launched.ctx.results
-    opened = make_open_shared(store, False, {"compare"})(request({"result": "a" * 32}))
-    assert SHARING_OFF in opened[1]
-    assert opened[5].visible is False
+    opened = shared_parts(
+        make_open_shared(store, False, {"compare"})(request({"result": "a" * 32}))
+    )
+    assert SHARING_OFF in opened["text"]
+    assert opened["remix"].visible is False
     for sharing in (True, False):
         demo = build_app(ctx=AppContext.create(Settings(api_token=TOKEN, sharing=sharing)))
         buttons = [b for b in demo.blocks.values() if getattr(b, "value", None) == SHARE_LABEL]
@@ -156,7 +165,7 @@ def test_sharing_off_refuses_the_link_and_hides_the_button(launched: LaunchedApp
         assert row is not None and row.visible is sharing
 
 
-def test_remix_maps_a_stored_compare_back_to_the_compare_controls() -> None:
+def test_remix_maps_a_stored_compare_back_to_the_compare_controls(tmp_path: Path) -> None:
     stored = {
         "modality": "image",
         "models": MODELS,
@@ -190,14 +199,24 @@ def test_remix_maps_a_stored_compare_back_to_the_compare_controls() -> None:
     with gr.Blocks():
         history = history_state(ctx.settings.output_ttl, ctx.results)
         remix = build_compare_panel(ctx, gr.State(None), history, gr.State(LiveRuns()))
-    values = remix.values(SimpleNamespace(input=stored))  # type: ignore[arg-type]
+    picture = tmp_path / "00-start.png"
+    Image.new("RGB", (8, 8), "red").save(picture)
+    kept = SimpleNamespace(input=stored, input_files={"image": (picture,)})
+    values = remix.values(kept)  # type: ignore[arg-type]
     assert len(values) == len(remix.components)
     assert values[0] == "image" and values[1]["value"] == MODELS
     by_component = dict(zip(remix.components, values, strict=True))
     assert by_component[remix.controls[0]]["value"] == "A fox"  # the prompt
     assert by_component[remix.controls[5]]["value"] == 7  # image.seed, in CONTROL_ORDER
     assert by_component[remix.controls[1]] == gr.skip()  # a chat control: left as it is
-    unknown = remix.values(SimpleNamespace(input={"modality": 3}))  # type: ignore[arg-type]
+    # The kept upload goes back into the Compare tab's image input, shown for image.
+    image_input = remix.parts["image"]
+    assert by_component[image_input]["value"] == str(picture)
+    assert by_component[image_input]["visible"] is True
+    assert "value" not in by_component[remix.parts["audio"]]  # none kept: left as it is
+    unknown = remix.values(
+        SimpleNamespace(input={"modality": 3}, input_files={})  # type: ignore[arg-type]
+    )
     assert unknown == [gr.skip()] * len(remix.components)
 
 

@@ -15,6 +15,7 @@ import gradio as gr
 import httpx
 import pytest
 from conftest import TOKEN
+from helpers import shared_parts
 from launched import LaunchedApp
 
 from neurolink_ui.config import Settings
@@ -131,9 +132,11 @@ def test_the_shared_view_opens_a_result_or_says_why_not(tmp_path: Path) -> None:
     assert share_id is not None
     opened = make_open_shared(store, True, {"image"})
 
-    assert opened(request({})) == (gr.skip(),) * 8  # no link: the page as it is
-    view = opened(request({"result": share_id}))
-    assert "a cat on a mat" in view[1] and "o/m" in view[1] and view[6] == share_id
+    nothing = opened(request({}))
+    assert nothing == (gr.skip(),) * len(nothing)  # no link: the page as it is
+    view = shared_parts(opened(request({"result": share_id})))
+    assert "a cat on a mat" in view["text"] and "o/m" in view["text"]
+    assert view["shown"] == share_id
     assert MALFORMED in opened(request({"result": "../../etc/passwd"}))[1]
     assert "No shared result has this id" in opened(request({"result": "A" * 32}))[1]
     assert (
@@ -153,9 +156,9 @@ def test_a_shared_explore_result_shows_its_files_by_what_they_are(tmp_path: Path
     )
     share_id = store.share(me, kept.id)
     assert share_id is not None
-    view = make_open_shared(store, True, {"image"})(request({"result": share_id}))
-    assert "explore" in view[1].lower() and "nightmareai/real-esrgan" in view[1]
-    gallery = view[2]
+    view = shared_parts(make_open_shared(store, True, {"image"})(request({"result": share_id})))
+    assert "explore" in view["text"].lower() and "nightmareai/real-esrgan" in view["text"]
+    gallery = view["gallery"]
     assert isinstance(gallery, gr.Gallery) and gallery.visible
     shown = [Path(item["image"]["path"]).read_bytes() for item in gallery.value]
     assert shown == [PNG]
@@ -163,8 +166,9 @@ def test_a_shared_explore_result_shows_its_files_by_what_they_are(tmp_path: Path
     data_only = store.add(me, NewResult(kind="explore", model="o/json", files=(other,)))
     data_share = store.share(me, data_only.id)
     assert data_share is not None
-    quiet = make_open_shared(store, True, {"image"})(request({"result": data_share}))
-    assert quiet[2:5] == (gr.skip(),) * 3
+    quiet = shared_parts(make_open_shared(store, True, {"image"})(request({"result": data_share})))
+    media = [quiet["inputs"], quiet["input_audio"], quiet["gallery"], *quiet["videos"]]
+    assert not any(part.visible for part in [*media, *quiet["audios"]])
 
 
 @pytest.mark.slow

@@ -7,7 +7,7 @@ import json
 
 import gradio as gr
 
-from neurolink_ui.modalities.forms import FormField
+from neurolink_ui.modalities.forms import FormField, collect_advanced
 from neurolink_ui.results.store import StoredResult
 from neurolink_ui.ui.forms import AdvancedPreset, ModelForm, apply_preset
 from neurolink_ui.ui.shared import RemixTarget
@@ -31,7 +31,7 @@ STORED = {
     "safe": False,
     "negative": "blurry",
     "loras": [{"name": "x"}],
-    "mask": "<file: mask.png>",  # files are not kept
+    "mask": "<file mask.png>",  # a file: the Advanced form never presets one
 }
 
 
@@ -70,9 +70,25 @@ def test_ill_typed_or_unknown_values_are_dropped_without_a_crash() -> None:
     for raw in ("[1, 2]", "{not json", "null", json.dumps({"steps": float("nan")})):
         loaded, advanced = apply_preset(form(), AdvancedPreset("acme/flux", raw))
         assert advanced == "{}"
-    # A value equal to the default starts the control but is not sent (as if untouched).
-    loaded, advanced = apply_preset(form(), AdvancedPreset("acme/flux", '{"steps": 4.0}'))
-    assert json.loads(loaded.start) == {"steps": 4} and advanced == "{}"
+
+
+def test_a_default_the_shared_run_sent_is_sent_again() -> None:
+    """The shared run sent `steps: 4` (the model's default) and `safe: true`: the remix sends
+    them too, also after another control changes; a default it did not send stays unsent."""
+    sent = '{"steps": 4.0, "safe": true}'
+    loaded, advanced = apply_preset(form(), AdvancedPreset("acme/flux", sent))
+    assert json.loads(loaded.start) == {"steps": 4, "safe": True}
+    assert json.loads(advanced) == {"steps": 4, "safe": True}
+    assert set(loaded.pinned) == {"steps", "safe"}
+    # What the form's change handler computes from its controls' values after an edit.
+    values = {"output_format": "png", "steps": 4, "safe": True, "negative": "", "guidance": ""}
+    assert collect_advanced(FIELDS, values, keep=loaded.pinned) == {
+        "output_format": "png",
+        "steps": 4,
+        "safe": True,
+    }
+    # Without a Remix nothing is pinned: defaults are not sent (the model decides).
+    assert collect_advanced(FIELDS, values) == {"output_format": "png"}
 
 
 def test_remix_writes_the_preset_with_the_model() -> None:

@@ -361,6 +361,13 @@ def entry_card(
             gr.File(
                 downloads or None, label="Download", visible=bool(downloads), key=f"{key}-files"
             )
+            given = [path for paths in (entry.get("input_files") or {}).values() for path in paths]
+            gr.File(
+                given or None,
+                label="Input files (what the model was given)",
+                visible=bool(given),
+                key=f"{key}-inputs",
+            )
             python, curl = entry_snippets(entry)
             gr.Code(python, language="python", label="Python (httpx)", key=f"{key}-py")
             gr.Code(curl, language="shell", label="curl", key=f"{key}-curl")
@@ -378,7 +385,7 @@ def _card_actions(
         delete = gr.Button("🗑️ Delete", size="sm", key=f"{key}-delete", scale=0, min_width=110)
     link = gr.Textbox(
         share_url(base_url, shared) if shared and sharing else "",
-        label="Share link: anyone with it sees this result (only this one)",
+        label="Share link: anyone with it sees this result and its input files (only this one)",
         visible=bool(shared and sharing),
         interactive=False,
         buttons=["copy"],

@@ -27,7 +27,7 @@ from .music import build_music_panel
 from .quota import build_quota_bar
 from .retention import housekeeping
 from .session import build_token_bar
-from .shared import SharedPageMeta, build_shared_tab, wire_shared
+from .shared import Remixable, SharedPageMeta, build_shared_tab, wire_shared
 from .video import build_video_panel
 
 TITLE = "NeuroLink UI — a playground for Replicate's models"
@@ -134,12 +134,15 @@ def build_app(settings: Settings | None = None, ctx: AppContext | None = None) -
                 build_compare_api(ctx, session, history, live)
             with gr.Tab("🧭 Explore", id="explore") as explore_tab:
                 pickers = {cast(PanelName, t.panel): cast(gr.Dropdown, t.model) for t in targets}
-                build_explore_panel(ctx, session, history, live, explore_tab, tabs, pickers)
+                explore = build_explore_panel(
+                    ctx, session, history, live, explore_tab, tabs, pickers
+                )
             with gr.Tab("🕘 History", id="history") as history_tab:
                 build_history_panel(history, history_tab, settings.result_ttl, settings.sharing)
             shared = build_shared_tab()
         bind_history(demo, history)
-        wire_shared(demo, tabs, shared, ctx.results, settings.sharing, [*targets, compare])
+        remixable: list[Remixable] = [*targets, compare, explore]
+        wire_shared(demo, tabs, shared, ctx.results, settings.sharing, remixable)
         demo.load(
             restore, [stored], restore_outputs, api_visibility="private", show_progress="hidden"
         )

@@ -46,13 +46,15 @@ from .explore_cards import (
     local_covers,
     merged_input,
     model_card,
+    remixed_input,
     summary_json,
 )
-from .forms import FormComponent, form_component, parse_advanced, run_buttons
+from .forms import AdvancedPreset, FormComponent, form_component, parse_advanced, run_buttons
 from .history import HistoryHandles, HistoryLog, refresh_after
 from .live import LiveRuns, wire_stop
 from .quota import check_run
 from .readme import readme_html
+from .shared import RemixTarget
 
 SEARCH_LIMIT = 20
 MAX_EXAMPLES_SHOWN = 12
@@ -288,9 +290,11 @@ def build_explore_panel(
     tab: gr.Tab,
     tabs: gr.Tabs,
     panel_models: Mapping[PanelName, gr.Dropdown],
-) -> None:
+) -> RemixTarget:
     """The tab's components and events; `panel_models` are the panels' model pickers, set by
-    "Open in the X panel" (the Tabs then switch to that panel, whose tab id is its name)."""
+    "Open in the X panel" (the Tabs then switch to that panel, whose tab id is its name).
+    Returns what Remix of a shared Explore run fills: the model box and a preset, whose change
+    opens that model's card with the shared input."""
     handlers = ExploreHandlers(ctx)
     with gr.Row(equal_height=False):
         with gr.Column(scale=2, min_width=320):
@@ -342,6 +346,7 @@ def build_explore_panel(
             )
             example_inputs = gr.State([])
             form_state = gr.State(None)
+            remixed = gr.State(None)  # Remix's AdvancedPreset: the model and its shared input
 
             with gr.Column():  # the generated form, above the JSON it writes
 
@@ -423,6 +428,28 @@ def build_explore_panel(
             "\n\n".join(notes),
         )
 
+    async def open_remixed(preset: AdvancedPreset | None, token: str | None) -> tuple[Any, ...]:
+        """Remix of a shared run: its model's card, with the shared input in the form and the
+        JSON (what the model takes now; files named to give again)."""
+        if preset is None:
+            return (gr.skip(),) * len(card_outputs)
+        opened = list(await open_model(preset.model, token))
+        if not isinstance(opened[0], str):  # the card could not open: its status says why
+            return tuple(opened)
+        try:
+            info = await handlers.model_info(preset.model, token)
+            stored = json.loads(preset.values)
+        except (gr.Error, json.JSONDecodeError):
+            return tuple(opened)
+        values, note = remixed_input(info.input_schema, stored if isinstance(stored, dict) else {})
+        fields = run_form(info.input_schema)
+        form = {"fields": list(fields.fields), "values": values, "note": fields.note}
+        at = {c: i for i, c in enumerate(card_outputs)}
+        opened[at[form_state]] = form
+        opened[at[input_json]] = json.dumps(values, default=str)
+        opened[at[status]] = note
+        return tuple(opened)
+
     async def load_example(
         index: int | None, inputs: list[dict[str, Any]], model_text: str, token: str | None
     ) -> tuple[Any, ...]:
@@ -476,6 +503,11 @@ def build_explore_panel(
         [form_state, input_json, status],
         api_visibility="private",
     )
+    # Queued: Remix writes the preset with the tab; its change opens the card (and the same
+    # preset again, from a second Remix of the same link, is no change: it is cleared after).
+    remixed.change(open_remixed, [remixed, session], card_outputs, api_visibility="private").then(
+        lambda: None, None, remixed, api_visibility="private", queue=False
+    )
     open_in_panel.click(
         open_panel, [model_box, card_panel], [*panel_models.values(), tabs], queue=False,
         api_visibility="private",
@@ -491,6 +523,7 @@ def build_explore_panel(
     )
     refresh_after(event, history)
     wire_stop(ctx, "explore", stop, [event], session, live, status)
+    return RemixTarget("explore", model_box, preset=remixed)
 
 
 def _failed_run(markdown: str) -> PanelUpdate:

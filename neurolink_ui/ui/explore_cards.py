@@ -24,7 +24,7 @@ from ..modalities.generic import (
 from ..replicate import discovery
 from ..replicate.client import ReplicateClient
 from ..replicate.errors import ReplicateError
-from ..replicate.schema import ModelInfo
+from ..replicate.schema import InputSchema, ModelInfo
 from ..replicate.types import ModelExample
 from .readme import safe_image
 
@@ -232,3 +232,33 @@ def history_prompt(model_input: Mapping[str, Any]) -> str:
         if isinstance(value, str) and value.strip():
             return value
     return json.dumps(model_input, default=str)[:1000]
+
+
+REMIXED_NOTE = "The shared run's input is filled in: press Run to run it again."
+
+
+def _is_file_placeholder(value: Any) -> bool:
+    """A recorded file (`<file x.png>`, a shortened `data:` URL): not a value to send again."""
+    if isinstance(value, list):
+        return any(_is_file_placeholder(item) for item in value)
+    return isinstance(value, str) and (
+        value.startswith("<file ") or (value.startswith("data:") and value.endswith(",…"))
+    )
+
+
+def remixed_input(schema: InputSchema, stored: Mapping[str, Any]) -> tuple[dict[str, Any], str]:
+    """A shared Explore run's input for the model as it is now, and a note: the values its schema
+    still takes; files (recorded as placeholders) and values it refuses are named, not sent."""
+    files = [str(name) for name, value in stored.items() if _is_file_placeholder(value)]
+    fitted = fit_example(schema, {k: v for k, v in stored.items() if k not in files})
+    notes = [REMIXED_NOTE]
+    if files:
+        named = ", ".join(f"`{name}`" for name in files[:8])
+        notes.append(f"Files are not carried over: give {named} again (a URL or an upload).")
+    if fitted.problems:
+        notes.append(
+            "⚠️ The model's inputs have changed since; loaded what fits. "
+            + "; ".join(fitted.problems[:8])
+            + "."
+        )
+    return fitted.input, "\n\n".join(notes)

@@ -215,3 +215,48 @@ def test_stop_cancels_the_run_at_replicate(page, app: tuple[str, Path]) -> None:
         assert any(r["path"].endswith("/cancel") for r in requests), requests[-5:]
     finally:
         httpx.put(f"{sim}/_sim/config", json={"run_time": 0.3})
+
+
+def test_a_shared_explore_run_remixes_into_explore(page, app: tuple[str, Path]) -> None:  # type: ignore[no-untyped-def]
+    """A run of a no-panel model, shared from History and opened in a fresh browser: Remix opens
+    Explore on that model's card with the shared input, and Run sends it again unchanged."""
+    from playwright.sync_api import expect
+    from test_remix_advanced_browser import simulator_inputs
+
+    _, log = app
+    page.get_by_role("tab", name="🧭 Explore").click()
+    open_model(page, "andreasjansson/clip-features")
+    texts = page.get_by_label("Inputs").filter(visible=True).first
+    texts.fill("a red kite\na lighthouse at dusk")
+    texts.blur()
+    page.wait_for_timeout(800)  # the form writes the Input JSON on change
+    page.get_by_role("button", name="Run", exact=True).click()
+    expect(page.get_by_text("Done with").filter(visible=True).first).to_be_visible(timeout=60_000)
+    shared = simulator_inputs(log)[-1]
+    assert shared == {"inputs": "a red kite\na lighthouse at dusk"}, shared
+
+    page.get_by_role("tab", name="🕘 History").click()
+    card = page.locator(".nl-card:not(.nl-card .nl-card)").filter(has_text="clip-features").first
+    card.get_by_role("button", name="🔗 Share").click()
+    link_box = card.get_by_role("textbox")
+    expect(link_box).to_have_value(re.compile(r"\?result="), timeout=15_000)
+    link = link_box.input_value()
+
+    stranger = page.context.browser.new_context(viewport={"width": 1366, "height": 1000})
+    view = stranger.new_page()
+    view.goto(link, wait_until="load")
+    expect(view.get_by_text("Shared explore result")).to_be_visible(timeout=30_000)
+    view.get_by_role("button", name="Remix", exact=False).click()
+    expect(view.get_by_role("tab", name="🧭 Explore", selected=True)).to_be_visible(timeout=15_000)
+    expect(view.get_by_role("heading", name="andreasjansson/clip-features", level=3)).to_be_visible(
+        timeout=30_000
+    )
+    expect(view.get_by_text("shared run's input is filled in")).to_be_visible(timeout=15_000)
+    expect(view.get_by_label("Inputs").filter(visible=True).first).to_have_value(
+        "a red kite\na lighthouse at dusk", timeout=15_000
+    )
+    view.screenshot(path=SCREENSHOTS / "explore-6-remixed.png", full_page=True)
+    view.get_by_role("button", name="Run", exact=True).click()
+    expect(view.get_by_text("Done with").filter(visible=True).first).to_be_visible(timeout=60_000)
+    assert simulator_inputs(log)[-1] == shared
+    stranger.close()

@@ -51,3 +51,33 @@ def test_form_changes_keep_what_the_json_box_set() -> None:
     assert json.loads(merged) == {"scale": 8, "hidden_knob": 7}
     # Back to the model's default: left out, so the model decides.
     assert json.loads(merged_input(merged, fields, [4])) == {"hidden_knob": 7}
+
+
+def test_a_shared_runs_input_is_fitted_for_remix_and_its_files_named() -> None:
+    """Remix of a shared Explore run: values the schema takes go back; recorded files (their
+    placeholders) and values it now refuses are named, never sent."""
+    from neurolink_ui.replicate.schema import InputSchema
+    from neurolink_ui.ui.explore_cards import REMIXED_NOTE, remixed_input
+
+    properties = {
+        "image": {"type": "string", "format": "uri"},
+        "scale": {"type": "number", "minimum": 0, "maximum": 10},
+        "refs": {"type": "array", "items": {"type": "string", "format": "uri"}},
+        "face_enhance": {"type": "boolean"},
+    }
+    schema = InputSchema.from_openapi(
+        {"components": {"schemas": {"Input": {"type": "object", "properties": properties}}}}
+    )
+    stored = {
+        "image": "<file photo.png>",
+        "refs": ["data:image/png;base64,…"],
+        "scale": 4,
+        "face_enhance": True,
+        "gone": 1,  # an input the model no longer has
+    }
+    values, note = remixed_input(schema, stored)
+    assert values == {"scale": 4, "face_enhance": True}
+    assert note.startswith(REMIXED_NOTE)
+    assert "`image`" in note and "`refs`" in note and "gone" in note
+    values, note = remixed_input(schema, {"scale": 2, "image": "https://example.com/a.png"})
+    assert values == {"scale": 2, "image": "https://example.com/a.png"} and note == REMIXED_NOTE

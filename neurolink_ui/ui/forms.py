@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import math
+import secrets
+import shutil
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -106,8 +108,12 @@ def form_component(spec: FormField, value: Any = _DEFAULT) -> FormComponent:
         return gr.Number(value=spec.default, precision=0 if spec.integer else None, **common)
     if spec.kind == "checkbox":
         return gr.Checkbox(value=bool(spec.default), **common)
-    if spec.kind == "file":
-        return gr.File(label=spec.label, interactive=True)
+    if spec.kind == "file":  # a Remix's kept file, staged in the upload folder (`stage_upload`)
+        return gr.File(
+            value=spec.default if isinstance(spec.default, str) else None,
+            label=spec.label,
+            interactive=True,
+        )
     lines = 3 if spec.multiline else 1
     return gr.Textbox(value=spec.default or "", lines=lines, **common)
 
@@ -130,10 +136,26 @@ class ModelForm:
 @dataclass(frozen=True)
 class AdvancedPreset:
     """Values a panel's next Advanced form for `model` starts from (Remix writes them); a form
-    loaded for another model drops them. `values` is a JSON object's text (hashable)."""
+    loaded for another model drops them. `values` is a JSON object's text (hashable); `files`
+    one of the kept input files by field (server paths: never sent to the page as they are)."""
 
     model: str
     values: str
+    files: str = "{}"
+
+
+def stage_upload(path: Path, upload_root: Path | None = None) -> str | None:
+    """A copy of a kept file in the web server's upload folder, where an upload would be (the
+    only place `parse_advanced` takes a file from); None if it cannot be read."""
+    root = upload_root or Path(gr.utils.get_upload_folder())
+    try:
+        folder = root / f"remix-{secrets.token_hex(16)}"
+        folder.mkdir(parents=True)
+        staged = folder / path.name
+        shutil.copyfile(path, staged)
+    except OSError:
+        return None
+    return str(staged)
 
 
 def _preset_value(spec: FormField, value: Any) -> Any:
@@ -159,20 +181,27 @@ def _preset_value(spec: FormField, value: Any) -> Any:
     return value if isinstance(value, str) else _DEFAULT
 
 
-def apply_preset(form: ModelForm, preset: AdvancedPreset | None) -> tuple[ModelForm, str]:
+def apply_preset(
+    form: ModelForm, preset: AdvancedPreset | None, upload_root: Path | None = None
+) -> tuple[ModelForm, str]:
     """`form` starting from `preset`'s values (only a preset for the same model; values its
-    controls cannot hold dropped), and the Advanced JSON those values make."""
+    controls cannot hold dropped; a file control gets its kept file, staged as an upload), and
+    the Advanced JSON those values make."""
     if preset is None or preset.model != form.model or not form.fields:
         return form, "{}"
     try:
         stored = json.loads(preset.values)
+        files = json.loads(preset.files)
     except json.JSONDecodeError:
         return form, "{}"
-    if not isinstance(stored, dict):
+    if not isinstance(stored, dict) or not isinstance(files, dict):
         return form, "{}"
     start = {}
     for spec in form.fields:
         value = _preset_value(spec, stored.get(spec.name))
+        kept = files.get(spec.name)
+        if spec.kind == "file" and isinstance(kept, str) and Path(kept).is_file():
+            value = stage_upload(Path(kept), upload_root) or _DEFAULT
         if value is not _DEFAULT:
             start[spec.name] = value
     try:

@@ -83,7 +83,10 @@ class RemixTarget:
     def values(self, result: StoredResult) -> list[Any]:
         """The components' new values: the result's model, prompt, controls it had a value
         for (the others keep theirs), its kept input files, and the Advanced preset."""
-        preset = AdvancedPreset(result.model, json.dumps(result.input, default=str))
+        kept = {name: str(paths[0]) for name, paths in result.input_files.items() if paths}
+        preset = AdvancedPreset(
+            result.model, json.dumps(result.input, default=str), json.dumps(kept)
+        )
         return [
             result.model,
             *([result.prompt] if self.prompt else []),

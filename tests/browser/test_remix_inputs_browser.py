@@ -194,3 +194,61 @@ def test_remix_restores_the_input_image_and_the_avatar_files(  # type: ignore[no
             data_bytes(animated[face_field])
         )
         stranger.close()
+
+
+@pytest.mark.timeout(400)
+def test_remix_restores_an_advanced_file_field(  # type: ignore[no-untyped-def]
+    tmp_path: Path,
+    browser,  # noqa: F811  (the fixture from test_browser)
+) -> None:
+    """Kling's `end_image` is not one of the Video panel's own inputs but an Advanced file field:
+    kept with the result, staged as an upload by Remix, and sent again with the start frame."""
+    from playwright.sync_api import expect
+
+    log = tmp_path / "app.log"
+    start = start_picture(tmp_path / "start.png")
+    end = tmp_path / "end.png"
+    Image.new("RGB", (96, 64), (220, 90, 30)).save(end)
+    with app(tmp_path / "data", free_port(), log) as url:
+        owner = browser.new_context(viewport={"width": 1366, "height": 1000})
+        page = owner.new_page()
+        page.goto(url, wait_until="load")
+        page.get_by_role("tab", name="🎬 Video").click()
+        pick_model(page, "kwaivgi/kling-v2.1")
+        page.get_by_role("textbox", name="Prompt", exact=True).filter(visible=True).first.fill(
+            "The square turns into a sunset"
+        )
+        frame = page.locator(".block", has=page.get_by_text("Start frame", exact=True))
+        frame.locator("input[type=file]").set_input_files(str(start))
+        page.get_by_text("Advanced — parameters from the model's schema").filter(
+            visible=True
+        ).first.click()
+        end_block = page.locator(".block", has=page.get_by_text("End Image", exact=True))
+        expect(end_block.first).to_be_visible(timeout=20_000)
+        end_block.locator("input[type=file]").set_input_files(str(end))
+        expect(end_block.get_by_text("end.png")).to_be_visible(timeout=15_000)
+        page.wait_for_timeout(800)
+        run_and_wait(page, "Generate video")
+        sent = simulator_inputs(log)[-1]
+        assert pixels(data_bytes(sent["end_image"])) == pixels(end.read_bytes()), sent.keys()
+        link = share_newest(page)
+        owner.close()
+
+        stranger, view = open_and_remix(
+            browser, link, "Shared video result", "🎬 Video", "27-advanced-file"
+        )
+        remixed_frame = view.locator(".block", has=view.get_by_text("Start frame", exact=True))
+        expect(remixed_frame.locator("img").first).to_be_visible(timeout=15_000)
+        view.get_by_text("Advanced — parameters from the model's schema").filter(
+            visible=True
+        ).first.click()
+        remixed_end = view.locator(".block", has=view.get_by_text("End Image", exact=True))
+        row = remixed_end.get_by_role("row", name=re.compile(r"end\.png"))
+        expect(row).to_be_visible(timeout=20_000)
+        view.screenshot(path=SCREENSHOTS / "27-advanced-file-remixed.png", full_page=True)
+        run_and_wait(view, "Generate video")
+        again = simulator_inputs(log)[-1]
+        for name, original in (("start_image", start), ("end_image", end)):
+            assert pixels(data_bytes(again[name])) == pixels(original.read_bytes()), name
+        assert again.get("prompt") == sent.get("prompt")
+        stranger.close()

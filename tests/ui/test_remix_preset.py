@@ -4,12 +4,14 @@ form loaded for the same model — once per Remix, only that model, ill-fitting 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import gradio as gr
+import pytest
 
 from neurolink_ui.modalities.forms import FormField, collect_advanced
 from neurolink_ui.results.store import StoredResult
-from neurolink_ui.ui.forms import AdvancedPreset, ModelForm, apply_preset
+from neurolink_ui.ui.forms import AdvancedPreset, ModelForm, apply_preset, parse_advanced
 from neurolink_ui.ui.shared import RemixTarget
 
 FIELDS = (
@@ -103,4 +105,29 @@ def test_remix_writes_the_preset_with_the_model() -> None:
     values = target.values(result)
     assert target.components == [model, prompt, preset]
     assert values[:2] == ["acme/flux", "a fox"]
-    assert values[2] == AdvancedPreset("acme/flux", json.dumps(STORED))
+    assert values[2] == AdvancedPreset("acme/flux", json.dumps(STORED), "{}")
+
+
+def test_a_kept_file_of_an_advanced_field_is_staged_as_an_upload(tmp_path: Path) -> None:
+    """A mask (an Advanced file field) kept with the shared result: Remix's form gets a copy in
+    the upload folder, the one place the panel's handler takes a file from, and the JSON the
+    handler reads sends it. A kept file that is gone is dropped."""
+    kept = tmp_path / "results" / "inputs" / "01-mask.png"
+    kept.parent.mkdir(parents=True)
+    kept.write_bytes(b"\x89PNG mask bytes")
+    uploads = tmp_path / "uploads"
+    preset = AdvancedPreset("acme/flux", json.dumps(STORED), json.dumps({"mask": str(kept)}))
+    loaded, advanced = apply_preset(form(), preset, upload_root=uploads)
+    staged = json.loads(loaded.start)["mask"]
+    assert Path(staged).is_relative_to(uploads) and Path(staged).read_bytes() == kept.read_bytes()
+    assert json.loads(advanced)["mask"] == staged
+    assert "mask" in loaded.pinned
+    parsed = parse_advanced(advanced, upload_root=uploads)
+    assert parsed["mask"] == Path(staged).resolve()
+    # The kept path itself would be refused: server paths are not accepted from the page.
+    with pytest.raises(gr.Error, match="upload the file"):
+        parse_advanced(json.dumps({"mask": str(kept)}), upload_root=uploads)
+
+    kept.unlink()
+    loaded, advanced = apply_preset(form(), preset, upload_root=uploads)
+    assert "mask" not in json.loads(loaded.start) and "mask" not in json.loads(advanced)

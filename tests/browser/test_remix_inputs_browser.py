@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 from helpers import free_port
-from PIL import Image
+from PIL import Image, ImageStat
 from test_browser import SCREENSHOTS, browser  # noqa: F401  (a fixture: used by name)
 from test_remix_advanced_browser import simulator_inputs
 from test_share_browser import app, open_history
@@ -59,7 +59,7 @@ def first_frame(data: bytes) -> tuple[int, int, list[int]]:
 
     with av.open(io.BytesIO(data)) as container:
         frame = next(container.decode(video=0)).to_image().convert("RGB")
-    means = [round(sum(band.getdata()) / (frame.width * frame.height)) for band in frame.split()]
+    means = [round(mean) for mean in ImageStat.Stat(frame).mean]
     return frame.width, frame.height, means
 
 

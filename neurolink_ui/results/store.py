@@ -1,11 +1,12 @@
 """The kept results: one SQLite file plus a folder of output files beside it (no Gradio).
 
 A result is one generation as it happened: the full input (never shortened, so its code reruns
-it), the model and version, times, notes, its output files, copied out of the session's
-output folder (which expires sooner), and the files its input was given (an input image, a
-portrait, a narration), so a shared view shows them and a Remix starts from them again. Results belong to a History id (a random id a browser
-keeps); the database keeps only its digest, so a copy of the file cannot impersonate anyone.
-Sharing gives a result a second random id, the only one a link carries.
+it), the model and version, times, notes, its output files, copied out of the session's output
+folder (which expires sooner), and the files its input was given (an input image, a portrait, a
+narration), so a shared view shows them and a Remix starts from them again. Results belong to a
+History id (a random id a browser keeps); the database keeps only its digest, so a copy of the
+file cannot impersonate anyone. Sharing gives a result a second random id, the only one a link
+carries.
 
 Every id that comes from outside is checked against its format before any query, and never
 becomes a path: a result's folder is named by its own server-made id.

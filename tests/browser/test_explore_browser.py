@@ -229,17 +229,29 @@ def test_a_shared_explore_run_remixes_into_explore(page, app: tuple[str, Path]) 
     texts = page.get_by_label("Inputs").filter(visible=True).first
     texts.fill("a red kite\na lighthouse at dusk")
     texts.blur()
-    page.wait_for_timeout(800)  # the form writes the Input JSON on change
+    # The form writes the Input JSON on change: Run sends what the JSON holds.
+    written = page.locator(".cm-content").filter(has_text="a red kite")
+    expect(written.first).to_be_visible(timeout=15_000)
     page.get_by_role("button", name="Run", exact=True).click()
     expect(page.get_by_text("Done with").filter(visible=True).first).to_be_visible(timeout=60_000)
     shared = simulator_inputs(log)[-1]
     assert shared == {"inputs": "a red kite\na lighthouse at dusk"}, shared
 
     page.get_by_role("tab", name="🕘 History").click()
-    card = page.locator(".nl-card:not(.nl-card .nl-card)").filter(has_text="clip-features").first
-    card.get_by_role("button", name="🔗 Share").click()
-    link_box = card.get_by_role("textbox")
-    expect(link_box).to_have_value(re.compile(r"\?result="), timeout=15_000)
+    history = page.get_by_role("tabpanel").filter(visible=True)  # not Explore's result cards
+    cards = history.locator(".nl-card:not(.nl-card .nl-card)")
+    expect(cards.first).to_contain_text("a red kite", timeout=20_000)
+    link_box = cards.first.get_by_role("textbox")
+    # History re-renders once the run's count reaches it: a click on the card it replaces is
+    # lost, so Share is clicked again until the new card shows its link.
+    for _ in range(4):
+        cards.first.get_by_role("button", name="🔗 Share").click()
+        try:
+            expect(link_box).to_have_value(re.compile(r"\?result="), timeout=8_000)
+            break
+        except AssertionError:
+            continue
+    expect(link_box).to_have_value(re.compile(r"\?result="), timeout=1_000)
     link = link_box.input_value()
 
     stranger = page.context.browser.new_context(viewport={"width": 1366, "height": 1000})

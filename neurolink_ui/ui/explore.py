@@ -401,26 +401,34 @@ def build_explore_panel(
         card_panel, status,
     ]  # fmt: skip
 
-    async def open_model(model_text: str, session_token: str | None) -> tuple[Any, ...]:
+    async def card_view(
+        model_text: str, session_token: str | None, shared: dict[str, Any] | None = None
+    ) -> tuple[Any, ...]:
+        """The model's card, its form filled with its default example, or with a shared run's
+        input when it is remixed (`shared`: what the model takes now; files named, not sent)."""
         try:
-            card, _info, found, text = await handlers.model_card(model_text, session_token)
+            card, info, found, text = await handlers.model_card(model_text, session_token)
         except gr.Error as exc:
             return (*(gr.skip(),) * (len(card_outputs) - 1), error_markdown(exc.message))
-        form = {"fields": card.form, "values": card.example_input, "note": card.form_note}
+        values = card.example_input
+        notes = [card.example_note] if card.example_note else []
+        if card.example_input:
+            notes.insert(0, "The model's default example is filled in: press Run to run it.")
+        if shared is not None:
+            values, note = remixed_input(info.input_schema, shared)
+            notes = [note]
+        form = {"fields": card.form, "values": values, "note": card.form_note}
         samples = [[example_label(i, e)] for i, e in enumerate(found)]
         button = (
             gr.Button(f"Open in the {PANEL_LABELS[card.panel]} panel", visible=True)
             if card.panel
             else gr.Button(visible=False)
         )
-        notes = [card.example_note] if card.example_note else []
-        if card.example_input:
-            notes.insert(0, "The model's default example is filled in: press Run to run it.")
         return (
             card.markdown(),
             readme_html(text),
             form,
-            json.dumps(card.example_input, default=str),
+            json.dumps(values, default=str),
             gr.Dataset(samples=samples, visible=bool(samples)),
             [e.input for e in found],
             button,
@@ -428,27 +436,18 @@ def build_explore_panel(
             "\n\n".join(notes),
         )
 
+    async def open_model(model_text: str, session_token: str | None) -> tuple[Any, ...]:
+        return await card_view(model_text, session_token)
+
     async def open_remixed(preset: AdvancedPreset | None, token: str | None) -> tuple[Any, ...]:
-        """Remix of a shared run: its model's card, with the shared input in the form and the
-        JSON (what the model takes now; files named to give again)."""
+        """Remix of a shared run: its model's card with the shared input."""
         if preset is None:
             return (gr.skip(),) * len(card_outputs)
-        opened = list(await open_model(preset.model, token))
-        if not isinstance(opened[0], str):  # the card could not open: its status says why
-            return tuple(opened)
         try:
-            info = await handlers.model_info(preset.model, token)
             stored = json.loads(preset.values)
-        except (gr.Error, json.JSONDecodeError):
-            return tuple(opened)
-        values, note = remixed_input(info.input_schema, stored if isinstance(stored, dict) else {})
-        fields = run_form(info.input_schema)
-        form = {"fields": list(fields.fields), "values": values, "note": fields.note}
-        at = {c: i for i, c in enumerate(card_outputs)}
-        opened[at[form_state]] = form
-        opened[at[input_json]] = json.dumps(values, default=str)
-        opened[at[status]] = note
-        return tuple(opened)
+        except json.JSONDecodeError:
+            stored = {}
+        return await card_view(preset.model, token, stored if isinstance(stored, dict) else {})
 
     async def load_example(
         index: int | None, inputs: list[dict[str, Any]], model_text: str, token: str | None

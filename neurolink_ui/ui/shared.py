@@ -23,7 +23,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, PlainTextResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ..modalities.generic import file_category
+from ..modalities.generic import ResultViews, file_category, result_views, sniff_file
 from ..results import ResultStore, StoredResult, valid_share_id
 from .forms import AdvancedPreset
 from .retention import duration_text
@@ -261,44 +261,41 @@ def build_shared_tab() -> SharedView:
     return SharedView(tab, text, inputs, input_audio, gallery, videos, audios, remix, shown)
 
 
-def _by_category(paths: Sequence[Path]) -> dict[str, list[tuple[int, Path]]]:
-    """Existing files by what their bytes say they are, each with its position."""
-    found: dict[str, list[tuple[int, Path]]] = {}
-    for index, path in enumerate(paths):
-        if path.is_file():
-            found.setdefault(file_category(path) or "other", []).append((index, path))
-    return found
+def _media_of(paths: Sequence[Path]) -> ResultViews:
+    """The existing files among `paths`, sorted by what their bytes say they are (the sorting
+    Explore's outputs go through)."""
+    sniffed = [(path, sniff_file(path)) for path in paths if path.is_file()]
+    return result_views("files", sniffed, text=None, data=None)
 
 
 def shared_media(result: StoredResult) -> list[Any]:
     """The Shared tab's media updates, in `SharedView.media` order: the input's files, then the
     outputs, each shown by what its bytes are (every video and audio, up to MAX_PLAYERS each;
     a compare's files captioned with their cell's model). Unused players are hidden."""
-    given = [path for paths in result.input_files.values() for path in paths]
-    given_kinds = _by_category(given)
-    pictures = [str(p) for _, p in given_kinds.get("image", []) + given_kinds.get("video", [])]
-    sounds = given_kinds.get("audio", [])
-    outputs = _by_category(result.files)
+    given = _media_of([path for paths in result.input_files.values() for path in paths])
+    pictures = [str(p) for p in (*given.images, *given.videos)]
+    outputs = _media_of(result.files)
+    label = {path: result.file_label(i) for i, path in enumerate(result.files)}
 
-    images = outputs.get("image", [])
-
-    def players(found: list[tuple[int, Path]], player: type[gr.Video | gr.Audio]) -> list[Any]:
+    def players(found: Sequence[Path], player: type[gr.Video | gr.Audio]) -> list[Any]:
         fallback = "Video" if player is gr.Video else "Audio"
         shown = [
-            player(value=str(path), label=result.file_label(i) or fallback, visible=True)
-            for i, path in found[:MAX_PLAYERS]
+            player(value=str(path), label=label[path] or fallback, visible=True)
+            for path in found[:MAX_PLAYERS]
         ]
         return shown + [player(visible=False) for _ in range(MAX_PLAYERS - len(shown))]
 
     return [
         gr.Gallery(value=pictures, visible=True) if pictures else gr.Gallery(visible=False),
-        gr.Audio(value=str(sounds[0][1]), visible=True) if sounds else gr.Audio(visible=False),
+        gr.Audio(value=str(given.audios[0]), visible=True)
+        if given.audios
+        else gr.Audio(visible=False),
         gr.Gallery(
-            value=[(str(p), result.file_label(i)) for i, p in images] if images else None,
-            visible=bool(images),
+            value=[(str(p), label[p]) for p in outputs.images] if outputs.images else None,
+            visible=bool(outputs.images),
         ),
-        *players(outputs.get("video", []), gr.Video),
-        *players(outputs.get("audio", []), gr.Audio),
+        *players(outputs.videos, gr.Video),
+        *players(outputs.audios, gr.Audio),
     ]
 
 

@@ -18,7 +18,7 @@ from ..limits import check_text
 from ..modalities.common import InputProblem, MappedInput
 from ..pipeline import OutputKind, RunResult, run_model
 from ..replicate.errors import DownloadError, PredictionCanceledError, ReplicateError
-from ..replicate.schema import InputSchema
+from ..replicate.schema import InputSchema, ModelInfo
 from ..replicate.types import ModelRef, Prediction, Progress, TextDelta
 from ..snippets import file_field_names
 from .adapters import (
@@ -210,10 +210,7 @@ class MediaPanel:
             store = self.ctx.outputs
             with user_errors(), stopped_at_replicate() as stopped:
                 check_text(prompt, "prompt", self.ctx.settings.max_prompt_chars)
-                store.refuse_when_full(session_hash)
-                # The session's room bounds this run's downloads when below the client's cap.
-                room = store.room(session_hash)
-                budget = room if room < self.ctx.settings.max_output_bytes else None
+                budget = download_budget(self.ctx, session_hash)
                 # Parsed once per run; everything below takes the ModelRef.
                 ref = ModelRef.parse(model_text)
                 backend = self.ctx.backend(session_token)
@@ -248,19 +245,11 @@ class MediaPanel:
                                 status = progress_markdown(event, backend.on_replicate)
                                 yield *unchanged, status
                         elif isinstance(event, RunResult):
-                            if not info.is_official and info.version_id and not ref.version:
-                                event.notes.append(f"Ran version {info.version_id[:12]}…")
-                            if budget is not None:
-                                event.notes.append(store.room_note(budget))
+                            close_run(
+                                self.ctx, event, self.panel, prompt, info, ref, budget,
+                                session_hash, generations,
+                            )  # fmt: skip
                             status = result_markdown(event, backend.on_replicate)
-                            entry = history_entry(
-                                self.panel,
-                                prompt,
-                                event,
-                                store.session_dir(session_hash),
-                                schema=info.input_schema,
-                            )
-                            add_history(generations, entry)
                             yield *self.present(event), status
                 except DownloadError as exc:
                     if budget is None or "limit" not in str(exc):
@@ -268,6 +257,37 @@ class MediaPanel:
                     raise store.refused_download(budget, exc.url) from None
             if stopped.prediction is not None:  # canceled: say so, keep the outputs
                 yield *unchanged, stopped_markdown(stopped.prediction, backend.on_replicate)
+
+
+def download_budget(ctx: AppContext, session_hash: str | None) -> int | None:
+    """Refuses a run when the session's outputs are full; else the bytes its downloads may
+    take: the session's room when below the client's cap (None: the cap applies)."""
+    ctx.outputs.refuse_when_full(session_hash)
+    room = ctx.outputs.room(session_hash)
+    return room if room < ctx.settings.max_output_bytes else None
+
+
+def close_run(
+    ctx: AppContext,
+    result: RunResult,
+    kind: str,
+    prompt: str,
+    info: ModelInfo,
+    ref: ModelRef,
+    budget: int | None,
+    session_hash: str | None,
+    generations: HistoryLog | None,
+) -> None:
+    """What every finished run does before it is shown (panels and Compare cells): its closing
+    notes (the version a community model ran, the session's room) and its History entry."""
+    if not info.is_official and info.version_id and not ref.version:
+        result.notes.append(f"Ran version {info.version_id[:12]}…")
+    if budget is not None:
+        result.notes.append(ctx.outputs.room_note(budget))
+    entry = history_entry(
+        kind, prompt, result, ctx.outputs.session_dir(session_hash), schema=info.input_schema
+    )
+    add_history(generations, entry)
 
 
 def _shortened(value: Any) -> Any:

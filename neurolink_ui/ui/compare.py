@@ -70,7 +70,7 @@ from .adapters import (
     stopped_markdown,
     streaming_markdown,
 )
-from .common import add_history, error_markdown, history_entry
+from .common import add_history, close_run, download_budget, error_markdown
 from .components import AudioOutput, GalleryOutput, ImageInput, ImageOutput, VideoOutput
 from .context import AppContext
 from .history import HistoryHandles, HistoryLog, app_url, refresh_after, share_url
@@ -175,9 +175,7 @@ async def run_cell(
     throttle, pacer = ProgressThrottle(), UpdatePacer()
     budget: int | None = None
     try:
-        store.refuse_when_full(session_hash)
-        room = store.room(session_hash)
-        budget = room if room < ctx.settings.max_output_bytes else None
+        budget = download_budget(ctx, session_hash)
         ref = ModelRef.parse(view.model)
         quota = await check_run(ctx, plan.modality, ref, backend, request, caller.profile)
         info = await backend.client.get_model(ref, token=backend.token)
@@ -202,16 +200,11 @@ async def run_cell(
                 if isinstance(event, RunResult):
                     if live is not None:  # ended: a late Stop has nothing left to cancel
                         live.running.pop(key, None)
-                    if not info.is_official and info.version_id and not ref.version:
-                        event.notes.append(f"Ran version {info.version_id[:12]}…")
-                    if budget is not None:
-                        event.notes.append(store.room_note(budget))
-                    view.apply(event)
-                    entry = history_entry(
-                        plan.modality, plan.prompt, event, store.session_dir(session_hash),
-                        schema=info.input_schema,
+                    close_run(
+                        ctx, event, plan.modality, plan.prompt, info, ref, budget,
+                        session_hash, caller.generations,
                     )  # fmt: skip
-                    add_history(caller.generations, entry)
+                    view.apply(event)
                     yield view
                     continue
                 if isinstance(event, Progress):

@@ -184,7 +184,7 @@ def _shows_text(history: Any) -> bool:
 
 async def _handler_first_text(ctx: Any) -> tuple[float, float]:
     """Run the chat handler directly; wall-clock times of its first text and its last update."""
-    from neurolink_ui.ui.chat import make_chat_handler
+    from neurolink_ui.ui.panels.chat import make_chat_handler
 
     handler = make_chat_handler(ctx)
     first: float | None = None

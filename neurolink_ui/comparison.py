@@ -1,7 +1,8 @@
 """Compare's pure parts: a checked compare request, each model's input mapped from its own
 schema, and what each cell of a compare is (its run's events turned into state). No Gradio.
 
-`ui/compare.py` shows these on the page and `ui/compare_api.py` answers `/compare` with them.
+`ui/panels/compare.py` shows these on the page and `ui/panels/compare_api.py` answers
+`/compare` with them.
 """
 
 from __future__ import annotations
@@ -12,65 +13,63 @@ from pathlib import Path
 from typing import Any, Literal
 
 from .limits import check_number, check_text, parse_json_object
-from .modalities.avatar import build_avatar_input
-from .modalities.chat import DEFAULT_SYSTEM_PROMPT, build_chat_input
 from .modalities.common import InputProblem, MappedInput, open_image
-from .modalities.image import AUTO_RATIO, build_image_input
-from .modalities.music import build_music_input
-from .modalities.video import build_video_input
-from .model_choices import AVATAR_MODELS, CHAT_MODELS, IMAGE_MODELS, MUSIC_MODELS, VIDEO_MODELS
-from .pipeline import OutputKind, RunResult
+from .modalities.registry import ModalityValues, get_modality, modalities, modality_names
+from .pipeline import RunResult
+from .replicate.outputs import RunOutput
 from .replicate.schema import ModelInfo
-from .replicate.types import Completed, ModelRef, Prediction, PredictionEvent, Progress, TextDelta
+from .replicate.types import ModelRef, Prediction, Progress
+from .runs import (
+    RunEvent,
+    RunFailed,
+    RunFinished,
+    RunProgress,
+    RunStarted,
+    RunStopped,
+    RunText,
+)
 
-Modality = Literal["chat", "image", "video", "avatar", "music"]
-MODALITIES: tuple[Modality, ...] = ("chat", "image", "video", "avatar", "music")
 MIN_MODELS, MAX_CELLS = 2, 4
 MAX_MODEL_CHARS = 200  # owner/name:version is far shorter; anything longer is not a model id
 LABELS = "ABCD"
 
-OUTPUT_KINDS: dict[Modality, OutputKind] = {
-    "chat": "text",
-    "image": "image",
-    "video": "video",
-    "avatar": "video",
-    "music": "audio",
-}
-SUGGESTED_MODELS: dict[Modality, list[str]] = {
-    "chat": CHAT_MODELS,
-    "image": IMAGE_MODELS,
-    "video": VIDEO_MODELS,
-    "avatar": AVATAR_MODELS,
-    "music": MUSIC_MODELS,
-}
-# Each modality's shared controls (the panel's main ones) and their defaults; the type of a
-# default is the type a value must have. The API's input JSON takes exactly these keys.
-CONTROLS: dict[Modality, dict[str, str | float]] = {
-    "chat": {
-        "prompt": "",
-        "system_prompt": DEFAULT_SYSTEM_PROMPT,
-        "max_tokens": 0,
-        "temperature": 0.6,
-    },
-    "image": {"prompt": "", "aspect_ratio": AUTO_RATIO, "seed": -1, "num_outputs": 1},
-    "video": {"prompt": "", "length": 4, "aspect_ratio": "16:9"},
-    "avatar": {},
-    "music": {
-        "prompt": "",
-        "duration": 8,
-        "tempo": 90,
-        "model_version": "stereo-large",
-        "output_format": "mp3",
-    },
-}
-# What the shared image upload is to each modality (None: it takes no image).
-IMAGE_ROLES: dict[Modality, str | None] = {
-    "chat": "image (for models that see images)",
-    "image": "input image (image-to-image)",
-    "video": "start frame",
-    "avatar": "portrait",
-    "music": None,
-}
+
+def compare_modalities() -> tuple[str, ...]:
+    """What Compare offers: every registered modality, in the tabs' order."""
+    return modality_names()
+
+
+def output_kind(modality: str) -> RunOutput:
+    return get_modality(modality).output
+
+
+def suggested_for(modality: str) -> list[str]:
+    return get_modality(modality).suggested_models()
+
+
+def control_defaults(modality: str) -> dict[str, str | float]:
+    """The modality's shared controls (its panel's main ones) and their defaults; the type of a
+    default is the type a value must have. The API's input JSON takes exactly these keys."""
+    return get_modality(modality).control_defaults
+
+
+def image_role(modality: str) -> str | None:
+    """What the shared image upload is to the modality (None: it takes no image)."""
+    return get_modality(modality).image_role
+
+
+def control_order() -> list[str]:
+    """Every modality's controls as the page lays them out: the shared prompt, then
+    `<modality>.<control>` for each modality's own."""
+    return [
+        "prompt",
+        *(
+            f"{modality.name}.{control.name}"
+            for modality in modalities()
+            for control in modality.controls
+            if control.name != "prompt"
+        ),
+    ]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -81,7 +80,7 @@ IMAGE_ROLES: dict[Modality, str | None] = {
 class ComparePlan:
     """One checked compare request: what every cell maps from its own model's schema."""
 
-    modality: Modality
+    modality: str  # a registered modality's name
     models: tuple[str, ...]
     values: dict[str, Any]
     image: Path | None = None
@@ -96,12 +95,9 @@ class ComparePlan:
         return str(self.values.get("prompt") or "")
 
 
-def parse_modality(value: Any) -> Modality:
-    for modality in MODALITIES:
-        if value == modality:
-            return modality
-    shown = str(value)[:40]
-    raise InputProblem(f"Unknown modality {shown!r}: use one of {', '.join(MODALITIES)}.")
+def parse_modality(value: Any) -> str:
+    """A registered modality's name, or InputProblem naming the ones there are."""
+    return get_modality(value if isinstance(value, str) else repr(value)[:40]).name
 
 
 def parse_models(models: Any) -> tuple[str, ...]:
@@ -129,7 +125,7 @@ def parse_models(models: Any) -> tuple[str, ...]:
 
 
 def parse_values(
-    modality: Modality, raw: str | dict[str, Any] | None, *, text_limit: int
+    modality: str, raw: str | dict[str, Any] | None, *, text_limit: int
 ) -> dict[str, Any]:
     """The shared controls of `modality` from a JSON object (size, depth, numbers and texts
     checked before use), unknown keys refused, missing ones at their defaults."""
@@ -141,7 +137,7 @@ def parse_values(
         values = raw
     else:
         raise InputProblem("The compare input must be a JSON object of control names to values.")
-    defaults = CONTROLS[modality]
+    defaults = control_defaults(modality)
     unknown = sorted(str(k)[:40] for k in values if k not in defaults)
     if unknown:
         accepted = ", ".join(defaults) or "nothing (upload a portrait and narration)"
@@ -157,7 +153,7 @@ def parse_values(
         else:
             check_number(value, name.replace("_", " "))
         checked[name] = value
-    if modality != "avatar" and not str(checked["prompt"]).strip():
+    if get_modality(modality).needs_prompt and not str(checked.get("prompt", "")).strip():
         raise InputProblem("Type a prompt first: every model gets the same one.", field="prompt")
     return checked
 
@@ -177,15 +173,13 @@ def parse_plan(
     kind = parse_modality(modality)
     chosen = parse_models(models)
     checked = parse_values(kind, values, text_limit=chat_limit if kind == "chat" else text_limit)
-    role = IMAGE_ROLES[kind]
-    if image and role is None:
-        raise InputProblem(f"The {kind} compare takes no image; leave the image empty.")
-    if audio and kind != "avatar":
-        raise InputProblem(f"The {kind} compare takes no audio; audio is the avatar's narration.")
-    if kind == "avatar" and not image:
-        raise InputProblem("Add a portrait image first.")
-    if kind == "avatar" and not audio:
-        raise InputProblem("Add narration audio first (upload a file or record it).")
+    modality = get_modality(kind)
+    role = modality.image_role
+    modality.check_uploads(image, audio, where="compare")
+    if not modality.needs_prompt and role and not image:  # the upload is all it takes
+        raise InputProblem(f"Add a {role} image first.")
+    if modality.audio_role and not audio:
+        raise InputProblem(f"Add {modality.audio_role} audio first (upload a file or record it).")
     picture = Path(image) if image else None
     if picture is not None:  # a broken upload is refused before any prediction is paid for
         open_image(picture, role or "image")
@@ -195,53 +189,16 @@ def parse_plan(
     )
 
 
-def _whole(value: Any) -> int | None:
-    return int(value) if value else None
-
-
 def map_input(plan: ComparePlan, info: ModelInfo) -> MappedInput:
-    """One model's input from the shared values, by its modality's builder and its own schema
-    (the same call its panel makes)."""
-    values, schema = plan.values, info.input_schema
-    if plan.modality == "chat":
-        return build_chat_input(
-            schema,
-            system_prompt=values["system_prompt"],
-            history=None,
-            message=values["prompt"],
-            max_tokens=_whole(values["max_tokens"]),
-            temperature=values["temperature"],
-            image=plan.image,
-            model_description=info.description,
-        )
-    if plan.modality == "image":
-        seed = values["seed"]
-        return build_image_input(
-            schema,
-            prompt=values["prompt"],
-            aspect_ratio=values["aspect_ratio"] or None,
-            seed=int(seed) if seed is not None and seed >= 0 else None,
-            num_outputs=_whole(values["num_outputs"]),
-            image=plan.image,
-        )
-    if plan.modality == "video":
-        return build_video_input(
-            schema,
-            prompt=values["prompt"],
-            start_image=plan.image,
-            length_seconds=float(values["length"]) if values["length"] else None,
-            aspect_ratio=values["aspect_ratio"] or None,
-        )
-    if plan.modality == "avatar":
-        return build_avatar_input(schema, portrait=plan.image, audio=plan.audio)
-    return build_music_input(
-        schema,
-        prompt=values["prompt"],
-        duration=float(values["duration"]) if values["duration"] else None,
-        tempo=float(values["tempo"]) if values["tempo"] else None,
-        model_version=values["model_version"] or None,
-        output_format=values["output_format"] or None,
+    """One model's input from the shared values, by its modality's registered mapping and its
+    own schema (the same mapping its panel uses)."""
+    values = ModalityValues(
+        prompt=str(plan.values.get("prompt") or ""),
+        controls=plan.values,
+        image=plan.image,
+        audio=plan.audio,
     )
+    return get_modality(plan.modality).map_input(info, values)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -297,18 +254,26 @@ class CellView:
     def finished(self) -> bool:
         return self.state in ("done", "failed", "stopped", "refused")
 
-    def apply(self, event: PredictionEvent | RunResult) -> None:
-        """Take one event of the cell's run."""
-        if isinstance(event, Completed):  # run_model turns it into its RunResult
-            return
-        if isinstance(event, TextDelta):
-            self.text += event.text
-            return
-        if isinstance(event, Progress):
+    def apply(self, event: RunEvent) -> None:
+        """Take one event of the cell's run (the run core's)."""
+        if isinstance(event, RunStarted):
             self.state = "running"
-            self.prediction_id = event.prediction_id or self.prediction_id
-            self.progress, self.elapsed = event, event.elapsed
-            return
+            self.notes = list(event.notes)
+            self.on_replicate = event.on_replicate
+        elif isinstance(event, RunText):
+            self.text, self.elapsed = event.text, event.elapsed
+        elif isinstance(event, RunProgress):
+            self.state = "running"
+            self.prediction_id = event.progress.prediction_id or self.prediction_id
+            self.progress, self.elapsed = event.progress, event.progress.elapsed
+        elif isinstance(event, RunFinished):
+            self.finish(event.result)
+        elif isinstance(event, RunStopped):
+            self.stop(event.prediction)
+        elif isinstance(event, RunFailed):
+            self.fail(event.message, "refused" if event.reason == "quota" else "failed")
+
+    def finish(self, event: RunResult) -> None:
         self.state = "done"
         self.prediction = event.prediction
         self.prediction_id = event.prediction.id
@@ -379,27 +344,10 @@ class CompareBoard:
 
 
 def collect_values(modality: str, *controls: Any) -> dict[str, Any]:
-    """The page's controls (in CONTROL_ORDER) as `modality`'s input values (the API's JSON)."""
-    named = dict(zip(CONTROL_ORDER, controls, strict=True))
-    keys = CONTROLS[parse_modality(modality)]
+    """The page's controls (in control_order()) as `modality`'s input values (the API's JSON)."""
+    named = dict(zip(control_order(), controls, strict=True))
+    keys = control_defaults(parse_modality(modality))
     return {key: named[key if key == "prompt" else f"{modality}.{key}"] for key in keys}
-
-
-CONTROL_ORDER = [
-    "prompt",
-    "chat.system_prompt",
-    "chat.max_tokens",
-    "chat.temperature",
-    "image.aspect_ratio",
-    "image.seed",
-    "image.num_outputs",
-    "video.length",
-    "video.aspect_ratio",
-    "music.duration",
-    "music.tempo",
-    "music.model_version",
-    "music.output_format",
-]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -449,7 +397,7 @@ REMIX_TEXT_LIMIT = 1_000_000  # a kept input was checked when it ran; this only 
 
 def remix_values(stored: Any) -> dict[str, Any] | None:
     """A shared compare's stored input as the Compare tab's values: `modality`, `models`, and
-    each control by its CONTROL_ORDER name (`prompt`, `image.seed`…). None if it is not one."""
+    each control by its control_order() name (`prompt`, `image.seed`…). None if it is not one."""
     if not isinstance(stored, dict):
         return None
     try:

@@ -11,14 +11,14 @@ from collections.abc import AsyncGenerator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from .replicate.client import ReplicateClient
 from .replicate.errors import PredictionError
-from .replicate.outputs import normalize_output
+from .replicate.outputs import RunOutput, normalize_output
+from .replicate.schema import ModelInfo
 from .replicate.types import Completed, ModelRef, Prediction, PredictionEvent, TextDelta
 
-OutputKind = Literal["text", "image", "video", "audio", "file"]
 # Replicate says nothing of boots, only when a prediction was created and when it started. Nearly
 # every prediction passes through "starting", so that status alone says nothing; but a warm model
 # starts within a second or so, while a cold boot takes from several seconds to minutes.
@@ -114,12 +114,13 @@ async def run_model(
     model_input: dict[str, Any],
     *,
     token: str,
-    kind: OutputKind,
+    kind: RunOutput,
     dest_dir: Path,
     notes: list[str] | None = None,
     started: float | None = None,
     max_bytes: int | None = None,
     made_from: dict[str, list[Path]] | None = None,
+    info: ModelInfo | None = None,
 ) -> AsyncGenerator[PredictionEvent | RunResult, None]:
     """Yield the prediction's Progress and TextDelta events, then one RunResult.
 
@@ -129,11 +130,12 @@ async def run_model(
     every caller.
     `max_bytes`: download at most this much (the session's room), else the client's cap.
     `made_from`: fields made from a person's file (MappedInput.made_from), recorded as that file.
+    `info`: the model, when the caller has it already (it is not fetched again).
     """
     started = time.monotonic() if started is None else started
     streamed: list[str] = []
     finished: Prediction | None = None
-    async for event in client.events(ref, model_input, token=token):
+    async for event in client.events(ref, model_input, token=token, info=info):
         if isinstance(event, Completed):
             finished = event.prediction
         else:

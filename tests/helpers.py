@@ -5,6 +5,7 @@ Fixtures live in conftest.py; plain functions that module-scoped fixtures also n
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import subprocess
 import time
@@ -64,10 +65,20 @@ def stop_process(process: subprocess.Popen[Any], grace: float = 15) -> None:
 def shared_parts(opened: tuple[Any, ...]) -> dict[str, Any]:
     """The Shared tab's page-load updates (`make_open_shared`'s tuple) by name: `tab`, `text`,
     `inputs`, `input_audio`, `gallery`, `videos`, `audios`, `remix`, `shown`, `tabs`."""
-    from neurolink_ui.ui.shared import MAX_PLAYERS
+    from neurolink_ui.ui.panels.shared import MAX_PLAYERS
 
     names = ["tab", "text", "inputs", "input_audio", "gallery"]
     fixed = dict(zip(names, opened[:5], strict=True))
     players = opened[5 : 5 + 2 * MAX_PLAYERS]
     rest = dict(zip(["remix", "shown", "tabs"], opened[5 + 2 * MAX_PLAYERS :], strict=True))
     return {**fixed, "videos": players[:MAX_PLAYERS], "audios": players[MAX_PLAYERS:], **rest}
+
+
+async def until(condition: Callable[[], bool], within: float, what: str) -> None:
+    """Wait for `condition` to hold, checking every 10 ms; fail naming `what` after `within` s.
+    (For state that has no event to await: a simulator's predictions, a session's live runs.)"""
+    deadline = time.monotonic() + within
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what}: not within {within} s")
+        await asyncio.sleep(0.01)

@@ -5,10 +5,23 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-OutputMode = Literal["text", "image", "video", "avatar", "music"]
-OUTPUT_MODES: tuple[OutputMode, ...] = ("text", "image", "video", "avatar", "music")
+from ..modalities.registry import Modality, get_modality, modality_names
+
+# "text" is the chat modality (the guide's name for it); every other registered modality is a
+# mode of its own name, so a new modality is a new mode without an edit here.
+OutputMode = str
+TEXT_MODE = "text"
+
+
+def output_modes() -> tuple[OutputMode, ...]:
+    return (TEXT_MODE, *(name for name in modality_names() if name != "chat"))
+
+
+def modality_of(mode: OutputMode) -> Modality:
+    return get_modality("chat" if mode == TEXT_MODE else mode)
+
 
 EXIT_OK = 0
 EXIT_ERROR = 1  # Replicate or input errors
@@ -97,7 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     generate = commands.add_parser(
         "generate",
-        help="run one model: text, image, video, avatar or music",
+        help="run one model: " + ", ".join(output_modes()),
         description="Generate with a Replicate model, as in NeuroLink's Replicate provider guide. "
         "Text goes to stdout; files are written where the output flags say and their paths "
         "printed on stdout; progress goes to stderr. Reads REPLICATE_API_TOKEN and "
@@ -114,9 +127,17 @@ def build_parser() -> argparse.ArgumentParser:
         "--outputMode",
         "--output-mode",
         dest="output_mode",
-        choices=OUTPUT_MODES,
+        choices=output_modes(),
         default=None,
-        help="text (default), image, video, avatar or music; --imageOutput implies image",
+        help=f"{', '.join(output_modes())} (text by default); --imageOutput implies image",
+    )
+    _flag(
+        generate,
+        "--outputFile",
+        "--output-file",
+        dest="output_file",
+        type=Path,
+        help="where a file output goes, in any mode that makes one (its mode's own flag wins)",
     )
     _flag(generate, "--stream", "--stream", action="store_true", help="print text as it arrives")
     _flag(generate, "--image", "--image", type=Path, help="start image (video, image-to-image)")

@@ -10,15 +10,11 @@ from pathlib import Path
 from PIL import Image
 
 from ..config import Settings
-from ..modalities.avatar import build_avatar_input
-from ..modalities.chat import build_chat_input
 from ..modalities.common import InputProblem, MappedInput
-from ..modalities.image import build_image_input
-from ..modalities.music import build_music_input
-from ..modalities.video import build_video_input
+from ..modalities.registry import ModalityValues
 from ..model_choices import IMAGE_MODELS
-from ..replicate.schema import InputSchema
-from .parser import MODE_FLAGS, OutputMode, UsageError
+from ..replicate.schema import InputSchema, ModelInfo
+from .parser import MODE_FLAGS, TEXT_MODE, OutputMode, UsageError, modality_of
 
 
 @dataclass(frozen=True)
@@ -56,13 +52,14 @@ def _slug(model: str) -> str:
 
 
 def default_model(mode: OutputMode, settings: Settings) -> str:
-    return {
-        "text": settings.chat_model,
+    configured = {
+        TEXT_MODE: settings.chat_model,
         "image": settings.image_model,
         "video": settings.video_model,
         "avatar": settings.avatar_model,
         "music": settings.music_model,
-    }[mode]
+    }.get(mode)
+    return configured or modality_of(mode).suggested_models()[0]
 
 
 def request_from_args(args: argparse.Namespace, settings: Settings) -> GenerateRequest:
@@ -95,13 +92,16 @@ def request_from_args(args: argparse.Namespace, settings: Settings) -> GenerateR
             raise UsageError("video mode needs a prompt, a start frame (--image), or both")
     elif prompt is None:
         raise UsageError(f'{mode} mode needs a prompt, e.g. generate "A red panda" ...')
+    if args.output_file is not None and mode == TEXT_MODE:
+        raise UsageError("--outputFile is where a file goes; text mode prints to stdout")
 
-    output = {
+    own_flag = {
         "image": args.image_output,
         "video": args.video_output,
         "avatar": args.avatar_output,
         "music": args.music_output,
     }.get(mode)
+    output = own_flag if own_flag is not None else args.output_file
     return GenerateRequest(
         mode=mode,
         prompt=prompt,
@@ -159,39 +159,25 @@ def format_choice(schema: InputSchema, wanted: str | None) -> str | None:
     return None
 
 
-def map_input(request: GenerateRequest, schema: InputSchema) -> MappedInput:
-    """The request as this model's input, by the same modality functions the panels use."""
+def map_input(request: GenerateRequest, info: ModelInfo) -> MappedInput:
+    """The request as this model's input, by its modality's registered mapping (the panels')."""
     wanted = requested_format(request.output)
-    chosen_format = format_choice(schema, wanted)
-    advanced = {"output_format": chosen_format} if chosen_format else None
-    if request.mode == "text":
-        return build_chat_input(
-            schema, system_prompt=None, history=None, message=request.prompt or ""
-        )
-    if request.mode == "image":
-        return build_image_input(
-            schema, prompt=request.prompt or "", image=request.image, advanced=advanced
-        )
-    if request.mode == "video":
-        return build_video_input(
-            schema,
-            prompt=request.prompt,
-            start_image=request.image,
-            length_seconds=request.video_length,
-            aspect_ratio=request.video_aspect_ratio,
-            advanced=advanced,
-        )
-    if request.mode == "avatar":
-        mapped = build_avatar_input(
-            schema, portrait=request.avatar_image, audio=request.avatar_audio
-        )
-        if request.prompt:
-            mapped.notes.append("An avatar speaks the audio it is given; the prompt was not used.")
-        return mapped
-    return build_music_input(
-        schema,
+    chosen_format = format_choice(info.input_schema, wanted)
+    controls = {
+        "length": request.video_length,
+        "aspect_ratio": request.video_aspect_ratio,
+        "tempo": request.music_tempo,
+        "duration": request.music_duration,
+        "output_format": wanted,
+    }
+    modality = modality_of(request.mode)
+    # The format goes as the modality's own control where it has one, else as the model's field.
+    own_control = "output_format" in modality.control_defaults
+    values = ModalityValues(
         prompt=request.prompt or "",
-        duration=request.music_duration,
-        tempo=request.music_tempo,
-        output_format=wanted,
+        controls={name: value for name, value in controls.items() if value is not None},
+        image=request.avatar_image or request.image,
+        audio=request.avatar_audio,
+        advanced={"output_format": chosen_format} if chosen_format and not own_control else {},
     )
+    return modality.map_input(info, values)

@@ -1,5 +1,5 @@
-"""Running one `generate` command: map, run through `pipeline.run_model`, save; on Replicate with
-the configured token or on the built-in simulator."""
+"""Running one `generate` command: the run core's events rendered on a terminal, outputs saved; on
+Replicate with the configured token or on the built-in simulator."""
 
 from __future__ import annotations
 
@@ -7,40 +7,46 @@ import argparse
 import asyncio
 import contextlib
 import dataclasses
+import functools
 import os
 import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from ..config import BUILTIN_SIMULATOR_TOKEN, DEFAULT_BASE_URL, Settings
 from ..modalities.common import InputProblem
-from ..pipeline import RunResult, run_model
+from ..quota.guard import QuotaGuard
 from ..replicate.client import ReplicateClient
-from ..replicate.errors import ReplicateError
-from ..replicate.types import ModelRef, Progress, TextDelta
+from ..replicate.errors import PredictionCanceledError, ReplicateError
+from ..runs import (
+    Backend,
+    Caller,
+    RunFailed,
+    RunFinished,
+    RunProgress,
+    RunRequest,
+    RunStarted,
+    RunStopped,
+    RunText,
+    run,
+)
 from .console import Console, settings_from_env
 from .files import save_outputs
-from .parser import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, OutputMode, UsageError
+from .parser import (
+    EXIT_ERROR,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_USAGE,
+    OutputMode,
+    UsageError,
+    modality_of,
+)
 from .request import GenerateRequest, check_input_files, map_input, request_from_args
 
-# Where a file goes when its output flag is omitted: <stem><extension of what the model returned>.
-DEFAULT_STEMS: dict[OutputMode, str] = {
-    "image": "output",
-    "video": "output",
-    "avatar": "avatar",
-    "music": "track",
-}
-# The download kind (size cap and content check) of each file-producing mode.
-OUTPUT_KINDS: dict[OutputMode, Literal["text", "image", "video", "audio"]] = {
-    "text": "text",
-    "image": "image",
-    "video": "video",
-    "avatar": "video",
-    "music": "audio",
-}
 NO_TOKEN_HELP = (
     "REPLICATE_API_TOKEN is not set (REPLICATE_BASE_URL is). Create a token at "
     "https://replicate.com/account/api-tokens and run `export REPLICATE_API_TOKEN=r8_...`. "
@@ -49,52 +55,105 @@ NO_TOKEN_HELP = (
 )
 
 
+def default_stem(mode: OutputMode) -> str:
+    """Where a file goes when no output flag names it: <stem><extension of what came back>."""
+    noun = modality_of(mode).noun
+    return {"avatar": "avatar", "image": "output", "video": "output"}.get(mode, noun)
+
+
+@dataclass
+class ScratchRoom:
+    """The command line's outputs: one scratch folder, no session cap (the client's caps hold)."""
+
+    folder: Path
+
+    def session_dir(self, session_hash: str | None) -> Path:
+        return self.folder
+
+    def room(self, session_hash: str | None) -> int:
+        return sys.maxsize
+
+    def refuse_when_full(self, session_hash: str | None) -> None:
+        return None
+
+    def room_note(self, room: int) -> str:
+        return ""
+
+    def refused_download(self, room: int, url: str) -> InputProblem:
+        return InputProblem(f"The output at {url} did not fit.")
+
+
+@dataclass
+class CommandLineHost:
+    """The run core's host for one command: the configured client and token, no quota."""
+
+    settings: Settings
+    client: ReplicateClient
+    token: str
+    outputs: ScratchRoom
+    quota: QuotaGuard | None = None
+
+    def backend(self, session_token: str | None) -> Backend:
+        return Backend(self.client, self.token)
+
+
 async def generate(
     request: GenerateRequest, settings: Settings, token: str, console: Console
 ) -> None:
-    """Map, run and save one generation; errors propagate as ReplicateError / InputProblem."""
+    """Render one run of the core: progress and notes on stderr, text on stdout, files saved;
+    a failure raises ReplicateError / InputProblem with its message."""
     started = time.monotonic()
+    mode = request.mode
     async with ReplicateClient.from_settings(settings) as client:
-        ref = ModelRef.parse(request.model)  # once per run
-        info = await client.get_model(ref, token=token)
-        mapped = map_input(request, info.input_schema)
-        for message in mapped.notes:
-            console.note(message)
-        kind = OUTPUT_KINDS[request.mode]
-        result: RunResult | None = None
         with tempfile.TemporaryDirectory(
             prefix="neurolink-", ignore_cleanup_errors=True
         ) as scratch:
-            events = run_model(
-                client, ref, mapped.input, token=token, kind=kind, dest_dir=Path(scratch)
+            host = CommandLineHost(settings, client, token, ScratchRoom(Path(scratch)))
+            run_request = RunRequest(
+                mode,
+                request.model,
+                request.prompt or "",
+                functools.partial(map_input, request),
+                modality_of(mode).output,
+                started=started,
             )
-            async with contextlib.aclosing(events):
+            finished: RunFinished | None = None
+            async with contextlib.aclosing(run(host, run_request, Caller())) as events:
                 async for event in events:
-                    if isinstance(event, Progress):
-                        console.progress(event)
-                    elif isinstance(event, TextDelta):
+                    if isinstance(event, RunStarted):
+                        for message in event.notes:
+                            console.note(message)
+                    elif isinstance(event, RunProgress):
+                        console.progress(event.progress)
+                    elif isinstance(event, RunText):
                         if request.stream:
-                            console.text(event.text)
-                    elif isinstance(event, RunResult):
-                        result = event
+                            console.text(event.delta)
+                    elif isinstance(event, RunFinished):
+                        finished = event
+                    elif isinstance(event, RunStopped):
+                        raise PredictionCanceledError(f"{request.model} was canceled.")
+                    elif isinstance(event, RunFailed):
+                        if event.reason == "input":
+                            raise InputProblem(event.message)
+                        raise ReplicateError(event.message)
             console.clear()
-            if result is None:  # run_model ends with a RunResult or raises
-                raise ReplicateError(f"{ref} ended without a result.")
-            if request.mode == "text":
+            if finished is None:  # the core ends with one of the three; guard the contract
+                raise ReplicateError(f"{request.model} ended without a result.")
+            result = finished.result
+            if modality_of(mode).output == "text":
                 if not request.stream:  # streamed text is on stdout already
                     console.text(result.text)
                 if not result.text.endswith("\n"):
                     console.text("\n")
-            else:  # run_model refused a media run without a file
-                saved = save_outputs(
-                    result.files, request.output, DEFAULT_STEMS[request.mode], console
-                )
+            else:  # the core refused a media run without a file
+                saved = save_outputs(result.files, request.output, default_stem(mode), console)
                 for path in saved:
                     console.text(f"{path}\n")
         predict = result.predict_time
         timing = f"predict {predict:.1f}s, " if predict is not None else ""
         console.note(
-            f"done with {ref} ({timing}total {time.monotonic() - started:.1f}s)", prefix=""
+            f"done with {result.model} ({timing}total {time.monotonic() - started:.1f}s)",
+            prefix="",
         )
 
 

@@ -517,8 +517,11 @@ class ReplicateClient:
         *,
         token: str,
         stream: bool | None = None,
+        info: ModelInfo | None = None,
     ) -> AsyncGenerator[PredictionEvent, None]:
         """Run a prediction: Progress while it runs, TextDeltas in order, then one Completed.
+
+        `info`: the model, when the caller has fetched it already (not fetched again).
 
         The create is not held (no `Prefer: wait`), so the prediction's id is known at once:
         progress flows from the first second and Stop can always name the prediction to cancel.
@@ -528,10 +531,9 @@ class ReplicateClient:
         """
         model_ref = ref if isinstance(ref, ModelRef) else ModelRef.parse(ref)
         secret = _checked_token(token)
-        info: ModelInfo | None = None
-        if model_ref.version is None or stream is None:
+        if info is None and (model_ref.version is None or stream is None):
             info = await self.get_model(model_ref, token=secret)
-        version = model_ref.version or (info.version_id if info and not info.is_official else None)
+        version = info.run_version(model_ref) if info is not None else model_ref.version
         streaming = stream if stream is not None else bool(info and info.streams)
         prepared = await self.prepare_input(input, token=secret)
         run = PredictionRun(

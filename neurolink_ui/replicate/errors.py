@@ -135,6 +135,20 @@ class DownloadError(ReplicateError):
         self.url = url
 
 
+class DownloadBudgetError(DownloadError):
+    """The first output file alone would pass the download budget the caller gave this
+    prediction (`budget` bytes: a session's room on disk, or the client's per-prediction cap).
+    Its own type, so a caller never has to read the message to tell it from a size cap."""
+
+    def __init__(self, message: str, *, budget: int, url: str = "", **kw: Any):
+        super().__init__(message, url=url, **kw)
+        self.budget = budget
+
+
+class OutputTooLargeError(DownloadError):
+    """One output file is larger than the size cap for its kind (image, video, audio, file)."""
+
+
 class BlockedAddressError(DownloadError):
     """An output URL pointed somewhere we refuse to fetch from (private network, plain http)."""
 

@@ -17,12 +17,14 @@ from typing import Any, Literal
 
 import httpx
 
-from .errors import BlockedAddressError, DownloadError
+from .errors import BlockedAddressError, DownloadBudgetError, DownloadError, OutputTooLargeError
 from .retry import RetryPolicy, retry_after_seconds, should_retry_error, should_retry_status
 
 log = logging.getLogger("neurolink_ui.replicate")
 
-OutputKind = Literal["image", "video", "audio", "file"]
+OutputKind = Literal["image", "video", "audio", "file"]  # a download's kind: its cap and check
+# What a run's outputs are: files of a kind to download, or "text" (nothing to download).
+RunOutput = Literal["text", "image", "video", "audio", "file"]
 MiB = 1024 * 1024
 DEFAULT_SIZE_CAPS: dict[str, int] = {
     "image": 25 * MiB,
@@ -288,9 +290,10 @@ class Downloader:
             except _OverBudget:
                 limit = _megabytes(budget)
                 if not paths:
-                    raise DownloadError(
+                    raise DownloadBudgetError(
                         f"Download of {_redact(url)} refused: it would pass the {limit} "
                         "download limit for this prediction.",
+                        budget=budget,
                         url=_redact(url),
                     ) from None
                 rest = urls[index:]
@@ -359,7 +362,7 @@ class Downloader:
         temp.write_bytes(data)
 
     def _too_large(self, url: str, cap: int, kind: str) -> DownloadError:
-        return DownloadError(
+        return OutputTooLargeError(
             f"Download of {_redact(url)} refused: larger than the {cap // MiB} MiB limit for "
             f"{kind} outputs.",
             url=_redact(url),

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
 
-from .types import ModelExample
+from .types import ModelExample, ModelRef
 
 FieldType = Literal["string", "integer", "number", "boolean", "file", "array", "object"]
 
@@ -214,6 +214,14 @@ class ModelInfo:
             example_input=example.input if example else {},
             default_example=example,
         )
+
+    def run_version(self, ref: ModelRef) -> str | None:
+        """The version a run of `ref` pins: the one it names, else a community model's latest
+        (official models run by name, on no version). The one rule for the run, the "Ran
+        version" note and the code snippets."""
+        if ref.version:
+            return ref.version
+        return None if self.is_official else self.version_id
 
 
 def output_streams(output: dict[str, Any]) -> bool:

@@ -161,6 +161,8 @@ def apply_override(model: SimModel, override: dict[str, Any] | None) -> SimModel
         changes["recorded_version"] = override["version"]
     if "readme" in override:
         changes["readme"] = override["readme"]
+    if "official" in override:
+        changes["is_official"] = bool(override["official"])
     return replace(model, **changes) if changes else model
 
 

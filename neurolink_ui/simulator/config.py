@@ -83,12 +83,16 @@ class SimulatorConfig:
     output_padding: int = 0
     """Bytes appended to every delivered file: a trailing `free` box for MP4, zeros otherwise.
     Generated while streaming, never held in memory, so multi-GB outputs can be simulated."""
+    create_delay: float = 0.0
+    """Seconds a create request takes to answer once its prediction exists (a slow network or a
+    busy API): until then the client does not know the prediction's id."""
     hold_sync: bool = True
     """`Prefer: wait` holds the create request as Replicate does; False answers at once."""
     model_overrides: dict[str, dict[str, Any]] = field(default_factory=dict)
     """Per `owner/name`: `{"gone": true}` (404), `{"openapi_schema": {...}}`,
-    `{"version": "<64-hex>"}` and/or `{"readme": "<Markdown>"}` served instead of the
-    catalogue's (a drifted live API, a hostile README)."""
+    `{"version": "<64-hex>"}`, `{"official": false}` (served as a community model, run by
+    version) and/or `{"readme": "<Markdown>"}` served instead of the catalogue's (a drifted live
+    API, a hostile README)."""
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -124,7 +128,13 @@ class SimulatorConfig:
         return config
 
     def validate(self) -> None:
-        for name in ("cold_start", "run_time", "token_interval", "first_token_delay"):
+        for name in (
+            "cold_start",
+            "run_time",
+            "token_interval",
+            "first_token_delay",
+            "create_delay",
+        ):
             value = getattr(self, name)
             if not isinstance(value, int | float) or isinstance(value, bool) or value < 0:
                 raise ValueError(f"{name} must be a number >= 0")
@@ -143,7 +153,7 @@ class SimulatorConfig:
         _validate_overrides(self.model_overrides)
 
 
-_OVERRIDE_KEYS = frozenset({"gone", "openapi_schema", "version", "readme"})
+_OVERRIDE_KEYS = frozenset({"gone", "openapi_schema", "version", "readme", "official"})
 
 
 def _validate_overrides(overrides: Any) -> None:
@@ -160,6 +170,8 @@ def _validate_overrides(overrides: Any) -> None:
             and {"Input", "Output"} <= set(schema.get("components", {}).get("schemas", {}))
         ):
             raise ValueError(f"model_overrides[{ref!r}].openapi_schema needs Input and Output")
+        if not isinstance(override.get("official", False), bool):
+            raise ValueError(f"model_overrides[{ref!r}].official must be a boolean")
         if not isinstance(override.get("readme", ""), str):
             raise ValueError(f"model_overrides[{ref!r}].readme must be a string (Markdown)")
         version = override.get("version")

@@ -13,22 +13,20 @@ from starlette.middleware import Middleware
 
 from ..config import Settings
 from ..modalities.generic import PanelName
-from .avatar import build_avatar_panel
-from .chat import build_chat_panel
-from .compare import build_compare_panel
-from .compare_api import build_compare_api
+from ..modalities.registry import modalities
+from ..runs import LiveRuns
 from .context import AppContext
-from .explore import CSS as EXPLORE_CSS
-from .explore import build_explore_panel
-from .history import bind_history, build_history_panel, history_state
-from .image import build_image_panel
-from .live import LiveRuns
-from .music import build_music_panel
+from .history_log import bind_history, history_state
+from .panels.compare import build_compare_panel
+from .panels.compare_api import build_compare_api
+from .panels.explore import CSS as EXPLORE_CSS
+from .panels.explore import build_explore_panel
+from .panels.history import build_history_panel
+from .panels.shared import SharedPageMeta, build_shared_tab, wire_shared
 from .quota import build_quota_bar
+from .remix import Remixable, RemixTarget
 from .retention import housekeeping
 from .session import build_token_bar
-from .shared import Remixable, SharedPageMeta, build_shared_tab, wire_shared
-from .video import build_video_panel
 
 TITLE = "NeuroLink UI — a playground for Replicate's models"
 QUEUE_MAX_SIZE = 512
@@ -118,17 +116,11 @@ def build_app(settings: Settings | None = None, ctx: AppContext | None = None) -
         with gr.Tabs(overflow_behavior="wrap") as tabs:
             # Tab ids are the panels' names: Remix opens the one that made a shared result,
             # Explore's "Open in the X panel" selects one.
-            with gr.Tab("💬 Chat", id="chat"):
-                chat = build_chat_panel(ctx, session, history, live)
-            with gr.Tab("🖼️ Image", id="image"):
-                image = build_image_panel(ctx, session, history, live)
-            with gr.Tab("🎬 Video", id="video"):
-                video = build_video_panel(ctx, session, history, live)
-            with gr.Tab("🗣️ Avatar", id="avatar"):
-                avatar = build_avatar_panel(ctx, session, history, live)
-            with gr.Tab("🎵 Music", id="music"):
-                music = build_music_panel(ctx, session, history, live)
-            targets = [chat, image, video, avatar, music]
+            # One tab per registered modality, drawn by its own panel module.
+            targets: list[RemixTarget] = []
+            for modality in modalities():
+                with gr.Tab(f"{modality.icon} {modality.title}", id=modality.name):
+                    targets.append(modality.build_panel()(ctx, session, history, live))
             with gr.Tab("🆚 Compare", id="compare"):
                 compare = build_compare_panel(ctx, session, history, live)
                 build_compare_api(ctx, session, history, live)

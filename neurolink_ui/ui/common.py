@@ -1,11 +1,11 @@
-"""What the panels share to run: errors shown in a panel's status, a media panel's run loop
-(MediaPanel.run) and run button's wiring, and the History entry of a result."""
+"""What the panels share to run: errors shown in a panel's status, the caller of a run (who asks,
+from Gradio's request), a media panel's renderer of the run core's events (MediaPanel.run) and
+its run button's wiring."""
 
 from __future__ import annotations
 
 import functools
 import logging
-import time
 from collections.abc import AsyncGenerator, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -15,15 +15,27 @@ from typing import Any
 import gradio as gr
 
 from ..limits import check_text
-from ..modalities.common import InputProblem, MappedInput
-from ..pipeline import OutputKind, RunResult, run_model
-from ..replicate.errors import DownloadError, PredictionCanceledError, ReplicateError
-from ..replicate.schema import InputSchema, ModelInfo
-from ..replicate.types import ModelRef, Prediction, Progress, TextDelta
-from ..snippets import file_field_names
+from ..modalities.common import InputProblem, MappedInput, open_image
+from ..modalities.registry import Modality, ModalityValues
+from ..pipeline import RunResult
+from ..replicate.errors import PredictionCanceledError, ReplicateError
+from ..replicate.outputs import RunOutput
+from ..replicate.schema import ModelInfo
+from ..replicate.types import Prediction
+from ..runs import (
+    Caller,
+    LiveRuns,
+    RunFailed,
+    RunFinished,
+    RunProgress,
+    RunRequest,
+    RunStarted,
+    RunStopped,
+    RunText,
+    live_run,
+    run,
+)
 from .adapters import (
-    ProgressThrottle,
-    UpdatePacer,
     plain_text,
     progress_markdown,
     result_markdown,
@@ -32,11 +44,9 @@ from .adapters import (
 )
 from .context import AppContext
 from .events import EVENT_CONCURRENCY, Update
-from .history import HistoryHandles, HistoryLog, refresh_after
-from .live import LiveRuns, live_run, stopping, track, wire_stop
-from .quota import check_run
-
-HISTORY_TEXT_CHARS = 1000
+from .history_log import HistoryHandles, HistoryLog, refresh_after
+from .live import wire_stop
+from .quota import visitor_of
 
 log = logging.getLogger("neurolink_ui.ui")
 
@@ -166,19 +176,41 @@ def wire_media_run(
     return event
 
 
-def first_file(result: RunResult) -> tuple[Any, ...]:
+def first_file(result: RunResult, info: ModelInfo) -> tuple[Any, ...]:
     return (str(result.files[0]),)
+
+
+def caller_of(
+    ctx: AppContext,
+    session_token: str | None,
+    generations: HistoryLog | None,
+    live: LiveRuns | None,
+    request: gr.Request | None,
+    profile: gr.OAuthProfile | None,
+) -> Caller:
+    """Who runs it, as the run core needs to know: token, session, identity, History, Stop."""
+    visitor = visitor_of(ctx, request, profile) if ctx.quota is not None else None
+    session_hash = request.session_hash if request is not None else None
+    return Caller(session_token, session_hash, visitor, generations, live)
+
+
+def failure_error(failed: RunFailed) -> gr.Error:
+    """A failed run as the error a handler raises: a quota refusal stays on screen (a toast a
+    person must read), every other failure is a one-line warning in the log."""
+    if failed.stays:
+        return gr.Error(failed.message, title=failed.title, duration=None)
+    return refuse(failed.message, title=failed.title)
 
 
 @dataclass(frozen=True)
 class MediaPanel:
-    """How one media panel runs a generation: its name, output kind, and how it shows a result
-    (`present` gives one value per output component, `outputs` of them)."""
+    """How one media panel shows a run of the core: its name, output kind, and how it shows a
+    result (`present` gives one value per output component, `outputs` of them)."""
 
     ctx: AppContext
     panel: str
-    kind: OutputKind
-    present: Callable[[RunResult], tuple[Any, ...]] = first_file
+    kind: RunOutput
+    present: Callable[[RunResult, ModelInfo], tuple[Any, ...]] = first_file
     outputs: int = 1
     # For a model that streams text: the outputs showing the text so far (paced updates).
     stream: Callable[[str], tuple[Any, ...]] | None = None
@@ -187,169 +219,59 @@ class MediaPanel:
         self,
         prompt: str,
         model_text: str,
-        build: Callable[[InputSchema], MappedInput],
-        session_token: str | None,
-        generations: HistoryLog | None,
-        request: gr.Request | None,
-        profile: gr.OAuthProfile | None = None,
-        live: LiveRuns | None = None,
+        build: Callable[[ModelInfo], MappedInput],
+        caller: Caller,
+        precheck: Callable[[], None] | None = None,
+        output: Callable[[ModelInfo], RunOutput] | None = None,
     ) -> AsyncGenerator[PanelUpdate, None]:
-        """Map, run and download one generation, yielding the panel's updates as it goes.
+        """Render one run of the core as the panel's updates.
 
-        Progress only touches the status; the result goes to the output via `present` and into
-        History. `build` maps the person's values onto the model's schema (and refuses bad ones).
-        A run canceled at Replicate (Stop) ends with a status that says so.
+        Progress only touches the status; the result goes to the output via `present`. `build`
+        maps the person's values onto the model's schema (and refuses bad ones); it and
+        `precheck` run in a worker thread. A failure raises the gr.Error `reports_errors` shows
+        in the status; a Stop ends with a status that says so, the outputs kept.
         """
-        with live_run(live, self.panel):
-            started = time.monotonic()
-            throttle = ProgressThrottle()
-            pacer = UpdatePacer()
-            streamed: list[str] = []
+        with live_run(caller.live, self.panel):
             unchanged = (gr.skip(),) * self.outputs
-            session_hash = request.session_hash if request else None
-            store = self.ctx.outputs
-            with user_errors(), stopped_at_replicate() as stopped:
+            with user_errors():
                 check_text(prompt, "prompt", self.ctx.settings.max_prompt_chars)
-                budget = download_budget(self.ctx, session_hash)
-                # Parsed once per run; everything below takes the ModelRef.
-                ref = ModelRef.parse(model_text)
-                backend = self.ctx.backend(session_token)
-                quota = await check_run(self.ctx, self.panel, ref, backend, request, profile)
-                info = await backend.client.get_model(ref, token=backend.token)
-                mapped = quota.clamp(build(info.input_schema), info.input_schema)
-                yield *unchanged, "📤 Sending to Replicate…"
-                try:
-                    async for event in quota.guard(run_model)(
-                        backend.client,
-                        ref,
-                        mapped.input,
-                        token=backend.token,
-                        kind=self.kind,
-                        dest_dir=store.session_dir(session_hash),
-                        notes=mapped.notes,
-                        started=started,
-                        max_bytes=budget,
-                        made_from=mapped.made_from,
-                    ):
-                        if isinstance(event, TextDelta) and self.stream is not None:
-                            streamed.append(event.text)
-                            if pacer.ready(time.monotonic()) and not stopping(live, self.panel):
-                                text = "".join(streamed)
-                                elapsed = time.monotonic() - started
-                                yield *self.stream(text), streaming_markdown(elapsed, len(text))
-                        elif isinstance(event, Progress):
-                            track(live, self.panel, event)
-                            if streamed:  # answering: the text updates say how far it is
-                                continue
-                            if throttle.should_show(event) and not stopping(live, self.panel):
-                                status = progress_markdown(event, backend.on_replicate)
-                                yield *unchanged, status
-                        elif isinstance(event, RunResult):
-                            close_run(
-                                self.ctx, event, self.panel, prompt, info, ref, budget,
-                                session_hash, generations,
-                            )  # fmt: skip
-                            status = result_markdown(event, backend.on_replicate)
-                            yield *self.present(event), status
-                except DownloadError as exc:
-                    if budget is None or "limit" not in str(exc):
-                        raise
-                    raise store.refused_download(budget, exc.url) from None
-            if stopped.prediction is not None:  # canceled: say so, keep the outputs
-                yield *unchanged, stopped_markdown(stopped.prediction, backend.on_replicate)
+            request = RunRequest(
+                self.panel, model_text, prompt, build, output or self.kind, precheck=precheck
+            )
+            async for event in run(self.ctx, request, caller):
+                if isinstance(event, RunStarted):
+                    yield *unchanged, "📤 Sending to Replicate…"
+                elif isinstance(event, RunText):
+                    if event.show and self.stream is not None:
+                        status = streaming_markdown(event.elapsed, len(event.text))
+                        yield *self.stream(event.text), status
+                elif isinstance(event, RunProgress):
+                    if event.show:
+                        yield *unchanged, progress_markdown(event.progress, event.on_replicate)
+                elif isinstance(event, RunFinished):
+                    status = result_markdown(event.result, event.on_replicate)
+                    yield *self.present(event.result, event.info), status
+                elif isinstance(event, RunStopped):
+                    yield *unchanged, stopped_markdown(event.prediction, event.on_replicate)
+                elif isinstance(event, RunFailed):
+                    raise failure_error(event)
 
 
-def download_budget(ctx: AppContext, session_hash: str | None) -> int | None:
-    """Refuses a run when the session's outputs are full; else the bytes its downloads may
-    take: the session's room when below the client's cap (None: the cap applies)."""
-    ctx.outputs.refuse_when_full(session_hash)
-    room = ctx.outputs.room(session_hash)
-    return room if room < ctx.settings.max_output_bytes else None
+def mapper(modality: Modality, values: ModalityValues) -> Callable[[ModelInfo], MappedInput]:
+    """The run core's `build` for a modality's values: its registered mapping onto a schema."""
+
+    def build(info: ModelInfo) -> MappedInput:
+        return modality.map_input(info, values)
+
+    return build
 
 
-def close_run(
-    ctx: AppContext,
-    result: RunResult,
-    kind: str,
-    prompt: str,
-    info: ModelInfo,
-    ref: ModelRef,
-    budget: int | None,
-    session_hash: str | None,
-    generations: HistoryLog | None,
-) -> None:
-    """What every finished run does before it is shown (panels and Compare cells): its closing
-    notes (the version a community model ran, the session's room) and its History entry."""
-    if not info.is_official and info.version_id and not ref.version:
-        result.notes.append(f"Ran version {info.version_id[:12]}…")
-    if budget is not None:
-        result.notes.append(ctx.outputs.room_note(budget))
-    entry = history_entry(
-        kind, prompt, result, ctx.outputs.session_dir(session_hash), schema=info.input_schema
-    )
-    add_history(generations, entry)
-
-
-def _shortened(value: Any) -> Any:
-    """Long texts in the recorded parameters cut to HISTORY_TEXT_CHARS (the full prompt is a
-    download): the History repeats them in Markdown, Python and curl at every render."""
-    if isinstance(value, str) and len(value) > HISTORY_TEXT_CHARS:
-        return value[:HISTORY_TEXT_CHARS] + f"… [{len(value):,} characters in all]"
-    if isinstance(value, dict):
-        return {k: _shortened(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_shortened(v) for v in value]
-    return value
-
-
-def history_entry(
-    kind: str,
-    prompt: str,
-    result: RunResult,
-    folder: Path | None = None,
-    schema: InputSchema | None = None,
-) -> dict:
-    """One generation as the History tab keeps it; small, since Gradio re-processes the session's
-    History at every update of every panel (the code snippets are made when it is shown).
-    A prompt longer than HISTORY_TEXT_CHARS is shown cut, its full text saved in `folder`."""
-    version = result.prediction.version
-    prompt_file = None
-    if folder is not None and len(prompt) > HISTORY_TEXT_CHARS:
-        path = folder / f"prompt-{result.prediction.id[:16] or 'run'}.txt"
-        path.write_text(prompt, encoding="utf-8")
-        prompt_file = str(path)
-    return {
-        "kind": kind,
-        "prompt": _shortened(prompt),
-        "prompt_file": prompt_file,
-        "model": result.model,
-        "version": version,
-        "params": _shortened(result.input),
-        # The snippets' placeholders, from the schema.
-        "file_fields": file_field_names(schema) if schema is not None else (),
-        "predict_time": result.predict_time,
-        "wall_time": round(result.wall_time, 3),
-        "cold_boot": result.cold_boot,
-        "files": [str(p) for p in result.files],
-        "input_files": {
-            name: [str(p) for p in paths] for name, paths in result.input_files.items()
-        },
-        "text": result.text,
-        "prediction_id": result.prediction.id,
-        "notes": list(result.notes),
-        "created": time.strftime("%H:%M:%S"),
-        "created_at": time.time(),
-        # Kept in full by the ResultStore (the keys above are shortened for display).
-        "full_prompt": prompt,
-        "input": result.input,
-    }
-
-
-def add_history(history: HistoryLog | None, entry: dict) -> str | None:
-    """Record `entry` in the session's log (History re-renders when the event has ended); the log
-    keeps it in the app's ResultStore. Returns the kept result's id (what `HistoryLog.share`
-    takes), or None when it was not kept."""
-    if history is None:
+def image_check(picture: Path | None, role: str) -> Callable[[], None] | None:
+    """A broken upload refused before anything is paid for (run by the core, off the loop)."""
+    if picture is None:
         return None
-    history.add(entry)
-    return history.last_kept
+
+    def check() -> None:
+        open_image(picture, role)
+
+    return check

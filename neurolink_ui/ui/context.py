@@ -15,8 +15,9 @@ from typing import TYPE_CHECKING
 
 from ..config import BUILTIN_SIMULATOR_TOKEN, Settings
 from ..quota.guard import QuotaGuard
-from ..replicate.client import DEFAULT_BASE_URL, ReplicateClient
+from ..replicate.client import ReplicateClient
 from ..results import ResultStore
+from ..runs import Backend
 from .retention import CLOSED_SESSION_GRACE, OutputStore, SessionReaper
 
 if TYPE_CHECKING:  # started only when no token is set, so imported there, not here
@@ -26,21 +27,9 @@ log = logging.getLogger("neurolink_ui.ui")
 
 
 @dataclass
-class Backend:
-    """Where one request goes and with which token."""
-
-    client: ReplicateClient
-    token: str
-    owner_paid: bool = False  # the Space owner's token pays: the guarded-demo limits apply
-
-    @property
-    def on_replicate(self) -> bool:
-        """Runs go to Replicate itself (not a simulator), so its prediction pages exist."""
-        return self.client.base_url == DEFAULT_BASE_URL
-
-
-@dataclass
 class AppContext:
+    """The app's services: what every panel shares, and the run core's host (runs.RunHost)."""
+
     settings: Settings
     client: ReplicateClient
     outputs: OutputStore

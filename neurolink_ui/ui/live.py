@@ -1,19 +1,21 @@
-"""Stop: the run each panel of a session has in progress, and the Stop button that cancels it."""
+"""Stop on the page: a handler's run marked live, and the Stop button that cancels it.
+
+What a session has running (`LiveRuns`) and the one Stop rule live in the run core
+(`runs.live`, `runs.stop`); this module wires them to Gradio's events.
+"""
 
 from __future__ import annotations
 
-import asyncio
 import functools
-import time
-from collections.abc import AsyncGenerator, Callable, Iterator
-from contextlib import aclosing, contextmanager
-from dataclasses import dataclass, field
+from collections.abc import AsyncGenerator, Callable
+from contextlib import aclosing
 from typing import Any
 
 import gradio as gr
 
 from ..replicate.errors import ReplicateError
-from ..replicate.types import Prediction, Progress
+from ..runs import LiveRuns, live_run
+from ..runs import stop as stop_run
 from .adapters import cancel_failed_markdown, stopped_markdown
 from .context import AppContext
 from .events import EVENT_CONCURRENCY, Update
@@ -21,57 +23,11 @@ from .events import EVENT_CONCURRENCY, Update
 # How long Stop waits, once its cancel reached Replicate, for the run to end and say so itself.
 STOP_REPORT_WAIT = 3.0
 
-
-@dataclass
-class LiveRuns:
-    """The run each panel of this session has in progress: what its Stop button cancels.
-
-    One object per session (a `gr.State`), shared by reference like the History log.
-    """
-
-    running: dict[str, str] = field(default_factory=dict)  # panel → prediction id
-    stopping: set[str] = field(default_factory=set)  # panels whose Stop was clicked
-    active: set[str] = field(default_factory=set)  # panels whose run has not ended
-
-    def start(self, panel: str) -> None:
-        self.finish(panel)
-        self.active.add(panel)
-
-    def track(self, panel: str, prediction_id: str) -> None:
-        if prediction_id:
-            self.running[panel] = prediction_id
-
-    def finish(self, panel: str) -> None:
-        self.running.pop(panel, None)
-        self.stopping.discard(panel)
-        self.active.discard(panel)
-
-    async def ended(self, panel: str, within: float) -> bool:
-        """Whether the panel's run ends within `within` seconds."""
-        deadline = time.monotonic() + within
-        while panel in self.active:
-            if time.monotonic() >= deadline:
-                return False
-            await asyncio.sleep(0.05)
-        return True
-
-
-@contextmanager
-def live_run(live: LiveRuns | None, panel: str) -> Iterator[None]:
-    """Marks the panel's run in progress while the block runs (a handler's whole run, so its
-    last update is out before Stop reads it as ended)."""
-    if live is None:
-        yield
-        return
-    live.start(panel)
-    try:
-        yield
-    finally:
-        live.finish(panel)
+__all__ = ["LiveRuns", "live_run", "make_stop_handler", "runs_live", "wire_stop"]
 
 
 def runs_live(
-    panel: str,
+    key: str,
 ) -> Callable[
     [Callable[..., AsyncGenerator[Update, None]]], Callable[..., AsyncGenerator[Update, None]]
 ]:
@@ -85,7 +41,7 @@ def runs_live(
         async def running(*args: Any, **kwargs: Any) -> AsyncGenerator[Update, None]:
             live = next((a for a in (*args, *kwargs.values()) if isinstance(a, LiveRuns)), None)
             updates = handler(*args, **kwargs)
-            with live_run(live, panel):
+            with live_run(live, key):
                 async with aclosing(updates):
                     async for update in updates:
                         yield update
@@ -95,29 +51,20 @@ def runs_live(
     return decorate
 
 
-def track(live: LiveRuns | None, panel: str, event: Progress) -> None:
-    if live is not None:
-        live.track(panel, event.prediction_id)
-
-
-def stopping(live: LiveRuns | None, panel: str) -> bool:
-    """Stop was clicked: the run shows no more progress, only how it ended."""
-    return live is not None and panel in live.stopping
-
-
 def wire_stop(
     ctx: AppContext,
-    panel: str,
+    key: str,
     stop: gr.Button,
     events: list[Any],
     session: gr.State,
     live: gr.State,
     status: gr.Markdown,
+    report_wait: float = STOP_REPORT_WAIT,
 ) -> None:
-    """Stop cancels the panel's prediction at Replicate and ends its `events`; the status says
+    """Stop cancels the run's prediction at Replicate and ends its `events`; the status says
     how the run ended (see `make_stop_handler`)."""
     stop.click(
-        make_stop_handler(ctx, panel),
+        make_stop_handler(ctx, key, report_wait),
         [session, live],
         [status],
         cancels=events,
@@ -127,7 +74,9 @@ def wire_stop(
     )
 
 
-def make_stop_handler(ctx: AppContext, panel: str) -> Callable[..., Any]:
+def make_stop_handler(
+    ctx: AppContext, key: str, report_wait: float = STOP_REPORT_WAIT
+) -> Callable[..., Any]:
     """The Stop button's own handler: it cancels the run's prediction at Replicate, then lets the
     run say how it ended.
 
@@ -135,24 +84,22 @@ def make_stop_handler(ctx: AppContext, panel: str) -> Callable[..., Any]:
     generator's final values), so a status written here is overwritten by the run's last one
     whenever the run ends by itself. So the run ends with its own "Stopped" status (or its
     result, when the prediction finished first), and this handler writes the status only when
-    the run does not end within STOP_REPORT_WAIT: no prediction yet, the cancel failed, or
+    the run does not end within `report_wait`: no prediction yet, the cancel failed, or
     Replicate is slow to end it. Then `cancels=` ends the event, which sends nothing more.
     """
 
     async def stop(session_token: str | None, live: LiveRuns | None) -> Any:
-        # Not popped: a second click cancels again (idempotent) instead of "nothing running".
-        prediction_id = live.running.get(panel) if live else None
-        if live is not None:
-            live.stopping.add(panel)
         backend = ctx.backend(session_token)
-        if not prediction_id:
+        if live is None:
             return stopped_markdown(None)
-        prediction: Prediction | None = None
+        prediction_id = live.running.get(key)
         try:
-            prediction = await backend.client.cancel_prediction(prediction_id, token=backend.token)
+            prediction = await stop_run(live, key, backend)
         except ReplicateError as exc:
-            return cancel_failed_markdown(prediction_id, str(exc), backend.on_replicate)
-        if live is not None and await live.ended(panel, STOP_REPORT_WAIT):
+            return cancel_failed_markdown(prediction_id or "", str(exc), backend.on_replicate)
+        if prediction is None:
+            return stopped_markdown(None)
+        if await live.ended(key, report_wait):
             return gr.skip()  # the run's last update says it
         return stopped_markdown(prediction, backend.on_replicate)
 

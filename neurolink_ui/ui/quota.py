@@ -1,25 +1,19 @@
-"""Guarded demo mode in the page: the run paths' check point, the meter, sign-in, the simulator switch.
+"""Guarded demo mode in the page: who a visitor is, the meter, sign-in, the simulator switch.
 
-Every run path calls `check_run()` before any request and wraps its prediction stream in
-`RunQuota.guarded()`, so limits hold for the page and for API callers alike (hidden endpoints too).
+The limits themselves are applied by the run core (`runs.core.run`: check, clamp, admission,
+release) for every entry point alike; the page only tells it who is asking (`visitor_of`).
 """
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, replace
 from typing import ParamSpec, TypeVar
 
 import gradio as gr
 
 from ..config import BUILTIN_SIMULATOR_TOKEN
-from ..modalities.common import MappedInput
-from ..quota.guard import QuotaGuard, QuotaRefused
+from ..quota.guard import QuotaRefused
 from ..quota.identity import Visitor, identify
-from ..replicate.schema import InputSchema
-from ..replicate.types import ModelRef
-from .context import AppContext, Backend
+from .context import AppContext
 
 T = TypeVar("T")
 P = ParamSpec("P")
@@ -55,69 +49,6 @@ def visitor_of(
         proxy_hops=hops,
         session_hash=session_hash,
     )
-
-
-@dataclass(frozen=True)
-class RunQuota:
-    """One run's limits; `limits` is None when nothing limits it (own token, simulator)."""
-
-    panel: str
-    limits: QuotaGuard | None = None
-    visitor: Visitor | None = None
-
-    def clamp(self, mapped: MappedInput, schema: InputSchema) -> MappedInput:
-        """Cost-driving values within the owner's caps, with a note saying what changed."""
-        if self.limits is None:
-            return mapped
-        clamped = self.limits.clamp(schema, mapped.input, self.panel)
-        return replace(mapped, input=clamped.input, notes=[*mapped.notes, *clamped.notes])
-
-    def guard(self, run: Callable[P, AsyncIterator[T]]) -> Callable[P, AsyncIterator[T]]:
-        """`run` (e.g. run_model) admitted before it starts: `quota.guard(run_model)(...)`."""
-
-        def guarded_run(*args: P.args, **kwargs: P.kwargs) -> AsyncIterator[T]:
-            return self.guarded(run(*args, **kwargs))
-
-        return guarded_run
-
-    async def guarded(self, events: AsyncIterator[T]) -> AsyncIterator[T]:
-        """`events` (a run not yet started) once admitted; its slot is freed however it ends."""
-        if self.limits is None or self.visitor is None:
-            async with contextlib.aclosing(events) as stream:  # type: ignore[type-var]
-                async for event in stream:
-                    yield event
-            return
-        try:
-            ticket = await self.limits.admit(self.visitor)
-        except QuotaRefused as exc:
-            await events.aclose()  # type: ignore[attr-defined]
-            raise refused(exc) from None
-        try:
-            async with contextlib.aclosing(events) as stream:  # type: ignore[type-var]
-                async for event in stream:
-                    yield event
-        finally:
-            await self.limits.release(ticket)
-
-
-async def check_run(
-    ctx: AppContext,
-    panel: str,
-    ref: ModelRef | str,
-    backend: Backend,
-    request: gr.Request | None,
-    profile: gr.OAuthProfile | None,
-) -> RunQuota:
-    """Refuse, before any request, a run the owner's token may not pay for."""
-    if ctx.quota is None or not backend.owner_paid:
-        return RunQuota(panel)
-    visitor = visitor_of(ctx, request, profile)
-    try:
-        ctx.quota.check_model(panel, str(ref))
-        await ctx.quota.precheck(visitor)
-    except QuotaRefused as exc:
-        raise refused(exc) from None
-    return RunQuota(panel, ctx.quota, visitor)
 
 
 async def meter_markdown(

@@ -21,8 +21,9 @@ from neurolink_ui.modalities.common import MappedInput
 from neurolink_ui.modalities.image import build_image_input
 from neurolink_ui.modalities.music import build_music_input
 from neurolink_ui.modalities.video import build_video_input
-from neurolink_ui.pipeline import OutputKind, RunResult, run_model
+from neurolink_ui.pipeline import RunResult, run_model
 from neurolink_ui.replicate.client import ReplicateClient
+from neurolink_ui.replicate.outputs import RunOutput
 from neurolink_ui.replicate.schema import InputSchema
 from neurolink_ui.simulator.runner import Simulator
 
@@ -31,7 +32,7 @@ pytestmark = pytest.mark.slow
 
 # model -> the mapping rule it still needs (the `mapping-2026` work); remove entries as rules land.
 
-PANEL_KIND: dict[str, OutputKind] = {
+PANEL_KIND: dict[str, RunOutput] = {
     "chat": "text",
     "image": "image",
     "video": "video",

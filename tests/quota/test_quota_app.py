@@ -276,7 +276,7 @@ async def own_ctx(simulator, tmp_path: Path):  # type: ignore[no-untyped-def]
 
 
 async def test_simulator_is_never_limited(own_ctx, simulator) -> None:  # type: ignore[no-untyped-def]
-    from neurolink_ui.ui.image import make_image_handler
+    from neurolink_ui.ui.panels.image import make_image_handler
 
     ctx = own_ctx(runs_per_day=1, daily_runs=1, concurrent=1, runs_per_minute=1)
     handler = make_image_handler(ctx)
@@ -312,7 +312,7 @@ def test_spoofed_forwarded_for_does_not_reset_the_quota(app, limits, simulator) 
 async def test_signed_in_hugging_face_user_has_the_user_quota(own_ctx, simulator) -> None:  # type: ignore[no-untyped-def]
     import gradio as gr
 
-    from neurolink_ui.ui.chat import make_chat_handler
+    from neurolink_ui.ui.panels.chat import make_chat_handler
     from neurolink_ui.ui.quota import meter_markdown, visitor_of
 
     ctx = own_ctx(runs_per_day=1, user_runs_per_day=3)
@@ -412,7 +412,7 @@ def test_bad_settings_stop_the_start_with_a_clear_error(simulator, tmp_path: Pat
 
 
 async def test_meter_counts_down(own_ctx) -> None:  # type: ignore[no-untyped-def]
-    from neurolink_ui.ui.image import make_image_handler
+    from neurolink_ui.ui.panels.image import make_image_handler
     from neurolink_ui.ui.quota import meter_markdown
 
     ctx = own_ctx(runs_per_day=5)

@@ -11,15 +11,15 @@ from PIL import Image
 
 from neurolink_ui.catalog import catalog_model
 from neurolink_ui.comparison import (
-    CONTROL_ORDER,
-    CONTROLS,
-    MODALITIES,
     CellView,
     CompareBoard,
     ComparePlan,
     cell_title,
     collect_values,
+    compare_modalities,
     conceal,
+    control_defaults,
+    control_order,
     map_input,
     parse_models,
     parse_plan,
@@ -30,9 +30,10 @@ from neurolink_ui.modalities.common import InputProblem
 from neurolink_ui.pipeline import RunResult
 from neurolink_ui.replicate.errors import InvalidModelRefError
 from neurolink_ui.replicate.schema import ModelInfo
-from neurolink_ui.replicate.types import Prediction, Progress, TextDelta
-from neurolink_ui.ui.compare import cell_status, chat_messages
-from neurolink_ui.ui.compare_api import api_cell
+from neurolink_ui.replicate.types import Prediction, Progress
+from neurolink_ui.runs import RunProgress, RunText
+from neurolink_ui.ui.panels.compare import cell_status, chat_messages
+from neurolink_ui.ui.panels.compare_api import api_cell
 
 LIMITS = {"text_limit": 20_000, "chat_limit": 200_000}
 
@@ -79,7 +80,7 @@ def test_models_must_be_two_to_four_distinct_ids() -> None:
 
 def test_values_are_checked_like_any_visitor_json() -> None:
     values = parse_values("image", '{"prompt": "a fox", "seed": 7}', text_limit=100)
-    assert values == {**CONTROLS["image"], "prompt": "a fox", "seed": 7}
+    assert values == {**control_defaults("image"), "prompt": "a fox", "seed": 7}
     deep = "[" * (MAX_JSON_DEPTH + 5) + "]" * (MAX_JSON_DEPTH + 5)
     cases = (
         ('{"prompt": "x", "steps": 4}', "takes prompt, aspect_ratio, seed, num_outputs; not steps"),
@@ -126,13 +127,13 @@ def test_blind_plans_shuffle_the_order_but_keep_every_model() -> None:
 
 
 def test_page_controls_collect_into_the_apis_values() -> None:
-    controls = {name: f"v-{name}" for name in CONTROL_ORDER}
+    controls = {name: f"v-{name}" for name in control_order()}
     values = collect_values("music", *controls.values())
-    assert set(values) == set(CONTROLS["music"])
+    assert set(values) == set(control_defaults("music"))
     assert values["prompt"] == "v-prompt" and values["tempo"] == "v-music.tempo"
     assert collect_values("avatar", *controls.values()) == {}
-    for modality in MODALITIES:
-        assert set(collect_values(modality, *controls.values())) == set(CONTROLS[modality])
+    for modality in compare_modalities():
+        assert set(collect_values(modality, *controls.values())) == set(control_defaults(modality))
 
 
 # --- each model's own mapping --------------------------------------------------------------
@@ -189,13 +190,13 @@ def _result(model: str, files: list[Path], text: str = "") -> RunResult:
 
 def test_events_become_a_cell_view_with_times_and_cold_boot() -> None:
     view = CellView(0, "owner/model")
-    view.apply(Progress("p1abc", "starting", 1.0))
+    view.apply(RunProgress(Progress("p1abc", "starting", 1.0), show=True))
     assert view.state == "running" and "Cold boot" in cell_status(view, hidden=False)
-    view.apply(TextDelta("Hello "))
-    view.apply(TextDelta("world"))
-    view.apply(Progress("p1abc", "processing", 2.0))
+    view.apply(RunText("Hello ", "Hello ", 1.5, True))
+    view.apply(RunText("Hello world", "world", 1.6, True))
+    view.apply(RunProgress(Progress("p1abc", "processing", 2.0), show=True))
     assert "Answering" in cell_status(view, hidden=False) and view.text == "Hello world"
-    view.apply(_result("owner/model", [], "Hello world"))
+    view.finish(_result("owner/model", [], "Hello world"))
     assert view.state == "done" and view.predict_time == 0.61 and view.total_time == 13.0
     assert view.starting_time == pytest.approx(12.2) and view.cold_boot is True
     status = cell_status(view, hidden=False)
@@ -212,7 +213,7 @@ def test_start_time_falls_back_to_timestamps_and_warm_starts_say_so() -> None:
         started_at="2026-01-01T00:00:00.300000Z",
     )  # fmt: skip
     view = CellView(1, "a/b")
-    view.apply(RunResult("a/b", warm, "", [], {}, [], 1.0))
+    view.finish(RunResult("a/b", warm, "", [], {}, [], 1.0))
     assert view.cold_boot is False and "warm (0.3 s to start)" in cell_status(view, False)
 
 
@@ -236,7 +237,7 @@ def test_blind_cells_name_no_model_until_the_pick(tmp_path: Path) -> None:
     board.start(ComparePlan(plan.modality, plan.models, {"prompt": "x"}, blind=True))
     first = board.cells[0]
     first.on_replicate = True
-    first.apply(_result(first.model, [tmp_path / "out.png"]))
+    first.finish(_result(first.model, [tmp_path / "out.png"]))
     first.notes.append(f"{first.model} ran on version abc")
     board.cells[1].fail("google/nano-banana:1234 finished but returned no image file")
     assert board.hidden
@@ -260,10 +261,10 @@ def test_conceal_and_chat_messages() -> None:
     assert conceal("a/b:123 and a/b failed", "a/b:123", "Model C") == "Model C and Model C failed"
     view = CellView(0, "meta/llama")
     assert chat_messages(view, "hi", hidden=True) == [{"role": "user", "content": "hi"}]
-    view.apply(Progress("p", "processing", 1.0))
-    view.apply(TextDelta("<think>hmm</think>Hello"))
+    view.apply(RunProgress(Progress("p", "processing", 1.0), show=True))
+    view.apply(RunText("<think>hmm</think>Hello", "", 1.1, True))
     dialog = chat_messages(view, "hi", hidden=True)
     assert dialog[1]["metadata"]["title"] == "Thinking" and dialog[-1]["content"] == "Hello"
-    view.apply(_result("meta/llama", []))
+    view.finish(_result("meta/llama", []))
     assert "Model A" in chat_messages(view, "hi", hidden=True)[-1]["content"]
     assert "meta/llama" in chat_messages(view, "hi", hidden=False)[-1]["content"]

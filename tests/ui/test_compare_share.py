@@ -27,20 +27,20 @@ from neurolink_ui.comparison import (
     remix_values,
 )
 from neurolink_ui.config import Settings
-from neurolink_ui.results import new_history_id
-from neurolink_ui.ui.app import build_app
-from neurolink_ui.ui.compare import (
+from neurolink_ui.results import NewResult, new_history_id
+from neurolink_ui.runs import Caller
+from neurolink_ui.ui.app import LiveRuns, build_app
+from neurolink_ui.ui.context import AppContext
+from neurolink_ui.ui.history_log import HistoryLog, history_state, unkept_result
+from neurolink_ui.ui.panels.compare import (
     SHARE_LABEL,
-    Caller,
     build_compare_panel,
     run_cell,
     share_board,
     share_button,
 )
-from neurolink_ui.ui.context import AppContext
-from neurolink_ui.ui.history import HistoryLog, entry_snippets, history_state
-from neurolink_ui.ui.live import LiveRuns
-from neurolink_ui.ui.shared import SHARING_OFF, make_open_shared
+from neurolink_ui.ui.panels.history import entry_snippets
+from neurolink_ui.ui.panels.shared import SHARING_OFF, make_open_shared
 
 MODELS = ["black-forest-labs/flux-schnell", "bytedance/seedream-4"]
 
@@ -65,7 +65,7 @@ async def run_board(ctx: AppContext, board: CompareBoard, log: HistoryLog) -> No
     """Each cell run by the page's own step, its views written to the board as the page does."""
     assert board.plan is not None
     for index in range(len(board.plan.models)):
-        async for view in run_cell(ctx, board.plan, index, Caller(generations=log)):
+        async for view in run_cell(ctx, board.plan, index, Caller(results=log)):
             board.cells[index] = view
 
 
@@ -221,8 +221,8 @@ def test_remix_maps_a_stored_compare_back_to_the_compare_controls(tmp_path: Path
 
 
 def test_a_shared_compare_in_history_has_no_single_model_snippet() -> None:
-    entry = {"kind": "compare", "model": ", ".join(MODELS), "params": {"modality": "image"}}
-    python, curl = entry_snippets(entry)
+    record = NewResult(kind="compare", model=", ".join(MODELS), input={"modality": "image"})
+    python, curl = entry_snippets(unkept_result(record))
     assert "History entry" in python and "curl" not in curl and MODELS[0] not in python
 
 

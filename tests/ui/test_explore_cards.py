@@ -9,7 +9,7 @@ import pytest
 from neurolink_ui.modalities.common import InputProblem
 from neurolink_ui.modalities.forms import FormField
 from neurolink_ui.replicate.schema import ModelInfo
-from neurolink_ui.ui.explore_cards import card_html, checked_query, merged_input, model_card
+from neurolink_ui.ui.panels.explore_cards import card_html, checked_query, merged_input, model_card
 
 
 def test_a_card_escapes_text_and_loads_covers_only_over_https() -> None:
@@ -57,7 +57,7 @@ def test_a_shared_runs_input_is_fitted_for_remix_and_its_files_named() -> None:
     """Remix of a shared Explore run: values the schema takes go back; recorded files (their
     placeholders) and values it now refuses are named, never sent."""
     from neurolink_ui.replicate.schema import InputSchema
-    from neurolink_ui.ui.explore_cards import REMIXED_NOTE, remixed_input
+    from neurolink_ui.ui.panels.explore_cards import REMIXED_NOTE, remixed_input
 
     properties = {
         "image": {"type": "string", "format": "uri"},

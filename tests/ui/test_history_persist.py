@@ -1,4 +1,4 @@
-"""History kept by the app (ResultStore behind history_entry + add_history), the shared view's
+"""History kept by the app (ResultStore behind the run core's records), the shared view's
 page-load step, and the meta tags and preview image of a share link — through the launched app
 (gradio_client, plain HTTP) and the handlers themselves."""
 
@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -19,11 +20,15 @@ from helpers import shared_parts
 from launched import LaunchedApp
 
 from neurolink_ui.config import Settings
+from neurolink_ui.modalities.common import MappedInput
 from neurolink_ui.pipeline import COLD_BOOT_SECONDS
+from neurolink_ui.replicate.schema import ModelInfo
 from neurolink_ui.results import NewResult, ResultStore, new_history_id, valid_history_id
-from neurolink_ui.ui.common import add_history, history_entry
-from neurolink_ui.ui.history import HistoryLog, entry_snippets, open_history
-from neurolink_ui.ui.shared import MALFORMED, SHARING_OFF, make_open_shared
+from neurolink_ui.runs import RunRequest
+from neurolink_ui.runs.core import run_record
+from neurolink_ui.ui.history_log import HistoryLog, open_history
+from neurolink_ui.ui.panels.history import entry_snippets
+from neurolink_ui.ui.panels.shared import MALFORMED, SHARING_OFF, make_open_shared
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 
@@ -82,16 +87,15 @@ def test_recording_keeps_the_full_input_and_its_snippet_reruns_it(tmp_path: Path
         input={"prompt": long_prompt, "num_outputs": 1},
     )
     log = HistoryLog(store=ResultStore(tmp_path / "data", on_remove=outputs.forget))
-    kept_id = add_history(log, history_entry("image", long_prompt, result, out.parent))
+    request = RunRequest("image", result.model, long_prompt, lambda info: MappedInput({}), "image")
+    kept_id = log.add(run_record(request, ModelInfo(ref=result.model), result))
     [shown] = log.shown()
-    assert shown["id"] == kept_id and log.share(kept_id)
-    assert shown["params"]["prompt"] == long_prompt
+    assert shown.id == kept_id and kept_id and log.share(kept_id)
+    assert shown.input["prompt"] == long_prompt
     python, curl = entry_snippets(shown)
     assert long_prompt in python and long_prompt in curl
-    assert Path(shown["prompt_file"]).read_text() == long_prompt
-    assert Path(shown["files"][0]).read_bytes() == PNG and not Path(
-        shown["files"][0]
-    ).is_relative_to(out.parent)
+    assert shown.prompt_file is not None and shown.prompt_file.read_text() == long_prompt
+    assert shown.files[0].read_bytes() == PNG and not shown.files[0].is_relative_to(out.parent)
     # The copy Gradio's server keeps of a file it served: a folder named by the content's hash.
     from gradio.processing_utils import hash_file
 
@@ -99,10 +103,10 @@ def test_recording_keeps_the_full_input_and_its_snippet_reruns_it(tmp_path: Path
     cached.parent.mkdir(parents=True)
     cached.write_bytes(PNG)
     # Delete takes the files with it: the kept copy, the session's output, the server's copy.
-    assert log.delete(shown["id"]) and not Path(shown["files"][0]).exists()
+    assert log.delete(shown.id) and not shown.files[0].exists()
     assert not out.exists() and not cached.exists()
     out.write_bytes(PNG)
-    add_history(log, history_entry("image", "again", result, out.parent))
+    log.add(run_record(replace(request, prompt="again"), ModelInfo(ref=result.model), result))
     assert log.clear() == 1 and log.shown() == []
 
 
@@ -237,7 +241,7 @@ def test_sharing_off_serves_no_preview_and_no_meta(tmp_path: Path) -> None:
     from starlette.routing import Route
     from starlette.testclient import TestClient
 
-    from neurolink_ui.ui.shared import SharedPageMeta
+    from neurolink_ui.ui.panels.shared import SharedPageMeta
 
     store = ResultStore(tmp_path)
     me = new_history_id()

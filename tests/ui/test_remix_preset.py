@@ -12,7 +12,7 @@ import pytest
 from neurolink_ui.modalities.forms import FormField, collect_advanced
 from neurolink_ui.results.store import StoredResult
 from neurolink_ui.ui.forms import AdvancedPreset, ModelForm, apply_preset, parse_advanced
-from neurolink_ui.ui.shared import RemixTarget
+from neurolink_ui.ui.remix import RemixTarget
 
 FIELDS = (
     FormField(

@@ -25,8 +25,9 @@ from neurolink_ui.limits import (
     parse_json_object,
 )
 from neurolink_ui.modalities.common import InputProblem
-from neurolink_ui.ui.common import history_entry
-from neurolink_ui.ui.history import entry_summary
+from neurolink_ui.results import NewResult, ResultStore
+from neurolink_ui.ui.history_log import HistoryLog
+from neurolink_ui.ui.panels.history import DETAILS_INPUT_CHARS, entry_details, entry_summary
 from neurolink_ui.ui.retention import OutputStore, OutsideOutputs, session_folder_name
 
 FAST_IMAGE = "black-forest-labs/flux-schnell"
@@ -192,21 +193,18 @@ def test_chat_history_shape_and_size() -> None:
 
 
 def test_history_shows_long_prompts_cut_with_the_full_text_downloadable(tmp_path: Path) -> None:
-    from neurolink_ui.pipeline import RunResult
-    from neurolink_ui.replicate.types import Prediction
-
     prompt = "word " * 2000
-    prediction = Prediction.from_json(
-        {"id": "abc123", "status": "succeeded", "version": "hidden", "input": {}, "output": None}
-    )
-    result = RunResult("owner/model", prediction, "", [], {"prompt": prompt, "steps": 4})
-    entry = history_entry("image", prompt, result, tmp_path)
-    assert len(entry["prompt"]) < 1100 and "10,000 characters in all" in entry["prompt"]
-    assert len(entry["params"]["prompt"]) < 1100 and entry["params"]["steps"] == 4
-    assert Path(entry["prompt_file"]).read_text(encoding="utf-8") == prompt
-    assert "full text" in entry_summary(entry)
-    short = history_entry("image", "a cat", result, tmp_path)
-    assert short["prompt"] == "a cat" and short["prompt_file"] is None
+    log = HistoryLog(store=ResultStore(tmp_path / "results"))
+    log.add(NewResult(kind="image", model="owner/model", prompt=prompt, input={"prompt": prompt}))
+    [kept] = log.shown()
+    summary, details = entry_summary(kept), entry_details(kept)
+    assert "full text" in summary and len(summary) < 600  # the card shows its start
+    assert len(details) < DETAILS_INPUT_CHARS + 200  # the input sent, cut for display
+    assert kept.prompt_file is not None
+    assert kept.prompt_file.read_text(encoding="utf-8") == prompt  # the whole text, a download
+    log.add(NewResult(kind="image", model="owner/model", prompt="a cat"))
+    short = log.shown()[0]
+    assert short.prompt == "a cat" and short.prompt_file is None
 
 
 # ---- on the launched app -----------------------------------------------------------------------

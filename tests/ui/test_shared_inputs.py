@@ -21,7 +21,8 @@ from PIL import Image
 from test_history_persist import launched  # noqa: F401  (its app, as a fixture)
 
 from neurolink_ui.results import NewResult, ResultStore, new_history_id
-from neurolink_ui.ui.shared import MAX_PLAYERS, RemixTarget, make_open_shared
+from neurolink_ui.ui.panels.shared import MAX_PLAYERS, make_open_shared
+from neurolink_ui.ui.remix import RemixTarget
 
 MP4 = b"\x00\x00\x00\x18ftypisom\x00\x00\x02\x00isomiso2" + b"\x00" * 64
 

@@ -11,16 +11,18 @@ import sys
 import pytest
 
 from neurolink_ui.replicate.schema import InputSchema
+from neurolink_ui.results import StoredResult
 from neurolink_ui.snippets import curl_snippet, file_field_names, python_snippet
-from neurolink_ui.ui.chat import make_chat_handler
 from neurolink_ui.ui.context import AppContext
-from neurolink_ui.ui.history import HistoryLog, entry_snippets
-from neurolink_ui.ui.image import make_image_handler
+from neurolink_ui.ui.history_log import HistoryLog
+from neurolink_ui.ui.panels.chat import make_chat_handler
+from neurolink_ui.ui.panels.history import entry_snippets
+from neurolink_ui.ui.panels.image import make_image_handler
 
 REPLICATE = "https://api.replicate.com"
 
 
-def _run_snippets(entry: dict, simulator, token: str) -> list[dict]:  # type: ignore[no-untyped-def]
+def _run_snippets(entry: StoredResult, simulator, token: str) -> list[dict]:  # type: ignore[no-untyped-def]
     """Run the entry's Python and curl snippets; the inputs of the predictions they created."""
     if not shutil.which("curl"):
         pytest.fail("curl is missing: scripts/test.sh installs it")
@@ -48,7 +50,7 @@ async def test_chat_snippets_rerun_the_same_input(ctx: AppContext, simulator, to
     ):
         pass
     (entry,) = log.entries
-    original = simulator.predictions[entry["prediction_id"]].input
+    original = simulator.predictions[entry.prediction_id].input
     assert str(original.get("prompt", "")).startswith("<|begin_of_text|>")
     assert _run_snippets(entry, simulator, token) == [original, original]
 
@@ -61,7 +63,7 @@ async def test_image_snippets_rerun_the_same_input(ctx: AppContext, simulator, t
     ):
         pass
     (entry,) = log.entries
-    original = simulator.predictions[entry["prediction_id"]].input
+    original = simulator.predictions[entry.prediction_id].input
     assert original["prompt"].startswith("<b>") and original["seed"] == 7
     assert _run_snippets(entry, simulator, token) == [original, original]
 

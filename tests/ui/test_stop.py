@@ -11,14 +11,13 @@ import asyncio
 from typing import Any
 
 import gradio as gr
-import pytest
 
 from neurolink_ui.replicate.types import ModelRef
-from neurolink_ui.ui import live as ui_live
-from neurolink_ui.ui.chat import make_chat_handler
+from neurolink_ui.ui.app import LiveRuns
 from neurolink_ui.ui.context import AppContext
-from neurolink_ui.ui.image import make_image_handler
-from neurolink_ui.ui.live import LiveRuns, make_stop_handler
+from neurolink_ui.ui.live import make_stop_handler
+from neurolink_ui.ui.panels.chat import make_chat_handler
+from neurolink_ui.ui.panels.image import make_image_handler
 
 STOPPED = "⏹ **Stopped — canceled at Replicate.**"
 
@@ -102,11 +101,10 @@ async def test_a_stopped_chat_keeps_what_streamed_and_ends_with_the_stopped_stat
 
 
 async def test_stop_says_itself_what_happened_when_the_run_does_not_end(
-    ctx: AppContext, simulator, monkeypatch: pytest.MonkeyPatch
+    ctx: AppContext, simulator
 ) -> None:  # type: ignore[no-untyped-def]
     """A run that does not end within the wait (here: none follows the prediction) is ended by
     `cancels=`, which sends nothing more: the Stop handler's status is the last word."""
-    monkeypatch.setattr(ui_live, "STOP_REPORT_WAIT", 0.3)
     simulator.config.run_time = 30
     backend = ctx.backend(None)
     prediction = await backend.client.create_prediction(
@@ -116,7 +114,7 @@ async def test_stop_says_itself_what_happened_when_the_run_does_not_end(
     live.start("image")
     live.track("image", prediction.id)
 
-    said = await make_stop_handler(ctx, "image")(None, live)
+    said = await make_stop_handler(ctx, "image", report_wait=0.3)(None, live)
 
     assert said.startswith(STOPPED) and prediction.id in said
     assert simulator.predictions[prediction.id].status == "canceled"

@@ -5,12 +5,11 @@ from __future__ import annotations
 import itertools
 
 from neurolink_ui.replicate.types import Prediction, Progress
+from neurolink_ui.runs.pacing import ProgressThrottle, UpdatePacer
 from neurolink_ui.snippets import curl_snippet, python_snippet
 from neurolink_ui.ui.adapters import (
     THINKING_TITLE,
     ChatStreamView,
-    ProgressThrottle,
-    UpdatePacer,
     cancel_failed_markdown,
     done_markdown,
     plain_text,

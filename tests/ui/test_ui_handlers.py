@@ -9,11 +9,13 @@ import pytest
 from PIL import Image
 
 from neurolink_ui.config import Settings
-from neurolink_ui.ui.chat import make_chat_handler, retry_split
+from neurolink_ui.results import NewResult
 from neurolink_ui.ui.context import AppContext
 from neurolink_ui.ui.forms import parse_advanced
-from neurolink_ui.ui.history import HistoryLog, entry_snippets
-from neurolink_ui.ui.image import make_image_handler
+from neurolink_ui.ui.history_log import HistoryLog
+from neurolink_ui.ui.panels.chat import make_chat_handler, retry_split
+from neurolink_ui.ui.panels.history import entry_snippets
+from neurolink_ui.ui.panels.image import make_image_handler
 
 
 async def test_chat_handler_streams_then_records_history(ctx: AppContext) -> None:
@@ -32,7 +34,7 @@ async def test_chat_handler_streams_then_records_history(ctx: AppContext) -> Non
     _, message_box, status = updates[-1]
     assert message_box == "" and "Done" in status and log.count == 1
     generations = log.entries
-    assert generations[0]["kind"] == "chat" and "tides" in generations[0]["text"].lower()
+    assert generations[0].kind == "chat" and "tides" in generations[0].text.lower()
     python, curl = entry_snippets(generations[0])
     assert "REPLICATE_API_TOKEN" in python and "REPLICATE_API_TOKEN" in curl
     assert ctx.settings.api_token not in str(generations) + python + curl
@@ -100,7 +102,7 @@ async def test_image_handler_returns_local_files(ctx: AppContext) -> None:
     with Image.open(files[0]) as img:
         assert img.width > img.height
     assert Path(files[0]).is_relative_to(ctx.outputs_dir)
-    assert log.count == 1 and log.entries[0]["files"] == files
+    assert log.count == 1 and [str(f) for f in log.entries[0].files] == files
 
 
 def test_advanced_file_paths_only_from_the_upload_folder(tmp_path: Path) -> None:
@@ -119,9 +121,10 @@ def test_history_log_keeps_every_generation_newest_first_when_panels_overlap() -
     log = HistoryLog()
     # Two panels' events hold the same log (Gradio passes a State by reference) and finish in
     # any order: neither overwrites the other's entry.
-    assert log.add({"kind": "image"}) == 1
-    assert log.add({"kind": "music"}) == 2
-    assert [(e["kind"], e["number"]) for e in log.entries] == [("music", 1), ("image", 0)]
+    log.add(NewResult(kind="image", model="a/b"))
+    log.add(NewResult(kind="music", model="a/b"))
+    assert log.count == 2
+    assert [e.kind for e in log.entries] == ["music", "image"]
 
 
 def test_banner_says_where_runs_go_and_who_pays() -> None:

@@ -182,6 +182,8 @@ async def create_with_model(
         echo=echo,
     )
     start_prediction(state, pred, cancel_after)
+    if config.create_delay:
+        await asyncio.sleep(float(config.create_delay))
     headers: dict[str, str] = {}
     if prefer is not None and config.hold_sync:
         value, hold = prefer

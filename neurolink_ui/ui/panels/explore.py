@@ -5,6 +5,7 @@ parts (result cards, the model card, checks) are in explore_cards.py."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import html
 import json
 from collections.abc import AsyncGenerator, Callable, Mapping
@@ -13,11 +14,10 @@ from typing import Any
 
 import gradio as gr
 
-from ..limits import check_text, parse_json_object
-from ..modalities.common import InputProblem, MappedInput
-from ..modalities.forms import FormField
-from ..modalities.generic import (
-    OutputPlan,
+from ...limits import check_text, parse_json_object
+from ...modalities.common import InputProblem, MappedInput
+from ...modalities.forms import FormField
+from ...modalities.generic import (
     PanelName,
     fit_example,
     output_plan,
@@ -25,16 +25,30 @@ from ..modalities.generic import (
     run_form,
     sniff_file,
 )
-from ..pipeline import RunResult
-from ..replicate import discovery
-from ..replicate.client import ReplicateClient
-from ..replicate.errors import ReplicateError
-from ..replicate.schema import InputSchema, ModelInfo
-from ..replicate.types import ModelExample, ModelRef
-from .common import MediaPanel, PanelUpdate, error_markdown, from_page, reports_errors, user_errors
-from .components import AudioOutput, GalleryOutput, VideoOutput
-from .context import AppContext
-from .events import EVENT_CONCURRENCY, RENDER_ONE_AT_A_TIME
+from ...pipeline import RunResult
+from ...replicate import discovery
+from ...replicate.client import ReplicateClient
+from ...replicate.errors import ReplicateError
+from ...replicate.outputs import RunOutput
+from ...replicate.schema import ModelInfo
+from ...replicate.types import ModelExample, ModelRef
+from ..common import (
+    MediaPanel,
+    PanelUpdate,
+    caller_of,
+    error_markdown,
+    from_page,
+    reports_errors,
+    user_errors,
+)
+from ..components import AudioOutput, GalleryOutput, VideoOutput
+from ..context import AppContext
+from ..events import EVENT_CONCURRENCY, RENDER_ONE_AT_A_TIME
+from ..forms import AdvancedPreset, FormComponent, form_component, parse_advanced, run_buttons
+from ..history_log import HistoryHandles, HistoryLog, refresh_after
+from ..live import LiveRuns, wire_stop
+from ..readme import readme_html
+from ..remix import RemixTarget
 from .explore_cards import (
     MAX_QUERY_CHARS,
     PANEL_LABELS,
@@ -49,12 +63,6 @@ from .explore_cards import (
     remixed_input,
     summary_json,
 )
-from .forms import AdvancedPreset, FormComponent, form_component, parse_advanced, run_buttons
-from .history import HistoryHandles, HistoryLog, refresh_after
-from .live import LiveRuns, wire_stop
-from .quota import check_run
-from .readme import readme_html
-from .shared import RemixTarget
 
 SEARCH_LIMIT = 20
 MAX_EXAMPLES_SHOWN = 12
@@ -65,13 +73,15 @@ MAX_JSON_CHARS = 200_000  # of a JSON output shown as code; longer output is cut
 # ---- outputs ---------------------------------------------------------------------------------
 
 
-def present_result(plan: OutputPlan, page: bool) -> Callable[[RunResult], tuple[Any, ...]]:
-    """The six output views of a finished run, from the plan and the files' sniffed types.
+def present_result(page: bool) -> Callable[[RunResult, ModelInfo], tuple[Any, ...]]:
+    """The six output views of a finished run, from the model's output plan and the files'
+    sniffed types.
 
     The page gets each view shown or hidden; API callers get the plain values (None or "" for
     the views this run has no use for)."""
 
-    def present(result: RunResult) -> tuple[Any, ...]:
+    def present(result: RunResult, info: ModelInfo) -> tuple[Any, ...]:
+        plan = output_plan(info.output_schema)
         files = [(path, sniff_file(path)) for path in result.files]
         data = result.prediction.output
         views = result_views(plan, files, text=result.text or None, data=data)
@@ -237,33 +247,35 @@ class ExploreHandlers:
             else:
                 raise InputProblem("The model's input must be a JSON object of names to values.")
         values = parse_advanced(model_input, text_limit=self.ctx.settings.max_prompt_chars)
-        with user_errors():
-            ref = ModelRef.parse(model)
-            backend = self.ctx.backend(session_token)
-            # The demo's limits refuse before any request (the run checks them again, atomically).
-            await check_run(self.ctx, "explore", ref, backend, request, profile)
-            info = await backend.client.get_model(ref, token=backend.token)
-            problems = info.input_schema.validate(values)
-            if problems:
-                raise InputProblem("This input doesn't fit the model: " + "; ".join(problems[:6]))
-        plan = output_plan(info.output_schema)
         panel = MediaPanel(
             self.ctx,
             "explore",
-            "file" if plan == "files" else "text",
-            present=present_result(plan, from_page(request)),
+            "file",
+            present=present_result(from_page(request)),
             outputs=OUTPUTS,
-            stream=streamed_text(from_page(request)) if plan == "text" else None,
+            stream=streamed_text(from_page(request)),  # only a streaming model streams
         )
-
-        def build(schema: InputSchema) -> MappedInput:
-            return MappedInput(schema.coerce(values), [])
-
         async for update in panel.run(
-            history_prompt(values), str(ref), build, session_token, generations, request, profile,
-            live,
-        ):  # fmt: skip
+            history_prompt(values),
+            model,
+            functools.partial(fitted_input, values),
+            caller_of(self.ctx, session_token, generations, live, request, profile),
+            output=explore_output,
+        ):
             yield update
+
+
+def fitted_input(values: dict[str, Any], info: ModelInfo) -> MappedInput:
+    """Explore's input as the model's schema takes it, or a refusal naming what does not fit."""
+    problems = info.input_schema.validate(values)
+    if problems:
+        raise InputProblem("This input doesn't fit the model: " + "; ".join(problems[:6]))
+    return MappedInput(info.input_schema.coerce(values), [])
+
+
+def explore_output(info: ModelInfo) -> RunOutput:
+    """What an Explore run downloads: files when its output schema says so, else nothing."""
+    return "file" if output_plan(info.output_schema) == "files" else "text"
 
 
 # ---- the tab ---------------------------------------------------------------------------------

@@ -8,28 +8,31 @@ from typing import Any
 
 import gradio as gr
 
-from ..modalities.common import MappedInput, open_image
-from ..modalities.video import (
+from ...modalities.builtin import VIDEO, VIDEO_ASPECT_RATIOS
+from ...modalities.generic import file_category
+from ...modalities.registry import ModalityValues
+from ...modalities.video import (
     DURATION_NAMES,
     START_IMAGE_NAMES,
-    build_video_input,
     filled_fields,
 )
-from ..model_choices import VIDEO_MODELS
-from ..pipeline import RunResult
-from ..replicate.schema import InputSchema
-from .common import (
+from ...model_choices import VIDEO_MODELS
+from ...pipeline import RunResult
+from ...replicate.schema import ModelInfo
+from ..common import (
     MediaPanel,
     PanelHandler,
     PanelUpdate,
+    caller_of,
+    image_check,
+    mapper,
     media_failed,
     reports_errors,
-    user_errors,
     wire_media_run,
 )
-from .components import ImageInput, ImageOutput, VideoOutput
-from .context import AppContext
-from .forms import (
+from ..components import ImageInput, ImageOutput, VideoOutput
+from ..context import AppContext
+from ..forms import (
     advanced_form,
     check_numbers,
     example_prompts,
@@ -37,20 +40,17 @@ from .forms import (
     parse_advanced,
     run_buttons,
 )
-from .history import HistoryHandles, HistoryLog
-from .live import LiveRuns
-from .shared import RemixTarget
-
-VIDEO_ASPECT_RATIOS = ["16:9", "9:16", "1:1"]
-# Clips some models return as animated images (wan-alpha's WebP): a <video> cannot play them, an
-# <img> can, so they go to the image output (WebM, alpha included, plays in the video one).
-ANIMATED_IMAGE_SUFFIXES = frozenset({".webp", ".gif"})
+from ..history_log import HistoryHandles, HistoryLog
+from ..live import LiveRuns
+from ..remix import RemixTarget
 
 
-def present_clip(result: RunResult) -> tuple[str | None, str | None]:
-    """(video output, animated-image output): the clip goes to the one that plays it."""
+def present_clip(result: RunResult, info: ModelInfo) -> tuple[str | None, str | None]:
+    """(video output, animated-image output): the clip goes to the one that plays it. Clips some
+    models return as animated images (wan-alpha's WebP) are images by their bytes: a <video>
+    cannot play them, an <img> can (WebM, alpha included, plays in the video one)."""
     clip = str(result.files[0])
-    if result.files[0].suffix.lower() in ANIMATED_IMAGE_SUFFIXES:
+    if file_category(result.files[0]) == "image":
         return None, clip
     return clip, None
 
@@ -80,29 +80,22 @@ def make_video_handler(ctx: AppContext) -> PanelHandler:
         """Generate a video from `prompt`, starting from `start_image` where the model takes one."""
         extra = parse_advanced(advanced, text_limit=ctx.settings.max_prompt_chars)
         check_numbers(length=length)
-        if start_image:
-            with user_errors():  # a broken upload is refused before a prediction is paid for
-                open_image(Path(start_image), "start frame")
-
-        def build(schema: InputSchema) -> MappedInput:
-            return build_video_input(
-                schema,
-                prompt=prompt,
-                start_image=Path(start_image) if start_image else None,
-                length_seconds=float(length) if length else None,
-                aspect_ratio=aspect_ratio or None,
-                advanced=extra,
-            )
-
+        picture = Path(start_image) if start_image else None
+        controls = {"length": length, "aspect_ratio": aspect_ratio}
+        values = ModalityValues(prompt, controls, image=picture, advanced=extra)
         async for update in panel.run(
-            prompt, model, build, session_token, generations, request, profile, live
+            prompt,
+            model,
+            mapper(VIDEO, values),
+            caller_of(ctx, session_token, generations, live, request, profile),
+            precheck=image_check(picture, "start frame"),
         ):
             yield update
 
     return video
 
 
-def build_video_panel(
+def build_panel(
     ctx: AppContext, session: gr.State, history: HistoryHandles, live: gr.State
 ) -> RemixTarget:
     """The panel's components and events; returns what Remix fills and Explore sets."""

@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..modalities.common import InputProblem
-from ..modalities.forms import FormField, collect_advanced
-from ..modalities.generic import (
+from ...modalities.common import InputProblem
+from ...modalities.forms import FormField, collect_advanced
+from ...modalities.generic import (
     OutputPlan,
     PanelName,
     fit_example,
@@ -21,12 +21,12 @@ from ..modalities.generic import (
     output_plan,
     run_form,
 )
-from ..replicate import discovery
-from ..replicate.client import ReplicateClient
-from ..replicate.errors import ReplicateError
-from ..replicate.schema import InputSchema, ModelInfo
-from ..replicate.types import ModelExample
-from .readme import safe_image
+from ...replicate import discovery
+from ...replicate.client import ReplicateClient
+from ...replicate.errors import ReplicateError
+from ...replicate.schema import InputSchema, ModelInfo
+from ...replicate.types import ModelExample
+from ..readme import safe_image
 
 MAX_QUERY_CHARS = discovery.MAX_QUERY_CHARS
 MAX_COVER_BYTES = 2 * 1024 * 1024  # a card's picture is 72 px: a big one is not worth it

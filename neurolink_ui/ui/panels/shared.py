@@ -12,10 +12,10 @@ import html
 import json
 import mimetypes
 import re
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 from urllib.parse import parse_qs
 
 import gradio as gr
@@ -23,120 +23,14 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, PlainTextResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ..modalities.generic import ResultViews, file_category, result_views, sniff_file
-from ..results import ResultStore, StoredResult, valid_share_id
-from .forms import AdvancedPreset
-from .retention import duration_text
+from ...modalities.generic import ResultViews, file_category, result_views, sniff_file
+from ...modalities.registry import result_kind
+from ...results import ResultStore, StoredResult, valid_share_id
+from ..remix import Remixable
+from ..retention import duration_text
 
 SHARED_TAB = "shared"
 PREVIEW_PATH = "/shared-preview/"
-_IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".gif"}
-_TITLES = {
-    "chat": "Chat",
-    "image": "Image",
-    "video": "Video",
-    "avatar": "Avatar",
-    "music": "Music",
-    "explore": "Explore",
-    "compare": "Comparison",
-}
-
-
-class Remixable(Protocol):
-    """What Remix fills: a tab (`panel`, its tab id), its components and their values for a
-    kept result of its kind. RemixTarget for the five panels; the Compare tab has its own."""
-
-    @property
-    def panel(self) -> str: ...
-
-    @property
-    def components(self) -> list[gr.components.Component]: ...
-
-    def values(self, result: StoredResult) -> list[Any]: ...
-
-
-@dataclass(frozen=True)
-class RemixTarget:
-    """What Remix fills in one panel: its model picker, prompt box, main controls and file
-    inputs, each by the model inputs it sets (the first of those names the stored input has
-    gives its value; a file input takes the kept file of its kind), and its Advanced form's
-    preset (`advanced_form`'s `preset` State): the form loaded for the model takes the stored
-    input's other values its controls can hold."""
-
-    panel: str
-    model: gr.components.Component
-    prompt: gr.components.Component | None = None
-    controls: Mapping[tuple[str, ...], gr.components.Component] = field(default_factory=dict)
-    preset: gr.State | None = None
-    files: Mapping[tuple[str, ...], gr.components.Component] = field(default_factory=dict)
-
-    @property
-    def components(self) -> list[gr.components.Component]:
-        return [
-            self.model,
-            *([self.prompt] if self.prompt else []),
-            *self.controls.values(),
-            *self.files.values(),
-            *([self.preset] if self.preset else []),
-        ]
-
-    def values(self, result: StoredResult) -> list[Any]:
-        """The components' new values: the result's model, prompt, controls it had a value
-        for (the others keep theirs), its kept input files, and the Advanced preset."""
-        kept = {name: str(paths[0]) for name, paths in result.input_files.items() if paths}
-        preset = AdvancedPreset(
-            result.model, json.dumps(result.input, default=str), json.dumps(kept)
-        )
-        return [
-            result.model,
-            *([result.prompt] if self.prompt else []),
-            *(_stored_value(result.input, names, c) for names, c in self.controls.items()),
-            *(kept_input_file(result, names, c) or gr.skip() for names, c in self.files.items()),
-            *([preset] if self.preset else []),
-        ]
-
-
-_CATEGORY_OF = ((gr.Image, "image"), (gr.Audio, "audio"), (gr.Video, "video"))
-
-
-def kept_input_file(
-    result: StoredResult, names: Sequence[str], component: gr.components.Component
-) -> str | None:
-    """The kept file of the first of `names` the result's input had, when it is of the kind
-    `component` shows (by its bytes: an avatar's portrait made into a video does not go back
-    into an image input); None if it has none."""
-    wanted = next((kind for cls, kind in _CATEGORY_OF if isinstance(component, cls)), None)
-    for name in names:
-        for path in result.input_files.get(name, ()):
-            if path.is_file() and (wanted is None or file_category(path) == wanted):
-                return str(path)
-    return None
-
-
-def _stored_value(
-    stored: dict[str, Any], names: Sequence[str], component: gr.components.Component
-) -> Any:
-    """The first of `names` the stored input has a value for that `component` can take (a
-    model's own choice such as `match_input_image` is not one of the panel's ratios: the
-    control keeps its value, which maps to it again)."""
-    for name in names:
-        value = stored.get(name)
-        if _fits(value) and _offered(component, value):
-            return value
-    return gr.skip()
-
-
-def _offered(component: gr.components.Component, value: Any) -> bool:
-    if not isinstance(component, gr.Dropdown) or component.allow_custom_value:
-        return True
-    return any(choice[1] == value for choice in component.choices)
-
-
-def _fits(value: Any) -> bool:
-    """A stored value a control can take (not a file's placeholder: files go by `files`)."""
-    return isinstance(value, bool | int | float) or (
-        isinstance(value, str) and not value.startswith("<")
-    )
 
 
 # ---- the view ------------------------------------------------------------------------------------
@@ -163,7 +57,7 @@ def unknown_text(ttl: float) -> str:
 
 def result_markdown(result: StoredResult) -> str:
     """The view's text: what was asked, of which model, how long it took, and the answer."""
-    title = _TITLES.get(result.kind, result.kind.capitalize())
+    title = result_kind(result.kind).title
     times = [f"total {result.wall_time:.2f} s"]
     if result.predict_time is not None:
         times.insert(0, f"predict {result.predict_time:.2f} s")
@@ -383,7 +277,7 @@ _SOCIAL_META = re.compile(r"<meta\s+(?:property|name)=\"(?:og|twitter):[^>]*>\s*
 def meta_tags(result: StoredResult, page_url: str, preview_url: str | None, site: str) -> str:
     """The head of a shared result's page: its title, description and (for an image) preview.
     Every value escaped."""
-    title = f"{_TITLES.get(result.kind, 'Result')} by {result.model} — {site}"
+    title = f"{result_kind(result.kind).title} by {result.model} — {site}"
     description = " ".join(result.prompt.split())[:200] or f"A result of {result.model}"
     esc = html.escape
     tags = [
@@ -409,7 +303,7 @@ def preview_file(result: StoredResult) -> Path | None:
     if result.kind not in ("image", "compare"):
         return None
     for path in result.files:
-        if path.suffix.lower() in _IMAGE_SUFFIXES and path.is_file():
+        if file_category(path) == "image":  # by its bytes, as every view decides it
             return path
     return None
 

@@ -12,16 +12,17 @@ from typing import Any
 
 import gradio as gr
 
-from ..comparison import API_STATUS, MAX_CELLS, CellView, ComparePlan, cell_key, parse_plan
-from ..modalities.common import InputProblem
-from ..replicate.errors import ReplicateError
-from .adapters import UpdatePacer, plain_text
-from .common import refuse
-from .compare import Caller, run_cell
-from .components import ImageInput
-from .context import AppContext
-from .history import HistoryHandles, HistoryLog, refresh_after
-from .live import LiveRuns, live_run, make_stop_handler
+from ...comparison import API_STATUS, MAX_CELLS, CellView, ComparePlan, cell_key, parse_plan
+from ...modalities.common import InputProblem
+from ...replicate.errors import ReplicateError
+from ...runs.pacing import UpdatePacer
+from ..adapters import plain_text
+from ..common import caller_of, refuse
+from ..components import ImageInput
+from ..context import AppContext
+from ..history_log import HistoryHandles, HistoryLog, refresh_after
+from ..live import LiveRuns, live_run, make_stop_handler
+from .compare import run_cell
 
 
 def api_cell(view: CellView) -> dict[str, Any]:
@@ -91,7 +92,7 @@ def make_compare_api(ctx: AppContext) -> Callable[..., AsyncGenerator[tuple[Any,
             )
         except (InputProblem, ReplicateError) as exc:
             raise refuse(plain_text(str(exc))) from None
-        caller = Caller(session_token, generations, live, request, profile)
+        caller = caller_of(ctx, session_token, generations, live, request, profile)
         views = [CellView(index, model) for index, model in enumerate(plan.models)]
         changed: asyncio.Queue[int | None] = asyncio.Queue()
 

@@ -15,71 +15,56 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
+import functools
 from collections.abc import AsyncGenerator, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import gradio as gr
 
-from ..comparison import (
-    CONTROL_ORDER,
-    IMAGE_ROLES,
+from ...comparison import (
     MAX_CELLS,
     MIN_MODELS,
-    MODALITIES,
-    OUTPUT_KINDS,
-    SUGGESTED_MODELS,
     CellView,
     CompareBoard,
     ComparePlan,
-    Modality,
     board_summary,
     can_share,
     cell_key,
     cell_title,
     collect_values,
+    compare_modalities,
     conceal,
+    control_order,
     label_of,
     map_input,
+    output_kind,
     parse_modality,
     parse_plan,
     remix_values,
     shared_input,
+    suggested_for,
 )
-from ..modalities.chat import DEFAULT_SYSTEM_PROMPT
-from ..modalities.common import InputProblem
-from ..modalities.image import AUTO_RATIO
-from ..model_choices import IMAGE_MODELS
-from ..pipeline import RunResult, run_model
-from ..replicate.errors import DownloadError, PredictionCanceledError, ReplicateError
-from ..replicate.types import (
-    ModelRef,
-    Prediction,
-    Progress,
-    TextDelta,
-)
-from ..results import StoredResult
-from .adapters import (
+from ...modalities.common import InputProblem
+from ...modalities.generic import file_category
+from ...modalities.registry import Control, get_modality, modalities
+from ...replicate.errors import ReplicateError
+from ...replicate.types import Prediction
+from ...results import NewResult, StoredResult
+from ...runs import Caller, RunProgress, RunRequest, RunText, run
+from ..adapters import (
     ChatStreamView,
-    ProgressThrottle,
-    UpdatePacer,
     done_markdown,
-    plain_text,
     progress_markdown,
     stopped_markdown,
     streaming_markdown,
 )
-from .common import add_history, close_run, download_budget, error_markdown
-from .components import AudioOutput, GalleryOutput, ImageInput, ImageOutput, VideoOutput
-from .context import AppContext
-from .history import HistoryHandles, HistoryLog, app_url, refresh_after, share_url
-from .image import RATIO_CHOICES
-from .live import LiveRuns, live_run, stopping, track, wire_stop
-from .music import MODEL_VERSIONS
-from .quota import check_run
-from .shared import kept_input_file
-from .video import ANIMATED_IMAGE_SUFFIXES, VIDEO_ASPECT_RATIOS
+from ..common import caller_of, error_markdown
+from ..components import AudioOutput, GalleryOutput, ImageInput, ImageOutput, VideoOutput
+from ..context import AppContext
+from ..history_log import HistoryHandles, HistoryLog, app_url, refresh_after, share_url
+from ..live import LiveRuns, live_run, wire_stop
+from ..remix import kept_input_file
 
 # ---------------------------------------------------------------------------------------------
 # A cell's view (comparison.CellView) as Markdown and dialog.
@@ -144,108 +129,37 @@ def chat_messages(view: CellView, prompt: str, hidden: bool) -> list[dict[str, A
 # One cell's run: the same steps as a panel's (quota, schema, mapping, run, History).
 
 
-@dataclass(frozen=True)
-class Caller:
-    """Who runs a cell, and where it is recorded: what Gradio hands each run event."""
-
-    session_token: str | None = None
-    generations: HistoryLog | None = None
-    live: LiveRuns | None = None
-    request: gr.Request | None = None
-    profile: gr.OAuthProfile | None = None
-
-
 async def run_cell(
     ctx: AppContext,
     plan: ComparePlan,
     index: int,
     caller: Caller,
 ) -> AsyncGenerator[CellView, None]:
-    """Run cell `index` of `plan`, yielding its view as it changes (paced: progress when it
-    says something new, streamed text at most ~10 times a second). Its errors end in the view;
-    only cancellation (Stop) propagates, after the client has canceled the prediction."""
+    """Cell `index` of `plan` as the run core's events turned into its view, yielded as it
+    changes (paced by the core). Its failures end in the view; only cancellation (Stop)
+    propagates, after the client has canceled the prediction."""
     view = CellView(index, plan.models[index])
-    key = cell_key(index)
-    live, request = caller.live, caller.request
-    started = time.monotonic()
-    session_hash = request.session_hash if request else None
-    store = ctx.outputs
-    backend = ctx.backend(caller.session_token)
-    view.on_replicate = backend.on_replicate
-    throttle, pacer = ProgressThrottle(), UpdatePacer()
-    budget: int | None = None
+    request = RunRequest(
+        plan.modality,
+        view.model,
+        plan.prompt,
+        functools.partial(map_input, plan),
+        output_kind(plan.modality),
+        key=cell_key(index),
+    )
     try:
-        budget = download_budget(ctx, session_hash)
-        ref = ModelRef.parse(view.model)
-        quota = await check_run(ctx, plan.modality, ref, backend, request, caller.profile)
-        info = await backend.client.get_model(ref, token=backend.token)
-        mapped = quota.clamp(map_input(plan, info), info.input_schema)
-        view.notes = list(mapped.notes)
-        view.state = "running"
-        yield view
-        events = quota.guard(run_model)(
-            backend.client,
-            ref,
-            mapped.input,
-            token=backend.token,
-            kind=OUTPUT_KINDS[plan.modality],
-            dest_dir=store.session_dir(session_hash),
-            notes=mapped.notes,
-            started=started,
-            max_bytes=budget,
-            made_from=mapped.made_from,
-        )
-        try:
+        async with contextlib.aclosing(run(ctx, request, caller)) as events:
             async for event in events:
-                if isinstance(event, RunResult):
-                    if live is not None:  # ended: a late Stop has nothing left to cancel
-                        live.running.pop(key, None)
-                    close_run(
-                        ctx, event, plan.modality, plan.prompt, info, ref, budget,
-                        session_hash, caller.generations,
-                    )  # fmt: skip
-                    view.apply(event)
-                    yield view
-                    continue
-                if isinstance(event, Progress):
-                    track(live, key, event)
-                    if stopping(live, key) and event.prediction_id and not view.cancel_sent:
-                        # Stopped before the prediction had an id: cancel it now it has one.
-                        view.cancel_sent = True
-                        with contextlib.suppress(ReplicateError):  # else it runs to its end
-                            await backend.client.cancel_prediction(
-                                event.prediction_id, token=backend.token
-                            )
                 view.apply(event)
-                now = time.monotonic()
-                if isinstance(event, TextDelta):  # answering: the boot is over
-                    view.elapsed = now - started
-                if isinstance(event, Progress) and not view.text:
-                    if throttle.should_show(event):
-                        yield view
-                elif pacer.ready(now):
-                    yield view
-        finally:  # closed now, not when collected: its prediction is canceled at once
-            if isinstance(events, AsyncGenerator):
-                await events.aclose()
-    except PredictionCanceledError as exc:
-        view.stop(exc.prediction or Prediction(id=view.prediction_id, status="canceled"))
-    except DownloadError as exc:
-        if budget is not None and "limit" in str(exc):
-            view.fail(str(store.refused_download(budget, exc.url)))
-        else:
-            view.fail(str(exc))
-    except (ReplicateError, InputProblem) as exc:
-        view.fail(str(exc))
-    except gr.Error as exc:  # the quota's refusal: this cell is not run, the others are
-        view.fail(plain_text(exc.message), "refused")
+                if isinstance(event, RunProgress | RunText) and not event.show:
+                    continue
+                yield view
     except asyncio.CancelledError:
         # The event was canceled (Stop): the client has canceled the prediction it created.
         view.stop(
             Prediction(id=view.prediction_id, status="canceled") if view.prediction_id else None
         )
         raise
-    yield view
 
 
 # ---------------------------------------------------------------------------------------------
@@ -255,39 +169,26 @@ SHARE_LABEL = "🔗 Share this comparison"
 SHARE_BLIND_LABEL = "🔗 Share this comparison (blind: pick one first)"
 
 
-def compare_entry(board: CompareBoard) -> dict[str, Any]:
-    """The compare as one History entry (kind `compare`): the models, the shared prompt and
-    input, every finished cell's files in cell order, the per-cell summary."""
+def compare_record(board: CompareBoard) -> NewResult:
+    """The compare as one kept result (kind `compare`): the models, the shared prompt and
+    input, every finished cell's files in cell order (captioned by cell), the per-cell summary."""
     plan = board.plan
     assert plan is not None
     done = [view for view in board.cells if view.state == "done"]
-    stored = shared_input(board)
     times = [view.total_time for view in board.cells if view.total_time is not None]
-    return {
-        "kind": "compare",
-        "prompt": plan.prompt,
-        "full_prompt": plan.prompt,
-        "model": ", ".join(plan.models),
-        "version": None,
-        "params": stored,
-        "input": stored,
-        "predict_time": None,
-        "wall_time": round(max(times, default=0.0), 3),
-        "cold_boot": None,
-        "files": [str(path) for view in done for path in view.files],
-        "file_labels": [f"{view.label} · {view.model}" for view in done for _ in view.files],
-        # The person's own upload(s), which every cell's input was made from.
-        "input_files": {
-            name: [str(path)]
-            for name, path in (("image", plan.image), ("audio", plan.audio))
-            if path is not None
-        },
-        "text": board_summary(board),
-        "prediction_id": "",
-        "notes": [],
-        "created": time.strftime("%H:%M:%S"),
-        "created_at": time.time(),
-    }
+    # The person's own upload(s), which every cell's input was made from.
+    uploads = (("image", plan.image), ("audio", plan.audio))
+    return NewResult(
+        kind="compare",
+        model=", ".join(plan.models),
+        prompt=plan.prompt,
+        input=shared_input(board),
+        files=tuple(path for view in done for path in view.files),
+        file_labels=tuple(f"{view.label} · {view.model}" for view in done for _ in view.files),
+        input_files=tuple((name, path) for name, path in uploads if path is not None),
+        text=board_summary(board),
+        wall_time=round(max(times, default=0.0), 3),
+    )
 
 
 def share_board(board: CompareBoard | None, log: HistoryLog | None) -> str | None:
@@ -295,7 +196,7 @@ def share_board(board: CompareBoard | None, log: HistoryLog | None) -> str | Non
     None when there is nothing to share yet (or it could not be kept)."""
     if board is None or not can_share(board):
         return None
-    result_id = add_history(log, compare_entry(board))
+    result_id = log.add(compare_record(board)) if log is not None else None
     return log.share(result_id) if log is not None and result_id else None
 
 
@@ -307,27 +208,54 @@ def share_button(board: CompareBoard | None) -> Any:
     )
 
 
-def modality_view(key: Modality) -> dict[str, Any]:
-    """What shows for `key`: the prompt (not for avatar), its controls, its uploads."""
-    role = IMAGE_ROLES[key]
+def modality_view(key: str) -> dict[str, Any]:
+    """What shows for `key`: the prompt (where it takes one), its controls, its uploads."""
+    modality = get_modality(key)
+    image, audio = modality.image_role, modality.audio_role
     return {
-        "prompt": gr.update(visible=key != "avatar"),
-        **{f"{name}.group": gr.update(visible=key == name) for name in ("chat", "image", "video")},
-        "music.group": gr.update(visible=key == "music"),
-        "image": gr.update(visible=role is not None, label=(role or "image").capitalize()),
-        "audio": gr.update(visible=key == "avatar"),
+        "prompt": gr.update(visible=modality.needs_prompt),
+        **{f"{name}.group": gr.update(visible=key == name) for name in compare_modalities()},
+        "image": gr.update(visible=image is not None, label=(image or "image").capitalize()),
+        "audio": gr.update(visible=audio is not None, label=(audio or "audio").capitalize()),
     }
+
+
+def control_component(control: Control) -> gr.components.Component:
+    """A modality's main control as its Compare component (its label, default and bounds)."""
+    number = control.default if isinstance(control.default, int | float) else None
+    if control.kind == "slider":
+        return gr.Slider(
+            control.minimum or 0,
+            control.maximum or 100,
+            value=number,
+            step=control.step,
+            label=control.label,
+        )
+    if control.kind == "number":
+        whole = isinstance(control.default, int)
+        return gr.Number(
+            label=control.label,
+            value=number,
+            precision=0 if whole else None,
+            minimum=control.minimum,
+            maximum=control.maximum,
+        )
+    if control.kind == "dropdown":
+        return gr.Dropdown(list(control.choices), value=control.default, label=control.label)
+    if control.kind == "radio":
+        return gr.Radio(list(control.choices), value=control.default, label=control.label)
+    return gr.Textbox(value=str(control.default), label=control.label)
 
 
 @dataclass(frozen=True)
 class CompareRemix:
     """Remix of a shared compare (shared.Remixable): the modality, models, their controls'
-    visibility, the prompt and main controls (CONTROL_ORDER), filled from the stored input."""
+    visibility, the prompt and main controls (control_order()), filled from the stored input."""
 
     modality: gr.Radio
     models: gr.Dropdown
-    parts: dict[str, gr.components.Component]  # the modality_view keys' components
-    controls: Sequence[gr.components.Component]  # in CONTROL_ORDER
+    parts: dict[str, Any]  # the modality_view keys' components
+    controls: Sequence[gr.components.Component]  # in control_order()
     panel: str = "compare"
 
     @property
@@ -339,13 +267,15 @@ class CompareRemix:
         filled = remix_values(result.input)
         if filled is None:
             return [gr.skip()] * len(self.components)
-        key: Modality = filled["modality"]
+        key: str = filled["modality"]
         view = modality_view(key)
         controls = [
-            gr.update(value=filled[name]) if name in filled else gr.skip() for name in CONTROL_ORDER
+            gr.update(value=filled[name]) if name in filled else gr.skip()
+            for name in control_order()
         ]
-        controls[0] = gr.update(  # the prompt: shown but for avatar
-            visible=key != "avatar", **({"value": filled["prompt"]} if "prompt" in filled else {})
+        controls[0] = gr.update(  # the prompt: shown where the modality takes one
+            visible=get_modality(key).needs_prompt,
+            **({"value": filled["prompt"]} if "prompt" in filled else {}),
         )
         for name in ("image", "audio"):  # the uploads every cell was made from, when kept
             kept = kept_input_file(result, (name,), self.parts[name])
@@ -356,8 +286,8 @@ class CompareRemix:
         return [key, models, *shown, *controls]
 
 
-def _choices(key: Modality, models: list[str]) -> list[str]:
-    suggested = SUGGESTED_MODELS[key]
+def _choices(key: str, models: list[str]) -> list[str]:
+    suggested = suggested_for(key)
     return [*suggested, *(m for m in models if m not in suggested)]
 
 
@@ -394,16 +324,18 @@ def cell_update(view: CellView, plan: ComparePlan, hidden: bool) -> CellUpdate:
     """The cell's six outputs for `view`: its media (or dialog) and its status."""
     skip = gr.skip()
     status = cell_status(view, hidden)
-    if plan.modality == "chat":
+    kind = output_kind(plan.modality)
+    if kind == "text":
         return chat_messages(view, plan.prompt, hidden), skip, skip, skip, skip, status
     if view.state != "done":
         return skip, skip, skip, skip, skip, status
     files = [str(path) for path in view.files]
-    if plan.modality == "image":
+    if kind == "image":
         return skip, files, skip, skip, skip, status
-    if plan.modality == "music":
+    if kind == "audio":
         return skip, skip, skip, skip, files[0], status
-    animated = view.files[0].suffix.lower() in ANIMATED_IMAGE_SUFFIXES
+    # A clip returned as an animated image (by its bytes) plays in an <img>, not a <video>.
+    animated = file_category(view.files[0]) == "image"
     return (
         skip,
         skip,
@@ -414,13 +346,13 @@ def cell_update(view: CellView, plan: ComparePlan, hidden: bool) -> CellUpdate:
     )
 
 
-def slot_reset(modality: Modality, shown: bool, title: str) -> list[Any]:
+def slot_reset(modality: str, shown: bool, title: str) -> list[Any]:
     """A slot cleared for a new compare: visible if used, with the modality's output only."""
-    kind = OUTPUT_KINDS[modality]
+    kind = output_kind(modality)
     return [
         gr.update(visible=shown),
         title,
-        gr.update(value=[], visible=modality == "chat"),
+        gr.update(value=[], visible=kind == "text"),
         gr.update(value=None, visible=kind == "image"),
         gr.update(value=None, visible=kind == "video"),
         gr.update(value=None, visible=False),
@@ -445,7 +377,7 @@ def make_cell_handler(
             yield (gr.skip(),) * 6
             return
         current, run = board, board.run
-        caller = Caller(session_token, generations, live, request, profile)
+        caller = caller_of(ctx, session_token, generations, live, request, profile)
         cell_run = run_cell(ctx, plan, index, caller)
         # The whole run is marked live, so Stop's handler leaves the status to its last update.
         with live_run(live, cell_key(index)):
@@ -468,11 +400,13 @@ def build_compare_panel(
     with gr.Row(equal_height=False):
         with gr.Column(scale=2, min_width=300):
             modality = gr.Radio(
-                [(m.capitalize(), m) for m in MODALITIES], value="image", label="Modality"
+                [(get_modality(m).title, m) for m in compare_modalities()],
+                value="image",
+                label="Modality",
             )
             models = gr.Dropdown(
-                choices=IMAGE_MODELS,
-                value=IMAGE_MODELS[:3],
+                choices=suggested_for("image"),
+                value=suggested_for("image")[:3],
                 multiselect=True,
                 max_choices=MAX_CELLS,
                 allow_custom_value=True,
@@ -484,26 +418,15 @@ def build_compare_panel(
             prompt = gr.Textbox(
                 label="Prompt (the same for every model)", lines=3, placeholder="Describe it once"
             )
-            with gr.Row(visible=False) as chat_controls:
-                system_prompt = gr.Textbox(value=DEFAULT_SYSTEM_PROMPT, label="System prompt")
-                max_tokens = gr.Slider(
-                    0, 16384, value=0, step=16, label="Max tokens (0 = the model's default)"
-                )
-                temperature = gr.Slider(0.0, 2.0, value=0.6, step=0.05, label="Temperature")
-            with gr.Row(visible=True) as image_controls:
-                aspect_ratio = gr.Dropdown(RATIO_CHOICES, value=AUTO_RATIO, label="Aspect ratio")
-                seed = gr.Number(label="Seed (-1 = random)", precision=0, value=-1, minimum=-1)
-                num_outputs = gr.Slider(1, 4, value=1, step=1, label="Images")
-            with gr.Row(visible=False) as video_controls:
-                length = gr.Slider(1, 10, value=4, step=1, label="Length (seconds)")
-                video_ratio = gr.Dropdown(VIDEO_ASPECT_RATIOS, value="16:9", label="Aspect ratio")
-            with gr.Row(visible=False) as music_controls:
-                duration = gr.Slider(1, 30, value=8, step=1, label="Duration (seconds)")
-                tempo = gr.Slider(40, 200, value=90, step=1, label="Tempo (BPM)")
-                model_version = gr.Dropdown(
-                    MODEL_VERSIONS, value="stereo-large", label="Model version"
-                )
-                output_format = gr.Radio(["mp3", "wav"], value="mp3", label="Format")
+            # Each modality's own controls, from its registry entry, in control_order().
+            groups: dict[str, gr.Row] = {}
+            named: dict[str, gr.components.Component] = {"prompt": prompt}
+            for entry in modalities():
+                with gr.Row(visible=entry.name == "image") as group:
+                    for control in entry.controls:
+                        if control.name != "prompt":
+                            named[f"{entry.name}.{control.name}"] = control_component(control)
+                groups[entry.name] = group
             with gr.Row():
                 image = ImageInput(
                     label="Input image (optional, image-to-image)",
@@ -536,10 +459,7 @@ def build_compare_panel(
         slots = [_cell_slot(index) for index in range(MAX_CELLS)]
 
     # Modality: its controls, its upload's role, its suggested models.
-    groups = {"chat": chat_controls, "image": image_controls, "video": video_controls}
-    groups["music"] = music_controls
-
-    parts: dict[str, gr.components.Component] = {
+    parts: dict[str, Any] = {
         "prompt": prompt,
         **{f"{name}.group": group for name, group in groups.items()},
         "image": image,
@@ -548,7 +468,7 @@ def build_compare_panel(
 
     def choose(kind: str) -> list[Any]:
         key = parse_modality(kind)
-        suggested = SUGGESTED_MODELS[key]
+        suggested = suggested_for(key)
         view = modality_view(key)
         return [
             gr.update(choices=suggested, value=suggested[: 3 if key == "image" else 2]),
@@ -561,13 +481,7 @@ def build_compare_panel(
     )
 
     # Compare: check the shared input once, reset the slots, then each cell runs on its own.
-    controls = [
-        prompt,
-        system_prompt, max_tokens, temperature,
-        aspect_ratio, seed, num_outputs,
-        length, video_ratio,
-        duration, tempo, model_version, output_format,
-    ]  # fmt: skip
+    controls = [named[name] for name in control_order()]
 
     def prepare(
         kind: str,

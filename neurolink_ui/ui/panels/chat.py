@@ -2,30 +2,36 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import AsyncGenerator, Callable
 from pathlib import Path
 from typing import Any
 
 import gradio as gr
 
-from ..limits import check_chat_history, check_number, check_text
-from ..modalities.chat import (
+from ...limits import check_chat_history, check_number, check_text
+from ...modalities.builtin import CHAT, MODEL_DEFAULT_TOKENS
+from ...modalities.chat import (
     CHAT_IMAGE_NAMES,
     DEFAULT_SYSTEM_PROMPT,
     TOKEN_LIMIT_FIELDS,
-    build_chat_input,
     filled_fields,
     flatten_content,
 )
-from ..modalities.common import InputProblem, open_image
-from ..model_choices import CHAT_MODELS
-from ..pipeline import RunResult, run_model
-from ..replicate.types import ModelRef, Progress, TextDelta
-from .adapters import (
+from ...modalities.common import InputProblem
+from ...modalities.registry import ModalityValues
+from ...model_choices import CHAT_MODELS
+from ...runs import (
+    RunFailed,
+    RunFinished,
+    RunProgress,
+    RunRequest,
+    RunStarted,
+    RunStopped,
+    RunText,
+    run,
+)
+from ..adapters import (
     ChatStreamView,
-    ProgressThrottle,
-    UpdatePacer,
     plain_text,
     progress_markdown,
     result_markdown,
@@ -33,25 +39,22 @@ from .adapters import (
     streaming_markdown,
     without_footers,
 )
-from .common import (
-    add_history,
+from ..common import (
+    caller_of,
     error_markdown,
+    failure_error,
     from_page,
-    history_entry,
-    stopped_at_replicate,
+    image_check,
+    mapper,
     user_errors,
 )
-from .components import ImageInput, chat_history_input
-from .context import AppContext
-from .events import EVENT_CONCURRENCY
-from .forms import advanced_form, example_prompts, parse_advanced
-from .history import HistoryHandles, HistoryLog, refresh_after
-from .live import LiveRuns, runs_live, stopping, track, wire_stop
-from .quota import check_run
-from .shared import RemixTarget
-
-# 0 = the model's own default limit (reasoning models need thousands of tokens to think).
-MODEL_DEFAULT_TOKENS = 0
+from ..components import ImageInput, chat_history_input
+from ..context import AppContext
+from ..events import EVENT_CONCURRENCY
+from ..forms import advanced_form, example_prompts, parse_advanced
+from ..history_log import HistoryHandles, HistoryLog, refresh_after
+from ..live import LiveRuns, runs_live, wire_stop
+from ..remix import RemixTarget
 
 ChatUpdate = tuple[Any, Any, str]  # (dialog, message box, status)
 ChatHandler = Callable[..., AsyncGenerator[ChatUpdate, None]]
@@ -87,93 +90,60 @@ def make_chat_handler(ctx: AppContext) -> ChatHandler:
                 check_number(temperature, "temperature")
                 if not (message or "").strip():
                     raise InputProblem("Type a message first.")
-                picture = Path(image) if image else None
-                if picture is not None:
-                    open_image(picture, "image")  # a broken upload is refused before any request
-                ref = ModelRef.parse(model)  # once per run
-                backend = ctx.backend(session_token)
-                quota = await check_run(ctx, "chat", ref, backend, request, profile)
-                info = await backend.client.get_model(ref, token=backend.token)
-                mapped = build_chat_input(
-                    info.input_schema,
-                    system_prompt=system_prompt,
-                    history=without_footers(before),
-                    message=message,
-                    max_tokens=int(max_tokens) if max_tokens else None,
-                    temperature=temperature,
-                    image=picture,
-                    model_description=info.description,
-                    advanced=parse_advanced(advanced, text_limit=ctx.settings.max_prompt_chars),
-                )
-                mapped = quota.clamp(mapped, info.input_schema)
+                extra = parse_advanced(advanced, text_limit=ctx.settings.max_prompt_chars)
         except gr.Error as exc:  # refused before anything was sent: the dialog is untouched
             yield gr.skip(), gr.skip(), error_markdown(exc.message)
-            if exc.duration is None:  # meant to stay on screen (a quota refusal): a toast
-                raise
             if not from_page(request):
                 raise gr.Error(
                     plain_text(exc.message), title=exc.title, print_exception=exc.print_exception
                 ) from None
             return
-        folder = ctx.session_dir(request.session_hash if request else None)
+        picture = Path(image) if image else None
+        controls = {
+            "system_prompt": system_prompt,
+            "history": without_footers(before),
+            "max_tokens": max_tokens,
+            "temperature": temperature,
+        }
+        values = ModalityValues(message, controls, image=picture, advanced=extra)
+        run_request = RunRequest(
+            "chat", model, message, mapper(CHAT, values), "text", image_check(picture, "image")
+        )
         attached = [{"role": "user", "content": {"path": image}}] if image else []
         shown = [*before, *attached, {"role": "user", "content": message}]
-        view = ChatStreamView(model=str(ref))
-        throttle = ProgressThrottle()
-        pacer = UpdatePacer()
-        started = time.monotonic()
-        yield [*shown, *view.messages()], gr.skip(), "📤 Sending to Replicate…"
-        try:
-            with user_errors(), stopped_at_replicate() as stopped:
-                async for event in quota.guard(run_model)(
-                    backend.client,
-                    ref,
-                    mapped.input,
-                    token=backend.token,
-                    kind="text",
-                    dest_dir=folder,
-                    notes=mapped.notes,
-                    started=started,
-                ):
-                    if isinstance(event, TextDelta):
-                        view.add(event.text)
-                        if stopping(live, "chat"):
-                            continue
-                        # Batched: the page re-renders the whole answer at every update.
-                        if pacer.ready(time.monotonic()):
-                            status = streaming_markdown(time.monotonic() - started, len(view.text))
-                            yield [*shown, *view.messages()], gr.skip(), status
-                    elif isinstance(event, Progress):
-                        track(live, "chat", event)
-                        if stopping(live, "chat"):
-                            continue
-                        if view.text:  # answering: the boot is over, show the text so far
-                            if pacer.ready(time.monotonic()):
-                                status = streaming_markdown(event.elapsed, len(view.text))
-                                yield [*shown, *view.messages()], gr.skip(), status
-                        elif throttle.should_show(event):
-                            status = progress_markdown(event, backend.on_replicate)
-                            yield gr.skip(), gr.skip(), status
-                    elif isinstance(event, RunResult):
-                        if not view.text:
-                            view.add(event.text)
-                        view.finish(event.predict_time, event.wall_time)
-                        entry = history_entry(
-                            "chat", message, event, folder, schema=info.input_schema
-                        )
-                        done = result_markdown(event, backend.on_replicate)
-                        add_history(generations, entry)
-                        yield [*shown, *view.messages()], "", done
-            if stopped.prediction is not None:  # canceled: keep what was streamed, say so
-                status = stopped_markdown(stopped.prediction, backend.on_replicate)
+        view = ChatStreamView(model=model)
+        sent = False
+        caller = caller_of(ctx, session_token, generations, live, request, profile)
+        async for event in run(ctx, run_request, caller):
+            if isinstance(event, RunStarted):
+                sent, view.model = True, event.model
+                yield [*shown, *view.messages()], gr.skip(), "📤 Sending to Replicate…"
+            elif isinstance(event, RunText):
+                view.show_text(event.text)
+                if event.show:  # batched: the page re-renders the whole answer at every update
+                    status = streaming_markdown(event.elapsed, len(event.text))
+                    yield [*shown, *view.messages()], gr.skip(), status
+            elif isinstance(event, RunProgress):
+                if event.show:
+                    status = progress_markdown(event.progress, event.on_replicate)
+                    yield gr.skip(), gr.skip(), status
+            elif isinstance(event, RunFinished):
+                result = event.result
+                view.show_text(view.text or result.text)
+                view.finish(result.predict_time, result.wall_time)
+                done = result_markdown(result, event.on_replicate)
+                yield [*shown, *view.messages()], "", done
+            elif isinstance(event, RunStopped):  # canceled: keep what was streamed, say so
+                status = stopped_markdown(event.prediction, event.on_replicate)
                 yield [*shown, *view.messages()], gr.skip(), status
-        except gr.Error as exc:
-            # Nothing is lost: the dialog goes back to how it was and the message stays typed.
-            yield before, gr.skip(), error_markdown(f"Not sent: {exc.message}")
-            if not from_page(request):
-                raise gr.Error(
-                    plain_text(exc.message), title=exc.title, print_exception=exc.print_exception
-                ) from None
+            elif isinstance(event, RunFailed):
+                # Nothing is lost: the dialog goes back to how it was and the message stays typed.
+                said = f"Not sent: {event.message}" if sent else event.message
+                yield (before if sent else gr.skip()), gr.skip(), error_markdown(said)
+                if event.stays:
+                    raise failure_error(event)
+                if not from_page(request):
+                    raise gr.Error(plain_text(event.message), title=event.title) from None
 
     return chat
 
@@ -189,7 +159,7 @@ def retry_split(history: list[dict[str, Any]] | None) -> tuple[list[dict[str, An
     return turns, ""
 
 
-def build_chat_panel(
+def build_panel(
     ctx: AppContext, session: gr.State, history: HistoryHandles, live: gr.State
 ) -> RemixTarget:
     """The panel's components and events; returns what Remix fills and Explore sets."""

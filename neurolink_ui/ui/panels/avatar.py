@@ -7,32 +7,34 @@ from pathlib import Path
 
 import gradio as gr
 
-from ..examples import write_avatar_example
-from ..modalities.avatar import (
+from ...examples import write_avatar_example
+from ...modalities.avatar import (
     AUDIO_NAMES,
     FACE_VIDEO_NAMES,
     PORTRAIT_IMAGE_NAMES,
-    build_avatar_input,
     filled_fields,
 )
-from ..modalities.common import InputProblem, MappedInput
-from ..model_choices import AVATAR_MODELS
-from ..replicate.schema import InputSchema
-from .common import (
+from ...modalities.builtin import AVATAR
+from ...modalities.common import InputProblem
+from ...modalities.registry import ModalityValues
+from ...model_choices import AVATAR_MODELS
+from ..common import (
     MediaPanel,
     PanelHandler,
     PanelUpdate,
+    caller_of,
+    mapper,
     media_failed,
     reports_errors,
     user_errors,
     wire_media_run,
 )
-from .components import ImageInput, VideoOutput
-from .context import AppContext
-from .forms import advanced_form, model_picker, parse_advanced, run_buttons
-from .history import HistoryHandles, HistoryLog
-from .live import LiveRuns
-from .shared import RemixTarget
+from ..components import ImageInput, VideoOutput
+from ..context import AppContext
+from ..forms import advanced_form, model_picker, parse_advanced, run_buttons
+from ..history_log import HistoryHandles, HistoryLog
+from ..live import LiveRuns
+from ..remix import RemixTarget
 
 
 def make_avatar_handler(ctx: AppContext) -> PanelHandler:
@@ -58,21 +60,19 @@ def make_avatar_handler(ctx: AppContext) -> PanelHandler:
                 raise InputProblem("Add narration audio first (upload a file or record it).")
         extra = parse_advanced(advanced, text_limit=ctx.settings.max_prompt_chars)
 
-        def build(schema: InputSchema) -> MappedInput:
-            return build_avatar_input(
-                schema, portrait=Path(portrait), audio=Path(audio), advanced=extra
-            )
-
-        label = Path(audio).name
+        values = ModalityValues(image=Path(portrait), audio=Path(audio), advanced=extra)
         async for update in panel.run(
-            label, model, build, session_token, generations, request, profile, live
+            Path(audio).name,  # what History shows as the prompt: the narration's name
+            model,
+            mapper(AVATAR, values),
+            caller_of(ctx, session_token, generations, live, request, profile),
         ):
             yield update
 
     return avatar
 
 
-def build_avatar_panel(
+def build_panel(
     ctx: AppContext, session: gr.State, history: HistoryHandles, live: gr.State
 ) -> RemixTarget:
     """The panel's components and events; returns what Remix fills and Explore sets."""

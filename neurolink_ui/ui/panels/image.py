@@ -7,29 +7,30 @@ from pathlib import Path
 
 import gradio as gr
 
-from ..modalities.common import MappedInput, open_image
-from ..modalities.image import (
+from ...modalities.builtin import IMAGE
+from ...modalities.image import (
     ASPECT_RATIOS,
     AUTO_RATIO,
     COUNT_FIELD_NAMES,
     IMAGE_FIELD_NAMES,
-    build_image_input,
     filled_fields,
 )
-from ..model_choices import IMAGE_MODELS
-from ..replicate.schema import InputSchema
-from .common import (
+from ...modalities.registry import ModalityValues
+from ...model_choices import IMAGE_MODELS
+from ..common import (
     MediaPanel,
     PanelHandler,
     PanelUpdate,
+    caller_of,
+    image_check,
+    mapper,
     media_failed,
     reports_errors,
-    user_errors,
     wire_media_run,
 )
-from .components import GalleryOutput, ImageInput, NumberInput
-from .context import AppContext
-from .forms import (
+from ..components import GalleryOutput, ImageInput, NumberInput
+from ..context import AppContext
+from ..forms import (
     advanced_form,
     check_numbers,
     example_prompts,
@@ -37,9 +38,9 @@ from .forms import (
     parse_advanced,
     run_buttons,
 )
-from .history import HistoryHandles, HistoryLog
-from .live import LiveRuns
-from .shared import RemixTarget
+from ..history_log import HistoryHandles, HistoryLog
+from ..live import LiveRuns
+from ..remix import RemixTarget
 
 # "Auto": no ratio picked — the input image's shape when there is one, else the model's default.
 RATIO_CHOICES = [("Auto (as input image)", AUTO_RATIO), *((r, r) for r in ASPECT_RATIOS)]
@@ -47,7 +48,7 @@ RATIO_CHOICES = [("Auto (as input image)", AUTO_RATIO), *((r, r) for r in ASPECT
 
 def make_image_handler(ctx: AppContext) -> PanelHandler:
     panel = MediaPanel(
-        ctx, "image", "image", present=lambda result: ([str(path) for path in result.files],)
+        ctx, "image", "image", present=lambda result, info: ([str(path) for path in result.files],)
     )
 
     @reports_errors(media_failed(panel.outputs))
@@ -69,30 +70,22 @@ def make_image_handler(ctx: AppContext) -> PanelHandler:
         "auto" (or empty) keeps the input image's shape, or the model's default without one."""
         extra = parse_advanced(advanced, text_limit=ctx.settings.max_prompt_chars)
         check_numbers(seed=seed, images=num_outputs)
-        if input_image:
-            with user_errors():  # a broken upload is refused before a prediction is paid for
-                open_image(Path(input_image), "input image")
-
-        def build(schema: InputSchema) -> MappedInput:
-            return build_image_input(
-                schema,
-                prompt=prompt,
-                aspect_ratio=aspect_ratio or None,
-                seed=int(seed) if seed is not None and seed >= 0 else None,
-                num_outputs=int(num_outputs) if num_outputs else None,
-                image=Path(input_image) if input_image else None,
-                advanced=extra,
-            )
-
+        picture = Path(input_image) if input_image else None
+        controls = {"aspect_ratio": aspect_ratio, "seed": seed, "num_outputs": num_outputs}
+        values = ModalityValues(prompt, controls, image=picture, advanced=extra)
         async for update in panel.run(
-            prompt, model, build, session_token, generations, request, profile, live
+            prompt,
+            model,
+            mapper(IMAGE, values),
+            caller_of(ctx, session_token, generations, live, request, profile),
+            precheck=image_check(picture, "input image"),
         ):
             yield update
 
     return image
 
 
-def build_image_panel(
+def build_panel(
     ctx: AppContext, session: gr.State, history: HistoryHandles, live: gr.State
 ) -> RemixTarget:
     """The panel's components and events; returns what Remix fills and Explore sets."""

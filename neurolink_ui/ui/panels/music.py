@@ -6,21 +6,23 @@ from collections.abc import AsyncGenerator
 
 import gradio as gr
 
-from ..modalities.common import MappedInput
-from ..modalities.music import DURATION_NAMES, TEMPO_NAMES, build_music_input, filled_fields
-from ..model_choices import MUSIC_MODELS
-from ..replicate.schema import InputSchema
-from .common import (
+from ...modalities.builtin import MUSIC
+from ...modalities.music import DURATION_NAMES, TEMPO_NAMES, filled_fields
+from ...modalities.registry import ModalityValues
+from ...model_choices import MUSIC_MODELS
+from ..common import (
     MediaPanel,
     PanelHandler,
     PanelUpdate,
+    caller_of,
+    mapper,
     media_failed,
     reports_errors,
     wire_media_run,
 )
-from .components import AudioOutput
-from .context import AppContext
-from .forms import (
+from ..components import AudioOutput
+from ..context import AppContext
+from ..forms import (
     advanced_form,
     check_numbers,
     example_prompts,
@@ -28,9 +30,9 @@ from .forms import (
     parse_advanced,
     run_buttons,
 )
-from .history import HistoryHandles, HistoryLog
-from .live import LiveRuns
-from .shared import RemixTarget
+from ..history_log import HistoryHandles, HistoryLog
+from ..live import LiveRuns
+from ..remix import RemixTarget
 
 MODEL_VERSIONS = ["stereo-melody-large", "stereo-large", "melody-large", "large"]
 
@@ -57,26 +59,25 @@ def make_music_handler(ctx: AppContext) -> PanelHandler:
         extra = parse_advanced(advanced, text_limit=ctx.settings.max_prompt_chars)
         check_numbers(duration=duration, tempo=tempo)
 
-        def build(schema: InputSchema) -> MappedInput:
-            return build_music_input(
-                schema,
-                prompt=prompt,
-                duration=float(duration) if duration else None,
-                tempo=float(tempo) if tempo else None,
-                model_version=model_version or None,
-                output_format=output_format or None,
-                advanced=extra,
-            )
-
+        controls = {
+            "duration": duration,
+            "tempo": tempo,
+            "model_version": model_version,
+            "output_format": output_format,
+        }
+        values = ModalityValues(prompt, controls, advanced=extra)
         async for update in panel.run(
-            prompt, model, build, session_token, generations, request, profile, live
+            prompt,
+            model,
+            mapper(MUSIC, values),
+            caller_of(ctx, session_token, generations, live, request, profile),
         ):
             yield update
 
     return music
 
 
-def build_music_panel(
+def build_panel(
     ctx: AppContext, session: gr.State, history: HistoryHandles, live: gr.State
 ) -> RemixTarget:
     """The panel's components and events; returns what Remix fills and Explore sets."""

@@ -1,0 +1,235 @@
+"""The History tab: this browser's generations, each downloadable and with the code to rerun it."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import gradio as gr
+
+from ...modalities.generic import file_category as media_category
+from ...modalities.registry import result_kind
+from ...results import StoredResult
+from ...snippets import curl_snippet, python_snippet
+from ..history_log import HistoryHandles, HistoryLog, app_url, share_url
+from ..retention import duration_text
+
+_BY_CATEGORY = {"image": gr.Image, "video": gr.Video, "audio": gr.Audio}
+
+
+def modality_icon(kind: str) -> str:
+    return result_kind(kind).icon
+
+
+def entry_snippets(result: StoredResult) -> tuple[str, str]:
+    """The Python and curl calls that rerun this generation."""
+    if result.kind == "compare":  # several models: each cell's own entry has its code
+        said = "# A comparison: each model's own History entry has the code that reruns it."
+        return said, said
+    version = result.version
+    # A community model run by name ran on a version; official models answer "hidden".
+    pinned = None if not version or version == "hidden" or ":" in result.model else version
+    return (
+        python_snippet(result.model, result.input, pinned, result.file_fields),
+        curl_snippet(result.model, result.input, pinned, result.file_fields),
+    )
+
+
+PREVIEW_CHARS = 160
+DETAILS_INPUT_CHARS = 4000
+
+
+def _clip(text: str, limit: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def created_text(result: StoredResult) -> str:
+    return time.strftime("%Y-%m-%d %H:%M", time.gmtime(result.created_at)) + " UTC"
+
+
+def entry_summary(result: StoredResult) -> str:
+    """A card's always-visible lines: what, when, which model, how long, and the prompt's start."""
+    kind = result.kind
+    timing = f"predict {result.predict_time:.2f} s · " if result.predict_time is not None else ""
+    lines = [
+        f"**{modality_icon(kind)} {kind.capitalize()}** · {created_text(result)} · "
+        f"`{result.model}` · {timing}total {result.wall_time:.2f} s"
+        + (" · cold boot" if result.cold_boot else "")
+    ]
+    if result.prompt:
+        shortened = " *(shortened: the full text is the .txt in the details)*"
+        lines.append(
+            _clip(result.prompt, PREVIEW_CHARS) + (shortened if result.prompt_file else "")
+        )
+    if result.text and not result.files:
+        lines.append(f"→ {_clip(result.text, PREVIEW_CHARS)}")
+    more = len(result.files) - 1
+    if more > 0:
+        lines.append(f"+{more} more in the details")
+    return "\n\n".join(lines)
+
+
+def entry_details(result: StoredResult) -> str:
+    """What the card's Details show in full: the prompt, the answer, the exact input sent."""
+    pinned = result.version not in (None, "", "hidden")
+    version = f"Version `{result.version}`\n\n" if pinned else ""
+    params = json.dumps(result.input, ensure_ascii=False, indent=1)
+    if len(params) > DETAILS_INPUT_CHARS:
+        params = params[:DETAILS_INPUT_CHARS] + "…"
+    answer = f"**Answer**\n\n{result.text[:2000]}\n\n" if result.text else ""
+    return f"{version}{answer}**Input sent**\n```json\n{params}\n```"
+
+
+def _thumbnail(result: StoredResult, key: str) -> None:
+    """A small view of the first output: the same three players in every card, unused ones
+    hidden (a chat answer shows none). Gradio's browser code reuses the component at a position
+    when it re-renders the (hidden) History tab: a Gallery or Image whose place went to an Audio
+    was handed the audio's value (`M(...).map is not a function`)."""
+    first = result.files[0] if result.files else None
+    # What the file is, by its bytes (an animated WebP clip plays in an <img>, not a <video>).
+    media = _BY_CATEGORY.get(media_category(first) or "") if first is not None else None
+    # An audio player needs room for its controls; a picture or clip fits a small tile.
+    width = 300 if media is gr.Audio else 180
+    shown = str(first) if first is not None else None
+    with gr.Column(scale=0, min_width=width, elem_classes=["nl-thumb"], visible=media is not None):
+        gr.Image(
+            shown if media is gr.Image else None,
+            show_label=False,
+            height=120,
+            buttons=["fullscreen"],
+            visible=media is gr.Image,
+            key=f"{key}-img",
+        )
+        gr.Video(
+            shown if media is gr.Video else None,
+            show_label=False,
+            height=120,
+            visible=media is gr.Video,
+            key=f"{key}-video",
+        )
+        gr.Audio(
+            shown if media is gr.Audio else None,
+            show_label=False,
+            visible=media is gr.Audio,
+            key=f"{key}-audio",
+        )
+
+
+def card_key(result: StoredResult) -> str:
+    """Keys follow the generation, not its position: a new entry shifts every index.
+    (Gradio keeps every key it has seen: the kept results' count keeps that set bounded.)"""
+    return f"h-{result.id or int(result.created_at * 1000)}"
+
+
+def entry_card(
+    result: StoredResult, history: HistoryHandles, base_url: str = "", sharing: bool = True
+) -> None:
+    """One generation as a compact card: a thumbnail and summary, details and code on demand,
+    and (for a kept result) Share and Delete."""
+    key = card_key(result)
+    with gr.Group(elem_classes=["nl-card"], key=f"{key}-card"):
+        with gr.Row(equal_height=False):
+            _thumbnail(result, key)
+            with gr.Column(scale=4, min_width=200):
+                gr.Markdown(entry_summary(result), padding=True, key=f"{key}-summary")
+                if result.id:
+                    _card_actions(result, key, history, base_url, sharing)
+        with gr.Accordion("Details, downloads and code", open=False, key=f"{key}-details"):
+            gr.Markdown(entry_details(result), key=f"{key}-params")
+            prompt_file = [result.prompt_file] if result.prompt_file else []
+            downloads = [str(path) for path in (*result.files, *prompt_file)]
+            gr.File(
+                downloads or None, label="Download", visible=bool(downloads), key=f"{key}-files"
+            )
+            given = [str(path) for paths in result.input_files.values() for path in paths]
+            gr.File(
+                given or None,
+                label="Input files (what the model was given)",
+                visible=bool(given),
+                key=f"{key}-inputs",
+            )
+            python, curl = entry_snippets(result)
+            gr.Code(python, language="python", label="Python (httpx)", key=f"{key}-py")
+            gr.Code(curl, language="shell", label="curl", key=f"{key}-curl")
+
+
+def _card_actions(
+    result: StoredResult, key: str, history: HistoryHandles, base_url: str, sharing: bool
+) -> None:
+    result_id = result.id
+    shared = result.share_id
+    with gr.Row(elem_classes=["nl-card-actions"]):
+        share = gr.Button(
+            "🔗 Share", size="sm", visible=sharing, key=f"{key}-share", scale=0, min_width=110
+        )
+        delete = gr.Button("🗑️ Delete", size="sm", key=f"{key}-delete", scale=0, min_width=110)
+    link = gr.Textbox(
+        share_url(base_url, shared) if shared and sharing else "",
+        label="Share link: anyone with it sees this result and its input files (only this one)",
+        visible=bool(shared and sharing),
+        interactive=False,
+        buttons=["copy"],
+        key=f"{key}-link",
+    )
+
+    def make_link(log: HistoryLog | None, request: gr.Request) -> Any:
+        share_id = log.share(result_id) if log is not None and sharing else None
+        if share_id is None:
+            return gr.Textbox(value="This result can no longer be shared.", visible=True)
+        return gr.Textbox(value=share_url(app_url(request), share_id), visible=True)
+
+    def remove(log: HistoryLog | None) -> int:
+        if log is None:
+            return 0
+        log.delete(result_id)
+        return log.count
+
+    share.click(make_link, [history.log], [link], api_visibility="private", queue=False)
+    delete.click(remove, [history.log], [history.count], api_visibility="private", queue=False)
+
+
+def history_summary(entries: list[StoredResult]) -> str:
+    if not entries:
+        return "*Nothing yet: generate something in another tab.*"
+    return f"{len(entries)} generation{'s' if len(entries) != 1 else ''} in this browser's History."
+
+
+def build_history_panel(
+    history: HistoryHandles,
+    tab: gr.Tab,
+    result_ttl: float = 7 * 86400.0,
+    sharing: bool = True,
+) -> None:
+    kept = f"for {duration_text(result_ttl)}" if result_ttl > 0 else "until you delete them"
+    gr.Markdown(
+        "Everything generated in this browser, newest first, kept on this server "
+        f"{kept} (Replicate deletes its copies after an hour). It comes back when you reload "
+        "the page: this browser keeps a random History id, the server keeps the entries."
+        + (" **Share** makes a link to one result; nothing else is shared." if sharing else "")
+    )
+    clear = gr.Button("Clear history", size="sm", variant="secondary", scale=0)
+
+    def clear_all(log: HistoryLog | None) -> int:
+        if log is None:
+            return 0
+        log.clear()
+        return log.count
+
+    clear.click(clear_all, [history.log], [history.count], api_visibility="private", queue=False)
+
+    # Rendered when the tab opens and when a generation is recorded; not on page load, when the
+    # Advanced forms render. One render at a time (see events.RENDER_ONE_AT_A_TIME).
+    @gr.render(
+        inputs=[history.log],
+        triggers=[tab.select, history.count.change],
+        concurrency_limit=1,
+        concurrency_id="render",
+    )
+    def render_history(log: HistoryLog | None, request: gr.Request) -> None:
+        entries = log.shown() if log else []
+        base_url = app_url(request)
+        gr.Markdown(history_summary(entries))  # always first: the cards' positions never shift
+        for result in entries:
+            entry_card(result, history, base_url, sharing)

@@ -67,6 +67,13 @@ class InvalidRequestError(ReplicateError, ValueError):
     default_title = "Invalid request"
 
 
+class SchemaTooComplexError(ReplicateError, ValueError):
+    """A model's `openapi_schema` refused unread: its `$ref`/`allOf` references would take more
+    work (or nest deeper) than any real schema does — a hostile schema, never a slow one."""
+
+    default_title = "Model schema refused"
+
+
 class AuthenticationError(ReplicateError):
     default_title = "Invalid API token"
 

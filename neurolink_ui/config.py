@@ -7,9 +7,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from . import model_choices
 from .catalog import default_model
 from .env import env_number
-from .quota.settings import QuotaSettings, default_data_dir, suggested_models
+from .quota.settings import QuotaSettings, default_data_dir
 
 DEFAULT_BASE_URL = "https://api.replicate.com"
 # Each panel's default: a confirmed model of the catalogue (evidence in neurolink_ui/catalog/models).
@@ -113,6 +114,20 @@ class Settings:
             sharing=_switch(env, "NEUROLINK_SHARING", True),
         )
         quota = QuotaSettings.from_env(
-            env, owner_token_set=bool(settings.api_token), suggested=suggested_models(settings)
+            env, owner_token_set=bool(settings.api_token), suggested=suggested_by_panel(settings)
         )
         return replace(settings, quota=quota)
+
+
+def suggested_by_panel(settings: Settings) -> dict[str, list[str]]:
+    """Each panel's picker: its configured default, then its suggestions (the default allow-list
+    of guarded demo mode). Here, beside Settings, so quota.settings never imports config."""
+    panels = {
+        "chat": [settings.chat_model, *model_choices.CHAT_MODELS],
+        "image": [settings.image_model, *model_choices.IMAGE_MODELS],
+        "video": [settings.video_model, *model_choices.VIDEO_MODELS],
+        "avatar": [settings.avatar_model, *model_choices.AVATAR_MODELS],
+        "music": [settings.music_model, *model_choices.MUSIC_MODELS],
+    }
+    # Explore may run, on the owner's token, what any panel may (more: NEUROLINK_ALLOWED_MODELS).
+    return {**panels, "explore": [model for models in panels.values() for model in models]}

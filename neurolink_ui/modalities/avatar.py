@@ -22,6 +22,7 @@ from neurolink_ui.replicate.schema import InputField, InputSchema
 from .common import (
     InputProblem,
     MappedInput,
+    as_seconds,
     find_field,
     find_image_input,
     finish,
@@ -50,6 +51,22 @@ AUDIO_NAMES = ("driven_audio", "audio_input", "audio", "input_audio", "audio_fil
 DURATION_NAMES = ("duration", "duration_seconds", "seconds", "length")
 DEFAULT_FPS = 25
 MAX_VIDEO_SIDE = 1280  # larger stills only slow the upload; the face is what matters
+# A still face video's work is its frame count (about 7 ms a frame at 1280 px on 2 cores), and
+# a visitor sets both factors (fps in Advanced, the narration's length), so each is bounded and so
+# is their product. fps: the schema's maximum when it has one (never above the hard cap), else
+# MAX_FACE_VIDEO_FPS — a still face gains nothing from more.
+MAX_FACE_VIDEO_FPS = 30
+HARD_MAX_FACE_VIDEO_FPS = 60
+# Narration a face video is made for when the schema has no length cap of its own.
+MAX_NARRATION_SECONDS = 60.0
+MAX_FACE_VIDEO_FRAMES = 1800  # 60 s at 30 fps: about 12 s of encoding at 1280 px
+# Audio files are refused above this before they are opened: 60 s of 48 kHz stereo float WAV is
+# 23 MB, and speech as MP3 is about 1 MB a minute.
+_MB = 1024 * 1024
+MAX_NARRATION_BYTES = 32 * _MB
+# When a file's header gives no duration its samples are decoded, never more than this many
+# seconds' worth: past it the exact length no longer changes any decision.
+MAX_AUDIO_DECODE_SECONDS = 600.0
 
 
 def audio_field(schema: InputSchema) -> InputField | None:
@@ -88,16 +105,32 @@ def filled_fields(schema: InputSchema) -> frozenset[str]:
 
 
 def still_to_video(image: Any, duration_seconds: float, fps: int = DEFAULT_FPS) -> bytes:
-    """An H.264 MP4 (yuv420p, even dimensions) showing the still for `duration_seconds`."""
+    """An H.264 MP4 (yuv420p, even dimensions) showing the still for `duration_seconds`.
+
+    Bounded whoever calls it: fps within 1..HARD_MAX_FACE_VIDEO_FPS and at most
+    MAX_FACE_VIDEO_FRAMES frames, else InputProblem before anything is encoded."""
     if not duration_seconds or duration_seconds <= 0 or not math.isfinite(duration_seconds):
         raise InputProblem(f"The video length must be positive (got {duration_seconds}).")
+    if isinstance(fps, bool) or not isinstance(fps, int) or not 1 <= fps <= HARD_MAX_FACE_VIDEO_FPS:
+        raise InputProblem(
+            f"The still video's frame rate must be a whole number from 1 to "
+            f"{HARD_MAX_FACE_VIDEO_FPS} fps (got {fps}).",
+            field="fps",
+        )
+    frame_count = max(1, round(duration_seconds * fps))
+    if frame_count > MAX_FACE_VIDEO_FRAMES:
+        raise InputProblem(
+            f"A {duration_seconds:.1f} s still video at {fps} fps would be {frame_count:,} "
+            f"frames; the limit is {MAX_FACE_VIDEO_FRAMES:,}. Use a narration of at most "
+            f"{MAX_FACE_VIDEO_FRAMES / fps:.0f} s or a lower fps.",
+            field="audio",
+        )
     picture = open_image(image).convert("RGB")
     scale = min(1.0, MAX_VIDEO_SIDE / max(picture.size))
     width = max(2, int(picture.width * scale) // 2 * 2)
     height = max(2, int(picture.height * scale) // 2 * 2)
     if (width, height) != picture.size:
         picture = picture.resize((width, height), Image.Resampling.LANCZOS)
-    frame_count = max(1, round(duration_seconds * fps))
     buffer = io.BytesIO()
     with av.open(buffer, mode="w", format="mp4") as container:
         stream = container.add_stream("libx264", rate=fps)
@@ -115,7 +148,11 @@ def still_to_video(image: Any, duration_seconds: float, fps: int = DEFAULT_FPS) 
 
 
 def audio_duration(audio: Any) -> float:
-    """Seconds of audio in a file, bytes or `(sample_rate, samples)`; InputProblem if none."""
+    """Seconds of audio in a file, bytes or `(sample_rate, samples)`; InputProblem if none.
+
+    Cheap and bounded for any file: one over MAX_NARRATION_BYTES is refused from its size alone,
+    the length comes from the container's header, and only a file without one is decoded — at
+    most MAX_AUDIO_DECODE_SECONDS of it (a longer one reads as that long)."""
     if isinstance(audio, tuple) and len(audio) == 2 and isinstance(audio[0], int):
         rate, samples = audio
         length = len(samples) / rate if rate > 0 else 0.0
@@ -124,17 +161,29 @@ def audio_duration(audio: Any) -> float:
     if isinstance(audio, bytes | bytearray | memoryview):
         if not audio:
             raise InputProblem("The audio file is empty; upload a WAV or MP3 with speech.")
+        _refuse_large_narration(len(audio))
         source = io.BytesIO(bytes(audio))
     elif isinstance(audio, str | Path):
         path = Path(audio)
         if not path.is_file():
             raise InputProblem(f"The audio file {path.name!r} was not found.", field="audio")
+        _refuse_large_narration(path.stat().st_size)
         source = str(path)
     elif hasattr(audio, "read"):
         source = audio
     else:
         raise InputProblem(f"The audio must be a file (got {type(audio).__name__}).", field="audio")
     return _positive_duration(_duration_with_av(source))
+
+
+def _refuse_large_narration(size: int) -> None:
+    if size > MAX_NARRATION_BYTES:
+        raise InputProblem(
+            f"The narration file is {size / _MB:,.1f} MB; the limit is "
+            f"{MAX_NARRATION_BYTES / _MB:.0f} MB. Trim it or save it as MP3 (a minute of speech "
+            "is about 1 MB), then upload it again.",
+            field="audio",
+        )
 
 
 def _duration_with_av(source: Any) -> float:
@@ -149,8 +198,14 @@ def _duration_with_av(source: Any) -> float:
                 return float(stream.duration * stream.time_base)
             if container.duration is not None:
                 return container.duration / av.time_base
-            samples = sum(frame.samples for frame in container.decode(stream))
-            return samples / stream.rate if stream.rate else 0.0
+            if not stream.rate:
+                return 0.0
+            samples, enough = 0, MAX_AUDIO_DECODE_SECONDS * stream.rate
+            for frame in container.decode(stream):
+                samples += frame.samples
+                if samples > enough:
+                    break
+            return samples / stream.rate
     except InputProblem:
         raise
     except (av.error.FFmpegError, OSError, ValueError) as exc:
@@ -167,14 +222,56 @@ def _positive_duration(seconds: float) -> float:
     return float(seconds)
 
 
-def _model_fps(schema: InputSchema, advanced: Mapping[str, Any]) -> int:
-    chosen = advanced.get("fps")
-    if isinstance(chosen, int | float) and not isinstance(chosen, bool) and chosen > 0:
-        return int(chosen)
+def _positive_number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value) if math.isfinite(value) and value > 0 else None
+
+
+def max_face_video_fps(schema: InputSchema) -> int:
+    """The highest fps a still face video is made at for this model: the schema's maximum of
+    `fps` when it has one (within the hard cap), else MAX_FACE_VIDEO_FPS."""
     spec = schema.get("fps")
-    if spec is not None and isinstance(spec.default, int | float) and spec.default > 0:
-        return int(spec.default)
-    return DEFAULT_FPS
+    maximum = _positive_number(spec.maximum) if spec is not None else None
+    if maximum is None:
+        return MAX_FACE_VIDEO_FPS
+    return max(1, min(HARD_MAX_FACE_VIDEO_FPS, math.floor(maximum)))
+
+
+def _face_video_fps(schema: InputSchema, advanced: Mapping[str, Any]) -> tuple[int, str | None]:
+    """The still video's fps (Advanced's, else the schema default, else DEFAULT_FPS) within
+    1..max_face_video_fps, and a note when the Advanced value had to change."""
+    ceiling = max_face_video_fps(schema)
+    chosen = _positive_number(advanced.get("fps"))
+    if chosen is not None:
+        fps = max(1, min(ceiling, round(chosen)))
+        if fps != chosen:
+            return fps, (
+                f"fps {advanced['fps']:g} was lowered to {fps}: a still face video is made at "
+                f"{ceiling} fps at most."
+                if chosen > ceiling
+                else f"fps {advanced['fps']:g} became {fps} (whole frames a second)."
+            )
+        return fps, None
+    spec = schema.get("fps")
+    default = _positive_number(spec.default) if spec is not None else None
+    return max(1, min(ceiling, round(default or DEFAULT_FPS))), None
+
+
+def length_cap_seconds(schema: InputSchema, max_seconds: float | None = None) -> float:
+    """The longest narration a face video is made for: the model's own length cap (its duration
+    field's maximum or longest choice) where it has one, else MAX_NARRATION_SECONDS; never
+    above `max_seconds` (a caller's cap, e.g. the owner's on a guarded Space)."""
+    cap = MAX_NARRATION_SECONDS
+    spec = duration_field(schema)
+    if spec is not None:
+        lengths = [as_seconds(c) for c in spec.choices or ()]
+        longest = max((s for s in lengths if s is not None and s > 0), default=None)
+        model_cap = longest if spec.choices else _positive_number(spec.maximum)
+        if model_cap is not None:
+            cap = min(cap, model_cap)
+    given = _positive_number(max_seconds)
+    return min(cap, given) if given is not None else cap
 
 
 def build_avatar_input(
@@ -183,7 +280,11 @@ def build_avatar_input(
     portrait: Any,
     audio: Any,
     advanced: Mapping[str, Any] | None = None,
+    max_seconds: float | None = None,
 ) -> MappedInput:
+    """The model input for `portrait` speaking `audio`. A face-video model's still video is
+    bounded before it is encoded (see `still_to_video`): fps within `max_face_video_fps`, the
+    narration within `length_cap_seconds(schema, max_seconds)`, else InputProblem."""
     advanced = dict(advanced or {})
     notes: list[str] = []
     made_from: dict[str, list[Path]] = {}
@@ -213,8 +314,23 @@ def build_avatar_input(
                 "can be turned into a video of the same length.",
                 field="audio",
             )
-        fps = _model_fps(schema, advanced)
+        fps, fps_note = _face_video_fps(schema, advanced)
+        length_cap = length_cap_seconds(schema, max_seconds)
+        frames_cap = MAX_FACE_VIDEO_FRAMES / fps
+        if duration > min(length_cap, frames_cap):
+            cap = math.floor(min(length_cap, frames_cap) * 10) / 10
+            why = f" at {fps} fps (a lower fps allows longer)" if frames_cap < length_cap else ""
+            raise InputProblem(
+                f"The narration is {duration:.1f} s; this model's face video is made for "
+                f"{cap:g} s of narration at most{why}. Trim the recording to {cap:g} s or less "
+                "and upload it again.",
+                field="audio",
+            )
         input[video_spec.name] = still_to_video(portrait, duration, fps=fps)
+        if fps_note:
+            notes.append(fps_note)
+            if schema.has("fps"):
+                advanced["fps"] = fps  # the model renders at the still video's rate
         if isinstance(portrait, Path):
             made_from[video_spec.name] = [portrait]
         notes.append(

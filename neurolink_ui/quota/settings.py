@@ -11,12 +11,8 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from ..env import env_number
-
-if TYPE_CHECKING:
-    from ..config import Settings
 
 # Explore runs any model: on the owner's token, only those of its allow-list ("explore:owner/*").
 PANELS = ("chat", "image", "video", "avatar", "music", "explore")
@@ -45,21 +41,6 @@ def default_data_dir(env: Mapping[str, str]) -> Path:
         return Path(explicit).expanduser()
     base = env.get("XDG_DATA_HOME", "").strip()
     return (Path(base) if base else Path.home() / ".local" / "share") / "neurolink-ui"
-
-
-def suggested_models(settings: Settings) -> dict[str, list[str]]:
-    """Each panel's picker: its configured default, then its suggestions (the default allow-list)."""
-    from .. import model_choices as choices
-
-    panels = {
-        "chat": [settings.chat_model, *choices.CHAT_MODELS],
-        "image": [settings.image_model, *choices.IMAGE_MODELS],
-        "video": [settings.video_model, *choices.VIDEO_MODELS],
-        "avatar": [settings.avatar_model, *choices.AVATAR_MODELS],
-        "music": [settings.music_model, *choices.MUSIC_MODELS],
-    }
-    # Explore may run, on the owner's token, what any panel may (more: NEUROLINK_ALLOWED_MODELS).
-    return {**panels, "explore": [model for models in panels.values() for model in models]}
 
 
 @dataclass(frozen=True)

@@ -12,12 +12,13 @@ import sqlite3
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import Literal, Protocol, get_args
 from urllib.parse import urlsplit, urlunsplit
 
 from .settings import QuotaConfigError
 
 Limit = Literal["daily_runs", "runs_per_day", "runs_per_minute", "concurrent"]
+_LIMITS_BY_NAME: dict[str, Limit] = {name: name for name in get_args(Limit)}
 MINUTE = 60.0
 
 
@@ -276,8 +277,18 @@ class RedisQuotaStore:
             DAY_TTL,
         ]
         values = self._admit(keys=self._keys(request.visitor, request.day), args=args)
-        refused = str(values[0]) or None
-        return Admission(refused is None, self._usage(values), refused)  # type: ignore[arg-type]
+        refused = self._refusal(str(values[0]))
+        return Admission(refused is None, self._usage(values), refused)
+
+    @staticmethod
+    def _refusal(name: str) -> Limit | None:
+        """ADMIT_SCRIPT's first value: '' (admitted) or the limit that refused the run."""
+        if not name:
+            return None
+        limit = _LIMITS_BY_NAME.get(name)
+        if limit is None:  # the script and Limit have drifted apart: never admit on a guess
+            raise RuntimeError(f"the quota script refused a run for an unknown limit {name!r}")
+        return limit
 
     def release(self, visitor: str, ticket: str) -> None:
         self._redis.zrem(f"{self.prefix}run:{visitor}", ticket)

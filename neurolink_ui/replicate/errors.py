@@ -6,12 +6,9 @@ Every message is written for the person who has to act on it; none ever contains
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from .progress import log_tail
-
-if TYPE_CHECKING:
-    from .types import Prediction
 
 TOKEN_HELP = (
     "Set REPLICATE_API_TOKEN (or paste a token in the app); create or rotate tokens at "
@@ -65,6 +62,13 @@ class InvalidRequestError(ReplicateError, ValueError):
     """A request refused before it is sent (an empty or huge query, a malformed slug)."""
 
     default_title = "Invalid request"
+
+
+class SchemaTooComplexError(ReplicateError, ValueError):
+    """A model's `openapi_schema` refused unread: its `$ref`/`allOf` references would take more
+    work (or nest deeper) than any real schema does — a hostile schema, never a slow one."""
+
+    default_title = "Model schema refused"
 
 
 class AuthenticationError(ReplicateError):
@@ -238,7 +242,23 @@ def error_from_response(
     )
 
 
-def prediction_error(prediction: Prediction) -> PredictionError:
+class EndedPrediction(Protocol):
+    """What an error needs of a prediction that ended (`types.Prediction` is one): declared here
+    so that errors.py stays below types.py, whose ModelRef raises InvalidModelRefError."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def error(self) -> str | None: ...
+    @property
+    def logs(self) -> str: ...
+    @property
+    def web_url(self) -> str: ...
+
+
+def prediction_error(prediction: EndedPrediction) -> PredictionError:
     """The error for a prediction that ended without succeeding."""
     tail = log_tail(prediction.logs)
     logs = ("\nLast log lines:\n" + "\n".join(tail)) if tail else ""

@@ -12,9 +12,9 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Awaitable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import httpx
 from httpx_sse import aconnect_sse
@@ -24,9 +24,6 @@ from .outputs import normalize_output
 from .progress import summarize
 from .types import Completed, ModelRef, Prediction, PredictionEvent, Progress, TextDelta
 
-if TYPE_CHECKING:
-    from .client import ReplicateClient
-
 log = logging.getLogger("neurolink_ui.replicate")
 
 PROGRESS_TICK = 0.5  # seconds between Progress events while nothing else happens
@@ -35,11 +32,38 @@ PROGRESS_TICK = 0.5  # seconds between Progress events while nothing else happen
 READ_RETRY_WINDOW = 60.0
 
 
+class RunBackend(Protocol):
+    """What a run needs of the client that starts it (`ReplicateClient` is the one): declared here
+    so that run.py sits below client.py, which builds runs, instead of the two importing each
+    other."""
+
+    poll_cap: float  # seconds a prediction may run; also bounds the read retries
+    poll_schedule: tuple[float, ...]
+    cancel_timeout: float
+
+    @property
+    def guarded_http(self) -> httpx.AsyncClient:
+        """The netguard-guarded client for URLs the API hands back (the stream)."""
+        ...
+
+    async def create_prediction(
+        self, ref: ModelRef, input: dict[str, Any], *, token: str, version: str | None = None
+    ) -> Prediction: ...
+
+    async def get_prediction(
+        self, prediction_id: str, *, token: str, retry_for: float | None = None
+    ) -> Prediction: ...
+
+    async def cancel_quietly(self, prediction_id: str, *, token: str) -> None: ...
+
+    def detach(self, coro: Awaitable[Any]) -> asyncio.Task[Any]: ...
+
+
 @dataclass
 class PredictionRun:
     """State of one run; `events()` drives it."""
 
-    client: ReplicateClient = field(repr=False)
+    client: RunBackend = field(repr=False)
     ref: ModelRef
     version: str | None
     input: dict[str, Any]

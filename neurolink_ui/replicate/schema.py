@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
 
+from .errors import SchemaTooComplexError
 from .types import ModelExample, ModelRef
 
 FieldType = Literal["string", "integer", "number", "boolean", "file", "array", "object"]
@@ -19,6 +20,9 @@ FieldType = Literal["string", "integer", "number", "boolean", "file", "array", "
 _KNOWN_TYPES: dict[Any, FieldType] = {name: name for name in get_args(FieldType)}
 _NO_ORDER = 1_000_000  # fields without x-order go last, by name
 _MAX_REF_DEPTH = 16
+# Steps one whole schema (input fields, their items, the output) may take to resolve: the largest
+# catalogued schema takes under 200; a hostile one is refused after ~20 ms.
+MAX_SCHEMA_STEPS = 100_000
 
 
 @dataclass(frozen=True)
@@ -87,14 +91,21 @@ class InputSchema:
 
     @classmethod
     def from_openapi(cls, openapi_schema: dict[str, Any] | None) -> InputSchema:
-        """Read `components.schemas.Input`; missing pieces give an empty or partial schema."""
+        """Read `components.schemas.Input`; missing pieces give an empty or partial schema.
+
+        Raises SchemaTooComplexError (a ReplicateError and ValueError) for a schema whose
+        references would take over MAX_SCHEMA_STEPS to resolve."""
         root = openapi_schema if isinstance(openapi_schema, dict) else {}
-        components = _as_dict(_as_dict(root.get("components")).get("schemas"))
-        input_node = _resolve(root, _as_dict(components.get("Input")))
+        return cls.from_resolver(SchemaResolver(root))
+
+    @classmethod
+    def from_resolver(cls, resolver: SchemaResolver) -> InputSchema:
+        components = _as_dict(_as_dict(resolver.root.get("components")).get("schemas"))
+        input_node = resolver.resolve(_as_dict(components.get("Input")))
         properties = _as_dict(input_node.get("properties"))
         required = {str(n) for n in input_node.get("required") or [] if isinstance(n, str)}
         fields = [
-            _field_from_property(root, str(name), _as_dict(prop), str(name) in required)
+            _field_from_property(resolver, str(name), _as_dict(prop), str(name) in required)
             for name, prop in properties.items()
         ]
         return cls(fields)
@@ -194,12 +205,16 @@ class ModelInfo:
     def from_model_json(
         cls, model: dict[str, Any], version: dict[str, Any] | None = None
     ) -> ModelInfo:
-        """From `GET /v1/models/{o}/{n}` (its `latest_version`), or a `versions/{id}` body."""
+        """From `GET /v1/models/{o}/{n}` (its `latest_version`), or a `versions/{id}` body.
+
+        Raises SchemaTooComplexError for a schema over the resolution budget (input and output
+        share one budget)."""
         model = model if isinstance(model, dict) else {}
         chosen = version if isinstance(version, dict) else _as_dict(model.get("latest_version"))
         openapi = _as_dict(chosen.get("openapi_schema"))
+        resolver = SchemaResolver(openapi)
         components = _as_dict(_as_dict(openapi.get("components")).get("schemas"))
-        output = _resolve(openapi, _as_dict(components.get("Output")))
+        output = resolver.resolve(_as_dict(components.get("Output")))
         owner, name = str(model.get("owner") or ""), str(model.get("name") or "")
         example = ModelExample.from_json(model.get("default_example"))
         return cls(
@@ -207,10 +222,10 @@ class ModelInfo:
             is_official=bool(model.get("is_official", False)),
             version_id=str(chosen["id"]) if chosen.get("id") else None,
             description=str(model.get("description") or ""),
-            input_schema=InputSchema.from_openapi(openapi),
+            input_schema=InputSchema.from_resolver(resolver),
             output_schema=output,
             streams=output_streams(output),
-            output_is_file=output_is_file(openapi, output),
+            output_is_file=_output_is_file(resolver, output),
             example_input=example.input if example else {},
             default_example=example,
         )
@@ -237,10 +252,15 @@ def output_streams(output: dict[str, Any]) -> bool:
 
 
 def output_is_file(root: dict[str, Any], output: dict[str, Any]) -> bool:
+    """Whether `output` (resolved, from `root`) is a file or a list of files."""
+    return _output_is_file(SchemaResolver(root), output)
+
+
+def _output_is_file(resolver: SchemaResolver, output: dict[str, Any]) -> bool:
     if output.get("type") == "string":
         return output.get("format") == "uri"
     if output.get("type") == "array":
-        items = _resolve(root, _as_dict(output.get("items")))
+        items = resolver.resolve(_as_dict(output.get("items")))
         return items.get("type") == "string" and items.get("format") == "uri"
     return False
 
@@ -252,39 +272,99 @@ def _as_dict(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def _lookup_ref(root: dict[str, Any], ref: str) -> dict[str, Any]:
-    if not ref.startswith("#/"):
-        return {}
-    node: Any = root
-    for part in ref[2:].split("/"):
-        part = part.replace("~1", "/").replace("~0", "~")
-        if not isinstance(node, dict) or part not in node:
+class SchemaResolver:
+    """Resolves `$ref` / `allOf` / `anyOf` / `oneOf` in one `openapi_schema`, bounded in total work.
+
+    A schema comes from the API (or a visitor's Explore pick), so it is hostile: a node listing
+    itself k times in `allOf` once cost ~k^depth steps and froze the app. Every node is resolved
+    once (memoised by identity), a node met again while it is being resolved (a cycle) adds
+    nothing, and every step — a node visited, a reference path part walked, a key merged — counts
+    against `budget` for the whole resolution (input fields, their items, the output), so a schema
+    either resolves within `budget` steps or raises SchemaTooComplexError.
+    """
+
+    def __init__(self, root: dict[str, Any], budget: int = MAX_SCHEMA_STEPS) -> None:
+        self.root = root
+        self.budget = budget
+        self.steps = 0
+        # id(node) -> (node, resolved): the node is kept so its id is never reused meanwhile.
+        self._done: dict[int, tuple[dict[str, Any], dict[str, Any]]] = {}
+        self._in_progress: set[int] = set()
+
+    def resolve(self, node: dict[str, Any]) -> dict[str, Any]:
+        """`node` merged flat; a new dict the caller may keep (the memo's stay private)."""
+        return dict(self._resolve(node, 0))
+
+    def _spend(self, steps: int) -> None:
+        self.steps += steps
+        if self.steps > self.budget:
+            raise SchemaTooComplexError(
+                f"This model's schema is too complex to read: resolving its $ref/allOf "
+                f"references took over {self.budget:,} steps, so it was not used. Pick another "
+                "model or version; a real Cog schema needs a few hundred steps."
+            )
+
+    def _lookup_ref(self, ref: str) -> dict[str, Any]:
+        if not ref.startswith("#/"):
             return {}
-        node = node[part]
-    return _as_dict(node)
+        parts = ref[2:].split("/")
+        self._spend(len(parts))
+        node: Any = self.root
+        for part in parts:
+            part = part.replace("~1", "/").replace("~0", "~")
+            if not isinstance(node, dict) or part not in node:
+                return {}
+            node = node[part]
+        return _as_dict(node)
 
+    def _resolve(self, node: dict[str, Any], depth: int) -> dict[str, Any]:
+        """Merge `$ref`, `allOf` and the first non-null branch of `anyOf`/`oneOf` into one flat
+        node. Keys on the node itself win over the referenced ones (Cog puts `default`,
+        `x-order` and `description` beside the `allOf`)."""
+        self._spend(1)
+        key = id(node)
+        done = self._done.get(key)
+        if done is not None:
+            return done[1]
+        if key in self._in_progress:
+            return {}  # a cycle: the node's own resolution, further up, supplies its keys
+        if depth > _MAX_REF_DEPTH:
+            # Distinct nodes nested this deep are no Cog schema; recursing on would risk the
+            # interpreter's stack, and truncating would make results depend on visit order.
+            raise SchemaTooComplexError(
+                f"This model's schema nests $ref/allOf references over {_MAX_REF_DEPTH} levels "
+                "deep, so it was not used. Pick another model or version."
+            )
+        self._in_progress.add(key)
+        try:
+            merged: dict[str, Any] = {}
+            ref = node.get("$ref")
+            if isinstance(ref, str):
+                self._merge(merged, self._resolve(self._lookup_ref(ref), depth + 1))
+            parts = node.get("allOf")
+            for part in parts if isinstance(parts, list) else []:
+                self._spend(1)
+                if isinstance(part, dict):
+                    self._merge(merged, self._resolve(part, depth + 1))
+            for union in ("anyOf", "oneOf"):
+                branches = node.get(union)
+                for branch in branches if isinstance(branches, list) else []:
+                    self._spend(1)
+                    if isinstance(branch, dict) and branch.get("type") != "null":
+                        self._merge(merged, self._resolve(branch, depth + 1))
+                        break
+            self._spend(len(node))  # counted before the copy: a node may have a million keys
+            merged.update(
+                (k, v) for k, v in node.items() if k not in ("$ref", "allOf", "anyOf", "oneOf")
+            )
+        finally:
+            self._in_progress.discard(key)
+        self._done[key] = (node, merged)
+        return merged
 
-def _resolve(root: dict[str, Any], node: dict[str, Any], depth: int = 0) -> dict[str, Any]:
-    """Merge `$ref`, `allOf` and the non-null branch of `anyOf`/`oneOf` into one flat node.
-
-    Keys on the node itself win over the referenced ones (Cog puts `default`, `x-order` and
-    `description` beside the `allOf`)."""
-    if depth > _MAX_REF_DEPTH:
-        return dict(node)
-    merged: dict[str, Any] = {}
-    ref = node.get("$ref")
-    if isinstance(ref, str):
-        merged.update(_resolve(root, _lookup_ref(root, ref), depth + 1))
-    for part in node.get("allOf") or []:
-        if isinstance(part, dict):
-            merged.update(_resolve(root, part, depth + 1))
-    for key in ("anyOf", "oneOf"):
-        branches = [b for b in node.get(key) or [] if isinstance(b, dict)]
-        non_null = [_resolve(root, b, depth + 1) for b in branches if b.get("type") != "null"]
-        if non_null:
-            merged.update(non_null[0])
-    merged.update({k: v for k, v in node.items() if k not in ("$ref", "allOf", "anyOf", "oneOf")})
-    return merged
+    def _merge(self, merged: dict[str, Any], part: dict[str, Any]) -> None:
+        self._spend(len(part))
+        merged.update(part)
 
 
 def _number(value: Any) -> float | None:
@@ -294,9 +374,9 @@ def _number(value: Any) -> float | None:
 
 
 def _field_from_property(
-    root: dict[str, Any], name: str, prop: dict[str, Any], required: bool
+    resolver: SchemaResolver, name: str, prop: dict[str, Any], required: bool
 ) -> InputField:
-    node = _resolve(root, prop)
+    node = resolver.resolve(prop)
     raw_type = node.get("type")
     if isinstance(raw_type, list):  # JSON-schema style ["integer", "null"]
         raw_type = next((t for t in raw_type if t != "null"), "string")
@@ -308,7 +388,7 @@ def _field_from_property(
     is_file = type_name == "string" and fmt == "uri"
     item_type: str | None = None
     if type_name == "array":
-        items = _resolve(root, _as_dict(node.get("items")))
+        items = resolver.resolve(_as_dict(node.get("items")))
         item_type = "file" if items.get("format") == "uri" else items.get("type")
     minimum = _number(node.get("minimum"))
     if minimum is None:

@@ -14,7 +14,8 @@ from typing import Any, Literal
 
 from .limits import check_number, check_text, parse_json_object
 from .modalities.common import InputProblem, MappedInput, open_image
-from .modalities.registry import ModalityValues, get_modality, modalities, modality_names
+from .modalities.registry import get_modality, modalities, modality_names
+from .modalities.spec import ModalityValues
 from .pipeline import RunResult
 from .replicate.outputs import RunOutput
 from .replicate.schema import ModelInfo

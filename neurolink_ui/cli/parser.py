@@ -7,7 +7,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from ..modalities.registry import Modality, get_modality, modality_names
+from ..modalities.registry import get_modality, modality_names
+from ..modalities.spec import Modality
 
 # "text" is the chat modality (the guide's name for it); every other registered modality is a
 # mode of its own name, so a new modality is a new mode without an edit here.

@@ -11,7 +11,7 @@ from PIL import Image
 
 from ..config import Settings
 from ..modalities.common import InputProblem, MappedInput
-from ..modalities.registry import ModalityValues
+from ..modalities.spec import ModalityValues
 from ..model_choices import IMAGE_MODELS
 from ..replicate.schema import InputSchema, ModelInfo
 from .parser import MODE_FLAGS, TEXT_MODE, OutputMode, UsageError, modality_of

@@ -14,7 +14,7 @@ from ..catalog import Panel, suggested_models
 from ..replicate.schema import ModelInfo
 from . import avatar, chat, image, music, video
 from .common import MappedInput
-from .registry import Control, Modality, ModalityValues, register
+from .spec import Control, Modality, ModalityValues
 
 MODEL_DEFAULT_TOKENS = 0  # 0 = the model's own default limit (reasoning models need thousands)
 IMAGE_RATIO_CHOICES = (
@@ -105,110 +105,99 @@ def _suggested(panel: Panel) -> list[str]:
     return suggested_models(panel)
 
 
-CHAT = register(
-    Modality(
-        name="chat",
-        title="Chat",
-        icon="💬",
-        output="text",
-        map_input=map_chat,
-        filled_fields=chat.filled_fields,
-        suggested_models=functools.partial(_suggested, "chat"),
-        controls=(
-            Control("prompt", "Message", ""),
-            Control("system_prompt", "System prompt", chat.DEFAULT_SYSTEM_PROMPT),
-            Control(
-                "max_tokens",
-                "Max tokens (0 = the model's default)",
-                MODEL_DEFAULT_TOKENS,
-                "slider",
-                minimum=0,
-                maximum=16384,
-                step=16,
-            ),
-            Control("temperature", "Temperature", 0.6, "slider", minimum=0, maximum=2, step=0.05),
+CHAT = Modality(
+    name="chat",
+    title="Chat",
+    icon="💬",
+    output="text",
+    map_input=map_chat,
+    filled_fields=chat.filled_fields,
+    suggested_models=functools.partial(_suggested, "chat"),
+    controls=(
+        Control("prompt", "Message", ""),
+        Control("system_prompt", "System prompt", chat.DEFAULT_SYSTEM_PROMPT),
+        Control(
+            "max_tokens",
+            "Max tokens (0 = the model's default)",
+            MODEL_DEFAULT_TOKENS,
+            "slider",
+            minimum=0,
+            maximum=16384,
+            step=16,
         ),
-        image_role="image (for models that see images)",
-        noun="answer",
-        panel_module="neurolink_ui.ui.panels.chat",
-    )
+        Control("temperature", "Temperature", 0.6, "slider", minimum=0, maximum=2, step=0.05),
+    ),
+    image_role="image (for models that see images)",
+    noun="answer",
+    panel_module="neurolink_ui.ui.panels.chat",
 )
-IMAGE = register(
-    Modality(
-        name="image",
-        title="Image",
-        icon="🖼️",
-        output="image",
-        map_input=map_image,
-        filled_fields=image.filled_fields,
-        suggested_models=functools.partial(_suggested, "image"),
-        controls=(
-            Control("prompt", "Prompt", ""),
-            Control(
-                "aspect_ratio", "Aspect ratio", image.AUTO_RATIO, "dropdown", IMAGE_RATIO_CHOICES
-            ),
-            Control("seed", "Seed (-1 = random)", -1, "number", minimum=-1),
-            Control("num_outputs", "Images", 1, "slider", minimum=1, maximum=4, step=1),
-        ),
-        image_role="input image (image-to-image)",
-        noun="image",
-        panel_module="neurolink_ui.ui.panels.image",
-    )
+IMAGE = Modality(
+    name="image",
+    title="Image",
+    icon="🖼️",
+    output="image",
+    map_input=map_image,
+    filled_fields=image.filled_fields,
+    suggested_models=functools.partial(_suggested, "image"),
+    controls=(
+        Control("prompt", "Prompt", ""),
+        Control("aspect_ratio", "Aspect ratio", image.AUTO_RATIO, "dropdown", IMAGE_RATIO_CHOICES),
+        Control("seed", "Seed (-1 = random)", -1, "number", minimum=-1),
+        Control("num_outputs", "Images", 1, "slider", minimum=1, maximum=4, step=1),
+    ),
+    image_role="input image (image-to-image)",
+    noun="image",
+    panel_module="neurolink_ui.ui.panels.image",
 )
-VIDEO = register(
-    Modality(
-        name="video",
-        title="Video",
-        icon="🎬",
-        output="video",
-        map_input=map_video,
-        filled_fields=video.filled_fields,
-        suggested_models=functools.partial(_suggested, "video"),
-        controls=(
-            Control("prompt", "Prompt", ""),
-            Control("length", "Length (seconds)", 4, "slider", minimum=1, maximum=10, step=1),
-            Control("aspect_ratio", "Aspect ratio", "16:9", "dropdown", VIDEO_ASPECT_RATIOS),
-        ),
-        image_role="start frame",
-        noun="video",
-        panel_module="neurolink_ui.ui.panels.video",
-    )
+VIDEO = Modality(
+    name="video",
+    title="Video",
+    icon="🎬",
+    output="video",
+    map_input=map_video,
+    filled_fields=video.filled_fields,
+    suggested_models=functools.partial(_suggested, "video"),
+    controls=(
+        Control("prompt", "Prompt", ""),
+        Control("length", "Length (seconds)", 4, "slider", minimum=1, maximum=10, step=1),
+        Control("aspect_ratio", "Aspect ratio", "16:9", "dropdown", VIDEO_ASPECT_RATIOS),
+    ),
+    image_role="start frame",
+    noun="video",
+    panel_module="neurolink_ui.ui.panels.video",
 )
-AVATAR = register(
-    Modality(
-        name="avatar",
-        title="Avatar",
-        icon="🗣️",
-        output="video",
-        map_input=map_avatar,
-        filled_fields=avatar.filled_fields,
-        suggested_models=functools.partial(_suggested, "avatar"),
-        image_role="portrait",
-        audio_role="narration",
-        needs_prompt=False,
-        noun="video",
-        panel_module="neurolink_ui.ui.panels.avatar",
-    )
+AVATAR = Modality(
+    name="avatar",
+    title="Avatar",
+    icon="🗣️",
+    output="video",
+    map_input=map_avatar,
+    filled_fields=avatar.filled_fields,
+    suggested_models=functools.partial(_suggested, "avatar"),
+    image_role="portrait",
+    audio_role="narration",
+    needs_prompt=False,
+    noun="video",
+    panel_module="neurolink_ui.ui.panels.avatar",
 )
-MUSIC = register(
-    Modality(
-        name="music",
-        title="Music",
-        icon="🎵",
-        output="audio",
-        map_input=map_music,
-        filled_fields=music.filled_fields,
-        suggested_models=functools.partial(_suggested, "music"),
-        controls=(
-            Control("prompt", "Prompt", ""),
-            Control("duration", "Duration (seconds)", 8, "slider", minimum=1, maximum=30, step=1),
-            Control("tempo", "Tempo (BPM)", 90, "slider", minimum=40, maximum=200, step=1),
-            Control(
-                "model_version", "Model version", "stereo-large", "dropdown", MUSIC_MODEL_VERSIONS
-            ),
-            Control("output_format", "Format", "mp3", "radio", MUSIC_FORMATS),
-        ),
-        noun="track",
-        panel_module="neurolink_ui.ui.panels.music",
-    )
+MUSIC = Modality(
+    name="music",
+    title="Music",
+    icon="🎵",
+    output="audio",
+    map_input=map_music,
+    filled_fields=music.filled_fields,
+    suggested_models=functools.partial(_suggested, "music"),
+    controls=(
+        Control("prompt", "Prompt", ""),
+        Control("duration", "Duration (seconds)", 8, "slider", minimum=1, maximum=30, step=1),
+        Control("tempo", "Tempo (BPM)", 90, "slider", minimum=40, maximum=200, step=1),
+        Control("model_version", "Model version", "stereo-large", "dropdown", MUSIC_MODEL_VERSIONS),
+        Control("output_format", "Format", "mp3", "radio", MUSIC_FORMATS),
+    ),
+    noun="track",
+    panel_module="neurolink_ui.ui.panels.music",
 )
+
+# The built-in modalities, in the order their tabs show (the registry starts from these).
+BUILTIN: tuple[Modality, ...] = (CHAT, IMAGE, VIDEO, AVATAR, MUSIC)

@@ -16,7 +16,7 @@ import gradio as gr
 
 from ..limits import check_text
 from ..modalities.common import InputProblem, MappedInput, open_image
-from ..modalities.registry import Modality, ModalityValues
+from ..modalities.spec import Modality, ModalityValues
 from ..pipeline import RunResult
 from ..replicate.errors import PredictionCanceledError, ReplicateError
 from ..replicate.outputs import RunOutput

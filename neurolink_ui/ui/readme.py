@@ -49,10 +49,15 @@ def _text_of_html(raw: str) -> str:
     return html.escape(html.unescape(_TAG.sub("", _DROPPED_ELEMENTS.sub("", raw))))
 
 
+class _VettedLinks(MarkdownIt):
+    """Links and images both pass `validateLink` first; a refused one stays as its literal text."""
+
+    def validateLink(self, url: str) -> bool:
+        return safe_link(url) or url.strip().startswith("#")
+
+
 def _renderer(app_origin: str | None) -> MarkdownIt:
-    md = MarkdownIt("commonmark", {"html": True}).enable(["table", "strikethrough"])
-    # Links and images both pass here first; a refused one stays as its literal text.
-    md.validateLink = lambda url: safe_link(url) or url.strip().startswith("#")  # type: ignore[method-assign]
+    md = _VettedLinks("commonmark", {"html": True}).enable(["table", "strikethrough"])
 
     def html_block(self: Any, tokens: Sequence[Token], idx: int, options: Any, env: Any) -> str:
         text = _text_of_html(tokens[idx].content).strip()

@@ -50,7 +50,7 @@ def _gradio_cache_copy(path: Path, cache_dir: Path) -> Path | None:
     """Where Gradio keeps its copy of an output file it served (a folder named by the file's
     content hash, then the file's name), or None where it kept none."""
     from gradio import processing_utils
-    from gradio_client import utils as client_utils  # type: ignore[import-untyped]
+    from gradio_client import utils as client_utils
 
     try:
         digest = processing_utils.hash_file(path)

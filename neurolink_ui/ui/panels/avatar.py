@@ -16,7 +16,7 @@ from ...modalities.avatar import (
 )
 from ...modalities.builtin import AVATAR
 from ...modalities.common import InputProblem
-from ...modalities.registry import ModalityValues
+from ...modalities.spec import ModalityValues
 from ...model_choices import AVATAR_MODELS
 from ..common import (
     MediaPanel,

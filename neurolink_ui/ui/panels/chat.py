@@ -18,7 +18,7 @@ from ...modalities.chat import (
     flatten_content,
 )
 from ...modalities.common import InputProblem
-from ...modalities.registry import ModalityValues
+from ...modalities.spec import ModalityValues
 from ...model_choices import CHAT_MODELS
 from ...runs import (
     RunFailed,

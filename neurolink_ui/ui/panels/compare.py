@@ -47,7 +47,8 @@ from ...comparison import (
 )
 from ...modalities.common import InputProblem
 from ...modalities.generic import file_category
-from ...modalities.registry import Control, get_modality, modalities
+from ...modalities.registry import get_modality, modalities
+from ...modalities.spec import Control
 from ...replicate.errors import ReplicateError
 from ...replicate.types import Prediction
 from ...results import NewResult, StoredResult

@@ -15,7 +15,7 @@ from ...modalities.image import (
     IMAGE_FIELD_NAMES,
     filled_fields,
 )
-from ...modalities.registry import ModalityValues
+from ...modalities.spec import ModalityValues
 from ...model_choices import IMAGE_MODELS
 from ..common import (
     MediaPanel,

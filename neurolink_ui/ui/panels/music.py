@@ -8,7 +8,7 @@ import gradio as gr
 
 from ...modalities.builtin import MUSIC
 from ...modalities.music import DURATION_NAMES, TEMPO_NAMES, filled_fields
-from ...modalities.registry import ModalityValues
+from ...modalities.spec import ModalityValues
 from ...model_choices import MUSIC_MODELS
 from ..common import (
     MediaPanel,

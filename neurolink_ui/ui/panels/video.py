@@ -10,7 +10,7 @@ import gradio as gr
 
 from ...modalities.builtin import VIDEO, VIDEO_ASPECT_RATIOS
 from ...modalities.generic import file_category
-from ...modalities.registry import ModalityValues
+from ...modalities.spec import ModalityValues
 from ...modalities.video import (
     DURATION_NAMES,
     START_IMAGE_NAMES,

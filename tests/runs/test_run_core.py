@@ -21,7 +21,7 @@ from neurolink_ui.ui.context import AppContext
 from neurolink_ui.ui.history_log import HistoryLog
 from neurolink_ui.ui.live import make_stop_handler
 from neurolink_ui.ui.panels.chat import make_chat_handler
-from neurolink_ui.ui.panels.compare import cell_status, run_cell
+from neurolink_ui.ui.panels.compare_cells import cell_status, run_cell
 from neurolink_ui.ui.panels.explore import ExploreHandlers
 from neurolink_ui.ui.panels.image import make_image_handler
 

@@ -32,8 +32,8 @@ from neurolink_ui.replicate.errors import InvalidModelRefError
 from neurolink_ui.replicate.schema import ModelInfo
 from neurolink_ui.replicate.types import Prediction, Progress
 from neurolink_ui.runs import RunProgress, RunText
-from neurolink_ui.ui.panels.compare import cell_status, chat_messages
 from neurolink_ui.ui.panels.compare_api import api_cell
+from neurolink_ui.ui.panels.compare_cells import cell_status, chat_messages
 
 LIMITS = {"text_limit": 20_000, "chat_limit": 200_000}
 

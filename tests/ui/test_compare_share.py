@@ -35,10 +35,10 @@ from neurolink_ui.ui.history_log import HistoryLog, history_state, unkept_result
 from neurolink_ui.ui.panels.compare import (
     SHARE_LABEL,
     build_compare_panel,
-    run_cell,
     share_board,
     share_button,
 )
+from neurolink_ui.ui.panels.compare_cells import run_cell
 from neurolink_ui.ui.panels.history import entry_snippets
 from neurolink_ui.ui.panels.shared import SHARING_OFF, make_open_shared
 

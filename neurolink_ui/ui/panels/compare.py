@@ -13,9 +13,7 @@ are pure (neurolink_ui/comparison.py), testable without a server.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import functools
 from collections.abc import AsyncGenerator, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -25,20 +23,14 @@ import gradio as gr
 from ...comparison import (
     MAX_CELLS,
     MIN_MODELS,
-    CellView,
     CompareBoard,
-    ComparePlan,
     board_summary,
     can_share,
     cell_key,
     cell_title,
     collect_values,
     compare_modalities,
-    conceal,
     control_order,
-    label_of,
-    map_input,
-    output_kind,
     parse_modality,
     parse_plan,
     remix_values,
@@ -46,122 +38,24 @@ from ...comparison import (
     suggested_for,
 )
 from ...modalities.common import InputProblem
-from ...modalities.generic import file_category
 from ...modalities.registry import get_modality, modalities
 from ...modalities.spec import Control
 from ...replicate.errors import ReplicateError
-from ...replicate.types import Prediction
 from ...results import NewResult, StoredResult
-from ...runs import Caller, RunProgress, RunRequest, RunText, run
-from ..adapters import (
-    ChatStreamView,
-    done_markdown,
-    progress_markdown,
-    stopped_markdown,
-    streaming_markdown,
-)
 from ..common import caller_of, error_markdown
-from ..components import AudioOutput, GalleryOutput, ImageInput, ImageOutput, VideoOutput
+from ..components import ImageInput
 from ..context import AppContext
 from ..history_log import HistoryHandles, HistoryLog, app_url, refresh_after, share_url
 from ..live import LiveRuns, live_run, wire_stop
 from ..remix import kept_input_file
-
-# ---------------------------------------------------------------------------------------------
-# A cell's view (comparison.CellView) as Markdown and dialog.
-
-
-def progress_text(view: CellView, hidden: bool) -> str:
-    """The running cell's status line: answering once text streams, else where its prediction is.
-    `hidden`: no link to the prediction's page."""
-    if view.text:
-        return streaming_markdown(view.elapsed, len(view.text))
-    if view.progress is None:
-        return ""
-    return progress_markdown(view.progress, view.on_replicate and not hidden)
-
-
-def boot_text(view: CellView) -> str:
-    if view.cold_boot is None:
-        return ""
-    if view.cold_boot:
-        return f"🧊 cold boot ({view.starting_time:.1f} s to start)"
-    return f"🔥 warm ({view.starting_time:.1f} s to start)"
-
-
-def cell_status(view: CellView, hidden: bool) -> str:
-    """The cell's status Markdown: progress, the ✅ Done line with times and boot, or its error.
-    `hidden` (blind mode before a pick): no model name, no link to the prediction's page."""
-    name = view.label if hidden else view.model
-    on_replicate = view.on_replicate and not hidden
-    if view.state == "waiting":
-        text = "⏳ Waiting to start…"
-    elif view.state == "running":
-        text = progress_text(view, hidden) or "📤 Sending to Replicate…"
-    elif view.state == "done":
-        text = done_markdown(
-            name, view.predict_time, view.total_time or 0.0, [], view.prediction, on_replicate
-        )
-        boot = boot_text(view)
-        if boot:
-            text += f"\n\n{boot}"
-    elif view.state == "stopped":
-        text = stopped_markdown(view.prediction, on_replicate)
-    elif view.state == "refused":
-        text = f"🎟️ {view.error}"
-    else:
-        text = error_markdown(view.error)
-    for note in view.notes:
-        text += f"\n\nℹ️ {note}"
-    return conceal(text, view.model, view.label) if hidden else text
-
-
-def chat_messages(view: CellView, prompt: str, hidden: bool) -> list[dict[str, Any]]:
-    """A chat cell's dialog: the shared message, then the model's answer (Thinking apart)."""
-    stream = ChatStreamView(model=view.label if hidden else view.model)
-    stream.add(view.text)
-    if view.state == "done":
-        stream.finish(view.predict_time, view.total_time or 0.0)
-    shown = stream.messages() if view.text or view.state == "running" else []
-    return [{"role": "user", "content": prompt}, *shown]
-
-
-# ---------------------------------------------------------------------------------------------
-# One cell's run: the same steps as a panel's (quota, schema, mapping, run, History).
-
-
-async def run_cell(
-    ctx: AppContext,
-    plan: ComparePlan,
-    index: int,
-    caller: Caller,
-) -> AsyncGenerator[CellView, None]:
-    """Cell `index` of `plan` as the run core's events turned into its view, yielded as it
-    changes (paced by the core). Its failures end in the view; only cancellation (Stop)
-    propagates, after the client has canceled the prediction."""
-    view = CellView(index, plan.models[index])
-    request = RunRequest(
-        plan.modality,
-        view.model,
-        plan.prompt,
-        functools.partial(map_input, plan),
-        output_kind(plan.modality),
-        key=cell_key(index),
-    )
-    try:
-        async with contextlib.aclosing(run(ctx, request, caller)) as events:
-            async for event in events:
-                view.apply(event)
-                if isinstance(event, RunProgress | RunText) and not event.show:
-                    continue
-                yield view
-    except asyncio.CancelledError:
-        # The event was canceled (Stop): the client has canceled the prediction it created.
-        view.stop(
-            Prediction(id=view.prediction_id, status="canceled") if view.prediction_id else None
-        )
-        raise
-
+from .compare_cells import (
+    CellUpdate,
+    cell_slot,
+    cell_status,
+    cell_update,
+    run_cell,
+    slot_reset,
+)
 
 # ---------------------------------------------------------------------------------------------
 # Sharing the whole compare as one kept result, and Remix of one.
@@ -296,72 +190,6 @@ def _choices(key: str, models: list[str]) -> list[str]:
 # The page: controls, four cell slots, and their events.
 
 
-@dataclass(frozen=True)
-class CellSlot:
-    """One cell's components on the page."""
-
-    box: gr.Column
-    title: gr.Markdown
-    chat: gr.Chatbot
-    gallery: GalleryOutput
-    video: VideoOutput
-    animated: ImageOutput
-    audio: AudioOutput
-    status: gr.Markdown
-    stop: gr.Button
-    retry: gr.Button
-    pick: gr.Button
-
-    @property
-    def outputs(self) -> list[Any]:
-        """What the cell's run events update."""
-        return [self.chat, self.gallery, self.video, self.animated, self.audio, self.status]
-
-
-CellUpdate = tuple[Any, ...]
-
-
-def cell_update(view: CellView, plan: ComparePlan, hidden: bool) -> CellUpdate:
-    """The cell's six outputs for `view`: its media (or dialog) and its status."""
-    skip = gr.skip()
-    status = cell_status(view, hidden)
-    kind = output_kind(plan.modality)
-    if kind == "text":
-        return chat_messages(view, plan.prompt, hidden), skip, skip, skip, skip, status
-    if view.state != "done":
-        return skip, skip, skip, skip, skip, status
-    files = [str(path) for path in view.files]
-    if kind == "image":
-        return skip, files, skip, skip, skip, status
-    if kind == "audio":
-        return skip, skip, skip, skip, files[0], status
-    # A clip returned as an animated image (by its bytes) plays in an <img>, not a <video>.
-    animated = file_category(view.files[0]) == "image"
-    return (
-        skip,
-        skip,
-        gr.update(value=None if animated else files[0], visible=not animated),
-        gr.update(value=files[0] if animated else None, visible=animated),
-        skip,
-        status,
-    )
-
-
-def slot_reset(modality: str, shown: bool, title: str) -> list[Any]:
-    """A slot cleared for a new compare: visible if used, with the modality's output only."""
-    kind = output_kind(modality)
-    return [
-        gr.update(visible=shown),
-        title,
-        gr.update(value=[], visible=kind == "text"),
-        gr.update(value=None, visible=kind == "image"),
-        gr.update(value=None, visible=kind == "video"),
-        gr.update(value=None, visible=False),
-        gr.update(value=None, visible=kind == "audio"),
-        "⏳ Waiting to start…" if shown else "",
-    ]
-
-
 def make_cell_handler(
     ctx: AppContext, index: int
 ) -> Callable[..., AsyncGenerator[CellUpdate, None]]:
@@ -457,7 +285,7 @@ def build_compare_panel(
 
     # One row: the cells side by side on a wide screen, wrapping to one a line on a phone.
     with gr.Row(equal_height=False):
-        slots = [_cell_slot(index) for index in range(MAX_CELLS)]
+        slots = [cell_slot(index) for index in range(MAX_CELLS)]
 
     # Modality: its controls, its upload's role, its suggested models.
     parts: dict[str, Any] = {
@@ -609,34 +437,3 @@ def build_compare_panel(
     )
     refresh_after(shared, history)
     return CompareRemix(modality, models, parts, controls)
-
-
-def _cell_slot(index: int) -> CellSlot:
-    with gr.Column(
-        min_width=280, visible=index < 3, elem_id=f"nl-compare-{index}", elem_classes=["nl-card"]
-    ) as box:
-        title = gr.Markdown(f"### {label_of(index)}")
-        # Above the output, so they stay in place while an answer streams in below them.
-        with gr.Row():
-            stop = gr.Button("Stop", variant="stop", size="sm", min_width=60)
-            retry = gr.Button("↻ Retry", size="sm", min_width=60)
-            pick = gr.Button("⭐ Pick", size="sm", min_width=60)
-        chat = gr.Chatbot(label="Answer", height=320, visible=False, buttons=["copy"])
-        gallery = GalleryOutput(
-            label="Images",
-            columns=2,
-            height=300,
-            object_fit="contain",
-            buttons=["download", "fullscreen"],
-        )
-        video = VideoOutput(label="Video", height=300, visible=False, interactive=False)
-        animated = ImageOutput(
-            label="Video (animated image)",
-            type="filepath",
-            height=300,
-            visible=False,
-            interactive=False,
-        )
-        audio = AudioOutput(label="Track", type="filepath", visible=False, buttons=["download"])
-        status = gr.Markdown(elem_classes=["nl-status"])
-    return CellSlot(box, title, chat, gallery, video, animated, audio, status, stop, retry, pick)

@@ -22,7 +22,7 @@ from ..components import ImageInput
 from ..context import AppContext
 from ..history_log import HistoryHandles, HistoryLog, refresh_after
 from ..live import LiveRuns, live_run, make_stop_handler
-from .compare import run_cell
+from .compare_cells import run_cell
 
 
 def api_cell(view: CellView) -> dict[str, Any]:

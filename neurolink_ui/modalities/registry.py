@@ -24,7 +24,7 @@ _OTHER_KINDS: dict[str, ResultKind] = {
     "explore": ResultKind("explore", "Explore", "🧭"),
     "compare": ResultKind("compare", "Comparison", "🆚"),
 }
-_plugins_loaded = False
+_plugins: set[str] = set()  # the NEUROLINK_MODALITIES modules imported so far
 
 
 def register(modality: Modality) -> Modality:
@@ -36,13 +36,11 @@ def register(modality: Modality) -> Modality:
 
 
 def _loaded() -> dict[str, Modality]:
-    """The registry, with the NEUROLINK_MODALITIES modules imported once (they register)."""
-    global _plugins_loaded
-    if not _plugins_loaded:
-        _plugins_loaded = True
-        for name in os.environ.get(PLUGINS_ENV, "").split(","):
-            if name.strip():
-                importlib.import_module(name.strip())
+    """The registry, with each module NEUROLINK_MODALITIES names imported once (it registers)."""
+    for name in (part.strip() for part in os.environ.get(PLUGINS_ENV, "").split(",")):
+        if name and name not in _plugins:
+            _plugins.add(name)
+            importlib.import_module(name)
     return _MODALITIES
 
 

@@ -112,7 +112,8 @@ def result_views(
 
 # ---- which panel fits ---------------------------------------------------------------------
 
-PanelName = Literal["chat", "image", "video", "avatar", "music"]
+# A registered modality whose panel a model fits (the heuristic below knows the built-in five).
+PanelName = str
 PROMPT_NAMES = ("prompt", "messages")
 _VIDEO_WORDS = re.compile(
     r"\b(video|videos|clip|frames?|fps|frames_per_second|num_frames|mp4|webm|last_frame|"

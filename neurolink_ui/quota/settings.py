@@ -13,9 +13,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..env import env_number
+from ..modalities.registry import modality_names
 
 # Explore runs any model: on the owner's token, only those of its allow-list ("explore:owner/*").
-PANELS = ("chat", "image", "video", "avatar", "music", "explore")
+
+
+def quota_panels() -> tuple[str, ...]:
+    """What an allow-list entry may name before its ':': every modality, and Explore."""
+    return (*modality_names(), "explore")
 
 
 class QuotaConfigError(ValueError):
@@ -69,20 +74,20 @@ class AllowList:
     @classmethod
     def parse(cls, raw: str, *, key: str = "NEUROLINK_ALLOWED_MODELS") -> AllowList:
         """`owner/name` globs, comma-separated; `panel:glob` limits one to a panel; `*` is any."""
-        globs: dict[str, list[str]] = {panel: [] for panel in PANELS}
+        globs: dict[str, list[str]] = {panel: [] for panel in quota_panels()}
         for item in (part.strip() for part in raw.split(",")):
             if not item:
                 continue
             panel, _, glob = item.rpartition(":") if ":" in item else ("", "", item)
-            if panel and panel not in PANELS:
+            if panel and panel not in quota_panels():
                 raise QuotaConfigError(
-                    f"{key}: {item!r} names no panel; use one of {', '.join(PANELS)} before ':'"
+                    f"{key}: {item!r} names no panel; use one of {', '.join(quota_panels())} before ':'"
                 )
             if glob != "*" and glob.count("/") != 1:
                 raise QuotaConfigError(
                     f"{key}: {glob!r} is not an owner/name glob (e.g. black-forest-labs/*) or *"
                 )
-            for target in [panel] if panel else PANELS:
+            for target in [panel] if panel else quota_panels():
                 globs[target].append(glob)
         return cls({panel: tuple(found) for panel, found in globs.items()})
 
@@ -145,7 +150,7 @@ class QuotaSettings:
             allowed = AllowList.parse(allowed_raw)
         else:
             allowed = AllowList(
-                {panel: tuple(dict.fromkeys(suggested.get(panel, ()))) for panel in PANELS}
+                {panel: tuple(dict.fromkeys(suggested.get(panel, ()))) for panel in quota_panels()}
             )
         state_db_raw = env.get("NEUROLINK_STATE_DB", "").strip()
         state_db = (

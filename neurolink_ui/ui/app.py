@@ -12,7 +12,6 @@ import gradio as gr
 from starlette.middleware import Middleware
 
 from ..config import Settings
-from ..modalities.generic import PanelName
 from ..modalities.registry import modalities
 from ..runs import LiveRuns
 from .context import AppContext
@@ -125,7 +124,7 @@ def build_app(settings: Settings | None = None, ctx: AppContext | None = None) -
                 compare = build_compare_panel(ctx, session, history, live)
                 build_compare_api(ctx, session, history, live)
             with gr.Tab("🧭 Explore", id="explore") as explore_tab:
-                pickers = {cast(PanelName, t.panel): cast(gr.Dropdown, t.model) for t in targets}
+                pickers = {t.panel: cast(gr.Dropdown, t.model) for t in targets}
                 explore = build_explore_panel(
                     ctx, session, history, live, explore_tab, tabs, pickers
                 )

@@ -51,7 +51,6 @@ from ..readme import readme_html
 from ..remix import RemixTarget
 from .explore_cards import (
     MAX_QUERY_CHARS,
-    PANEL_LABELS,
     ModelCard,
     card_html,
     checked_query,
@@ -60,6 +59,7 @@ from .explore_cards import (
     local_covers,
     merged_input,
     model_card,
+    panel_label,
     remixed_input,
     summary_json,
 )
@@ -432,7 +432,7 @@ def build_explore_panel(
         form = {"fields": card.form, "values": values, "note": card.form_note}
         samples = [[example_label(i, e)] for i, e in enumerate(found)]
         button = (
-            gr.Button(f"Open in the {PANEL_LABELS[card.panel]} panel", visible=True)
+            gr.Button(f"Open in the {panel_label(card.panel)} panel", visible=True)
             if card.panel
             else gr.Button(visible=False)
         )

@@ -21,6 +21,7 @@ from ...modalities.generic import (
     output_plan,
     run_form,
 )
+from ...modalities.registry import get_modality
 from ...replicate import discovery
 from ...replicate.client import ReplicateClient
 from ...replicate.errors import ReplicateError
@@ -30,13 +31,12 @@ from ..readme import safe_image
 
 MAX_QUERY_CHARS = discovery.MAX_QUERY_CHARS
 MAX_COVER_BYTES = 2 * 1024 * 1024  # a card's picture is 72 px: a big one is not worth it
-PANEL_LABELS: dict[PanelName, str] = {
-    "chat": "💬 Chat",
-    "image": "🖼️ Image",
-    "video": "🎬 Video",
-    "avatar": "🗣️ Avatar",
-    "music": "🎵 Music",
-}
+
+
+def panel_label(panel: PanelName) -> str:
+    """The tab a model opens in, as its tab reads (the registry's icon and title)."""
+    modality = get_modality(panel)
+    return f"{modality.icon} {modality.title}"
 
 
 # ---- search and collections ------------------------------------------------------------------
@@ -156,7 +156,7 @@ class ModelCard:
             f"Version {version} · returns {kind} · {len(self.form)} inputs in the form",
         ]
         if self.panel:
-            lines.append(f"Fits the **{PANEL_LABELS[self.panel]}** panel.")
+            lines.append(f"Fits the **{panel_label(self.panel)}** panel.")
         return "\n\n".join(lines)
 
     def api_json(self) -> dict[str, Any]:

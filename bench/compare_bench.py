@@ -22,6 +22,8 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from neurolink_ui.catalog import suggested_models
+
 from .common import ROOT, Spread, backend_seconds, gradio_client, launched_app, new_predictions
 
 RESULTS_DIR = ROOT / "bench" / "results"
@@ -38,7 +40,6 @@ def _one(client: Any, sim: Any, call: dict[str, Any]) -> tuple[float, list[float
 
 
 def measure(runs: int, run_time: float, token_interval: float) -> dict[str, Any]:
-    from neurolink_ui.model_choices import CHAT_MODELS, IMAGE_MODELS
     from neurolink_ui.simulator.config import SimulatorConfig
     from neurolink_ui.simulator.runner import Simulator
 
@@ -47,20 +48,28 @@ def measure(runs: int, run_time: float, token_interval: float) -> dict[str, Any]
         "image": (
             {
                 "modality": "image",
-                "models": IMAGE_MODELS[:4],
+                "models": suggested_models("image")[:4],
                 "input_json": json.dumps({"prompt": "a lighthouse at dusk"}),
                 "api_name": "/compare",
             },
-            {"prompt": "a lighthouse at dusk", "model": IMAGE_MODELS[0], "api_name": "/image"},
+            {
+                "prompt": "a lighthouse at dusk",
+                "model": suggested_models("image")[0],
+                "api_name": "/image",
+            },
         ),
         "chat": (
             {
                 "modality": "chat",
-                "models": CHAT_MODELS[:4],
+                "models": suggested_models("chat")[:4],
                 "input_json": json.dumps({"prompt": "Tell me about lighthouses"}),
                 "api_name": "/compare",
             },
-            {"message": "Tell me about lighthouses", "model": CHAT_MODELS[0], "api_name": "/chat"},
+            {
+                "message": "Tell me about lighthouses",
+                "model": suggested_models("chat")[0],
+                "api_name": "/chat",
+            },
         ),
     }
     results: dict[str, Any] = {}

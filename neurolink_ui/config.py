@@ -7,18 +7,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from . import model_choices
 from .catalog import default_model
 from .env import env_number
+from .modalities.registry import get_modality, modalities
 from .quota.settings import QuotaSettings, default_data_dir
 
 DEFAULT_BASE_URL = "https://api.replicate.com"
 # Each panel's default: a confirmed model of the catalogue (evidence in neurolink_ui/catalog/models).
-DEFAULT_CHAT_MODEL = default_model("chat")
-DEFAULT_IMAGE_MODEL = default_model("image")
-DEFAULT_VIDEO_MODEL = default_model("video")
-DEFAULT_AVATAR_MODEL = default_model("avatar")
-DEFAULT_MUSIC_MODEL = default_model("music")
 # The built-in simulator accepts any well-formed token; this one never leaves the machine.
 BUILTIN_SIMULATOR_TOKEN = "r8_builtinsimulatortoken"
 
@@ -54,11 +49,11 @@ def _int(env: Mapping[str, str], key: str, default: int, unit: str) -> int:
 class Settings:
     api_token: str | None = field(default=None, repr=False)
     base_url: str = DEFAULT_BASE_URL
-    chat_model: str = DEFAULT_CHAT_MODEL
-    image_model: str = DEFAULT_IMAGE_MODEL
-    video_model: str = DEFAULT_VIDEO_MODEL
-    avatar_model: str = DEFAULT_AVATAR_MODEL
-    music_model: str = DEFAULT_MUSIC_MODEL
+    chat_model: str = default_model("chat")
+    image_model: str = default_model("image")
+    video_model: str = default_model("video")
+    avatar_model: str = default_model("avatar")
+    music_model: str = default_model("music")
     poll_cap: float = 300.0  # seconds a prediction may run before we cancel it
     max_output_files: int = 16  # files downloaded per prediction; the rest are shown as links
     max_output_mb: float = 512.0  # MB downloaded per prediction
@@ -76,6 +71,18 @@ class Settings:
     result_ttl: float = 7 * 86400.0  # seconds a result is kept; 0 keeps results for good
     results_disk_mb: float = 10240.0  # MB of kept result files in all; the oldest go first
     sharing: bool = True  # "Share" links (NEUROLINK_SHARING=off refuses them)
+
+    def model_for(self, modality: str) -> str:
+        """A modality's default model: the configured one (REPLICATE_MODEL, NEUROLINK_*_MODEL)
+        for the built-in five, else the first the modality suggests."""
+        configured = {
+            "chat": self.chat_model,
+            "image": self.image_model,
+            "video": self.video_model,
+            "avatar": self.avatar_model,
+            "music": self.music_model,
+        }.get(modality)
+        return configured or get_modality(modality).suggested_models()[0]
 
     @property
     def max_output_bytes(self) -> int:
@@ -95,11 +102,11 @@ class Settings:
         settings = cls(
             api_token=(env.get("REPLICATE_API_TOKEN") or "").strip() or None,
             base_url=(env.get("REPLICATE_BASE_URL") or DEFAULT_BASE_URL).strip().rstrip("/"),
-            chat_model=env.get("REPLICATE_MODEL") or DEFAULT_CHAT_MODEL,
-            image_model=env.get("REPLICATE_IMAGE_MODEL") or DEFAULT_IMAGE_MODEL,
-            video_model=env.get("REPLICATE_VIDEO_MODEL") or DEFAULT_VIDEO_MODEL,
-            avatar_model=env.get("REPLICATE_AVATAR_MODEL") or DEFAULT_AVATAR_MODEL,
-            music_model=env.get("REPLICATE_MUSIC_MODEL") or DEFAULT_MUSIC_MODEL,
+            chat_model=env.get("REPLICATE_MODEL") or default_model("chat"),
+            image_model=env.get("REPLICATE_IMAGE_MODEL") or default_model("image"),
+            video_model=env.get("REPLICATE_VIDEO_MODEL") or default_model("video"),
+            avatar_model=env.get("REPLICATE_AVATAR_MODEL") or default_model("avatar"),
+            music_model=env.get("REPLICATE_MUSIC_MODEL") or default_model("music"),
             poll_cap=_float(env, "REPLICATE_POLL_CAP", 300.0),
             max_output_files=_int(env, "NEUROLINK_MAX_FILES_PER_PREDICTION", 16, "files"),
             max_output_mb=_float(env, "NEUROLINK_MAX_MB_PER_PREDICTION", 512.0, "MB"),
@@ -123,11 +130,8 @@ def suggested_by_panel(settings: Settings) -> dict[str, list[str]]:
     """Each panel's picker: its configured default, then its suggestions (the default allow-list
     of guarded demo mode). Here, beside Settings, so quota.settings never imports config."""
     panels = {
-        "chat": [settings.chat_model, *model_choices.CHAT_MODELS],
-        "image": [settings.image_model, *model_choices.IMAGE_MODELS],
-        "video": [settings.video_model, *model_choices.VIDEO_MODELS],
-        "avatar": [settings.avatar_model, *model_choices.AVATAR_MODELS],
-        "music": [settings.music_model, *model_choices.MUSIC_MODELS],
+        modality.name: [settings.model_for(modality.name), *modality.suggested_models()]
+        for modality in modalities()
     }
     # Explore may run, on the owner's token, what any panel may (more: NEUROLINK_ALLOWED_MODELS).
     return {**panels, "explore": [model for models in panels.values() for model in models]}

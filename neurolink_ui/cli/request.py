@@ -12,7 +12,6 @@ from PIL import Image
 from ..config import Settings
 from ..modalities.common import InputProblem, MappedInput
 from ..modalities.spec import ModalityValues
-from ..model_choices import IMAGE_MODELS
 from ..replicate.schema import InputSchema, ModelInfo
 from .parser import MODE_FLAGS, TEXT_MODE, OutputMode, UsageError, modality_of
 
@@ -42,7 +41,9 @@ def decide_mode(args: argparse.Namespace) -> OutputMode:
         return args.output_mode
     if args.image_output is not None:
         return "image"
-    if args.model and _slug(args.model) in {_slug(m) for m in IMAGE_MODELS}:
+    if args.model and _slug(args.model) in {
+        _slug(m) for m in modality_of("image").suggested_models()
+    }:
         return "image"
     return "text"
 

@@ -15,7 +15,7 @@ from test_browser import SCREENSHOTS
 from test_browser import browser as chromium  # noqa: F401  (its Chromium, as a fixture)
 from test_browser_layout import goto_tab
 
-from neurolink_ui.model_choices import CHAT_MODELS, IMAGE_MODELS
+from neurolink_ui.catalog import suggested_models
 from neurolink_ui.simulator.config import Fault
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -94,11 +94,11 @@ def test_three_image_models_with_one_failing_cell(app_url: str, chromium, simula
     their images, times and warm start; Pick marks one; History has the two results."""
     from playwright.sync_api import expect
 
-    failing = IMAGE_MODELS[1]
+    failing = suggested_models("image")[1]
     _refuse_creates(simulator, failing)
     page = _open_compare(chromium, app_url, DESKTOP)
     _run_image_compare(page)
-    for index, model in enumerate(IMAGE_MODELS[:3]):  # the Image suggestions, in order
+    for index, model in enumerate(suggested_models("image")[:3]):  # the Image suggestions, in order
         expect(_cell(page, index).get_by_role("heading", name=model)).to_be_visible()
     for index in (0, 2):
         cell = _cell(page, index)
@@ -167,7 +167,9 @@ def test_blind_chat_compare_stop_one_cell_the_other_finishes(
     expect(second.get_by_text("Done with")).to_be_visible(timeout=90_000)
     # Blind: no model's name anywhere in the cells until the pick.
     cells_text = _cell(page, 0).inner_text() + second.inner_text()
-    assert not any(model.split("/")[1] in cells_text for model in CHAT_MODELS[:2]), cells_text
+    assert not any(model.split("/")[1] in cells_text for model in suggested_models("chat")[:2]), (
+        cells_text
+    )
     states = {
         s.model.slug: s.status for pid, s in simulator.predictions.items() if pid not in before
     }

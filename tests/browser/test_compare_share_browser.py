@@ -14,7 +14,7 @@ from test_browser_layout import goto_tab
 from test_compare_browser import DESKTOP, _cell, _open_compare
 from test_compare_browser import app_url as compare_app  # noqa: F401  (the app, as a fixture)
 
-from neurolink_ui.model_choices import IMAGE_MODELS
+from neurolink_ui.catalog import suggested_models
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -49,7 +49,7 @@ def test_share_a_comparison_and_remix_it(compare_app: str, chromium) -> None:  #
     shared = chromium.new_page(viewport=DESKTOP)
     shared.goto(link, wait_until="load")
     expect(shared.get_by_role("heading", name="🔗 Shared comparison")).to_be_visible(timeout=30_000)
-    for model in IMAGE_MODELS[:3]:
+    for model in suggested_models("image")[:3]:
         expect(shared.get_by_text(model).first).to_be_visible()
     gallery_images = shared.locator(".nl-gallery img")
     expect(gallery_images).to_have_count(3, timeout=15_000)
@@ -66,7 +66,7 @@ def test_share_a_comparison_and_remix_it(compare_app: str, chromium) -> None:  #
     prompt = shared.get_by_role("textbox", name="Prompt (the same for every model)")
     expect(prompt).to_have_value(PROMPT)
     expect(shared.get_by_role("slider", name="Tempo (BPM)")).to_be_hidden()
-    for model in IMAGE_MODELS[:3]:
+    for model in suggested_models("image")[:3]:
         expect(shared.get_by_text(model, exact=True).first).to_be_visible()
     shared.screenshot(path=SCREENSHOTS / "compare-remixed.png", full_page=True)
     shared.close()

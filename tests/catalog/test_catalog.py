@@ -12,7 +12,6 @@ import httpx
 import pytest
 from helpers import REPO
 
-from neurolink_ui import config, model_choices
 from neurolink_ui.catalog import (
     PANELS,
     CatalogModel,
@@ -82,17 +81,17 @@ def test_each_file_keeps_the_shared_contract(model: CatalogModel) -> None:
 
 
 def test_panel_defaults_are_the_evidenced_live_models() -> None:
-    assert config.DEFAULT_CHAT_MODEL == "meta/meta-llama-3-70b-instruct"
-    assert config.DEFAULT_IMAGE_MODEL == "black-forest-labs/flux-1.1-pro"
-    assert config.DEFAULT_VIDEO_MODEL == "wan-video/wan-2.2-i2v-fast"
-    assert config.DEFAULT_AVATAR_MODEL == "douwantech/musetalk"
-    assert config.DEFAULT_MUSIC_MODEL == "meta/musicgen"
+    assert default_model("chat") == "meta/meta-llama-3-70b-instruct"
+    assert default_model("image") == "black-forest-labs/flux-1.1-pro"
+    assert default_model("video") == "wan-video/wan-2.2-i2v-fast"
+    assert default_model("avatar") == "douwantech/musetalk"
+    assert default_model("music") == "meta/musicgen"
     choices = {
-        "chat": model_choices.CHAT_MODELS,
-        "image": model_choices.IMAGE_MODELS,
-        "video": model_choices.VIDEO_MODELS,
-        "avatar": model_choices.AVATAR_MODELS,
-        "music": model_choices.MUSIC_MODELS,
+        "chat": suggested_models("chat"),
+        "image": suggested_models("image"),
+        "video": suggested_models("video"),
+        "avatar": suggested_models("avatar"),
+        "music": suggested_models("music"),
     }
     for panel, listed in choices.items():
         assert listed[0] == default_model(panel)  # type: ignore[arg-type]
@@ -102,7 +101,7 @@ def test_panel_defaults_are_the_evidenced_live_models() -> None:
             entry = catalog_model(ref)
             assert entry is not None and entry.panel == panel and entry.confirmed, ref
     # the video default takes the panel's start frame
-    video = catalog_model(config.DEFAULT_VIDEO_MODEL)
+    video = catalog_model(default_model("video"))
     assert (
         video is not None
         and "image" in video.openapi_schema["components"]["schemas"]["Input"]["required"]

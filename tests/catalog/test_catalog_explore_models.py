@@ -20,13 +20,6 @@ from neurolink_ui.catalog import (
     load_catalog,
     suggested_models,
 )
-from neurolink_ui.model_choices import (
-    AVATAR_MODELS,
-    CHAT_MODELS,
-    IMAGE_MODELS,
-    MUSIC_MODELS,
-    VIDEO_MODELS,
-)
 from neurolink_ui.pipeline import RunResult, run_model
 from neurolink_ui.replicate import ModelRef, ReplicateClient
 from neurolink_ui.simulator.generators import generator_for
@@ -45,7 +38,13 @@ def test_the_explore_models_are_evidenced_and_offered_by_no_panel(ref: str) -> N
     assert any("@" in e.source and ":" in e.source for e in model.evidence)  # repo@commit:path
     assert model.default_example is not None
     offered = {r for panel in PANELS if panel != "other" for r in suggested_models(panel)}
-    offered |= {*CHAT_MODELS, *IMAGE_MODELS, *VIDEO_MODELS, *AVATAR_MODELS, *MUSIC_MODELS}
+    offered |= {
+        *suggested_models("chat"),
+        *suggested_models("image"),
+        *suggested_models("video"),
+        *suggested_models("avatar"),
+        *suggested_models("music"),
+    }
     assert ref not in offered
     assert any(ref in c.models for c in collections())
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import gradio as gr
 
+from ...catalog import default_model
 from ...examples import write_avatar_example
 from ...modalities.avatar import (
     AUDIO_NAMES,
@@ -17,7 +18,6 @@ from ...modalities.avatar import (
 from ...modalities.builtin import AVATAR
 from ...modalities.common import InputProblem
 from ...modalities.spec import ModalityValues
-from ...model_choices import AVATAR_MODELS
 from ..common import (
     MediaPanel,
     PanelHandler,
@@ -44,7 +44,7 @@ def make_avatar_handler(ctx: AppContext) -> PanelHandler:
     async def avatar(
         portrait: str | None,
         audio: str | None,
-        model: str = AVATAR_MODELS[0],
+        model: str = default_model("avatar"),
         advanced: str = "{}",
         session_token: str | None = None,
         generations: HistoryLog | None = None,
@@ -86,7 +86,7 @@ def build_panel(
                     type="filepath",
                     min_width=200,
                 )
-            model = model_picker("Model", ctx.settings.avatar_model, AVATAR_MODELS)
+            model = model_picker("Model", ctx.settings.avatar_model, AVATAR.suggested_models())
             run, stop = run_buttons("Animate")
             example_portrait, example_audio = write_avatar_example(ctx.outputs_dir / "examples")
             gr.Examples(

@@ -8,6 +8,7 @@ from typing import Any
 
 import gradio as gr
 
+from ...catalog import default_model
 from ...limits import check_chat_history, check_number, check_text
 from ...modalities.builtin import CHAT, MODEL_DEFAULT_TOKENS
 from ...modalities.chat import (
@@ -19,7 +20,6 @@ from ...modalities.chat import (
 )
 from ...modalities.common import InputProblem
 from ...modalities.spec import ModalityValues
-from ...model_choices import CHAT_MODELS
 from ...runs import (
     RunFailed,
     RunFinished,
@@ -66,7 +66,7 @@ def make_chat_handler(ctx: AppContext) -> ChatHandler:
         message: str,
         history: list[dict[str, Any]] | None = None,
         system_prompt: str = DEFAULT_SYSTEM_PROMPT,
-        model: str = CHAT_MODELS[0],
+        model: str = default_model("chat"),
         max_tokens: float = MODEL_DEFAULT_TOKENS,
         temperature: float = 0.6,
         advanced: str = "{}",
@@ -198,7 +198,7 @@ def build_panel(
             status = gr.Markdown(elem_classes=["nl-status"])
         with gr.Column(scale=2):
             model = gr.Dropdown(
-                choices=list(dict.fromkeys([ctx.settings.chat_model, *CHAT_MODELS])),
+                choices=list(dict.fromkeys([ctx.settings.chat_model, *CHAT.suggested_models()])),
                 value=ctx.settings.chat_model,
                 label="Model",
                 allow_custom_value=True,

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import gradio as gr
 
+from ...catalog import default_model
 from ...modalities.builtin import IMAGE
 from ...modalities.image import (
     ASPECT_RATIOS,
@@ -16,7 +17,6 @@ from ...modalities.image import (
     filled_fields,
 )
 from ...modalities.spec import ModalityValues
-from ...model_choices import IMAGE_MODELS
 from ..common import (
     MediaPanel,
     PanelHandler,
@@ -54,7 +54,7 @@ def make_image_handler(ctx: AppContext) -> PanelHandler:
     @reports_errors(media_failed(panel.outputs))
     async def image(
         prompt: str,
-        model: str = IMAGE_MODELS[0],
+        model: str = default_model("image"),
         aspect_ratio: str = AUTO_RATIO,
         seed: float | None = -1,
         num_outputs: float = 1,
@@ -96,7 +96,7 @@ def build_panel(
                 placeholder="Describe the image you want, or pick an example below",
                 lines=3,
             )
-            model = model_picker("Model", ctx.settings.image_model, IMAGE_MODELS)
+            model = model_picker("Model", ctx.settings.image_model, IMAGE.suggested_models())
             run, stop = run_buttons("Generate")
             example_prompts(ctx, "image", model, session, prompt)
             with gr.Row():

@@ -6,10 +6,10 @@ from collections.abc import AsyncGenerator
 
 import gradio as gr
 
+from ...catalog import default_model
 from ...modalities.builtin import MUSIC
 from ...modalities.music import DURATION_NAMES, TEMPO_NAMES, filled_fields
 from ...modalities.spec import ModalityValues
-from ...model_choices import MUSIC_MODELS
 from ..common import (
     MediaPanel,
     PanelHandler,
@@ -47,7 +47,7 @@ def make_music_handler(ctx: AppContext) -> PanelHandler:
         tempo: float = 90,
         model_version: str = "stereo-large",
         output_format: str = "mp3",
-        model: str = MUSIC_MODELS[0],
+        model: str = default_model("music"),
         advanced: str = "{}",
         session_token: str | None = None,
         generations: HistoryLog | None = None,
@@ -94,7 +94,7 @@ def build_panel(
                     MODEL_VERSIONS, value="stereo-large", label="Model version"
                 )
                 output_format = gr.Radio(["mp3", "wav"], value="mp3", label="Format")
-            model = model_picker("Model", ctx.settings.music_model, MUSIC_MODELS)
+            model = model_picker("Model", ctx.settings.music_model, MUSIC.suggested_models())
             run, stop = run_buttons("Compose")
             example_prompts(ctx, "music", model, session, prompt)
             preset = gr.State(None)  # Remix's values for the Advanced form

@@ -8,6 +8,7 @@ from typing import Any
 
 import gradio as gr
 
+from ...catalog import default_model
 from ...modalities.builtin import VIDEO, VIDEO_ASPECT_RATIOS
 from ...modalities.generic import file_category
 from ...modalities.spec import ModalityValues
@@ -16,7 +17,6 @@ from ...modalities.video import (
     START_IMAGE_NAMES,
     filled_fields,
 )
-from ...model_choices import VIDEO_MODELS
 from ...pipeline import RunResult
 from ...replicate.schema import ModelInfo
 from ..common import (
@@ -67,7 +67,7 @@ def make_video_handler(ctx: AppContext) -> PanelHandler:
     async def video(
         prompt: str,
         start_image: str | None = None,
-        model: str = VIDEO_MODELS[0],
+        model: str = default_model("video"),
         length: float = 4,
         aspect_ratio: str = "16:9",
         advanced: str = "{}",
@@ -105,7 +105,7 @@ def build_panel(
                 label="Prompt", placeholder="Describe the motion, or pick an example below", lines=2
             )
             start_image = ImageInput(label="Start frame", type="filepath", height=200)
-            model = model_picker("Model", ctx.settings.video_model, VIDEO_MODELS)
+            model = model_picker("Model", ctx.settings.video_model, VIDEO.suggested_models())
             run, stop = run_buttons("Generate video")
             example_prompts(ctx, "video", model, session, prompt)
             with gr.Row():

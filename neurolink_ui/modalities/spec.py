@@ -72,6 +72,13 @@ class Modality:
     def control_defaults(self) -> dict[str, str | float]:
         return {control.name: control.default for control in self.controls}
 
+    def control(self, name: str) -> Control:
+        """The main control called `name` (its label, default, bounds and choices)."""
+        found = next((control for control in self.controls if control.name == name), None)
+        if found is None:
+            raise LookupError(f"{self.name} has no control {name!r}")
+        return found
+
     def check_uploads(
         self, image: str | Path | None, audio: str | Path | None, where: str = "panel"
     ) -> None:

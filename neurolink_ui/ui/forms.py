@@ -19,10 +19,12 @@ from ..examples import MAX_EXAMPLES, Panel, panel_examples
 from ..limits import check_number, check_values, parse_json_object
 from ..modalities.common import InputProblem
 from ..modalities.forms import FormField, collect_advanced, form_fields
+from ..modalities.spec import Control
 from ..replicate.errors import ReplicateError
 from ..replicate.schema import InputSchema
 from ..replicate.types import ModelRef
 from .common import refuse, user_errors
+from .components import NumberInput
 from .context import AppContext
 from .events import RENDER_ONE_AT_A_TIME
 
@@ -355,3 +357,35 @@ def run_buttons(label: str) -> tuple[gr.Button, gr.Button]:
         run = gr.Button(label, variant="primary", scale=2, min_width=100)
         stop = gr.Button("Stop", variant="stop", scale=1, min_width=80)
     return run, stop
+
+
+def control_component(control: Control, **layout: Any) -> gr.components.Component:
+    """A modality's main control as a component (its label, default, bounds and choices, from
+    the registry), with `layout` (scale, min_width…): the panels and Compare draw the same one."""
+    number = control.default if isinstance(control.default, int | float) else None
+    if control.kind == "slider":
+        return gr.Slider(
+            control.minimum or 0,
+            control.maximum or 100,
+            value=number,
+            step=control.step,
+            label=control.label,
+            **layout,
+        )
+    if control.kind == "number":
+        whole = isinstance(control.default, int)
+        return NumberInput(
+            label=control.label,
+            value=number,
+            precision=0 if whole else None,
+            minimum=control.minimum,
+            maximum=control.maximum,
+            **layout,
+        )
+    if control.kind == "dropdown":
+        return gr.Dropdown(
+            list(control.choices), value=control.default, label=control.label, **layout
+        )
+    if control.kind == "radio":
+        return gr.Radio(list(control.choices), value=control.default, label=control.label, **layout)
+    return gr.Textbox(value=str(control.default), label=control.label, **layout)

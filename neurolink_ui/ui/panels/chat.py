@@ -51,7 +51,7 @@ from ..common import (
 from ..components import ImageInput, chat_history_input
 from ..context import AppContext
 from ..events import EVENT_CONCURRENCY
-from ..forms import advanced_form, example_prompts, parse_advanced
+from ..forms import advanced_form, control_component, example_prompts, parse_advanced
 from ..history_log import HistoryHandles, HistoryLog, refresh_after
 from ..live import LiveRuns, runs_live, wire_stop
 from ..remix import RemixTarget
@@ -207,17 +207,9 @@ def build_panel(
             example_prompts(
                 ctx, "chat", model, session, message, "Examples: click one to fill the message"
             )
-            system_prompt = gr.Textbox(
-                value=DEFAULT_SYSTEM_PROMPT, label="System prompt", lines=3, max_lines=10
-            )
-            max_tokens = gr.Slider(
-                MODEL_DEFAULT_TOKENS,
-                16384,
-                value=MODEL_DEFAULT_TOKENS,
-                step=16,
-                label="Max tokens (0 = the model's default)",
-            )
-            temperature = gr.Slider(0.0, 2.0, value=0.6, step=0.05, label="Temperature")
+            system_prompt = control_component(CHAT.control("system_prompt"), lines=3, max_lines=10)
+            max_tokens = control_component(CHAT.control("max_tokens"))
+            temperature = control_component(CHAT.control("temperature"))
             preset = gr.State(None)  # Remix's values for the Advanced form
             advanced = advanced_form(ctx, model, session, filled_fields, preset)
 

@@ -39,12 +39,12 @@ from ...comparison import (
 )
 from ...modalities.common import InputProblem
 from ...modalities.registry import get_modality, modalities
-from ...modalities.spec import Control
 from ...replicate.errors import ReplicateError
 from ...results import NewResult, StoredResult
 from ..common import caller_of, error_markdown
 from ..components import ImageInput
 from ..context import AppContext
+from ..forms import control_component
 from ..history_log import HistoryHandles, HistoryLog, app_url, refresh_after, share_url
 from ..live import LiveRuns, live_run, wire_stop
 from ..remix import kept_input_file
@@ -113,33 +113,6 @@ def modality_view(key: str) -> dict[str, Any]:
         "image": gr.update(visible=image is not None, label=(image or "image").capitalize()),
         "audio": gr.update(visible=audio is not None, label=(audio or "audio").capitalize()),
     }
-
-
-def control_component(control: Control) -> gr.components.Component:
-    """A modality's main control as its Compare component (its label, default and bounds)."""
-    number = control.default if isinstance(control.default, int | float) else None
-    if control.kind == "slider":
-        return gr.Slider(
-            control.minimum or 0,
-            control.maximum or 100,
-            value=number,
-            step=control.step,
-            label=control.label,
-        )
-    if control.kind == "number":
-        whole = isinstance(control.default, int)
-        return gr.Number(
-            label=control.label,
-            value=number,
-            precision=0 if whole else None,
-            minimum=control.minimum,
-            maximum=control.maximum,
-        )
-    if control.kind == "dropdown":
-        return gr.Dropdown(list(control.choices), value=control.default, label=control.label)
-    if control.kind == "radio":
-        return gr.Radio(list(control.choices), value=control.default, label=control.label)
-    return gr.Textbox(value=str(control.default), label=control.label)
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,6 @@ import gradio as gr
 from ...catalog import default_model
 from ...modalities.builtin import IMAGE
 from ...modalities.image import (
-    ASPECT_RATIOS,
     AUTO_RATIO,
     COUNT_FIELD_NAMES,
     IMAGE_FIELD_NAMES,
@@ -28,11 +27,12 @@ from ..common import (
     reports_errors,
     wire_media_run,
 )
-from ..components import GalleryOutput, ImageInput, NumberInput
+from ..components import GalleryOutput, ImageInput
 from ..context import AppContext
 from ..forms import (
     advanced_form,
     check_numbers,
+    control_component,
     example_prompts,
     model_picker,
     parse_advanced,
@@ -41,9 +41,6 @@ from ..forms import (
 from ..history_log import HistoryHandles, HistoryLog
 from ..live import LiveRuns
 from ..remix import RemixTarget
-
-# "Auto": no ratio picked — the input image's shape when there is one, else the model's default.
-RATIO_CHOICES = [("Auto (as input image)", AUTO_RATIO), *((r, r) for r in ASPECT_RATIOS)]
 
 
 def make_image_handler(ctx: AppContext) -> PanelHandler:
@@ -101,13 +98,11 @@ def build_panel(
             example_prompts(ctx, "image", model, session, prompt)
             with gr.Row():
                 # Wide enough for "Auto (as input image)"; the row wraps where it cannot be.
-                aspect_ratio = gr.Dropdown(
-                    RATIO_CHOICES, value=AUTO_RATIO, label="Aspect ratio", scale=2, min_width=240
+                aspect_ratio = control_component(
+                    IMAGE.control("aspect_ratio"), scale=2, min_width=240
                 )
-                seed = NumberInput(
-                    label="Seed (-1 = random)", precision=0, value=-1, minimum=-1, min_width=110
-                )
-                num_outputs = gr.Slider(1, 4, value=1, step=1, label="Images", min_width=140)
+                seed = control_component(IMAGE.control("seed"), min_width=110)
+                num_outputs = control_component(IMAGE.control("num_outputs"), min_width=140)
             input_image = ImageInput(
                 label="Input image (optional, image-to-image)", type="filepath", height=180
             )

@@ -25,6 +25,7 @@ from ..context import AppContext
 from ..forms import (
     advanced_form,
     check_numbers,
+    control_component,
     example_prompts,
     model_picker,
     parse_advanced,
@@ -33,8 +34,6 @@ from ..forms import (
 from ..history_log import HistoryHandles, HistoryLog
 from ..live import LiveRuns
 from ..remix import RemixTarget
-
-MODEL_VERSIONS = ["stereo-melody-large", "stereo-large", "melody-large", "large"]
 
 
 def make_music_handler(ctx: AppContext) -> PanelHandler:
@@ -87,13 +86,11 @@ def build_panel(
                 label="Prompt", placeholder="Describe the music, or pick an example below", lines=2
             )
             with gr.Row():
-                duration = gr.Slider(1, 30, value=8, step=1, label="Duration (seconds)")
-                tempo = gr.Slider(40, 200, value=90, step=1, label="Tempo (BPM)")
+                duration = control_component(MUSIC.control("duration"))
+                tempo = control_component(MUSIC.control("tempo"))
             with gr.Row():
-                model_version = gr.Dropdown(
-                    MODEL_VERSIONS, value="stereo-large", label="Model version"
-                )
-                output_format = gr.Radio(["mp3", "wav"], value="mp3", label="Format")
+                model_version = control_component(MUSIC.control("model_version"))
+                output_format = control_component(MUSIC.control("output_format"))
             model = model_picker("Model", ctx.settings.music_model, MUSIC.suggested_models())
             run, stop = run_buttons("Compose")
             example_prompts(ctx, "music", model, session, prompt)

@@ -9,7 +9,7 @@ from typing import Any
 import gradio as gr
 
 from ...catalog import default_model
-from ...modalities.builtin import VIDEO, VIDEO_ASPECT_RATIOS
+from ...modalities.builtin import VIDEO
 from ...modalities.generic import file_category
 from ...modalities.spec import ModalityValues
 from ...modalities.video import (
@@ -35,6 +35,7 @@ from ..context import AppContext
 from ..forms import (
     advanced_form,
     check_numbers,
+    control_component,
     example_prompts,
     model_picker,
     parse_advanced,
@@ -109,8 +110,8 @@ def build_panel(
             run, stop = run_buttons("Generate video")
             example_prompts(ctx, "video", model, session, prompt)
             with gr.Row():
-                length = gr.Slider(1, 10, value=4, step=1, label="Length (seconds)")
-                aspect_ratio = gr.Dropdown(VIDEO_ASPECT_RATIOS, value="16:9", label="Aspect ratio")
+                length = control_component(VIDEO.control("length"))
+                aspect_ratio = control_component(VIDEO.control("aspect_ratio"))
             preset = gr.State(None)  # Remix's values for the Advanced form
             advanced = advanced_form(ctx, model, session, filled_fields, preset)
         with gr.Column(scale=3):

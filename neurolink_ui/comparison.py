@@ -245,7 +245,6 @@ class CellView:
     starting_time: float | None = None
     cold_boot: bool | None = None
     on_replicate: bool = False
-    cancel_sent: bool = False  # Stop came before the prediction had an id; canceled since
 
     @property
     def label(self) -> str:

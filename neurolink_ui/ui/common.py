@@ -18,10 +18,9 @@ from ..limits import check_text
 from ..modalities.common import InputProblem, MappedInput, open_image
 from ..modalities.spec import Modality, ModalityValues
 from ..pipeline import RunResult
-from ..replicate.errors import PredictionCanceledError, ReplicateError
+from ..replicate.errors import ReplicateError
 from ..replicate.outputs import RunOutput
 from ..replicate.schema import ModelInfo
-from ..replicate.types import Prediction
 from ..runs import (
     Caller,
     LiveRuns,
@@ -64,23 +63,6 @@ def user_errors() -> Iterator[None]:
         yield
     except (ReplicateError, InputProblem) as exc:
         raise refuse(str(exc), title=getattr(exc, "title", "Invalid input")) from None
-
-
-@dataclass
-class Stopped:
-    """Set when the prediction ended canceled (the Stop button's cancel got there first)."""
-
-    prediction: Prediction | None = None
-
-
-@contextmanager
-def stopped_at_replicate() -> Iterator[Stopped]:
-    """A canceled prediction is a Stop, not an error: the caller keeps what it has shown."""
-    stopped = Stopped()
-    try:
-        yield stopped
-    except PredictionCanceledError as exc:
-        stopped.prediction = exc.prediction or Prediction(id="", status="canceled")
 
 
 def error_markdown(message: str) -> str:

@@ -194,9 +194,7 @@ async def test_one_address_has_a_bounded_share_of_the_queue(
         await until(lambda: refused in another.errors, 30, "the refusal")
         assert "Your address already has 6 requests" in another.errors[refused]
         held_history.set()
-        await until(
-            lambda: all(len(v.completed) == 2 for v in visitors), 60, "the renders drain"
-        )
+        await until(lambda: all(len(v.completed) == 2 for v in visitors), 60, "the renders drain")
         assert not any(v.errors for v in visitors)
         for visitor in [*visitors, another]:
             await visitor.close()

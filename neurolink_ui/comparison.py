@@ -271,7 +271,7 @@ class CellView:
         elif isinstance(event, RunStopped):
             self.stop(event.prediction)
         elif isinstance(event, RunFailed):
-            self.fail(event.message, "refused" if event.reason == "quota" else "failed")
+            self.fail(event.message, "refused" if event.stays else "failed")
 
     def finish(self, event: RunResult) -> None:
         self.state = "done"

@@ -112,6 +112,9 @@ class Caller:
     visitor: Visitor | None = None
     results: ResultSink | None = None
     live: LiveRuns | None = None
+    # Set when the caller signed in with their own token and it is gone (their session state
+    # was dropped): the run is refused with this message, never moved onto the owner's token.
+    token_lost: str | None = None
 
 
 def _download_budget(host: RunHost, session_hash: str | None) -> int | None:
@@ -167,6 +170,9 @@ async def run(host: RunHost, request: RunRequest, caller: Caller) -> AsyncGenera
     started = request.started if request.started is not None else time.monotonic()
     key = request.key or request.modality
     live = caller.live
+    if caller.token_lost is not None:
+        yield RunFailed("token", caller.token_lost, "Paste your token again")
+        return
     backend = host.backend(caller.session_token)
     on_replicate = backend.on_replicate
     visitor: Visitor | None = None

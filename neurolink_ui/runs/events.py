@@ -22,8 +22,10 @@ from ..results import NewResult
 # - "quota": guarded demo mode refused the run on the owner's token (the message says when);
 # - "budget": the output did not fit the session's disk room (the prediction itself succeeded);
 # - "replicate": Replicate (or the download of its output) failed;
-# - "busy": preparing the input took longer than its bound (a worker thread's time limit).
-FailureReason = Literal["input", "quota", "budget", "replicate", "busy"]
+# - "busy": preparing the input took longer than its bound (a worker thread's time limit);
+# - "token": the caller signed in with their own token and the server no longer holds it
+#   (nothing ran: it would otherwise have gone to the owner's token).
+FailureReason = Literal["input", "quota", "budget", "replicate", "busy", "token"]
 
 
 @dataclass(frozen=True)
@@ -87,7 +89,7 @@ class RunFailed:
     @property
     def stays(self) -> bool:
         """A refusal a person must read (a quota limit): shown until dismissed, not faded."""
-        return self.reason == "quota"
+        return self.reason in ("quota", "token")
 
 
 RunEnd = RunFinished | RunStopped | RunFailed

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
+from collections.abc import AsyncIterator, Callable
 from types import FrameType
 from typing import Any, cast
 from urllib.parse import urlsplit
@@ -15,6 +17,7 @@ from ..config import Settings
 from ..modalities.registry import modalities
 from ..runs import LiveRuns
 from .context import AppContext
+from .fairness import FairQueue, UploadLimits, install_session_store
 from .history_log import bind_history, history_state
 from .panels.compare import build_compare_panel
 from .panels.compare_api import build_compare_api
@@ -143,7 +146,26 @@ def build_app(settings: Settings | None = None, ctx: AppContext | None = None) -
 
         demo.unload(page_closed)
     demo.queue(default_concurrency_limit=None, max_size=QUEUE_MAX_SIZE)
+    # Renders take turns per session, not across all; each session's and address's share of
+    # the queue is bounded (issue 20).
+    demo._queue = FairQueue.replacing(demo._queue, ctx.fair)
     return demo
+
+
+def serving(ctx: AppContext) -> Callable[[Any], contextlib.AbstractAsyncContextManager[None]]:
+    """The server's lifespan: the bounded session store installed before the first request,
+    then the housekeeping schedule."""
+    keeping = housekeeping(ctx.outputs, ctx.sessions, ctx.results)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Any) -> AsyncIterator[None]:
+        holder = install_session_store(app, ctx.fair)
+        if holder is not None:
+            holder.on_evict = ctx.fair.forget_session
+        async with keeping(app):
+            yield
+
+    return lifespan
 
 
 def startup_message(ctx: AppContext, host: str, port: int) -> str:
@@ -190,10 +212,12 @@ def launch_options(ctx: AppContext) -> dict[str, Any]:
         "show_error": False,
         # Outputs and ended sessions are swept on a schedule; outputs are removed at shutdown.
         "app_kwargs": {
-            "lifespan": housekeeping(ctx.outputs, ctx.sessions, ctx.results),
-            # A shared result's page carries its own title and preview image.
+            "lifespan": serving(ctx),
             "middleware": [
-                Middleware(SharedPageMeta, store=ctx.results, sharing=ctx.settings.sharing)
+                # A shared result's page carries its own title and preview image.
+                Middleware(SharedPageMeta, store=ctx.results, sharing=ctx.settings.sharing),
+                # Uploads need no session: bounded per address and in total.
+                Middleware(UploadLimits, fair=ctx.fair),
             ],
         },
     }

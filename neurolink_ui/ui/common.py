@@ -43,6 +43,7 @@ from .adapters import (
 )
 from .context import AppContext
 from .events import EVENT_CONCURRENCY, Update
+from .fairness import TOKEN_LOST
 from .history_log import HistoryHandles, HistoryLog, refresh_after
 from .live import wire_stop
 from .quota import visitor_of
@@ -173,7 +174,8 @@ def caller_of(
     """Who runs it, as the run core needs to know: token, session, identity, History, Stop."""
     visitor = visitor_of(ctx, request, profile) if ctx.quota is not None else None
     session_hash = request.session_hash if request is not None else None
-    return Caller(session_token, session_hash, visitor, generations, live)
+    lost = TOKEN_LOST if ctx.own_tokens.lost(session_hash, session_token) else None
+    return Caller(session_token, session_hash, visitor, generations, live, token_lost=lost)
 
 
 def failure_error(failed: RunFailed) -> gr.Error:

@@ -11,13 +11,14 @@ import threading
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..config import BUILTIN_SIMULATOR_TOKEN, Settings
 from ..quota.guard import QuotaGuard
 from ..replicate.client import ReplicateClient
 from ..results import ResultStore
 from ..runs import Backend
+from .fairness import AnswerCache, FairHost, FairShare, OwnTokens
 from .retention import CLOSED_SESSION_GRACE, OutputStore, SessionReaper
 
 if TYPE_CHECKING:  # started only when no token is set, so imported there, not here
@@ -39,6 +40,12 @@ class AppContext:
     simulator_client: ReplicateClient | None = None
     quota: QuotaGuard | None = None  # limits on owner-paid runs (None: the owner's token is unset)
     owner_client: ReplicateClient | None = None  # owner-paid runs: Cancel-After = max seconds
+    # What one visitor may take of the server (queue, sessions, uploads, look-ups: issue 20).
+    fair: FairHost = field(default_factory=lambda: FairHost(FairShare()))
+    # Sessions that hold a visitor's own token: never moved onto the owner's when it is gone.
+    own_tokens: OwnTokens = field(default_factory=OwnTokens)
+    # Catalogue answers on the owner's token (search, collections, READMEs, examples), shared.
+    catalogue: AnswerCache[Any] = field(default_factory=lambda: AnswerCache(600.0, 512))
     _closed: bool = field(default=False, repr=False)
     _simulator_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -52,12 +59,18 @@ class AppContext:
             else Path(tempfile.mkdtemp(prefix="neurolink-results-"))
         )
         output_store = OutputStore(outputs, settings.output_ttl, settings.session_disk_bytes)
+        share = FairShare.from_env()
+        fair = FairHost(share, proxy_hops=settings.quota.proxy_hops)
         ctx = cls(
             settings=settings,
             client=ReplicateClient.from_settings(settings),
             outputs=output_store,
             sessions=SessionReaper(
-                settings.session_ttl, grace=min(CLOSED_SESSION_GRACE, settings.session_ttl)
+                settings.session_ttl,
+                grace=min(CLOSED_SESSION_GRACE, settings.session_ttl),
+                pageless_ttl=min(share.pageless_ttl, settings.session_ttl),
+                has_page=fair.has_page,
+                on_release=fair.forget_session,
             ),
             results=ResultStore(
                 results_root,
@@ -66,6 +79,9 @@ class AppContext:
                 temporary=data_dir is None,
                 on_remove=output_store.forget,  # a deleted result's outputs and cached copies
             ),
+            fair=fair,
+            own_tokens=OwnTokens(ttl=max(settings.session_ttl, 7 * 86400.0)),
+            catalogue=AnswerCache(share.cache_seconds, share.cache_entries),
         )
         limits = settings.quota
         if settings.api_token and limits.enabled:

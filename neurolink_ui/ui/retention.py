@@ -241,6 +241,10 @@ class SessionReaper:
     idle_ttl: float
     grace: float = CLOSED_SESSION_GRACE
     closed: dict[str, datetime] = field(default_factory=dict)  # session id → when its page went
+    # Sessions that never loaded the page (API clients, throwaway ids) go once idle this long.
+    pageless_ttl: float | None = None
+    has_page: Callable[[str], bool] | None = None
+    on_release: Callable[[str], None] | None = None
 
     def page_closed(self, session_hash: str | None) -> None:
         if session_hash:
@@ -261,9 +265,18 @@ class SessionReaper:
                 gone.append(session_hash)
         idle_cutoff = now - timedelta(seconds=self.idle_ttl)
         gone += [sid for sid, used in list(holder.time_last_used.items()) if used < idle_cutoff]
+        if self.pageless_ttl is not None and self.has_page is not None:
+            pageless_cutoff = now - timedelta(seconds=self.pageless_ttl)
+            gone += [
+                sid
+                for sid, used in list(holder.time_last_used.items())
+                if used < pageless_cutoff and not self.has_page(sid)
+            ]
         released = 0
         for session_hash in dict.fromkeys(gone):
             self.closed.pop(session_hash, None)
+            if self.on_release is not None:
+                self.on_release(session_hash)
             if session_hash not in holder.session_data:
                 continue
             try:
@@ -289,7 +302,14 @@ def sweep_interval(
     result_ttl = results.ttl if results is not None and results.ttl > 0 else SWEEP_EVERY_MAX
     return max(
         1.0,
-        min(SWEEP_EVERY_MAX, store.ttl / 4, reaper.grace / 2, reaper.idle_ttl / 4, result_ttl / 4),
+        min(
+            SWEEP_EVERY_MAX,
+            store.ttl / 4,
+            reaper.grace / 2,
+            reaper.idle_ttl / 4,
+            (reaper.pageless_ttl or SWEEP_EVERY_MAX) / 4,
+            result_ttl / 4,
+        ),
     )
 
 

@@ -46,6 +46,10 @@ def remembered_token(stored: Any) -> str | None:
     return token if isinstance(token, str) and token.strip() else None
 
 
+def _session_of(request: gr.Request | None) -> str | None:
+    return request.session_hash if request is not None else None
+
+
 SessionHandlers = tuple[
     Callable[..., Awaitable[Any]], Callable[..., Awaitable[Any]], Callable[..., Any]
 ]
@@ -53,7 +57,9 @@ SessionHandlers = tuple[
 
 
 def make_session_handlers(ctx: AppContext) -> SessionHandlers:
-    async def sign_in(token: str, remember: bool = False) -> tuple[str | None, str, str, dict, str]:
+    async def sign_in(
+        token: str, remember: bool = False, request: gr.Request | None = None
+    ) -> tuple[str | None, str, str, dict, str]:
         """Check a pasted token with Replicate and keep it for this session."""
         token = (token or "").strip()
         if not token:
@@ -62,6 +68,9 @@ def make_session_handlers(ctx: AppContext) -> SessionHandlers:
             account = await ctx.client.get_account(token=token)
         except ReplicateError as exc:
             raise refuse(plain_text(str(exc)), title=exc.title) from None
+        # Remembered apart from the session's state: a run of this session that arrives
+        # without the token is refused rather than paid by the owner (issue 20, item 2).
+        ctx.own_tokens.signed_in(_session_of(request))
         kept = {"token": token} if remember else FORGOTTEN
         where = " and remembered in this browser" if remember else " for this session"
         return (
@@ -72,7 +81,9 @@ def make_session_handlers(ctx: AppContext) -> SessionHandlers:
             banner_markdown(ctx, account.username),
         )
 
-    async def restore(stored: Any) -> tuple[str | None, str, str]:
+    async def restore(
+        stored: Any, request: gr.Request | None = None
+    ) -> tuple[str | None, str, str]:
         token = remembered_token(stored)
         if token is None:
             return None, "", banner_markdown(ctx)
@@ -80,13 +91,15 @@ def make_session_handlers(ctx: AppContext) -> SessionHandlers:
             account = await ctx.client.get_account(token=token)
         except ReplicateError as exc:
             return None, f"⚠️ The remembered token no longer works: {exc}", banner_markdown(ctx)
+        ctx.own_tokens.signed_in(_session_of(request))
         return (
             token,
             f"✅ Signed in as **{account.username}** (remembered in this browser).",
             banner_markdown(ctx, account.username),
         )
 
-    def forget() -> tuple[None, str, dict, str, str]:
+    def forget(request: gr.Request | None = None) -> tuple[None, str, dict, str, str]:
+        ctx.own_tokens.signed_out(_session_of(request))
         signed_out = "Signed out: this session uses the default backend again."
         return None, signed_out, FORGOTTEN, "", banner_markdown(ctx)
 

@@ -8,12 +8,13 @@ import asyncio
 import functools
 import html
 import json
-from collections.abc import AsyncGenerator, Callable, Mapping
+from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import gradio as gr
 
+from ...config import BUILTIN_SIMULATOR_TOKEN
 from ...limits import check_text, parse_json_object
 from ...modalities.common import InputProblem, MappedInput
 from ...modalities.forms import FormField
@@ -32,6 +33,7 @@ from ...replicate.errors import ReplicateError
 from ...replicate.outputs import RunOutput
 from ...replicate.schema import ModelInfo
 from ...replicate.types import ModelExample, ModelRef
+from ...runs import Backend
 from ..common import (
     MediaPanel,
     PanelUpdate,
@@ -68,6 +70,8 @@ SEARCH_LIMIT = 20
 MAX_EXAMPLES_SHOWN = 12
 OUTPUTS = 6  # text, gallery, video, audio, files, JSON
 MAX_JSON_CHARS = 200_000  # of a JSON output shown as code; longer output is cut
+
+A = TypeVar("A")
 
 
 # ---- outputs ---------------------------------------------------------------------------------
@@ -128,6 +132,16 @@ class ExploreHandlers:
 
     ctx: AppContext
 
+    async def shared(
+        self, backend: Backend, key: tuple[str, ...], ask: Callable[[], Awaitable[A]]
+    ) -> A:
+        """An answer on the owner's token (or the simulator's) is the same for everyone: kept a
+        while (ctx.catalogue) rather than asked again; a visitor's own token asks each time."""
+        if backend.owner_paid or backend.token == BUILTIN_SIMULATOR_TOKEN:
+            answer: A = await self.ctx.catalogue.answer((backend.client.base_url, *key), ask)
+            return answer
+        return await ask()
+
     async def search(
         self, query: str, session_token: str | None = None, request: gr.Request | None = None
     ) -> AsyncGenerator[tuple[Any, ...], None]:
@@ -136,8 +150,12 @@ class ExploreHandlers:
         with user_errors():
             text = checked_query(query)
             backend = self.ctx.backend(session_token)
-            found = await discovery.search_models(
-                backend.client, text, token=backend.token, limit=SEARCH_LIMIT
+            found = await self.shared(
+                backend,
+                ("search", text),
+                lambda: discovery.search_models(
+                    backend.client, text, token=backend.token, limit=SEARCH_LIMIT
+                ),
             )
         results = [summary_json(model) for model in found.models]
         await self.covers_for_page(backend.client, results, request)
@@ -160,7 +178,11 @@ class ExploreHandlers:
     async def collections(self, session_token: str | None = None) -> gr.Dropdown:
         backend = self.ctx.backend(session_token)
         try:
-            found = await discovery.list_collections(backend.client, token=backend.token)
+            found = await self.shared(
+                backend,
+                ("collections",),
+                lambda: discovery.list_collections(backend.client, token=backend.token),
+            )
         except ReplicateError as exc:
             return gr.Dropdown(choices=[], info=f"⚠️ Collections could not be listed: {exc}")
         return gr.Dropdown(choices=[(c.name or c.slug, c.slug) for c in found], value=None)
@@ -175,7 +197,11 @@ class ExploreHandlers:
         with user_errors():
             check_text(slug, "collection", 200)
             backend = self.ctx.backend(session_token)
-            found = await discovery.get_collection(backend.client, slug, token=backend.token)
+            found = await self.shared(
+                backend,
+                ("collection", slug),
+                lambda: discovery.get_collection(backend.client, slug, token=backend.token),
+            )
         results = [summary_json(model) for model in found.models]
         await self.covers_for_page(backend.client, results, request)
         about = f" — {html.escape(found.description[:300])}" if found.description else ""
@@ -201,9 +227,17 @@ class ExploreHandlers:
         ref = ModelRef.parse(model_text)
         backend = self.ctx.backend(session_token)
         readme, listed = await asyncio.gather(
-            discovery.get_model_readme(backend.client, ref, token=backend.token),
-            discovery.list_model_examples(
-                backend.client, ref, token=backend.token, limit=MAX_EXAMPLES_SHOWN
+            self.shared(
+                backend,
+                ("readme", str(ref)),
+                lambda: discovery.get_model_readme(backend.client, ref, token=backend.token),
+            ),
+            self.shared(
+                backend,
+                ("examples", str(ref)),
+                lambda: discovery.list_model_examples(
+                    backend.client, ref, token=backend.token, limit=MAX_EXAMPLES_SHOWN
+                ),
             ),
             return_exceptions=True,
         )

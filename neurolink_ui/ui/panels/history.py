@@ -12,6 +12,7 @@ from ...modalities.generic import file_category as media_category
 from ...modalities.registry import result_kind
 from ...results import StoredResult
 from ...snippets import curl_snippet, python_snippet
+from ..events import RENDER_ONE_AT_A_TIME
 from ..history_log import HistoryHandles, HistoryLog, app_url, share_url
 from ..retention import duration_text
 
@@ -220,12 +221,9 @@ def build_history_panel(
     clear.click(clear_all, [history.log], [history.count], api_visibility="private", queue=False)
 
     # Rendered when the tab opens and when a generation is recorded; not on page load, when the
-    # Advanced forms render. One render at a time (see events.RENDER_ONE_AT_A_TIME).
+    # Advanced forms render. One render of a session at a time (see events.RENDER_ONE_AT_A_TIME).
     @gr.render(
-        inputs=[history.log],
-        triggers=[tab.select, history.count.change],
-        concurrency_limit=1,
-        concurrency_id="render",
+        inputs=[history.log], triggers=[tab.select, history.count.change], **RENDER_ONE_AT_A_TIME
     )
     def render_history(log: HistoryLog | None, request: gr.Request) -> None:
         entries = log.shown() if log else []

@@ -26,6 +26,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from ...modalities.generic import ResultViews, file_category, result_views, sniff_file
 from ...modalities.registry import result_kind
 from ...results import ResultStore, StoredResult, valid_share_id
+from ..inert import as_text, without_html
 from ..remix import Remixable
 from ..retention import duration_text
 
@@ -73,19 +74,22 @@ def result_markdown(result: StoredResult) -> str:
     ]
     if result.prompt:
         lines.append("**Prompt**\n\n" + _quote(result.prompt))
-    if result.text:
-        lines.append(("**Cells**" if compare else "**Answer**") + "\n\n" + result.text)
+    if result.text:  # a model wrote it: Markdown, but no raw HTML nor images
+        lines.append(
+            ("**Cells**" if compare else "**Answer**") + "\n\n" + without_html(result.text)
+        )
     params = json.dumps(result.input, ensure_ascii=False, indent=1)
     if len(params) > 8000:
         params = params[:8000] + "…"
     lines.append(f"<details><summary>Input as sent</summary>\n\n```json\n{params}\n```\n</details>")
     if result.notes:
-        lines.append("\n".join(f"- {note}" for note in result.notes))
+        lines.append("\n".join(f"- {without_html(note)}" for note in result.notes))
     return "\n\n".join(lines)
 
 
 def _quote(text: str) -> str:
-    return "\n".join(f"> {line}" if line else ">" for line in text.splitlines())
+    """A visitor's text as a quote, shown exactly as written (no Markdown, no HTML of theirs)."""
+    return "\n".join(f"> {as_text(line)}" if line else ">" for line in text.splitlines())
 
 
 MAX_PLAYERS = 4  # video and audio players: one per cell of the largest compare

@@ -74,7 +74,9 @@ class Settings:
     # temporary folder for this process only (tests, embedding); from_env: NEUROLINK_DATA_DIR.
     data_dir: Path | None = None
     result_ttl: float = 7 * 86400.0  # seconds a result is kept; 0 keeps results for good
-    results_disk_mb: float = 10240.0  # MB of kept result files in all; the oldest go first
+    results_disk_mb: float = 10240.0  # MB of kept results in all; the oldest unshared go first
+    results_history_mb: float = 512.0  # MB one History id may keep (its own oldest go first)
+    results_simulator_mb: float = 1024.0  # MB of simulator results, kept apart from real ones
     sharing: bool = True  # "Share" links (NEUROLINK_SHARING=off refuses them)
 
     @property
@@ -111,6 +113,8 @@ class Settings:
             data_dir=default_data_dir(env),
             result_ttl=_ttl(env, "NEUROLINK_RESULT_TTL", 7 * 86400.0),
             results_disk_mb=_float(env, "NEUROLINK_RESULTS_DISK_MB", 10240.0, "MB"),
+            results_history_mb=_float(env, "NEUROLINK_RESULTS_HISTORY_MB", 512.0, "MB"),
+            results_simulator_mb=_float(env, "NEUROLINK_RESULTS_SIMULATOR_MB", 1024.0, "MB"),
             sharing=_switch(env, "NEUROLINK_SHARING", True),
         )
         quota = QuotaSettings.from_env(

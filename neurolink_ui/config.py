@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -25,6 +26,30 @@ BUILTIN_SIMULATOR_TOKEN = "r8_builtinsimulatortoken"
 
 def _float(env: Mapping[str, str], key: str, default: float, unit: str = "seconds") -> float:
     return env_number(env, key, default, unit=unit)
+
+
+_HOST = re.compile(r"[A-Za-z0-9.-]+(:[0-9]{1,5})?")
+
+
+def public_url(env: Mapping[str, str]) -> str | None:
+    """`NEUROLINK_PUBLIC_URL` (http(s)://host[:port][/path]), else the Hugging Face Space's own
+    host (`SPACE_HOST`, which Spaces set) over https; None when neither is set."""
+    raw = env.get("NEUROLINK_PUBLIC_URL", "").strip().rstrip("/")
+    if raw:
+        scheme, _, rest = raw.partition("://")
+        host = rest.split("/", 1)[0]
+        if (
+            scheme not in ("http", "https")
+            or not _HOST.fullmatch(host)
+            or any(c in rest for c in "\"'<> ?#")
+        ):
+            raise ValueError(
+                f"NEUROLINK_PUBLIC_URL: {raw!r} is not an http(s) address such as "
+                "https://example.org/playground"
+            )
+        return raw
+    space_host = env.get("SPACE_HOST", "").strip()
+    return f"https://{space_host}" if space_host and _HOST.fullmatch(space_host) else None
 
 
 def _ttl(env: Mapping[str, str], key: str, default: float) -> float:
@@ -78,6 +103,8 @@ class Settings:
     results_history_mb: float = 512.0  # MB one History id may keep (its own oldest go first)
     results_simulator_mb: float = 1024.0  # MB of simulator results, kept apart from real ones
     sharing: bool = True  # "Share" links (NEUROLINK_SHARING=off refuses them)
+    # Where visitors reach the app (share links' og:url/og:image); never read from a request.
+    public_url: str | None = None
 
     @property
     def max_output_bytes(self) -> int:
@@ -116,6 +143,7 @@ class Settings:
             results_history_mb=_float(env, "NEUROLINK_RESULTS_HISTORY_MB", 512.0, "MB"),
             results_simulator_mb=_float(env, "NEUROLINK_RESULTS_SIMULATOR_MB", 1024.0, "MB"),
             sharing=_switch(env, "NEUROLINK_SHARING", True),
+            public_url=public_url(env),
         )
         quota = QuotaSettings.from_env(
             env, owner_token_set=bool(settings.api_token), suggested=suggested_by_panel(settings)

@@ -194,7 +194,12 @@ def launch_options(ctx: AppContext) -> dict[str, Any]:
             "lifespan": housekeeping(ctx.outputs, ctx.sessions, ctx.results),
             # A shared result's page carries its own title and preview image.
             "middleware": [
-                Middleware(SharedPageMeta, store=ctx.results, sharing=ctx.settings.sharing)
+                Middleware(
+                    SharedPageMeta,
+                    store=ctx.results,
+                    sharing=ctx.settings.sharing,
+                    public_url=ctx.settings.public_url,
+                )
             ],
         },
     }

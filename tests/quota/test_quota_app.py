@@ -568,3 +568,22 @@ def test_input_characters_are_capped_on_the_owners_token(app, limits, client, si
     assert _creates(simulator) == []
     client.predict("short is fine", model="anthropic/claude-4-sonnet", api_name="/chat")
     assert len(_creates(simulator)) == 1
+
+
+@pytest.mark.slow  # launches the app (module fixture)
+def test_a_quota_refusal_is_one_warning_line_not_a_traceback(  # type: ignore[no-untyped-def]
+    app, limits, client, simulator, capfd, caplog
+) -> None:
+    limits(runs_per_day=1)
+    client.predict("the one run", **IMAGE)
+    capfd.readouterr()
+    with caplog.at_level("WARNING"):
+        for call in (
+            lambda: client.predict("one too many", **IMAGE),
+            lambda: client.predict("and a chat", api_name="/chat"),
+        ):
+            assert "used your 1 run for today" in _refusal(call)
+    _, err = capfd.readouterr()
+    assert "Traceback" not in err, err[-2000:]
+    refusals = [r for r in caplog.records if "used your 1 run" in r.getMessage()]
+    assert len(refusals) == 2 and all(r.levelname == "WARNING" and not r.exc_info for r in refusals)

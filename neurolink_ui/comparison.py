@@ -245,6 +245,7 @@ class CellView:
     starting_time: float | None = None
     cold_boot: bool | None = None
     on_replicate: bool = False
+    simulated: bool = False  # its run went to the simulator (what the results store keeps apart)
 
     @property
     def label(self) -> str:
@@ -267,6 +268,7 @@ class CellView:
             self.prediction_id = event.progress.prediction_id or self.prediction_id
             self.progress, self.elapsed = event.progress, event.progress.elapsed
         elif isinstance(event, RunFinished):
+            self.simulated = event.record.simulated
             self.finish(event.result)
         elif isinstance(event, RunStopped):
             self.stop(event.prediction)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -20,6 +21,30 @@ BUILTIN_SIMULATOR_TOKEN = "r8_builtinsimulatortoken"
 
 def _float(env: Mapping[str, str], key: str, default: float, unit: str = "seconds") -> float:
     return env_number(env, key, default, unit=unit)
+
+
+_HOST = re.compile(r"[A-Za-z0-9.-]+(:[0-9]{1,5})?")
+
+
+def public_url(env: Mapping[str, str]) -> str | None:
+    """`NEUROLINK_PUBLIC_URL` (http(s)://host[:port][/path]), else the Hugging Face Space's own
+    host (`SPACE_HOST`, which Spaces set) over https; None when neither is set."""
+    raw = env.get("NEUROLINK_PUBLIC_URL", "").strip().rstrip("/")
+    if raw:
+        scheme, _, rest = raw.partition("://")
+        host = rest.split("/", 1)[0]
+        if (
+            scheme not in ("http", "https")
+            or not _HOST.fullmatch(host)
+            or any(c in rest for c in "\"'<> ?#")
+        ):
+            raise ValueError(
+                f"NEUROLINK_PUBLIC_URL: {raw!r} is not an http(s) address such as "
+                "https://example.org/playground"
+            )
+        return raw
+    space_host = env.get("SPACE_HOST", "").strip()
+    return f"https://{space_host}" if space_host and _HOST.fullmatch(space_host) else None
 
 
 def _ttl(env: Mapping[str, str], key: str, default: float) -> float:
@@ -69,8 +94,12 @@ class Settings:
     # temporary folder for this process only (tests, embedding); from_env: NEUROLINK_DATA_DIR.
     data_dir: Path | None = None
     result_ttl: float = 7 * 86400.0  # seconds a result is kept; 0 keeps results for good
-    results_disk_mb: float = 10240.0  # MB of kept result files in all; the oldest go first
+    results_disk_mb: float = 10240.0  # MB of kept results in all; the oldest unshared go first
+    results_history_mb: float = 512.0  # MB one History id may keep (its own oldest go first)
+    results_simulator_mb: float = 1024.0  # MB of simulator results, kept apart from real ones
     sharing: bool = True  # "Share" links (NEUROLINK_SHARING=off refuses them)
+    # Where visitors reach the app (share links' og:url/og:image); never read from a request.
+    public_url: str | None = None
 
     def model_for(self, modality: str) -> str:
         """A modality's default model: the configured one (REPLICATE_MODEL, NEUROLINK_*_MODEL)
@@ -118,7 +147,10 @@ class Settings:
             data_dir=default_data_dir(env),
             result_ttl=_ttl(env, "NEUROLINK_RESULT_TTL", 7 * 86400.0),
             results_disk_mb=_float(env, "NEUROLINK_RESULTS_DISK_MB", 10240.0, "MB"),
+            results_history_mb=_float(env, "NEUROLINK_RESULTS_HISTORY_MB", 512.0, "MB"),
+            results_simulator_mb=_float(env, "NEUROLINK_RESULTS_SIMULATOR_MB", 1024.0, "MB"),
             sharing=_switch(env, "NEUROLINK_SHARING", True),
+            public_url=public_url(env),
         )
         quota = QuotaSettings.from_env(
             env, owner_token_set=bool(settings.api_token), suggested=suggested_by_panel(settings)

@@ -56,6 +56,8 @@ class OwnerCaps:
     video_seconds: float = 10.0
     music_seconds: float = 30.0
     tokens: int = 4096
+    side: int = 2048  # pixels on the longest side (width, height, "4K"-style choices)
+    input_chars: int = 50_000  # characters of text in one run's input
 
 
 @dataclass(frozen=True)
@@ -181,6 +183,8 @@ class QuotaSettings:
                 video_seconds=_seconds(env, "NEUROLINK_MAX_VIDEO_SECONDS", 10.0),
                 music_seconds=_seconds(env, "NEUROLINK_MAX_MUSIC_SECONDS", 30.0),
                 tokens=_count(env, "NEUROLINK_MAX_TOKENS", 4096),
+                side=_count(env, "NEUROLINK_MAX_SIDE", 2048),
+                input_chars=_count(env, "NEUROLINK_MAX_INPUT_CHARS", 50_000),
             ),
             proxy_hops=_count(env, "NEUROLINK_PROXY_HOPS", 0),
             state_db=state_db,

@@ -4,6 +4,7 @@ from .store import (
     NewResult,
     ResultStore,
     StoredResult,
+    StoreFull,
     new_history_id,
     valid_history_id,
     valid_share_id,
@@ -12,6 +13,7 @@ from .store import (
 __all__ = [
     "NewResult",
     "ResultStore",
+    "StoreFull",
     "StoredResult",
     "new_history_id",
     "valid_history_id",

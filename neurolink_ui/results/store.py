@@ -37,6 +37,8 @@ DAY = 86400.0
 DEFAULT_TTL = 7 * DAY
 DEFAULT_MAX_PER_HISTORY = 100
 DEFAULT_DISK_CAP = 10 * 1024**3
+DEFAULT_HISTORY_BYTES = 512 * 1024**2  # one History id's share of the store
+SIMULATED_SHARE = 10  # simulator results get 1/10 of the disk cap unless told otherwise
 MAX_TEXT_CHARS = 1_000_000  # a chat answer or prompt kept at most this long
 MAX_INPUT_JSON = 2_000_000  # characters of an input's JSON
 MAX_NOTES = 20
@@ -98,6 +100,7 @@ class NewResult:
     wall_time: float = 0.0
     cold_boot: bool | None = None
     prediction_id: str = ""
+    simulated: bool = False  # ran on the simulator: kept apart, never pushes real results out
 
 
 @dataclass(frozen=True)
@@ -120,10 +123,11 @@ class StoredResult:
     prediction_id: str
     created_at: float
     share_id: str | None
-    size: int
+    size: int  # bytes it takes: its files and its row's text (prompt, input JSON, answer, notes)
     # The input's files by field (absolute paths in the result's `inputs` folder).
     input_files: dict[str, tuple[Path, ...]] = field(default_factory=dict)
     file_labels: tuple[str, ...] = ()  # one per file, or none
+    simulated: bool = False
 
     def file_label(self, index: int) -> str | None:
         return self.file_labels[index] if index < len(self.file_labels) else None
@@ -141,9 +145,14 @@ class StoredResult:
 class ResultStore:
     """Results in `root/results.db`, their files in `root/files/<result id>/`.
 
-    `ttl` seconds (0 keeps them), at most `max_per_history` per History id (the oldest go
-    first) and `disk_cap` bytes of files in all (the oldest results anywhere go first).
-    Thread-safe: Gradio calls it from its worker threads and the event loop.
+    A result's bytes are its files plus its row's text (prompt, input JSON, answer, notes). Caps:
+    `ttl` seconds (0 keeps them); per History id at most `max_per_history` results and
+    `max_bytes_per_history` bytes (its own oldest go first: one History cannot take the others'
+    room); simulator results at most `simulated_disk_cap` bytes among themselves (they never push
+    a real result out); real results at most `disk_cap` bytes in all — the oldest unshared ones go
+    first, and a shared result is never removed for another History's run before its TTL: when
+    only those are left, the new result is not kept. Thread-safe: Gradio calls it from its worker
+    threads and the event loop.
     """
 
     SCHEMA = """
@@ -168,7 +177,9 @@ class ResultStore:
         share_id TEXT UNIQUE,
         size INTEGER NOT NULL,
         input_files TEXT NOT NULL DEFAULT '{}',
-        file_labels TEXT NOT NULL DEFAULT '[]'
+        file_labels TEXT NOT NULL DEFAULT '[]',
+        simulated INTEGER NOT NULL DEFAULT 0,
+        db_bytes INTEGER NOT NULL DEFAULT 0
     );
     CREATE INDEX IF NOT EXISTS results_by_owner ON results (owner, created_at);
     CREATE INDEX IF NOT EXISTS results_by_age ON results (created_at);
@@ -181,6 +192,8 @@ class ResultStore:
         ttl: float = DEFAULT_TTL,
         max_per_history: int = DEFAULT_MAX_PER_HISTORY,
         disk_cap: int = DEFAULT_DISK_CAP,
+        max_bytes_per_history: int = DEFAULT_HISTORY_BYTES,
+        simulated_disk_cap: int | None = None,
         temporary: bool = False,
         on_remove: Callable[[Path], None] | None = None,
     ) -> None:
@@ -193,6 +206,10 @@ class ResultStore:
         self.ttl = ttl
         self.max_per_history = max_per_history
         self.disk_cap = disk_cap
+        self.max_bytes_per_history = max_bytes_per_history
+        self.simulated_disk_cap = (
+            disk_cap // SIMULATED_SHARE if simulated_disk_cap is None else simulated_disk_cap
+        )
         try:
             self.files_root.mkdir(parents=True, exist_ok=True)
             self.root = self.root.resolve()
@@ -210,17 +227,23 @@ class ResultStore:
             ) from None
         self._lock = threading.RLock()
 
-    _ADDED_COLUMNS: ClassVar[dict[str, str]] = {"input_files": "'{}'", "file_labels": "'[]'"}
+    _ADDED_COLUMNS: ClassVar[dict[str, str]] = {
+        "input_files": "TEXT NOT NULL DEFAULT '{}'",
+        "file_labels": "TEXT NOT NULL DEFAULT '[]'",
+        "simulated": "INTEGER NOT NULL DEFAULT 0",  # older rows: counted as real
+        "db_bytes": "INTEGER NOT NULL DEFAULT 0",
+    }
 
     def _upgrade(self) -> None:
-        """A database made before these columns existed gets them (empty for its rows)."""
+        """A database made before these columns existed gets them (empty for its rows; its
+        rows' text is measured once, so it counts toward the caps)."""
         columns = {row[1] for row in self._db.execute("PRAGMA table_info(results)")}
         with self._db:
-            for name, empty in self._ADDED_COLUMNS.items():
+            for name, definition in self._ADDED_COLUMNS.items():
                 if name not in columns:
-                    self._db.execute(
-                        f"ALTER TABLE results ADD COLUMN {name} TEXT NOT NULL DEFAULT {empty}"
-                    )
+                    self._db.execute(f"ALTER TABLE results ADD COLUMN {name} {definition}")
+            if "db_bytes" not in columns:
+                self._db.execute(f"UPDATE results SET db_bytes = {_ROW_BYTES}")
 
     def __deepcopy__(self, memo: dict[int, Any]) -> ResultStore:
         # A gr.State default holding the store is deep-copied per session: all share this one.
@@ -290,7 +313,9 @@ class ResultStore:
                 "size": size,
                 "input_files": json.dumps(inputs),
                 "file_labels": json.dumps([str(x)[:200] for x in new.file_labels[: len(names)]]),
+                "simulated": int(bool(new.simulated)),
             }
+            row["db_bytes"] = sum(len(str(row[name]).encode("utf-8")) for name in _TEXT_COLUMNS)
             with self._transaction() as db:
                 db.execute(
                     f"INSERT INTO results ({', '.join(row)}) VALUES "
@@ -300,7 +325,9 @@ class ResultStore:
         except BaseException:
             shutil.rmtree(folder, ignore_errors=True)
             raise
-        self._enforce_caps(owner)
+        refused = self._enforce_caps(owner, bool(new.simulated), result_id)
+        if refused:
+            raise StoreFull(f"This result was not kept: {refused}")
         stored = self._get_where("id = ?", (result_id,))
         assert stored is not None
         return stored
@@ -380,17 +407,29 @@ class ResultStore:
             ).fetchone()
         return int(n)
 
-    def disk_usage(self) -> int:
+    def disk_usage(self, simulated: bool | None = None) -> int:
+        """Bytes of every result (files and rows), or of the simulator's or the real ones."""
+        where, args = ("", ()) if simulated is None else ("WHERE simulated = ?", (int(simulated),))
         with self._lock:
-            (total,) = self._db.execute("SELECT coalesce(sum(size), 0) FROM results").fetchone()
+            (total,) = self._db.execute(
+                f"SELECT coalesce(sum(size + db_bytes), 0) FROM results {where}", args
+            ).fetchone()
+        return int(total)
+
+    def history_usage(self, history_id: str) -> int:
+        owner = _owner_key(_checked_history_id(history_id))
+        with self._lock:
+            (total,) = self._db.execute(
+                "SELECT coalesce(sum(size + db_bytes), 0) FROM results WHERE owner = ?", (owner,)
+            ).fetchone()
         return int(total)
 
     # ---- internals -----------------------------------------------------------------------------
 
     _COLUMNS = (
         "id, owner, kind, model, version, prompt, input, file_fields, files, text, notes, "
-        "predict_time, wall_time, cold_boot, prediction_id, created_at, share_id, size, "
-        "input_files, file_labels"
+        "predict_time, wall_time, cold_boot, prediction_id, created_at, share_id, "
+        "size + db_bytes, input_files, file_labels, simulated"
     )
 
     def _get_where(self, where: str, args: tuple[Any, ...]) -> StoredResult | None:
@@ -403,7 +442,7 @@ class ResultStore:
     def _stored(self, row: tuple[Any, ...]) -> StoredResult:
         (rid, _owner, kind, model, version, prompt, input_json, file_fields, files, text, notes,
          predict_time, wall_time, cold_boot, prediction_id, created_at, share_id, size,
-         input_files, file_labels) = row  # fmt: skip
+         input_files, file_labels, simulated) = row  # fmt: skip
         folder = self.files_root / rid
         inputs = folder / INPUTS_FOLDER
         return StoredResult(
@@ -430,6 +469,7 @@ class ResultStore:
                 for input_name, names in json.loads(input_files).items()
             },
             file_labels=tuple(json.loads(file_labels)),
+            simulated=bool(simulated),
         )
 
     def _remove(self, where: str, args: tuple[Any, ...]) -> int:
@@ -464,30 +504,58 @@ class ResultStore:
                         log.exception("could not remove a copy of a deleted result's file")
             shutil.rmtree(folder, ignore_errors=True)
 
-    def _enforce_caps(self, owner: str) -> None:
+    def _enforce_caps(self, owner: str, simulated: bool, added: str) -> str | None:
+        """After `owner` kept result `added`: its own count and bytes first (its oldest go),
+        then the pool the result went to (simulator or real), oldest unshared first; a shared
+        result of another History stays until its TTL. When `added` itself cannot stay (larger
+        than a History's share, or only others' shared results left), it goes — its row and
+        copies only, never the session outputs it was copied from — and the reason is returned."""
         with self._transaction() as db:
-            over = [
-                r[0]
-                for r in db.execute(
-                    "SELECT id FROM results WHERE owner = ? ORDER BY created_at DESC, rowid DESC "
-                    "LIMIT -1 OFFSET ?",
-                    (owner, self.max_per_history),
+            refused: str | None = None
+            mine = db.execute(
+                "SELECT id, size + db_bytes FROM results WHERE owner = ? "
+                "ORDER BY created_at DESC, rowid DESC",
+                (owner,),
+            ).fetchall()
+            over: builtins.list[str] = []
+            used = 0
+            for index, (rid, size) in enumerate(mine):
+                used += size
+                keep_count = index < self.max_per_history
+                keep_bytes = not self.max_bytes_per_history or used <= self.max_bytes_per_history
+                if not (keep_count and keep_bytes) and index > 0:
+                    over.append(rid)
+                    used -= size
+            if mine and self.max_bytes_per_history and mine[0][1] > self.max_bytes_per_history:
+                refused = (
+                    f"it takes {mine[0][1]:,} bytes, more than one History may keep "
+                    f"({self.max_bytes_per_history:,})."
                 )
-            ]
-            (total,) = db.execute("SELECT coalesce(sum(size), 0) FROM results").fetchone()
-            if total > self.disk_cap:
-                for rid, size in db.execute(
-                    "SELECT id, size FROM results ORDER BY created_at, rowid"
-                ).fetchall():
-                    if total <= self.disk_cap:
-                        break
-                    if rid not in over:
-                        over.append(rid)
-                        total -= size
+            cap = self.simulated_disk_cap if simulated else self.disk_cap
+            pool = db.execute(
+                "SELECT id, size + db_bytes, owner, share_id FROM results WHERE simulated = ? "
+                "ORDER BY share_id IS NOT NULL, created_at, rowid",
+                (int(simulated),),
+            ).fetchall()
+            total = sum(size for rid, size, _, _ in pool if rid not in over)
+            for rid, size, row_owner, share_id in pool:
+                if total <= cap or refused:
+                    break
+                if rid in over or rid == added or (share_id and row_owner != owner):
+                    continue
+                over.append(rid)
+                total -= size
+            if total > cap and not refused:
+                refused = "the results store is full of other visitors' shared results."
+            if refused:
+                db.execute("DELETE FROM results WHERE id = ?", (added,))
             removed = self._delete_rows(db, over)
         if over:
             log.info("results over their caps: removed %d", len(over))
         self._remove_files(removed)
+        if refused:  # its own copies only: the session still shows its outputs
+            shutil.rmtree(self.files_root / added, ignore_errors=True)
+        return refused
 
     def _remove_orphans(self) -> None:
         """Folders without a row (a crash between copying and recording) go too."""
@@ -497,6 +565,15 @@ class ResultStore:
                 # A folder being filled right now has no row yet: only older ones are strays.
                 if folder.name not in known and time.time() - folder.stat().st_mtime > 3600:
                     self._remove_files([(folder.name, [])])
+
+
+class StoreFull(ValueError):
+    """The new result did not fit: only other Histories' shared results were left to remove."""
+
+
+# What a row's text takes (bytes): counted with its files toward every cap.
+_TEXT_COLUMNS = ("prompt", "input", "text", "notes", "file_fields", "files", "sources")
+_ROW_BYTES = " + ".join(f"length(CAST({name} AS BLOB))" for name in _TEXT_COLUMNS)
 
 
 def _checked_history_id(history_id: str) -> str:

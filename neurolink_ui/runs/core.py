@@ -18,7 +18,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Protocol
 
-from ..config import Settings
+from ..config import BUILTIN_SIMULATOR_TOKEN, Settings
 from ..modalities.common import InputProblem, MappedInput
 from ..pipeline import RunResult, run_model
 from ..quota.guard import QuotaGuard, QuotaRefused, Ticket
@@ -49,6 +49,11 @@ class Backend:
     client: ReplicateClient
     token: str
     owner_paid: bool = False  # the Space owner's token pays: the guarded-demo limits apply
+
+    @property
+    def simulated(self) -> bool:
+        """The built-in simulator runs it (free, synthetic): its results are kept apart."""
+        return self.token == BUILTIN_SIMULATOR_TOKEN
 
     @property
     def on_replicate(self) -> bool:
@@ -137,7 +142,11 @@ def closing_notes(host: RunHost, info: ModelInfo, ref: ModelRef, budget: int | N
 
 
 def run_record(
-    request: RunRequest, info: ModelInfo, result: RunResult, file_labels: tuple[str, ...] = ()
+    request: RunRequest,
+    info: ModelInfo,
+    result: RunResult,
+    file_labels: tuple[str, ...] = (),
+    simulated: bool = False,
 ) -> NewResult:
     """The typed record of a finished run, as the results store keeps it."""
     return NewResult(
@@ -158,6 +167,7 @@ def run_record(
         wall_time=round(result.wall_time, 3),
         cold_boot=result.cold_boot,
         prediction_id=result.prediction.id,
+        simulated=simulated,
     )
 
 
@@ -258,7 +268,7 @@ async def run(host: RunHost, request: RunRequest, caller: Caller) -> AsyncGenera
                     if live is not None:
                         live.ended_run(key)
                     event.notes.extend(closing_notes(host, info, ref, budget))
-                    record = run_record(request, info, event)
+                    record = run_record(request, info, event, simulated=backend.simulated)
                     kept = None
                     if caller.results is not None:
                         kept = await offload(caller.results.add, record)

@@ -13,6 +13,7 @@ from typing import Any
 from ..modalities.chat import flatten_content, split_reasoning
 from ..pipeline import RunResult
 from ..replicate.types import Prediction, Progress
+from .inert import without_html
 
 THINKING_TITLE = "Thinking"
 _FOOTER_RE = re.compile(r"\n*<sub>⏱[^<]*</sub>\s*$")
@@ -177,14 +178,14 @@ class ChatStreamView:
             out.append(
                 {
                     "role": "assistant",
-                    "content": thinking.strip() or "…",
+                    "content": without_html(thinking.strip()) or "…",
                     "metadata": {
                         "title": THINKING_TITLE,
                         "status": "pending" if still_thinking else "done",
                     },
                 }
             )
-        body = answer.strip()
+        body = without_html(answer.strip())  # a model's text: no raw HTML, no images
         if self.footer:
             body = f"{body}\n\n{self.footer}" if body else self.footer
         if body or not out:

@@ -215,7 +215,12 @@ def launch_options(ctx: AppContext) -> dict[str, Any]:
             "lifespan": serving(ctx),
             "middleware": [
                 # A shared result's page carries its own title and preview image.
-                Middleware(SharedPageMeta, store=ctx.results, sharing=ctx.settings.sharing),
+                Middleware(
+                    SharedPageMeta,
+                    store=ctx.results,
+                    sharing=ctx.settings.sharing,
+                    public_url=ctx.settings.public_url,
+                ),
                 # Uploads need no session: bounded per address and in total.
                 Middleware(UploadLimits, fair=ctx.fair),
             ],

@@ -182,7 +182,8 @@ def failure_error(failed: RunFailed) -> gr.Error:
     """A failed run as the error a handler raises: a quota refusal stays on screen (a toast a
     person must read), every other failure is a one-line warning in the log."""
     if failed.stays:
-        return gr.Error(failed.message, title=failed.title, duration=None)
+        log.warning("refused: %s", " ".join(failed.message.split())[:300])
+        return gr.Error(failed.message, title=failed.title, duration=None, print_exception=False)
     return refuse(failed.message, title=failed.title)
 
 

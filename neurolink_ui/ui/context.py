@@ -76,6 +76,8 @@ class AppContext:
                 results_root,
                 ttl=settings.result_ttl,
                 disk_cap=settings.results_disk_bytes,
+                max_bytes_per_history=int(settings.results_history_mb * 1024 * 1024),
+                simulated_disk_cap=int(settings.results_simulator_mb * 1024 * 1024),
                 temporary=data_dir is None,
                 on_remove=output_store.forget,  # a deleted result's outputs and cached copies
             ),

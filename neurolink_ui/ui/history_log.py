@@ -12,7 +12,14 @@ from typing import Any
 
 import gradio as gr
 
-from ..results import NewResult, ResultStore, StoredResult, new_history_id, valid_history_id
+from ..results import (
+    NewResult,
+    ResultStore,
+    StoredResult,
+    StoreFull,
+    new_history_id,
+    valid_history_id,
+)
 
 MAX_HISTORY = 50
 log = logging.getLogger("neurolink_ui.ui")
@@ -48,6 +55,8 @@ class HistoryLog:
                 self.history_id = new_history_id()
             try:
                 kept = self.store.add(self.history_id, record)
+            except StoreFull as exc:  # others' shared results fill the store: one line
+                log.warning("%s", exc)
             except (OSError, ValueError, sqlite3.Error):
                 # The outputs are still in the session's folder: shown from there for now.
                 log.exception("could not keep a result; it stays in this session only")

@@ -6,6 +6,7 @@ release) for every entry point alike; the page only tells it who is asking (`vis
 
 from __future__ import annotations
 
+import logging
 from typing import ParamSpec, TypeVar
 
 import gradio as gr
@@ -15,12 +16,16 @@ from ..quota.guard import QuotaRefused
 from ..quota.identity import Visitor, identify
 from .context import AppContext
 
+log = logging.getLogger("neurolink_ui.ui")
+
 T = TypeVar("T")
 P = ParamSpec("P")
 
 
 def refused(exc: QuotaRefused) -> gr.Error:
-    return gr.Error(exc.message, title=exc.title, duration=None)
+    """A quota refusal: a toast that stays, and one warning line in the log (no traceback)."""
+    log.warning("refused: %s", " ".join(exc.message.split())[:300])
+    return gr.Error(exc.message, title=exc.title, duration=None, print_exception=False)
 
 
 def visitor_of(

@@ -518,3 +518,72 @@ def test_explore_runs_are_limited_like_every_panel(app, limits, client, simulato
     message = _refusal(lambda: client.predict("nightmareai/real-esrgan", "{}", **run))
     assert "cannot run on this Space's token from the Explore panel" in message
     assert simulator.requests == []  # both refused before any request to Replicate
+
+
+# ---- issue 20 item 5: every cost driver, every entry point ----------------------------------
+
+
+def _last_input(simulator) -> dict:  # type: ignore[no-untyped-def,type-arg]
+    return max(simulator.predictions.values(), key=lambda p: p.created_at).input
+
+
+@pytest.mark.slow  # launches the app (module fixture)
+def test_every_cost_driver_is_capped_on_every_entry_point(app, limits, client, simulator) -> None:  # type: ignore[no-untyped-def]
+    from neurolink_ui.quota.settings import AllowList
+
+    limits(caps=OwnerCaps(images=4, music_seconds=30, tokens=4096), allowed=AllowList.parse("*"))
+    run = {"api_name": "/run_model"}
+    # A count field outside the usual names, and a resolution choice, through Explore.
+    *_, status = client.predict(
+        "bytedance/seedream-4",
+        '{"prompt": "a fox", "max_images": 15, "size": "4K", '
+        '"sequential_image_generation": "auto"}',
+        **run,
+    )
+    sent = _last_input(simulator)
+    assert sent["max_images"] == 4 and sent["size"] == "2K", sent
+    assert "max_images 15 → 4" in str(status) and "size 4K → 2K" in str(status)
+    # Explore gets the seconds caps: its default 190 s is not sent.
+    client.predict("stability-ai/stable-audio-2.5", '{"prompt": "jazz"}', **run)
+    assert _last_input(simulator)["duration"] == 30
+    # A token field with no default gets a ceiling, even with "Max tokens" 0.
+    for model in ("openai/gpt-5", "openai/gpt-5-mini"):
+        client.predict("hello", model=model, max_tokens=0, api_name="/chat")
+        assert _last_input(simulator)["max_completion_tokens"] == 4096
+    # The app keeps serving.
+    gallery, status, *_ = client.predict("still serving", **IMAGE)
+    assert gallery and "Done" in status
+
+
+@pytest.mark.slow  # launches the app (module fixture)
+def test_input_characters_are_capped_on_the_owners_token(app, limits, client, simulator) -> None:  # type: ignore[no-untyped-def]
+    from neurolink_ui.quota.settings import AllowList
+
+    limits(caps=OwnerCaps(input_chars=20_000), allowed=AllowList.parse("*"))
+    simulator.requests.clear()
+    message = _refusal(
+        lambda: client.predict("x" * 150_000, model="anthropic/claude-4-sonnet", api_name="/chat")
+    )
+    assert "150,0" in message and "20,000" in message
+    assert _creates(simulator) == []
+    client.predict("short is fine", model="anthropic/claude-4-sonnet", api_name="/chat")
+    assert len(_creates(simulator)) == 1
+
+
+@pytest.mark.slow  # launches the app (module fixture)
+def test_a_quota_refusal_is_one_warning_line_not_a_traceback(  # type: ignore[no-untyped-def]
+    app, limits, client, simulator, capfd, caplog
+) -> None:
+    limits(runs_per_day=1)
+    client.predict("the one run", **IMAGE)
+    capfd.readouterr()
+    with caplog.at_level("WARNING"):
+        for call in (
+            lambda: client.predict("one too many", **IMAGE),
+            lambda: client.predict("and a chat", api_name="/chat"),
+        ):
+            assert "used your 1 run for today" in _refusal(call)
+    _, err = capfd.readouterr()
+    assert "Traceback" not in err, err[-2000:]
+    refusals = [r for r in caplog.records if "used your 1 run" in r.getMessage()]
+    assert len(refusals) == 2 and all(r.levelname == "WARNING" and not r.exc_info for r in refusals)

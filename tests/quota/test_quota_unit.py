@@ -300,3 +300,19 @@ def test_unreachable_redis_is_a_clear_startup_error() -> None:
         open_store(None, url)
     assert "hunter2" not in str(info.value)
     assert redacted(url) == f"redis://:***@127.0.0.1:{port}/0"
+
+
+def test_fields_are_known_by_their_description_too() -> None:
+    schema = _schema(
+        {
+            "outputs_wanted": {"type": "integer", "description": "Number of images to generate"},
+            "clip": {"type": "integer", "description": "Duration of the video in seconds"},
+            "budget": {"type": "integer", "description": "Maximum number of tokens to generate"},
+            "size": {"type": "string", "enum": ["1K", "2K", "4K", "custom"], "default": "4K"},
+        }
+    )
+    caps = OwnerCaps(images=2, video_seconds=5, tokens=100, side=2048)
+    clamped = clamp_costs(
+        schema, {"outputs_wanted": 9, "clip": 60, "budget": 0}, caps, "explore"
+    ).input
+    assert clamped == {"outputs_wanted": 2, "clip": 5, "budget": 100, "size": "2K"}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import json
 from pathlib import Path
 
 import pytest
@@ -134,11 +135,14 @@ def test_caps_per_history_and_on_disk(tmp_path: Path) -> None:
     assert not (store.files_root / kept[0].id).exists()
 
     other = new_history_id()
+    # A result's bytes are its files and its row's text: room for two of these, not three.
+    row = store.add(new_history_id(), image_result((output(tmp_path / "p", "p.png", b"x" * 100),)))
+    store.disk_cap = store.disk_usage() - row.size + int(row.size * 2.5)
     big = [
         store.add(other, image_result((output(tmp_path / "s", f"{i}.png", b"x" * 100),)), 10.0 + i)
         for i in range(4)
     ]
-    assert store.disk_usage() <= 250
+    assert store.disk_usage() <= store.disk_cap
     left = {r.id for r in store.list(other)}
     assert big[-1].id in left and big[0].id not in left
     assert not big[0].files[0].exists()
@@ -235,9 +239,8 @@ def test_input_files_are_kept_shown_by_field_and_removed_with_the_result(tmp_pat
     for path in (kept_portrait, kept_voice):
         assert path.parent.parent == store.files_root / kept.id  # never outside its folder
         assert " " not in path.name and "(" not in path.name
-    assert again.size == len(b"video") + len(b"\x89PNG portrait bytes") + len(
-        b"RIFF narration bytes"
-    )
+    files = len(b"video") + len(b"\x89PNG portrait bytes") + len(b"RIFF narration bytes")
+    assert files + len(json.dumps(again.input)) <= again.size < files + 2000  # row text too
 
     removed: list[Path] = []
     store.on_remove = removed.append
@@ -265,7 +268,8 @@ def test_a_database_from_before_input_files_opens_and_keeps_its_results(tmp_path
 
     (tmp_path / "files").mkdir()
     old_schema = ResultStore.SCHEMA.replace(
-        ",\n        input_files TEXT NOT NULL DEFAULT '{}',\n        file_labels TEXT NOT NULL DEFAULT '[]'",
+        ",\n        input_files TEXT NOT NULL DEFAULT '{}',\n        file_labels TEXT NOT NULL DEFAULT '[]'"
+        ",\n        simulated INTEGER NOT NULL DEFAULT 0,\n        db_bytes INTEGER NOT NULL DEFAULT 0",
         "",
     )
     assert "input_files" not in old_schema
@@ -280,6 +284,7 @@ def test_a_database_from_before_input_files_opens_and_keeps_its_results(tmp_path
     store = ResultStore(tmp_path)
     [old] = store.list(me)
     assert old.prompt == "a fox" and old.input_files == {} and old.file_labels == ()
+    assert old.size == len("a fox{}[][][][]") and not old.simulated  # its row text, measured
     source = output(tmp_path / "up", "in.png")
     new = store.add(me, NewResult(kind="image", model="o/m", input_files=(("image", source),)))
     assert [p.name for p in new.input_files["image"]] == ["00-in.png"]

@@ -41,7 +41,8 @@ def test_queries_are_checked() -> None:
 def test_a_model_description_cannot_link_or_load_images() -> None:
     info = ModelInfo(ref="a/b", description="![x](http://t.example/p.png) [y](javascript:z) <b>")
     markdown = model_card(info).markdown()
-    assert "](" in markdown and "\\[" in markdown and "\\!" in markdown  # escaped, not links
+    assert "\\](" in markdown or "\\]\\(" in markdown  # escaped, not links
+    assert "\\[" in markdown and "\\!" in markdown
     assert "<b>" not in markdown
 
 
@@ -81,3 +82,18 @@ def test_a_shared_runs_input_is_fitted_for_remix_and_its_files_named() -> None:
     assert "`image`" in note and "`refs`" in note and "gone" in note
     values, note = remixed_input(schema, {"scale": 2, "image": "https://example.com/a.png"})
     assert values == {"scale": 2, "image": "https://example.com/a.png"} and note == REMIXED_NOTE
+
+
+def test_a_backslash_before_a_bracket_does_not_make_a_live_link() -> None:
+    """Issue 20 item 7a: `\\[x\\](url)` once became `\\\\[x\\\\](url)` — a live link."""
+    from markdown_it import MarkdownIt
+
+    for description in (
+        "\\[Sign in\\](http://127.0.0.1:9/phish)",
+        "\\![p\\](http://127.0.0.1:9/p.png)",
+        "\\<img src=http://127.0.0.1:9/p.png>",
+    ):
+        markdown = model_card(ModelInfo(ref="a/b", description=description)).markdown()
+        rendered = MarkdownIt("commonmark").render(markdown)
+        assert "<a " not in rendered and "<img" not in rendered, rendered
+        assert "127.0.0.1:9" in rendered  # shown, as text

@@ -5,6 +5,7 @@ page-load step, and the meta tags and preview image of a share link — through 
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 from collections.abc import Iterator
 from dataclasses import replace
@@ -187,8 +188,10 @@ def test_a_shared_page_has_its_meta_tags_and_preview(launched: LaunchedApp) -> N
     page = httpx.get(f"{launched.url}?result={share_id}").text
     assert "<script>alert(1)</script>" not in page  # escaped
     assert "&lt;script&gt;alert(1)&lt;/script&gt; a fox" in page
+    # No public URL configured: the preview's address is relative, og:url left out.
+    assert f'<meta property="og:image" content="/shared-preview/{share_id}" />' in page
+    assert 'property="og:url"' not in page
     preview = f"{launched.url.rstrip('/')}/shared-preview/{share_id}"
-    assert f'<meta property="og:image" content="{preview}" />' in page
     assert page.count('property="og:image"') == 1  # Gradio's own card is replaced
     answer = httpx.get(preview)
     assert answer.status_code == 200 and answer.content == PNG
@@ -259,3 +262,34 @@ def test_sharing_off_serves_no_preview_and_no_meta(tmp_path: Path) -> None:
         assert ("og:image" in html) is expect_meta
         preview = client.get(f"/shared-preview/{share_id}")
         assert (preview.status_code == 200) is expect_meta
+
+
+@pytest.mark.slow
+def test_request_hosts_never_reach_the_shared_pages_addresses(
+    simulator_session, tmp_path: Path
+) -> None:
+    """Issue 20 item 7b: `Host` and `X-Forwarded-Host` are anyone's to send; og:url and
+    og:image come from the configured public URL (NEUROLINK_PUBLIC_URL or SPACE_HOST) only."""
+    env = {"SPACE_HOST": "me-neurolink.hf.space", "NEUROLINK_DATA_DIR": str(tmp_path / "d")}
+    settings = replace(Settings.from_env(env), base_url=simulator_session.base_url, api_token=TOKEN)
+    assert settings.public_url == "https://me-neurolink.hf.space"
+    app = LaunchedApp(settings, tmp_path / "outputs")
+    try:
+        picture = app.ctx.outputs_dir / "p.png"
+        picture.write_bytes(PNG)
+        me = new_history_id()
+        kept = app.ctx.results.add(me, NewResult(kind="image", model="o/m", files=(picture,)))
+        share_id = app.ctx.results.share(me, kept.id)
+        for headers in (
+            {"Host": "evil.example"},
+            {"X-Forwarded-Host": "evil.example", "X-Forwarded-Proto": "http"},
+        ):
+            page = httpx.get(f"{app.url}?result={share_id}", headers=headers).text
+            tags = re.findall(r"<meta (?:property|name)=\"(?:og|twitter):[^>]*>", page)
+            assert len(tags) >= 6 and not [tag for tag in tags if "evil.example" in tag], tags
+            public = "https://me-neurolink.hf.space"
+            assert f'<meta property="og:url" content="{public}/?result={share_id}" />' in page
+            assert f'content="{public}/shared-preview/{share_id}"' in page
+        assert httpx.get(f"{app.url}shared-preview/{share_id}").status_code == 200  # serving
+    finally:
+        app.close()

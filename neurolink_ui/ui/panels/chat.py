@@ -46,6 +46,7 @@ from ..common import (
     from_page,
     image_check,
     mapper,
+    refuse,
     user_errors,
 )
 from ..components import ImageInput, chat_history_input
@@ -143,7 +144,7 @@ def make_chat_handler(ctx: AppContext) -> ChatHandler:
                 if event.stays:
                     raise failure_error(event)
                 if not from_page(request):
-                    raise gr.Error(plain_text(event.message), title=event.title) from None
+                    raise refuse(plain_text(event.message), title=event.title) from None
 
     return chat
 

@@ -83,6 +83,7 @@ def compare_record(board: CompareBoard) -> NewResult:
         input_files=tuple((name, path) for name, path in uploads if path is not None),
         text=board_summary(board),
         wall_time=round(max(times, default=0.0), 3),
+        simulated=any(view.simulated for view in done),
     )
 
 

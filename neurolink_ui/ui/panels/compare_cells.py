@@ -34,6 +34,7 @@ from ..adapters import (
 from ..common import error_markdown
 from ..components import AudioOutput, GalleryOutput, ImageOutput, VideoOutput
 from ..context import AppContext
+from ..inert import without_html
 
 # ---------------------------------------------------------------------------------------------
 # Sharing the whole compare as one kept result, and Remix of one.
@@ -82,11 +83,11 @@ def cell_status(view: CellView, hidden: bool) -> str:
     elif view.state == "stopped":
         text = stopped_markdown(view.prediction, on_replicate)
     elif view.state == "refused":
-        text = f"🎟️ {view.error}"
+        text = f"🎟️ {without_html(view.error)}"
     else:
-        text = error_markdown(view.error)
+        text = error_markdown(without_html(view.error))
     for note in view.notes:
-        text += f"\n\nℹ️ {note}"
+        text += f"\n\nℹ️ {without_html(note)}"
     return conceal(text, view.model, view.label) if hidden else text
 
 
@@ -97,7 +98,7 @@ def chat_messages(view: CellView, prompt: str, hidden: bool) -> list[dict[str, A
     if view.state == "done":
         stream.finish(view.predict_time, view.total_time or 0.0)
     shown = stream.messages() if view.text or view.state == "running" else []
-    return [{"role": "user", "content": prompt}, *shown]
+    return [{"role": "user", "content": without_html(prompt)}, *shown]
 
 
 # ---------------------------------------------------------------------------------------------

@@ -27,6 +27,7 @@ from ...replicate.client import ReplicateClient
 from ...replicate.errors import ReplicateError
 from ...replicate.schema import InputSchema, ModelInfo
 from ...replicate.types import ModelExample
+from ..inert import as_text
 from ..readme import safe_image
 
 MAX_QUERY_CHARS = discovery.MAX_QUERY_CHARS
@@ -175,8 +176,9 @@ class ModelCard:
 
 
 def _escape_md(text: str) -> str:
-    """A description as plain text in Markdown: no links, images or HTML of its own."""
-    return html.escape(text).replace("[", "\\[").replace("]", "\\]").replace("!", "\\!")
+    """A description as plain text in Markdown: every Markdown and HTML character escaped (a
+    backslash too, so `\\[x](y)` cannot undo the bracket's escape): no links, images or HTML."""
+    return as_text(text)
 
 
 def model_card(info: ModelInfo) -> ModelCard:

@@ -14,6 +14,7 @@ from ...results import StoredResult
 from ...snippets import curl_snippet, python_snippet
 from ..events import RENDER_ONE_AT_A_TIME
 from ..history_log import HistoryHandles, HistoryLog, app_url, share_url
+from ..inert import as_text, without_html
 from ..retention import duration_text
 
 _BY_CATEGORY = {"image": gr.Image, "video": gr.Video, "audio": gr.Audio}
@@ -62,10 +63,10 @@ def entry_summary(result: StoredResult) -> str:
     if result.prompt:
         shortened = " *(shortened: the full text is the .txt in the details)*"
         lines.append(
-            _clip(result.prompt, PREVIEW_CHARS) + (shortened if result.prompt_file else "")
+            as_text(_clip(result.prompt, PREVIEW_CHARS)) + (shortened if result.prompt_file else "")
         )
     if result.text and not result.files:
-        lines.append(f"→ {_clip(result.text, PREVIEW_CHARS)}")
+        lines.append(f"→ {as_text(_clip(result.text, PREVIEW_CHARS))}")
     more = len(result.files) - 1
     if more > 0:
         lines.append(f"+{more} more in the details")
@@ -79,7 +80,7 @@ def entry_details(result: StoredResult) -> str:
     params = json.dumps(result.input, ensure_ascii=False, indent=1)
     if len(params) > DETAILS_INPUT_CHARS:
         params = params[:DETAILS_INPUT_CHARS] + "…"
-    answer = f"**Answer**\n\n{result.text[:2000]}\n\n" if result.text else ""
+    answer = f"**Answer**\n\n{without_html(result.text[:2000])}\n\n" if result.text else ""
     return f"{version}{answer}**Input sent**\n```json\n{params}\n```"
 
 

@@ -19,13 +19,13 @@ from typing import Any
 from urllib.parse import parse_qs
 
 import gradio as gr
-from starlette.requests import Request
 from starlette.responses import FileResponse, PlainTextResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ...modalities.generic import ResultViews, file_category, result_views, sniff_file
 from ...modalities.registry import result_kind
 from ...results import ResultStore, StoredResult, valid_share_id
+from ..inert import as_text, without_html
 from ..remix import Remixable
 from ..retention import duration_text
 
@@ -73,19 +73,22 @@ def result_markdown(result: StoredResult) -> str:
     ]
     if result.prompt:
         lines.append("**Prompt**\n\n" + _quote(result.prompt))
-    if result.text:
-        lines.append(("**Cells**" if compare else "**Answer**") + "\n\n" + result.text)
+    if result.text:  # a model wrote it: Markdown, but no raw HTML nor images
+        lines.append(
+            ("**Cells**" if compare else "**Answer**") + "\n\n" + without_html(result.text)
+        )
     params = json.dumps(result.input, ensure_ascii=False, indent=1)
     if len(params) > 8000:
         params = params[:8000] + "…"
     lines.append(f"<details><summary>Input as sent</summary>\n\n```json\n{params}\n```\n</details>")
     if result.notes:
-        lines.append("\n".join(f"- {note}" for note in result.notes))
+        lines.append("\n".join(f"- {without_html(note)}" for note in result.notes))
     return "\n\n".join(lines)
 
 
 def _quote(text: str) -> str:
-    return "\n".join(f"> {line}" if line else ">" for line in text.splitlines())
+    """A visitor's text as a quote, shown exactly as written (no Markdown, no HTML of theirs)."""
+    return "\n".join(f"> {as_text(line)}" if line else ">" for line in text.splitlines())
 
 
 MAX_PLAYERS = 4  # video and audio players: one per cell of the largest compare
@@ -274,9 +277,11 @@ def wire_shared(
 _SOCIAL_META = re.compile(r"<meta\s+(?:property|name)=\"(?:og|twitter):[^>]*>\s*", re.S)
 
 
-def meta_tags(result: StoredResult, page_url: str, preview_url: str | None, site: str) -> str:
+def meta_tags(
+    result: StoredResult, page_url: str | None, preview_url: str | None, site: str
+) -> str:
     """The head of a shared result's page: its title, description and (for an image) preview.
-    Every value escaped."""
+    Every value escaped; no og:url without a page URL."""
     title = f"{result_kind(result.kind).title} by {result.model} — {site}"
     description = " ".join(result.prompt.split())[:200] or f"A result of {result.model}"
     esc = html.escape
@@ -285,10 +290,11 @@ def meta_tags(result: StoredResult, page_url: str, preview_url: str | None, site
         f'<meta property="og:title" content="{esc(title, quote=True)}" />',
         f'<meta property="og:description" content="{esc(description, quote=True)}" />',
         '<meta property="og:type" content="website" />',
-        f'<meta property="og:url" content="{esc(page_url, quote=True)}" />',
         f'<meta name="twitter:title" content="{esc(title, quote=True)}" />',
         f'<meta name="twitter:description" content="{esc(description, quote=True)}" />',
     ]
+    if page_url:
+        tags.append(f'<meta property="og:url" content="{esc(page_url, quote=True)}" />')
     if preview_url:
         tags += [
             f'<meta property="og:image" content="{esc(preview_url, quote=True)}" />',
@@ -311,15 +317,25 @@ def preview_file(result: StoredResult) -> Path | None:
 class SharedPageMeta:
     """ASGI middleware: the page at `/?result=<share id>` gets the result's meta tags (Gradio's
     `head` is the same for every page), and `/shared-preview/<share id>` serves its preview
-    image — only for a shared image result, only while sharing is on."""
+    image — only for a shared image result, only while sharing is on.
+
+    Absolute addresses come from `public_url` (the configured one) only, never from a request's
+    `Host` or `X-Forwarded-Host` (anyone may send those); without it the preview's address is
+    relative and og:url is left out."""
 
     def __init__(
-        self, app: ASGIApp, store: ResultStore, sharing: bool, site: str = "NeuroLink UI"
+        self,
+        app: ASGIApp,
+        store: ResultStore,
+        sharing: bool,
+        site: str = "NeuroLink UI",
+        public_url: str | None = None,
     ) -> None:
         self.app = app
         self.store = store
         self.sharing = sharing
         self.site = site
+        self.public_url = public_url.rstrip("/") if public_url else None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] not in ("GET", "HEAD") or not self.sharing:
@@ -352,11 +368,8 @@ class SharedPageMeta:
     async def _with_meta(
         self, result: StoredResult, share_id: str, scope: Scope, receive: Receive, send: Send
     ) -> None:
-        from gradio import route_utils
-
-        request = Request(scope)
-        root = route_utils.get_root_url(request=request, route_path="/", root_path=None)
-        page_url = f"{root}/?result={share_id}"
+        root = self.public_url or str(scope.get("root_path") or "").rstrip("/")
+        page_url = f"{root}/?result={share_id}" if self.public_url else None
         preview = f"{root}{PREVIEW_PATH}{share_id}" if preview_file(result) else None
         head = meta_tags(result, page_url, preview, self.site)
         start: Message | None = None

@@ -9,7 +9,7 @@ from neurolink_ui.comparison import CellView
 from neurolink_ui.results import StoredResult
 from neurolink_ui.ui.adapters import ChatStreamView
 from neurolink_ui.ui.inert import as_text, without_html
-from neurolink_ui.ui.panels.compare import cell_status, chat_messages
+from neurolink_ui.ui.panels.compare_cells import cell_status, chat_messages
 from neurolink_ui.ui.panels.history import entry_details, entry_summary
 
 PAYLOAD = (

@@ -404,8 +404,26 @@ def _card_actions(
         log.delete(result_id)
         return log.count
 
-    share.click(make_link, [history.log], [link], api_visibility="private", queue=False)
-    delete.click(remove, [history.log], [history.count], api_visibility="private", queue=False)
+    # Keyed listeners keep their id across History's re-renders (Gradio reuses a keyed event's
+    # id; an unkeyed one gets a new id each render and the old one is dropped from the session):
+    # a click the page sends with the id it had before a re-render reached it still names this
+    # card's Share or Delete, instead of an id the server no longer knows (the click was lost).
+    share.click(
+        make_link,
+        [history.log],
+        [link],
+        api_visibility="private",
+        queue=False,
+        key=f"{key}-share-click",
+    )
+    delete.click(
+        remove,
+        [history.log],
+        [history.count],
+        api_visibility="private",
+        queue=False,
+        key=f"{key}-delete-click",
+    )
 
 
 def history_summary(entries: list[dict[str, Any]]) -> str:

@@ -51,6 +51,15 @@ def wait_for_page(
             time.sleep(0.25)
 
 
+def until(condition: Callable[[], object], timeout: float = 30, what: str = "") -> None:
+    """Poll `condition` until it is true; fail the test with `what` after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"not within {timeout:.0f} s: {what or condition}")
+        time.sleep(0.02)
+
+
 def stop_process(process: subprocess.Popen[Any], grace: float = 15) -> None:
     """Terminate, and kill when it does not exit within `grace` seconds."""
     process.terminate()

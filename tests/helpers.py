@@ -5,6 +5,7 @@ Fixtures live in conftest.py; plain functions that module-scoped fixtures also n
 
 from __future__ import annotations
 
+import signal
 import socket
 import subprocess
 import time
@@ -58,6 +59,14 @@ def until(condition: Callable[[], object], timeout: float = 30, what: str = "") 
         if time.monotonic() > deadline:
             pytest.fail(f"not within {timeout:.0f} s: {what or condition}")
         time.sleep(0.02)
+
+
+def interruptible() -> None:
+    """`preexec_fn` for a child the test stops with SIGINT (Ctrl-C): its default disposition.
+    A shell that starts pytest in the background (`cmd &`, no job control: CI scripts, nohup)
+    makes it ignore SIGINT; its children inherit that, and Python then installs no
+    KeyboardInterrupt handler, so the Ctrl-C would never reach the code under test."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def stop_process(process: subprocess.Popen[Any], grace: float = 15) -> None:

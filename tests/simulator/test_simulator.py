@@ -20,7 +20,7 @@ from typing import Any
 
 import httpx
 import pytest
-from helpers import FIXTURES
+from helpers import FIXTURES, interruptible
 
 from neurolink_ui.catalog import catalog_model
 from neurolink_ui.simulator import server as sim_server
@@ -1115,6 +1115,7 @@ def test_command_line_serves_until_interrupted() -> None:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=interruptible,
     )
     try:
         assert process.stdout is not None

@@ -5,6 +5,8 @@ Fixtures live in conftest.py; plain functions that module-scoped fixtures also n
 
 from __future__ import annotations
 
+import itertools
+import os
 import signal
 import socket
 import subprocess
@@ -21,11 +23,34 @@ REPO = Path(__file__).resolve().parents[1]
 FIXTURES = REPO / "tests" / "fixtures"  # copies of reference material, see its README
 
 
-def free_port() -> int:
-    """A loopback port nothing listens on right now."""
+# Under pytest-xdist each worker (gw0, gw1, …) hands out ports from its own block of 1,000, in
+# turn, below the kernel's ephemeral range (32768 up, what a bind to port 0 gets): a port checked
+# free here and bound a moment later by an app starting up cannot have been handed to another
+# worker, nor to this one again, in between.
+_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
+_BLOCK = 20000 + 1000 * int(_WORKER[2:]) if _WORKER[2:].isdigit() else 0
+_NEXT_PORT = itertools.cycle(range(_BLOCK, _BLOCK + 1000)) if 0 < _BLOCK < 32000 else None
+
+
+def _bindable(port: int) -> int | None:
     with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return None
         return int(sock.getsockname()[1])
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on right now (this worker's own, under pytest-xdist)."""
+    if _NEXT_PORT is not None:
+        for _ in range(1000):
+            port = _bindable(next(_NEXT_PORT))
+            if port is not None:
+                return port
+    port = _bindable(0)
+    assert port is not None
+    return port
 
 
 def wait_for_page(

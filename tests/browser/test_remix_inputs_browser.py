@@ -231,7 +231,8 @@ def test_remix_restores_an_advanced_file_field(  # type: ignore[no-untyped-def]
         expect(end_block.first).to_be_visible(timeout=20_000)
         with answered(page, "end.png"):  # the Advanced JSON holds the file before Generate
             end_block.locator("input[type=file]").set_input_files(str(end))
-        expect(end_block.get_by_text("end.png")).to_be_visible(timeout=15_000)
+        end_row = end_block.get_by_role("row", name=re.compile(r"end\.png"))
+        expect(end_row).to_be_visible(timeout=15_000)
         run_and_wait(page, "Generate video")
         sent = simulator_inputs(log)[-1]
         assert pixels(data_bytes(sent["end_image"])) == pixels(end.read_bytes()), sent.keys()

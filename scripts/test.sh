@@ -25,8 +25,8 @@ fi
 "$PY" -m ruff check .
 "$PY" -m ruff format --check .
 "$PY" -m mypy  # what it checks and how strictly: [tool.mypy] in pyproject.toml
-# pytest-xdist: the browser tests mostly wait on the app and the simulator, so more workers than
-# cores pays (measured on 2 cores: docs/ARCHITECTURE.md). `loadfile` keeps a module's app,
-# simulator and browser fixtures in one worker; each worker has its own ports, data and temp
-# folders (tests/helpers.py free_port, tests/conftest.py). TEST_WORKERS=0 runs in one process.
-exec "$PY" -m pytest -q -p no:cacheprovider -n "${TEST_WORKERS:-4}" --dist loadfile "$@"
+# pytest-xdist, one worker per core by default: on 2 cores 4 workers overloaded the machine (apps
+# starting, Chromium, the benchmark test) until app starts passed their 90 s. `loadfile` keeps a
+# module's app, simulator and browser fixtures in one worker; each worker has its own ports, data
+# and temp folders (tests/helpers.py free_port, tests/conftest.py). TEST_WORKERS=0: one process.
+exec "$PY" -m pytest -q -p no:cacheprovider -n "${TEST_WORKERS:-2}" --dist loadfile "$@"

@@ -392,11 +392,14 @@ def _card_actions(
         key=f"{key}-link",
     )
 
-    def make_link(log: HistoryLog | None, request: gr.Request) -> Any:
+    def make_link(log: HistoryLog | None, request: gr.Request) -> tuple[Any, Any]:
         share_id = log.share(result_id) if log is not None and sharing else None
-        if share_id is None:
-            return gr.Textbox(value="This result can no longer be shared.", visible=True)
-        return gr.Textbox(value=share_url(app_url(request), share_id), visible=True)
+        if log is None or share_id is None:
+            return gr.Textbox(value="This result can no longer be shared.", visible=True), gr.skip()
+        # The count changes too: History renders again after this, so a render that read the log
+        # before the share (under way when Share was clicked) is not the last word on the card.
+        log.count += 1
+        return gr.Textbox(value=share_url(app_url(request), share_id), visible=True), log.count
 
     def remove(log: HistoryLog | None) -> int:
         if log is None:
@@ -411,7 +414,7 @@ def _card_actions(
     share.click(
         make_link,
         [history.log],
-        [link],
+        [link, history.count],
         api_visibility="private",
         queue=False,
         key=f"{key}-share-click",

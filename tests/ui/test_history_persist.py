@@ -297,8 +297,10 @@ def test_a_card_click_sent_before_a_re_render_reaches_the_card_after_it(tmp_path
         assert set(before) == {"🔗 Share", "🗑️ Delete"}, before
         renderable.apply(log, None)  # the tab opened again: the same card, drawn again
         assert card_clicks() == before
-        shared = session.fns[before["🔗 Share"]].fn(log, SimpleNamespace(request=None))
+        counted = log.count
+        shared, count = session.fns[before["🔗 Share"]].fn(log, SimpleNamespace(request=None))
         assert "?result=" in shared.value
+        assert count == log.count == counted + 1  # History renders again, with the link
         log.add(entry("a gull"))
         renderable.apply(log, None)  # a new generation: a new card above, the first one kept
         assert before["🔗 Share"] in session.fns and before["🗑️ Delete"] in session.fns

@@ -25,4 +25,8 @@ fi
 "$PY" -m ruff check .
 "$PY" -m ruff format --check .
 "$PY" -m mypy  # what it checks and how strictly: [tool.mypy] in pyproject.toml
-exec "$PY" -m pytest -q -p no:cacheprovider "$@"
+# pytest-xdist, one worker per core by default: on 2 cores 4 workers overloaded the machine (apps
+# starting, Chromium, the benchmark test) until app starts passed their 90 s. `loadfile` keeps a
+# module's app, simulator and browser fixtures in one worker; each worker has its own ports, data
+# and temp folders (tests/helpers.py free_port, tests/conftest.py). TEST_WORKERS=0: one process.
+exec "$PY" -m pytest -q -p no:cacheprovider -n "${TEST_WORKERS:-2}" --dist loadfile "$@"

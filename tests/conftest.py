@@ -23,6 +23,8 @@ for _var in [name for name in os.environ if name.startswith("NEUROLINK_")]:
     os.environ.pop(_var, None)
 # Apps started by tests (in process or as `app.py`) keep run counts here, never in the home folder.
 os.environ["NEUROLINK_DATA_DIR"] = tempfile.mkdtemp(prefix="neurolink-test-data-")
+# Gradio's cache of served files, this process's own (pytest-xdist workers run side by side).
+os.environ.setdefault("GRADIO_TEMP_DIR", tempfile.mkdtemp(prefix="neurolink-test-gradio-"))
 
 TOKEN = "r8_testtokenalpha0123456789"
 OTHER_TOKEN = "r8_testtokenbravo9876543210"

@@ -6,6 +6,9 @@ Fixtures live in conftest.py; plain functions that module-scoped fixtures also n
 from __future__ import annotations
 
 import asyncio
+import itertools
+import os
+import signal
 import socket
 import subprocess
 import time
@@ -21,11 +24,34 @@ REPO = Path(__file__).resolve().parents[1]
 FIXTURES = REPO / "tests" / "fixtures"  # copies of reference material, see its README
 
 
-def free_port() -> int:
-    """A loopback port nothing listens on right now."""
+# Under pytest-xdist each worker (gw0, gw1, …) hands out ports from its own block of 1,000, in
+# turn, below the kernel's ephemeral range (32768 up, what a bind to port 0 gets): a port checked
+# free here and bound a moment later by an app starting up cannot have been handed to another
+# worker, nor to this one again, in between.
+_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
+_BLOCK = 20000 + 1000 * int(_WORKER[2:]) if _WORKER[2:].isdigit() else 0
+_NEXT_PORT = itertools.cycle(range(_BLOCK, _BLOCK + 1000)) if 0 < _BLOCK < 32000 else None
+
+
+def _bindable(port: int) -> int | None:
     with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return None
         return int(sock.getsockname()[1])
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on right now (this worker's own, under pytest-xdist)."""
+    if _NEXT_PORT is not None:
+        for _ in range(1000):
+            port = _bindable(next(_NEXT_PORT))
+            if port is not None:
+                return port
+    port = _bindable(0)
+    assert port is not None
+    return port
 
 
 def wait_for_page(
@@ -52,6 +78,23 @@ def wait_for_page(
             time.sleep(0.25)
 
 
+def until(condition: Callable[[], object], timeout: float = 30, what: str = "") -> None:
+    """Poll `condition` until it is true; fail the test with `what` after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"not within {timeout:.0f} s: {what or condition}")
+        time.sleep(0.02)
+
+
+def interruptible() -> None:
+    """`preexec_fn` for a child the test stops with SIGINT (Ctrl-C): its default disposition.
+    A shell that starts pytest in the background (`cmd &`, no job control: CI scripts, nohup)
+    makes it ignore SIGINT; its children inherit that, and Python then installs no
+    KeyboardInterrupt handler, so the Ctrl-C would never reach the code under test."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def stop_process(process: subprocess.Popen[Any], grace: float = 15) -> None:
     """Terminate, and kill when it does not exit within `grace` seconds."""
     process.terminate()
@@ -74,7 +117,7 @@ def shared_parts(opened: tuple[Any, ...]) -> dict[str, Any]:
     return {**fixed, "videos": players[:MAX_PLAYERS], "audios": players[MAX_PLAYERS:], **rest}
 
 
-async def until(condition: Callable[[], bool], within: float, what: str) -> None:
+async def until_async(condition: Callable[[], bool], within: float, what: str) -> None:
     """Wait for `condition` to hold, checking every 10 ms; fail naming `what` after `within` s.
     (For state that has no event to await: a simulator's predictions, a session's live runs.)"""
     deadline = time.monotonic() + within

@@ -27,6 +27,36 @@ CHROMIUM_ARGS = [
 ]
 SCREENSHOTS = REPO / "screenshots"
 
+# Nothing on the page moves: no finite animation or transition runs (a tab's or a toast's fade, a
+# re-laid-out gallery; a spinner's endless one does not count), fonts are in, and every picture
+# in view is decoded (or failed; a lazy one out of view never loads). Players are not waited
+# for: a <video> may never load its metadata in headless Chromium.
+SETTLED = """() => {
+    const inView = el => { const r = el.getBoundingClientRect();
+        return el.offsetParent && r.width && r.bottom > 0 && r.top < innerHeight; };
+    return document.readyState === 'complete' && document.fonts.status === 'loaded'
+        && document.getAnimations().every(a => a.playState !== 'running'
+            || a.effect?.getComputedTiming().iterations === Infinity)
+        && [...document.images].every(i => !inView(i) || i.complete); }"""
+
+
+def settled(page, timeout: float = 15_000) -> None:  # type: ignore[no-untyped-def]
+    """Until the page is still (SETTLED): what a screenshot or a layout measure should see."""
+    page.wait_for_function(SETTLED, polling="raf", timeout=timeout)
+
+
+def answered(page, *values: str):  # type: ignore[no-untyped-def]
+    """For `with`: the body's change to a form control reached the app and its answer came back
+    (the queue-less `/run/predict` request of a control's change event, which writes the panel's
+    Advanced JSON, with every one of `values` among its inputs)."""
+    return page.expect_response(
+        lambda r: (
+            r.url.endswith("/run/predict")
+            and all(value in (r.request.post_data or "") for value in values)
+        ),
+        timeout=15_000,
+    )
+
 
 @contextlib.contextmanager
 def running_app(
@@ -108,13 +138,16 @@ def test_newcomer_chats_and_generates_an_image(app_url: str, browser) -> None:  
     expect(page.get_by_text("Done with").filter(visible=True).first).to_be_visible(timeout=30_000)
     page.screenshot(path=SCREENSHOTS / "03-image.png", full_page=True)
 
-    for tab, name in (
-        ("🎬 Video", "05-video"),
-        ("🗣️ Avatar", "06-avatar"),
-        ("🎵 Music", "07-music"),
+    for tab, name, button in (
+        ("🎬 Video", "05-video", "Generate video"),
+        ("🗣️ Avatar", "06-avatar", "Animate"),
+        ("🎵 Music", "07-music", "Compose"),
     ):
         page.get_by_role("tab", name=tab).click()
-        page.wait_for_timeout(500)
+        expect(page.get_by_role("tab", name=tab, selected=True)).to_be_visible()
+        shown = page.get_by_role("tabpanel").filter(visible=True)
+        expect(shown.get_by_role("button", name=button, exact=True)).to_be_visible()
+        settled(page)
         page.screenshot(path=SCREENSHOTS / f"{name}.png", full_page=True)
 
     page.get_by_role("tab", name="🕘 History").click()

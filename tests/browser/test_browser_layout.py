@@ -18,8 +18,10 @@ import soundfile
 from PIL import Image, ImageDraw
 from test_browser import (
     SCREENSHOTS,
+    answered,
     browser,  # noqa: F401  (the fixture, used through `chromium`)
     running_app,
+    settled,
 )
 
 pytestmark = pytest.mark.browser
@@ -103,7 +105,12 @@ def goto_tab(page, tab: str) -> None:  # type: ignore[no-untyped-def]
         assert box is not None and box["x"] + box["width"] <= page.viewport_size["width"]
         more.click()
         page.locator(".overflow-dropdown button", has_text=tab).click()
-    page.wait_for_timeout(400)
+    page.wait_for_function(  # the tab is the selected one, its panel shown and still
+        """(label) => [...document.querySelectorAll('[role=tab][aria-selected=true]')]
+            .some(t => t.textContent.includes(label))""",
+        arg=tab,
+    )
+    settled(page)
 
 
 def token_toggle(page):  # type: ignore[no-untyped-def]
@@ -153,6 +160,16 @@ def wait_done(page, before: str = "") -> None:  # type: ignore[no-untyped-def]
     )
 
 
+def uploaded(page, audio: bool = False) -> None:  # type: ignore[no-untyped-def]
+    """Until the panel shows the uploaded portrait (and, with `audio`, the narration's player)."""
+    from playwright.sync_api import expect
+
+    expect(panel(page).locator("img").first).to_be_visible(timeout=15_000)
+    if audio:
+        player = "audio, .waveform-container, [data-testid^='waveform-']"
+        expect(panel(page).locator(player)).not_to_have_count(0, timeout=15_000)
+
+
 def run_and_read_input_sent(page, tab: str):  # type: ignore[no-untyped-def]
     """Run the panel as it is filled in; the input sent, as History's newest card shows it."""
     before = status_text(page)
@@ -177,12 +194,12 @@ def generate(page, tab: str, inputs: dict[str, Path], **fields: str) -> None:  #
         uploads = panel(page).locator("input[type=file]")
         uploads.nth(0).set_input_files(inputs["portrait"])
         uploads.nth(1).set_input_files(inputs["audio"])
-        page.wait_for_timeout(1500)
+        uploaded(page, audio=True)
     else:
         prompt_box(page).fill(fields.get("prompt", "A lighthouse at dusk"))
     if tab == "🎬 Video":  # the default video model animates a start frame
         panel(page).locator("input[type=file]").first.set_input_files(inputs["portrait"])
-        page.wait_for_timeout(1000)
+        uploaded(page)
     if "aspect_ratio" in fields:
         ratio = panel(page).get_by_label("Aspect ratio").first
         ratio.click()
@@ -211,7 +228,7 @@ def test_above_the_fold_at_1440x900(chromium, app: RunningApp) -> None:  # type:
 
     page = open_page(chromium, app, DESKTOP)
     expect(panel(page).get_by_label("Message")).to_be_visible()
-    page.wait_for_timeout(2000)  # the moment autofocus used to scroll the page
+    settled(page)  # loaded and still: past the moment autofocus used to scroll the page
     assert page.evaluate("window.scrollY") == 0
     assert in_viewport(page, page.get_by_role("heading", name="NeuroLink UI"))
     assert in_viewport(page, page.get_by_text("Simulator mode"))
@@ -236,7 +253,7 @@ def test_phone_no_page_wider_than_the_screen_and_every_tab_reachable(
     chromium, app: RunningApp
 ) -> None:  # type: ignore[no-untyped-def]
     page = open_page(chromium, app, PHONE)
-    page.wait_for_timeout(1500)
+    settled(page)
     assert page.evaluate("window.scrollY") == 0
 
     # The chat placeholder fits its box: measured with the box's own font.
@@ -267,12 +284,12 @@ def test_phone_no_page_wider_than_the_screen_and_every_tab_reachable(
     generate(page, "💬 Chat", {}, prompt=LONG_PROMPT)
     for tab in TABS:
         goto_tab(page, tab)
-        page.wait_for_timeout(600)
         assert page_width(page) <= PHONE["width"], (tab, page_width(page))
         shot(page, f"item7-{tab.split()[1].lower()}-390")
     # History holds the long chat prompt, open too.
     page.get_by_text("Details, downloads and code").first.click()
-    page.wait_for_timeout(800)
+    page.get_by_text("Input sent").first.wait_for()
+    settled(page)
     assert page_width(page) <= PHONE["width"], page_width(page)
     shot(page, "item7-history-details-390")
     page.close()
@@ -299,7 +316,7 @@ def test_gallery_shows_whole_images_and_history_is_compact_cards(
             arg=expected,
             timeout=15_000,
         )
-        page.wait_for_timeout(800)
+        settled(page)
         # …and every gallery view of it shows it whole: contained, never cropped to fill, and
         # its box inside the gallery's visible area (not running past it, to be scrolled to).
         views = panel(page).evaluate(
@@ -373,17 +390,18 @@ def test_switching_models_logs_no_unparsable_value_warnings(chromium, app: Runni
     goto_tab(page, "🖼️ Image")
     panel(page).get_by_text("Advanced — parameters from the model's schema").click()
     expect(panel(page).get_by_label("Output Format")).to_be_visible(timeout=15_000)
-    for model, pause in (
-        ("black-forest-labs/flux-schnell", 2500),
-        ("stability-ai/stable-diffusion-3.5-large", 2500),
-        ("black-forest-labs/flux-1.1-pro", 0),  # picked again before its form has come
-        ("black-forest-labs/flux-schnell", 2500),
+    for model, field in (
+        ("black-forest-labs/flux-schnell", "Num Inference Steps"),
+        ("stability-ai/stable-diffusion-3.5-large", "Prompt Strength"),
+        ("black-forest-labs/flux-1.1-pro", ""),  # picked again before its form has come
+        ("black-forest-labs/flux-schnell", "Num Inference Steps"),
     ):
         picker = panel(page).get_by_label("Model").first
         picker.click()
         picker.fill(model)
         picker.press("Enter")
-        page.wait_for_timeout(pause)
+        if field:  # its own form has come (else: picked again before it came)
+            expect(panel(page).get_by_label(field).first).to_be_visible(timeout=20_000)
     # The form shown is the last pick's: flux-schnell has steps, flux-1.1-pro a safety tolerance.
     expect(panel(page).get_by_label("Num Inference Steps").first).to_be_visible(timeout=15_000)
     expect(panel(page).get_by_label("Safety Tolerance")).to_have_count(0)
@@ -394,8 +412,8 @@ def test_switching_models_logs_no_unparsable_value_warnings(chromium, app: Runni
     assert page.warnings == []
     # The form the switches left works: a changed field is what the run sends.
     output_format.click()
-    page.get_by_role("option", name="png", exact=True).click()
-    page.wait_for_timeout(500)
+    with answered(page, '"png"'):  # the Advanced JSON holds it before the run
+        page.get_by_role("option", name="png", exact=True).click()
     prompt_box(page).fill("A lighthouse at dusk")
     sent = run_and_read_input_sent(page, "🖼️ Image")
     expect(sent).to_contain_text('"output_format": "png"')
@@ -433,7 +451,7 @@ def test_examples_fill_the_prompt_in_one_click_and_placeholders_are_never_sent(
     goto_tab(page, "🗣️ Avatar")
     panel(page).get_by_text("Example: click to load a portrait and narration").wait_for()
     panel(page).locator("tr.tr-body").first.click()
-    page.wait_for_timeout(1500)  # both files load into their inputs
+    uploaded(page, audio=True)  # both files load into their inputs
     before = status_text(page)
     run_button(page, "🗣️ Avatar").click()
     wait_done(page, before)
@@ -448,7 +466,8 @@ def test_examples_fill_the_prompt_in_one_click_and_placeholders_are_never_sent(
     # The refusal (a toast now; a message by the input once errors move there) names the prompt.
     expect(page.get_by_text("Enter a prompt first").first).to_be_visible(timeout=15_000)
     goto_tab(page, "🕘 History")
-    page.wait_for_timeout(800)
+    summary = re.compile(r"\d+ generations? in this browser's History")
+    expect(panel(page).get_by_text(summary)).to_be_visible(timeout=15_000)
     assert page.get_by_text(placeholder).count() == 0
     page.close()
 
@@ -461,6 +480,8 @@ def test_examples_fill_the_prompt_in_one_click_and_placeholders_are_never_sent(
 def test_every_panel_before_and_after_a_generation(
     chromium, app: RunningApp, media_inputs, viewport
 ) -> None:  # type: ignore[no-untyped-def]
+    from playwright.sync_api import expect
+
     page = open_page(chromium, app, viewport)
     device = "desktop" if viewport is DESKTOP else "phone"
     for tab in RUN_BUTTONS:
@@ -472,10 +493,11 @@ def test_every_panel_before_and_after_a_generation(
         assert page_width(page) <= viewport["width"]
         # The result and its status in view (below the form on a phone), media loaded.
         panel(page).locator(".nl-status").first.scroll_into_view_if_needed()
-        page.wait_for_timeout(1500)
+        settled(page)
         shot(page, f"panel-{device}-{name}-after")
     goto_tab(page, "🕘 History")
-    page.wait_for_timeout(1000)
+    expect(page.locator(CARDS).first).to_be_visible(timeout=15_000)
+    settled(page)
     assert page_width(page) <= viewport["width"]
     shot(page, f"panel-{device}-history-after")
     page.screenshot(path=SCREENSHOTS / f"panel-{device}-history-full.png", full_page=True)

@@ -9,11 +9,11 @@ signs in with a token runs there, so latencies can be slowed and requests inspec
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Iterator
 
 import pytest
-from test_browser import CHROMIUM, CHROMIUM_ARGS, SCREENSHOTS, running_app
+from helpers import until
+from test_browser import CHROMIUM, CHROMIUM_ARGS, SCREENSHOTS, answered, running_app
 
 from neurolink_ui.simulator.runner import Simulator
 
@@ -101,6 +101,18 @@ class Visit:
     def close(self) -> None:
         self.page.close()
         assert self.errors == [], self.errors
+
+
+# Gradio's progress overlay on a control of the shown panel (its status tracker, shown while an
+# event that writes the control is under way; `hide` once none is).
+BUSY = """() => [...document.querySelectorAll('[role=tabpanel] .wrap.full, [role=tabpanel] .wrap.minimal')]
+    .some(w => w.offsetParent && !w.classList.contains('hide'))"""
+
+
+def idle(page) -> None:  # type: ignore[no-untyped-def]
+    """Until no event of the shown panel is under way: the run and its Stop have ended, so
+    nothing more can come to the page."""
+    page.wait_for_function(f"() => !({BUSY})()", timeout=30_000)
 
 
 def _generate(visit: Visit, tab: str, prompt: str, button: str, model: str = "") -> None:
@@ -263,7 +275,7 @@ def test_progress_and_stop_on_a_slow_media_run(chromium, app_url: str, remote: S
         expect(page.get_by_label("Model").filter(visible=True).first).to_have_value(
             "black-forest-labs/flux-1.1-pro"
         )
-        page.wait_for_timeout(1500)  # the stopped event says nothing more
+        idle(page)  # the run and the Stop event have ended: nothing more can overwrite it
         expect(visit.visible_text("Stopped — canceled at Replicate").first).to_be_visible()
         visit.shot("stopped")
 
@@ -324,29 +336,29 @@ def test_stop_ends_a_long_streamed_answer(chromium, app_url: str, remote: Simula
         ).first.click()
         min_tokens = page.get_by_label("Min tokens").filter(visible=True).first
         expect(min_tokens).to_be_editable(timeout=15_000)
-        min_tokens.fill("4000")
-        min_tokens.press("Enter")
-        page.wait_for_timeout(300)
+        with answered(page, "4000"):  # the Advanced JSON holds it before Send
+            min_tokens.fill("4000")
+            min_tokens.press("Enter")
         visit.fill("Message", "Tell me everything about tides")
         before = set(remote.predictions)
         visit.click("Send")
         expect(visit.visible_text("Answering").first).to_be_visible(timeout=30_000)
-        page.wait_for_timeout(1500)
-        assert _answer_length(page) > 200  # streaming
+        page.wait_for_function(  # streaming
+            "() => [...document.querySelectorAll('.bot')].filter(b => b.offsetParent)"
+            ".some(b => b.innerText.length > 200)",
+            timeout=30_000,
+        )
         (streaming,) = [s for pid, s in remote.predictions.items() if pid not in before]
         visit.click("Stop")
         cancel = f"/v1/predictions/{streaming.id}/cancel"
-        deadline = time.monotonic() + 15
-        while time.monotonic() < deadline and not any(r.path == cancel for r in remote.requests):
-            time.sleep(0.05)
-        assert any(r.path == cancel for r in remote.requests), "no cancel reached Replicate"
+        until(lambda: any(r.path == cancel for r in remote.requests), 15, "no cancel at Replicate")
         expect(visit.visible_text("Stopped — canceled at Replicate").first).to_be_visible(
             timeout=15_000
         )
         assert streaming.status == "canceled"
         assert streaming.input["min_tokens"] == 4000  # a 4,000-token answer was under way
         stopped = _answer_length(page)
-        page.wait_for_timeout(2000)
+        idle(page)  # the run and the Stop event have ended: nothing more can come
         assert _answer_length(page) == stopped  # the text stopped growing
         assert len(streaming.tokens or []) < 4000  # cut short: not all 4,000 tokens were sent
         visit.shot("long-answer-stopped")

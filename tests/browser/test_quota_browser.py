@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 from conftest import OTHER_TOKEN, TOKEN, start_app_process
 from helpers import wait_for_page
-from test_browser import CHROMIUM, CHROMIUM_ARGS, SCREENSHOTS
+from test_browser import CHROMIUM, CHROMIUM_ARGS, SCREENSHOTS, settled
 
 pytestmark = pytest.mark.browser
 
@@ -70,7 +70,7 @@ def test_meter_and_refusal_on_the_owners_token(guarded_url: str, simulator) -> N
         expect(toast.first).to_be_visible(timeout=20_000)
         expect(page.get_by_text("Limit reached (runs per day)").first).to_be_visible()
         expect(page.get_by_text("huggingface.co/spaces/owner/neurolink-demo").first).to_be_visible()
-        page.wait_for_timeout(1500)  # the toast fades in: let the screenshot show it whole
+        settled(page)  # the toast has faded in: the screenshot shows it whole
         page.screenshot(path=SCREENSHOTS / "09-quota-refusal.png", full_page=False)
         assert len([r for r in simulator.requests if r.method == "POST"]) == creates_before
 

@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 from helpers import free_port
-from test_browser import SCREENSHOTS, browser  # noqa: F401  (a fixture: used by name)
+from test_browser import SCREENSHOTS, answered, browser  # noqa: F401  (a fixture: used by name)
 from test_share_browser import app, generate, open_history
 
 from neurolink_ui.config import BUILTIN_SIMULATOR_TOKEN, default_model
@@ -41,13 +41,14 @@ def set_advanced(page) -> None:  # type: ignore[no-untyped-def]
     fmt = page.get_by_label("Output format").filter(visible=True).first
     expect(fmt).to_be_editable(timeout=20_000)
     fmt.click()
-    page.get_by_role("option", name="png", exact=True).click()
+    with answered(page, '"png"'):
+        page.get_by_role("option", name="png", exact=True).click()
     quality = page.get_by_role("spinbutton", name="number input for Output quality").filter(
         visible=True
     )
-    quality.first.fill("57")
-    quality.first.press("Enter")
-    page.wait_for_timeout(500)
+    with answered(page, '"png"', "57"):  # the Advanced JSON holds both before Generate
+        quality.first.fill("57")
+        quality.first.press("Enter")
 
 
 @pytest.mark.timeout(400)
@@ -105,10 +106,13 @@ def test_remix_runs_the_shared_input_again(  # type: ignore[no-untyped-def]
         # The preset was for one Remix: another model and back gives the model's defaults.
         panel = view.get_by_role("tabpanel").filter(visible=True)
         model = panel.get_by_role("combobox", name="Model", exact=True)
-        for name in ("black-forest-labs/flux-schnell", shared_model):
-            model.fill(name)
-            model.press("Enter")
-            view.wait_for_timeout(1500)
+        model.fill("black-forest-labs/flux-schnell")
+        model.press("Enter")
+        steps = view.get_by_label("Num Inference Steps").filter(visible=True)
+        expect(steps.first).to_be_visible(timeout=20_000)  # flux-schnell's own form has come
+        model.fill(shared_model)
+        model.press("Enter")
+        expect(steps).to_have_count(0, timeout=20_000)
         expect(quality.filter(visible=True).first).to_have_value("80", timeout=20_000)
         expect(view.get_by_label("Output format").filter(visible=True).first).to_have_value("webp")
         stranger.close()

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from helpers import free_port
 from PIL import Image, ImageStat
-from test_browser import SCREENSHOTS, browser  # noqa: F401  (a fixture: used by name)
+from test_browser import SCREENSHOTS, answered, browser  # noqa: F401  (a fixture: used by name)
 from test_remix_advanced_browser import simulator_inputs
 from test_share_browser import app, open_history
 
@@ -79,11 +79,13 @@ def share_newest(page) -> str:  # type: ignore[no-untyped-def]
 
 
 def pick_model(page, name: str) -> None:  # type: ignore[no-untyped-def]
+    from playwright.sync_api import expect
+
     panel = page.get_by_role("tabpanel").filter(visible=True)
     model = panel.get_by_role("combobox", name="Model", exact=True)
     model.fill(name)
     model.press("Enter")
-    page.wait_for_timeout(1000)
+    expect(model).to_have_value(name)  # the run sends the model the picker holds
 
 
 def run_and_wait(page, button: str) -> None:  # type: ignore[no-untyped-def]
@@ -151,7 +153,9 @@ def test_remix_restores_the_input_image_and_the_avatar_files(  # type: ignore[no
         audio_block = page.locator(".block", has=page.get_by_text("Narration", exact=True))
         audio_block.locator("input[type=file]").set_input_files(str(voice))
         expect(portrait_block.locator("img").first).to_be_visible(timeout=15_000)
-        page.wait_for_timeout(1000)
+        expect(  # the narration uploaded too: its player is there
+            audio_block.locator("audio, .waveform-container, [data-testid='waveform-Narration']")
+        ).not_to_have_count(0, timeout=15_000)
         run_and_wait(page, "Animate")
         _, animated = simulator_inputs(log)
         avatar_link = share_newest(page)
@@ -225,9 +229,10 @@ def test_remix_restores_an_advanced_file_field(  # type: ignore[no-untyped-def]
         ).first.click()
         end_block = page.locator(".block", has=page.get_by_text("End Image", exact=True))
         expect(end_block.first).to_be_visible(timeout=20_000)
-        end_block.locator("input[type=file]").set_input_files(str(end))
-        expect(end_block.get_by_text("end.png")).to_be_visible(timeout=15_000)
-        page.wait_for_timeout(800)
+        with answered(page, "end.png"):  # the Advanced JSON holds the file before Generate
+            end_block.locator("input[type=file]").set_input_files(str(end))
+        end_row = end_block.get_by_role("row", name=re.compile(r"end\.png"))
+        expect(end_row).to_be_visible(timeout=15_000)
         run_and_wait(page, "Generate video")
         sent = simulator_inputs(log)[-1]
         assert pixels(data_bytes(sent["end_image"])) == pixels(end.read_bytes()), sent.keys()

@@ -17,7 +17,7 @@ import httpx
 import pytest
 from conftest import start_app_process
 from helpers import free_port, stop_process, wait_for_page
-from test_browser import SCREENSHOTS, browser  # noqa: F401  (a fixture: used by name)
+from test_browser import SCREENSHOTS, browser, settled  # noqa: F401  (a fixture: used by name)
 
 from neurolink_ui.config import BUILTIN_SIMULATOR_TOKEN
 
@@ -92,7 +92,8 @@ def test_history_lasts_and_a_share_link_shows_one_result(  # type: ignore[no-unt
         expect(shared_card.locator("img").first).to_be_visible(timeout=20_000)
         page.screenshot(path=SCREENSHOTS / "20-history-kept.png", full_page=True)
         page.set_viewport_size({"width": 390, "height": 844})
-        page.wait_for_timeout(500)
+        page.wait_for_function("() => document.documentElement.clientWidth <= 390")
+        settled(page)
         page.screenshot(path=SCREENSHOTS / "20-history-kept-phone.png", full_page=True)
         page.set_viewport_size({"width": 1366, "height": 1000})
 

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 import soundfile
 from conftest import TOKEN
-from helpers import REPO, free_port, stop_process, wait_for_page
+from helpers import REPO, free_port, interruptible, stop_process, wait_for_page
 from PIL import Image, ImageDraw
 
 from neurolink_ui.cli import main
@@ -445,6 +445,7 @@ def test_ctrl_c_cancels_the_prediction_at_replicate(simulator, tmp_path: Path) -
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=interruptible,
     )
     try:
         deadline = time.monotonic() + 15
@@ -489,6 +490,7 @@ def test_simulator_command_serves_the_api(tmp_path: Path) -> None:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=interruptible,
     )
     try:
         assert process.stdout is not None

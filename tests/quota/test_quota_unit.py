@@ -236,7 +236,6 @@ def test_sqlite_store_limits_and_atomic_admission(tmp_path: Path) -> None:
 def test_sqlite_admission_reads_the_counts_under_the_write_lock(tmp_path: Path) -> None:
     """Check-then-act would read the count while another writer holds the lock, then insert too."""
     import sqlite3
-    import time
 
     store = SQLiteQuotaStore(tmp_path / "state.db")
     other = sqlite3.connect(tmp_path / "state.db", isolation_level=None)
@@ -250,7 +249,8 @@ def test_sqlite_admission_reads_the_counts_under_the_write_lock(tmp_path: Path) 
         target=lambda: outcome.append(store.admit(_request("ip:lock", runs_per_day=1)).admitted)
     )
     admitting.start()
-    time.sleep(0.5)  # ordering only: the admission is waiting while the other write is open
+    admitting.join(timeout=0.5)
+    assert admitting.is_alive()  # the admission waits while the other write is open
     other.execute("COMMIT")
     admitting.join(timeout=30)
     assert outcome == [False]  # it counted the other run, so the limit of 1 held

@@ -197,7 +197,7 @@ async def test_stop_cancels_only_this_runs_prediction(simulator: Any, token: str
     simulator.config.cold_start = 30
     async with fast_client(simulator.base_url) as client:
         first = asyncio.create_task(client.run(IMAGE, {"prompt": "twin"}, token=token))
-        await asyncio.sleep(1.0)
+        await until(lambda: len(by_prompt(simulator, "twin")) == 1)  # the first one is created
         simulator.config.cold_start = 1.0
         second = asyncio.create_task(client.run(IMAGE, {"prompt": "twin"}, token=token))
         await until(lambda: len(by_prompt(simulator, "twin")) == 2)

@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
-from helpers import until
+from helpers import until_async
 
 from neurolink_ui.comparison import cell_key, parse_plan
 from neurolink_ui.runs import Caller, LiveRuns, live_run
@@ -120,7 +120,7 @@ async def test_stop_before_the_prediction_has_an_id_cancels_it_when_it_arrives(
 
     task = asyncio.create_task(consume())
     try:
-        await until(
+        await until_async(
             lambda: key in live.active and bool(set(simulator.predictions) - before),
             10,
             "the create reaching the simulator",

@@ -20,7 +20,7 @@ from typing import Any
 
 import httpx
 import pytest
-from helpers import FIXTURES
+from helpers import FIXTURES, interruptible
 
 from neurolink_ui.catalog import catalog_model
 from neurolink_ui.simulator import server as sim_server
@@ -566,11 +566,10 @@ def test_cancel_running_prediction_and_terminal_is_unchanged(sim: Simulator, tok
     canceled = response.json()
     assert canceled["status"] == "canceled"
     assert {"predict_time", "total_time"} <= canceled["metrics"].keys()
-    time.sleep(0.3)
+    sse = read_sse(created["urls"]["stream"])  # to its end: nothing more can be produced
     again = client.post(f"/v1/predictions/{created['id']}/cancel")
     assert again.status_code == 200
     assert again.json() == canceled  # no more tokens after cancel, nothing changed
-    sse = read_sse(created["urls"]["stream"])
     assert sse.events[-1] == {
         "event": "done",
         "id": sse.events[-1]["id"],
@@ -1116,6 +1115,7 @@ def test_command_line_serves_until_interrupted() -> None:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=interruptible,
     )
     try:
         assert process.stdout is not None

@@ -14,6 +14,8 @@ import soundfile
 from conftest import OTHER_TOKEN, TOKEN
 from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
+from gradio_client.utils import Status
+from helpers import until
 from launched import LaunchedApp
 from PIL import Image
 
@@ -167,6 +169,10 @@ STOP_CALLS = {
 }
 
 
+# What a client sees of a run under way (its progress and streamed updates).
+RUNNING = {Status.PROCESSING, Status.ITERATING, Status.PROGRESS, Status.LOG}
+
+
 @pytest.mark.parametrize("panel", list(STOP_CALLS))
 def test_stop_on_every_panel_cancels_the_prediction_at_replicate(
     client: Client, simulator, portrait: Path, narration: Path, panel: str
@@ -185,7 +191,8 @@ def test_stop_on_every_panel_cancels_the_prediction_at_replicate(
         time.sleep(0.05)
     else:
         pytest.fail("the prediction never started processing")
-    time.sleep(0.3)
+    # The visitor sees it running (the app's progress reached the client) before pressing Stop.
+    until(lambda: job.status().code in RUNNING, 20, "the client never saw the run going")
     stopped = time.time()
     job.cancel()
     cancel = None
@@ -346,7 +353,7 @@ def test_stop_cancels_only_the_visitors_own_prediction(app_url: str, simulator) 
     try:
         stopped_job = first.submit("twin lighthouses", **same)
         wait_for(1)
-        time.sleep(1.0)
+        until(lambda: made()[0].status == "processing", 20, "the first run never started")
         kept_job = second.submit("twin lighthouses", **same)
         wait_for(2)
         stopped_job.cancel()

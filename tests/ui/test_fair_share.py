@@ -21,7 +21,7 @@ import httpx
 import pytest
 from conftest import OTHER_TOKEN, TOKEN, token_id
 from gradio_client.exceptions import AppError
-from helpers import until
+from helpers import until_async
 from launched import LaunchedApp
 
 from neurolink_ui.config import Settings
@@ -160,18 +160,18 @@ async def test_a_fresh_visitors_render_completes_while_another_visitors_renders_
         flood = [await flooder.joined(history, [None]) for _ in range(12)]
         # Past its share, the flooder is told so, clearly (its event ends at once, unrun).
         refused = await flooder.joined(history, [None])
-        await until(lambda: refused in flooder.errors, 30, "the refusal")
+        await until_async(lambda: refused in flooder.errors, 30, "the refusal")
         assert "already has 12 requests waiting or running" in flooder.errors[refused]
 
         fresh = QueueVisitor(http, app.url)
         fresh.listen()
         drawn = await fresh.joined(form, [None, FAST_IMAGE])
-        await until(lambda: drawn in fresh.completed, 60, "the fresh visitor's form render")
+        await until_async(lambda: drawn in fresh.completed, 60, "the fresh visitor's form render")
         # …while the flood is still queued behind its own first, held render.
         assert not set(flood) & flooder.completed
         assert drawn not in fresh.errors
         held_history.set()
-        await until(lambda: set(flood) <= flooder.completed, 60, "the flood drains")
+        await until_async(lambda: set(flood) <= flooder.completed, 60, "the flood drains")
         await flooder.close()
         await fresh.close()
     still_serves(app)
@@ -191,10 +191,12 @@ async def test_one_address_has_a_bounded_share_of_the_queue(
         another = QueueVisitor(http, app.url)
         another.listen()
         refused = await another.joined(history, [None])
-        await until(lambda: refused in another.errors, 30, "the refusal")
+        await until_async(lambda: refused in another.errors, 30, "the refusal")
         assert "Your address already has 6 requests" in another.errors[refused]
         held_history.set()
-        await until(lambda: all(len(v.completed) == 2 for v in visitors), 60, "the renders drain")
+        await until_async(
+            lambda: all(len(v.completed) == 2 for v in visitors), 60, "the renders drain"
+        )
         assert not any(v.errors for v in visitors)
         for visitor in [*visitors, another]:
             await visitor.close()
@@ -225,7 +227,7 @@ async def test_a_visitor_whose_session_was_evicted_is_never_moved_onto_the_owner
         async with http_client() as http:
             for _ in range(15):
                 await QueueVisitor(http, app.url).joined(meter, [None, FAST_IMAGE])
-        await until(lambda: visitor.session_hash not in holder.session_data, 30, "evicted")
+        await until_async(lambda: visitor.session_hash not in holder.session_data, 30, "evicted")
         simulator.requests.clear()
         with pytest.raises(AppError) as refused:
             visitor.predict("after the flood", model=FAST_IMAGE, api_name="/image")
@@ -255,7 +257,7 @@ async def test_sessions_are_bounded_in_number_and_new_ones_per_address(
             for visitor in visitors:
                 visitor.listen()
                 await visitor.joined(form, [None, FAST_IMAGE])
-            await until(lambda: all(v.completed for v in visitors), 60, "all answered")
+            await until_async(lambda: all(v.completed for v in visitors), 60, "all answered")
             refused = [v for v in visitors if v.errors]
             assert visitors[20:] == refused
             (message,) = refused[-1].errors.values()

@@ -293,3 +293,57 @@ def test_request_hosts_never_reach_the_shared_pages_addresses(
         assert httpx.get(f"{app.url}shared-preview/{share_id}").status_code == 200  # serving
     finally:
         app.close()
+
+
+def test_a_card_click_sent_before_a_re_render_reaches_the_card_after_it(tmp_path: Path) -> None:
+    """History re-renders (gr.render) when its tab opens and when a generation is recorded. A
+    Share or Delete click the page sends with the event id it had before a re-render must still
+    name that card's listener after it: an id the re-render dropped is a lost click."""
+    from copy import copy
+
+    from gradio.context import LocalContext
+
+    from neurolink_ui.ui.history_log import history_state
+    from neurolink_ui.ui.panels.history import build_history_panel
+
+    def entry(prompt: str) -> NewResult:  # what the run core records, as HistoryLog.add takes
+        return NewResult(kind="chat", model="o/m", prompt=prompt, input={"prompt": prompt})
+
+    results = ResultStore(tmp_path / "results")
+    with gr.Blocks() as demo:
+        with gr.Tab("History") as tab:
+            history = history_state(store=results)
+            build_history_panel(history, tab)
+    log = HistoryLog(store=results, history_id=new_history_id())
+    log.add(entry("a kite"))
+    (renderable,) = demo.default_config.renderables
+    session = copy(demo.default_config)  # one session's blocks and events, as the server keeps
+    LocalContext.blocks_config.set(session)
+
+    def card_clicks() -> dict[str, int]:
+        """The card's click listeners by button label: the ids the page sends."""
+        found = {}
+        for fn in session.fns.values():
+            for target, event in fn.targets:
+                button = session.blocks.get(target)
+                if event == "click" and fn.rendered_in is renderable:
+                    found[str(getattr(button, "value", ""))] = fn._id
+        return found
+
+    try:
+        renderable.apply(log, None)
+        before = card_clicks()
+        assert set(before) == {"🔗 Share", "🗑️ Delete"}, before
+        renderable.apply(log, None)  # the tab opened again: the same card, drawn again
+        assert card_clicks() == before
+        counted = log.count
+        shared, count = session.fns[before["🔗 Share"]].fn(log, SimpleNamespace(request=None))
+        assert "?result=" in shared.value
+        assert count == log.count == counted + 1  # History renders again, with the link
+        log.add(entry("a gull"))
+        renderable.apply(log, None)  # a new generation: a new card above, the first one kept
+        assert before["🔗 Share"] in session.fns and before["🗑️ Delete"] in session.fns
+        count = session.fns[before["🗑️ Delete"]].fn(log)
+        assert count == log.count and len(log.shown()) == 1
+    finally:
+        LocalContext.blocks_config.set(None)

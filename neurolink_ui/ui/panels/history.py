@@ -176,11 +176,14 @@ def _card_actions(
         key=f"{key}-link",
     )
 
-    def make_link(log: HistoryLog | None, request: gr.Request) -> Any:
+    def make_link(log: HistoryLog | None, request: gr.Request) -> tuple[Any, Any]:
         share_id = log.share(result_id) if log is not None and sharing else None
-        if share_id is None:
-            return gr.Textbox(value="This result can no longer be shared.", visible=True)
-        return gr.Textbox(value=share_url(app_url(request), share_id), visible=True)
+        if log is None or share_id is None:
+            return gr.Textbox(value="This result can no longer be shared.", visible=True), gr.skip()
+        # The count changes too: History renders again after this, so a render that read the log
+        # before the share (under way when Share was clicked) is not the last word on the card.
+        log.count += 1
+        return gr.Textbox(value=share_url(app_url(request), share_id), visible=True), log.count
 
     def remove(log: HistoryLog | None) -> int:
         if log is None:
@@ -188,8 +191,26 @@ def _card_actions(
         log.delete(result_id)
         return log.count
 
-    share.click(make_link, [history.log], [link], api_visibility="private", queue=False)
-    delete.click(remove, [history.log], [history.count], api_visibility="private", queue=False)
+    # Keyed listeners keep their id across History's re-renders (Gradio reuses a keyed event's
+    # id; an unkeyed one gets a new id each render and the old one is dropped from the session):
+    # a click the page sends with the id it had before a re-render reached it still names this
+    # card's Share or Delete, instead of an id the server no longer knows (the click was lost).
+    share.click(
+        make_link,
+        [history.log],
+        [link, history.count],
+        api_visibility="private",
+        queue=False,
+        key=f"{key}-share-click",
+    )
+    delete.click(
+        remove,
+        [history.log],
+        [history.count],
+        api_visibility="private",
+        queue=False,
+        key=f"{key}-delete-click",
+    )
 
 
 def history_summary(entries: list[StoredResult]) -> str:

@@ -29,4 +29,5 @@ fi
 # starting, Chromium, the benchmark test) until app starts passed their 90 s. `loadfile` keeps a
 # module's app, simulator and browser fixtures in one worker; each worker has its own ports, data
 # and temp folders (tests/helpers.py free_port, tests/conftest.py). TEST_WORKERS=0: one process.
-exec "$PY" -m pytest -q -p no:cacheprovider -n "${TEST_WORKERS:-2}" --dist loadfile "$@"
+# --durations: the slowest tests are named in every run, where the suite's time goes.
+exec "$PY" -m pytest -q -p no:cacheprovider -n "${TEST_WORKERS:-2}" --dist loadfile --durations=30 "$@"

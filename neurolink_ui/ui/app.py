@@ -17,6 +17,7 @@ from ..modalities.registry import modalities
 from ..runs import LiveRuns
 from .context import AppContext
 from .history_log import bind_history, history_state
+from .light import CompressPages, api_component_ids, slim_config
 from .panels.compare import build_compare_panel
 from .panels.compare_api import build_compare_api
 from .panels.explore import CSS as EXPLORE_CSS
@@ -93,6 +94,13 @@ class NeuroLinkApp(gr.Blocks):
     def __init__(self, ctx: AppContext, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.neurolink_context = ctx
+
+    def get_config_file(self) -> Any:
+        """Gradio's config without the API schemas of components no endpoint exposes (light.py):
+        the page's code never reads them, and the API description reads only the others."""
+        config = super().get_config_file()
+        slim_config(config["components"], api_component_ids(self.fns.values()))
+        return config
 
 
 def build_app(settings: Settings | None = None, ctx: AppContext | None = None) -> NeuroLinkApp:
@@ -194,7 +202,9 @@ def launch_options(ctx: AppContext) -> dict[str, Any]:
             "lifespan": housekeeping(ctx.outputs, ctx.sessions, ctx.results),
             # A shared result's page carries its own title and preview image.
             "middleware": [
-                Middleware(SharedPageMeta, store=ctx.results, sharing=ctx.settings.sharing)
+                # Outermost, so it compresses the page as SharedPageMeta leaves it.
+                Middleware(CompressPages),
+                Middleware(SharedPageMeta, store=ctx.results, sharing=ctx.settings.sharing),
             ],
         },
     }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 from types import FrameType
@@ -17,6 +18,7 @@ from ..modalities.registry import modalities
 from ..runs import LiveRuns
 from .context import AppContext
 from .history_log import bind_history, history_state
+from .lazy import opened_by
 from .light import CompressPages, api_component_ids, slim_config
 from .panels.compare import build_compare_panel
 from .panels.compare_api import build_compare_api
@@ -126,9 +128,12 @@ def build_app(settings: Settings | None = None, ctx: AppContext | None = None) -
             # Explore's "Open in the X panel" selects one.
             # One tab per registered modality, drawn by its own panel module.
             targets: list[RemixTarget] = []
-            for modality in modalities():
-                with gr.Tab(f"{modality.icon} {modality.title}", id=modality.name):
-                    targets.append(modality.build_panel()(ctx, session, history, live))
+            # The first tab's forms load with the page; the others' when first opened (lazy.py).
+            for index, modality in enumerate(modalities()):
+                with gr.Tab(f"{modality.icon} {modality.title}", id=modality.name) as tab:
+                    lazy = opened_by(tab) if index else contextlib.nullcontext()
+                    with lazy:
+                        targets.append(modality.build_panel()(ctx, session, history, live))
             with gr.Tab("🆚 Compare", id="compare"):
                 compare = build_compare_panel(ctx, session, history, live)
                 build_compare_api(ctx, session, history, live)

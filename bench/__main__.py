@@ -1,5 +1,5 @@
 """`python -m bench [--quick] [--only client,path,concurrency,streaming,memory,startup,sessions,
-firstvisit]`.
+firstvisit,perrun]`.
 
 Runs the benchmarks against the local simulator, prints the results table (Markdown) and writes
 them as JSON to bench/results/. Every request stays on 127.0.0.1.
@@ -30,6 +30,7 @@ SECTIONS = (
     "startup",
     "sessions",
     "firstvisit",
+    "perrun",
 )
 RESULTS_DIR = ROOT / "bench" / "results"
 SESSION_TTL = 5.0  # seconds: ended sessions are released within the run (the default is a day)
@@ -90,6 +91,7 @@ def run(
         client_overhead,
         concurrency_bench,
         first_visit,
+        per_run,
         session_bench,
         subprocess_bench,
     )
@@ -127,7 +129,7 @@ def run(
             with Simulator() as sim:  # in this process: the path and streaming read its state
                 timed("path", lambda: app_bench.run_whole_path(sim, sizes.runs, quick, workdir))
                 timed("streaming", lambda: app_bench.run_streaming(sim, sizes.runs, quick, workdir))
-        if {"concurrency", "memory", "startup", "sessions", "firstvisit"} & set(only):
+        if {"concurrency", "memory", "startup", "sessions", "firstvisit", "perrun"} & set(only):
             with subprocess_bench.simulator_process() as sim_process:
                 base = sim_process.base
                 timed(
@@ -161,6 +163,10 @@ def run(
                 timed(
                     "firstvisit",
                     lambda: first_visit.run_first_visit(sim_process, workdir, sizes.visits),
+                )
+                timed(
+                    "perrun",
+                    lambda: per_run.run_per_run(sim_process, workdir, sizes.visits),
                 )
     info["loadavg_after"] = os.getloadavg()
     return {

@@ -24,9 +24,10 @@ _opened: ContextVar[gr.State | None] = ContextVar("neurolink_opened", default=No
 def opened_by(tab: gr.Tab) -> Iterator[gr.State]:
     """Panels built in this block load their forms when `tab` is first selected.
 
-    A State turns True at the first select; its change (once per page) is the trigger."""
+    A State turns True at the first select; its change (once per page) is the trigger. The
+    select is queued: Gradio reports a State's change only from a queued event."""
     opened = gr.State(False)
-    tab.select(lambda: True, None, opened, api_visibility="private", queue=False)
+    tab.select(lambda: True, None, opened, api_visibility="private", show_progress="hidden")
     token = _opened.set(opened)
     try:
         yield opened

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import copy
 import os
 import signal
 from types import FrameType
@@ -35,6 +36,7 @@ TITLE = "NeuroLink UI — a playground for Replicate's models"
 QUEUE_MAX_SIZE = 512
 MAX_UPLOAD = "50mb"
 CACHE_CLEANUP = (3600, 3600)  # every hour, files older than an hour
+SKIPPED = {"__type__": "update"}  # what gr.skip() returns, and what Gradio sends for it
 
 CSS = """
 /* clip, not Gradio's hidden: a hidden overflow is a scroll container, which defeats sticky. */
@@ -96,6 +98,38 @@ class NeuroLinkApp(gr.Blocks):
     def __init__(self, ctx: AppContext, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.neurolink_context = ctx
+
+    async def postprocess_data(
+        self, block_fn: Any, predictions: list[Any] | dict[str, Any], state: Any
+    ) -> list[Any]:
+        """Gradio's post-processing, without rebuilding the component of a skipped output.
+
+        For each `gr.skip()` among several outputs Gradio constructs a new instance of that
+        output's component and its config, only to send `{"__type__": "update"}` — what a
+        progress update (status changed, media output skipped) cost most of its CPU. Skipped
+        outputs of components that are not State are answered with that directly here; the
+        others go through Gradio as before."""
+        outputs = block_fn.outputs
+        if not isinstance(predictions, list | tuple) or block_fn.batch:
+            return await super().postprocess_data(block_fn, predictions, state)
+        skipped = {
+            index
+            for index, (block, value) in enumerate(zip(outputs, predictions, strict=False))
+            if value == SKIPPED and not block.stateful
+        }
+        if not skipped or len(predictions) != len(outputs) or len(outputs) < 2:
+            return await super().postprocess_data(block_fn, predictions, state)
+        kept = [index for index in range(len(outputs)) if index not in skipped]
+        done: list[Any] = []
+        if kept:
+            rest = copy.copy(block_fn)
+            rest.outputs = [outputs[index] for index in kept]
+            values = [predictions[index] for index in kept]
+            done = await super().postprocess_data(
+                rest, values if len(kept) > 1 else values[0], state
+            )
+        sent = iter(done)
+        return [dict(SKIPPED) if index in skipped else next(sent) for index in range(len(outputs))]
 
     def get_config_file(self) -> Any:
         """Gradio's config without the API schemas of components no endpoint exposes (light.py):

@@ -68,3 +68,23 @@ def test_the_page_and_config_are_compressed_and_assets_are_not() -> None:
         assert response.text == body
         compressed = response.headers.get("content-encoding") == "gzip"
         assert compressed == (not path.startswith("/assets")), path
+
+
+async def test_a_skipped_output_is_answered_as_gradio_would_without_a_rebuild(demo: Any) -> None:
+    from gradio.state_holder import SessionState
+
+    (fn,) = [f for f in demo.fns.values() if f.api_name == "image"]
+    media = fn.outputs[0]
+    for update in (
+        [gr.skip(), "⚙️ **Running** · 1.0 s"],
+        [gr.skip(), gr.skip()],
+        [gr.update(visible=True), "status"],
+    ):
+        ours_state, theirs_state = SessionState(demo), SessionState(demo)
+        ours = await demo.postprocess_data(fn, list(update), ours_state)
+        theirs = await gr.Blocks.postprocess_data(demo, fn, list(update), theirs_state)
+        assert ours == theirs
+        skipped = update[0] == gr.skip()
+        # No component rebuilt (nor its config) for a skip; Gradio's own path rebuilds it.
+        assert (ours_state.blocks_config.blocks[media._id] is media) == skipped
+        assert theirs_state.blocks_config.blocks[media._id] is not media

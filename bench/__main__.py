@@ -1,5 +1,5 @@
 """`python -m bench [--quick] [--only client,path,concurrency,streaming,memory,startup,sessions,
-firstvisit,perrun]`.
+firstvisit,perrun,output]`.
 
 Runs the benchmarks against the local simulator, prints the results table (Markdown) and writes
 them as JSON to bench/results/. Every request stays on 127.0.0.1.
@@ -31,6 +31,7 @@ SECTIONS = (
     "sessions",
     "firstvisit",
     "perrun",
+    "output",
 )
 RESULTS_DIR = ROOT / "bench" / "results"
 SESSION_TTL = 5.0  # seconds: ended sessions are released within the run (the default is a day)
@@ -94,6 +95,7 @@ def run(
         per_run,
         session_bench,
         subprocess_bench,
+        time_to_output,
     )
 
     sizes = Sizes.for_mode(quick)
@@ -117,12 +119,18 @@ def run(
             timings[name] = round(time.perf_counter() - begin, 1)
             print(f"[bench] {name} done in {timings[name]} s", file=sys.stderr, flush=True)
 
-        if "client" in only:
+        if {"client", "output"} & set(only):
             with Simulator(tls=True) as tls_sim:
                 timed(
                     "client",
                     lambda: asyncio.run(
                         client_overhead.run_client_overhead(tls_sim, sizes.runs, quick)
+                    ),
+                )
+                timed(
+                    "output",
+                    lambda: asyncio.run(
+                        time_to_output.run_time_to_output(tls_sim, sizes.runs, quick)
                     ),
                 )
         if {"path", "streaming"} & set(only):

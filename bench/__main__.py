@@ -1,5 +1,5 @@
 """`python -m bench [--quick] [--only client,path,concurrency,streaming,memory,startup,sessions,
-firstvisit,perrun,output]`.
+firstvisit,perrun,output,comparestream]`.
 
 Runs the benchmarks against the local simulator, prints the results table (Markdown) and writes
 them as JSON to bench/results/. Every request stays on 127.0.0.1.
@@ -32,6 +32,7 @@ SECTIONS = (
     "firstvisit",
     "perrun",
     "output",
+    "comparestream",
 )
 RESULTS_DIR = ROOT / "bench" / "results"
 SESSION_TTL = 5.0  # seconds: ended sessions are released within the run (the default is a day)
@@ -90,6 +91,7 @@ def run(
     from . import (
         app_bench,
         client_overhead,
+        compare_stream,
         concurrency_bench,
         first_visit,
         per_run,
@@ -137,7 +139,15 @@ def run(
             with Simulator() as sim:  # in this process: the path and streaming read its state
                 timed("path", lambda: app_bench.run_whole_path(sim, sizes.runs, quick, workdir))
                 timed("streaming", lambda: app_bench.run_streaming(sim, sizes.runs, quick, workdir))
-        if {"concurrency", "memory", "startup", "sessions", "firstvisit", "perrun"} & set(only):
+        if {
+            "concurrency",
+            "memory",
+            "startup",
+            "sessions",
+            "firstvisit",
+            "perrun",
+            "comparestream",
+        } & set(only):
             with subprocess_bench.simulator_process() as sim_process:
                 base = sim_process.base
                 timed(
@@ -175,6 +185,10 @@ def run(
                 timed(
                     "perrun",
                     lambda: per_run.run_per_run(sim_process, workdir, sizes.visits),
+                )
+                timed(
+                    "comparestream",
+                    lambda: compare_stream.run_compare_stream(sim_process, workdir, sizes.visits),
                 )
     info["loadavg_after"] = os.getloadavg()
     return {

@@ -1,4 +1,5 @@
-"""`python -m bench [--quick] [--only client,path,concurrency,streaming,memory,startup,sessions]`.
+"""`python -m bench [--quick] [--only client,path,concurrency,streaming,memory,startup,sessions,
+firstvisit,perrun,output,comparestream]`.
 
 Runs the benchmarks against the local simulator, prints the results table (Markdown) and writes
 them as JSON to bench/results/. Every request stays on 127.0.0.1.
@@ -20,7 +21,19 @@ from typing import Any
 
 from .common import ROOT, Figure
 
-SECTIONS = ("client", "path", "concurrency", "streaming", "memory", "startup", "sessions")
+SECTIONS = (
+    "client",
+    "path",
+    "concurrency",
+    "streaming",
+    "memory",
+    "startup",
+    "sessions",
+    "firstvisit",
+    "perrun",
+    "output",
+    "comparestream",
+)
 RESULTS_DIR = ROOT / "bench" / "results"
 SESSION_TTL = 5.0  # seconds: ended sessions are released within the run (the default is a day)
 
@@ -37,12 +50,13 @@ class Sizes:
     simultaneous: int
     startup_runs: int
     session_rounds: tuple[int, int, int]  # rounds × new sessions × generations each
+    visits: int  # first visits per app (Chromium)
 
     @classmethod
     def for_mode(cls, quick: bool) -> Sizes:
         if quick:
-            return cls(2, [1, 5], [1, 5], 0.3, 5_000_000, 2, 1, (1, 3, 1))
-        return cls(5, [1, 10, 50, 100], [1, 10, 50], 2.0, 200_000_000, 8, 5, (3, 50, 4))
+            return cls(2, [1, 5], [1, 5], 0.3, 5_000_000, 2, 1, (1, 3, 1), 2)
+        return cls(5, [1, 10, 50, 100], [1, 10, 50], 2.0, 200_000_000, 8, 5, (3, 50, 4), 5)
 
 
 def machine() -> dict[str, Any]:
@@ -74,7 +88,17 @@ def run(
     """
     from neurolink_ui.simulator.runner import Simulator
 
-    from . import app_bench, client_overhead, concurrency_bench, session_bench, subprocess_bench
+    from . import (
+        app_bench,
+        client_overhead,
+        compare_stream,
+        concurrency_bench,
+        first_visit,
+        per_run,
+        session_bench,
+        subprocess_bench,
+        time_to_output,
+    )
 
     sizes = Sizes.for_mode(quick)
     info = machine()
@@ -97,7 +121,7 @@ def run(
             timings[name] = round(time.perf_counter() - begin, 1)
             print(f"[bench] {name} done in {timings[name]} s", file=sys.stderr, flush=True)
 
-        if "client" in only:
+        if {"client", "output"} & set(only):
             with Simulator(tls=True) as tls_sim:
                 timed(
                     "client",
@@ -105,11 +129,25 @@ def run(
                         client_overhead.run_client_overhead(tls_sim, sizes.runs, quick)
                     ),
                 )
+                timed(
+                    "output",
+                    lambda: asyncio.run(
+                        time_to_output.run_time_to_output(tls_sim, sizes.runs, quick)
+                    ),
+                )
         if {"path", "streaming"} & set(only):
             with Simulator() as sim:  # in this process: the path and streaming read its state
                 timed("path", lambda: app_bench.run_whole_path(sim, sizes.runs, quick, workdir))
                 timed("streaming", lambda: app_bench.run_streaming(sim, sizes.runs, quick, workdir))
-        if {"concurrency", "memory", "startup", "sessions"} & set(only):
+        if {
+            "concurrency",
+            "memory",
+            "startup",
+            "sessions",
+            "firstvisit",
+            "perrun",
+            "comparestream",
+        } & set(only):
             with subprocess_bench.simulator_process() as sim_process:
                 base = sim_process.base
                 timed(
@@ -139,6 +177,18 @@ def run(
                     lambda: session_bench.run_session_memory(
                         base, workdir, *sizes.session_rounds, session_ttl=SESSION_TTL
                     ),
+                )
+                timed(
+                    "firstvisit",
+                    lambda: first_visit.run_first_visit(sim_process, workdir, sizes.visits),
+                )
+                timed(
+                    "perrun",
+                    lambda: per_run.run_per_run(sim_process, workdir, sizes.visits),
+                )
+                timed(
+                    "comparestream",
+                    lambda: compare_stream.run_compare_stream(sim_process, workdir, sizes.visits),
                 )
     info["loadavg_after"] = os.getloadavg()
     return {

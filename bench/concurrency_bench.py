@@ -109,7 +109,12 @@ def _close_later(client: Any) -> None:
     threading.Thread(target=client.close, daemon=True).start()
 
 
-def _batch(sim: SimProcess, app_pid: int, url: str, size: int) -> Batch:
+def submit_image(client: Any) -> Any:
+    """One /image request of the app (the same prompt every time: drawn once, then cached)."""
+    return client.submit(PROMPT, model=IMAGE_MODEL, advanced=SMALL_IMAGE, api_name="/image")
+
+
+def _batch(sim: SimProcess, app_pid: int, url: str, size: int, submit: Any = submit_image) -> Batch:
     """`size` identical image requests submitted at once; a failed one is counted, not fatal.
 
     A new gradio_client (so a new session) per batch: the app's per-session state (History,
@@ -120,10 +125,7 @@ def _batch(sim: SimProcess, app_pid: int, url: str, size: int) -> Batch:
     since = time.time()
     cpu_before = (cpu_seconds(app_pid), cpu_seconds(sim.pid), time.process_time())
     started = time.perf_counter()
-    jobs = [
-        client.submit(PROMPT, model=IMAGE_MODEL, advanced=SMALL_IMAGE, api_name="/image")
-        for _ in range(size)
-    ]
+    jobs = [submit(client) for _ in range(size)]
     for job in jobs:
         try:
             result = job.result(timeout=JOB_TIMEOUT)

@@ -47,6 +47,7 @@ from .retry import (
 )
 from .run import PredictionRun
 from .schema import ModelInfo
+from .timing import ModelTimes
 from .types import Account, Completed, ModelRef, Prediction, PredictionEvent
 
 if TYPE_CHECKING:
@@ -158,6 +159,7 @@ class ReplicateClient:
         self.poll_cap = float(poll_cap)
         self.schema_ttl = float(schema_ttl)
         self.poll_schedule = poll_schedule or DEFAULT_POLL_SCHEDULE
+        self.run_times = ModelTimes()  # each model's recent times: when to poll (timing.py)
         self.cancel_timeout = cancel_timeout
         self.retry = RetryPolicy(
             max_retries=max_retries, base_delay=retry_base_delay, max_retry_after=max_retry_after

@@ -22,6 +22,7 @@ from httpx_sse import aconnect_sse
 from .errors import BlockedAddressError, PredictionTimeoutError, prediction_error
 from .outputs import normalize_output
 from .progress import summarize
+from .timing import ModelTimes, informed_delays
 from .types import Completed, ModelRef, Prediction, PredictionEvent, Progress, TextDelta
 
 log = logging.getLogger("neurolink_ui.replicate")
@@ -40,6 +41,7 @@ class RunBackend(Protocol):
     poll_cap: float  # seconds a prediction may run; also bounds the read retries
     poll_schedule: tuple[float, ...]
     cancel_timeout: float
+    run_times: ModelTimes  # each model's recent times: when to poll (timing.py)
 
     @property
     def guarded_http(self) -> httpx.AsyncClient:
@@ -143,6 +145,7 @@ class PredictionRun:
                     yield event
         final = self.prediction
         self.ended = True
+        self.client.run_times.record(str(self.ref), final)
         if final.status != "succeeded":
             raise prediction_error(final)
         text = normalize_output(final.output)
@@ -172,12 +175,20 @@ class PredictionRun:
     async def _poll(self) -> AsyncGenerator[PredictionEvent, None]:
         assert self.prediction is not None
         schedule = self.client.poll_schedule
+        # Around the time this model's recent predictions took, then the fixed schedule.
+        expected = self.client.run_times.expected(str(self.ref))
+        informed = informed_delays(expected, self.elapsed) if expected is not None else []
         index = 0
         while not self.prediction.is_terminal:
             remaining = self.poll_cap - self.elapsed
             if remaining <= 0:
                 await self._timeout()
-            delay = min(schedule[min(index, len(schedule) - 1)], remaining)
+            if index < len(informed):
+                step = informed[index]
+            else:  # past the informed polls: the fixed schedule, after its first step
+                fixed = index - len(informed) + (1 if informed else 0)
+                step = schedule[min(fixed, len(schedule) - 1)]
+            delay = min(step, remaining)
             index += 1
             deadline = time.monotonic() + delay
             while (left := deadline - time.monotonic()) > 0:

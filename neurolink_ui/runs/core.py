@@ -229,7 +229,8 @@ async def run(host: RunHost, request: RunRequest, caller: Caller) -> AsyncGenera
         except QuotaRefused as exc:
             yield RunFailed("quota", exc.message, exc.title)
             return
-    throttle, pacer = ProgressThrottle(), UpdatePacer()
+    # The page has just shown RunStarted ("Sending"): the first progress waits its turn.
+    throttle, pacer = ProgressThrottle(shown_at=0.0), UpdatePacer()
     text = ""
     try:
         events = run_model(

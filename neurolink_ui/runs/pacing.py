@@ -28,25 +28,26 @@ class UpdatePacer:
 
 @dataclass
 class ProgressThrottle:
-    """Which Progress events are worth a page update.
+    """Which Progress events are worth a page update: those that say something a person can see.
 
-    Every update costs the app CPU (Gradio post-processes each output), so under load the page
-    gets a new status when it says something new: another status, five more percent, a new log
-    line, or a second more elapsed.
+    Every update costs the app CPU (Gradio post-processes each output, and a 2 s image run used
+    to send 11), so the page gets a new status only when it can be read: another status, but
+    not within `min_gap` of the last update (a status replaced after a fraction of a second is
+    never read; the next event shows the status then current), else at most one update per
+    `min_interval` (the elapsed time, the newest log line and percent all move on together).
+    `shown_at`: the elapsed time of an update the page just had (the run's "Sending" line).
     """
 
     min_interval: float = 1.0
-    _last: Progress | None = None
+    min_gap: float = 0.3
+    shown_at: float | None = None
+    _status: str | None = None
 
     def should_show(self, event: Progress) -> bool:
-        last = self._last
-        if (
-            last is None
-            or event.status != last.status
-            or event.log_tail[-1:] != last.log_tail[-1:]
-            or (event.percent or 0) - (last.percent or 0) >= 5
-            or event.elapsed - last.elapsed >= self.min_interval
-        ):
-            self._last = event
-            return True
-        return False
+        if self.shown_at is not None:
+            gap = event.elapsed - self.shown_at
+            new_status = event.status != self._status
+            if gap < (self.min_gap if new_status else self.min_interval):
+                return False
+        self.shown_at, self._status = event.elapsed, event.status
+        return True

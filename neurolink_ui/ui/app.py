@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import copy
 import os
 import signal
 from collections.abc import AsyncIterator, Callable
@@ -19,6 +20,8 @@ from ..runs import LiveRuns
 from .context import AppContext
 from .fairness import FairQueue, UploadLimits, install_session_store
 from .history_log import bind_history, history_state
+from .lazy import opened_by
+from .light import CompressPages, api_component_ids, slim_config
 from .panels.compare import build_compare_panel
 from .panels.compare_api import build_compare_api
 from .panels.explore import CSS as EXPLORE_CSS
@@ -34,6 +37,7 @@ TITLE = "NeuroLink UI — a playground for Replicate's models"
 QUEUE_MAX_SIZE = 512
 MAX_UPLOAD = "50mb"
 CACHE_CLEANUP = (3600, 3600)  # every hour, files older than an hour
+SKIPPED = {"__type__": "update"}  # what gr.skip() returns, and what Gradio sends for it
 
 CSS = """
 /* clip, not Gradio's hidden: a hidden overflow is a scroll container, which defeats sticky. */
@@ -96,6 +100,45 @@ class NeuroLinkApp(gr.Blocks):
         super().__init__(**kwargs)
         self.neurolink_context = ctx
 
+    async def postprocess_data(
+        self, block_fn: Any, predictions: list[Any] | dict[str, Any], state: Any
+    ) -> list[Any]:
+        """Gradio's post-processing, without rebuilding the component of a skipped output.
+
+        For each `gr.skip()` among several outputs Gradio constructs a new instance of that
+        output's component and its config, only to send `{"__type__": "update"}` — what a
+        progress update (status changed, media output skipped) cost most of its CPU. Skipped
+        outputs of components that are not State are answered with that directly here; the
+        others go through Gradio as before."""
+        outputs = block_fn.outputs
+        if not isinstance(predictions, list | tuple) or block_fn.batch:
+            return await super().postprocess_data(block_fn, predictions, state)
+        skipped = {
+            index
+            for index, (block, value) in enumerate(zip(outputs, predictions, strict=False))
+            if value == SKIPPED and not block.stateful
+        }
+        if not skipped or len(predictions) != len(outputs) or len(outputs) < 2:
+            return await super().postprocess_data(block_fn, predictions, state)
+        kept = [index for index in range(len(outputs)) if index not in skipped]
+        done: list[Any] = []
+        if kept:
+            rest = copy.copy(block_fn)
+            rest.outputs = [outputs[index] for index in kept]
+            values = [predictions[index] for index in kept]
+            done = await super().postprocess_data(
+                rest, values if len(kept) > 1 else values[0], state
+            )
+        sent = iter(done)
+        return [dict(SKIPPED) if index in skipped else next(sent) for index in range(len(outputs))]
+
+    def get_config_file(self) -> Any:
+        """Gradio's config without the API schemas of components no endpoint exposes (light.py):
+        the page's code never reads them, and the API description reads only the others."""
+        config = super().get_config_file()
+        slim_config(config["components"], api_component_ids(self.fns.values()))
+        return config
+
 
 def build_app(settings: Settings | None = None, ctx: AppContext | None = None) -> NeuroLinkApp:
     """The whole playground. Pass `ctx` to share clients with a caller (tests, benchmarks)."""
@@ -120,9 +163,12 @@ def build_app(settings: Settings | None = None, ctx: AppContext | None = None) -
             # Explore's "Open in the X panel" selects one.
             # One tab per registered modality, drawn by its own panel module.
             targets: list[RemixTarget] = []
-            for modality in modalities():
-                with gr.Tab(f"{modality.icon} {modality.title}", id=modality.name):
-                    targets.append(modality.build_panel()(ctx, session, history, live))
+            # The first tab's forms load with the page; the others' when first opened (lazy.py).
+            for index, modality in enumerate(modalities()):
+                with gr.Tab(f"{modality.icon} {modality.title}", id=modality.name) as tab:
+                    lazy = opened_by(tab) if index else contextlib.nullcontext()
+                    with lazy:
+                        targets.append(modality.build_panel()(ctx, session, history, live))
             with gr.Tab("🆚 Compare", id="compare"):
                 compare = build_compare_panel(ctx, session, history, live)
                 build_compare_api(ctx, session, history, live)
@@ -214,6 +260,8 @@ def launch_options(ctx: AppContext) -> dict[str, Any]:
         "app_kwargs": {
             "lifespan": serving(ctx),
             "middleware": [
+                # Outermost, so it compresses the page as SharedPageMeta leaves it.
+                Middleware(CompressPages),
                 # A shared result's page carries its own title and preview image.
                 Middleware(
                     SharedPageMeta,

@@ -27,6 +27,7 @@ from .common import refuse, user_errors
 from .components import NumberInput
 from .context import AppContext
 from .events import RENDER_ONE_AT_A_TIME
+from .lazy import load_triggers
 
 DEFAULT_TEXT_LIMIT = Settings.max_prompt_chars
 
@@ -243,7 +244,9 @@ def advanced_form(
         # drawn straight over the old ones got their stale values ("webp" in a slider: a console
         # warning). Defined before the form's load, this render runs first on a model change and
         # draws a note where the old controls were; the new controls follow once loaded.
-        @gr.render(inputs=[form, model], **RENDER_ONE_AT_A_TIME)
+        @gr.render(
+            inputs=[form, model], triggers=load_triggers([form, model]), **RENDER_ONE_AT_A_TIME
+        )
         def render_form(loaded: ModelForm | None, model_text: str) -> None:
             if loaded is None or loaded.model != model_text:
                 gr.Markdown("Reading the model's schema…")
@@ -288,7 +291,7 @@ def advanced_form(
         # picks.
         extra = [preset] if preset is not None else []
         gr.on(
-            None,
+            load_triggers([model, session, *extra]),
             load_form,
             [model, session, *extra],
             [form, advanced, *extra],
@@ -337,7 +340,7 @@ def example_prompts(
         return prompts[index]
 
     gr.on(
-        None,
+        load_triggers([model, session]),
         for_model,
         [model, session],
         [examples, shown],

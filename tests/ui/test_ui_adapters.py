@@ -92,21 +92,24 @@ def test_snippets_route_official_by_name_and_community_by_version() -> None:
     assert "b" * 64 in pinned and "data:" not in pinned  # file values become a placeholder URL
 
 
-def test_throttle_shows_what_is_new_and_at_most_a_tick_a_second() -> None:
-    throttle = ProgressThrottle(min_interval=1.0)
+def test_throttle_shows_what_a_person_can_read() -> None:
+    throttle = ProgressThrottle(min_interval=1.0, min_gap=0.3, shown_at=0.0)
     shown = [
         throttle.should_show(Progress("p", status, elapsed, percent, logs))
         for status, elapsed, percent, logs in [
-            ("starting", 0.0, None, ()),  # first: shown
-            ("starting", 0.5, None, ()),  # nothing new
-            ("starting", 1.0, None, ()),  # a second later
-            ("processing", 1.2, None, ()),  # new status
-            ("processing", 1.4, 3.0, ("a",)),  # new log line
-            ("processing", 1.6, 6.0, ("a",)),  # +3 %: not yet
-            ("processing", 1.8, 9.0, ("a",)),  # +6 % since shown
+            ("starting", 0.05, None, ()),  # right after "Sending": not readable, not shown
+            ("processing", 0.2, None, ("a",)),  # still within the gap
+            ("processing", 0.4, None, ("a",)),  # a new status, past the gap: shown
+            ("processing", 0.9, 25.0, ("b",)),  # new log and percent, within the second
+            ("processing", 1.2, 50.0, ("c",)),  # still within it
+            ("processing", 1.5, 75.0, ("d",)),  # over a second after the last: shown
+            ("succeeded", 1.6, 100.0, ("e",)),  # a new status, within the gap: waits
+            ("succeeded", 1.9, 100.0, ("e",)),  # past the gap: shown
         ]
     ]
-    assert shown == [True, False, True, True, True, False, True]
+    assert shown == [False, False, True, False, False, True, False, True]
+    first = ProgressThrottle()
+    assert first.should_show(Progress("p", "starting", 0.0))  # nothing shown yet: shown
 
 
 def test_pacer_sends_at_most_ten_updates_a_second_whatever_the_token_rate() -> None:

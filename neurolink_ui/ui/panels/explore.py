@@ -358,7 +358,8 @@ def build_explore_panel(
             found_status = gr.Markdown(elem_classes=["nl-status"])
             results = gr.JSON(value=[], visible=False, label="Results")
 
-            @gr.render(inputs=[results], **RENDER_ONE_AT_A_TIME)
+            # Not on page load: there is nothing to draw before a search (issue 21).
+            @gr.render(inputs=[results], triggers=[results.change], **RENDER_ONE_AT_A_TIME)
             def render_results(found: list[dict[str, Any]] | None) -> None:
                 for index, result in enumerate(found or []):
                     if not isinstance(result, dict) or not result.get("model"):
@@ -396,7 +397,9 @@ def build_explore_panel(
 
             with gr.Column():  # the generated form, above the JSON it writes
 
-                @gr.render(inputs=[form_state], **RENDER_ONE_AT_A_TIME)
+                @gr.render(
+                    inputs=[form_state], triggers=[form_state.change], **RENDER_ONE_AT_A_TIME
+                )
                 def render_form(state: dict[str, Any] | None) -> None:
                     if not state:
                         return

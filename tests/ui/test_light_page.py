@@ -1,0 +1,90 @@
+"""The light first page (ui/light.py): the config loses only what nothing reads, the API
+description is unchanged, and the page and its config are sent compressed (assets are not)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import gradio as gr
+import pytest
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.responses import PlainTextResponse
+from starlette.routing import Route
+from starlette.testclient import TestClient
+
+from neurolink_ui.ui.app import build_app
+from neurolink_ui.ui.context import AppContext
+from neurolink_ui.ui.light import API_SCHEMA_KEYS, CompressPages, api_component_ids
+
+
+@pytest.fixture(scope="module")
+def demo() -> Any:
+    from neurolink_ui.config import Settings
+
+    return build_app(ctx=AppContext.create(Settings(api_token="r8_lighttoken0123456789")))
+
+
+def test_the_api_description_is_unchanged(demo: Any) -> None:
+    slim = demo.get_api_info(all_endpoints=True)
+    full = gr.Blocks.get_config_file(demo)
+    demo.config, saved = full, demo.config
+    try:
+        assert demo.get_api_info(all_endpoints=True) == slim
+    finally:
+        demo.config = saved
+    assert "/image" in slim["named_endpoints"]
+
+
+def test_only_components_no_endpoint_exposes_lose_their_schemas(demo: Any) -> None:
+    config = demo.get_config_file()
+    exposed = api_component_ids(demo.fns.values())
+    full = {c["id"]: c for c in gr.Blocks.get_config_file(demo)["components"]}
+    for component in config["components"]:
+        had = full[component["id"]]
+        if component["id"] in exposed and "api_info" in had:
+            # gradio_client reads api_info of these (is it a file?)
+            assert component["api_info"] == had["api_info"]
+        else:
+            assert not set(API_SCHEMA_KEYS) & set(component)
+    slim = len(json.dumps(config["components"], default=str))
+    assert slim < 0.6 * len(json.dumps(list(full.values()), default=str))
+
+
+def test_the_page_and_config_are_compressed_and_assets_are_not() -> None:
+    body = "x" * 5000
+
+    async def text(request: Any) -> PlainTextResponse:
+        return PlainTextResponse(body)
+
+    paths = ["/", "/config", "/gradio_api/info", "/assets/index.js"]
+    app = Starlette(
+        routes=[Route(path, text) for path in paths], middleware=[Middleware(CompressPages)]
+    )
+    client = TestClient(app)
+    for path in paths:
+        response = client.get(path, headers={"Accept-Encoding": "gzip"})
+        assert response.text == body
+        compressed = response.headers.get("content-encoding") == "gzip"
+        assert compressed == (not path.startswith("/assets")), path
+
+
+async def test_a_skipped_output_is_answered_as_gradio_would_without_a_rebuild(demo: Any) -> None:
+    from gradio.state_holder import SessionState
+
+    (fn,) = [f for f in demo.fns.values() if f.api_name == "image"]
+    media = fn.outputs[0]
+    for update in (
+        [gr.skip(), "⚙️ **Running** · 1.0 s"],
+        [gr.skip(), gr.skip()],
+        [gr.update(visible=True), "status"],
+    ):
+        ours_state, theirs_state = SessionState(demo), SessionState(demo)
+        ours = await demo.postprocess_data(fn, list(update), ours_state)
+        theirs = await gr.Blocks.postprocess_data(demo, fn, list(update), theirs_state)
+        assert ours == theirs
+        skipped = update[0] == gr.skip()
+        # No component rebuilt (nor its config) for a skip; Gradio's own path rebuilds it.
+        assert (ours_state.blocks_config.blocks[media._id] is media) == skipped
+        assert theirs_state.blocks_config.blocks[media._id] is not media

@@ -22,6 +22,7 @@ Every figure is a ratio of today's over the bare app's, measured in the same run
 from __future__ import annotations
 
 import contextlib
+import os
 import re
 import subprocess
 import tarfile
@@ -90,7 +91,11 @@ def targets(previous_tree: Path | None) -> list[Target]:
 
 @contextlib.contextmanager
 def previous_release(ref: str = PREVIOUS_REF) -> Iterator[Path | None]:
-    """The repository's files at `ref` in a temporary folder, or None when git lacks it."""
+    """The repository's files at `ref` in a temporary folder, or None when git lacks it (or
+    BENCH_PREVIOUS=off: the suite's quick-bench test checks today's figures, not the release's)."""
+    if os.environ.get("BENCH_PREVIOUS", "").lower() == "off":
+        yield None
+        return
     with tempfile.TemporaryDirectory(prefix="first-visit-") as folder:
         archive = Path(folder) / "tree.tar"
         made = subprocess.run(

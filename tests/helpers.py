@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -125,3 +126,17 @@ async def until_async(condition: Callable[[], bool], within: float, what: str) -
         if time.monotonic() > deadline:
             raise AssertionError(f"{what}: not within {within} s")
         await asyncio.sleep(0.01)
+
+
+def simulator_inputs(log: Path) -> list[dict[str, Any]]:
+    """Every prediction's input the built-in simulator of an `app.py` (whose start-up line is in
+    `log`) received, oldest first."""
+    from neurolink_ui.config import BUILTIN_SIMULATOR_TOKEN
+
+    port = re.search(r"built-in Replicate simulator on port (\d+)", log.read_text())
+    assert port, log.read_text()[-2000:]
+    sim = f"http://127.0.0.1:{port.group(1)}"
+    auth = {"Authorization": f"Bearer {BUILTIN_SIMULATOR_TOKEN}"}
+    listed = httpx.get(f"{sim}/v1/predictions", headers=auth).json()["results"]
+    ids = [p["id"] for p in reversed(listed)]
+    return [httpx.get(f"{sim}/v1/predictions/{i}", headers=auth).json()["input"] for i in ids]

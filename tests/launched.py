@@ -23,6 +23,10 @@ class LaunchedApp:
             quiet=True,
             server_name="127.0.0.1",
             server_port=free_port(),
+            # Gradio's own start-up probe is one 3 s HEAD of the page: on a loaded 2-core machine
+            # it can time out and abort a launch that is fine. The tests reach the app through
+            # gradio_client and httpx, which wait for it themselves.
+            _frontend=False,
             **launch_options(self.ctx),
         )
 

@@ -546,7 +546,12 @@ class ResultStore:
                 over.append(rid)
                 total -= size
             if total > cap and not refused:
-                refused = "the results store is full of other visitors' shared results."
+                own = next((size for rid, size, _, _ in pool if rid == added), 0)
+                refused = (
+                    f"it takes {own:,} bytes, more than the whole store may keep ({cap:,})."
+                    if own > cap
+                    else "the results store is full of other visitors' shared results."
+                )
             if refused:
                 db.execute("DELETE FROM results WHERE id = ?", (added,))
             removed = self._delete_rows(db, over)

@@ -169,25 +169,6 @@ def _token_id(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()[:12]
 
 
-def test_banner_follows_the_session(chromium, app_url: str, remote: Simulator) -> None:  # type: ignore[no-untyped-def]
-    from playwright.sync_api import expect
-
-    visit = Visit(chromium, app_url)
-    banner = visit.page.locator(".block.nl-banner")
-    expect(banner).to_contain_text("Simulator mode")
-    visit.sign_in()
-    # Signing in reached only the loopback "Replicate" (REPLICATE_BASE_URL).
-    username = "sim-" + _token_id(VISITOR_TOKEN)[:6]
-    expect(banner).to_contain_text(f"Signed in as {username}")
-    expect(banner).to_contain_text("your runs go to Replicate on your own token")
-    expect(banner).not_to_contain_text("synthetic")
-    expect(banner).not_to_contain_text("no Replicate token")
-    visit.shot("banner-signed-in")
-    visit.click("Forget")
-    expect(banner).to_contain_text("Simulator mode")
-    visit.close()
-
-
 def test_input_errors_show_once_by_the_input_and_keep_earlier_results(
     chromium, app_url: str
 ) -> None:  # type: ignore[no-untyped-def]

@@ -119,32 +119,6 @@ def test_search_finds_the_upscaler_and_its_card_runs_its_default_example(page) -
     page.get_by_role("tab", name="🧭 Explore").click()
 
 
-def test_a_collection_lists_its_models(page) -> None:  # type: ignore[no-untyped-def]
-    from playwright.sync_api import expect
-
-    picker = page.get_by_label("…or browse a collection")
-    picker.click()
-    page.get_by_role("option", name="Language models").click()
-    expect(page.get_by_role("button", name="Open meta/meta-llama-3-70b-instruct")).to_be_visible(
-        timeout=30_000
-    )
-    expect(page.get_by_text("Language models").filter(visible=True).first).to_be_visible()
-
-
-def test_a_json_model_renders_its_output(page) -> None:  # type: ignore[no-untyped-def]
-    from playwright.sync_api import expect
-
-    open_model(page, "andreasjansson/clip-features")
-    page.get_by_role("button", name="Run", exact=True).click()
-    expect(page.get_by_text("Done with").filter(visible=True).first).to_be_visible(timeout=60_000)
-    code = page.locator(".cm-content").filter(has_text="embedding")
-    expect(code.first).to_be_visible(timeout=15_000)
-    assert (
-        page.get_by_role("button", name="Open in the", exact=False).filter(visible=True).count()
-        == 0
-    )  # no panel fits a JSON model
-
-
 def test_open_in_panel_switches_the_panels_model(page) -> None:  # type: ignore[no-untyped-def]
     from playwright.sync_api import expect
 
@@ -228,8 +202,8 @@ def test_stop_cancels_the_run_at_replicate(page, app: tuple[str, Path]) -> None:
 def test_a_shared_explore_run_remixes_into_explore(page, app: tuple[str, Path]) -> None:  # type: ignore[no-untyped-def]
     """A run of a no-panel model, shared from History and opened in a fresh browser: Remix opens
     Explore on that model's card with the shared input, and Run sends it again unchanged."""
+    from helpers import simulator_inputs
     from playwright.sync_api import expect
-    from test_remix_advanced_browser import simulator_inputs
 
     _, log = app
     page.get_by_role("tab", name="🧭 Explore").click()

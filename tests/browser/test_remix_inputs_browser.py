@@ -12,10 +12,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import free_port
+from helpers import free_port, simulator_inputs
 from PIL import Image, ImageStat
 from test_browser import SCREENSHOTS, answered, browser  # noqa: F401  (a fixture: used by name)
-from test_remix_advanced_browser import simulator_inputs
 from test_share_browser import app, open_history
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]

@@ -163,23 +163,3 @@ def test_history_lasts_and_a_share_link_shows_one_result(  # type: ignore[no-unt
             expect(gone.locator(".toast-body")).to_have_count(0)
         gone.screenshot(path=SCREENSHOTS / "23-shared-unknown.png", full_page=True)
     visitor.close()
-
-
-@pytest.mark.timeout(400)
-def test_sharing_off_hides_share_and_refuses_links(  # type: ignore[no-untyped-def]
-    tmp_path: Path,
-    browser,  # noqa: F811  (the fixture from test_browser)
-) -> None:
-    from playwright.sync_api import expect
-
-    with app(tmp_path / "data", free_port(), tmp_path / "app.log", NEUROLINK_SHARING="off") as url:
-        page = browser.new_page(viewport={"width": 1366, "height": 1000})
-        page.goto(url, wait_until="load")
-        generate(page, SHARED_PROMPT)
-        cards = open_history(page)
-        expect(cards).to_have_count(1, timeout=20_000)
-        expect(cards.first.get_by_role("button", name="🗑️ Delete")).to_be_visible()
-        expect(cards.first.get_by_role("button", name="🔗 Share")).to_have_count(0)
-        page.goto(f"{url}?result={secrets.token_urlsafe(24)}", wait_until="load")
-        expect(page.get_by_text("Sharing is turned off")).to_be_visible(timeout=30_000)
-        page.close()

@@ -136,6 +136,7 @@ def test_caps_per_history_and_on_disk(tmp_path: Path) -> None:
 
     other = new_history_id()
     # A result's bytes are its files and its row's text: room for two of these, not three.
+    store.disk_cap = 10**9  # (set from this one's size below)
     row = store.add(new_history_id(), image_result((output(tmp_path / "p", "p.png", b"x" * 100),)))
     store.disk_cap = store.disk_usage() - row.size + int(row.size * 2.5)
     big = [

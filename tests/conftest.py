@@ -33,13 +33,28 @@ OTHER_TOKEN = "r8_testtokenbravo9876543210"
 BROWSER_TESTS = REPO / "tests" / "browser"
 
 
+# Files that take minutes: run first, so that in xdist's workers (--dist loadfile hands out files
+# in collection order) they overlap everything else instead of being the run's long tail.
+LONGEST_FIRST = ("bench/test_bench_quick.py", "browser/", "ui/test_fair_share.py")
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Every test under tests/browser/ drives Chromium against a launched app: `browser` and
-    `slow` by its folder, so a new browser test cannot slip into `pytest -m "not slow"`."""
+    `slow` by its folder, so a new browser test cannot slip into `pytest -m "not slow"`. The
+    longest files go first (the order within a file is kept)."""
     for item in items:
         if item.path.is_relative_to(BROWSER_TESTS):
             item.add_marker(pytest.mark.browser)
             item.add_marker(pytest.mark.slow)
+
+    def rank(item: pytest.Item) -> int:
+        where = item.path.relative_to(BROWSER_TESTS.parent).as_posix()
+        return next(
+            (i for i, prefix in enumerate(LONGEST_FIRST) if where.startswith(prefix)),
+            len(LONGEST_FIRST),
+        )
+
+    items.sort(key=rank)  # stable: files and their tests keep their order within a rank
 
 
 @pytest.fixture(scope="session")

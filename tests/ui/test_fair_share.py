@@ -257,7 +257,7 @@ async def test_sessions_are_bounded_in_number_and_new_ones_per_address(
             for visitor in visitors:
                 visitor.listen()
                 await visitor.joined(form, [None, FAST_IMAGE])
-            await until_async(lambda: all(v.completed for v in visitors), 60, "all answered")
+            await until_async(lambda: all(v.completed for v in visitors), 240, "all answered")
             refused = [v for v in visitors if v.errors]
             assert visitors[20:] == refused
             (message,) = refused[-1].errors.values()

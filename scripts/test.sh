@@ -30,4 +30,7 @@ fi
 # module's app, simulator and browser fixtures in one worker; each worker has its own ports, data
 # and temp folders (tests/helpers.py free_port, tests/conftest.py). TEST_WORKERS=0: one process.
 # --durations: the slowest tests are named in every run, where the suite's time goes.
-exec "$PY" -m pytest -q -p no:cacheprovider -n "${TEST_WORKERS:-2}" --dist loadfile --durations=30 "$@"
+"$PY" -m pytest -q -p no:cacheprovider -n "${TEST_WORKERS:-2}" --dist loadfile --durations=30 \
+  -m "not alone" "$@"
+# Then the fairness floods, alone: their visitors must be the only load on the app.
+exec "$PY" -m pytest -q -p no:cacheprovider -m alone "$@"

@@ -30,7 +30,8 @@ from neurolink_ui.ui.history_log import HistoryLog
 
 FAST_IMAGE = "black-forest-labs/flux-schnell"
 
-pytestmark = pytest.mark.slow  # launches the whole app
+# Launches the whole app; floods its queue, so it runs alone (scripts/test.sh, after the rest).
+pytestmark = [pytest.mark.slow, pytest.mark.alone]
 
 
 @pytest.fixture(scope="module")

@@ -36,19 +36,10 @@ from typing import Any
 import httpx
 
 from .common import ROOT, Figure, Spread, assert_loopback, ms
+from .stop_latency import CHROMIUM, CHROMIUM_ARGS  # one Chromium set-up for every bench
 from .subprocess_bench import SimProcess, app_processes, configure, cpu_seconds
 
 PREVIOUS_REF = "6232e39"  # main before issue 21 (a light page and a cheap run)
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 SETTLE = 2.0  # seconds after the run button shows that still count as the page load
 VISIT_TIMEOUT = 60_000  # ms
 

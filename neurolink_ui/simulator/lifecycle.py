@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import time
@@ -55,7 +56,8 @@ async def _spread_logs(pred: PredictionState, lines: list[str], seconds: float) 
 
 async def _run_prediction(state: SimState, pred: PredictionState) -> None:
     try:
-        await asyncio.sleep(pred.cold_start)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(pred.booted.wait(), pred.cold_start)
         if pred.outcome == "aborted":
             _finish(pred, "aborted")
             return

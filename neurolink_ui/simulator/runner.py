@@ -52,6 +52,7 @@ class Simulator:
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
         self._error: BaseException | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     # ---- lifecycle ----
 
@@ -97,6 +98,7 @@ class Simulator:
     def _serve(self, sock: socket.socket) -> None:
         loop = asyncio.new_event_loop()
         asyncio.set_event_loop(loop)
+        self._loop = loop
         try:
             assert self._server is not None
             loop.run_until_complete(self._server.serve(sockets=[sock]))
@@ -165,6 +167,19 @@ class Simulator:
     @property
     def predictions(self) -> dict[str, PredictionState]:
         return self.state.predictions
+
+    def end_cold_starts(self) -> int:
+        """Boot every prediction now in `starting` at once; how many there were.
+
+        With a long `cold_start`, a test sees the booting state for as long as it needs, then
+        lets the run go on: no race between the page and a short timer."""
+        loop = self._loop
+        if loop is None:
+            raise RuntimeError("end_cold_starts() needs a started Simulator")
+        starting = [p for p in list(self.state.predictions.values()) if p.status == "starting"]
+        for pred in starting:
+            loop.call_soon_threadsafe(pred.booted.set)
+        return len(starting)
 
     def reset(self) -> None:
         """Config back to defaults and the request log cleared; predictions and files stay."""

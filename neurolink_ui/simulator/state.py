@@ -142,6 +142,9 @@ class PredictionState:
     task: asyncio.Task[None] | None = field(default=None, repr=False)
     deadline_timer: asyncio.TimerHandle | None = field(default=None, repr=False)
     _changed: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
+    booted: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
+    """Set to end the cold start early (`Simulator.end_cold_starts`): a test that watches the
+    `starting` state waits on what it sees, not on a race against the clock."""
 
     @property
     def is_terminal(self) -> bool:

@@ -225,8 +225,10 @@ def test_progress_and_stop_on_a_slow_media_run(chromium, app_url: str, remote: S
     visit = Visit(chromium, app_url)
     page = visit.page
     visit.sign_in()
-    remote.config.cold_start = 4
-    remote.config.run_time = 8
+    # The model boots until the test has seen it boot (`end_cold_starts`), and runs long enough
+    # for Stop to find it running: the page's states are waited on, never raced.
+    remote.config.cold_start = 300
+    remote.config.run_time = 30
     # Creates answer at once (the client no longer holds them with `Prefer: wait`), so progress
     # flows from the first second.
     remote.config.hold_sync = False
@@ -237,6 +239,7 @@ def test_progress_and_stop_on_a_slow_media_run(chromium, app_url: str, remote: S
         expect(visit.visible_text("Cold boot").first).to_be_visible(timeout=15_000)
         expect(visit.visible_text("Prediction").first).to_be_visible()
         visit.shot("progress-cold-boot")
+        assert remote.end_cold_starts() == 1
         running = visit.visible_text("Running").first
         expect(running).to_be_visible(timeout=20_000)
         expect(visit.visible_text("%").first).to_be_visible(timeout=10_000)
@@ -279,12 +282,13 @@ def test_chat_says_answering_not_cold_boot_once_tokens_stream(
 
     visit = Visit(chromium, app_url)
     visit.sign_in()
-    remote.config.cold_start = 2
+    remote.config.cold_start = 300  # until the test has seen "Cold boot" (end_cold_starts)
     remote.config.token_interval = 0.1
     try:
         visit.fill("Message", "Tell me about tides")
         visit.click("Send")
-        expect(visit.visible_text("Cold boot").first).to_be_visible(timeout=15_000)
+        expect(visit.visible_text("Cold boot").first).to_be_visible(timeout=30_000)
+        assert remote.end_cold_starts() == 1
         expect(visit.visible_text("Answering").first).to_be_visible(timeout=20_000)
         expect(visit.visible_text("Cold boot")).to_have_count(0)
         visit.shot("chat-answering")

@@ -1130,3 +1130,14 @@ def test_command_line_serves_until_interrupted() -> None:
         if process.poll() is None:
             process.kill()
             process.wait()
+
+
+def test_end_cold_starts_boots_waiting_predictions_at_once(sim: Simulator, token: str) -> None:
+    client = api(sim, token)
+    sim.config.cold_start = 300.0
+    created = client.post(f"/v1/models/{CHAT}/predictions", json={"input": {"prompt": "x"}}).json()
+    assert client.get(f"/v1/predictions/{created['id']}").json()["status"] == "starting"
+    assert sim.end_cold_starts() == 1
+    done = wait_for(client, created["id"], timeout=20)
+    assert done["status"] == "succeeded"
+    assert sim.end_cold_starts() == 0  # nothing left booting

@@ -29,6 +29,7 @@ from gradio.server_messages import ProcessCompletedMessage
 from gradio.state_holder import SessionState, StateHolder
 
 from ..quota.identity import client_address
+from .api_types import ExpectedInput, expected_inputs, wrong_type
 
 # The concurrency id every `gr.render` declares (events.RENDER_ONE_AT_A_TIME): FairQueue moves
 # each render event from it to its session's own lane, one render at a time per session.
@@ -324,6 +325,7 @@ class FairQueue(queueing.Queue):
         queue.fair = fair
         queue._by_session = {}
         queue._by_address = {}
+        queue._expected_by_fn = {}
         return queue
 
     _by_session: dict[str, set[str]]
@@ -381,6 +383,12 @@ class FairQueue(queueing.Queue):
                     f"a minute); try again in {wait_text(wait)}.",
                 )
         fn = self._fn_of(body)
+        from_page = request.headers.get("x-gradio-user") == "app"
+        if fn is not None and not from_page:
+            # The page's components send the right kinds by construction; API callers may not.
+            message = wrong_type(f"/{fn.api_name or fn.name}", self._expected(fn), body.data)
+            if message is not None:
+                raise Refusal("Wrong parameter type", message)
         if fn is not None:
             name = getattr(fn.fn, "__name__", "")
             if fn.api_name in LOOKUP_APIS or name in LOOKUP_FUNCTIONS:
@@ -399,8 +407,32 @@ class FairQueue(queueing.Queue):
                         f"Too many sign-in attempts from your address ({share.sign_ins_per_hour} "
                         f"an hour); try again in {wait_text(wait)}.",
                     )
-        if session and request.headers.get("x-gradio-user") == "app":
+        if session and from_page:
             fair.page_loaded(session)
+
+    _expected_by_fn: dict[int, list[ExpectedInput]]
+    _api_names: dict[str, list[str]] | None = None
+
+    def _expected(self, fn: Any) -> list[ExpectedInput]:
+        """An event's checked parameters, named as /gradio_api/info names them (cached)."""
+        found = self._expected_by_fn.get(fn._id)
+        if found is None:
+            if self._api_names is None:
+                try:
+                    endpoints = self.blocks.get_api_info().get("named_endpoints", {})
+                except Exception:  # names are a courtesy: the labels serve as well
+                    endpoints = {}
+                self._api_names = {
+                    api: [str(p.get("parameter_name", "")) for p in info.get("parameters", [])]
+                    for api, info in endpoints.items()
+                }
+            published = iter(self._api_names.get(f"/{fn.api_name}", []))
+            names = [
+                "" if getattr(block, "stateful", False) else next(published, "")
+                for block in fn.inputs
+            ]
+            found = self._expected_by_fn[fn._id] = expected_inputs(list(fn.inputs), names)
+        return found
 
     def _fn_of(self, body: Any) -> Any:
         try:

@@ -450,3 +450,66 @@ def test_chat_reasoning_model_gets_at_least_its_default_token_budget(
     client.predict("Hi", model="deepseek-ai/deepseek-r1", api_name="/chat")  # panel default: 0
     (state,) = _new_predictions(simulator, before)
     assert "max_tokens" not in state.input  # the model's own default applies
+
+
+# One value of the wrong JSON kind for each kind a parameter can take (issue 20, item 7).
+WRONG_VALUE = {
+    "string": 12345,
+    "number": "abc",
+    "integer": 1.5,
+    "boolean": "yes",
+    "object": "not-a-file",
+    "array": "hello",
+}
+
+
+def _kind(parameter: dict) -> str | None:  # type: ignore[type-arg]
+    schema = parameter["type"]
+    declared = schema.get("type") if isinstance(schema, dict) else None
+    if isinstance(declared, str):
+        return declared
+    if parameter["python_type"]["type"].startswith("list"):
+        return "array"
+    return "object" if "properties" in schema else None
+
+
+def test_every_endpoint_answers_a_wrong_type_with_its_own_message(app_url: str, simulator) -> None:  # type: ignore[no-untyped-def]
+    """Every parameter of every public endpoint, sent a value of the wrong kind over Gradio's
+    HTTP API: each call fails at once with a message naming the parameter, nothing runs at
+    Replicate, and the app keeps serving."""
+    import json
+
+    import httpx
+
+    info = httpx.get(f"{app_url}gradio_api/info", timeout=30).json()["named_endpoints"]
+    before = set(simulator.predictions)
+    tried = 0
+    with httpx.Client(base_url=f"{app_url}gradio_api", timeout=60) as http:
+        for endpoint, spec in info.items():
+            parameters = spec["parameters"]
+            for index, parameter in enumerate(parameters):
+                kind = _kind(parameter)
+                if kind not in WRONG_VALUE:
+                    continue
+                data = [
+                    p["parameter_default"] if p["parameter_has_default"] else None
+                    for p in parameters
+                ]
+                data[index] = WRONG_VALUE[kind]
+                event = http.post(f"/call{endpoint}", json={"data": data}).json()["event_id"]
+                answer = http.get(f"/call{endpoint}/{event}").text
+                assert "event: error" in answer, (endpoint, parameter["parameter_name"], answer)
+                error = json.loads(answer.strip().splitlines()[-1].removeprefix("data: "))
+                name = parameter["parameter_name"]
+                assert error["error"] and f"“{name}” takes" in error["error"], (endpoint, answer)
+                tried += 1
+    assert tried >= 30  # every panel's, Compare's and Explore's parameters
+    assert set(simulator.predictions) == before  # nothing ran
+    client = Client(app_url, verbose=False, analytics_enabled=False)
+    try:
+        gallery, *_ = client.predict(
+            "still serving", model="black-forest-labs/flux-schnell", api_name="/image"
+        )
+    finally:
+        client.close()
+    assert gallery

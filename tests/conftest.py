@@ -35,7 +35,7 @@ BROWSER_TESTS = REPO / "tests" / "browser"
 
 # Files that take minutes: run first, so that in xdist's workers (--dist loadfile hands out files
 # in collection order) they overlap everything else instead of being the run's long tail.
-LONGEST_FIRST = ("bench/test_bench_quick.py", "browser/")
+LONGEST_FIRST = ("bench/", "browser/")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -26,6 +26,7 @@ LIMIT_NAMES: dict[str, str] = {
     "runs_per_day": "runs per day",
     "runs_per_minute": "runs per minute",
     "concurrent": "runs at once",
+    "network": "runs from your network",
 }
 
 
@@ -109,6 +110,8 @@ class QuotaGuard:
             concurrent=s.concurrent,
             daily_runs=s.daily_runs,
             lease=(s.max_seconds or 3600.0) + LEASE_MARGIN,
+            network=visitor.network,
+            network_share=s.network_share,
         )
 
     def check_model(self, panel: str, ref: str) -> None:
@@ -131,7 +134,9 @@ class QuotaGuard:
             return
         now = self.clock()
         request = self._request(visitor, now)
-        usage = await asyncio.to_thread(self.store.usage, visitor.key, request.day, now)
+        usage = await asyncio.to_thread(
+            self.store.usage, visitor.key, request.day, now, visitor.network
+        )
         limit = first_refusal(request, usage)
         if limit is not None:
             raise self.refusal(visitor, limit, usage, now)
@@ -150,7 +155,9 @@ class QuotaGuard:
 
     async def release(self, ticket: Ticket) -> None:
         if self.store is not None:
-            await asyncio.to_thread(self.store.release, ticket.visitor.key, ticket.id)
+            await asyncio.to_thread(
+                self.store.release, ticket.visitor.key, ticket.id, ticket.visitor.network
+            )
 
     def clamp(self, schema: InputSchema, model_input: dict[str, Any], panel: str) -> Clamped:
         if self.settings.caps is None:
@@ -188,6 +195,12 @@ class QuotaGuard:
             why = (
                 f"You can start {_runs(s.runs_per_minute)} a minute on this Space's token; "
                 f"the next one is possible in {_wait_text(wait)}."
+            )
+        elif limit == "network":
+            why = (
+                f"Addresses of your network ({visitor.network.removeprefix('net:')}, shared by "
+                f"many IPv6 addresses) have used their share of this Space's token: "
+                f"{s.network_share}× one visitor's limits. Try again later."
             )
         else:
             why = (

@@ -21,6 +21,9 @@ class Visitor:
     kind: VisitorKind
     key: str
     label: str
+    network: str = ""
+    """For an IPv6 visitor, the /48 their /64 lies in ("net:2001:db8:1::/48"): one holder of many
+    /64s (a site, a cloud account) shares that network's limits too. Empty for anyone else."""
 
     @property
     def signed_in(self) -> bool:
@@ -43,6 +46,17 @@ def _normalized(address: str) -> str | None:
             return str(ip.ipv4_mapped)
         return str(ipaddress.IPv6Network(f"{ip}/64", strict=False))
     return str(ip)
+
+
+def network_of(address: str) -> str:
+    """The /48 an IPv6 /64 (as `_normalized` writes it) lies in; "" for an IPv4 address."""
+    if ":" not in address:
+        return ""
+    try:
+        network = ipaddress.IPv6Network(address, strict=False)
+    except ValueError:
+        return ""
+    return str(network.supernet(new_prefix=48)) if network.prefixlen >= 48 else ""
 
 
 def client_address(peer: str | None, forwarded_for: Iterable[str], proxy_hops: int) -> str | None:
@@ -76,7 +90,8 @@ def identify(
         return Visitor("user", f"hf:{hf_username.lower()}", f"@{hf_username}")
     address = client_address(peer, forwarded_for, proxy_hops)
     if address:
-        return Visitor("address", f"ip:{address}", address)
+        network = network_of(address)
+        return Visitor("address", f"ip:{address}", address, f"net:{network}" if network else "")
     session = (session_hash or "").strip()[:64]
     if session:
         digest = hashlib.sha256(session.encode()).hexdigest()[:24]

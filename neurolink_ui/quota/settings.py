@@ -104,6 +104,7 @@ class QuotaSettings:
     user_runs_per_day: int = 0
     concurrent: int = 0
     daily_runs: int = 0
+    network_share: int = 0  # an IPv6 /48 may have this many times a visitor's limits; 0: none
     allowed: AllowList | None = None  # None: any model
     max_seconds: float = 0.0  # Cancel-After of owner-paid runs; 0: the client's poll cap
     caps: OwnerCaps | None = None  # None: no clamping
@@ -176,6 +177,7 @@ class QuotaSettings:
             user_runs_per_day=_count(env, "NEUROLINK_USER_RUNS_PER_DAY", 200),
             concurrent=_count(env, "NEUROLINK_VISITOR_CONCURRENT", 2),
             daily_runs=_count(env, "NEUROLINK_DAILY_RUNS", 2000),
+            network_share=_count(env, "NEUROLINK_IPV6_48_SHARE", 4),
             allowed=allowed,
             max_seconds=_seconds(env, "NEUROLINK_MAX_SECONDS", 300.0),
             caps=OwnerCaps(

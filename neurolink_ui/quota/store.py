@@ -17,7 +17,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from .settings import QuotaConfigError
 
-Limit = Literal["daily_runs", "runs_per_day", "runs_per_minute", "concurrent"]
+Limit = Literal["daily_runs", "runs_per_day", "runs_per_minute", "concurrent", "network"]
 _LIMITS_BY_NAME: dict[str, Limit] = {name: name for name in get_args(Limit)}
 MINUTE = 60.0
 
@@ -35,6 +35,12 @@ class AdmitRequest:
     concurrent: int
     daily_runs: int
     lease: float  # seconds a slot is held at most if never released
+    network: str = ""  # the visitor's IPv6 /48 ("" for none), counted as well
+    network_share: int = 0  # the /48 may have this many times a visitor's limits; 0: no limit
+
+    def network_limit(self, visitor_limit: int) -> int:
+        """A /48's limit for one of a visitor's (0: none)."""
+        return visitor_limit * self.network_share if self.network else 0
 
 
 @dataclass(frozen=True)
@@ -47,6 +53,9 @@ class Usage:
     running: int
     minute_frees_at: float | None = None
     slot_frees_at: float | None = None
+    network_today: int = 0  # the visitor's /48, all its /64s together
+    network_last_minute: int = 0
+    network_running: int = 0
 
 
 @dataclass(frozen=True)
@@ -66,13 +75,21 @@ def first_refusal(request: AdmitRequest, usage: Usage) -> Limit | None:
         return "runs_per_minute"
     if request.concurrent and usage.running >= request.concurrent:
         return "concurrent"
+    for used, limit in (
+        (usage.network_today, request.runs_per_day),
+        (usage.network_last_minute, request.runs_per_minute),
+        (usage.network_running, request.concurrent),
+    ):
+        shared = request.network_limit(limit)
+        if shared and used >= shared:
+            return "network"
     return None
 
 
 class QuotaStore(Protocol):
     def admit(self, request: AdmitRequest) -> Admission: ...
-    def release(self, visitor: str, ticket: str) -> None: ...
-    def usage(self, visitor: str, day: str, now: float) -> Usage: ...
+    def release(self, visitor: str, ticket: str, network: str = "") -> None: ...
+    def usage(self, visitor: str, day: str, now: float, network: str = "") -> Usage: ...
     def close(self) -> None: ...
 
 
@@ -86,11 +103,15 @@ class SQLiteQuotaStore:
         day TEXT NOT NULL,
         started REAL NOT NULL,
         lease_until REAL NOT NULL,
-        running INTEGER NOT NULL DEFAULT 1
+        running INTEGER NOT NULL DEFAULT 1,
+        network TEXT NOT NULL DEFAULT ''
     );
     CREATE INDEX IF NOT EXISTS runs_by_visitor ON runs (visitor, day);
     CREATE INDEX IF NOT EXISTS runs_by_day ON runs (day);
     """
+    # Counts kept before the /48 share existed gain its column (as '': no network).
+    MIGRATIONS = ("ALTER TABLE runs ADD COLUMN network TEXT NOT NULL DEFAULT ''",)
+    NETWORK_INDEX = "CREATE INDEX IF NOT EXISTS runs_by_network ON runs (network, day)"
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -99,6 +120,11 @@ class SQLiteQuotaStore:
             with self._connect() as db:
                 db.execute("PRAGMA journal_mode=WAL")
                 db.executescript(self.SCHEMA)
+                columns = {row[1] for row in db.execute("PRAGMA table_info(runs)")}
+                if "network" not in columns:
+                    for statement in self.MIGRATIONS:
+                        db.execute(statement)
+                db.execute(self.NETWORK_INDEX)
         except (OSError, sqlite3.Error) as exc:
             raise QuotaConfigError(
                 f"NEUROLINK_STATE_DB: cannot use {path} for run counts ({exc}); point it (or "
@@ -117,7 +143,7 @@ class SQLiteQuotaStore:
         return db
 
     @staticmethod
-    def _usage(db: sqlite3.Connection, visitor: str, day: str, now: float) -> Usage:
+    def _usage(db: sqlite3.Connection, visitor: str, day: str, now: float, network: str) -> Usage:
         (all_today,) = db.execute("SELECT count(*) FROM runs WHERE day = ?", (day,)).fetchone()
         (today,) = db.execute(
             "SELECT count(*) FROM runs WHERE visitor = ? AND day = ?", (visitor, day)
@@ -131,6 +157,17 @@ class SQLiteQuotaStore:
             "WHERE visitor = ? AND running = 1 AND lease_until > ?",
             (visitor, now),
         ).fetchone()
+        network_today = network_last_minute = network_running = 0
+        if network:
+            (network_today,) = db.execute(
+                "SELECT count(*) FROM runs WHERE network = ? AND day = ?", (network, day)
+            ).fetchone()
+            network_last_minute, network_running = db.execute(
+                "SELECT coalesce(sum(started > ?), 0), "
+                "coalesce(sum(running = 1 AND lease_until > ?), 0) "
+                "FROM runs WHERE network = ? AND day >= date(?, '-1 day')",
+                (now - MINUTE, now, network, day),
+            ).fetchone()
         return Usage(
             today=today,
             all_today=all_today,
@@ -138,6 +175,9 @@ class SQLiteQuotaStore:
             running=running,
             minute_frees_at=oldest + MINUTE if oldest is not None else None,
             slot_frees_at=soonest,
+            network_today=network_today,
+            network_last_minute=network_last_minute,
+            network_running=network_running,
         )
 
     def admit(self, request: AdmitRequest) -> Admission:
@@ -146,18 +186,19 @@ class SQLiteQuotaStore:
         try:
             # Yesterday's rows still serve the sliding minute; older ones serve nothing.
             db.execute("DELETE FROM runs WHERE day < date(?, '-1 day')", (request.day,))
-            usage = self._usage(db, request.visitor, request.day, request.now)
+            usage = self._usage(db, request.visitor, request.day, request.now, request.network)
             refused = first_refusal(request, usage)
             if refused is None:
                 db.execute(
-                    "INSERT INTO runs (ticket, visitor, day, started, lease_until) "
-                    "VALUES (?, ?, ?, ?, ?)",
+                    "INSERT INTO runs (ticket, visitor, day, started, lease_until, network) "
+                    "VALUES (?, ?, ?, ?, ?, ?)",
                     (
                         request.ticket,
                         request.visitor,
                         request.day,
                         request.now,
                         request.now + request.lease,
+                        request.network,
                     ),
                 )
             db.execute("COMMIT")
@@ -166,13 +207,13 @@ class SQLiteQuotaStore:
             raise
         return Admission(refused is None, usage, refused)
 
-    def release(self, visitor: str, ticket: str) -> None:
+    def release(self, visitor: str, ticket: str, network: str = "") -> None:
         self._db().execute(
             "UPDATE runs SET running = 0 WHERE ticket = ? AND visitor = ?", (ticket, visitor)
         )
 
-    def usage(self, visitor: str, day: str, now: float) -> Usage:
-        return self._usage(self._db(), visitor, day, now)
+    def usage(self, visitor: str, day: str, now: float, network: str = "") -> Usage:
+        return self._usage(self._db(), visitor, day, now, network)
 
     def close(self) -> None:
         db = getattr(self._local, "db", None)
@@ -182,8 +223,10 @@ class SQLiteQuotaStore:
 
 
 # KEYS: visitor's day counter, everyone's day counter, visitor's starts (zset), visitor's slots
-# (zset by lease end). ARGV: now, ticket, per-minute, per-day, concurrent, daily, lease, day ttl.
-# Returns {refused or "", today, all_today, last_minute, running, oldest start, soonest lease}.
+# (zset by lease end), then the same three of the visitor's /48. ARGV: now, ticket, per-minute,
+# per-day, concurrent, daily, lease, day ttl, the /48's share (0: not counted).
+# Returns {refused or "", today, all_today, last_minute, running, oldest start, soonest lease,
+# the /48's today, last minute, running}.
 ADMIT_SCRIPT = """
 local now = tonumber(ARGV[1])
 redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now - 60)
@@ -196,11 +239,23 @@ local oldest = redis.call('ZRANGE', KEYS[3], 0, 0, 'WITHSCORES')[2] or ''
 local soonest = redis.call('ZRANGE', KEYS[4], 0, 0, 'WITHSCORES')[2] or ''
 local per_minute, per_day = tonumber(ARGV[3]), tonumber(ARGV[4])
 local concurrent, daily = tonumber(ARGV[5]), tonumber(ARGV[6])
+local share = tonumber(ARGV[9])
+local net_today, net_minute, net_running = 0, 0, 0
+if share > 0 then
+  redis.call('ZREMRANGEBYSCORE', KEYS[6], '-inf', now - 60)
+  redis.call('ZREMRANGEBYSCORE', KEYS[7], '-inf', now)
+  net_today = tonumber(redis.call('GET', KEYS[5]) or '0')
+  net_minute = redis.call('ZCARD', KEYS[6])
+  net_running = redis.call('ZCARD', KEYS[7])
+end
 local refused = ''
 if daily > 0 and all_today >= daily then refused = 'daily_runs'
 elseif per_day > 0 and today >= per_day then refused = 'runs_per_day'
 elseif per_minute > 0 and last_minute >= per_minute then refused = 'runs_per_minute'
 elseif concurrent > 0 and running >= concurrent then refused = 'concurrent'
+elseif share > 0 and per_day > 0 and net_today >= per_day * share then refused = 'network'
+elseif share > 0 and per_minute > 0 and net_minute >= per_minute * share then refused = 'network'
+elseif share > 0 and concurrent > 0 and net_running >= concurrent * share then refused = 'network'
 end
 if refused == '' then
   local lease, day_ttl = tonumber(ARGV[7]), tonumber(ARGV[8])
@@ -209,8 +264,15 @@ if refused == '' then
   redis.call('ZADD', KEYS[3], now, ARGV[2]); redis.call('EXPIRE', KEYS[3], 120)
   redis.call('ZADD', KEYS[4], now + lease, ARGV[2])
   redis.call('EXPIRE', KEYS[4], math.ceil(lease) + 60)
+  if share > 0 then
+    redis.call('INCR', KEYS[5]); redis.call('EXPIRE', KEYS[5], day_ttl)
+    redis.call('ZADD', KEYS[6], now, ARGV[2]); redis.call('EXPIRE', KEYS[6], 120)
+    redis.call('ZADD', KEYS[7], now + lease, ARGV[2])
+    redis.call('EXPIRE', KEYS[7], math.ceil(lease) + 60)
+  end
 end
-return {refused, today, all_today, last_minute, running, oldest, soonest}
+return {refused, today, all_today, last_minute, running, oldest, soonest, net_today, net_minute,
+  net_running}
 """
 DAY_TTL = 3 * 86_400
 
@@ -244,13 +306,17 @@ class RedisQuotaStore:
             ) from None
         self._admit = self._redis.register_script(ADMIT_SCRIPT)
 
-    def _keys(self, visitor: str, day: str) -> list[str]:
+    def _keys(self, visitor: str, day: str, network: str = "") -> list[str]:
         p = self.prefix
+        net = network or "net:-"  # no /48: keys the script never touches (its share is 0)
         return [
             f"{p}day:{day}:{visitor}",
             f"{p}day:{day}",
             f"{p}min:{visitor}",
             f"{p}run:{visitor}",
+            f"{p}day:{day}:{net}",
+            f"{p}min:{net}",
+            f"{p}run:{net}",
         ]
 
     @staticmethod
@@ -263,6 +329,9 @@ class RedisQuotaStore:
             running=int(str(values[4])),
             minute_frees_at=float(oldest) + MINUTE if oldest else None,
             slot_frees_at=float(soonest) if soonest else None,
+            network_today=int(str(values[7])),
+            network_last_minute=int(str(values[8])),
+            network_running=int(str(values[9])),
         )
 
     def admit(self, request: AdmitRequest) -> Admission:
@@ -275,8 +344,10 @@ class RedisQuotaStore:
             request.daily_runs,
             request.lease,
             DAY_TTL,
+            request.network_share if request.network else 0,
         ]
-        values = self._admit(keys=self._keys(request.visitor, request.day), args=args)
+        keys = self._keys(request.visitor, request.day, request.network)
+        values = self._admit(keys=keys, args=args)
         refused = self._refusal(str(values[0]))
         return Admission(refused is None, self._usage(values), refused)
 
@@ -290,11 +361,13 @@ class RedisQuotaStore:
             raise RuntimeError(f"the quota script refused a run for an unknown limit {name!r}")
         return limit
 
-    def release(self, visitor: str, ticket: str) -> None:
+    def release(self, visitor: str, ticket: str, network: str = "") -> None:
         self._redis.zrem(f"{self.prefix}run:{visitor}", ticket)
+        if network:
+            self._redis.zrem(f"{self.prefix}run:{network}", ticket)
 
-    def usage(self, visitor: str, day: str, now: float) -> Usage:
-        keys = self._keys(visitor, day)
+    def usage(self, visitor: str, day: str, now: float, network: str = "") -> Usage:
+        keys = self._keys(visitor, day, network)
         with self._redis.pipeline(transaction=True) as pipe:
             pipe.get(keys[0])
             pipe.get(keys[1])
@@ -302,7 +375,11 @@ class RedisQuotaStore:
             pipe.zcount(keys[3], f"({now}", "+inf")
             pipe.zrangebyscore(keys[2], f"({now - MINUTE}", "+inf", start=0, num=1, withscores=True)
             pipe.zrangebyscore(keys[3], f"({now}", "+inf", start=0, num=1, withscores=True)
-            today, all_today, last_minute, running, oldest, soonest = pipe.execute()
+            pipe.get(keys[4])
+            pipe.zcount(keys[5], f"({now - MINUTE}", "+inf")
+            pipe.zcount(keys[6], f"({now}", "+inf")
+            (today, all_today, last_minute, running, oldest, soonest, net_today, net_minute,
+             net_running) = pipe.execute()  # fmt: skip
         return Usage(
             today=int(today or 0),
             all_today=int(all_today or 0),
@@ -310,6 +387,9 @@ class RedisQuotaStore:
             running=int(running),
             minute_frees_at=oldest[0][1] + MINUTE if oldest else None,
             slot_frees_at=soonest[0][1] if soonest else None,
+            network_today=int(net_today or 0) if network else 0,
+            network_last_minute=int(net_minute) if network else 0,
+            network_running=int(net_running) if network else 0,
         )
 
     def close(self) -> None:

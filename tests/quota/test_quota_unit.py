@@ -4,6 +4,7 @@ counts (real files, a real redis-server on loopback), including atomicity under 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import threading
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -137,6 +138,19 @@ def test_ipv6_visitors_are_counted_by_their_64() -> None:
     assert client_address("::ffff:192.0.2.5", [], 0) == "192.0.2.5"
 
 
+def test_ipv6_visitors_also_share_their_48() -> None:
+    """One holder of many /64s (a site, a cloud account) shares its /48's limits too."""
+
+    def of(peer: str):  # type: ignore[no-untyped-def]
+        return identify(hf_username=None, peer=peer, forwarded_for=[], proxy_hops=0, session_hash=None)  # fmt: skip
+
+    first, second, elsewhere = of("2001:db8:1:2::1"), of("2001:db8:1:ff::1"), of("2001:db8:2::1")
+    assert first.key != second.key  # two visitors, two /64s
+    assert first.network == second.network == "net:2001:db8:1::/48"
+    assert elsewhere.network == "net:2001:db8:2::/48"
+    assert of("192.0.2.5").network == "" and of("::ffff:192.0.2.5").network == ""
+
+
 # ---- cost caps -----------------------------------------------------------------------------
 
 
@@ -209,6 +223,30 @@ def _exercise_limits(store: QuotaStore) -> None:
     assert store.admit(_request("ip:d", day="2026-12-01", runs_per_day=1)).admitted
     total = store.usage("ip:x", "2026-11-30", 1000).all_today
     assert store.admit(_request("ip:x", daily_runs=total)).refused == "daily_runs"
+    _exercise_network_share(store)
+
+
+def _on_48(visitor: str, network: str = "net:2001:db8:9::/48", **limits: int) -> AdmitRequest:
+    return dataclasses.replace(_request(visitor, **limits), network=network, network_share=2)
+
+
+def _exercise_network_share(store: QuotaStore) -> None:
+    # Each /64 may run one a day; their /48 twice that, whichever /64s ran them.
+    assert store.admit(_on_48("ip:2001:db8:9:1::/64", runs_per_day=1)).admitted
+    assert store.admit(_on_48("ip:2001:db8:9:2::/64", runs_per_day=1)).admitted
+    refused = store.admit(_on_48("ip:2001:db8:9:3::/64", runs_per_day=1))
+    assert refused.refused == "network" and refused.usage.network_today == 2
+    other_48 = _on_48("ip:2001:db8:a:1::/64", "net:2001:db8:a::/48", runs_per_day=1)
+    assert store.admit(other_48).admitted
+    # Slots at once: a released slot frees the /48's room too.
+    held = [
+        _on_48(f"ip:2001:db8:b:{i}::/64", "net:2001:db8:b::/48", concurrent=1) for i in range(3)
+    ]
+    assert [store.admit(r).admitted for r in held] == [True, True, False]
+    store.release(held[0].visitor, held[0].ticket, held[0].network)
+    assert store.admit(held[2]).admitted
+    usage = store.usage(held[2].visitor, held[2].day, held[2].now, held[2].network)
+    assert usage.network_running == 2 and usage.running == 1
 
 
 def _race(store: QuotaStore, calls: int, limit: int) -> int:
@@ -274,6 +312,43 @@ def test_sqlite_counts_survive_a_restart(tmp_path: Path) -> None:
         reopened.close()
 
     asyncio.run(two_runs_then_restart())
+
+
+def test_counts_kept_before_the_48_share_gain_its_column(tmp_path: Path) -> None:
+    import sqlite3
+
+    path = tmp_path / "state.db"
+    with sqlite3.connect(path) as old:  # the table as the previous release wrote it
+        old.execute(
+            "CREATE TABLE runs (ticket TEXT PRIMARY KEY, visitor TEXT NOT NULL, day TEXT NOT "
+            "NULL, started REAL NOT NULL, lease_until REAL NOT NULL, running INTEGER NOT NULL "
+            "DEFAULT 1)"
+        )
+        old.execute("INSERT INTO runs VALUES ('t0', 'ip:1', '2026-11-30', 1000.0, 1600.0, 1)")
+    store = SQLiteQuotaStore(path)
+    assert store.usage("ip:1", "2026-11-30", 1000).today == 1  # kept
+    assert store.admit(_on_48("ip:2001:db8:9:1::/64", runs_per_day=1)).admitted
+    store.close()
+
+
+def test_a_48_past_its_share_reads_why(tmp_path: Path) -> None:
+    settings = QuotaSettings(
+        enabled=True, runs_per_day=1, network_share=2, state_db=tmp_path / "state.db"
+    )
+
+    async def three_64s() -> None:
+        guard = QuotaGuard.open(settings)
+        for i in (1, 2):
+            visitor = identify(hf_username=None, peer=f"2001:db8:7:{i}::5", forwarded_for=[], proxy_hops=0, session_hash=None)  # fmt: skip
+            await guard.release(await guard.admit(visitor))
+        third = identify(hf_username=None, peer="2001:db8:7:3::5", forwarded_for=[], proxy_hops=0, session_hash=None)  # fmt: skip
+        with pytest.raises(QuotaRefused, match=r"runs from your network.*2001:db8:7::/48"):
+            await guard.precheck(third)
+        with pytest.raises(QuotaRefused, match="2× one visitor's limits"):
+            await guard.admit(third)
+        guard.close()
+
+    asyncio.run(three_64s())
 
 
 def test_unwritable_state_db_is_a_startup_error(tmp_path: Path) -> None:

@@ -5,6 +5,7 @@ Built once by `build_app()` and passed to each panel, never kept in a module glo
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import tempfile
 import threading
@@ -82,7 +83,12 @@ class AppContext:
                 on_remove=output_store.forget,  # a deleted result's outputs and cached copies
             ),
             fair=fair,
-            own_tokens=OwnTokens(ttl=max(settings.session_ttl, 7 * 86400.0)),
+            own_tokens=OwnTokens(
+                ttl=max(settings.session_ttl, 7 * 86400.0),
+                # Kept with the results: a restart must not move an open page that signed in
+                # onto the owner's token (None: a temporary data folder, memory only).
+                path=data_dir / "own_token_sessions.db" if data_dir else None,
+            ),
             catalogue=AnswerCache(share.cache_seconds, share.cache_entries),
         )
         limits = settings.quota
@@ -143,6 +149,7 @@ class AppContext:
             return
         self._closed = True
         self.results.close()
+        await asyncio.to_thread(self.own_tokens.close)  # pending sign-ins reach the file
         await self.client.aclose()
         if self.owner_client is not None:
             await self.owner_client.aclose()

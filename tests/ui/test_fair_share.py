@@ -92,6 +92,7 @@ class QueueVisitor:
         self.completed: set[str] = set()
         self.errors: dict[str, str] = {}  # event id → the error it ended with
         self._reader: asyncio.Task[None] | None = None
+        self._listening = False
 
     async def join(self, fn: int, data: list[Any]) -> httpx.Response:
         body = {"data": data, "fn_index": fn, "session_hash": self.session, "trigger_id": None}
@@ -100,10 +101,16 @@ class QueueVisitor:
     async def joined(self, fn: int, data: list[Any]) -> str:
         answer = await self.join(fn, data)
         assert answer.status_code == 200, answer.text
+        if self._listening and self._reader is None:
+            # As Gradio's own clients do: the stream opens once the session has joined. Gradio
+            # answers a stream of a session it has no messages for with a 404 (in the stream),
+            # so a stream opened before the join could miss every completion.
+            self._reader = asyncio.create_task(self._read())
         return str(answer.json()["event_id"])
 
     def listen(self) -> None:
-        self._reader = asyncio.create_task(self._read())
+        """Read this session's completions, from its first join on."""
+        self._listening = True
 
     async def _read(self) -> None:
         url = f"{self.url}gradio_api/queue/data"
@@ -244,10 +251,6 @@ async def test_a_visitor_whose_session_was_evicted_is_never_moved_onto_the_owner
     still_serves(app)
 
 
-@pytest.mark.skip(
-    reason="flaky in a fresh clone after the parallel phase: some of its 25 sessions' form renders "
-    "never complete (passes alone in /work runs; cause not found yet, see issue 20's note)"
-)
 async def test_sessions_are_bounded_in_number_and_new_ones_per_address(
     app: LaunchedApp, share: Callable[..., FairShare]
 ) -> None:
@@ -255,13 +258,15 @@ async def test_sessions_are_bounded_in_number_and_new_ones_per_address(
     holder = app.demo.state_holder
     capacity = holder.capacity
     holder.capacity = 10
-    form = fn_index(app, "render_form", "neurolink_ui.ui.forms")
+    # A quick event with no render (Compare's Stop of a cell that runs nothing): the sessions'
+    # bounds are what is tested, not the renders' speed on a loaded machine.
+    (stop,) = [i for i, fn in app.demo.fns.items() if fn.api_name == "compare_stop"]
     try:
         async with http_client() as http:
             visitors = [QueueVisitor(http, app.url) for _ in range(25)]
             for visitor in visitors:
                 visitor.listen()
-                await visitor.joined(form, [None, FAST_IMAGE])
+                await visitor.joined(int(stop), [0, None, None])
             await until_async(lambda: all(v.completed for v in visitors), 240, "all answered")
             refused = [v for v in visitors if v.errors]
             assert visitors[20:] == refused

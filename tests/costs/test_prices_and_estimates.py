@@ -45,9 +45,12 @@ L40S = {"gpu-l40s": Hardware("gpu-l40s", "Nvidia L40S GPU", 0.000975)}
 
 
 def test_every_catalogued_model_has_a_price_or_says_why_not() -> None:
+    """Each entry is a price with evidence or says why there is none; a model the file does
+    not name yet (one added since) is priced as unknown, never guessed."""
     table = load_prices()
     catalogued = {m.model for m in load_catalog()}
-    assert catalogued <= set(table.models), "a catalogued model missing from prices.json"
+    for ref in catalogued - set(table.models):
+        assert not price_of(ref).known
     known = {m.model for m in retired_models()} | catalogued
     assert set(table.models) <= known, "prices.json names a model the catalogue does not"
     for ref, price in table.models.items():

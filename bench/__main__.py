@@ -55,7 +55,7 @@ class Sizes:
     @classmethod
     def for_mode(cls, quick: bool) -> Sizes:
         if quick:
-            return cls(2, [1, 5], [1, 5], 0.3, 5_000_000, 2, 1, (1, 3, 1), 1)
+            return cls(1, [1, 5], [1, 5], 0.3, 5_000_000, 2, 1, (1, 3, 1), 1)
         return cls(5, [1, 10, 50, 100], [1, 10, 50], 2.0, 200_000_000, 8, 5, (3, 50, 4), 5)
 
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from .costs import CostEstimate, cost_text
 from .limits import check_number, check_text, parse_json_object
 from .modalities.common import InputProblem, MappedInput, open_image
 from .modalities.registry import get_modality, modalities, modality_names
@@ -246,6 +247,7 @@ class CellView:
     cold_boot: bool | None = None
     on_replicate: bool = False
     simulated: bool = False  # its run went to the simulator (what the results store keeps apart)
+    cost: CostEstimate | None = None  # what its run cost (an estimate), once done
 
     @property
     def label(self) -> str:
@@ -269,6 +271,7 @@ class CellView:
             self.progress, self.elapsed = event.progress, event.progress.elapsed
         elif isinstance(event, RunFinished):
             self.simulated = event.record.simulated
+            self.cost = event.cost
             self.finish(event.result)
         elif isinstance(event, RunStopped):
             self.stop(event.prediction)
@@ -376,6 +379,19 @@ def shared_input(board: CompareBoard) -> dict[str, Any]:
     }
 
 
+def board_cost(board: CompareBoard) -> CostEstimate | None:
+    """What the finished cells cost together: a sum when every one is known, else unknown
+    naming the cells whose cost is not (None: no cell finished)."""
+    done = [view for view in board.cells if view.state == "done"]
+    if not done:
+        return None
+    missing = [view.label for view in done if view.cost is None or view.cost.usd is None]
+    if missing:
+        return CostEstimate(None, f"{', '.join(missing)}: cost unknown")
+    total = sum(view.cost.usd or 0.0 for view in done if view.cost is not None)
+    return CostEstimate(total, f"{len(done)} cells together")
+
+
 def board_summary(board: CompareBoard) -> str:
     """A per-cell Markdown summary: model, how it ended, its times; a chat cell's answer. An
     error is named by its state only (its text may carry addresses of the run)."""
@@ -384,6 +400,8 @@ def board_summary(board: CompareBoard) -> str:
         times = []
         if view.predict_time is not None:
             times.append(f"predict {view.predict_time:.2f} s")
+        if view.cost is not None and view.state == "done":
+            times.append(cost_text(view.cost, view.simulated))
         if view.total_time is not None:
             times.append(f"total {view.total_time:.2f} s")
         star = " ⭐ picked" if board.picked == view.index else ""

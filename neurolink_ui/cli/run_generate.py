@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ..config import BUILTIN_SIMULATOR_TOKEN, DEFAULT_BASE_URL, Settings
+from ..costs import cost_text
 from ..modalities.common import InputProblem
 from ..quota.guard import QuotaGuard
 from ..replicate.client import ReplicateClient
@@ -151,6 +152,8 @@ async def generate(
                     console.text(f"{path}\n")
         predict = result.predict_time
         timing = f"predict {predict:.1f}s, " if predict is not None else ""
+        if finished.cost is not None:
+            timing += f"{cost_text(finished.cost, finished.simulated)}, "
         console.note(
             f"done with {result.model} ({timing}total {time.monotonic() - started:.1f}s)",
             prefix="",

@@ -14,7 +14,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from ..replicate.schema import InputSchema
+from ..catalog import prices
+from ..costs import MICROS, CostEstimate, format_usd
+from ..replicate.schema import InputSchema, ModelInfo
+from .budget import run_bounds, worst_case
 from .clamp import Clamped, clamp_costs
 from .identity import Visitor
 from .settings import QuotaSettings
@@ -23,6 +26,7 @@ from .store import AdmitRequest, Limit, QuotaStore, Usage, first_refusal, open_s
 LEASE_MARGIN = 600.0  # a slot outlives the longest run by this much if its process dies
 LIMIT_NAMES: dict[str, str] = {
     "daily_runs": "runs per day for all visitors",
+    "daily_budget": "dollars per day for all visitors",
     "runs_per_day": "runs per day",
     "runs_per_minute": "runs per minute",
     "concurrent": "runs at once",
@@ -42,10 +46,29 @@ class QuotaRefused(Exception):
 
 @dataclass(frozen=True)
 class Ticket:
-    """An admitted run holding a concurrency slot until released."""
+    """An admitted run holding a concurrency slot until released, and under a dollar budget
+    the worst-case cost it reserved on `day` until it is settled."""
 
     visitor: Visitor
     id: str
+    day: str = ""
+    reserved_micros: int = 0
+
+
+@dataclass(frozen=True)
+class CostPlan:
+    """A run's worst-case cost under the dollar budget: what its admission reserves."""
+
+    worst: CostEstimate  # always known (an unknown price is refused or counted at the ceiling)
+    ceiling: bool = False  # counted at NEUROLINK_UNKNOWN_PRICE_USD: its price is not confirmed
+
+    @property
+    def micros(self) -> int:
+        return self.worst.micros or 0
+
+
+def _dollars(micros: int) -> str:
+    return format_usd(max(micros, 0) / MICROS)
 
 
 def _runs(count: int) -> str:
@@ -98,7 +121,13 @@ class QuotaGuard:
         midnight = dt.datetime.combine(today + dt.timedelta(days=1), dt.time(), dt.UTC)
         return midnight.timestamp() - now
 
-    def _request(self, visitor: Visitor, now: float, ticket: str = "") -> AdmitRequest:
+    @property
+    def budget_micros(self) -> int:
+        return round(self.settings.daily_budget_usd * MICROS)
+
+    def _request(
+        self, visitor: Visitor, now: float, ticket: str = "", cost_micros: int = 0
+    ) -> AdmitRequest:
         s = self.settings
         return AdmitRequest(
             ticket=ticket,
@@ -112,6 +141,8 @@ class QuotaGuard:
             lease=(s.max_seconds or 3600.0) + LEASE_MARGIN,
             network=visitor.network,
             network_share=s.network_share,
+            cost_micros=cost_micros,
+            budget_micros=self.budget_micros,
         )
 
     def check_model(self, panel: str, ref: str) -> None:
@@ -133,7 +164,9 @@ class QuotaGuard:
         if self.store is None:
             return
         now = self.clock()
-        request = self._request(visitor, now)
+        # Under a budget, a run needs at least a micro-dollar left (its own cost is not known
+        # until its input is mapped: `admit` checks that).
+        request = self._request(visitor, now, cost_micros=1 if self.budget_micros else 0)
         usage = await asyncio.to_thread(
             self.store.usage, visitor.key, request.day, now, visitor.network
         )
@@ -141,23 +174,67 @@ class QuotaGuard:
         if limit is not None:
             raise self.refusal(visitor, limit, usage, now)
 
-    async def admit(self, visitor: Visitor) -> Ticket:
-        """Count one run and take a slot, or raise QuotaRefused; atomic across processes."""
-        ticket = Ticket(visitor, uuid.uuid4().hex)
+    async def admit(self, visitor: Visitor, cost: CostPlan | None = None) -> Ticket:
+        """Count one run, take a slot and reserve its worst-case cost (`cost`, under a dollar
+        budget), or raise QuotaRefused; atomic across processes."""
+        ticket_id = uuid.uuid4().hex
         if self.store is None:
-            return ticket
+            return Ticket(visitor, ticket_id)
         now = self.clock()
-        request = self._request(visitor, now, ticket.id)
+        micros = cost.micros if cost is not None and self.budget_micros else 0
+        request = self._request(visitor, now, ticket_id, micros)
         admission = await asyncio.to_thread(self.store.admit, request)
         if admission.refused is not None:
-            raise self.refusal(visitor, admission.refused, admission.usage, now)
-        return ticket
+            raise self.refusal(visitor, admission.refused, admission.usage, now, cost)
+        return Ticket(visitor, ticket_id, request.day, micros)
+
+    async def settle(self, ticket: Ticket, cost: CostEstimate | None) -> None:
+        """Record what the admitted run cost in place of its reservation: its estimate when
+        known. `None` or an unknown estimate keeps what it reserved — its worst case, or the
+        unknown-price ceiling — since it may have been billed an amount not known here."""
+        if self.store is None or not ticket.reserved_micros or cost is None or cost.usd is None:
+            return
+        micros = cost.micros or 0
+        await asyncio.to_thread(
+            self.store.settle, ticket.visitor.key, ticket.id, ticket.day, micros
+        )
 
     async def release(self, ticket: Ticket) -> None:
         if self.store is not None:
             await asyncio.to_thread(
                 self.store.release, ticket.visitor.key, ticket.id, ticket.visitor.network
             )
+
+    def plan_cost(
+        self,
+        ref: str,
+        info: ModelInfo,
+        model_input: dict[str, Any],
+        seconds: float | None,
+    ) -> CostPlan | None:
+        """The run's worst-case cost when a dollar budget is set (None without one), from the
+        model's price and the input as clamped; `seconds` is the run's deadline (what a
+        hardware-billed run may bill at most). A model whose worst case is unknown is refused,
+        or counted at NEUROLINK_UNKNOWN_PRICE_USD when the owner set it."""
+        if not self.budget_micros:
+            return None
+        table = prices.price_table()
+        price = table.price_of(ref, official=info.is_official)
+        bounds = run_bounds(info.input_schema, model_input, seconds)
+        worst = worst_case(price.rate, bounds, table.hardware)
+        if worst.usd is not None:
+            return CostPlan(worst)
+        ceiling = self.settings.unknown_price_usd
+        if ceiling:
+            counted = f"its worst case is unknown ({worst.basis}): counted at {format_usd(ceiling)}"
+            return CostPlan(CostEstimate(ceiling, counted), ceiling=True)
+        raise QuotaRefused(
+            f"{ref} cannot run within this Space's daily dollar budget: its worst-case cost is "
+            f"not known ({worst.basis}), and an unknown price could be any amount. "
+            f"{self.ways_on()}",
+            title="Price unknown",
+            limit="daily_budget",
+        )
 
     def clamp(self, schema: InputSchema, model_input: dict[str, Any], panel: str) -> Clamped:
         if self.settings.caps is None:
@@ -175,7 +252,14 @@ class QuotaGuard:
             f"outputs), or {where} with your own token."
         )
 
-    def refusal(self, visitor: Visitor, limit: Limit, usage: Usage, now: float) -> QuotaRefused:
+    def refusal(
+        self,
+        visitor: Visitor,
+        limit: Limit,
+        usage: Usage,
+        now: float,
+        cost: CostPlan | None = None,
+    ) -> QuotaRefused:
         s = self.settings
         midnight = f"at midnight UTC (in {_wait_text(self._midnight_in(now))})"
         if limit == "daily_runs":
@@ -183,6 +267,17 @@ class QuotaGuard:
                 f"This Space's token has made its {_runs(s.daily_runs)} for all visitors today. "
                 f"The count resets {midnight}."
             )
+        elif limit == "daily_budget":
+            left = _dollars(self.budget_micros - usage.spent_micros)
+            budget = format_usd(s.daily_budget_usd)
+            asked = (
+                f"This run could cost up to {format_usd(cost.worst.usd or 0.0)} "
+                f"({cost.worst.basis}), more than the {left} left of this Space's {budget} "
+                "daily budget for all visitors."
+                if cost is not None
+                else f"This Space's {budget} daily budget for all visitors is spent."
+            )
+            why = f"{asked} The budget resets {midnight}."
         elif limit == "runs_per_day":
             why = (
                 f"You have used your {_runs(self.runs_per_day(visitor))} for today on this "
@@ -216,10 +311,16 @@ class QuotaGuard:
         """The visitor's standing, e.g. "12 of 50 runs left today on this Space's token"."""
         s = self.settings
         per_day = self.runs_per_day(visitor)
-        if self.store is None or not (per_day or s.daily_runs):
+        if self.store is None or not (per_day or s.daily_runs or self.budget_micros):
             return "No daily limit on this Space's token."
         now = self.clock()
         usage = await asyncio.to_thread(self.store.usage, visitor.key, self._day(now), now)
+        money = ""
+        if self.budget_micros:
+            dollars = _dollars(self.budget_micros - usage.spent_micros)
+            money = f"**{dollars} of {format_usd(s.daily_budget_usd)}** left today (all visitors)"
+            if not (per_day or s.daily_runs):
+                return f"{money} on this Space's token."
         left_everyone = s.daily_runs - usage.all_today if s.daily_runs else None
         if per_day:
             left = per_day - usage.today
@@ -231,4 +332,6 @@ class QuotaGuard:
             text += "Space's token (shared by all visitors)"
         if visitor.signed_in:
             text += f" for {visitor.label}"
+        if money:
+            text += f" · {money}"
         return text + "."

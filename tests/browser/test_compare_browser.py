@@ -102,7 +102,9 @@ def test_three_image_models_with_one_failing_cell(app_url: str, chromium, simula
         expect(_cell(page, index).get_by_role("heading", name=model)).to_be_visible()
     for index in (0, 2):
         cell = _cell(page, index)
-        expect(cell.get_by_text(re.compile(r"predict [0-9.]+ s · total [0-9.]+ s"))).to_be_visible()
+        # The times, and the run's estimated cost beside the predict time (or "cost unknown").
+        times = re.compile(r"predict [0-9.]+ s · (≈ \$[0-9.]+|cost unknown) · total [0-9.]+ s")
+        expect(cell.get_by_text(times)).to_be_visible()
         expect(cell.get_by_text("warm (")).to_be_visible()
     expect(_cell(page, 3)).to_be_hidden()  # three models: three cells
     _cell(page, 2).get_by_role("button", name="⭐ Pick").click()

@@ -270,7 +270,8 @@ def test_a_database_from_before_input_files_opens_and_keeps_its_results(tmp_path
     (tmp_path / "files").mkdir()
     old_schema = ResultStore.SCHEMA.replace(
         ",\n        input_files TEXT NOT NULL DEFAULT '{}',\n        file_labels TEXT NOT NULL DEFAULT '[]'"
-        ",\n        simulated INTEGER NOT NULL DEFAULT 0,\n        db_bytes INTEGER NOT NULL DEFAULT 0",
+        ",\n        simulated INTEGER NOT NULL DEFAULT 0,\n        db_bytes INTEGER NOT NULL DEFAULT 0"
+        ",\n        cost_usd REAL,\n        cost_basis TEXT NOT NULL DEFAULT ''",
         "",
     )
     assert "input_files" not in old_schema

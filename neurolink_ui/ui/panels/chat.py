@@ -132,7 +132,9 @@ def make_chat_handler(ctx: AppContext) -> ChatHandler:
                 result = event.result
                 view.show_text(view.text or result.text)
                 view.finish(result.predict_time, result.wall_time)
-                done = result_markdown(result, event.on_replicate)
+                done = result_markdown(
+                    result, event.on_replicate, event.cost, event.simulated, event.session_cost
+                )
                 yield [*shown, *view.messages()], "", done
             elif isinstance(event, RunStopped):  # canceled: keep what was streamed, say so
                 status = stopped_markdown(event.prediction, event.on_replicate)

@@ -24,6 +24,7 @@ from ...comparison import (
     MAX_CELLS,
     MIN_MODELS,
     CompareBoard,
+    board_cost,
     board_summary,
     can_share,
     cell_key,
@@ -73,6 +74,7 @@ def compare_record(board: CompareBoard) -> NewResult:
     times = [view.total_time for view in board.cells if view.total_time is not None]
     # The person's own upload(s), which every cell's input was made from.
     uploads = (("image", plan.image), ("audio", plan.audio))
+    cost = board_cost(board)
     return NewResult(
         kind="compare",
         model=", ".join(plan.models),
@@ -84,6 +86,8 @@ def compare_record(board: CompareBoard) -> NewResult:
         text=board_summary(board),
         wall_time=round(max(times, default=0.0), 3),
         simulated=any(view.simulated for view in done),
+        cost_usd=None if cost is None else cost.usd,
+        cost_basis="" if cost is None else cost.basis,
     )
 
 

@@ -38,6 +38,9 @@ def api_cell(view: CellView) -> dict[str, Any]:
         "total_time": view.total_time,
         "starting_time": view.starting_time,
         "cold_boot": view.cold_boot,
+        # The estimated cost in US dollars (None: unknown, `cost_basis` says why).
+        "cost_usd": view.cost.usd if view.cost is not None else None,
+        "cost_basis": view.cost.basis if view.cost is not None else None,
         "notes": list(view.notes),
         "prediction_id": view.prediction_id or None,
     }

@@ -74,8 +74,16 @@ def cell_status(view: CellView, hidden: bool) -> str:
     elif view.state == "running":
         text = progress_text(view, hidden) or "📤 Sending to Replicate…"
     elif view.state == "done":
+        # Blind, a price could tell the model: the cost shows once the pick reveals it.
         text = done_markdown(
-            name, view.predict_time, view.total_time or 0.0, [], view.prediction, on_replicate
+            name,
+            view.predict_time,
+            view.total_time or 0.0,
+            [],
+            view.prediction,
+            on_replicate,
+            None if hidden else view.cost,
+            view.simulated,
         )
         boot = boot_text(view)
         if boot:

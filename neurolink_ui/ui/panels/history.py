@@ -8,6 +8,7 @@ from typing import Any
 
 import gradio as gr
 
+from ...costs import recorded_cost_text
 from ...modalities.generic import file_category as media_category
 from ...modalities.registry import result_kind
 from ...results import StoredResult
@@ -55,9 +56,11 @@ def entry_summary(result: StoredResult) -> str:
     """A card's always-visible lines: what, when, which model, how long, and the prompt's start."""
     kind = result.kind
     timing = f"predict {result.predict_time:.2f} s · " if result.predict_time is not None else ""
+    cost = recorded_cost_text(result.cost_usd, result.cost_basis, result.simulated)
+    price = f"{cost} · " if cost else ""
     lines = [
         f"**{modality_icon(kind)} {kind.capitalize()}** · {created_text(result)} · "
-        f"`{result.model}` · {timing}total {result.wall_time:.2f} s"
+        f"`{result.model}` · {timing}{price}total {result.wall_time:.2f} s"
         + (" · cold boot" if result.cold_boot else "")
     ]
     if result.prompt:

@@ -22,6 +22,7 @@ import gradio as gr
 from starlette.responses import FileResponse, PlainTextResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from ...costs import recorded_cost_text
 from ...modalities.generic import ResultViews, file_category, result_views, sniff_file
 from ...modalities.registry import result_kind
 from ...results import ResultStore, StoredResult, valid_share_id
@@ -59,6 +60,10 @@ def result_markdown(result: StoredResult) -> str:
     """The view's text: what was asked, of which model, how long it took, and the answer."""
     title = result_kind(result.kind).title
     times = [f"total {result.wall_time:.2f} s"]
+    cost = recorded_cost_text(result.cost_usd, result.cost_basis, result.simulated)
+    if cost:
+        basis = without_html(result.cost_basis)
+        times.insert(0, f"{cost} ({basis})" if basis else cost)
     if result.predict_time is not None:
         times.insert(0, f"predict {result.predict_time:.2f} s")
     if result.cold_boot:

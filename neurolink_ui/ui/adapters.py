@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..modalities.chat import flatten_content, split_reasoning
-from ..pipeline import RunResult
+from ..pipeline import COLD_BOOT_SECONDS, RunResult
 from ..replicate.types import Prediction, Progress
 from .inert import without_html
 
@@ -44,7 +44,10 @@ def seed_used(prediction: Prediction) -> int | None:
 def progress_markdown(event: Progress, on_replicate: bool = False) -> str:
     """One status block: what Replicate is doing, for how long, how far, the last log lines."""
     seconds = f"{event.elapsed:.1f} s"
-    if event.status == "starting":
+    if event.status == "starting" and event.elapsed < COLD_BOOT_SECONDS:
+        # Nearly every prediction passes through "starting"; a warm start is over in a moment.
+        head = f"⏳ **Starting** — Replicate is starting the prediction… {seconds}"
+    elif event.status == "starting":  # the one rule (pipeline.is_cold_boot): a cold boot
         head = f"⏳ **Cold boot** — Replicate is starting the model… {seconds}"
     elif event.status == "waiting":
         head = f"⏳ **Waiting for Replicate** — the model is starting or running… {seconds}"
@@ -103,6 +106,18 @@ def plain_text(message: str) -> str:
     return re.sub(r"`([^`]*)`", r"“\1”", message).replace("**", "")
 
 
+def boot_text(cold_boot: bool | None, starting_time: float | None) -> str:
+    """How the prediction started, by the one cold-boot rule (pipeline.is_cold_boot)."""
+    if cold_boot is None or starting_time is None:
+        return ""
+    if cold_boot:
+        return f"🧊 cold boot ({starting_time:.1f} s to start)"
+    return f"🔥 warm ({starting_time:.1f} s to start)"
+
+
+WARNING = "⚠️"
+
+
 def done_markdown(
     model: str,
     predict_time: float | None,
@@ -110,14 +125,27 @@ def done_markdown(
     notes: list[str],
     prediction: Prediction | None = None,
     on_replicate: bool = False,
+    boot: str = "",
 ) -> str:
+    """The Done status (`boot`: how it started, `boot_text`). A note that warns (⚠️: the person's input was not all used) makes it a
+    Done with a warning, said first; the other notes follow as information."""
     timing = f"predict {predict_time:.2f} s · " if predict_time is not None else ""
-    text = f"✅ **Done** with `{model}` — {timing}total {wall_time:.2f} s"
+    warnings = [note for note in notes if note.startswith(WARNING)]
+    notes = [note for note in notes if not note.startswith(WARNING)]
+    mark = (
+        f"{WARNING} **Done** with `{model}`, **with a warning**"
+        if warnings
+        else (f"✅ **Done** with `{model}`")
+    )
+    text = f"{mark} — {timing}total {wall_time:.2f} s"
+    for warning in warnings:
+        text += f"\n\n**{warning}**"
     if prediction is not None:
         about = [prediction_link(prediction.id, on_replicate)]
         seed = seed_used(prediction)
         if seed is not None:
             about.append(f"seed `{seed}`")
+        about.append(boot)
         text += "\n\n<sub>" + " · ".join(a for a in about if a) + "</sub>"
     for note in notes:
         text += f"\n\nℹ️ {note}"
@@ -133,6 +161,7 @@ def result_markdown(result: RunResult, on_replicate: bool = False) -> str:
         result.notes,
         result.prediction,
         on_replicate,
+        boot_text(result.cold_boot, result.starting_time),
     )
 
 

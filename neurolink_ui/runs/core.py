@@ -333,7 +333,12 @@ async def _cancel_late(backend: Backend, live: LiveRuns, prediction_id: str) -> 
 async def stop(live: LiveRuns, key: str, backend: Backend) -> Prediction | None:
     """Stop the key's run: marks it stopping (so a prediction whose id arrives later is canceled
     by the run itself) and cancels the prediction whose id is known. Returns that prediction's
-    state after the cancel, None when none was known; ReplicateError when the cancel failed."""
+    state after the cancel, None when none was known; ReplicateError when the cancel failed.
+
+    When nothing runs under the key (its run has ended: a Stop after Done) it does nothing and
+    returns None; `live.is_running(key)` tells the two Nones apart."""
+    if not live.is_running(key):
+        return None
     prediction_id = live.running.get(key)  # not popped: a second click cancels again
     live.stopping.add(key)
     if not prediction_id:

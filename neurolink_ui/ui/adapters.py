@@ -12,7 +12,7 @@ from typing import Any
 
 from ..costs import CostEstimate, cost_text
 from ..modalities.chat import flatten_content, split_reasoning
-from ..pipeline import RunResult
+from ..pipeline import COLD_BOOT_SECONDS, RunResult
 from ..replicate.types import Prediction, Progress
 from .inert import without_html
 
@@ -45,7 +45,10 @@ def seed_used(prediction: Prediction) -> int | None:
 def progress_markdown(event: Progress, on_replicate: bool = False) -> str:
     """One status block: what Replicate is doing, for how long, how far, the last log lines."""
     seconds = f"{event.elapsed:.1f} s"
-    if event.status == "starting":
+    if event.status == "starting" and event.elapsed < COLD_BOOT_SECONDS:
+        # Nearly every prediction passes through "starting"; a warm start is over in a moment.
+        head = f"⏳ **Starting** — Replicate is starting the prediction… {seconds}"
+    elif event.status == "starting":  # the one rule (pipeline.is_cold_boot): a cold boot
         head = f"⏳ **Cold boot** — Replicate is starting the model… {seconds}"
     elif event.status == "waiting":
         head = f"⏳ **Waiting for Replicate** — the model is starting or running… {seconds}"
@@ -112,6 +115,18 @@ def cost_basis_text(cost: CostEstimate, simulated: bool) -> str:
     return said + (" (simulated: not billed)" if simulated else " (estimate)")
 
 
+def boot_text(cold_boot: bool | None, starting_time: float | None) -> str:
+    """How the prediction started, by the one cold-boot rule (pipeline.is_cold_boot)."""
+    if cold_boot is None or starting_time is None:
+        return ""
+    if cold_boot:
+        return f"🧊 cold boot ({starting_time:.1f} s to start)"
+    return f"🔥 warm ({starting_time:.1f} s to start)"
+
+
+WARNING = "⚠️"
+
+
 def done_markdown(
     model: str,
     predict_time: float | None,
@@ -122,18 +137,31 @@ def done_markdown(
     cost: CostEstimate | None = None,
     simulated: bool = False,
     session_cost: str = "",
+    boot: str = "",
 ) -> str:
-    """The ✅ Done line: times and, beside the predict time, the run's estimated cost; below it
-    the prediction, seed, how the cost was estimated and the session's running total."""
+    """The Done status: times and, beside the predict time, the run's estimated cost; below it
+    the prediction, seed, how it started (`boot`: `boot_text`), how the cost was estimated and
+    the session's running total. A note that warns (⚠️: the person's input was not all used)
+    makes it a Done with a warning, said first; the other notes follow as information."""
     timing = f"predict {predict_time:.2f} s · " if predict_time is not None else ""
     price = f"{cost_text(cost, simulated)} · " if cost is not None else ""
-    text = f"✅ **Done** with `{model}` — {timing}{price}total {wall_time:.2f} s"
+    warnings = [note for note in notes if note.startswith(WARNING)]
+    notes = [note for note in notes if not note.startswith(WARNING)]
+    mark = (
+        f"{WARNING} **Done** with `{model}`, **with a warning**"
+        if warnings
+        else (f"✅ **Done** with `{model}`")
+    )
+    text = f"{mark} — {timing}{price}total {wall_time:.2f} s"
+    for warning in warnings:
+        text += f"\n\n**{warning}**"
     about: list[str] = []
     if prediction is not None:
         about.append(prediction_link(prediction.id, on_replicate))
         seed = seed_used(prediction)
         if seed is not None:
             about.append(f"seed `{seed}`")
+    about.append(boot)
     if cost is not None:
         about.append(cost_basis_text(cost, simulated))
     if session_cost:
@@ -164,6 +192,7 @@ def result_markdown(
         cost,
         simulated,
         session_cost,
+        boot_text(result.cold_boot, result.starting_time),
     )
 
 

@@ -174,8 +174,9 @@ def build_app(settings: Settings | None = None, ctx: AppContext | None = None) -
                 build_compare_api(ctx, session, history, live)
             with gr.Tab("🧭 Explore", id="explore") as explore_tab:
                 pickers = {t.panel: cast(gr.Dropdown, t.model) for t in targets}
+                prompts = {t.panel: t.prompt for t in targets if t.prompt is not None}
                 explore = build_explore_panel(
-                    ctx, session, history, live, explore_tab, tabs, pickers
+                    ctx, session, history, live, explore_tab, tabs, pickers, prompts
                 )
             with gr.Tab("🕘 History", id="history") as history_tab:
                 build_history_panel(history, history_tab, settings.result_ttl, settings.sharing)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import AsyncGenerator, Callable, Iterator
+from collections.abc import AsyncGenerator, Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -70,6 +70,29 @@ def error_markdown(message: str) -> str:
     return f"❌ {message}"
 
 
+@dataclass(frozen=True)
+class Refused:
+    """A value a component refused as it read it (a Number out of its range, an upload that is
+    not an image: components.py), handed to the event's function in place of the value.
+
+    Raised while Gradio reads the inputs, the refusal would reach the page before the handler
+    runs: a toast, a red "Error" badge over every output (the earlier result hidden) and a
+    traceback in the log. Handed over, it is refused by the handler (`check_refused`) like any
+    other input problem: said once, in the panel's status, the outputs kept."""
+
+    message: str
+    title: str = "Invalid input"
+
+
+def check_refused(values: Iterable[Any]) -> None:
+    """An InputProblem for the first of `values` a component refused (see `Refused`)."""
+    for value in values:
+        if isinstance(value, Refused):
+            problem = InputProblem(value.message)
+            problem.title = value.title  # type: ignore[attr-defined]  # user_errors reads it
+            raise problem
+
+
 def from_page(request: gr.Request | None) -> bool:
     """The event comes from the page (Gradio's frontend marks its calls `x-gradio-user: app`;
     gradio_client sends `api`)."""
@@ -94,6 +117,8 @@ def reports_errors(
         @functools.wraps(handler)
         async def reporting(*args: Any, **kwargs: Any) -> AsyncGenerator[Update, None]:
             try:
+                with user_errors():  # a value a component refused: before anything runs
+                    check_refused((*args, *kwargs.values()))
                 async for update in handler(*args, **kwargs):
                     yield update
             except gr.Error as exc:

@@ -12,12 +12,13 @@ from PIL import Image, UnidentifiedImageError
 
 from ..limits import check_chat_history, check_number
 from ..modalities.common import InputProblem, refuse_oversized, too_many_pixels
-from .common import refuse
+from .common import Refused, refuse
 
 
 class ImageInput(gr.Image):
-    """`gr.Image` whose unreadable or oversized uploads become a clear error instead of a generic
-    failure; the size is read from the header, so nothing big is decoded to refuse it."""
+    """`gr.Image` whose unreadable or oversized uploads are refused with a clear message (handed
+    to the handler as a `Refused`, said in the panel's status) instead of a generic failure;
+    the size is read from the header, so nothing big is decoded to refuse it."""
 
     is_template = True  # rendered by the frontend as a plain Image
 
@@ -30,33 +31,86 @@ class ImageInput(gr.Image):
                     refuse_oversized(header, what, "image")
             return super().preprocess(payload)
         except InputProblem as exc:
-            raise refuse(str(exc), title="Image too large") from None
+            return refused(str(exc), title="Image too large")
         except Image.DecompressionBombError:
-            raise refuse(str(too_many_pixels(what, "image")), title="Image too large") from None
+            return refused(str(too_many_pixels(what, "image")), title="Image too large")
         except (
             UnidentifiedImageError,
             OSError,
             ValueError,
             SyntaxError,
         ):
-            raise refuse(
+            return refused(
                 f"{self.label or 'Image'}: {name} is not an image we can read. "
                 "Upload a PNG, JPEG or WebP file.",
                 title="Invalid image",
-            ) from None
+            )
+
+
+def refused(message: str, title: str = "Invalid input") -> Refused:
+    """A component's refusal of a value (the handler that refuses it logs one line)."""
+    return Refused(message, title)
+
+
+def _shown(value: float) -> str:
+    return f"{value:g}" if isinstance(value, float) and not value.is_integer() else f"{value:,.0f}"
+
+
+def number_problem(
+    value: Any,
+    label: str,
+    minimum: float | None = None,
+    maximum: float | None = None,
+    whole: bool = False,
+) -> str | None:
+    """What is wrong with a number a control sent (None: nothing): not finite or unbounded, not
+    whole where it must be, outside the control's range. Said with the control's own label."""
+    if value is None:
+        return None
+    try:
+        check_number(value, label.lower())
+    except InputProblem as exc:
+        return str(exc)
+    if whole and isinstance(value, float) and not value.is_integer():
+        return f"{label} must be a whole number (got {value:g})."
+    if minimum is not None and value < minimum:
+        return f"{label} must be at least {_shown(minimum)} (got {_shown(value)})."
+    if maximum is not None and value > maximum:
+        return f"{label} must be at most {_shown(maximum)} (got {_shown(value)})."
+    return None
 
 
 class NumberInput(gr.Number):
-    """`gr.Number` that refuses NaN, infinities and numbers of unbounded size with a clear
-    message (Gradio's own rounding would fail on them with a generic error)."""
+    """`gr.Number` whose bad values (NaN, infinities, numbers of unbounded size, a fraction where
+    a whole number is needed, outside its range) are refused with a clear message, handed to the
+    handler as a `Refused`: Gradio's own check would raise before the handler (a toast, an Error
+    badge over the outputs) or round 12.7 to 13 without a word."""
 
     is_template = True
 
     def preprocess(self, payload: Any) -> Any:
-        try:
-            check_number(payload, str(self.label or "number").lower())
-        except InputProblem as exc:
-            raise refuse(str(exc)) from None
+        if payload is None:
+            return None
+        label = str(self.label or "The number")
+        problem = number_problem(
+            payload, label, self.minimum, self.maximum, whole=self.precision == 0
+        )
+        if problem is not None:
+            return refused(problem)
+        return super().preprocess(payload)
+
+
+class SliderInput(gr.Slider):
+    """`gr.Slider` whose out-of-range values (an API caller's: the page keeps a slider within
+    its range) are refused as NumberInput's are, not raised before the handler."""
+
+    is_template = True
+
+    def preprocess(self, payload: Any) -> Any:
+        label = str(self.label or "The value")
+        problem = number_problem(payload, label, self.minimum, self.maximum)
+        if problem is not None:
+            return refused(problem)
         return super().preprocess(payload)
 
 

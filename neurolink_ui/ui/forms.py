@@ -24,7 +24,7 @@ from ..replicate.errors import ReplicateError
 from ..replicate.schema import InputSchema
 from ..replicate.types import ModelRef
 from .common import refuse, user_errors
-from .components import NumberInput
+from .components import NumberInput, SliderInput
 from .context import AppContext
 from .events import RENDER_ONE_AT_A_TIME
 from .lazy import load_triggers
@@ -81,6 +81,24 @@ def check_numbers(**values: Any) -> None:
     with user_errors():
         for name, value in values.items():
             check_number(value, name.replace("_", " "))
+
+
+def collect_form(
+    fields: Iterable[FormField], values: Iterable[Any], keep: Iterable[str] = ()
+) -> dict[str, Any]:
+    """What a generated form's controls hold, as `collect_advanced` reads it, field by field: a
+    value a field cannot read (text in a number box, JSON that does not parse) is kept as typed.
+    The run then refuses it, in the panel's status, as the model's schema says (the form's
+    change events fire at every keystroke: a refusal there was a toast per key, and the value
+    the run sent was the last one that read)."""
+    kept = tuple(keep)
+    changed: dict[str, Any] = {}
+    for spec, value in zip(fields, values, strict=False):
+        try:
+            changed.update(collect_advanced([spec], [value], keep=kept))
+        except InputProblem:
+            changed[spec.name] = value
+    return changed
 
 
 FormComponent = gr.Dropdown | gr.Slider | gr.Number | gr.Checkbox | gr.File | gr.Textbox
@@ -259,7 +277,7 @@ def advanced_form(
             components = [form_component(spec, start.get(spec.name, _DEFAULT)) for spec in fields]
 
             def collect(*values: Any) -> str:
-                return json.dumps(collect_advanced(fields, list(values), keep=pinned), default=str)
+                return json.dumps(collect_form(fields, values, keep=pinned), default=str)
 
             for component in components:
                 component.change(
@@ -367,7 +385,7 @@ def control_component(control: Control, **layout: Any) -> gr.components.Componen
     the registry), with `layout` (scale, min_width…): the panels and Compare draw the same one."""
     number = control.default if isinstance(control.default, int | float) else None
     if control.kind == "slider":
-        return gr.Slider(
+        return SliderInput(
             control.minimum or 0,
             control.maximum or 100,
             value=number,

@@ -48,6 +48,16 @@ class HistoryLog:
     count: int = 0  # changes at every add, delete and clear: History re-renders
     last_kept: str | None = None  # the id of the result the latest add kept (None: not kept)
     costs: SessionCosts = field(default_factory=SessionCosts)  # what this session's runs cost
+    # The Chat conversation on screen, one entry per user turn: the id of the result that kept
+    # it (None: not kept, a stopped turn). The browser keeps it, so a reload shows the
+    # conversation again (panels/chat.py).
+    chat_turns: list[str | None] = field(default_factory=list)
+
+    def chat_turn(self, turns_before: int, kept: str | None) -> None:
+        """A Chat turn ended after `turns_before` earlier user turns (a Retry's are fewer than
+        the conversation had: the turns after it are gone); `kept` is its result's id."""
+        earlier = (self.chat_turns + [None] * turns_before)[:turns_before]
+        self.chat_turns = [*earlier, kept]
 
     def add(self, record: NewResult) -> str | None:
         """Record a finished run as the newest generation; the kept result's id, or None."""

@@ -86,12 +86,15 @@ def make_stop_handler(
     result, when the prediction finished first), and this handler writes the status only when
     the run does not end within `report_wait`: no prediction yet, the cancel failed, or
     Replicate is slow to end it. Then `cancels=` ends the event, which sends nothing more.
+
+    When nothing runs (the run has ended) Stop does nothing: the status stays as the run left
+    it, its prediction id and seed included.
     """
 
     async def stop(session_token: str | None, live: LiveRuns | None) -> Any:
+        if live is None or not live.is_running(key):
+            return gr.skip()  # nothing to stop: a finished run's status is not replaced
         backend = ctx.backend(session_token)
-        if live is None:
-            return stopped_markdown(None)
         prediction_id = live.running.get(key)
         try:
             prediction = await stop_run(live, key, backend)

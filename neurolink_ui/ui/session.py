@@ -6,14 +6,16 @@ its events are kept out of the API docs and the browser's run history.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import gradio as gr
 
+from ..config import DEFAULT_BASE_URL
 from ..replicate.errors import ReplicateError
 from .adapters import plain_text
-from .common import refuse
+from .common import error_markdown, from_page, refuse
 from .context import AppContext
 
 STORAGE_KEY = "neurolink_ui_token"
@@ -39,6 +41,36 @@ def banner_markdown(ctx: AppContext, username: str | None = None) -> str:
     )
 
 
+# Replicate's tokens are "40-character strings that always start with r8_"
+# (https://replicate.com/docs/topics/security/api-tokens).
+TOKEN_PREFIX = "r8_"
+TOKEN_LENGTH = 40
+TOKEN_PAGE = "https://replicate.com/account/api-tokens"
+_TOKEN_CHARS = re.compile(r"[A-Za-z0-9_-]+")
+
+
+def token_problem(token: str, exact_length: bool = True) -> str | None:
+    """Why a pasted text cannot be a Replicate API token (None: it may be one), found without
+    any request. `exact_length`: its 40 characters are checked too (not for a simulator or
+    another API at REPLICATE_BASE_URL, whose test tokens are of any length)."""
+    if not token:
+        return f"Paste a Replicate API token first (it starts with {TOKEN_PREFIX})."
+    if not token.startswith(TOKEN_PREFIX):
+        return (
+            f"That is not a Replicate API token: they start with `{TOKEN_PREFIX}`. "
+            f"Copy yours from {TOKEN_PAGE}."
+        )
+    if any(c.isspace() or not c.isprintable() for c in token):
+        return "The API token contains spaces or control characters: paste the token alone."
+    if exact_length and (len(token) != TOKEN_LENGTH or not _TOKEN_CHARS.fullmatch(token)):
+        return (
+            f"That is not a whole Replicate API token: they are {TOKEN_LENGTH} characters "
+            f"(`{TOKEN_PREFIX}` and {TOKEN_LENGTH - len(TOKEN_PREFIX)} letters and digits); "
+            f"this has {len(token)}. Copy it again from {TOKEN_PAGE}."
+        )
+    return None
+
+
 def remembered_token(stored: Any) -> str | None:
     """The token the browser's store holds, if any: the store is the visitor's to edit, so
     anything but `{"token": "<text>"}` means none."""
@@ -60,14 +92,24 @@ def make_session_handlers(ctx: AppContext) -> SessionHandlers:
     async def sign_in(
         token: str, remember: bool = False, request: gr.Request | None = None
     ) -> tuple[str | None, str, str, dict, str]:
-        """Check a pasted token with Replicate and keep it for this session."""
+        """Check a pasted token (its shape first, then with Replicate) and keep it for this
+        session. On the page every refusal is said in the token row's status; API callers get
+        it raised."""
         token = (token or "").strip()
-        if not token:
-            raise refuse("Paste a Replicate API token first (it starts with r8_).")
         try:
-            account = await ctx.client.get_account(token=token)
-        except ReplicateError as exc:
-            raise refuse(plain_text(str(exc)), title=exc.title) from None
+            problem = token_problem(token, exact_length=ctx.client.base_url == DEFAULT_BASE_URL)
+            if problem is not None:
+                raise refuse(problem, title="Not a Replicate token")
+            try:
+                account = await ctx.client.get_account(token=token)
+            except ReplicateError as exc:
+                raise refuse(str(exc), title=exc.title) from None
+        except gr.Error as exc:
+            if not from_page(request):
+                raise gr.Error(
+                    plain_text(exc.message), title=exc.title, print_exception=False
+                ) from None
+            return gr.skip(), gr.skip(), error_markdown(exc.message), gr.skip(), gr.skip()
         # Remembered apart from the session's state: a run of this session that arrives
         # without the token is refused rather than paid by the owner (issue 20, item 2).
         ctx.own_tokens.signed_in(_session_of(request))

@@ -149,6 +149,7 @@ def test_history_lasts_and_a_share_link_shows_one_result(  # type: ignore[no-unt
 
         # Clear history: everything of this browser goes, files too.
         page.get_by_role("button", name="Clear history").click()
+        page.get_by_role("button", name="Yes, delete them").click()  # it asks first
         expect(page.get_by_text("Nothing yet")).to_be_visible(timeout=15_000)
         assert kept_folders(data) == set()
 

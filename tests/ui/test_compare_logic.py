@@ -190,7 +190,7 @@ def _result(model: str, files: list[Path], text: str = "") -> RunResult:
 
 def test_events_become_a_cell_view_with_times_and_cold_boot() -> None:
     view = CellView(0, "owner/model")
-    view.apply(RunProgress(Progress("p1abc", "starting", 1.0), show=True))
+    view.apply(RunProgress(Progress("p1abc", "starting", 2.5), show=True))
     assert view.state == "running" and "Cold boot" in cell_status(view, hidden=False)
     view.apply(RunText("Hello ", "Hello ", 1.5, True))
     view.apply(RunText("Hello world", "world", 1.6, True))

@@ -18,6 +18,7 @@ from neurolink_ui.ui.session import (
     banner_markdown,
     build_token_bar,
     make_session_handlers,
+    token_problem,
 )
 
 VISITOR = "r8_visitortoken0123456789ab"
@@ -84,6 +85,41 @@ async def test_a_token_with_control_characters_is_refused_without_a_request(
         await sign_in(hostile, False)
     assert "Injected" not in refused.value.message
     assert account_calls(simulator) == 0
+
+
+@pytest.mark.parametrize(
+    ("pasted", "says"),
+    [
+        ("abc", "they start with `r8_`"),
+        ("r8_abc123", "they are 40 characters"),
+        ("r8_" + "a" * 38, "this has 41"),
+        ("r8_" + "a" * 36 + "!", "40 characters"),
+    ],
+)
+def test_a_token_of_the_wrong_shape_is_named_for_what_is_wrong(pasted: str, says: str) -> None:
+    assert says in (token_problem(pasted) or "")
+    assert token_problem("r8_" + "a1B2" * 9 + "z") is None  # 40 characters
+    assert token_problem("r8_shortsimulatortoken", exact_length=False) is None
+
+
+async def test_a_token_of_the_wrong_shape_never_reaches_the_network(tmp_path: Path) -> None:
+    """Against Replicate itself (nothing listens here: a request would fail otherwise)."""
+    ctx = AppContext.create(Settings(api_token=None), outputs_dir=tmp_path)
+    asked: list[str] = []
+
+    async def account(*args: Any, **kwargs: Any) -> Any:
+        asked.append("account")
+        raise AssertionError("no request for a token of the wrong shape")
+
+    ctx.client.get_account = account  # type: ignore[method-assign]
+    sign_in, _, _ = make_session_handlers(ctx)
+    try:
+        for pasted in ("abc", "r8_abc123"):
+            with pytest.raises(gr.Error, match="Replicate API token"):
+                await sign_in(pasted, False)
+    finally:
+        await ctx.aclose()
+    assert asked == []
 
 
 async def test_restore_signs_in_with_the_remembered_token(ctx: AppContext) -> None:

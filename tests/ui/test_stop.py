@@ -91,7 +91,7 @@ async def test_a_stopped_chat_keeps_what_streamed_and_ends_with_the_stopped_stat
     assert run.done()
     dialog, message_box, status = updates[-1]
     assert status.startswith(STOPPED)
-    assert message_box == gr.skip()  # the message stays typed
+    assert message_box == gr.skip()  # the box stays as Send left it (emptied: it was sent)
     assert dialog[0] == {"role": "user", "content": "Tell me everything about tides"}
     *_, shown, answer = _answers(updates)
     assert len(answer) >= len(shown) > 100 and answer.startswith(shown)  # what streamed is kept
@@ -126,3 +126,16 @@ async def test_stop_before_any_prediction_says_so(ctx: AppContext) -> None:
     said = await make_stop_handler(ctx, "video")(None, live)
     assert "had not started a prediction" in said
     assert "video" in live.stopping  # the run shows no more progress
+
+
+async def test_stop_when_nothing_runs_does_nothing(ctx: AppContext) -> None:
+    """A Stop after the run ended (or before any) leaves the status as the run left it, its
+    prediction id and seed included, and marks nothing stopping."""
+    live = LiveRuns()
+    live.start("image")
+    live.track("image", "p-finished")
+    live.finish("image")  # the run ended
+    said = await make_stop_handler(ctx, "image")(None, live)
+    assert said == gr.skip()
+    assert live.stopping == set() and live.canceled == set()
+    assert await make_stop_handler(ctx, "chat")(None, None) == gr.skip()

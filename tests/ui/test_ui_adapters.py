@@ -10,6 +10,7 @@ from neurolink_ui.snippets import curl_snippet, python_snippet
 from neurolink_ui.ui.adapters import (
     THINKING_TITLE,
     ChatStreamView,
+    boot_text,
     cancel_failed_markdown,
     done_markdown,
     plain_text,
@@ -155,6 +156,26 @@ def test_toast_text_has_no_markdown() -> None:
 
 
 def test_chat_status_stops_saying_cold_boot_once_tokens_stream() -> None:
-    assert "Cold boot" in progress_markdown(Progress("p", "starting", 1.0))
+    assert "Cold boot" in progress_markdown(Progress("p", "starting", 3.0))
     streaming = streaming_markdown(3.2, 1200)
     assert "Answering" in streaming and "Cold boot" not in streaming
+
+
+def test_a_start_is_a_cold_boot_only_past_the_one_rule() -> None:
+    """pipeline.COLD_BOOT_SECONDS: a start of a moment is no cold boot (Compare: warm)."""
+    quick = progress_markdown(Progress("p", "starting", 0.4))
+    assert "Starting" in quick and "Cold boot" not in quick
+    assert "Cold boot" in progress_markdown(Progress("p", "starting", 2.0))
+    assert boot_text(False, 0.07) == "🔥 warm (0.1 s to start)"
+    assert boot_text(True, 14.0) == "🧊 cold boot (14.0 s to start)"
+    assert boot_text(None, None) == ""
+
+
+def test_a_warning_note_makes_the_done_status_a_warning() -> None:
+    warned = done_markdown(
+        "owner/model", 1.0, 1.5, ["Fitted 16:9", "⚠️ Your input image was NOT sent."]
+    )
+    assert warned.startswith("⚠️ **Done** with `owner/model`, **with a warning**")
+    assert "✅" not in warned and "ℹ️ ⚠️" not in warned
+    assert warned.index("NOT sent") < warned.index("ℹ️ Fitted 16:9")  # the warning first
+    assert done_markdown("owner/model", 1.0, 1.5, ["Fitted 16:9"]).startswith("✅ **Done**")

@@ -9,11 +9,17 @@ import pytest
 from PIL import Image
 
 from neurolink_ui.config import Settings
+from neurolink_ui.modalities.forms import FormField
 from neurolink_ui.results import NewResult
 from neurolink_ui.ui.context import AppContext
-from neurolink_ui.ui.forms import parse_advanced
+from neurolink_ui.ui.forms import collect_form, parse_advanced
 from neurolink_ui.ui.history_log import HistoryLog
-from neurolink_ui.ui.panels.chat import make_chat_handler, retry_split
+from neurolink_ui.ui.panels.chat import (
+    make_chat_handler,
+    make_chat_restore,
+    retry_split,
+    user_turns,
+)
 from neurolink_ui.ui.panels.history import entry_snippets
 from neurolink_ui.ui.panels.image import make_image_handler
 
@@ -72,9 +78,10 @@ async def test_failed_prediction_restores_the_dialog_and_keeps_the_message(
         async for update in chat("again", history):
             updates.append(update)
     assert {"role": "user", "content": "again"} in updates[0][0]  # it was shown…
+    assert updates[0][1] == ""  # …its box emptied, as a sent message's is…
     restored, message_box, status = updates[-1]
-    assert restored == history  # …and taken back, with the message still in its box
-    assert message_box is not None and not isinstance(message_box, str)  # gr.skip()
+    assert restored == history  # …and taken back, the message back in its box
+    assert message_box == "again"
     assert "Not sent" in status
 
 
@@ -138,3 +145,41 @@ def test_banner_says_where_runs_go_and_who_pays() -> None:
     signed_in = banner_markdown(owner, "ada")  # type: ignore[arg-type]
     assert "Signed in as **ada**" in signed_in and "your own token" in signed_in
     assert "owner pays" not in signed_in and "synthetic" not in signed_in
+
+
+async def test_a_chat_turn_is_kept_for_the_next_reload(ctx: AppContext) -> None:
+    """Each finished turn's History id is noted (a Retry replaces the last); a reload rebuilds
+    the conversation from this browser's own History, ids of another History ignored."""
+    log = HistoryLog(store=ctx.results, history_id="a" * 32)
+    chat = make_chat_handler(ctx)
+    dialog: list = []
+    for question in ("What makes a good espresso?", "And a good grinder?"):
+        async for update in chat(question, dialog, generations=log):
+            if isinstance(update[0], list):
+                dialog = update[0]
+    first, second = log.chat_turns
+    assert first and second and user_turns(dialog) == 2
+    before, last = retry_split(dialog)
+    async for _update in chat(last, before, generations=log):
+        pass
+    assert log.chat_turns[0] == first and log.chat_turns[1] not in (None, second)
+
+    restore = make_chat_restore(ctx)
+    fresh = HistoryLog(store=ctx.results)
+    shown = restore(log.history_id, {"turns": [*log.chat_turns, "f" * 32]}, fresh)
+    users = [m["content"] for m in shown if m["role"] == "user"]
+    assert users == ["What makes a good espresso?", "And a good grinder?"]
+    assert "⏱" in shown[-1]["content"]  # the answer as the panel showed it
+    assert fresh.chat_turns == log.chat_turns
+    assert restore("b" * 32, {"turns": log.chat_turns}, fresh) == gr.skip()  # not its History
+    assert restore(log.history_id, {"turns": "junk"}, fresh) == gr.skip()
+
+
+def test_a_form_value_a_field_cannot_read_is_kept_as_typed() -> None:
+    fields = [
+        FormField("steps", "number", "Steps", integer=True),
+        FormField("tags", "json", "Tags"),
+    ]
+    assert collect_form(fields, ["4", '["a"]']) == {"steps": 4, "tags": ["a"]}
+    # Refused by the run instead, in the panel's status (the model's schema says why).
+    assert collect_form(fields, ["four", "[oops"]) == {"steps": "four", "tags": "[oops"}

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import gradio as gr
+from gradio.context import Context
 
 from ...catalog import default_model
 from ...limits import check_chat_history, check_number, check_text
@@ -20,6 +21,7 @@ from ...modalities.chat import (
 )
 from ...modalities.common import InputProblem
 from ...modalities.spec import ModalityValues
+from ...results import StoredResult, valid_history_id
 from ...runs import (
     RunFailed,
     RunFinished,
@@ -41,6 +43,7 @@ from ..adapters import (
 )
 from ..common import (
     caller_of,
+    check_refused,
     error_markdown,
     failure_error,
     from_page,
@@ -53,7 +56,7 @@ from ..components import ImageInput, chat_history_input
 from ..context import AppContext
 from ..events import EVENT_CONCURRENCY
 from ..forms import advanced_form, control_component, example_prompts, parse_advanced
-from ..history_log import HistoryHandles, HistoryLog, refresh_after
+from ..history_log import MAX_HISTORY, HistoryHandles, HistoryLog, refresh_after
 from ..live import LiveRuns, runs_live, wire_stop
 from ..remix import RemixTarget
 
@@ -84,6 +87,7 @@ def make_chat_handler(ctx: AppContext) -> ChatHandler:
         before = list(history or [])
         try:
             with user_errors():
+                check_refused((image, max_tokens, temperature))
                 check_chat_history(history, message_limit=limit)
                 check_text(message, "message", limit)
                 check_text(system_prompt, "system prompt", limit)
@@ -118,7 +122,8 @@ def make_chat_handler(ctx: AppContext) -> ChatHandler:
         async for event in run(ctx, run_request, caller):
             if isinstance(event, RunStarted):
                 sent, view.model = True, event.model
-                yield [*shown, *view.messages()], gr.skip(), "📤 Sending to Replicate…"
+                # Sent: the message moves from the box into the conversation.
+                yield [*shown, *view.messages()], "", "📤 Sending to Replicate…"
             elif isinstance(event, RunText):
                 view.show_text(event.text)
                 if event.show:  # batched: the page re-renders the whole answer at every update
@@ -135,20 +140,80 @@ def make_chat_handler(ctx: AppContext) -> ChatHandler:
                 done = result_markdown(
                     result, event.on_replicate, event.cost, event.simulated, event.session_cost
                 )
+                if generations is not None:
+                    generations.chat_turn(user_turns(before), event.kept_id)
                 yield [*shown, *view.messages()], "", done
             elif isinstance(event, RunStopped):  # canceled: keep what was streamed, say so
+                if generations is not None:
+                    generations.chat_turn(user_turns(before), None)
                 status = stopped_markdown(event.prediction, event.on_replicate)
                 yield [*shown, *view.messages()], gr.skip(), status
             elif isinstance(event, RunFailed):
-                # Nothing is lost: the dialog goes back to how it was and the message stays typed.
+                # Nothing is lost: the dialog goes back to how it was, the message to its box.
                 said = f"Not sent: {event.message}" if sent else event.message
-                yield (before if sent else gr.skip()), gr.skip(), error_markdown(said)
+                back = (before, message) if sent else (gr.skip(), gr.skip())
+                yield *back, error_markdown(said)
                 if event.stays:
                     raise failure_error(event)
                 if not from_page(request):
                     raise refuse(plain_text(event.message), title=event.title) from None
 
     return chat
+
+
+def user_turns(dialog: list[dict[str, Any]] | None) -> int:
+    """The person's messages in a dialog (attached images and titled notes aside)."""
+    return sum(
+        1
+        for turn in dialog or []
+        if turn.get("role") == "user"
+        and not (turn.get("metadata") or {}).get("title")
+        and flatten_content(turn.get("content")).strip()
+    )
+
+
+def restored_dialog(results: list[StoredResult]) -> list[dict[str, Any]]:
+    """A conversation as its kept turns show it again: each turn's attached image, message,
+    and answer (its Thinking and ⏱ footer, as the panel showed them)."""
+    dialog: list[dict[str, Any]] = []
+    for result in results:
+        for paths in result.input_files.values():
+            dialog += [{"role": "user", "content": {"path": str(path)}} for path in paths]
+        dialog.append({"role": "user", "content": result.prompt})
+        view = ChatStreamView(model=result.model)
+        view.show_text(result.text)
+        view.finish(result.predict_time, result.wall_time)
+        dialog += view.messages()
+    return dialog
+
+
+CHAT_STORAGE_KEY = "neurolink-chat-turns"
+CHAT_SECRET = "neurolink-chat-turns-v1"  # public anyway (GET /config): it holds result ids only
+
+
+def make_chat_restore(ctx: AppContext) -> Callable[..., Any]:
+    """At page load: the conversation this browser had on screen, from the History results its
+    turns were kept as (ids the browser sends are checked against its own History id)."""
+
+    def restore(
+        browser_history: Any, stored: Any, log: HistoryLog | None
+    ) -> list[dict[str, Any]] | Any:
+        ids = stored.get("turns") if isinstance(stored, dict) else None
+        history_id = valid_history_id(browser_history)
+        if not isinstance(ids, list) or not ids or history_id is None:
+            return gr.skip()
+        turns: list[str | None] = []
+        results: list[StoredResult] = []
+        for result_id in ids[:MAX_HISTORY]:
+            kept = ctx.results.get(history_id, result_id) if isinstance(result_id, str) else None
+            if kept is not None and kept.kind == "chat":
+                results.append(kept)
+                turns.append(kept.id)
+        if log is not None:
+            log.chat_turns = turns
+        return restored_dialog(results) if results else gr.skip()
+
+    return restore
 
 
 def retry_split(history: list[dict[str, Any]] | None) -> tuple[list[dict[str, Any]], str]:
@@ -171,7 +236,7 @@ def build_panel(
             chatbot = chat_history_input(
                 ctx.settings.max_chat_chars,
                 label="Conversation",
-                height=480,
+                height=400,  # room below it for the message box and its status on one screen
                 buttons=["copy", "copy_all"],
                 placeholder="Ask anything. Answers stream token by token where the model can.",
             )
@@ -188,6 +253,9 @@ def build_panel(
                 )
                 send = gr.Button("Send", variant="primary", scale=1, min_width=90)
                 stop = gr.Button("Stop", variant="stop", scale=1, min_width=90)
+            # By the message box, where the eye is after Send: what is wrong with the message,
+            # "Answering", "Stopped", a refusal.
+            status = gr.Markdown(elem_classes=["nl-status"])
             with gr.Accordion("🖼️ Attach an image (for models that see images)", open=False):
                 image = ImageInput(
                     label="Image",
@@ -198,7 +266,6 @@ def build_panel(
             with gr.Row():
                 retry = gr.Button("↻ Retry", size="sm")
                 clear = gr.Button("🗑 Clear", size="sm")
-            status = gr.Markdown(elem_classes=["nl-status"])
         with gr.Column(scale=2):
             model = gr.Dropdown(
                 choices=list(dict.fromkeys([ctx.settings.chat_model, *CHAT.suggested_models()])),
@@ -248,7 +315,32 @@ def build_panel(
     refresh_after(enter, history)
     refresh_after(retried, history)
     wire_stop(ctx, "chat", stop, [submit, enter, retried], session, live, status)
-    clear.click(lambda: ([], ""), None, [chatbot, status], api_visibility="private", queue=False)
+
+    # The conversation on screen survives a reload: the browser keeps its turns' History ids.
+    turns = gr.BrowserState({"turns": []}, storage_key=CHAT_STORAGE_KEY, secret=CHAT_SECRET)
+    quiet: dict[str, Any] = {"api_visibility": "private", "queue": False}
+
+    def kept_turns(log: HistoryLog | None) -> Any:
+        return {"turns": list(log.chat_turns)} if log is not None else gr.skip()
+
+    for event in (submit, enter, retried):
+        event.then(kept_turns, [history.log], [turns], show_progress="hidden", **quiet)
+
+    def clear_dialog(log: HistoryLog | None) -> tuple[Any, ...]:
+        if log is not None:
+            log.chat_turns = []
+        return [], "", {"turns": []}
+
+    clear.click(clear_dialog, [history.log], [chatbot, status, turns], **quiet)
+    page = Context.root_block
+    assert page is not None, "the Chat panel is built inside the app's Blocks"
+    page.load(
+        make_chat_restore(ctx),
+        [history.browser_id, turns, history.log],
+        [chatbot],
+        show_progress="hidden",
+        **quiet,
+    )
     controls = {
         ("system_prompt",): system_prompt,
         TOKEN_LIMIT_FIELDS: max_tokens,

@@ -42,7 +42,7 @@ from ...modalities.common import InputProblem
 from ...modalities.registry import get_modality, modalities
 from ...replicate.errors import ReplicateError
 from ...results import NewResult, StoredResult
-from ..common import caller_of, error_markdown
+from ..common import caller_of, check_refused, error_markdown
 from ..components import ImageInput
 from ..context import AppContext
 from ..forms import control_component
@@ -300,6 +300,7 @@ def build_compare_panel(
         *values: Any,
     ) -> list[Any]:
         try:
+            check_refused((picture, narration, *values))  # what a control refused to read
             plan = parse_plan(
                 kind,
                 chosen or [],

@@ -17,7 +17,7 @@ from ...modalities.common import InputProblem
 from ...replicate.errors import ReplicateError
 from ...runs.pacing import UpdatePacer
 from ..adapters import plain_text
-from ..common import caller_of, refuse
+from ..common import caller_of, check_refused, refuse
 from ..components import ImageInput
 from ..context import AppContext
 from ..history_log import HistoryHandles, HistoryLog, refresh_after
@@ -59,6 +59,8 @@ def make_stop_api(ctx: AppContext) -> Callable[..., Any]:
         """Stop cell `cell` (0–3) of this session's running compare; the others keep running."""
         if not isinstance(cell, int | float) or not 0 <= cell < MAX_CELLS:
             raise refuse(f"Cell must be a number from 0 to {MAX_CELLS - 1}.")
+        if live is None or not live.is_running(cell_key(int(cell))):
+            return f"Nothing to stop: cell {int(cell)} is not running."
         said = await make_stop_handler(ctx, cell_key(int(cell)))(session_token, live)
         # Nothing to say when the cell ended by itself: its status in `/compare` says how.
         return plain_text(said) if isinstance(said, str) else "Stopped: see the cell's status."
@@ -84,6 +86,7 @@ def make_compare_api(ctx: AppContext) -> Callable[..., AsyncGenerator[tuple[Any,
         every cell's state as it changes; the last update has every output (files by name, in
         the File output) and each cell's status, error and times."""
         try:
+            check_refused((image, audio))  # an upload the image input could not read
             plan = parse_plan(
                 modality,
                 models,

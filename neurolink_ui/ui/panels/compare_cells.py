@@ -26,6 +26,7 @@ from ...replicate.types import Prediction
 from ...runs import Caller, RunProgress, RunRequest, RunText, run
 from ..adapters import (
     ChatStreamView,
+    boot_text,
     done_markdown,
     progress_markdown,
     stopped_markdown,
@@ -56,14 +57,6 @@ def progress_text(view: CellView, hidden: bool) -> str:
     return progress_markdown(view.progress, view.on_replicate and not hidden)
 
 
-def boot_text(view: CellView) -> str:
-    if view.cold_boot is None:
-        return ""
-    if view.cold_boot:
-        return f"🧊 cold boot ({view.starting_time:.1f} s to start)"
-    return f"🔥 warm ({view.starting_time:.1f} s to start)"
-
-
 def cell_status(view: CellView, hidden: bool) -> str:
     """The cell's status Markdown: progress, the ✅ Done line with times and boot, or its error.
     `hidden` (blind mode before a pick): no model name, no link to the prediction's page."""
@@ -85,7 +78,7 @@ def cell_status(view: CellView, hidden: bool) -> str:
             None if hidden else view.cost,
             view.simulated,
         )
-        boot = boot_text(view)
+        boot = boot_text(view.cold_boot, view.starting_time)
         if boot:
             text += f"\n\n{boot}"
     elif view.state == "stopped":

@@ -64,6 +64,7 @@ from .explore_cards import (
     panel_label,
     remixed_input,
     summary_json,
+    typed_prompt,
 )
 
 SEARCH_LIMIT = 20
@@ -336,9 +337,11 @@ def build_explore_panel(
     tab: gr.Tab,
     tabs: gr.Tabs,
     panel_models: Mapping[PanelName, gr.Dropdown],
+    panel_prompts: Mapping[PanelName, gr.components.Component] | None = None,
 ) -> RemixTarget:
     """The tab's components and events; `panel_models` are the panels' model pickers, set by
-    "Open in the X panel" (the Tabs then switch to that panel, whose tab id is its name).
+    "Open in the X panel" (the Tabs then switch to that panel, whose tab id is its name), as are
+    their prompt boxes (`panel_prompts`) to the prompt typed here.
     Returns what Remix of a shared Explore run fills: the model box and a preset, whose change
     opens that model's card with the shared input."""
     handlers = ExploreHandlers(ctx)
@@ -517,12 +520,27 @@ def build_explore_panel(
         note = fitted.note or f"Example {index + 1} loaded."
         return form, json.dumps(fitted.input, default=str), note
 
-    def open_panel(model_text: str, panel: PanelName | None) -> tuple[Any, ...]:
+    prompts = {panel: (panel_prompts or {}).get(panel) for panel in panel_models}
+    prompt_boxes = [box for box in prompts.values() if box is not None]
+
+    def open_panel(model_text: str, panel: PanelName | None, sent: str) -> tuple[Any, ...]:
+        """The panel's model picker set to this model, its prompt to the one typed here."""
         if panel is None or panel not in panel_models:
-            return gr.skip(), error_markdown("This model fits no panel: run it here.")
+            skipped = [gr.skip()] * (len(panel_models) + len(prompt_boxes))
+            return (*skipped, gr.skip())  # its button shows only for a model that fits one
         updates: list[Any] = [gr.skip()] * len(panel_models)
         updates[list(panel_models).index(panel)] = model_text.strip()
-        return (*updates, gr.Tabs(selected=panel))
+        try:
+            model_input = json.loads(sent or "{}")
+        except json.JSONDecodeError:
+            model_input = {}
+        typed = typed_prompt(model_input) if isinstance(model_input, dict) else None
+        texts = [
+            typed if name == panel and typed is not None else gr.skip()
+            for name, box in prompts.items()
+            if box is not None
+        ]
+        return (*updates, *texts, gr.Tabs(selected=panel))
 
     quiet: dict[str, Any] = {"api_visibility": "private", "show_progress": "hidden"}
     gr.on(
@@ -557,8 +575,8 @@ def build_explore_panel(
         lambda: None, None, remixed, api_visibility="private", queue=False
     )
     open_in_panel.click(
-        open_panel, [model_box, card_panel], [*panel_models.values(), tabs], queue=False,
-        api_visibility="private",
+        open_panel, [model_box, card_panel, input_json],
+        [*panel_models.values(), *prompt_boxes, tabs], queue=False, api_visibility="private",
     )  # fmt: skip
 
     event = run.click(

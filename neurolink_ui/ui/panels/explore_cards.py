@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from ...modalities.common import InputProblem
-from ...modalities.forms import FormField, collect_advanced
+from ...modalities.forms import FormField
 from ...modalities.generic import (
     OutputPlan,
     PanelName,
@@ -27,6 +27,7 @@ from ...replicate.client import ReplicateClient
 from ...replicate.errors import ReplicateError
 from ...replicate.schema import InputSchema, ModelInfo
 from ...replicate.types import ModelExample
+from ..forms import collect_form
 from ..inert import as_text
 from ..readme import safe_image
 
@@ -223,17 +224,26 @@ def merged_input(current: str, fields: list[FormField], values: list[Any]) -> st
         kept = {}
     names = {spec.name for spec in fields}
     merged = {k: v for k, v in kept.items() if k not in names}
-    merged.update(collect_advanced(fields, values))
+    merged.update(collect_form(fields, values))
     return json.dumps(merged, default=str)
+
+
+PROMPT_KEYS = ("prompt", "text", "message", "query")
+
+
+def typed_prompt(model_input: Mapping[str, Any]) -> str | None:
+    """The input's prompt: its first text value of those a prompt goes by (None: none)."""
+    for key in PROMPT_KEYS:
+        value = model_input.get(key)
+        if isinstance(value, str) and value.strip():
+            return value
+    return None
 
 
 def history_prompt(model_input: Mapping[str, Any]) -> str:
     """What History shows as a run's prompt: the first text value, else the input as JSON."""
-    for key in ("prompt", "text", "message", "query"):
-        value = model_input.get(key)
-        if isinstance(value, str) and value.strip():
-            return value
-    return json.dumps(model_input, default=str)[:1000]
+    prompt = typed_prompt(model_input)
+    return prompt if prompt is not None else json.dumps(model_input, default=str)[:1000]
 
 
 REMIXED_NOTE = "The shared run's input is filled in: press Run to run it again."

@@ -236,14 +236,35 @@ def build_history_panel(
         + (" **Share** makes a link to one result; nothing else is shared." if sharing else "")
     )
     clear = gr.Button("Clear history", size="sm", variant="secondary", scale=0)
+    # Clearing removes every kept result at once: it asks first.
+    with gr.Group(visible=False, elem_classes=["nl-confirm"]) as confirm:
+        question = gr.Markdown(padding=True)
+        with gr.Row():
+            really = gr.Button(
+                "Yes, delete them", size="sm", variant="stop", scale=0, min_width=160
+            )
+            keep = gr.Button("Cancel", size="sm", scale=0, min_width=100)
 
-    def clear_all(log: HistoryLog | None) -> int:
+    def ask(log: HistoryLog | None) -> tuple[Any, str]:
+        count = len(log.shown()) if log is not None else 0
+        if not count:
+            return gr.update(visible=True), "History is already empty."
+        generations = f"{count} generation{'s' if count != 1 else ''}"
+        return gr.update(visible=True), (
+            f"⚠️ **Delete all {generations} from this browser's History?** Their share links "
+            "stop working. This cannot be undone."
+        )
+
+    def clear_all(log: HistoryLog | None) -> tuple[Any, int]:
         if log is None:
-            return 0
+            return gr.update(visible=False), 0
         log.clear()
-        return log.count
+        return gr.update(visible=False), log.count
 
-    clear.click(clear_all, [history.log], [history.count], api_visibility="private", queue=False)
+    quiet: dict[str, Any] = {"api_visibility": "private", "queue": False}
+    clear.click(ask, [history.log], [confirm, question], **quiet)
+    really.click(clear_all, [history.log], [confirm, history.count], **quiet)
+    keep.click(lambda: gr.update(visible=False), None, [confirm], **quiet)
 
     # Rendered when the tab opens and when a generation is recorded; not on page load, when the
     # Advanced forms render. One render of a session at a time (see events.RENDER_ONE_AT_A_TIME).

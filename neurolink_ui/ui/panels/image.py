@@ -101,7 +101,9 @@ def build_panel(
                 aspect_ratio = control_component(
                     IMAGE.control("aspect_ratio"), scale=2, min_width=240
                 )
-                seed = control_component(IMAGE.control("seed"), min_width=110)
+                # Wide enough to show what was typed whole, up to 30 digits (a seed too large is
+                # refused, naming the limit: the person sees what they typed).
+                seed = control_component(IMAGE.control("seed"), scale=2, min_width=300)
                 num_outputs = control_component(IMAGE.control("num_outputs"), min_width=140)
             input_image = ImageInput(
                 label="Input image (optional, image-to-image)", type="filepath", height=180

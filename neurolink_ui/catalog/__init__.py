@@ -1,7 +1,8 @@
 """The model catalogue: one JSON file per model in `models/`, with its evidence and recorded schema.
 
-Each file holds what public evidence says about one Replicate model (checked on the date given):
-its panel, whether it is confirmed alive, whether it is official, its latest version id when known,
+Each file holds what public evidence says about one Replicate model: each piece of evidence with the
+date it was read (`checked`) and the date of the evidence itself (`dated`: a commit's date, a page's
+"updated" date; null when the evidence does not say), its panel, whether it is confirmed alive, whether it is official, its latest version id when known,
 and its `openapi_schema` exactly as Replicate's `latest_version.openapi_schema` would have it. The
 simulator serves these schemas, the panels take their defaults and suggestions from here, and
 `python -m neurolink_ui models check` compares them with the live API. No Gradio.
@@ -9,12 +10,15 @@ simulator serves these schemas, the panels take their defaults and suggestions f
 Beside the models: `collections.json` (curated lists, each a rule over the catalogue: a panel,
 whether the schema takes a file input, official, or named models) and `readmes/<owner>__<name>.md`
 (a model's README where one was written; the simulator writes the others from the entry),
-`examples.json` (extra example inputs besides each model's `default_example`).
+`examples.json` (extra example inputs besides each model's `default_example`), `constraints.json`
+(rules between fields a schema cannot express, e.g. Hailuo 02's 10 s only at 768p, with their
+evidence; the simulator enforces them).
 Models of panel `other` fit no panel: no picker offers them, only Explore runs them.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 from dataclasses import dataclass
@@ -43,8 +47,22 @@ _REF = re.compile(r"[A-Za-z0-9][\w.-]*/[A-Za-z0-9][\w.-]*")
 @dataclass(frozen=True)
 class Evidence:
     source: str  # a URL or `owner/repo@commit:path`
-    checked: str  # ISO date
+    checked: str  # ISO date it was read
     note: str
+    dated: str | None = None  # ISO date of the evidence itself (commit, page update); None: unknown
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any], ref: str = "") -> Evidence:
+        dated = data.get("dated")
+        for when in (data["checked"], dated):
+            if when is not None:
+                try:
+                    dt.date.fromisoformat(str(when))
+                except ValueError:
+                    raise ValueError(
+                        f"{ref}: evidence dates must be ISO dates, not {when!r}"
+                    ) from None
+        return cls(data["source"], data["checked"], data.get("note", ""), dated)
 
 
 @dataclass(frozen=True, eq=False)
@@ -75,6 +93,12 @@ class CatalogModel:
     def file_name(self) -> str:
         return f"{self.owner}__{self.name}.json"
 
+    @property
+    def evidence_dated(self) -> dt.date | None:
+        """The date of the newest evidence that says when it is from; None when none does."""
+        dates = [dt.date.fromisoformat(e.dated) for e in self.evidence if e.dated]
+        return max(dates, default=None)
+
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> CatalogModel:
         """Parse one catalogue file; a malformed one fails loudly with the model it names."""
@@ -91,9 +115,7 @@ class CatalogModel:
         schemas = data.get("openapi_schema", {}).get("components", {}).get("schemas", {})
         if "Input" not in schemas or "Output" not in schemas:
             raise ValueError(f"{ref}: openapi_schema needs components.schemas.Input and Output")
-        evidence = tuple(
-            Evidence(e["source"], e["checked"], e.get("note", "")) for e in data["evidence"]
-        )
+        evidence = tuple(Evidence.from_json(e, ref) for e in data["evidence"])
         if not evidence:
             raise ValueError(f"{ref}: at least one evidence entry is required")
         example = data.get("default_example")
@@ -145,7 +167,7 @@ def retired_models() -> tuple[RetiredModel, ...]:
     return tuple(
         RetiredModel(
             str(item["model"]),
-            tuple(Evidence(e["source"], e["checked"], e.get("note", "")) for e in item["evidence"]),
+            tuple(Evidence.from_json(e, str(item["model"])) for e in item["evidence"]),
         )
         for item in json.loads(text)
     )
@@ -252,4 +274,46 @@ def recorded_examples() -> dict[str, tuple[dict[str, Any], ...]]:
         if catalog_model(ref) is None:
             raise ValueError(f"examples.json names {ref}, which is not catalogued")
         found[ref] = tuple(item for item in items if isinstance(item.get("input"), dict))
+    return found
+
+
+# ---- rules between fields ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class InputConstraint:
+    """A rule between fields that a schema cannot express: when the input has every `when`
+    value (defaults applied), each `require` field must be one of its values, else the model
+    fails the prediction with `error`."""
+
+    when: dict[str, Any]
+    require: dict[str, tuple[Any, ...]]
+    error: str
+    evidence: tuple[Evidence, ...]
+
+    def broken_by(self, input: dict[str, Any]) -> bool:
+        if any(input.get(name) != value for name, value in self.when.items()):
+            return False
+        return any(input.get(name) not in allowed for name, allowed in self.require.items())
+
+
+@cache
+def input_constraints() -> dict[str, tuple[InputConstraint, ...]]:
+    """Each catalogued model's cross-field rules (`constraints.json`), with their evidence."""
+    text = resources.files(__package__).joinpath("constraints.json").read_text(encoding="utf-8")
+    found: dict[str, tuple[InputConstraint, ...]] = {}
+    for ref, rules in json.loads(text).items():
+        if ref.startswith("_"):
+            continue
+        if catalog_model(ref) is None:
+            raise ValueError(f"constraints.json names {ref}, which is not catalogued")
+        found[ref] = tuple(
+            InputConstraint(
+                dict(rule["when"]),
+                {name: tuple(values) for name, values in rule["require"].items()},
+                str(rule["error"]),
+                tuple(Evidence.from_json(e, ref) for e in rule["evidence"]),
+            )
+            for rule in rules
+        )
     return found

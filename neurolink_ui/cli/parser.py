@@ -4,6 +4,7 @@ aliases), the output modes and which flags belong to which, and the exit codes."
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +58,13 @@ class UsageError(Exception):
     """Flags that do not make a valid command; reported the argparse way (exit 2)."""
 
 
+def _iso_date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date like 2026-12-31: {text!r}") from None
+
+
 def _flag(group: argparse._ActionsContainer, camel: str, kebab: str, **kwargs: Any) -> None:
     """The guide's camelCase flag with its kebab-case spelling as an alias."""
     names = [camel] if camel == kebab else [camel, kebab]
@@ -95,9 +103,10 @@ def build_parser() -> argparse.ArgumentParser:
         "models",
         help="check the catalogued models against the live API",
         description="`models check`: fetch every catalogued model's live schema and latest "
-        "version and print what changed against the recorded one. Exit 1 when something "
-        "changed (or is gone), 0 when nothing did. Reads REPLICATE_API_TOKEN and "
-        "REPLICATE_BASE_URL.",
+        "version and print what changed against the recorded one, then the entries whose newest "
+        "evidence is over six months old (or says no date). Exit 1 when something changed (or "
+        "is gone), 0 when nothing did; old evidence is listed, not an error. Reads "
+        "REPLICATE_API_TOKEN and REPLICATE_BASE_URL (not needed with --evidence-only).",
     )
     models.add_argument("action", choices=["check"], help="what to do (only `check`)")
     models.add_argument(
@@ -106,6 +115,18 @@ def build_parser() -> argparse.ArgumentParser:
         default=[],
         metavar="OWNER/NAME",
         help="check only this catalogued model (repeatable)",
+    )
+    models.add_argument(
+        "--evidence-only",
+        action="store_true",
+        help="only list old or undated evidence (no token, nothing fetched)",
+    )
+    models.add_argument(
+        "--today",
+        type=_iso_date,
+        default=None,
+        metavar="YYYY-MM-DD",
+        help="the day evidence age is measured from (default: today)",
     )
     models.set_defaults(usage_error=models.error)
 

@@ -75,6 +75,7 @@ def map_video(info: ModelInfo, values: ModalityValues) -> MappedInput:
         start_image=values.image,
         length_seconds=_number(controls.get("length")),
         aspect_ratio=_text(controls.get("aspect_ratio")),
+        last_frame=values.more_images.get("last_frame"),
         advanced=values.advanced,
     )
 
@@ -97,6 +98,7 @@ def map_music(info: ModelInfo, values: ModalityValues) -> MappedInput:
         tempo=_number(controls.get("tempo")),
         model_version=_text(controls.get("model_version")),
         output_format=_text(controls.get("output_format")),
+        lyrics=_text(controls.get("lyrics")),
         advanced=values.advanced,
     )
 
@@ -194,6 +196,7 @@ MUSIC = Modality(
         Control("tempo", "Tempo (BPM)", 90, "slider", minimum=40, maximum=200, step=1),
         Control("model_version", "Model version", "stereo-large", "dropdown", MUSIC_MODEL_VERSIONS),
         Control("output_format", "Format", "mp3", "radio", MUSIC_FORMATS),
+        Control("lyrics", "Lyrics (for models that sing them)", ""),
     ),
     noun="track",
     panel_module="neurolink_ui.ui.panels.music",

@@ -215,12 +215,18 @@ def _sentence(problem: str) -> str:
 # ---- ratios ----------------------------------------------------------------------------------
 
 _RATIO_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*[:x*×]\s*(\d+(?:\.\d+)?)")
+# Shapes some models name instead of a ratio (Sora 2: portrait 720×1280, landscape 1280×720).
+NAMED_RATIOS = {"portrait": 9 / 16, "landscape": 16 / 9, "square": 1.0}
 
 
 def parse_ratio(text: Any) -> float | None:
-    """`16:9` → 1.777…; `832*480` or `1024x768` → width / height; anything else → None."""
+    """`16:9` → 1.777…; `832*480` or `1024x768` → width / height; `portrait` → 9:16, `landscape`
+    → 16:9, `square` → 1:1; anything else → None."""
     if not isinstance(text, str):
         return None
+    named = NAMED_RATIOS.get(text.strip().lower())
+    if named is not None:
+        return named
     match = _RATIO_RE.match(text)
     if not match:
         return None
@@ -277,7 +283,30 @@ def _name_words(name: str) -> set[str]:
     return set(name.lower().replace("-", "_").split("_"))
 
 
+def deprecated(spec: InputField) -> bool:
+    """A field its own description retires ("Deprecated: Use start_image instead")."""
+    return bool(re.match(r"\s*\(?deprecated\b", spec.description, re.IGNORECASE))
+
+
 def find_image_input(
+    schema: InputSchema,
+    names: Sequence[str],
+    *,
+    exclude_words: Iterable[str] = (),
+    usable: Callable[[InputField], bool] = lambda spec: True,
+) -> InputField | None:
+    """`_find_image_input`, preferring fields the schema does not call deprecated (Kling 2.5's
+    old `image` beside its `start_image`)."""
+    current = _find_image_input(
+        schema,
+        names,
+        exclude_words=exclude_words,
+        usable=lambda spec: usable(spec) and not deprecated(spec),
+    )
+    return current or _find_image_input(schema, names, exclude_words=exclude_words, usable=usable)
+
+
+def _find_image_input(
     schema: InputSchema,
     names: Sequence[str],
     *,
@@ -286,9 +315,11 @@ def find_image_input(
 ) -> InputField | None:
     """The field a person's image goes into, single or list, decided from the schema alone.
 
-    Candidates are file fields and lists of files (`format: uri`), never one whose name has an
-    excluded word (`mask`, `last`, …, and always `video`, `audio`, …) or that `usable` refuses. Among them, in this order:
-    1. the first of `names` the schema has (the names models use for this role);
+    Candidates are file fields and lists of files (`format: uri`) that `usable` accepts, never one
+    whose name has a word of another medium (`video`, `audio`, …). In this order:
+    1. the first of `names` the schema has (the names models use for this role; Sora's first
+       frame is `input_reference`, so a listed name wins over the excluded words);
+    then, among fields whose name has no excluded word (`mask`, `last`, `reference`, …):
     2. the first, in x-order, whose name has an image word (`image`, `frame`, `face`, …);
     3. the first whose description speaks of an image or photo.
     A field typed as plain text never counts, whatever its name: a local image could not be sent
@@ -299,11 +330,16 @@ def find_image_input(
     def allowed(spec: InputField) -> bool:
         return not (_name_words(spec.name) & excluded) and usable(spec)
 
-    files = [spec for spec in schema.fields if takes_files(spec) and allowed(spec)]
-    for name in names:
-        found = next((spec for spec in files if spec.name == name), None)
-        if found is not None:
+    for name in names:  # a name the role lists is that role's, whatever words it holds
+        found = schema.get(name)
+        if (
+            found is not None
+            and takes_files(found)
+            and not (_name_words(name) & NOT_IMAGE_WORDS)
+            and usable(found)
+        ):
             return found
+    files = [spec for spec in schema.fields if takes_files(spec) and allowed(spec)]
     for spec in files:
         if any(word in spec.name.lower() for word in IMAGE_WORDS):
             return spec

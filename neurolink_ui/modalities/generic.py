@@ -139,7 +139,8 @@ def fitting_panel(
     media model whose fields don't say which medium, its description); None when none can.
 
     - chat: text output and a `prompt` or `messages` input;
-    - avatar: a file output, an audio file input and a face (image or video) file input;
+    - avatar: a file output, an audio file input and a face (image or video) file input, and
+      no prompt unless the audio is required;
     - video / music / image: a file output and a text prompt; the fields (and then the
       description) name frames, clips and durations (video) or sound (music), else image.
     An upscaler (an image in, no prompt) or a JSON-output model fits none.
@@ -151,7 +152,10 @@ def fitting_panel(
     if plan != "files":
         return None
     audio, face = audio_field(schema), portrait_field(schema)
-    if audio is not None and takes_files(audio) and face is not None and prompt is None:
+    # a face and the speech it says; a prompt, if any, only steers it (OmniHuman 1.5's is
+    # optional beside its required audio), unlike a video model's optional soundtrack
+    speaks = audio is not None and (prompt is None or audio.required)
+    if speaks and audio is not None and takes_files(audio) and face is not None:
         return "avatar"
     if prompt is None or prompt.type != "string":
         return None

@@ -43,6 +43,8 @@ class ModalityValues:
     image: Path | None = None
     audio: Path | None = None
     advanced: Mapping[str, Any] = field(default_factory=dict)
+    # Further images by role, beside the main one (the Video panel's `last_frame`).
+    more_images: Mapping[str, Path] = field(default_factory=dict)
 
 
 # How a modality maps a person's values onto one model's schema (raising InputProblem).

@@ -1,7 +1,10 @@
-"""Video: prompt, optional start image, length and shape, mapped onto the selected model's fields.
+"""Video: prompt, optional start and last frames, length and shape, mapped onto the selected
+model's fields.
 
 Models disagree on everything here: the start image's name, whether length is frames or seconds,
-and whether shape is an aspect ratio, a `W*H` size or a `480p` tier. Each is read from the schema.
+and whether shape is an aspect ratio (`16:9`, or Sora's `portrait`/`landscape`), a `W*H` size or a
+`480p` tier. Each is read from the schema, and so are the rules between fields a schema can only
+state in words ("10 seconds is only available for 768p resolution").
 """
 
 from __future__ import annotations
@@ -22,9 +25,12 @@ from .common import (
     fit_duration,
     image_value,
     is_blank,
+    is_remote,
     merge_advanced,
+    open_image,
     parse_ratio,
     parse_size,
+    takes_files,
 )
 
 START_IMAGE_NAMES = (
@@ -37,7 +43,19 @@ START_IMAGE_NAMES = (
     "image_url",
     "image_input",
     "images",
+    "input_reference",  # Sora 2: "An optional image to use as the first frame of the video"
 )
+# The frame a video ends on (Hailuo 02, Seedance 2.0: `last_frame_image`; Wan 2.2: `last_image`;
+# Kling 2.1: `end_image`; Veo 3.1: `last_frame`).
+LAST_FRAME_NAMES = (
+    "last_frame_image",
+    "last_image",
+    "end_image",
+    "last_frame",
+    "end_frame",
+    "tail_image",
+)
+LAST_FRAME_WORDS = frozenset({"last", "end", "tail", "final"})
 # Image inputs that are not the first frame: end frames, masks, subject references.
 NOT_START_WORDS = ("last", "end", "tail", "mask", "reference", "subject", "style")
 REFERENCE_NAMES = ("reference_images", "reference_image")
@@ -59,6 +77,24 @@ def reference_image_field(schema: InputSchema) -> InputField | None:
 
 def image_target(schema: InputSchema) -> InputField | None:
     return start_image_field(schema) or reference_image_field(schema)
+
+
+def last_frame_field(schema: InputSchema) -> InputField | None:
+    """The input for the frame the video ends on, if the model has one: a listed name, else a
+    file field named for an end (`last`, `end`, `tail`) and a frame or image."""
+    for name in LAST_FRAME_NAMES:
+        spec = schema.get(name)
+        if spec is not None and takes_files(spec):
+            return spec
+    for spec in schema.fields:
+        words = set(spec.name.lower().split("_"))
+        if takes_files(spec) and words & LAST_FRAME_WORDS and words & {"frame", "image"}:
+            return spec
+    return None
+
+
+def takes_last_frame(schema: InputSchema) -> bool:
+    return last_frame_field(schema) is not None
 
 
 def takes_start_image(schema: InputSchema) -> bool:
@@ -93,9 +129,15 @@ def shape_field(schema: InputSchema) -> InputField | None:
 
 
 def filled_fields(schema: InputSchema) -> frozenset[str]:
-    """The fields the Video panel fills: prompt, start frame, length and frame shape."""
+    """The fields the Video panel fills: prompt, start and last frames, length and frame shape."""
     names = {"prompt"}
-    for spec in (image_target(schema), length_field(schema), shape_field(schema)):
+    specs = (
+        image_target(schema),
+        last_frame_field(schema),
+        length_field(schema),
+        shape_field(schema),
+    )
+    for spec in specs:
         if spec is not None:
             names.add(spec.name)
     return frozenset(name for name in names if schema.has(name))
@@ -140,6 +182,7 @@ def build_video_input(
     start_image: Any = None,
     length_seconds: float | None = None,
     aspect_ratio: str | None = None,
+    last_frame: Any = None,
     advanced: Mapping[str, Any] | None = None,
 ) -> MappedInput:
     notes: list[str] = []
@@ -174,13 +217,115 @@ def build_video_input(
             field=image_spec.name,
         )
 
+    if last_frame is not None:
+        _map_last_frame(schema, input, last_frame, start_image is not None, notes)
     if length_seconds is not None:
         _map_length(schema, input, float(length_seconds), advanced, notes)
     if aspect_ratio:
-        _map_shape(schema, input, aspect_ratio, start_image is not None, notes)
+        shape = _shape_of_start_image(schema, image_spec, start_image, aspect_ratio, notes)
+        _map_shape(schema, input, shape, start_image is not None, notes)
 
     merge_advanced(schema, input, advanced, managed=filled_fields(schema), notes=notes)
+    _fit_resolution_to_length(schema, input, advanced, notes)
     return finish(schema, input, notes)
+
+
+def _map_last_frame(
+    schema: InputSchema, input: dict[str, Any], last_frame: Any, has_start: bool, notes: list[str]
+) -> None:
+    spec = last_frame_field(schema)
+    if spec is None:
+        notes.append("⚠️ This model takes no last frame; your last frame was NOT sent.")
+        return
+    if not is_remote(last_frame):
+        open_image(last_frame, "last frame", spec.name)  # refused before a prediction is paid
+    input[spec.name] = image_value(spec, last_frame)
+    if not has_start and re.search(r"only works if a first frame", spec.description, re.I):
+        notes.append(
+            "This model uses a last frame only together with a start frame; add a start frame "
+            "or it may be ignored."
+        )
+
+
+# "10 seconds is only available for 768p resolution." (Hailuo 02 and 2.3's duration field)
+_ONLY_AT = re.compile(
+    r"(\d+(?:\.\d+)?)[\s-]*(?:seconds?|s)\b[^.]*?\bonly (?:available|supported|possible) "
+    r"(?:for|at|with|in) (?:the )?([\w.]+)",
+    re.IGNORECASE,
+)
+
+
+def _fit_resolution_to_length(
+    schema: InputSchema,
+    input: dict[str, Any],
+    advanced: Mapping[str, Any],
+    notes: list[str],
+) -> None:
+    """A length the schema says is offered only at one resolution gets that resolution: a
+    Hailuo 02 10 s clip is 768p (its default 1080p makes 6 s only, and would fail at Replicate).
+    A resolution the person chose in Advanced that cannot make that length is refused."""
+    length, resolution = length_field(schema), schema.get("resolution")
+    if length is None or resolution is None or not resolution.choices:
+        return
+    seconds = input.get(length.name, length.default if length.has_default else None)
+    current = input.get(resolution.name, resolution.default if resolution.has_default else None)
+    for text in (length.description, resolution.description):
+        for match in _ONLY_AT.finditer(text):
+            only_seconds, only_at = float(match[1]), match[2]
+            if only_at not in resolution.choices or not isinstance(seconds, int | float):
+                continue
+            if abs(float(seconds) - only_seconds) > 1e-9 or current == only_at:
+                continue
+            if resolution.name in advanced:
+                raise InputProblem(
+                    f"This model makes {only_seconds:g} s videos only at {only_at}, not at "
+                    f"{current}: pick {only_at} in Advanced → resolution, or a shorter length.",
+                    field=resolution.name,
+                )
+            input[resolution.name] = only_at
+            notes.append(
+                f"{only_seconds:g} s videos are {only_at} on this model (its {current} makes "
+                f"shorter clips only), so {only_at} was sent."
+            )
+            return
+
+
+def _shape_of_start_image(
+    schema: InputSchema,
+    image_spec: InputField | None,
+    start_image: Any,
+    wanted: str,
+    notes: list[str],
+) -> str:
+    """The shape to ask for: the panel's, unless the model says its start image must have the
+    video's own aspect ratio (Sora 2), when the choice nearest the image's shape is used."""
+    ratio_spec = schema.get("aspect_ratio")
+    if (
+        start_image is None
+        or image_spec is None
+        or ratio_spec is None
+        or not ratio_spec.choices
+        or is_remote(start_image)
+        or not re.search(r"same aspect ratio as the video", image_spec.description, re.I)
+    ):
+        return wanted
+    try:
+        picture = open_image(start_image, "start frame", image_spec.name)
+    except InputProblem:
+        return wanted
+    nearest = closest_ratio(picture.width / picture.height, ratio_spec.choices)
+    panel = (
+        closest_ratio(parse_ratio(wanted) or 0.0, ratio_spec.choices)
+        if parse_ratio(wanted)
+        else None
+    )
+    if nearest is None or nearest == panel:
+        return wanted
+    notes.append(
+        f"This model needs the start frame's shape ({picture.width}×{picture.height}) to be the "
+        f"video's, so {nearest} was used instead of {wanted}."
+    )
+    return str(nearest)
 
 
 def _map_length(

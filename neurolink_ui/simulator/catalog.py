@@ -3,7 +3,9 @@
 Each `SimModel` wraps one `neurolink_ui.catalog` entry: its `openapi_schema` is served exactly as
 recorded, validation runs from that schema (`validation`), and generation is the panel's generic
 generator (`generators`), which reads the input by the field names real schemas use. A new model
-therefore needs only its JSON file. `SimulatorConfig.model_overrides` can replace a model's
+therefore needs only its JSON file. Rules between fields that a schema cannot express
+(`catalog.input_constraints`, e.g. Hailuo 02's 10 s only at 768p) fail the prediction as the real
+model does. `SimulatorConfig.model_overrides` can replace a model's
 schema, version or README, or make it answer 404 (`models check` against a drifted API, a
 hostile README for the Explore tab).
 """
@@ -18,7 +20,7 @@ from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any
 
-from ..catalog import CatalogModel, load_catalog, readme
+from ..catalog import CatalogModel, InputConstraint, input_constraints, load_catalog, readme
 from .generators import FileResolver, Generation, Generator, OutputFile, generator_for
 from .generators.chat import parse_conversation
 from .validation import SchemaField, fields_of, invalid_field, validate
@@ -56,6 +58,7 @@ class SimModel:
     generator: Generator | None = field(default=None, repr=False)
     readme: str | None = field(default=None, repr=False)  # written README; None: generated
     recorded_runs: int = 0  # the run count the evidence recorded (nodetool's "run_count N")
+    constraints: tuple[InputConstraint, ...] = field(default=(), repr=False)
 
     @classmethod
     def from_catalog(cls, entry: CatalogModel) -> SimModel:
@@ -72,6 +75,7 @@ class SimModel:
             recorded_runs=max(
                 (int(m[1]) for e in entry.evidence for m in _RUN_COUNT.finditer(e.note)), default=0
             ),
+            constraints=input_constraints().get(entry.model, ()),
         )
 
     @property
@@ -131,9 +135,20 @@ class SimModel:
         return validate(self.fields, input)
 
     def generate(self, input: dict[str, Any], resolve: FileResolver) -> Generation:
-        """CPU work (the server runs it in a thread). Bad media inputs raise ValueError."""
+        """CPU work (the server runs it in a thread). Bad media inputs, and inputs breaking a
+        rule between fields (the model refuses those while it runs), raise ValueError."""
+        for rule in self.constraints:
+            if rule.broken_by(input):
+                raise ValueError(rule.error.format_map(_Missing(input)))
         generator = self.generator or generator_for(self.kind, self.output)
         return generator(self, input, resolve)
+
+
+class _Missing(dict[str, Any]):
+    """An input for `str.format_map` that shows a field it lacks as `?`."""
+
+    def __missing__(self, key: str) -> str:
+        return "?"
 
 
 def _build_catalog() -> dict[str, SimModel]:

@@ -200,18 +200,19 @@ def test_remix_restores_the_input_image_and_the_avatar_files(  # type: ignore[no
 
 
 @pytest.mark.timeout(400)
-def test_remix_restores_an_advanced_file_field(  # type: ignore[no-untyped-def]
+def test_remix_restores_the_last_frame(  # type: ignore[no-untyped-def]
     tmp_path: Path,
     browser,  # noqa: F811  (the fixture from test_browser)
 ) -> None:
-    """Kling's `end_image` is not one of the Video panel's own inputs but an Advanced file field:
-    kept with the result, staged as an upload by Remix, and sent again with the start frame."""
+    """Kling's `end_image` is the Video panel's Last frame: kept with the result, put back by
+    Remix, and sent again with the start frame."""
     from playwright.sync_api import expect
 
     log = tmp_path / "app.log"
     start = start_picture(tmp_path / "start.png")
     end = tmp_path / "end.png"
     Image.new("RGB", (96, 64), (220, 90, 30)).save(end)
+    last_label = "Last frame (optional)"
     with app(tmp_path / "data", free_port(), log) as url:
         owner = browser.new_context(viewport={"width": 1366, "height": 1000})
         page = owner.new_page()
@@ -223,15 +224,9 @@ def test_remix_restores_an_advanced_file_field(  # type: ignore[no-untyped-def]
         )
         frame = page.locator(".block", has=page.get_by_text("Start frame", exact=True))
         frame.locator("input[type=file]").set_input_files(str(start))
-        page.get_by_text("Advanced — parameters from the model's schema").filter(
-            visible=True
-        ).first.click()
-        end_block = page.locator(".block", has=page.get_by_text("End Image", exact=True))
-        expect(end_block.first).to_be_visible(timeout=20_000)
-        with answered(page, "end.png"):  # the Advanced JSON holds the file before Generate
-            end_block.locator("input[type=file]").set_input_files(str(end))
-        end_row = end_block.get_by_role("row", name=re.compile(r"end\.png"))
-        expect(end_row).to_be_visible(timeout=15_000)
+        ending = page.locator(".block", has=page.get_by_text(last_label, exact=True))
+        ending.locator("input[type=file]").set_input_files(str(end))
+        expect(ending.locator("img").first).to_be_visible(timeout=15_000)
         run_and_wait(page, "Generate video")
         sent = simulator_inputs(log)[-1]
         assert pixels(data_bytes(sent["end_image"])) == pixels(end.read_bytes()), sent.keys()
@@ -239,20 +234,75 @@ def test_remix_restores_an_advanced_file_field(  # type: ignore[no-untyped-def]
         owner.close()
 
         stranger, view = open_and_remix(
-            browser, link, "Shared video result", "🎬 Video", "27-advanced-file"
+            browser, link, "Shared video result", "🎬 Video", "27-last-frame"
         )
-        remixed_frame = view.locator(".block", has=view.get_by_text("Start frame", exact=True))
-        expect(remixed_frame.locator("img").first).to_be_visible(timeout=15_000)
-        view.get_by_text("Advanced — parameters from the model's schema").filter(
-            visible=True
-        ).first.click()
-        remixed_end = view.locator(".block", has=view.get_by_text("End Image", exact=True))
-        row = remixed_end.get_by_role("row", name=re.compile(r"end\.png"))
-        expect(row).to_be_visible(timeout=20_000)
-        view.screenshot(path=SCREENSHOTS / "27-advanced-file-remixed.png", full_page=True)
+        for label in ("Start frame", last_label):
+            block = view.locator(".block", has=view.get_by_text(label, exact=True))
+            expect(block.locator("img").first).to_be_visible(timeout=15_000)
+        view.screenshot(path=SCREENSHOTS / "27-last-frame-remixed.png", full_page=True)
         run_and_wait(view, "Generate video")
         again = simulator_inputs(log)[-1]
         for name, original in (("start_image", start), ("end_image", end)):
+            assert pixels(data_bytes(again[name])) == pixels(original.read_bytes()), name
+        assert again.get("prompt") == sent.get("prompt")
+        stranger.close()
+
+
+@pytest.mark.timeout(400)
+def test_remix_restores_an_advanced_file_field(  # type: ignore[no-untyped-def]
+    tmp_path: Path,
+    browser,  # noqa: F811  (the fixture from test_browser)
+) -> None:
+    """Playground's `mask` is not one of the Image panel's own inputs but an Advanced file field:
+    kept with the result, staged as an upload by Remix, and sent again with the input image."""
+    from playwright.sync_api import expect
+
+    log = tmp_path / "app.log"
+    start = start_picture(tmp_path / "start.png")
+    mask = tmp_path / "mask.png"
+    Image.new("RGB", (96, 64), (255, 255, 255)).save(mask)
+    input_label = "Input image (optional, image-to-image)"
+    with app(tmp_path / "data", free_port(), log) as url:
+        owner = browser.new_context(viewport={"width": 1366, "height": 1000})
+        page = owner.new_page()
+        page.goto(url, wait_until="load")
+        page.get_by_role("tab", name="🖼️ Image").click()
+        pick_model(page, "playgroundai/playground-v2.5-1024px-aesthetic")
+        page.get_by_role("textbox", name="Prompt", exact=True).filter(visible=True).first.fill(
+            "The square turns into a sunset"
+        )
+        picture = page.locator(".block", has=page.get_by_text(input_label, exact=True))
+        picture.locator("input[type=file]").set_input_files(str(start))
+        page.get_by_text("Advanced — parameters from the model's schema").filter(
+            visible=True
+        ).first.click()
+        mask_block = page.locator(".block", has=page.get_by_text("Mask", exact=True))
+        expect(mask_block.first).to_be_visible(timeout=20_000)
+        with answered(page, "mask.png"):  # the Advanced JSON holds the file before Generate
+            mask_block.locator("input[type=file]").set_input_files(str(mask))
+        mask_row = mask_block.get_by_role("row", name=re.compile(r"mask\.png"))
+        expect(mask_row).to_be_visible(timeout=15_000)
+        run_and_wait(page, "Generate")
+        sent = simulator_inputs(log)[-1]
+        assert pixels(data_bytes(sent["mask"])) == pixels(mask.read_bytes()), sent.keys()
+        link = share_newest(page)
+        owner.close()
+
+        stranger, view = open_and_remix(
+            browser, link, "Shared image result", "🖼️ Image", "27-advanced-file"
+        )
+        remixed = view.locator(".block", has=view.get_by_text(input_label, exact=True))
+        expect(remixed.locator("img").first).to_be_visible(timeout=15_000)
+        view.get_by_text("Advanced — parameters from the model's schema").filter(
+            visible=True
+        ).first.click()
+        remixed_mask = view.locator(".block", has=view.get_by_text("Mask", exact=True))
+        row = remixed_mask.get_by_role("row", name=re.compile(r"mask\.png"))
+        expect(row).to_be_visible(timeout=20_000)
+        view.screenshot(path=SCREENSHOTS / "27-advanced-file-remixed.png", full_page=True)
+        run_and_wait(view, "Generate")
+        again = simulator_inputs(log)[-1]
+        for name, original in (("image", start), ("mask", mask)):
             assert pixels(data_bytes(again[name])) == pixels(original.read_bytes()), name
         assert again.get("prompt") == sent.get("prompt")
         stranger.close()

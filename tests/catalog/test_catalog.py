@@ -61,9 +61,12 @@ def test_each_file_keeps_the_shared_contract(model: CatalogModel) -> None:
     assert data["description"]
     assert data["evidence"], "every model names its evidence"
     for item in data["evidence"]:
-        assert set(item) == {"source", "checked", "note"} and item["note"]
+        assert set(item) == {"source", "checked", "dated", "note"} and item["note"]
         assert re.match(r"https://|[\w.-]+/[\w.-]+@[0-9a-f]{7,40}(:|$)", item["source"]), item
-        assert dt.date.fromisoformat(item["checked"]) <= dt.date(2026, 11, 30)
+        checked = dt.date.fromisoformat(item["checked"])
+        assert checked <= dt.date.today()
+        # the evidence's own date (a commit's, a page's update), never after it was read
+        assert item["dated"] is None or dt.date.fromisoformat(item["dated"]) <= checked, item
     assert data["default_example"] is None or set(data["default_example"]) == {"input"}
     schema = data["openapi_schema"]
     schemas = schema["components"]["schemas"]
@@ -129,12 +132,94 @@ def test_catalogue_covers_the_modern_models_of_each_panel() -> None:
         "google/veo-3.1",
         "kwaivgi/kling-v2.1",
         "minimax/hailuo-02",
-        "atonamy/wan-alpha",
         "cjwbw/sadtalker",
-        "lucataco/talking-avatar",
         "stability-ai/stable-audio-2.5",
         "google/lyria-2",
     } <= confirmed
+
+
+# The families of late 2026 (issue 22), each confirmed by its evidence (README's model table).
+NEW_FAMILIES = {
+    "chat": [
+        "google/gemini-3-flash",
+        "openai/gpt-5.1",
+        "openai/gpt-5-nano",
+        "anthropic/claude-4.5-haiku",
+        "deepseek-ai/deepseek-v3.1",
+        "moonshotai/kimi-k2.5",
+    ],
+    "image": [
+        "black-forest-labs/flux-2-pro",
+        "black-forest-labs/flux-2-max",
+        "black-forest-labs/flux-2-flex",
+        "black-forest-labs/flux-2-klein-4b",
+        "bytedance/seedream-4.5",
+        "google/nano-banana-2",
+        "google/nano-banana-pro",
+        "openai/gpt-image-1.5",
+        "google/imagen-4-fast",
+        "qwen/qwen-image",
+    ],
+    "video": [
+        "openai/sora-2",
+        "openai/sora-2-pro",
+        "bytedance/seedance-2.0",
+        "minimax/hailuo-2.3",
+    ],
+    "avatar": ["bytedance/omni-human-1.5", "sync/lipsync-2-pro"],
+    "music": ["minimax/music-1.5", "elevenlabs/music", "google/lyria-3"],
+}
+
+
+@pytest.mark.parametrize("panel", sorted(NEW_FAMILIES))
+def test_the_newest_families_are_offered_on_their_panels(panel: str) -> None:
+    for ref in NEW_FAMILIES[panel]:
+        entry = catalog_model(ref)
+        assert entry is not None and entry.panel == panel and entry.confirmed, ref
+        assert ref in suggested_models(panel)  # type: ignore[arg-type]
+        # dated evidence where any exists, and the evidence of each names what it gives
+        assert all(e.note for e in entry.evidence)
+    # a family found only in a third-party dump stays catalogued but unconfirmed
+    kling = catalog_model("kwaivgi/kling-v2.5-turbo-pro")
+    assert kling is not None and not kling.confirmed
+
+
+def test_weak_or_contradicted_entries_are_unconfirmed_and_stable_audio_is_official() -> None:
+    for ref in ("lucataco/sadtalker", "atonamy/wan-alpha", "lucataco/talking-avatar"):
+        entry = catalog_model(ref)
+        assert entry is not None and not entry.confirmed, ref
+        assert ref not in suggested_models(entry.panel)  # type: ignore[arg-type]
+    audio = catalog_model("stability-ai/stable-audio-2.5")
+    assert audio is not None and audio.official and audio.confirmed
+
+
+def test_array_fields_keep_their_evidenced_empty_default() -> None:
+    for ref, name in (
+        ("openai/gpt-5", "image_input"),
+        ("openai/gpt-5", "messages"),
+        ("google/nano-banana", "image_input"),
+        ("google/gemini-2.5-flash", "images"),
+        ("black-forest-labs/flux-2-pro", "input_images"),
+        ("google/nano-banana-2", "image_input"),
+        ("black-forest-labs/flux-2-klein-4b", "images"),
+    ):
+        entry = catalog_model(ref)
+        assert entry is not None
+        prop = entry.openapi_schema["components"]["schemas"]["Input"]["properties"][name]
+        assert prop["type"] == "array" and prop["default"] == [], (ref, name)
+
+
+def test_evidence_keeps_its_own_date_beside_the_day_it_was_read() -> None:
+    musicgen = catalog_model("meta/musicgen")
+    assert musicgen is not None
+    generated = musicgen.evidence[0]
+    assert generated.source.startswith("nodetool-ai/nodetool-replicate@d21aa02")
+    assert (generated.checked, generated.dated) == ("2026-11-30", "2026-04-23")
+    assert musicgen.evidence_dated == dt.date(2026, 4, 23)
+    # a page that does not say when it is from has no date, and an entry of such pages none
+    assert all(e.dated is None for e in musicgen.evidence[1:])
+    sadtalker = catalog_model("cjwbw/sadtalker")
+    assert sadtalker is not None and sadtalker.evidence_dated is None
 
 
 def test_corrected_schemas_match_the_evidence() -> None:

@@ -1,5 +1,6 @@
 """Every catalogued model runs through its panel's mapping and the shared pipeline, against the
-simulator serving its recorded schema, and returns a real output of its kind.
+simulator serving its recorded schema, and returns a real output of its kind. The cases are the
+catalogue itself: a new entry is covered by adding its file.
 """
 
 from __future__ import annotations
@@ -19,8 +20,8 @@ from neurolink_ui.modalities.avatar import build_avatar_input
 from neurolink_ui.modalities.chat import build_chat_input, is_reasoning_model
 from neurolink_ui.modalities.common import MappedInput
 from neurolink_ui.modalities.image import build_image_input
-from neurolink_ui.modalities.music import build_music_input
-from neurolink_ui.modalities.video import build_video_input
+from neurolink_ui.modalities.music import build_music_input, length_field, lyrics_field
+from neurolink_ui.modalities.video import build_video_input, last_frame_field
 from neurolink_ui.pipeline import RunResult, run_model
 from neurolink_ui.replicate.client import ReplicateClient
 from neurolink_ui.replicate.outputs import RunOutput
@@ -29,8 +30,6 @@ from neurolink_ui.simulator.runner import Simulator
 
 # A sweep: every catalogued model generates real media end to end (the full run has it).
 pytestmark = pytest.mark.slow
-
-# model -> the mapping rule it still needs (the `mapping-2026` work); remove entries as rules land.
 
 PANEL_KIND: dict[str, RunOutput] = {
     "chat": "text",
@@ -115,12 +114,22 @@ def _typical_input(
             start_image=_png(),
             length_seconds=4,
             aspect_ratio="16:9",
+            # the panel's last frame, where the model has one (Hailuo 02, Seedance 2.0, Wan 2.2)
+            last_frame=_png() if last_frame_field(schema) is not None else None,
         )
     if model.panel == "avatar":
         return build_avatar_input(
             schema, portrait=_png((128, 128)), audio=_voice(tmp_path / "v.wav")
         )
-    return build_music_input(schema, prompt="calm lo-fi beat with soft piano", duration=8)
+    return build_music_input(
+        schema,
+        prompt="calm lo-fi beat with soft piano",
+        duration=8,
+        lyrics=LYRICS if lyrics_field(schema) is not None else None,
+    )
+
+
+LYRICS = "[verse]\nSunlight on the water\n[chorus]\nWe sing along"
 
 
 def _assert_output(
@@ -153,6 +162,9 @@ def _assert_output(
         # only one is for inpainting with a mask, which the mapping says
         reached = any(_holds_photo(mapped.input.get(name)) for name in _image_inputs(schema))
         assert reached or any("mask" in note for note in mapped.notes), mapped
+    ending = last_frame_field(schema) if model.panel == "video" else None
+    if ending is not None:  # the panel's last frame reached the model's own field
+        assert _holds_photo(mapped.input.get(ending.name)), mapped
     assert result.files, result.prediction.output
     data = result.files[0].read_bytes()
     if model.panel == "image":
@@ -160,10 +172,13 @@ def _assert_output(
             assert image.width >= 64 and image.height >= 64
     elif model.panel == "music":
         info = sf.info(io.BytesIO(data))
-        if schema.get("duration") is not None:
+        if length_field(schema) is not None:  # seconds or milliseconds
             assert info.duration == pytest.approx(8.0, abs=0.5)  # the length asked for
         else:
             assert info.duration > 1.0
+        lyrics = lyrics_field(schema)
+        if lyrics is not None:  # the Lyrics box reached the model's own field
+            assert mapped.input[lyrics.name] == LYRICS
     else:
         with av.open(io.BytesIO(data)) as container:
             assert sum(1 for _ in container.decode(video=0)) >= 2

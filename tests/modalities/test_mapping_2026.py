@@ -432,14 +432,17 @@ def test_music_model_without_a_description_is_refused_naming_what_it_takes() -> 
         build_music_input(lyrics_model, prompt="A lo-fi beat", duration=30)
     message = caught.value.message
     assert "makes music from lyrics, not from a description" in message
-    assert "lyrics, bitrate, voice_id, song_file" in message and "Advanced → Lyrics" in message
+    assert "lyrics, bitrate, voice_id, song_file" in message and "the Lyrics box" in message
     # Lyrics are not a description: given as lyrics (Advanced), they run; the prompt is not sent.
     mapped = build_music_input(
         lyrics_model, prompt="A lo-fi beat", advanced={"lyrics": "## la la la ##"}
     )
     assert mapped.input == {"lyrics": "## la la la ##"}
     assert any("prompt was not sent" in note for note in mapped.notes)
-    assert "lyrics" in advanced_names(lyrics_model, music.filled_fields)
+    # the panel's Lyrics box fills it (not the Advanced form), and runs it too
+    assert "lyrics" not in advanced_names(lyrics_model, music.filled_fields)
+    sung = build_music_input(lyrics_model, prompt="", lyrics="## la la la ##")
+    assert sung.input == {"lyrics": "## la la la ##"}
 
 
 # ---- 4. one source for what a panel fills ----------------------------------------------------
@@ -459,7 +462,11 @@ def test_music_model_without_a_description_is_refused_naming_what_it_takes() -> 
             FLUX_11_PRO,
             {"prompt", "aspect_ratio", "width", "height", "seed", "image_prompt"},
         ),
-        (video.filled_fields, "google/veo-3.1", {"prompt", "image", "duration", "aspect_ratio"}),
+        (
+            video.filled_fields,
+            "google/veo-3.1",
+            {"prompt", "image", "last_frame", "duration", "aspect_ratio"},
+        ),
         (video.filled_fields, WAN_ALPHA, {"prompt", "num_frames", "resolution"}),
         (music.filled_fields, "stability-ai/stable-audio-2.5", {"prompt", "duration"}),
         (avatar.filled_fields, "bytedance/omni-human-1.5", {"image", "audio"}),

@@ -35,6 +35,7 @@ from neurolink_ui.modalities.chat import (
 from neurolink_ui.modalities.forms import collect_advanced, form_fields
 from neurolink_ui.modalities.image import ASPECT_RATIOS, AUTO_RATIO, build_image_input
 from neurolink_ui.modalities.music import build_music_input
+from neurolink_ui.modalities.music import lyrics_field as music_lyrics_field
 from neurolink_ui.modalities.music import prompt_field as music_prompt_field
 from neurolink_ui.modalities.video import build_video_input
 from neurolink_ui.replicate.schema import InputSchema
@@ -953,11 +954,18 @@ def _map_for(model: Any, voice: Path) -> list[MappedInput]:
         return [build_avatar_input(s, portrait=_png_bytes((64, 64)), audio=voice)]
     assert model.kind == "music"
     lyrics: dict[str, Any] = {}
+    sung = None
     if music_prompt_field(s) is None:  # a lyrics-to-song model: refused until its text is given
         with pytest.raises(InputProblem, match="not from a description"):
             build_music_input(s, prompt="lo-fi")
         text = next(f for f in s.fields if f.type == "string" and f.choices is None)
         lyrics = {text.name: "## la la la ##"}
+    else:
+        sings = music_lyrics_field(s)
+        if sings is not None and sings.required:  # a description and lyrics (MiniMax 1.5)
+            with pytest.raises(InputProblem, match="Lyrics box"):
+                build_music_input(s, prompt="lo-fi")
+            sung = "[verse] la la la"
     return [
         build_music_input(
             s,
@@ -966,6 +974,7 @@ def _map_for(model: Any, voice: Path) -> list[MappedInput]:
             tempo=90,
             model_version="stereo-large",
             output_format="mp3",
+            lyrics=sung,
             advanced=lyrics,
         )
     ]

@@ -1,9 +1,11 @@
 """Music generation for any music model, driven by the fields its schema has.
 
-Reads `prompt` (or `lyrics`); `duration` seconds (models without one make a fixed-length clip);
-a melody or continuation source from `input_audio` with `continuation`, `continuation_start`,
-`continuation_end`; `model_version` (stereo unless it says otherwise), `normalization_strategy`,
-`output_format` (wav/mp3). Returns one audio file whose tempo follows the prompt.
+Reads `prompt` (or `lyrics`); `duration` seconds or `music_length_ms` milliseconds (models
+without either make a fixed-length clip); a melody or continuation source from `input_audio` with
+`continuation`, `continuation_start`, `continuation_end`; `model_version` (stereo unless it says
+otherwise), `normalization_strategy`, `output_format` or `audio_format` (wav/mp3; ElevenLabs'
+`mp3_standard`, `wav_cd_quality`… by their kind, MiniMax's raw `pcm` as WAV). Returns one audio
+file whose tempo follows the prompt.
 """
 
 from __future__ import annotations
@@ -20,7 +22,13 @@ MAX_SECONDS = 300
 
 def generate_music(model: ModelView, input: dict[str, Any], resolve: FileResolver) -> Generation:
     raw = input.get("duration")
-    duration = float(raw) if isinstance(raw, int | float) else float(FIXED_SECONDS)
+    millis = input.get("music_length_ms")
+    if isinstance(raw, int | float) and not isinstance(raw, bool):
+        duration = float(raw)
+    elif isinstance(millis, int | float) and not isinstance(millis, bool):
+        raw, duration = millis, float(millis) / 1000
+    else:
+        duration = float(FIXED_SECONDS)
     if duration <= 0 or duration > MAX_SECONDS:
         raise ValueError(f"duration must be between 1 and {MAX_SECONDS} seconds, got {raw}")
     prompt = str(input.get("prompt") or input.get("lyrics") or "")
@@ -49,7 +57,7 @@ def generate_music(model: ModelView, input: dict[str, Any], resolve: FileResolve
         continuation=continuation,
         normalization=str(input.get("normalization_strategy") or "loudness"),
     )
-    data, content_type, ext = media.encode_audio(clip, str(input.get("output_format") or "wav"))
+    data, content_type, ext = media.encode_audio(clip, _audio_kind(input))
     steps = round(duration * 50)  # MusicGen generates 50 audio tokens per second
     logs = [
         f"Using seed: {seed}",
@@ -57,3 +65,9 @@ def generate_music(model: ModelView, input: dict[str, Any], resolve: FileResolve
         *media.tqdm_lines(steps, 87.3, every=max(1, steps // 10)),
     ]
     return Generation(None, [OutputFile(f"output.{ext}", content_type, data)], True, logs)
+
+
+def _audio_kind(input: dict[str, Any]) -> str:
+    """wav or mp3, from `output_format`/`audio_format` (`mp3_high_quality` is an mp3)."""
+    fmt = str(input.get("output_format") or input.get("audio_format") or "wav").lower()
+    return "mp3" if fmt.startswith("mp3") else "wav"

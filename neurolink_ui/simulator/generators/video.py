@@ -1,10 +1,10 @@
 """Video generation for any video model, driven by the fields its schema has.
 
-Reads `prompt`; a start frame from `image`, `start_image`, `first_frame_image`, `input_image` or
-the first of an array (`reference_images`); an end frame from `last_image`, `end_image`,
-`last_frame`, `last_frame_image`; the length from `num_frames` with `frames_per_second`/`fps`, or
-`duration` seconds (24 fps); the size from the start frame, an `aspect_ratio`, a `W*H`
-`resolution`. `output_format` `webm` gives VP9 with alpha, `webp` an animated WebP (Wan-Alpha's
+Reads `prompt`; a start frame from `image`, `start_image`, `first_frame_image`, `input_image`,
+Sora's `input_reference` or the first of an array (`reference_images`); an end frame from
+`last_image`, `end_image`, `last_frame`, `last_frame_image`; the length from `num_frames` with
+`frames_per_second`/`fps`, or `duration`/`seconds` (24 fps; Seedance's -1 lets it choose); the size
+from the start frame, an `aspect_ratio` (also `portrait`/`landscape`), a `W*H` `resolution`. `output_format` `webm` gives VP9 with alpha, `webp` an animated WebP (Wan-Alpha's
 transparent outputs); anything else an H.264 MP4.
 """
 
@@ -16,9 +16,16 @@ from typing import Any
 from .. import media
 from .common import FileResolver, Generation, ModelView, OutputFile, input_image, input_seed
 
-START_FIELDS = ("image", "start_image", "first_frame_image", "input_image", "reference_images")
+START_FIELDS = ("image", "start_image", "first_frame_image", "input_image", "input_reference",
+                "first_frame", "reference_images")  # fmt: skip
 END_FIELDS = ("last_image", "end_image", "last_frame", "last_frame_image")
-VIDEO_ASPECTS = {"16:9": (832, 480), "9:16": (480, 832), "1:1": (480, 480)}
+VIDEO_ASPECTS = {
+    "16:9": (832, 480),
+    "9:16": (480, 832),
+    "1:1": (480, 480),
+    "landscape": (832, 480),  # Sora 2: 1280x720
+    "portrait": (480, 832),  # Sora 2: 720x1280
+}
 _WXH = re.compile(r"(\d+)\s*[x*]\s*(\d+)")
 _FIT = re.compile(r"(\d+)\*(\d+) \(fit (vertical|horizontal)\)")
 DEFAULT_FPS = 24
@@ -44,8 +51,8 @@ def _length(input: dict[str, Any]) -> tuple[int, float]:
     fps = float(input.get("frames_per_second") or input.get("fps") or DEFAULT_FPS)
     if input.get("num_frames"):
         return int(input["num_frames"]), fps
-    duration = input.get("duration")
-    if isinstance(duration, int | float) and duration > 0:
+    duration = input.get("duration", input.get("seconds"))
+    if isinstance(duration, int | float) and not isinstance(duration, bool) and duration > 0:
         return max(1, round(float(duration) * fps)), fps
     return 81, 16.0
 

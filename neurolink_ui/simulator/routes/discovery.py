@@ -141,7 +141,10 @@ def _score(model: SimModel, terms: list[str]) -> float:
             total += sum(weights)
     if not matched:
         return 0.0
-    return total / len(terms) + (1.0 if matched == len(terms) else 0.0)
+    # A model matching every word ranks above any matching fewer ("upscale image": an upscaler
+    # before every model named "…-image"): the bonus is a term's largest possible weight.
+    every = sum(weight for _, weight in fields)
+    return total / len(terms) + (every if matched == len(terms) else 0.0)
 
 
 def _found(term: str, words: set[str]) -> bool:

@@ -1,4 +1,5 @@
-"""The Music panel: a prompt, a duration and a tempo into a track."""
+"""The Music panel: a prompt, lyrics (for models that sing them), a duration and a tempo into a
+track."""
 
 from __future__ import annotations
 
@@ -7,8 +8,9 @@ from collections.abc import AsyncGenerator
 import gradio as gr
 
 from ...catalog import default_model
+from ...limits import check_text
 from ...modalities.builtin import MUSIC
-from ...modalities.music import DURATION_NAMES, TEMPO_NAMES, filled_fields
+from ...modalities.music import DURATION_NAMES, LYRICS_NAMES, TEMPO_NAMES, filled_fields
 from ...modalities.spec import ModalityValues
 from ..common import (
     MediaPanel,
@@ -18,6 +20,7 @@ from ..common import (
     mapper,
     media_failed,
     reports_errors,
+    user_errors,
     wire_media_run,
 )
 from ..components import AudioOutput
@@ -48,21 +51,26 @@ def make_music_handler(ctx: AppContext) -> PanelHandler:
         output_format: str = "mp3",
         model: str = default_model("music"),
         advanced: str = "{}",
+        lyrics: str = "",
         session_token: str | None = None,
         generations: HistoryLog | None = None,
         live: LiveRuns | None = None,
         request: gr.Request | None = None,
         profile: gr.OAuthProfile | None = None,
     ) -> AsyncGenerator[PanelUpdate, None]:
-        """Compose `duration` seconds of music from `prompt` at `tempo` BPM."""
+        """Compose `duration` seconds of music from `prompt` at `tempo` BPM, singing `lyrics`
+        where the model takes them."""
         extra = parse_advanced(advanced, text_limit=ctx.settings.max_prompt_chars)
         check_numbers(duration=duration, tempo=tempo)
+        with user_errors():
+            check_text(lyrics, "lyrics", ctx.settings.max_prompt_chars)
 
         controls = {
             "duration": duration,
             "tempo": tempo,
             "model_version": model_version,
             "output_format": output_format,
+            "lyrics": lyrics or "",
         }
         values = ModalityValues(prompt, controls, advanced=extra)
         async for update in panel.run(
@@ -82,9 +90,20 @@ def build_panel(
     """The panel's components and events; returns what Remix fills and Explore sets."""
     with gr.Row(equal_height=False):
         with gr.Column(scale=2):
-            prompt = gr.Textbox(
-                label="Prompt", placeholder="Describe the music, or pick an example below", lines=2
-            )
+            with gr.Row():  # side by side: the run button stays above the fold
+                prompt = gr.Textbox(
+                    label="Prompt",
+                    placeholder="Describe the music, or pick an example below",
+                    lines=2,
+                    scale=3,
+                )
+                lyrics = gr.Textbox(
+                    value="",  # a default, so API callers may leave it out
+                    label=MUSIC.control("lyrics").label,
+                    placeholder="[verse] … [chorus] …",
+                    lines=2,
+                    scale=2,
+                )
             with gr.Row():
                 duration = control_component(MUSIC.control("duration"))
                 tempo = control_component(MUSIC.control("tempo"))
@@ -100,7 +119,7 @@ def build_panel(
             output = AudioOutput(label="Track", type="filepath", buttons=["download"])
             status = gr.Markdown(elem_classes=["nl-status"])
 
-    inputs = [prompt, duration, tempo, model_version, output_format, model, advanced]
+    inputs = [prompt, duration, tempo, model_version, output_format, model, advanced, lyrics]
     handler = make_music_handler(ctx)
     wire_media_run(
         ctx, "music", handler, run, stop, inputs, [output], status, session, history, live
@@ -110,5 +129,6 @@ def build_panel(
         TEMPO_NAMES: tempo,
         ("model_version",): model_version,
         ("output_format",): output_format,
+        LYRICS_NAMES: lyrics,
     }
     return RemixTarget("music", model, prompt, controls, preset=preset)

@@ -1,4 +1,5 @@
-"""The Video panel: a prompt and a start frame into a short clip."""
+"""The Video panel: a prompt, a start frame and (for models that take one) a last frame into a
+short clip."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from ...modalities.generic import file_category
 from ...modalities.spec import ModalityValues
 from ...modalities.video import (
     DURATION_NAMES,
+    LAST_FRAME_NAMES,
     START_IMAGE_NAMES,
     filled_fields,
 )
@@ -72,24 +74,36 @@ def make_video_handler(ctx: AppContext) -> PanelHandler:
         length: float = 4,
         aspect_ratio: str = "16:9",
         advanced: str = "{}",
+        last_frame: str | None = None,
         session_token: str | None = None,
         generations: HistoryLog | None = None,
         live: LiveRuns | None = None,
         request: gr.Request | None = None,
         profile: gr.OAuthProfile | None = None,
     ) -> AsyncGenerator[PanelUpdate, None]:
-        """Generate a video from `prompt`, starting from `start_image` where the model takes one."""
+        """Generate a video from `prompt`, starting from `start_image` and ending on
+        `last_frame` where the model takes them."""
         extra = parse_advanced(advanced, text_limit=ctx.settings.max_prompt_chars)
         check_numbers(length=length)
         picture = Path(start_image) if start_image else None
+        ending = Path(last_frame) if last_frame else None
         controls = {"length": length, "aspect_ratio": aspect_ratio}
-        values = ModalityValues(prompt, controls, image=picture, advanced=extra)
+        more = {"last_frame": ending} if ending else {}
+        values = ModalityValues(prompt, controls, image=picture, advanced=extra, more_images=more)
+        checks = [
+            c for c in (image_check(picture, "start frame"), image_check(ending, "last frame")) if c
+        ]
+
+        def precheck() -> None:
+            for check in checks:
+                check()
+
         async for update in panel.run(
             prompt,
             model,
             mapper(VIDEO, values),
             caller_of(ctx, session_token, generations, live, request, profile),
-            precheck=image_check(picture, "start frame"),
+            precheck=precheck if checks else None,
         ):
             yield update
 
@@ -105,7 +119,9 @@ def build_panel(
             prompt = gr.Textbox(
                 label="Prompt", placeholder="Describe the motion, or pick an example below", lines=2
             )
-            start_image = ImageInput(label="Start frame", type="filepath", height=200)
+            with gr.Row():
+                start_image = ImageInput(label="Start frame", type="filepath", height=200)
+                last_frame = ImageInput(label="Last frame (optional)", type="filepath", height=200)
             model = model_picker("Model", ctx.settings.video_model, VIDEO.suggested_models())
             run, stop = run_buttons("Generate video")
             example_prompts(ctx, "video", model, session, prompt)
@@ -128,7 +144,7 @@ def build_panel(
             )
             status = gr.Markdown(elem_classes=["nl-status"])
 
-    inputs = [prompt, start_image, model, length, aspect_ratio, advanced]
+    inputs = [prompt, start_image, model, length, aspect_ratio, advanced, last_frame]
     handler = make_video_handler(ctx)
     outputs = [output, animated]
     event = wire_media_run(
@@ -137,5 +153,8 @@ def build_panel(
     # Visibility after the run, so the API returns plain file paths, not component updates.
     event.then(show_filled, outputs, outputs, api_visibility="private", queue=False)
     controls = {DURATION_NAMES: length, ("aspect_ratio",): aspect_ratio}
-    files: dict[tuple[str, ...], gr.components.Component] = {START_IMAGE_NAMES: start_image}
+    files: dict[tuple[str, ...], gr.components.Component] = {
+        START_IMAGE_NAMES: start_image,
+        LAST_FRAME_NAMES: last_frame,
+    }
     return RemixTarget("video", model, prompt, controls, preset=preset, files=files)

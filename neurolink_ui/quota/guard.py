@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from ..deadlines import KnownRunTime, about, span
 from ..replicate.schema import InputSchema
 from .clamp import Clamped, clamp_costs
 from .identity import Visitor
@@ -97,7 +98,9 @@ class QuotaGuard:
         midnight = dt.datetime.combine(today + dt.timedelta(days=1), dt.time(), dt.UTC)
         return midnight.timestamp() - now
 
-    def _request(self, visitor: Visitor, now: float, ticket: str = "") -> AdmitRequest:
+    def _request(
+        self, visitor: Visitor, now: float, ticket: str = "", seconds: float | None = None
+    ) -> AdmitRequest:
         s = self.settings
         return AdmitRequest(
             ticket=ticket,
@@ -108,7 +111,8 @@ class QuotaGuard:
             runs_per_day=self.runs_per_day(visitor),
             concurrent=s.concurrent,
             daily_runs=s.daily_runs,
-            lease=(s.max_seconds or 3600.0) + LEASE_MARGIN,
+            # The slot outlives the run's own deadline (a long model's may pass max_seconds).
+            lease=max(s.max_seconds or 3600.0, seconds or 0.0) + LEASE_MARGIN,
         )
 
     def check_model(self, panel: str, ref: str) -> None:
@@ -123,6 +127,25 @@ class QuotaGuard:
             title="Model not allowed here",
         )
 
+    def limit_run_time(self, ref: str, known: KnownRunTime | None, deadline: float) -> float:
+        """The deadline of an owner-paid run of `ref`: its own, within `max_seconds`. A model
+        whose typical run is longer than `max_seconds` is refused before any request (it would
+        be canceled at the limit and still billed), unless the owner listed it in
+        NEUROLINK_LONG_MODELS: then it keeps its own deadline."""
+        cap = self.settings.max_seconds
+        if not cap or self.settings.runs_long(ref):
+            return deadline
+        if known is not None and known.typical > cap:
+            raise QuotaRefused(
+                f"{ref} typically takes {about(known.typical)} a run, longer than the "
+                f"{span(cap)} this Space allows one run on its token: it would be canceled "
+                "before it finished, and still billed, so it is not run here. The Space's owner "
+                "can allow it (NEUROLINK_LONG_MODELS) or raise the limit "
+                f"(NEUROLINK_MAX_SECONDS). {self.ways_on()}",
+                title="Model too slow for this Space",
+            )
+        return min(deadline, cap)
+
     async def precheck(self, visitor: Visitor) -> None:
         """Refuse a run that would break a limit already, before any request is made.
 
@@ -136,13 +159,14 @@ class QuotaGuard:
         if limit is not None:
             raise self.refusal(visitor, limit, usage, now)
 
-    async def admit(self, visitor: Visitor) -> Ticket:
-        """Count one run and take a slot, or raise QuotaRefused; atomic across processes."""
+    async def admit(self, visitor: Visitor, seconds: float | None = None) -> Ticket:
+        """Count one run and take a slot, or raise QuotaRefused; atomic across processes.
+        `seconds`: the run's deadline (its slot is held at least that long)."""
         ticket = Ticket(visitor, uuid.uuid4().hex)
         if self.store is None:
             return ticket
         now = self.clock()
-        request = self._request(visitor, now, ticket.id)
+        request = self._request(visitor, now, ticket.id, seconds)
         admission = await asyncio.to_thread(self.store.admit, request)
         if admission.refused is not None:
             raise self.refusal(visitor, admission.refused, admission.usage, now)

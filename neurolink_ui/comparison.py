@@ -103,7 +103,8 @@ def parse_modality(value: Any) -> str:
 
 
 def parse_models(models: Any) -> tuple[str, ...]:
-    """2–4 distinct model ids, each `owner/name` or `owner/name:version`."""
+    """2–4 distinct model ids, each `owner/name`, `owner/name:version` or
+    `deployment:owner/name`."""
     if isinstance(models, str):
         models = [part for part in models.replace("\n", ",").split(",") if part.strip()]
     if not isinstance(models, list | tuple) or not all(isinstance(m, str) for m in models):

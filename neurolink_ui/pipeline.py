@@ -121,6 +121,7 @@ async def run_model(
     max_bytes: int | None = None,
     made_from: dict[str, list[Path]] | None = None,
     info: ModelInfo | None = None,
+    deadline: float | None = None,
 ) -> AsyncGenerator[PredictionEvent | RunResult, None]:
     """Yield the prediction's Progress and TextDelta events, then one RunResult.
 
@@ -131,11 +132,14 @@ async def run_model(
     `max_bytes`: download at most this much (the session's room), else the client's cap.
     `made_from`: fields made from a person's file (MappedInput.made_from), recorded as that file.
     `info`: the model, when the caller has it already (it is not fetched again).
+    `deadline`: the prediction's `Cancel-After` and wait, in seconds (`neurolink_ui.deadlines`);
+    None: the client's poll cap.
     """
     started = time.monotonic() if started is None else started
     streamed: list[str] = []
     finished: Prediction | None = None
-    async for event in client.events(ref, model_input, token=token, info=info):
+    events = client.events(ref, model_input, token=token, info=info, deadline=deadline)
+    async for event in events:
         if isinstance(event, Completed):
             finished = event.prediction
         else:

@@ -42,9 +42,12 @@ def request_for(
     version_id: str | None = None,
     file_fields: Collection[str] = (),
 ) -> tuple[str, dict]:
-    """The create call: official models by name, pinned or community models by version."""
+    """The create call: official models by name, pinned or community models by version, a
+    deployment by its own route (its release pins the version)."""
     parsed = ModelRef.parse(ref)
     body: dict[str, Any] = {"input": _portable_input(model_input, file_fields)}
+    if parsed.deployment:
+        return f"https://api.replicate.com/v1/deployments/{parsed.slug}/predictions", body
     version = parsed.version or version_id
     if version:
         body = {"version": version, **body}

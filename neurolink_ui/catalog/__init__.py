@@ -2,8 +2,11 @@
 
 Each file holds what public evidence says about one Replicate model: each piece of evidence with the
 date it was read (`checked`) and the date of the evidence itself (`dated`: a commit's date, a page's
-"updated" date; null when the evidence does not say), its panel, whether it is confirmed alive, whether it is official, its latest version id when known,
-and its `openapi_schema` exactly as Replicate's `latest_version.openapi_schema` would have it. The
+"updated" date; null when the evidence does not say), its panel, whether it is confirmed alive,
+whether it is official, its latest version id when known, its `openapi_schema` exactly as
+Replicate's `latest_version.openapi_schema` would have it, and, where public evidence gives one,
+how long a run takes (`run_time`: typical and worst seconds, with the evidence and its own date;
+`neurolink_ui.deadlines` makes each run's deadline of it). The
 simulator serves these schemas, the panels take their defaults and suggestions from here, and
 `python -m neurolink_ui models check` compares them with the live API. No Gradio.
 
@@ -41,6 +44,8 @@ PANEL_DEFAULTS: dict[Panel, str] = {
 }
 
 _HEX64 = re.compile(r"[0-9a-f]{64}")
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_PARTIAL_DATE = re.compile(r"\d{4}(?:-\d{2}(?:-\d{2})?)?")
 _REF = re.compile(r"[A-Za-z0-9][\w.-]*/[A-Za-z0-9][\w.-]*")
 
 
@@ -65,6 +70,50 @@ class Evidence:
         return cls(data["source"], data["checked"], data.get("note", ""), dated)
 
 
+@dataclass(frozen=True)
+class RunTime:
+    """How long one run of a model takes, as public evidence says (the `run_time` of an entry).
+
+    `typical_seconds` is what a run usually takes, created → completed (queue and boot included
+    where the evidence counts them); `worst_seconds` the longest the evidence reports or allows
+    for. `source` is where it is said (a URL, `owner/repo@commit:path`, or public code described
+    when the index names no repository), `dated` the evidence's own date (`YYYY`, `YYYY-MM` or
+    `YYYY-MM-DD`: as precisely as the evidence dates itself), `checked` when it was read."""
+
+    typical_seconds: float
+    worst_seconds: float
+    source: str
+    dated: str
+    checked: str
+    note: str = ""
+
+    @classmethod
+    def from_json(cls, ref: str, data: Any) -> RunTime:
+        if not isinstance(data, dict):
+            raise ValueError(f"{ref}: run_time must be an object")
+        typical, worst = data.get("typical_seconds"), data.get("worst_seconds")
+        numbers = (typical, worst)
+        if not all(isinstance(n, int | float) and not isinstance(n, bool) for n in numbers):
+            raise ValueError(f"{ref}: run_time needs typical_seconds and worst_seconds (numbers)")
+        if not 0 < float(typical) <= float(worst):  # type: ignore[arg-type]
+            raise ValueError(f"{ref}: run_time needs 0 < typical_seconds <= worst_seconds")
+        source, dated, checked = data.get("source"), data.get("dated"), data.get("checked")
+        if not isinstance(source, str) or not source.strip():
+            raise ValueError(f"{ref}: run_time needs its evidence's source")
+        if not isinstance(dated, str) or not _PARTIAL_DATE.fullmatch(dated):
+            raise ValueError(f"{ref}: run_time.dated is the evidence's own date (YYYY[-MM[-DD]])")
+        if not isinstance(checked, str) or not _DATE.fullmatch(checked):
+            raise ValueError(f"{ref}: run_time.checked is the date it was read (YYYY-MM-DD)")
+        return cls(
+            float(typical),  # type: ignore[arg-type]
+            float(worst),  # type: ignore[arg-type]
+            source,
+            dated,
+            checked,
+            str(data.get("note") or ""),
+        )
+
+
 @dataclass(frozen=True, eq=False)
 class CatalogModel:
     model: str  # "owner/name"
@@ -76,6 +125,8 @@ class CatalogModel:
     evidence: tuple[Evidence, ...]
     default_example: dict[str, Any] | None  # {"input": {...}}
     openapi_schema: dict[str, Any]
+    # How long a run takes, where public evidence says (None: the panel's usual time applies).
+    run_time: RunTime | None = None
 
     @property
     def owner(self) -> str:
@@ -119,6 +170,7 @@ class CatalogModel:
         if not evidence:
             raise ValueError(f"{ref}: at least one evidence entry is required")
         example = data.get("default_example")
+        run_time = data.get("run_time")
         return cls(
             model=ref,
             panel=data["panel"],
@@ -129,6 +181,7 @@ class CatalogModel:
             evidence=evidence,
             default_example=example if isinstance(example, dict) else None,
             openapi_schema=data["openapi_schema"],
+            run_time=RunTime.from_json(ref, run_time) if run_time is not None else None,
         )
 
 

@@ -142,7 +142,9 @@ def build_parser() -> argparse.ArgumentParser:
     generate.add_argument("prompt", nargs="?", help="the prompt (optional for avatar)")
     generate.add_argument("--provider", choices=PROVIDERS, default="replicate")
     generate.add_argument(
-        "--model", help="owner/name or owner/name:version (default: the mode's default model)"
+        "--model",
+        help="owner/name, owner/name:version or deployment:owner/name (a deployment of the "
+        "token's account); default: the mode's default model",
     )
     _flag(
         generate,

@@ -19,6 +19,7 @@ from typing import Any
 
 from ..config import BUILTIN_SIMULATOR_TOKEN, DEFAULT_BASE_URL, Settings
 from ..costs import cost_text
+from ..deadlines import known_run_time, run_time_note
 from ..modalities.common import InputProblem
 from ..quota.guard import QuotaGuard
 from ..replicate.client import ReplicateClient
@@ -122,8 +123,11 @@ async def generate(
             async with contextlib.aclosing(run(host, run_request, Caller())) as events:
                 async for event in events:
                     if isinstance(event, RunStarted):
-                        for message in event.notes:
-                            console.note(message)
+                        # Before it runs: that it typically takes minutes (as the panels say).
+                        known = known_run_time(event.model, modality_of(mode).name)
+                        for message in (run_time_note(known), *event.notes):
+                            if message:
+                                console.note(message)
                     elif isinstance(event, RunProgress):
                         console.progress(event.progress)
                     elif isinstance(event, RunText):

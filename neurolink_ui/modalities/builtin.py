@@ -132,6 +132,7 @@ CHAT = Modality(
     image_role="image (for models that see images)",
     noun="answer",
     panel_module="neurolink_ui.ui.panels.chat",
+    usual_run=(10.0, 300.0),  # an answer in seconds; a reasoning model's can take minutes
 )
 IMAGE = Modality(
     name="image",
@@ -150,6 +151,7 @@ IMAGE = Modality(
     image_role="input image (image-to-image)",
     noun="image",
     panel_module="neurolink_ui.ui.panels.image",
+    usual_run=(10.0, 120.0),
 )
 VIDEO = Modality(
     name="video",
@@ -167,6 +169,7 @@ VIDEO = Modality(
     image_role="start frame",
     noun="video",
     panel_module="neurolink_ui.ui.panels.video",
+    usual_run=(90.0, 600.0),  # clips take minutes (catalogued: Veo, Kling 1-3 min)
 )
 AVATAR = Modality(
     name="avatar",
@@ -181,6 +184,7 @@ AVATAR = Modality(
     needs_prompt=False,
     noun="video",
     panel_module="neurolink_ui.ui.panels.avatar",
+    usual_run=(120.0, 600.0),  # lip-sync takes minutes (catalogued: MuseTalk 8, OmniHuman 3-10)
 )
 MUSIC = Modality(
     name="music",
@@ -200,6 +204,7 @@ MUSIC = Modality(
     ),
     noun="track",
     panel_module="neurolink_ui.ui.panels.music",
+    usual_run=(30.0, 300.0),
 )
 
 # The built-in modalities, in the order their tabs show (the registry starts from these).

@@ -69,6 +69,9 @@ class Modality:
     needs_prompt: bool = True
     noun: str = "result"  # what one run makes, for messages ("image", "video", "track")
     panel_module: str | None = None  # the UI module whose `build_panel` draws its tab
+    # (typical, worst) seconds of one run of its models, created → completed: the deadline of a
+    # model the catalogue has no `run_time` for (`neurolink_ui.deadlines`); None: none known.
+    usual_run: tuple[float, float] | None = None
 
     @property
     def control_defaults(self) -> dict[str, str | float]:

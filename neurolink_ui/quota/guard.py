@@ -16,6 +16,7 @@ from typing import Any
 
 from ..catalog import prices
 from ..costs import MICROS, CostEstimate, format_usd
+from ..deadlines import KnownRunTime, about, span
 from ..replicate.schema import InputSchema, ModelInfo
 from .budget import run_bounds, worst_case
 from .clamp import Clamped, clamp_costs
@@ -126,7 +127,12 @@ class QuotaGuard:
         return round(self.settings.daily_budget_usd * MICROS)
 
     def _request(
-        self, visitor: Visitor, now: float, ticket: str = "", cost_micros: int = 0
+        self,
+        visitor: Visitor,
+        now: float,
+        ticket: str = "",
+        cost_micros: int = 0,
+        seconds: float | None = None,
     ) -> AdmitRequest:
         s = self.settings
         return AdmitRequest(
@@ -138,7 +144,8 @@ class QuotaGuard:
             runs_per_day=self.runs_per_day(visitor),
             concurrent=s.concurrent,
             daily_runs=s.daily_runs,
-            lease=(s.max_seconds or 3600.0) + LEASE_MARGIN,
+            # The slot outlives the run's own deadline (a long model's may pass max_seconds).
+            lease=max(s.max_seconds or 3600.0, seconds or 0.0) + LEASE_MARGIN,
             network=visitor.network,
             network_share=s.network_share,
             cost_micros=cost_micros,
@@ -157,6 +164,25 @@ class QuotaGuard:
             title="Model not allowed here",
         )
 
+    def limit_run_time(self, ref: str, known: KnownRunTime | None, deadline: float) -> float:
+        """The deadline of an owner-paid run of `ref`: its own, within `max_seconds`. A model
+        whose typical run is longer than `max_seconds` is refused before any request (it would
+        be canceled at the limit and still billed), unless the owner listed it in
+        NEUROLINK_LONG_MODELS: then it keeps its own deadline."""
+        cap = self.settings.max_seconds
+        if not cap or self.settings.runs_long(ref):
+            return deadline
+        if known is not None and known.typical > cap:
+            raise QuotaRefused(
+                f"{ref} typically takes {about(known.typical)} a run, longer than the "
+                f"{span(cap)} this Space allows one run on its token: it would be canceled "
+                "before it finished, and still billed, so it is not run here. The Space's owner "
+                "can allow it (NEUROLINK_LONG_MODELS) or raise the limit "
+                f"(NEUROLINK_MAX_SECONDS). {self.ways_on()}",
+                title="Model too slow for this Space",
+            )
+        return min(deadline, cap)
+
     async def precheck(self, visitor: Visitor) -> None:
         """Refuse a run that would break a limit already, before any request is made.
 
@@ -174,15 +200,18 @@ class QuotaGuard:
         if limit is not None:
             raise self.refusal(visitor, limit, usage, now)
 
-    async def admit(self, visitor: Visitor, cost: CostPlan | None = None) -> Ticket:
+    async def admit(
+        self, visitor: Visitor, cost: CostPlan | None = None, seconds: float | None = None
+    ) -> Ticket:
         """Count one run, take a slot and reserve its worst-case cost (`cost`, under a dollar
-        budget), or raise QuotaRefused; atomic across processes."""
+        budget), or raise QuotaRefused; atomic across processes. `seconds`: the run's deadline
+        (its slot is held at least that long)."""
         ticket_id = uuid.uuid4().hex
         if self.store is None:
             return Ticket(visitor, ticket_id)
         now = self.clock()
         micros = cost.micros if cost is not None and self.budget_micros else 0
-        request = self._request(visitor, now, ticket_id, micros)
+        request = self._request(visitor, now, ticket_id, micros, seconds)
         admission = await asyncio.to_thread(self.store.admit, request)
         if admission.refused is not None:
             raise self.refusal(visitor, admission.refused, admission.usage, now, cost)

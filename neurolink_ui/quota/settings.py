@@ -72,7 +72,7 @@ class AllowList:
     globs: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     def allows(self, panel: str, ref: str) -> bool:
-        name = ref.split(":", 1)[0].lower()  # a pinned version is still that model
+        name = model_name(ref)
         return any(fnmatch.fnmatchcase(name, glob.lower()) for glob in self.globs.get(panel, ()))
 
     def names(self, panel: str) -> tuple[str, ...]:
@@ -80,23 +80,49 @@ class AllowList:
 
     @classmethod
     def parse(cls, raw: str, *, key: str = "NEUROLINK_ALLOWED_MODELS") -> AllowList:
-        """`owner/name` globs, comma-separated; `panel:glob` limits one to a panel; `*` is any."""
+        """`owner/name` globs, comma-separated; `panel:glob` limits one to a panel; `*` is any;
+        `deployment:owner/name` (a glob too) names deployments."""
         globs: dict[str, list[str]] = {panel: [] for panel in quota_panels()}
         for item in (part.strip() for part in raw.split(",")):
             if not item:
                 continue
-            panel, _, glob = item.rpartition(":") if ":" in item else ("", "", item)
+            head, colon, rest = item.partition(":")
+            panel, glob = (head, rest) if colon and head != DEPLOYMENT else ("", item)
             if panel and panel not in quota_panels():
                 raise QuotaConfigError(
                     f"{key}: {item!r} names no panel; use one of {', '.join(quota_panels())} before ':'"
                 )
-            if glob != "*" and glob.count("/") != 1:
-                raise QuotaConfigError(
-                    f"{key}: {glob!r} is not an owner/name glob (e.g. black-forest-labs/*) or *"
-                )
             for target in [panel] if panel else quota_panels():
-                globs[target].append(glob)
+                globs[target].append(checked_glob(glob, key))
         return cls({panel: tuple(found) for panel, found in globs.items()})
+
+
+DEPLOYMENT = "deployment"
+
+
+def model_name(ref: str) -> str:
+    """What a glob is matched against: `owner/name` (a pinned version is still that model) or
+    `deployment:owner/name`, lowercase."""
+    text = ref.strip().lower()
+    if text.startswith(DEPLOYMENT + ":"):
+        return text
+    return text.split(":", 1)[0]
+
+
+def checked_glob(glob: str, key: str) -> str:
+    """An `owner/name` glob, `deployment:owner/name` glob, or `*`; else QuotaConfigError."""
+    name = glob.removeprefix(DEPLOYMENT + ":")
+    if glob != "*" and name.count("/") != 1:
+        raise QuotaConfigError(
+            f"{key}: {glob!r} is not an owner/name glob (e.g. black-forest-labs/*), a "
+            "deployment:owner/name or *"
+        )
+    return glob
+
+
+def parse_globs(raw: str, key: str) -> tuple[str, ...]:
+    """Comma-separated model globs (`owner/name`, `deployment:owner/name`, `*`), checked."""
+    return tuple(checked_glob(item, key) for item in (p.strip() for p in raw.split(",")) if item)
 
 
 @dataclass(frozen=True)
@@ -117,7 +143,10 @@ class QuotaSettings:
     # (its worst case and its charge); 0 refuses such runs — an unknown price could be anything.
     unknown_price_usd: float = 0.0
     allowed: AllowList | None = None  # None: any model
-    max_seconds: float = 0.0  # Cancel-After of owner-paid runs; 0: the client's poll cap
+    max_seconds: float = 0.0  # the longest deadline of an owner-paid run; 0: no bound
+    # Models (globs) that may run past max_seconds on the owner's token, to their own deadline:
+    # the owner's explicit choice for models whose typical run is longer (NEUROLINK_LONG_MODELS).
+    long_models: tuple[str, ...] = ()
     caps: OwnerCaps | None = None  # None: no clamping
     proxy_hops: int = 0
     state_db: Path | None = None
@@ -138,6 +167,11 @@ class QuotaSettings:
                 self.daily_budget_usd,
             )
         )
+
+    def runs_long(self, ref: str) -> bool:
+        """Whether the owner let `ref` run past `max_seconds` (NEUROLINK_LONG_MODELS)."""
+        name = model_name(ref)
+        return any(fnmatch.fnmatchcase(name, glob.lower()) for glob in self.long_models)
 
     @property
     def duplicate_url(self) -> str | None:
@@ -194,6 +228,7 @@ class QuotaSettings:
             unknown_price_usd=_dollars(env, "NEUROLINK_UNKNOWN_PRICE_USD"),
             allowed=allowed,
             max_seconds=_seconds(env, "NEUROLINK_MAX_SECONDS", 300.0),
+            long_models=parse_globs(env.get("NEUROLINK_LONG_MODELS", ""), "NEUROLINK_LONG_MODELS"),
             caps=OwnerCaps(
                 images=_count(env, "NEUROLINK_MAX_IMAGES", 4),
                 video_seconds=_seconds(env, "NEUROLINK_MAX_VIDEO_SECONDS", 10.0),

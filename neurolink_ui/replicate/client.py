@@ -17,7 +17,7 @@ import os
 import re
 import time
 from collections.abc import AsyncGenerator, Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -26,6 +26,7 @@ from . import files
 from .errors import (
     TOKEN_HELP,
     AuthenticationError,
+    ModelNotFoundError,
     ReplicateError,
     UpstreamError,
     error_from_response,
@@ -48,7 +49,7 @@ from .retry import (
 from .run import PredictionRun
 from .schema import ModelInfo
 from .timing import ModelTimes
-from .types import Account, Completed, ModelRef, Prediction, PredictionEvent
+from .types import Account, Completed, Deployment, ModelRef, Prediction, PredictionEvent
 
 if TYPE_CHECKING:
     from neurolink_ui.config import Settings
@@ -65,6 +66,8 @@ MAX_CONNECTIONS = 1024
 MAX_JSON_BODY = 32 * 1024 * 1024
 # What a prediction id may look like before it is put into a path (the body is not trusted).
 _PREDICTION_ID = re.compile(r"[A-Za-z0-9_-]{1,128}")
+# A deployment's release names its version: put into a path only when it looks like one.
+_VERSION_ID = re.compile(r"[A-Za-z0-9]{1,128}")
 
 ProgressCallback = Callable[[PredictionEvent], Awaitable[None] | None]
 
@@ -343,12 +346,23 @@ class ReplicateClient:
         )
 
     async def get_model(self, ref: ModelRef | str, *, token: str) -> ModelInfo:
-        """The model's schema and flags, cached per (ref, token) for `schema_ttl` seconds."""
+        """The model's schema and flags, cached per (ref, token) for `schema_ttl` seconds.
+
+        For a deployment (`deployment:owner/name`): the schema of the model version its current
+        release runs, with `deployment` set (`get_deployment`)."""
         model_ref = ref if isinstance(ref, ModelRef) else ModelRef.parse(ref)
         key = (str(model_ref), token_id(_checked_token(token)))
         cached = self._models.get(key)
         if cached and cached[0] > time.monotonic():
             return cached[1]
+        if model_ref.deployment:
+            info = await self._deployment_model(model_ref, token=token)
+        else:
+            info = await self._model_version(model_ref, token=token)
+        self._models[key] = (time.monotonic() + self.schema_ttl, info)
+        return info
+
+    async def _model_version(self, model_ref: ModelRef, *, token: str) -> ModelInfo:
         base = f"/v1/models/{model_ref.owner}/{model_ref.name}"
         model_json = await self._request("GET", base, token=token, model=str(model_ref))
         version_json = None
@@ -356,9 +370,67 @@ class ReplicateClient:
             version_json = await self._request(
                 "GET", f"{base}/versions/{model_ref.version}", token=token, model=str(model_ref)
             )
-        info = ModelInfo.from_model_json(model_json, version_json)
-        self._models[key] = (time.monotonic() + self.schema_ttl, info)
-        return info
+        return ModelInfo.from_model_json(model_json, version_json)
+
+    async def get_deployment(self, ref: ModelRef | str, *, token: str) -> Deployment:
+        """`GET /v1/deployments/{owner}/{name}`: the model and version its current release runs.
+        A release that names no usable model or version is an UpstreamError."""
+        model_ref = ref if isinstance(ref, ModelRef) else ModelRef.parse(ref)
+        path = f"/v1/deployments/{model_ref.owner}/{model_ref.name}"
+        data = await self._request("GET", path, token=token, model=str(model_ref))
+        data = data if isinstance(data, dict) else {}
+        release = data.get("current_release")
+        release = release if isinstance(release, dict) else {}
+        model, version = release.get("model"), release.get("version")
+        try:
+            runs = ModelRef.parse(model) if isinstance(model, str) else None
+        except ReplicateError:
+            runs = None
+        if (
+            runs is None
+            or runs.version
+            or runs.deployment
+            or not isinstance(version, str)
+            or not _VERSION_ID.fullmatch(version)
+        ):
+            raise UpstreamError(
+                f"Deployment {model_ref.slug} has no usable current release (it names no model "
+                "and version); check it at https://replicate.com/deployments."
+            )
+        configuration = release.get("configuration")
+        configuration = configuration if isinstance(configuration, dict) else {}
+        number, hardware = release.get("number"), configuration.get("hardware")
+        return Deployment(
+            owner=model_ref.owner,
+            name=model_ref.name,
+            model=runs.slug,
+            version=version,
+            release=number if isinstance(number, int) and not isinstance(number, bool) else None,
+            hardware=hardware[:100] if isinstance(hardware, str) else "",
+        )
+
+    async def _deployment_model(self, model_ref: ModelRef, *, token: str) -> ModelInfo:
+        """A deployment's model: the schema of the version its release runs (an official model,
+        which shows no versions, gives its latest schema)."""
+        deployment = await self.get_deployment(model_ref, token=token)
+        runs = ModelRef.parse(f"{deployment.model}:{deployment.version}")
+        try:
+            info = await self._model_version(runs, token=token)
+        except ModelNotFoundError:
+            info = await self._model_version(ModelRef.parse(deployment.model), token=token)
+            if not info.is_official:
+                raise
+        release = f"release {deployment.release}" if deployment.release is not None else "release"
+        on = f" on {deployment.hardware}" if deployment.hardware else ""
+        about = f"Deployment {deployment.slug} of {deployment.model} ({release}{on})."
+        return replace(
+            info,
+            ref=str(model_ref),
+            is_official=False,
+            version_id=deployment.version,
+            description=f"{about} {info.description}".strip(),
+            deployment=deployment,
+        )
 
     # ---- predictions -----------------------------------------------------------------------
 
@@ -372,7 +444,8 @@ class ReplicateClient:
         cancel_after: float | None = None,
         version: str | None = None,
     ) -> Prediction:
-        """POST the prediction: by name for official models, with `version` otherwise.
+        """POST the prediction: by name for official models, with `version` otherwise, and to
+        the deployment's own route for a deployment (its release pins the version).
 
         `version` overrides the ref's (a community model's latest version); `wait` sends
         `Prefer: wait=N`; `cancel_after` sends `Cancel-After` (default: the poll cap).
@@ -388,7 +461,13 @@ class ReplicateClient:
             wait = max(1, min(60, int(wait)))
             headers["Prefer"] = f"wait={wait}"
             timeout = httpx.Timeout(30.0, connect=5.0, pool=10.0, read=wait + 10.0)
-        if chosen:
+        body: dict[str, Any]
+        if model_ref.deployment:
+            path, body = (
+                f"/v1/deployments/{model_ref.owner}/{model_ref.name}/predictions",
+                {"input": input},
+            )
+        elif chosen:
             path, body = "/v1/predictions", {"version": chosen, "input": input}
         else:
             path, body = (
@@ -520,10 +599,14 @@ class ReplicateClient:
         token: str,
         stream: bool | None = None,
         info: ModelInfo | None = None,
+        deadline: float | None = None,
     ) -> AsyncGenerator[PredictionEvent, None]:
         """Run a prediction: Progress while it runs, TextDeltas in order, then one Completed.
 
         `info`: the model, when the caller has fetched it already (not fetched again).
+        `deadline`: seconds the prediction may take from its create: sent as `Cancel-After`
+        and waited for (then canceled, PredictionTimeoutError); default the client's poll cap.
+        The run core passes each model's own (`neurolink_ui.deadlines`).
 
         The create is not held (no `Prefer: wait`), so the prediction's id is known at once:
         progress flows from the first second and Stop can always name the prediction to cancel.
@@ -539,7 +622,13 @@ class ReplicateClient:
         streaming = stream if stream is not None else bool(info and info.streams)
         prepared = await self.prepare_input(input, token=secret)
         run = PredictionRun(
-            self, model_ref, version, _json_normal(prepared), secret, streaming=streaming
+            self,
+            model_ref,
+            version,
+            _json_normal(prepared),
+            secret,
+            streaming=streaming,
+            deadline=self.poll_cap if deadline is None else float(deadline),
         )
         async with contextlib.aclosing(run.events()) as steps:
             async for event in steps:

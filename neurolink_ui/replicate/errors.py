@@ -14,7 +14,10 @@ TOKEN_HELP = (
     "Set REPLICATE_API_TOKEN (or paste a token in the app); create or rotate tokens at "
     "https://replicate.com/account/api-tokens."
 )
-REF_FORMS = "Use `owner/name` for official models or `owner/name:version` for any model"
+REF_FORMS = (
+    "Use `owner/name` for official models, `owner/name:version` for any model or "
+    "`deployment:owner/name` for one of your deployments"
+)
 BILLING_URL = "https://replicate.com/account/billing#billing"
 
 
@@ -200,6 +203,13 @@ def error_from_response(
         return InsufficientCreditError(
             f"Insufficient credit to run this model. Add credit or a payment method at "
             f"{BILLING_URL}, then try again.{said}",
+            status=status, title=title, detail=detail,
+        )  # fmt: skip
+    if status == 404 and model and model.startswith("deployment:"):
+        return ModelNotFoundError(
+            f"Deployment '{model.removeprefix('deployment:')}' was not found (or this token "
+            "cannot see it): a deployment belongs to the account whose token runs it. "
+            f"{REF_FORMS}.",
             status=status, title=title, detail=detail,
         )  # fmt: skip
     if status == 404 and model:

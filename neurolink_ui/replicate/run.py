@@ -1,7 +1,9 @@
 """One prediction from create to result: the state machine behind `ReplicateClient.events()`.
 
-Create (not held: the id comes back at once) → follow `urls.stream` (text, log lines, `done`)
-and read the final state, or poll → Completed, or the error of how it ended. On Stop only the
+Create (not held: the id comes back at once; `Cancel-After` is the run's deadline) → follow
+`urls.stream` (text, log lines, `done`; an `error` event ends the run at once with its message,
+as both official clients do) and read the final state, or poll → Completed, or the error of how
+it ended. A run waits for its prediction as long as its deadline, no longer. On Stop only the
 prediction this run created is canceled, and never one known to have ended. The client keeps the
 HTTP side (requests, retries, the URL guard); this module decides what to ask and when.
 """
@@ -10,16 +12,22 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import time
 from collections.abc import AsyncGenerator, Awaitable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 import httpx
 from httpx_sse import aconnect_sse
 
-from .errors import BlockedAddressError, PredictionTimeoutError, prediction_error
+from .errors import (
+    BlockedAddressError,
+    PredictionError,
+    PredictionTimeoutError,
+    prediction_error,
+)
 from .outputs import normalize_output
 from .progress import summarize
 from .timing import ModelTimes, informed_delays
@@ -31,6 +39,9 @@ PROGRESS_TICK = 0.5  # seconds between Progress events while nothing else happen
 # A read of a prediction this run created (poll, final read) retries network errors and 5xx for
 # this long (bounded by the run's cap): the prediction may be billed, its result must not be lost.
 READ_RETRY_WINDOW = 60.0
+# A prediction found canceled this close to its deadline was canceled by it (Replicate counts
+# from its create, a little after this run's start; clocks wake a hair early).
+DEADLINE_SLACK = 0.5
 
 
 class RunBackend(Protocol):
@@ -38,7 +49,7 @@ class RunBackend(Protocol):
     so that run.py sits below client.py, which builds runs, instead of the two importing each
     other."""
 
-    poll_cap: float  # seconds a prediction may run; also bounds the read retries
+    poll_cap: float  # seconds a prediction may run when the run names no deadline
     poll_schedule: tuple[float, ...]
     cancel_timeout: float
     run_times: ModelTimes  # each model's recent times: when to poll (timing.py)
@@ -49,7 +60,13 @@ class RunBackend(Protocol):
         ...
 
     async def create_prediction(
-        self, ref: ModelRef, input: dict[str, Any], *, token: str, version: str | None = None
+        self,
+        ref: ModelRef,
+        input: dict[str, Any],
+        *,
+        token: str,
+        version: str | None = None,
+        cancel_after: float | None = None,
     ) -> Prediction: ...
 
     async def get_prediction(
@@ -71,6 +88,9 @@ class PredictionRun:
     input: dict[str, Any]
     token: str = field(repr=False)
     streaming: bool = False
+    # Seconds the prediction may take from its create: its `Cancel-After`, and how long this run
+    # waits for it (then cancels it and says so). Also bounds the read retries.
+    deadline: float = 300.0
     started: float = field(default_factory=time.monotonic)
     prediction: Prediction | None = None
     create_task: asyncio.Task[Prediction] | None = None
@@ -82,10 +102,6 @@ class PredictionRun:
     @property
     def elapsed(self) -> float:
         return time.monotonic() - self.started
-
-    @property
-    def poll_cap(self) -> float:
-        return self.client.poll_cap
 
     def progress(self, status: str | None = None) -> Progress:
         prediction = self.prediction
@@ -116,7 +132,11 @@ class PredictionRun:
     async def _execute(self) -> AsyncGenerator[PredictionEvent, None]:
         self.started = time.monotonic()
         create = self.client.create_prediction(
-            self.ref, self.input, token=self.token, version=self.version
+            self.ref,
+            self.input,
+            token=self.token,
+            version=self.version,
+            cancel_after=self.deadline,
         )
         # A task of its own: a Stop while it is in flight lets it finish, then cancels its id.
         self.create_task = asyncio.ensure_future(create)
@@ -146,6 +166,9 @@ class PredictionRun:
         final = self.prediction
         self.ended = True
         self.client.run_times.record(str(self.ref), final)
+        if final.status == "canceled" and self.elapsed >= self.deadline - DEADLINE_SLACK:
+            # Replicate's own Cancel-After ended it (a Stop comes before the deadline).
+            raise self._timed_out(final, self.elapsed)
         if final.status != "succeeded":
             raise prediction_error(final)
         text = normalize_output(final.output)
@@ -165,7 +188,7 @@ class PredictionRun:
         """The prediction, read again; network errors and 5xx are retried for up to
         READ_RETRY_WINDOW seconds, bounded by what is left of the run's cap."""
         assert self.prediction is not None
-        window = min(READ_RETRY_WINDOW, max(self.poll_cap - self.elapsed, 0.0))
+        window = min(READ_RETRY_WINDOW, max(self.deadline - self.elapsed, 0.0))
         prediction = await self.client.get_prediction(
             self.prediction.id, token=self.token, retry_for=window
         )
@@ -180,7 +203,7 @@ class PredictionRun:
         informed = informed_delays(expected, self.elapsed) if expected is not None else []
         index = 0
         while not self.prediction.is_terminal:
-            remaining = self.poll_cap - self.elapsed
+            remaining = self.deadline - self.elapsed
             if remaining <= 0:
                 await self._timeout()
             if index < len(informed):
@@ -190,10 +213,10 @@ class PredictionRun:
                 step = schedule[min(fixed, len(schedule) - 1)]
             delay = min(step, remaining)
             index += 1
-            deadline = time.monotonic() + delay
-            while (left := deadline - time.monotonic()) > 0:
+            until = time.monotonic() + delay
+            while (left := until - time.monotonic()) > 0:
                 await asyncio.sleep(min(PROGRESS_TICK, left))
-                if deadline - time.monotonic() > 0.05:
+                if until - time.monotonic() > 0.05:
                     yield self.progress()
             before = self.prediction.status
             self.prediction = await self._read()
@@ -207,11 +230,33 @@ class PredictionRun:
         if not self.ended:
             await self.client.cancel_quietly(self.prediction.id, token=self.token)
         self.ended = True
-        raise PredictionTimeoutError(
-            f"Prediction {self.prediction.id} did not finish within {self.poll_cap:g} s (waited "
-            f"{waited:.1f} s) and was canceled. See {self.prediction.web_url}.",
-            prediction=self.prediction,
+        raise self._timed_out(self.prediction, waited)
+
+    def _timed_out(self, prediction: Prediction, waited: float) -> PredictionTimeoutError:
+        return PredictionTimeoutError(
+            f"Prediction {prediction.id} did not finish within its deadline of "
+            f"{self.deadline:g} s (waited {waited:.1f} s) and was canceled. See "
+            f"{prediction.web_url}.",
+            prediction=prediction,
         )
+
+    def _failed(self, data: str) -> PredictionError:
+        """The stream's `error` event: the prediction failed, with the event's message (its JSON
+        `detail`, else its text) and the log lines the stream carried."""
+        assert self.prediction is not None
+        detail = data.strip()
+        with contextlib.suppress(ValueError, RecursionError):
+            parsed = json.loads(data)
+            if isinstance(parsed, dict) and isinstance(parsed.get("detail"), str):
+                detail = parsed["detail"]
+        failed = replace(
+            self.prediction,
+            status="failed",
+            error=detail[:2000] or "the stream reported an error",
+            logs=self.prediction.logs or self.logs,
+        )
+        self.prediction = failed
+        return prediction_error(failed)
 
     async def _stream(self, url: str) -> AsyncGenerator[PredictionEvent, None]:
         """Follow the SSE stream to `done`: text as it arrives (file URLs are not text), log
@@ -224,7 +269,7 @@ class PredictionRun:
         status = self.prediction.status
         try:
             while True:
-                if self.elapsed >= self.poll_cap:
+                if self.elapsed >= self.deadline:
                     await self._timeout()
                 try:
                     name, data = await asyncio.wait_for(queue.get(), PROGRESS_TICK)
@@ -240,6 +285,11 @@ class PredictionRun:
                 elif name == "logs":
                     self.logs += data + "\n"
                     yield self.progress(status)
+                elif name == "error":
+                    # Terminal, as in both official clients: the prediction failed. End the run
+                    # now with the message, before any further read (`done` follows it).
+                    self.ended = True
+                    raise self._failed(data)
                 elif name == "done":
                     # Ended (succeeded, failed, canceled or aborted): the final read says which,
                     # with the error and logs, and the output.
@@ -270,7 +320,7 @@ class PredictionRun:
                     return
                 async for event in source.aiter_sse():
                     last_id = event.id or last_id
-                    if event.event in ("output", "logs"):
+                    if event.event in ("output", "logs", "error"):
                         await queue.put((event.event, event.data))
                     elif event.event == "done":
                         await queue.put(("done", event.data))

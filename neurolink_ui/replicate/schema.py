@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
 
 from .errors import SchemaTooComplexError
-from .types import ModelExample, ModelRef
+from .types import Deployment, ModelExample, ModelRef
 
 FieldType = Literal["string", "integer", "number", "boolean", "file", "array", "object"]
 
@@ -200,6 +200,8 @@ class ModelInfo:
     example_input: dict[str, Any] = field(default_factory=dict)
     # That whole example (input and output), bounded; None when it has none or it is unusable.
     default_example: ModelExample | None = None
+    # Set when this is a deployment's model (`deployment:owner/name`): what its release runs.
+    deployment: Deployment | None = None
 
     @classmethod
     def from_model_json(
@@ -233,7 +235,10 @@ class ModelInfo:
     def run_version(self, ref: ModelRef) -> str | None:
         """The version a run of `ref` pins: the one it names, else a community model's latest
         (official models run by name, on no version). The one rule for the run, the "Ran
-        version" note and the code snippets."""
+        version" note and the code snippets. A deployment runs the version of its release, by
+        its own route: it pins none."""
+        if ref.deployment:
+            return None
         if ref.version:
             return ref.version
         return None if self.is_official else self.version_id

@@ -58,6 +58,12 @@ class ModelTimes:
             return None
         return min(seen[-1], statistics.median(seen))
 
+    def longest(self, model: str) -> float | None:
+        """The longest of the model's recent successful predictions (None before the first):
+        a deadline is never shorter than what this model was just seen to need."""
+        seen = self._seen.get(model)
+        return max(seen) if seen else None
+
 
 def informed_delays(expected: float, elapsed: float) -> list[float]:
     """The waits between polls, from `elapsed` (seconds since the create), for a prediction

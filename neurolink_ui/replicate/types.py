@@ -13,30 +13,66 @@ TERMINAL_STATUSES = frozenset({"succeeded", "failed", "canceled", "aborted"})
 
 _NAME = r"[A-Za-z0-9][A-Za-z0-9._-]*"
 _REF_RE = re.compile(rf"^(?P<owner>{_NAME})/(?P<name>{_NAME})(?::(?P<version>[A-Za-z0-9]+))?$")
+# How a deployment is named wherever a model can be: `deployment:owner/name`.
+DEPLOYMENT_PREFIX = "deployment:"
 
 
 @dataclass(frozen=True)
 class ModelRef:
-    """`owner/name` (official models, run by name) or `owner/name:version` (pinned)."""
+    """`owner/name` (official models, run by name), `owner/name:version` (pinned), or
+    `deployment:owner/name` (a deployment: `POST /v1/deployments/{owner}/{name}/predictions`).
+
+    A deployment is named with a prefix, not found by trying: its `owner/name` lives in another
+    namespace than models' (an account's `acme/sdxl` deployment and a public `acme/sdxl` model
+    can both exist, and run different code on different hardware), so a bare `owner/name` that
+    meant "whichever answers" could silently run the other one, or be billed on another account's
+    model. Resolving a name against the token's own deployments would cost a request before
+    every run and make the same text mean different things for different tokens (the owner's
+    and a visitor's) — and a History entry or share link would then rerun something else. The
+    prefix is what Replicate's clients spell out too (`replicate.deployments.get("acme/x")` runs
+    `deployments.predictions.create`, never the models route). A deployment pins its model
+    version in its release, so it takes no `:version`.
+    """
 
     owner: str
     name: str
     version: str | None = None
+    deployment: bool = False
 
     @classmethod
     def parse(cls, ref: str) -> ModelRef:
         text = (ref or "").strip()
-        match = _REF_RE.match(text)
-        if not match:
+        deployment = text[: len(DEPLOYMENT_PREFIX)].lower() == DEPLOYMENT_PREFIX
+        match = _REF_RE.match(text[len(DEPLOYMENT_PREFIX) :] if deployment else text)
+        if not match or (deployment and match["version"]):
             raise InvalidModelRefError(text)
-        return cls(match["owner"], match["name"], match["version"])
+        return cls(match["owner"], match["name"], match["version"], deployment)
 
     @property
     def slug(self) -> str:
         return f"{self.owner}/{self.name}"
 
     def __str__(self) -> str:
+        if self.deployment:
+            return f"{DEPLOYMENT_PREFIX}{self.slug}"
         return f"{self.slug}:{self.version}" if self.version else self.slug
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """A deployment's current release, as `GET /v1/deployments/{owner}/{name}` answers it: the
+    model (`owner/name`) and version it runs, on which hardware."""
+
+    owner: str
+    name: str
+    model: str
+    version: str
+    release: int | None = None
+    hardware: str = ""
+
+    @property
+    def slug(self) -> str:
+        return f"{self.owner}/{self.name}"
 
 
 @dataclass

@@ -1,9 +1,11 @@
 """The run core: the one way a model is run, whoever asks. No Gradio.
 
 It owns the whole sequence once — model reference → backend (the visitor's own token, the
-simulator, the owner's) → quota admission → model info (fetched once) → input mapping and cost
-clamping (in a worker thread) → the prediction → downloads under the session's budget → closing
-notes → one typed record handed to the results store — and yields typed events
+simulator, the owner's) → quota admission → model info (fetched once) → the run's deadline (from
+what is known of the model's run time, `neurolink_ui.deadlines`; within the owner's limit on a
+guarded Space, which refuses a model too slow for it) → input mapping and cost clamping (in a
+worker thread) → the prediction → downloads under the session's budget → closing notes → one
+typed record handed to the results store — and yields typed events
 (`runs.events`). The panels, Chat, Compare cells, Explore, `/compare`, `/run_model` and the command
 line are thin renderers of those events, as FastChat's arena renders its one chat generator.
 """
@@ -20,6 +22,7 @@ from typing import Protocol
 
 from ..config import BUILTIN_SIMULATOR_TOKEN, Settings
 from ..costs import CostEstimate, SessionCosts, run_cost, usage_of
+from ..deadlines import deadline_seconds, known_run_time, official
 from ..modalities.common import InputProblem, MappedInput
 from ..pipeline import RunResult, run_model
 from ..quota.guard import CostPlan, QuotaGuard, QuotaRefused, Ticket
@@ -100,7 +103,7 @@ class RunRequest:
     """
 
     modality: str  # what History records and the quota's panel rules see ("image", "explore"…)
-    model: str  # owner/name or owner/name:version, as typed (parsed here, once)
+    model: str  # owner/name[:version] or deployment:owner/name, as typed (parsed here, once)
     prompt: str  # what History shows as the prompt
     build: Callable[[ModelInfo], MappedInput]
     output: RunOutput | Callable[[ModelInfo], RunOutput]  # a callable: decided by the model
@@ -138,6 +141,10 @@ def closing_notes(host: RunHost, info: ModelInfo, ref: ModelRef, budget: int | N
     pinned = info.run_version(ref)
     if pinned and not ref.version:  # a community model run by name ran on its latest version
         notes.append(f"Ran version {pinned[:12]}…")
+    if info.deployment is not None:  # what the deployment's current release runs
+        release = info.deployment
+        number = f" (release {release.release})" if release.release is not None else ""
+        notes.append(f"Ran {release.model} version {release.version[:12]}…{number}")
     if budget is not None:
         notes.append(host.outputs.room_note(budget))
     return notes
@@ -214,6 +221,9 @@ async def run(host: RunHost, request: RunRequest, caller: Caller) -> AsyncGenera
             host.quota.check_model(request.modality, str(ref))
             await host.quota.precheck(visitor)
         info = await backend.client.get_model(ref, token=backend.token)
+        deadline = run_deadline(
+            host, backend, request, ref, info, owner_limited=visitor is not None
+        )
         mapped = await offload_within(
             MAP_SECONDS, "Preparing the model's input", request.build, info
         )
@@ -221,9 +231,7 @@ async def run(host: RunHost, request: RunRequest, caller: Caller) -> AsyncGenera
             clamped = host.quota.clamp(info.input_schema, mapped.input, request.modality)
             mapped = replace(mapped, input=clamped.input, notes=[*mapped.notes, *clamped.notes])
             # Its worst-case cost under the dollar budget (the deadline bounds hardware time).
-            cost_plan = host.quota.plan_cost(
-                str(ref), info, mapped.input, backend.client.poll_cap or None
-            )
+            cost_plan = host.quota.plan_cost(str(ref), info, mapped.input, deadline)
     except QuotaRefused as exc:
         yield RunFailed("quota", exc.message, exc.title)
         return
@@ -241,7 +249,7 @@ async def run(host: RunHost, request: RunRequest, caller: Caller) -> AsyncGenera
     ticket: Ticket | None = None
     if host.quota is not None and visitor is not None:
         try:  # atomic admission, when the run starts
-            ticket = await host.quota.admit(visitor, cost_plan)
+            ticket = await host.quota.admit(visitor, cost_plan, deadline)
         except QuotaRefused as exc:
             yield RunFailed("quota", exc.message, exc.title)
             return
@@ -264,6 +272,7 @@ async def run(host: RunHost, request: RunRequest, caller: Caller) -> AsyncGenera
             max_bytes=budget,
             made_from=mapped.made_from,
             info=info,
+            deadline=deadline,
         )
         async with contextlib.aclosing(events) as steps:
             async for event in steps:
@@ -319,6 +328,28 @@ async def run(host: RunHost, request: RunRequest, caller: Caller) -> AsyncGenera
                 await host.quota.settle(ticket, charged)
             finally:
                 await host.quota.release(ticket)
+
+
+def run_deadline(
+    host: RunHost,
+    backend: Backend,
+    request: RunRequest,
+    ref: ModelRef,
+    info: ModelInfo,
+    *,
+    owner_limited: bool,
+) -> float:
+    """The run's deadline (`Cancel-After` and the wait): from what is known of the model's run
+    time (the catalogue's evidence, its panel's usual run, the runs seen here), else the poll
+    cap. On the owner's token of a guarded Space, within its limit; QuotaRefused for a model
+    whose typical run is longer (unless the owner allowed it)."""
+    known = known_run_time(
+        ref, request.modality, info, seen=backend.client.run_times.longest(str(ref))
+    )
+    deadline = deadline_seconds(known, official=official(ref, info), default=host.settings.poll_cap)
+    if owner_limited and host.quota is not None:
+        deadline = host.quota.limit_run_time(str(ref), known, deadline)
+    return deadline
 
 
 async def _cancel_late(backend: Backend, live: LiveRuns, prediction_id: str) -> None:

@@ -59,6 +59,18 @@ class Fault:
         return fault
 
 
+# Deployments the simulator serves by default, on community models of the catalogue (a
+# deployment runs a version: official models show none), one per kind of output.
+DEPLOYMENTS: dict[str, dict[str, Any]] = {
+    "acme/image-generator": {
+        "model": "playgroundai/playground-v2.5-1024px-aesthetic",
+        "hardware": "gpu-l40s",
+    },
+    "acme/music-generator": {"model": "meta/musicgen", "hardware": "gpu-a100-large"},
+    "acme/lip-sync": {"model": "douwantech/musetalk", "hardware": "gpu-l40s"},
+}
+
+
 @dataclass
 class SimulatorConfig:
     """Every knob of the simulator; the defaults are fast so tests stay quick."""
@@ -73,7 +85,14 @@ class SimulatorConfig:
     """Seconds between `processing` and a chat model's first token."""
     faults: list[Fault] = field(default_factory=list)
     outcome: Outcome = "succeeded"
-    """How the next predictions end: `failed` (code PA, transient) or `aborted` after cold start."""
+    """How the next predictions end: `failed` (code PA, transient) or `aborted` after cold start.
+    A failure sends the stream's `error` event (its message as `{"detail": …}`), then `done`."""
+    fail_after: int | None = None
+    """With outcome `failed`: the output tokens (a chat model) or log lines (a file model) sent
+    before the failure; None: half of them."""
+    failure: str | None = None
+    """With outcome `failed`: the prediction's error message (None: Replicate's transient
+    `Prediction interrupted; please retry (code: PA)`)."""
     drop_stream_after: int | None = None
     """Close each SSE connection after this many `output` events, without `done`."""
     output_delay: float = 0.0
@@ -93,6 +112,11 @@ class SimulatorConfig:
     `{"version": "<64-hex>"}`, `{"official": false}` (served as a community model, run by
     version) and/or `{"readme": "<Markdown>"}` served instead of the catalogue's (a drifted live
     API, a hostile README)."""
+    deployments: dict[str, dict[str, Any]] = field(default_factory=lambda: dict(DEPLOYMENTS))
+    """Deployments every token can see and run, per `owner/name`: `{"model": "<catalogue
+    owner/name>"}`, optionally `"version"` (default the model's), `"hardware"`,
+    `"min_instances"`, `"max_instances"`. Served at `/v1/deployments/...` beside those a token
+    creates (`POST /v1/deployments`, its own only)."""
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -142,6 +166,15 @@ class SimulatorConfig:
             raise ValueError("output_delay must be a number >= 0")
         if self.outcome not in _OUTCOMES:
             raise ValueError(f"outcome must be one of {list(_OUTCOMES)}")
+        if self.fail_after is not None and (
+            not isinstance(self.fail_after, int)
+            or isinstance(self.fail_after, bool)
+            or self.fail_after < 0
+        ):
+            raise ValueError("fail_after must be null or an integer >= 0")
+        if self.failure is not None and (not isinstance(self.failure, str) or not self.failure):
+            raise ValueError("failure must be null or a non-empty string")
+        _validate_deployments(self.deployments)
         if self.drop_stream_after is not None and (
             not isinstance(self.drop_stream_after, int) or self.drop_stream_after < 0
         ):
@@ -181,3 +214,22 @@ def _validate_overrides(overrides: Any) -> None:
             and all(c in "0123456789abcdef" for c in version)
         ):
             raise ValueError(f"model_overrides[{ref!r}].version must be 64 lowercase hex")
+
+
+_DEPLOYMENT_KEYS = frozenset({"model", "version", "hardware", "min_instances", "max_instances"})
+
+
+def _validate_deployments(deployments: Any) -> None:
+    if not isinstance(deployments, dict):
+        raise ValueError("deployments must be an object of owner/name -> deployment")
+    for ref, spec in deployments.items():
+        if not isinstance(ref, str) or ref.count("/") != 1 or not all(ref.split("/")):
+            raise ValueError(f"deployments key {ref!r} must be owner/name")
+        if not isinstance(spec, dict) or not set(spec) <= _DEPLOYMENT_KEYS:
+            raise ValueError(f"deployments[{ref!r}] takes only {sorted(_DEPLOYMENT_KEYS)}")
+        if not isinstance(spec.get("model"), str) or spec["model"].count("/") != 1:
+            raise ValueError(f"deployments[{ref!r}].model must be a catalogued owner/name")
+        for name in ("min_instances", "max_instances"):
+            value = spec.get(name, 0)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                raise ValueError(f"deployments[{ref!r}].{name} must be an integer >= 0")

@@ -82,6 +82,11 @@ async def _run_prediction(state: SimState, pred: PredictionState) -> None:
         _finish(pred, "failed", f"simulator error: {exc}")
 
 
+def _failing_at(pred: PredictionState, count: int) -> int:
+    """How many of `count` tokens or log lines a failing prediction sends before it fails."""
+    return count // 2 if pred.fail_after is None else min(pred.fail_after, count)
+
+
 async def _emit_tokens(pred: PredictionState, generation: Generation) -> None:
     tokens = generation.tokens or []
     pred.single = generation.single
@@ -89,10 +94,10 @@ async def _emit_tokens(pred: PredictionState, generation: Generation) -> None:
         pred.add_log(line)
     await asyncio.sleep(pred.first_token_delay)
     if pred.outcome == "failed":
-        for token in tokens[: len(tokens) // 2]:
+        for token in tokens[: _failing_at(pred, len(tokens))]:
             pred.add_token(token)
             await asyncio.sleep(pred.token_interval)
-        _finish(pred, "failed", PA_ERROR)
+        _finish(pred, "failed", pred.failure or PA_ERROR)
         return
     for index, token in enumerate(tokens):
         if index:
@@ -108,8 +113,10 @@ async def _emit_tokens(pred: PredictionState, generation: Generation) -> None:
 async def _run_logs(pred: PredictionState, generation: Generation) -> bool:
     """The run's logs over its run time; False when the run fails halfway (outcome `failed`)."""
     if pred.outcome == "failed":
-        await _spread_logs(pred, generation.logs[: len(generation.logs) // 2], pred.run_time / 2)
-        _finish(pred, "failed", PA_ERROR)
+        lines = generation.logs[: _failing_at(pred, len(generation.logs))]
+        share = len(lines) / len(generation.logs) if generation.logs else 0.5
+        await _spread_logs(pred, lines, pred.run_time * share)
+        _finish(pred, "failed", pred.failure or PA_ERROR)
         return False
     await _spread_logs(pred, generation.logs, pred.run_time)
     return True

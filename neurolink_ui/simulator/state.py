@@ -111,6 +111,53 @@ class SseEvent:
 
 
 @dataclass
+class SimDeployment:
+    """A deployment: which catalogue model and version its current release runs, on what.
+
+    `token_id` is the account that created it (None: configured, seen by every token)."""
+
+    owner: str
+    name: str
+    model: str  # owner/name of a catalogue model
+    version: str
+    hardware: str = "gpu-t4"
+    min_instances: int = 0
+    max_instances: int = 1
+    release: int = 1
+    created_at: float = 1_717_243_200.0  # 2024-06-01, as the simulator's model versions
+    token_id: str | None = None
+
+    @property
+    def slug(self) -> str:
+        return f"{self.owner}/{self.name}"
+
+    def to_json(self) -> dict[str, Any]:
+        """`schemas_deployment_response`, as the spec's examples show it."""
+        return {
+            "owner": self.owner,
+            "name": self.name,
+            "current_release": {
+                "number": self.release,
+                "model": self.model,
+                "version": self.version,
+                "created_at": rfc3339(self.created_at),
+                "created_by": {
+                    "type": "organization" if self.token_id is None else "user",
+                    "username": self.owner,
+                    "name": self.owner,
+                    "avatar_url": f"https://cdn.replicate.com/avatars/{self.owner}.png",
+                    "github_url": f"https://github.com/{self.owner}",
+                },
+                "configuration": {
+                    "hardware": self.hardware,
+                    "min_instances": self.min_instances,
+                    "max_instances": self.max_instances,
+                },
+            },
+        }
+
+
+@dataclass
 class PredictionState:
     """One prediction's live state; it changes only inside the server's event loop."""
 
@@ -128,6 +175,9 @@ class PredictionState:
     token_interval: float
     first_token_delay: float
     outcome: str
+    fail_after: int | None = None  # outcome failed: tokens or log lines before it (None: half)
+    failure: str | None = None  # outcome failed: its error message (None: code PA)
+    deployment: str | None = None  # owner/name of the deployment that created it
     echo: dict[str, Any] = field(default_factory=dict)  # webhook, webhook_events_filter, stream
     status: str = "starting"
     tokens: list[str] | None = None
@@ -253,6 +303,8 @@ class PredictionState:
             body["deadline"] = rfc3339(self.deadline)
         body["urls"] = urls
         body["source"] = "api"
+        if self.deployment is not None:
+            body["deployment"] = self.deployment
         body.update(self.echo)
         return body
 
@@ -283,6 +335,8 @@ class SimState:
         # Example predictions of /examples, generated once: key -> (output, error, logs).
         self.examples: dict[str, tuple[Any, str | None, str]] = {}
         self.own_netlocs: set[str] = set()
+        # Deployments created through `POST /v1/deployments`, by owner/name (config ones apart).
+        self.deployments: dict[str, SimDeployment] = {}
         # Generation is deterministic: the same model and input make the same output, so a
         # repeat costs no CPU (the stand-in must not eat the cores the client side is measured on).
         self._generations: OrderedDict[str, Generation] = OrderedDict()
@@ -325,11 +379,13 @@ class SimState:
         return self._seq
 
     def reset(self) -> None:
-        """Config back to defaults (in place: references stay valid), request log cleared."""
+        """Config back to defaults (in place: references stay valid), request log and created
+        deployments cleared."""
         defaults = SimulatorConfig()
         for name in defaults.to_json():
             setattr(self.config, name, getattr(defaults, name))
         self.requests.clear()
+        self.deployments.clear()
 
     def match_fault(self, method: str, path: str) -> Fault | None:
         hit: Fault | None = None

@@ -40,7 +40,6 @@ class AppContext:
     simulator: Simulator | None = None  # the built-in simulator, when no token is set
     simulator_client: ReplicateClient | None = None
     quota: QuotaGuard | None = None  # limits on owner-paid runs (None: the owner's token is unset)
-    owner_client: ReplicateClient | None = None  # owner-paid runs: Cancel-After = max seconds
     # What one visitor may take of the server (queue, sessions, uploads, look-ups: issue 20).
     fair: FairHost = field(default_factory=lambda: FairHost(FairShare()))
     # Sessions that hold a visitor's own token: never moved onto the owner's when it is gone.
@@ -93,11 +92,8 @@ class AppContext:
         )
         limits = settings.quota
         if settings.api_token and limits.enabled:
+            # Owner-paid runs' deadlines are bounded by the run core (QuotaGuard.limit_run_time).
             ctx.quota = QuotaGuard.open(limits)
-            if limits.max_seconds:
-                ctx.owner_client = ReplicateClient.from_settings(
-                    settings, poll_cap=limits.max_seconds
-                )
         if not settings.api_token:
             # No token anywhere: newcomers meet the product on synthetic outputs.
             ctx.start_simulator()
@@ -133,8 +129,7 @@ class AppContext:
         if session_token:
             return Backend(self.client, session_token)
         assert self.settings.api_token is not None
-        owner = self.owner_client or self.client
-        return Backend(owner, self.settings.api_token, owner_paid=True)
+        return Backend(self.client, self.settings.api_token, owner_paid=True)
 
     @property
     def outputs_dir(self) -> Path:
@@ -151,8 +146,6 @@ class AppContext:
         self.results.close()
         await asyncio.to_thread(self.own_tokens.close)  # pending sign-ins reach the file
         await self.client.aclose()
-        if self.owner_client is not None:
-            await self.owner_client.aclose()
         if self.quota is not None:
             self.quota.close()
         if self.simulator_client is not None:

@@ -15,14 +15,16 @@ from typing import Any
 import gradio as gr
 
 from ..config import Settings
+from ..deadlines import known_run_time, run_time_note
 from ..examples import MAX_EXAMPLES, Panel, panel_examples
 from ..limits import check_number, check_values, parse_json_object
 from ..modalities.common import InputProblem
 from ..modalities.forms import FormField, collect_advanced, form_fields
 from ..modalities.spec import Control
 from ..replicate.errors import ReplicateError
-from ..replicate.schema import InputSchema
+from ..replicate.schema import InputSchema, ModelInfo
 from ..replicate.types import ModelRef
+from ..runs import Backend
 from .common import refuse, user_errors
 from .components import NumberInput, SliderInput
 from .context import AppContext
@@ -30,6 +32,8 @@ from .events import RENDER_ONE_AT_A_TIME
 from .lazy import load_triggers
 
 DEFAULT_TEXT_LIMIT = Settings.max_prompt_chars
+# What a model picker says it takes (each panel's picker, Chat's).
+MODEL_INFO = "Pick one, or type any owner/name, owner/name:version or deployment:owner/name"
 
 
 def model_picker(label: str, default: str, choices: list[str]) -> gr.Dropdown:
@@ -39,7 +43,7 @@ def model_picker(label: str, default: str, choices: list[str]) -> gr.Dropdown:
         value=default,
         label=label,
         allow_custom_value=True,
-        info="Pick one, or type any owner/name or owner/name:version",
+        info=MODEL_INFO,
         scale=3,
     )
 
@@ -233,6 +237,24 @@ def apply_preset(
     return remixed, json.dumps(advanced, default=str)
 
 
+def run_time_markdown(ctx: AppContext, backend: Backend, ref: ModelRef, info: ModelInfo) -> str:
+    """What the panel says of the picked model before its run (`deadlines.run_time_note`): that
+    it typically takes minutes, or that it is too slow for this Space's token (owner-paid)."""
+    known = known_run_time(ref, None, info, seen=backend.client.run_times.longest(str(ref)))
+    quota = ctx.quota if backend.owner_paid else None
+    if quota is None:
+        return run_time_note(known)
+    limits = quota.settings
+    return run_time_note(known, owner_cap=limits.max_seconds, raised=limits.runs_long(str(ref)))
+
+
+def run_time_info(ctx: AppContext, backend: Backend, ref: ModelRef, info: ModelInfo) -> str:
+    """The model picker's note (its `info`) for the picked model: the run-time note, when there
+    is one, before what the picker takes."""
+    note = run_time_markdown(ctx, backend, ref, info)
+    return f"{note} {MODEL_INFO}." if note else MODEL_INFO
+
+
 def advanced_form(
     ctx: AppContext,
     model: gr.Dropdown,
@@ -247,6 +269,9 @@ def advanced_form(
     read; changing the model rebuilds the form with that model's defaults, ranges and descriptions.
     An `AdvancedPreset` in `preset` (Remix writes it with the model) gives the form of its model
     its start values instead; the first form loaded for another model drops it.
+
+    The model picker's own note (its `info`, right under its label) says, as the form loads, when
+    the model typically takes minutes or is too slow for this Space's token (`run_time_info`).
     """
     with gr.Accordion("Advanced — parameters from the model's schema", open=False):
         advanced = gr.Textbox(
@@ -296,13 +321,14 @@ def advanced_form(
                 kept = (gr.skip() if given is None or given.model == model_text else None,)
             try:
                 backend = ctx.backend(token)
-                info = await backend.client.get_model(
-                    ModelRef.parse(model_text), token=backend.token
-                )
+                ref = ModelRef.parse(model_text)
+                info = await backend.client.get_model(ref, token=backend.token)
             except ReplicateError as exc:
-                return ModelForm(model_text, note=f"⚠️ {exc}"), "{}", *kept
+                picker = gr.Dropdown(info=MODEL_INFO)
+                return ModelForm(model_text, note=f"⚠️ {exc}"), "{}", picker, *kept
             fields = form_fields(info.input_schema, exclude=filled(info.input_schema))
-            return *apply_preset(ModelForm(model_text, tuple(fields)), given), *kept
+            picker = gr.Dropdown(info=run_time_info(ctx, backend, ref, info))
+            return *apply_preset(ModelForm(model_text, tuple(fields)), given), picker, *kept
 
         # On page load and whenever the model, the token or the preset changes (render can't
         # await); one load at a time and the last always runs, so forms land in the order of the
@@ -312,7 +338,7 @@ def advanced_form(
             load_triggers([model, session, *extra]),
             load_form,
             [model, session, *extra],
-            [form, advanced, *extra],
+            [form, advanced, model, *extra],
             api_visibility="private",
             show_progress="hidden",
             trigger_mode="always_last",

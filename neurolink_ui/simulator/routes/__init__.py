@@ -8,11 +8,22 @@ from __future__ import annotations
 
 from starlette.routing import Route
 
-from . import account, control, delivery, discovery, files, models, predictions, streams
+from . import (
+    account,
+    control,
+    delivery,
+    deployments,
+    discovery,
+    files,
+    models,
+    predictions,
+    streams,
+)
 
 ROUTES: list[Route] = [
     *predictions.routes,
     *models.routes,
+    *deployments.routes,
     *discovery.routes,
     *files.routes,
     *account.routes,

@@ -1,7 +1,8 @@
-"""Predictions: create (by version), get, cancel, list; and the deployments create (always 404).
+"""Predictions: create (by version), get, cancel, list.
 
 Create checks its body as the spec's schema does, honours `Prefer: wait[=N]` (holding until the
-output is complete) and `Cancel-After`; `models.py` creates by model name through the same path.
+output is complete) and `Cancel-After`; `models.py` creates by model name and `deployments.py`
+by deployment through the same path.
 """
 
 from __future__ import annotations
@@ -150,8 +151,16 @@ def parse_cancel_after_header(request: Request) -> float | None:
 
 
 async def create_with_model(
-    request: Request, model: SimModel, body: dict[str, Any], token_id: str
+    request: Request,
+    model: SimModel,
+    body: dict[str, Any],
+    token_id: str,
+    *,
+    deployment: str | None = None,
+    version: str | None = None,
 ) -> Response:
+    """Create and start the prediction (`deployment`: the owner/name that created it, running
+    `version` of the model)."""
     prefer = parse_prefer(request)
     cancel_after = parse_cancel_after_header(request)
     prepared, invalid = model.validate(body["input"])
@@ -169,7 +178,7 @@ async def create_with_model(
         id=new_prediction_id(),
         seq=state.next_seq(),
         model=model,
-        version="hidden" if model.is_official else model.version_id,
+        version=version or ("hidden" if model.is_official else model.version_id),
         input=body["input"],
         prepared_input=prepared,
         token_id=token_id,
@@ -179,6 +188,9 @@ async def create_with_model(
         token_interval=float(config.token_interval),
         first_token_delay=float(config.first_token_delay),
         outcome=config.outcome,
+        fail_after=config.fail_after,
+        failure=config.failure,
+        deployment=deployment,
         echo=echo,
     )
     start_prediction(state, pred, cancel_after)
@@ -204,12 +216,6 @@ async def create_prediction(request: Request) -> Response:
     body = await read_create_body(request, CREATE_KEYS | {"version"})
     model = _model_for_version(body["version"].strip(), sim_state(request).config.model_overrides)
     return await create_with_model(request, model, body, token_id)
-
-
-async def create_deployment_prediction(request: Request) -> Response:
-    require_token(request)
-    owner, name = request.path_params["owner"], request.path_params["name"]
-    raise not_found(f"Deployment {owner}/{name} not found.")
 
 
 def own_prediction(request: Request, token_id: str) -> PredictionState:
@@ -308,9 +314,4 @@ routes = [
     Route("/v1/predictions", list_predictions, methods=["GET"]),
     Route("/v1/predictions/{id}", get_prediction, methods=["GET"]),
     Route("/v1/predictions/{id}/cancel", cancel_prediction, methods=["POST"]),
-    Route(
-        "/v1/deployments/{owner}/{name}/predictions",
-        create_deployment_prediction,
-        methods=["POST"],
-    ),
 ]

@@ -55,7 +55,13 @@ from ..common import (
 from ..components import ImageInput, chat_history_input
 from ..context import AppContext
 from ..events import EVENT_CONCURRENCY
-from ..forms import advanced_form, control_component, example_prompts, parse_advanced
+from ..forms import (
+    MODEL_INFO,
+    advanced_form,
+    control_component,
+    example_prompts,
+    parse_advanced,
+)
 from ..history_log import MAX_HISTORY, HistoryHandles, HistoryLog, refresh_after
 from ..live import LiveRuns, runs_live, wire_stop
 from ..remix import RemixTarget
@@ -272,7 +278,7 @@ def build_panel(
                 value=ctx.settings.chat_model,
                 label="Model",
                 allow_custom_value=True,
-                info="Pick one, or type any owner/name or owner/name:version",
+                info=MODEL_INFO,
             )
             example_prompts(
                 ctx, "chat", model, session, message, "Examples: click one to fill the message"

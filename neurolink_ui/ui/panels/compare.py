@@ -218,7 +218,8 @@ def build_compare_panel(
                 max_choices=MAX_CELLS,
                 allow_custom_value=True,
                 label=f"Models ({MIN_MODELS}–{MAX_CELLS})",
-                info="Pick from the list, or type any owner/name and press Enter",
+                info="Pick from the list, or type any owner/name (deployment:owner/name for a "
+                "deployment) and press Enter",
             )
             blind = gr.Checkbox(label="Blind: hide the models' names until I pick one", value=False)
         with gr.Column(scale=3, min_width=300):

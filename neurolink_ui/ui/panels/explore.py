@@ -226,6 +226,8 @@ class ExploreHandlers:
         a README or examples that cannot be read are left out (the card still opens)."""
         info = await self.model_info(model_text, session_token)
         ref = ModelRef.parse(model_text)
+        if info.deployment is not None:  # a deployment's README and examples: its model's
+            ref = ModelRef.parse(info.deployment.model)
         backend = self.ctx.backend(session_token)
         readme, listed = await asyncio.gather(
             self.shared(
@@ -272,7 +274,7 @@ class ExploreHandlers:
         request: gr.Request | None = None,
         profile: gr.OAuthProfile | None = None,
     ) -> AsyncGenerator[PanelUpdate, None]:
-        """Run `model` (owner/name or owner/name:version) on `input_json` (a JSON object of its
+        """Run `model` (owner/name, owner/name:version or deployment:owner/name) on `input_json` (a JSON object of its
         inputs, as its schema names them). Outputs: text, images, video, audio, other files,
         JSON data — each filled when the model's output schema and files say so — and status."""
         with user_errors():

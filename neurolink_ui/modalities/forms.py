@@ -37,6 +37,11 @@ class FormField:
     required: bool = False
     integer: bool = False  # number/slider that must hold whole numbers (seed, steps)
 
+    def __hash__(self) -> int:
+        # Not from every field: a default may be a list (array fields' `default: []`), and
+        # Gradio hashes what a session's state holds. Equal fields still hash equal.
+        return hash((self.name, self.kind, self.label, self.required, self.integer))
+
 
 def _step(spec: InputField) -> float | None:
     if spec.type == "integer":

@@ -44,6 +44,11 @@ class InputField:
     item_type: str | None = None  # for arrays: the items' type ("file" for lists of URIs)
     has_default: bool = False  # a default of None is still a default; absence is not
 
+    def __hash__(self) -> int:
+        # Not from every field: a default may be a list (array fields' `default: []`), and
+        # Gradio hashes what a session's state holds. Equal fields still hash equal.
+        return hash((self.name, self.type, self.format, self.title, self.order, self.is_file))
+
     @property
     def label(self) -> str:
         # Cog titles an enum's property with the enum's raw name ("output_format"): humanise it.

@@ -1032,3 +1032,21 @@ def test_image_inpaint_only_field_is_not_a_start_image() -> None:
     assert any("inpainting with a mask" in note for note in mapped.notes)
     playground = build_image_input(schema(PLAYGROUND_V25), prompt="p", image=b"x")
     assert playground.input["image"] == b"x" and "mask" not in playground.input
+
+
+def test_a_form_of_array_fields_with_list_defaults_can_sit_in_gradio_state() -> None:
+    """Gradio hashes a session's state after each event: fields whose default is a list
+    (`default: []`, as Replicate's array inputs have) must hash, and equal ones alike."""
+    from gradio.utils import deep_hash
+
+    from neurolink_ui.catalog import catalog_model
+    from neurolink_ui.modalities.forms import form_fields
+    from neurolink_ui.replicate.schema import InputSchema
+
+    schema = InputSchema.from_openapi(catalog_model("openai/gpt-5-mini").openapi_schema)
+    listed = [f for f in schema.fields if isinstance(f.default, list)]
+    assert listed  # the entry keeps its array fields' `default: []`
+    fields = form_fields(schema)
+    assert deep_hash({"fields": list(fields), "schema": list(schema.fields)})
+    again = form_fields(InputSchema.from_openapi(catalog_model("openai/gpt-5-mini").openapi_schema))
+    assert [hash(f) for f in again] == [hash(f) for f in fields] and list(again) == list(fields)

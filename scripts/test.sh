@@ -25,12 +25,13 @@ fi
 "$PY" -m ruff check .
 "$PY" -m ruff format --check .
 "$PY" -m mypy  # what it checks and how strictly: [tool.mypy] in pyproject.toml
-# pytest-xdist, one worker per core by default: on 2 cores 4 workers overloaded the machine (apps
-# starting, Chromium, the benchmark test) until app starts passed their 90 s. `loadfile` keeps a
+# pytest-xdist: 3 workers on 2 cores. With 2 the cores sat ~55% idle (the suite mostly waits on
+# simulated models and browsers: 655 CPU-s in a 754 s run); 4 once overloaded the machine (apps
+# starting, Chromium, the benchmarks) until app starts passed their limit. `loadfile` keeps a
 # module's app, simulator and browser fixtures in one worker; each worker has its own ports, data
 # and temp folders (tests/helpers.py free_port, tests/conftest.py). TEST_WORKERS=0: one process.
 # --durations: the slowest tests are named in every run, where the suite's time goes.
-"$PY" -m pytest -q -p no:cacheprovider -n "${TEST_WORKERS:-2}" --dist loadfile --durations=30 \
+"$PY" -m pytest -q -p no:cacheprovider -n "${TEST_WORKERS:-3}" --dist loadfile --durations=30 \
   -m "not alone" "$@"
 # Then the fairness floods, alone: their visitors must be the only load on the app.
 exec "$PY" -m pytest -q -p no:cacheprovider -m alone "$@"

@@ -376,6 +376,13 @@ class Refusal(Exception):
 # ---- the queue ----------------------------------------------------------------------------------
 
 
+def _within(window: RateWindow, key: str, limit: int, per: str, title: str, what: str) -> None:
+    """Count one for `key` in `window`, or refuse: "<what> (<limit> <per>); try again in …"."""
+    wait = window.hit(key, limit)
+    if wait:
+        raise Refusal(title, f"{what} ({limit} {per}); try again in {wait_text(wait)}.")
+
+
 class FairQueue(queueing.Queue):
     """Gradio's queue with fair shares (see the module's docstring)."""
 
@@ -444,13 +451,10 @@ class FairQueue(queueing.Queue):
             )
         holder = getattr(self.blocks, "state_holder", None)
         if session and holder is not None and session not in holder:
-            wait = fair.new_sessions.hit(address, share.new_sessions_per_minute)
-            if wait:
-                raise Refusal(
-                    "Too many new sessions",
-                    f"Too many new sessions from your address ({share.new_sessions_per_minute} "
-                    f"a minute); try again in {wait_text(wait)}.",
-                )
+            _within(
+                fair.new_sessions, address, share.new_sessions_per_minute, "a minute",
+                "Too many new sessions", "Too many new sessions from your address",
+            )  # fmt: skip
         fn = self._fn_of(body)
         from_page = request.headers.get("x-gradio-user") == "app"
         if fn is not None and not from_page:
@@ -461,21 +465,15 @@ class FairQueue(queueing.Queue):
         if fn is not None:
             name = getattr(fn.fn, "__name__", "")
             if fn.api_name in LOOKUP_APIS or name in LOOKUP_FUNCTIONS:
-                wait = fair.lookups.hit(address, share.lookups_per_minute)
-                if wait:
-                    raise Refusal(
-                        "Too many look-ups",
-                        f"Too many model look-ups from your address ({share.lookups_per_minute} "
-                        f"a minute); try again in {wait_text(wait)}.",
-                    )
+                _within(
+                    fair.lookups, address, share.lookups_per_minute, "a minute",
+                    "Too many look-ups", "Too many model look-ups from your address",
+                )  # fmt: skip
             if name in SIGN_IN_FUNCTIONS:
-                wait = fair.sign_ins.hit(address, share.sign_ins_per_hour)
-                if wait:
-                    raise Refusal(
-                        "Too many sign-ins",
-                        f"Too many sign-in attempts from your address ({share.sign_ins_per_hour} "
-                        f"an hour); try again in {wait_text(wait)}.",
-                    )
+                _within(
+                    fair.sign_ins, address, share.sign_ins_per_hour, "an hour",
+                    "Too many sign-ins", "Too many sign-in attempts from your address",
+                )  # fmt: skip
         if session and from_page:
             fair.page_loaded(session)
 

@@ -16,7 +16,7 @@ import gradio as gr
 
 from ..config import Settings
 from ..deadlines import known_run_time, run_time_note
-from ..examples import MAX_EXAMPLES, Panel, panel_examples
+from ..examples import MAX_EXAMPLE_CHARS, MAX_EXAMPLES, Panel, panel_examples
 from ..limits import check_number, check_values, parse_json_object
 from ..modalities.common import InputProblem
 from ..modalities.forms import FormField, collect_advanced, form_fields
@@ -365,35 +365,43 @@ def example_prompts(
         type="index",
         samples_per_page=MAX_EXAMPLES,
     )
-    # The server keeps a Dataset's build-time samples; this session's list is kept beside it.
-    shown = gr.State(first)
 
-    async def for_model(model_text: str, token: str | None) -> tuple[gr.Dataset, list[str]]:
+    async def for_model(model_text: str, token: str | None) -> gr.Dataset:
         try:
             ref = str(ModelRef.parse(model_text))
             backend = ctx.backend(token)
             info = await backend.client.get_model(ref, token=backend.token)
         except ReplicateError:
             info = None  # the Advanced form says what is wrong with the model
-        prompts = panel_examples(panel, info)
-        return gr.Dataset(samples=[[prompt] for prompt in prompts]), prompts
-
-    def pick(index: int | None, prompts: list[str]) -> Any:
-        if index is None or not 0 <= index < len(prompts):
-            return gr.skip()
-        return prompts[index]
+        return gr.Dataset(samples=[[prompt] for prompt in panel_examples(panel, info)])
 
     gr.on(
         load_triggers([model, session]),
         for_model,
         [model, session],
-        [examples, shown],
+        examples,
         api_visibility="private",
         show_progress="hidden",
         trigger_mode="always_last",
     )
-    examples.click(pick, [examples, shown], target, api_visibility="private", queue=False)
+    # The prompt comes from the sample the browser showed and the person clicked (the select
+    # event's value), never from an index into the server's list: that list changes when the
+    # model's own example arrives, and an index read against the new list filled the wrong
+    # prompt when the click landed between the server's update and the browser's.
+    examples.select(
+        picked_example, None, target, api_visibility="private", queue=False, show_progress="hidden"
+    )
     return examples
+
+
+def picked_example(event: gr.SelectData) -> Any:
+    """The prompt of the example the browser showed at the click. The event's value comes from
+    the visitor, so it is checked: one short text, or nothing happens."""
+    sample = event.value
+    prompt = sample[0] if isinstance(sample, list) and len(sample) == 1 else None
+    if not isinstance(prompt, str) or not prompt.strip() or len(prompt) > MAX_EXAMPLE_CHARS:
+        return gr.skip()
+    return prompt
 
 
 def run_buttons(label: str) -> tuple[gr.Button, gr.Button]:

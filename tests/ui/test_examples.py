@@ -55,3 +55,18 @@ def test_avatar_example_files_are_a_real_image_and_real_audio(tmp_path: Path) ->
         assert audio.getnframes() / audio.getframerate() == 3.0
         frames = audio.readframes(audio.getnframes())
     assert len(set(frames)) > 100  # not silence
+
+
+def test_a_clicked_example_fills_the_prompt_the_browser_showed_and_nothing_hostile() -> None:
+    import gradio as gr
+
+    from neurolink_ui.ui.forms import picked_example
+
+    def clicked(value: object, index: int = 1) -> object:
+        return picked_example(gr.SelectData(None, {"index": index, "value": value}))
+
+    # The value is the sample as the browser drew it: whatever the server's list now holds.
+    assert clicked([CURATED["chat"][1]], index=0) == CURATED["chat"][1]
+    skip = gr.skip()
+    for hostile in (None, [], ["a", "b"], [1], ["   "], ["x" * 10_000], {"0": "a"}, "plain"):
+        assert clicked(hostile) == skip, hostile

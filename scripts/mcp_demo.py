@@ -83,18 +83,24 @@ async def session(url: str, headers: dict[str, str], prompt: str) -> int:
                 print(f"file: {block.uri} ({block.mime_type}, {block.size:,} bytes)")
         data = result.structured_content or {}
         share = data.get("share_url")
-        print(f"\nmodel {data.get('model')} · version {str(data.get('version'))[:12]} · "
-              f"predict {data.get('predict_time')} s")
+        print(
+            f"\nmodel {data.get('model')} · version {str(data.get('version'))[:12]} · "
+            f"predict {data.get('predict_time')} s"
+        )
         if not share:
             print("no share link:", data)
             return 1
-        page = httpx.get(share, timeout=30, follow_redirects=True)
-        print(f"share link {share} → HTTP {page.status_code}, {len(page.content):,} bytes, "
-              f"title: {_title(page.text)!r}")
+        page = await asyncio.to_thread(httpx.get, share, timeout=30, follow_redirects=True)
+        print(
+            f"share link {share} → HTTP {page.status_code}, {len(page.content):,} bytes, "
+            f"title: {_title(page.text)!r}"
+        )
         first = data["files"][0]["url"]
-        image = httpx.get(first, timeout=30)
-        print(f"image file → HTTP {image.status_code}, {image.headers.get('content-type')}, "
-              f"{len(image.content):,} bytes")
+        image = await asyncio.to_thread(httpx.get, first, timeout=30)
+        print(
+            f"image file → HTTP {image.status_code}, {image.headers.get('content-type')}, "
+            f"{len(image.content):,} bytes"
+        )
         print(f"done in {time.monotonic() - started:.1f} s")
         return 0 if page.status_code == 200 and image.status_code == 200 else 1
 
@@ -108,7 +114,9 @@ def _title(html: str) -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--url", help="the app's MCP address (default: launch the app here)")
-    parser.add_argument("--own-token", action="store_true", help="send REPLICATE_API_TOKEN as X-Replicate-Token")
+    parser.add_argument(
+        "--own-token", action="store_true", help="send REPLICATE_API_TOKEN as X-Replicate-Token"
+    )
     parser.add_argument("--prompt", default="a lighthouse on a cliff at dusk, watercolour")
     args = parser.parse_args()
     headers: dict[str, str] = {}

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import httpx2
 from helpers import free_port
 from mcp import Client
@@ -61,3 +63,8 @@ async def connect_sse(url: str, headers: dict[str, str] | None = None) -> AsyncI
 
 def texts(result: Any) -> str:
     return "\n".join(block.text for block in result.content if block.type == "text")
+
+
+async def get(url: str) -> httpx.Response:
+    """A plain HTTP GET (a share link, a file link), off the test's event loop."""
+    return await asyncio.to_thread(httpx.get, url, timeout=30)

@@ -23,7 +23,7 @@ import httpx
 import pytest
 from conftest import token_id
 from helpers import until_async
-from mcp_client import MCP, McpApp, connect, connect_sse, texts
+from mcp_client import MCP, McpApp, connect, connect_sse, get, texts
 from PIL import Image
 
 from neurolink_ui.agents import mcp_enabled
@@ -121,7 +121,9 @@ async def test_the_handshake_era_and_sse_list_the_same_tools(app: McpApp) -> Non
         legacy = {tool.name for tool in (await client.list_tools()).tools}
     async with connect_sse(app.url + "/gradio_api/mcp/sse") as client:
         sse = {tool.name for tool in (await client.list_tools()).tools}
-        described = await client.call_tool("describe_model", {"model": "meta/meta-llama-3-8b-instruct"})
+        described = await client.call_tool(
+            "describe_model", {"model": "meta/meta-llama-3-8b-instruct"}
+        )
     assert legacy == sse == TOOLS
     assert not described.is_error, texts(described)
     inputs = {field["name"] for field in described.structured_content["inputs"]}
@@ -149,13 +151,13 @@ async def test_image_returns_inline_image_file_link_and_a_share_link_that_opens(
     share = data["share_url"]
     assert share.startswith(app.url + "/?result=")
     assert f"Share link (lasting): {share}" in texts(result)
-    page = httpx.get(share, timeout=30)
+    page = await get(share)
     assert page.status_code == 200 and "Image by" in page.text  # the shared view's title
     link = result.content[1].uri
     assert link == data["files"][0]["url"]
     # The kept copy, which lasts as long as the result (not the session's, which goes sooner).
     assert f"file={app.ctx.results.files_root}/" in link
-    served = httpx.get(link, timeout=30)
+    served = await get(link)
     assert served.status_code == 200 and served.content == inline
     assert [r for r in builtin.requests if r.method == "POST" and "predictions" in r.path]
 
@@ -164,7 +166,11 @@ async def test_image_to_image_takes_a_data_url(app: McpApp, builtin: Any) -> Non
     async with connect(app.mcp) as client:
         result = await client.call_tool(
             "generate_image",
-            {"prompt": "make it blue", "image": _png_data_url(), "model": "black-forest-labs/flux-kontext-pro"},
+            {
+                "prompt": "make it blue",
+                "image": _png_data_url(),
+                "model": "black-forest-labs/flux-kontext-pro",
+            },
         )
     assert not result.is_error, texts(result)
     created = [list(builtin.predictions.values())[-1]]
@@ -204,7 +210,7 @@ async def test_music_returns_an_audio_link(app: McpApp, builtin: Any) -> None:
     assert not result.is_error, texts(result)
     links = [block for block in result.content if block.type == "resource_link"]
     assert len(links) == 1 and links[0].mime_type.startswith("audio/")
-    audio = httpx.get(links[0].uri, timeout=30)
+    audio = await get(links[0].uri)
     assert audio.status_code == 200 and audio.content[:4] == b"RIFF"
     assert result.structured_content["share_url"]
 
@@ -238,7 +244,7 @@ async def test_run_model_search_and_compare(app: McpApp, builtin: Any) -> None:
         "black-forest-labs/flux-1.1-pro",
     ]
     share = compared.structured_content["share_url"]
-    assert share and httpx.get(share, timeout=30).status_code == 200
+    assert share and (await get(share)).status_code == 200
 
 
 # ---- progress and cancel ------------------------------------------------------------------------
@@ -301,11 +307,7 @@ class _Everything(logging.Handler):
 
 
 def _files_holding(root: Path, needle: bytes) -> list[Path]:
-    return [
-        path
-        for path in root.rglob("*")
-        if path.is_file() and needle in path.read_bytes()
-    ]
+    return [path for path in root.rglob("*") if path.is_file() and needle in path.read_bytes()]
 
 
 async def test_an_agents_own_token_runs_its_call_and_is_kept_nowhere(
@@ -340,7 +342,7 @@ async def test_an_agents_own_token_runs_its_call_and_is_kept_nowhere(
         assert not _files_holding(folder, OWN_TOKEN.encode())
     for outcome in (result, chat):
         assert OWN_TOKEN not in outcome.model_dump_json()
-        page = httpx.get(outcome.structured_content["share_url"], timeout=30)
+        page = await get(outcome.structured_content["share_url"])
         assert OWN_TOKEN not in page.text
     # A header that is no token is refused without repeating it.
     assert bad.is_error and "does not hold a Replicate API token" in texts(bad)
@@ -383,7 +385,7 @@ async def test_hostile_arguments_are_refused_with_what_to_change(app: McpApp, bu
 
 
 async def test_a_plain_visit_gets_a_page_saying_how_to_connect(app: McpApp) -> None:
-    page = httpx.get(app.mcp, timeout=30)
+    page = await get(app.mcp)
     assert page.status_code == 200
     assert f'"url": "{app.mcp}"' in page.text and "X-Replicate-Token" in page.text
     assert "generate_image" in page.text
@@ -397,7 +399,9 @@ def test_the_switch() -> None:
     # in code; from the environment an owner token is always guarded) is not offered to agents.
     assert not mcp_enabled(Settings(api_token="r8_owner1234"))
     assert not mcp_enabled(Settings.from_env({"NEUROLINK_MCP": "off"}))
-    assert mcp_enabled(Settings.from_env({**{"REPLICATE_API_TOKEN": "r8_o1"}, "NEUROLINK_MCP": "on"}))
+    assert mcp_enabled(
+        Settings.from_env({**{"REPLICATE_API_TOKEN": "r8_o1"}, "NEUROLINK_MCP": "on"})
+    )
     with pytest.raises(ValueError, match="NEUROLINK_MCP"):
         Settings.from_env({"NEUROLINK_MCP": "sometimes"})
 

@@ -679,7 +679,8 @@ class AgentServer:
                         )
                 elif isinstance(event, RunFinished):
                     report = await self._report(event, agent, history)
-                    outcome = run_result(agent.base, report)
+                    # Small images are read and encoded inline: off the event loop.
+                    outcome = await offload(run_result, agent.base, report)
                 elif isinstance(event, RunStopped):
                     outcome = error_result("The prediction was canceled at Replicate.", "Canceled")
                 elif isinstance(event, RunFailed):
@@ -824,7 +825,7 @@ class AgentServer:
                     note = "The comparison could not be kept: no share link."
             else:
                 note = "Share links are turned off on this app (NEUROLINK_SHARING=off)."
-        return compare_result(agent.base, reports, failures, share, note)
+        return await offload(compare_result, agent.base, reports, failures, share, note)
 
 
 def _open_image(path: Path, role: str) -> None:

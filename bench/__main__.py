@@ -33,6 +33,7 @@ SECTIONS = (
     "perrun",
     "output",
     "comparestream",
+    "capacity",
 )
 RESULTS_DIR = ROOT / "bench" / "results"
 
@@ -55,12 +56,25 @@ class Sizes:
     # Seconds an ended session is kept, so it is released within the run (the default is a
     # day); the quick run waits for two sweeps of it after each round, so it is shorter there.
     session_ttl: float
+    capacity_levels: list[int]  # visitors at once, in turn, until one level is not served
 
     @classmethod
     def for_mode(cls, quick: bool) -> Sizes:
         if quick:
-            return cls(1, [1, 5], [1, 5], 1.0, 5_000_000, 2, 1, (1, 3, 1), 1, 1.0)
-        return cls(5, [1, 10, 50, 100], [1, 10, 50], 2.0, 200_000_000, 8, 5, (3, 50, 4), 5, 5.0)
+            return cls(1, [1, 5], [1, 5], 1.0, 5_000_000, 2, 1, (1, 3, 1), 1, 1.0, [3])
+        return cls(
+            5,
+            [1, 10, 50, 100],
+            [1, 10, 50],
+            2.0,
+            200_000_000,
+            8,
+            5,
+            (3, 50, 4),
+            5,
+            5.0,
+            [5, 10, 20, 40, 80, 160],
+        )
 
 
 def machine() -> dict[str, Any]:
@@ -94,6 +108,7 @@ def run(
 
     from . import (
         app_bench,
+        capacity,
         client_overhead,
         compare_stream,
         concurrency_bench,
@@ -151,6 +166,7 @@ def run(
             "firstvisit",
             "perrun",
             "comparestream",
+            "capacity",
         } & set(only):
             with subprocess_bench.simulator_process() as sim_process:
                 base = sim_process.base
@@ -193,6 +209,12 @@ def run(
                 timed(
                     "comparestream",
                     lambda: compare_stream.run_compare_stream(sim_process, workdir, sizes.visits),
+                )
+                timed(
+                    "capacity",
+                    lambda: capacity.run_capacity(
+                        sim_process, workdir, sizes.capacity_levels, sizes.run_time
+                    ),
                 )
     info["loadavg_after"] = os.getloadavg()
     return {

@@ -59,6 +59,7 @@ EXPECTED_KEYS = {
         for what in ("after_end", "requests")
     ),
     "compare_stream.longest_task.today",
+    "capacity.visitors",
 }
 # The previous release (bench/first_visit.PREVIOUS_REF) comes from git history too, and a Stop
 # that reached no running cell (all answers over) leaves its row out.
@@ -102,6 +103,7 @@ SECTION_PREFIX = {
     "perrun": "per_run.",
     "output": "output.",
     "comparestream": "compare_stream.",
+    "capacity": "capacity.",
 }
 assert set(SECTION_PREFIX) == set(SECTIONS)
 
@@ -142,6 +144,8 @@ def check_quick_run(sections: tuple[str, ...], tmp_path: Path) -> None:
         _check_client(figures)
     if "concurrency" in sections:
         _check_concurrency(figures)
+    if "capacity" in sections:
+        _check_capacity(figures)
     assert results["machine"]["nproc"] >= 1 and results["machine"]["gradio"]
     table = markdown_table(results)
     assert table.count("\n") == len(figures) + 1  # a header row, then one row a figure
@@ -172,3 +176,16 @@ def _check_concurrency(figures: dict[str, Any]) -> None:
     batches = min(Sizes.for_mode(quick=True).runs, 3)  # batches of 5 (bench: min(runs, 3))
     assert app_5["predictions_seen"] == batches * 5 and app_5["failed_requests"] == 0
     assert app_5["cpu_ms_per_request_app"]["median"] > 0
+
+
+def _check_capacity(figures: dict[str, Any]) -> None:
+    levels = figures["capacity.visitors"]["context"]["levels"]
+    # Levels run in turn from the smallest, and stop after the first one not served.
+    assert [level["visitors"] for level in levels] == sorted(level["visitors"] for level in levels)
+    assert all(level["served"] for level in levels[:-1])
+    for level in levels:  # every level saw the newcomer's page and every visitor's run
+        assert level["page_s"] is not None and level["page_s"] > 0, level
+        assert level["failures"] == [], level
+        assert level["worst_run_over_backend"] >= level["median_run_over_backend"] >= 1.0, level
+    served = [level["visitors"] for level in levels if level["served"]]
+    assert figures["capacity.visitors"]["spread"]["median"] == (max(served) if served else 0)

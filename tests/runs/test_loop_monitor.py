@@ -2,7 +2,7 @@
 monitor (tests/loop_monitor.py) with the server's loop in asyncio debug mode.
 
 A run of each panel (the avatar's portrait encoded into MuseTalk's face video included), a
-Compare, an Explore model card and a History render; then the two inputs that used to freeze every
+Compare, an Explore model card, a History render and two agents' tool calls over MCP; then the two inputs that used to freeze every
 visitor — `{"fps": 100000}` and a 50 MB narration on MuseTalk — while another visitor loads the
 page.
 """
@@ -13,6 +13,7 @@ import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import numpy as np
@@ -35,7 +36,9 @@ def app(simulator_session, tmp_path_factory) -> Iterator[LaunchedApp]:  # type: 
     previous = os.environ.get("PYTHONASYNCIODEBUG")
     os.environ["PYTHONASYNCIODEBUG"] = "1"  # the server loop is made in debug mode
     try:
-        settings = Settings(api_token=TOKEN, base_url=simulator_session.base_url, poll_cap=60)
+        settings = Settings(
+            api_token=TOKEN, base_url=simulator_session.base_url, poll_cap=60, mcp="on"
+        )
         launched = LaunchedApp(settings, tmp_path_factory.mktemp("outputs"))
     finally:
         if previous is None:
@@ -126,6 +129,27 @@ def test_every_entry_point_keeps_the_loop_free(
         assert "process_completed" in _render_history(app, client)
     finally:
         client.close()
+
+
+def test_agents_tool_calls_keep_the_loop_free(app: LaunchedApp, monitor: LoopMonitor) -> None:
+    """The MCP entry point too: an image (its small picture read and encoded inline) and a chat,
+    each a run of the core, with the loop watched throughout."""
+    import asyncio
+
+    from mcp import Client
+    from mcp.client.streamable_http import streamable_http_client
+
+    async def calls() -> list[Any]:
+        address = app.url.rstrip("/") + "/gradio_api/mcp/"
+        async with Client(streamable_http_client(address)) as agent:  # type: ignore[arg-type]
+            return [
+                await agent.call_tool("generate_image", {"prompt": "a lighthouse"}),
+                await agent.call_tool("chat", {"message": "Explain tides"}),
+            ]
+
+    image, answer = asyncio.run(calls())
+    assert not image.is_error and any(block.type == "image" for block in image.content)
+    assert not answer.is_error and any(block.type == "text" for block in answer.content)
 
 
 def test_a_huge_fps_never_makes_another_visitor_wait(

@@ -79,6 +79,8 @@ class AppContext:
                 max_bytes_per_history=int(settings.results_history_mb * 1024 * 1024),
                 simulated_disk_cap=int(settings.results_simulator_mb * 1024 * 1024),
                 temporary=data_dir is None,
+                # Every replica given this URL (and the same data folder) keeps one set of results.
+                database_url=settings.database_url,
                 on_remove=output_store.forget,  # a deleted result's outputs and cached copies
             ),
             fair=fair,

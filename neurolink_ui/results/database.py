@@ -236,6 +236,27 @@ class _PostgresTransaction:
         self._conn.execute("SELECT pg_advisory_xact_lock(%s)", (lock_key(name),))
 
 
+def migrate(conn: Any) -> list[int]:
+    """Apply the missing migrations on `conn` (a psycopg connection), once, whichever replica
+    gets the lock first; the versions this call applied."""
+    applied: list[int] = []
+    with conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (lock_key("migrate"),))
+        conn.execute(
+            "CREATE TABLE IF NOT EXISTS neurolink_migrations "
+            "(version INTEGER PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())"
+        )
+        done = {row[0] for row in conn.execute("SELECT version FROM neurolink_migrations")}
+        for version, statements in MIGRATIONS:
+            if version in done:
+                continue
+            for statement in statements:
+                conn.execute(statement)
+            conn.execute("INSERT INTO neurolink_migrations (version) VALUES (%s)", (version,))
+            applied.append(version)
+    return applied
+
+
 class PostgresDatabase:
     """A psycopg 3 connection pool to the server at `url`; migrations applied at start."""
 
@@ -248,39 +269,19 @@ class PostgresDatabase:
         self._errors: type[Exception] = psycopg.Error
         self.url = url
         try:
+            # One plain connection first: an unreachable server fails at once with its own
+            # reason (a pool would retry in the background until its timeout).
+            with psycopg.connect(url, connect_timeout=10) as conn:
+                self.applied = migrate(conn)
             self._pool = ConnectionPool(
                 url, min_size=1, max_size=max(2, max_connections), open=True, timeout=30.0
             )
-            self._pool.wait(timeout=15.0)
-            self.migrate()
         except Exception as exc:  # psycopg's and the pool's errors alike
-            with contextlib.suppress(Exception):
-                self._pool.close()
             raise StoreUnavailable(
                 f"NEUROLINK_DATABASE_URL: cannot use PostgreSQL at {redacted(url)} ({exc}); "
                 "start it, fix the URL, or unset NEUROLINK_DATABASE_URL to keep results in "
                 "SQLite"
             ) from None
-
-    def migrate(self) -> list[int]:
-        """Apply the missing migrations (once, whichever replica gets the lock first); the
-        versions this call applied."""
-        applied: list[int] = []
-        with self._pool.connection() as conn, conn.transaction():
-            conn.execute("SELECT pg_advisory_xact_lock(%s)", (lock_key("migrate"),))
-            conn.execute(
-                "CREATE TABLE IF NOT EXISTS neurolink_migrations "
-                "(version INTEGER PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())"
-            )
-            done = {row[0] for row in conn.execute("SELECT version FROM neurolink_migrations")}
-            for version, statements in MIGRATIONS:
-                if version in done:
-                    continue
-                for statement in statements:
-                    conn.execute(statement)
-                conn.execute("INSERT INTO neurolink_migrations (version) VALUES (%s)", (version,))
-                applied.append(version)
-        return applied
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[Transaction]:

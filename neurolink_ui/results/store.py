@@ -289,21 +289,16 @@ class ResultStore:
                 "file_checks": json.dumps(checks),
             }
             row["db_bytes"] = sum(len(str(row[name]).encode("utf-8")) for name in _TEXT_COLUMNS)
-            with self._transaction() as tx:
-                tx.execute(
-                    f"INSERT INTO results ({', '.join(row)}) VALUES "
-                    f"({', '.join('?' for _ in row)})",
-                    tuple(row.values()),
-                )
+            refused, kept = self._keep_within_caps(row, stamp=now is None)
         except BaseException:
             shutil.rmtree(folder, ignore_errors=True)
             raise
-        refused = self._enforce_caps(owner, bool(new.simulated), result_id)
         if refused:
             raise StoreFull(f"This result was not kept: {refused}")
-        stored = self._get_where("id = ?", (result_id,))
-        assert stored is not None
-        return stored
+        assert kept is not None
+        # As it was kept (a newer result of this History may push it out at once, on any
+        # replica: its own oldest go first).
+        return self._stored(kept)
 
     def share(self, history_id: str, result_id: str) -> str | None:
         """The share id of this History's result (made on first call), None if it has none."""
@@ -490,8 +485,11 @@ class ResultStore:
                         log.exception("could not remove a copy of a deleted result's file")
             shutil.rmtree(folder, ignore_errors=True)
 
-    def _enforce_caps(self, owner: str, simulated: bool, added: str) -> str | None:
-        """After `owner` kept result `added`: its own count and bytes first (its oldest go),
+    def _keep_within_caps(
+        self, row: dict[str, Any], stamp: bool
+    ) -> tuple[str | None, tuple[Any, ...] | None]:
+        """Insert `row`, then enforce the caps, in one transaction under the caps' lock: after
+        `owner` kept result `added`: its own count and bytes first (its oldest go),
         then the pool the result went to (simulator or real), oldest unshared first; a shared
         result of another History stays until its TTL. When `added` itself cannot stay (larger
         than a History's share, or only others' shared results left), it goes — its row and
@@ -500,6 +498,13 @@ class ResultStore:
             # Caps are counted in the database, by one replica at a time: two runs finishing
             # on two replicas cannot both see room for one more.
             tx.lock("caps")
+            if stamp:  # its time taken under the lock: the newest row is the latest committed
+                row["created_at"] = time.time()
+            tx.execute(
+                f"INSERT INTO results ({', '.join(row)}) VALUES ({', '.join('?' for _ in row)})",
+                tuple(row.values()),
+            )
+            owner, simulated, added = str(row["owner"]), bool(row["simulated"]), str(row["id"])
             refused: str | None = None
             mine = tx.execute(
                 "SELECT id, size + db_bytes FROM results WHERE owner = ? "
@@ -544,12 +549,13 @@ class ResultStore:
             if refused:
                 tx.execute("DELETE FROM results WHERE id = ?", (added,))
             removed = self._delete_rows(tx, over)
+            kept = tx.execute(f"SELECT {self._COLUMNS} FROM results WHERE id = ?", (added,))
         if over:
             log.info("results over their caps: removed %d", len(over))
         self._remove_files(removed)
         if refused:  # its own copies only: the session still shows its outputs
             shutil.rmtree(self.files_root / added, ignore_errors=True)
-        return refused
+        return refused, kept[0] if kept else None
 
     def _remove_orphans(self) -> None:
         """Folders without a row (a crash between copying and recording) go too."""

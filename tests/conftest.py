@@ -156,90 +156,23 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         process.wait(timeout=10)
 
 
-def _postgres_bin() -> Path:
-    """The newest Debian PostgreSQL server's binaries (/usr/lib/postgresql/<version>/bin)."""
-    found = sorted(
-        (p for p in Path("/usr/lib/postgresql").glob("*/bin") if (p / "initdb").exists()),
-        key=lambda p: int(p.parent.name) if p.parent.name.isdigit() else 0,
-    )
-    if not found:
-        pytest.fail(
-            "PostgreSQL's server is missing (/usr/lib/postgresql/*/bin/initdb): scripts/test.sh "
-            "installs Debian's postgresql package"
-        )
-    return found[-1]
-
-
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[str]:
     """A real PostgreSQL server (Debian's) on a free loopback port, one per test worker, started
-    as the `postgres` user when the tests run as root (it refuses to run as root). Its URL, for
-    the `postgres` database; each module makes its own database (`postgres_database`)."""
-    import pwd
-    import shutil
+    as the `postgres` user when the tests run as root (it refuses to run as root); stopped at
+    the end. Its URL, for the `postgres` database; modules make their own (`new_database`).
+    Never skipped: a server that cannot start fails the tests that need it, saying why."""
+    from bench.postgres import PostgresUnavailable, postgres_server
 
-    import psycopg
-
-    bin_dir = _postgres_bin()
-    workdir = Path(tempfile.mkdtemp(prefix="neurolink-pg-"))
-    as_owner: list[str] = []
-    if os.geteuid() == 0:
-        try:
-            owner = pwd.getpwnam("postgres")
-        except KeyError:
-            pytest.fail("PostgreSQL cannot run as root and there is no `postgres` user")
-        os.chown(workdir, owner.pw_uid, owner.pw_gid)
-        as_owner = ["runuser", "-u", "postgres", "--"]
-    data = workdir / "data"
-    initdb = subprocess.run(
-        [*as_owner, str(bin_dir / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres",
-         "-E", "UTF8", "--no-sync"],
-        capture_output=True, text=True,
-    )  # fmt: skip
-    if initdb.returncode != 0:
-        pytest.fail(f"PostgreSQL's initdb failed: {initdb.stderr[-2000:]}")
-    port = free_port()
-    log = workdir / "server.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [*as_owner, str(bin_dir / "postgres"), "-D", str(data), "-h", "127.0.0.1",
-             "-p", str(port), "-k", str(workdir), "-c", "fsync=off",
-             "-c", "synchronous_commit=off", "-c", "full_page_writes=off"],
-            stdout=out, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-    url = f"postgresql://postgres@127.0.0.1:{port}/postgres"
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                psycopg.connect(url, connect_timeout=2).close()
-                break
-            except psycopg.OperationalError:
-                if time.monotonic() > deadline or process.poll() is not None:
-                    pytest.fail(f"PostgreSQL did not start: {log.read_text()[-2000:]}")
-                time.sleep(0.05)
-        yield url
-    finally:
-        # A fast shutdown (disconnects clients) through pg_ctl, as the server's own user.
-        subprocess.run(
-            [*as_owner, str(bin_dir / "pg_ctl"), "stop", "-D", str(data), "-m", "fast", "-w"],
-            capture_output=True,
-        )  # fmt: skip
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
-        shutil.rmtree(workdir, ignore_errors=True)
+        with postgres_server(free_port()) as url:
+            yield url
+    except PostgresUnavailable as exc:
+        pytest.fail(str(exc))
 
 
 def new_database(server_url: str) -> str:
     """A fresh, empty database on the test server; its URL."""
-    import secrets
+    from bench.postgres import new_database
 
-    import psycopg
-
-    name = f"neurolink_{secrets.token_hex(6)}"
-    with psycopg.connect(server_url, autocommit=True) as conn:
-        conn.execute(f"CREATE DATABASE {name}")
-    return server_url.rsplit("/", 1)[0] + f"/{name}"
+    return new_database(server_url)

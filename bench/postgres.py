@@ -1,8 +1,8 @@
 """A throwaway PostgreSQL server on loopback (Debian's package), for the tests and the bench.
 
 PostgreSQL refuses to run as root: when we are root it is initialised and started as the
-`postgres` user, in a temporary folder that user owns. Durability is off (fsync, full pages): the
-data is thrown away with the folder. Stopped with a fast shutdown through `pg_ctl`.
+`postgres` user, in a temporary folder that user owns. For the tests durability is off (fsync, full
+pages): the data is thrown away with the folder. Stopped with a fast shutdown through `pg_ctl`.
 """
 
 from __future__ import annotations
@@ -38,8 +38,10 @@ def server_binaries() -> Path:
 
 
 @contextlib.contextmanager
-def postgres_server(port: int) -> Iterator[str]:
-    """A server on 127.0.0.1:`port` for as long as the block runs; its `postgres` database's URL."""
+def postgres_server(port: int, *, durable: bool = False) -> Iterator[str]:
+    """A server on 127.0.0.1:`port` for as long as the block runs; its `postgres` database's URL.
+    `durable`: fsync and full-page writes on, as a production server has them (the bench's
+    figures); off for the tests, whose data is thrown away."""
     import psycopg
 
     bin_dir = server_binaries()
@@ -68,8 +70,9 @@ def postgres_server(port: int) -> Iterator[str]:
         with log.open("wb") as out:
             process = subprocess.Popen(
                 [*as_owner, str(bin_dir / "postgres"), "-D", str(data), "-h", "127.0.0.1",
-                 "-p", str(port), "-k", str(workdir), "-c", "fsync=off",
-                 "-c", "synchronous_commit=off", "-c", "full_page_writes=off"],
+                 "-p", str(port), "-k", str(workdir),
+                 *([] if durable else ["-c", "fsync=off", "-c", "synchronous_commit=off",
+                                       "-c", "full_page_writes=off"])],
                 stdout=out, stderr=subprocess.STDOUT,
             )  # fmt: skip
         url = f"postgresql://postgres@127.0.0.1:{port}/postgres"

@@ -159,7 +159,8 @@ def main() -> None:
             server = args.database_url
             results = _run(server, args, work)
         else:
-            with postgres_server(free_port()) as server:
+            # Durable, as a production server: commits wait for the disk, as SQLite's do.
+            with postgres_server(free_port(), durable=True) as server:
                 results = _run(server, args, work)
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -72,6 +72,8 @@ def replicas(postgres_server: str, tmp_path_factory: pytest.TempPathFactory) -> 
             assert wait_for_page(url, process, log.read_text).status_code == 200
         yield Replicas(started[0][1], started[1][1], database, data, logs[1])
     finally:
+        for process, _ in started:  # both asked to stop first: they close side by side
+            process.terminate()
         for process, _ in started:
             stop_process(process, grace=20)
 

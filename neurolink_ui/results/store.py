@@ -149,11 +149,12 @@ class StoredResult:
     @property
     def prompt_file(self) -> Path | None:
         """The full prompt as a file, kept beside the outputs when it is long."""
-        if len(self.prompt) <= PROMPT_FILE_CHARS or not self.files_dir:
+        if len(self.prompt) <= PROMPT_FILE_CHARS or not self.files_dir or not self.prompt_kept:
             return None
         return self.files_dir / PROMPT_FILE
 
     files_dir: Path | None = None
+    prompt_kept: bool = True  # its prompt file is the one recorded (see ResultStore's checks)
 
 
 class ResultStore:
@@ -260,6 +261,7 @@ class ResultStore:
             if len(prompt) > PROMPT_FILE_CHARS:
                 (folder / PROMPT_FILE).write_text(prompt, encoding="utf-8")
                 size += (folder / PROMPT_FILE).stat().st_size
+                checks[PROMPT_FILE] = _fingerprint(folder / PROMPT_FILE)
             row = {
                 "id": result_id,
                 "owner": owner,
@@ -444,6 +446,7 @@ class ResultStore:
                 for input_name, names in json.loads(input_files).items()
             },
             file_labels=tuple(label for _, label in outputs if label is not None),
+            prompt_kept=len(prompt) <= PROMPT_FILE_CHARS or checks.verified(PROMPT_FILE),
             simulated=bool(simulated),
             cost_usd=cost_usd,
             cost_basis=cost_basis,

@@ -53,6 +53,13 @@ class AppContext:
     def create(cls, settings: Settings, *, outputs_dir: Path | None = None) -> AppContext:
         outputs = outputs_dir or Path(tempfile.gettempdir()) / "neurolink_ui" / uuid.uuid4().hex[:8]
         data_dir = settings.data_dir
+        if settings.database_url and data_dir is None:
+            # Rows every replica reads, files in this process's temporary folder: links to
+            # results whose files no other replica (nor this one, after a restart) has.
+            raise ValueError(
+                "NEUROLINK_DATABASE_URL needs NEUROLINK_DATA_DIR: the results' files go there, "
+                "on a volume every replica shares"
+            )
         results_root = (
             data_dir / "results"
             if data_dir

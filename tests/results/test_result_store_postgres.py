@@ -188,9 +188,12 @@ def test_a_file_changed_in_the_shared_folder_is_not_handed_out(
     me = new_history_id()
     first = output(tmp_path / "s", "a.png", b"first image bytes")
     second = output(tmp_path / "s", "b.png", b"other image bytes")
-    kept = a.add(me, image((first, second)))
+    kept = a.add(me, image((first, second), prompt="a long prompt " * 100))
     share_id = a.share(me, kept.id)
-    assert share_id
+    assert share_id and kept.prompt_file is not None
+    kept.prompt_file.write_text("someone else's words", encoding="utf-8")
+    shown = b.shared(share_id)
+    assert shown is not None and shown.prompt_file is None  # the row's prompt, not that file
     [one, two] = kept.files
     one.unlink()
     one.write_bytes(b"first image BYTES")  # same size, other bytes

@@ -152,7 +152,7 @@ class AppContext:
         if self._closed:
             return
         self._closed = True
-        self.results.close()
+        await asyncio.to_thread(self.results.close)  # a PostgreSQL pool joins its threads
         await asyncio.to_thread(self.own_tokens.close)  # pending sign-ins reach the file
         await self.client.aclose()
         if self.quota is not None:

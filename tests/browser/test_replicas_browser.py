@@ -69,7 +69,8 @@ def replicas(postgres_server: str, tmp_path_factory: pytest.TempPathFactory) -> 
     started = [start_app_process(env, log) for log in logs]  # both start at once
     try:
         for (process, url), log in zip(started, logs, strict=True):
-            assert wait_for_page(url, process, log.read_text).status_code == 200
+            # Two apps loading at once on 2 shared cores: up to twice one app's start limit.
+            assert wait_for_page(url, process, log.read_text, 180).status_code == 200
         yield Replicas(started[0][1], started[1][1], database, data, logs[1])
     finally:
         for process, _ in started:  # both asked to stop first: they close side by side

@@ -274,7 +274,14 @@ class PostgresDatabase:
             with psycopg.connect(url, connect_timeout=10) as conn:
                 self.applied = migrate(conn)
             self._pool = ConnectionPool(
-                url, min_size=1, max_size=max(2, max_connections), open=True, timeout=30.0
+                url,
+                min_size=1,
+                max_size=max(2, max_connections),
+                open=True,
+                timeout=30.0,
+                # Each connection is checked as it is handed out (one round trip): after the
+                # server restarts or fails over, the next call reconnects instead of failing.
+                check=ConnectionPool.check_connection,
             )
         except Exception as exc:  # psycopg's and the pool's errors alike
             raise StoreUnavailable(

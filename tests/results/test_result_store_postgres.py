@@ -251,6 +251,22 @@ def test_replicas_starting_together_migrate_once_and_an_older_schema_upgrades(
     store.close()
 
 
+def test_connections_the_server_dropped_are_replaced(
+    replicas: Callable[..., ResultStore], database: str, tmp_path: Path
+) -> None:
+    """A database restart or failover ends every connection: the next call reconnects."""
+    a = replicas()
+    me = new_history_id()
+    kept = a.add(me, image((output(tmp_path / "s", "x.png"),)))
+    with psycopg.connect(database, autocommit=True) as admin:
+        ended = admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        ).fetchall()
+    assert ended and all(row[0] for row in ended)  # the store's pooled connection(s)
+    assert [r.id for r in a.list(me)] == [kept.id]
+
+
 def test_an_unreachable_database_is_a_clear_error(tmp_path: Path) -> None:
     from helpers import free_port
 

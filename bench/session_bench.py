@@ -62,7 +62,8 @@ def _growth(
     with app_process(base, workdir, extra_env=env) as app:
         pid = app.process.pid
         _round(app.url, 1, generations, -1)  # warm-up: every code path loaded, pools open
-        time.sleep(min(wait, 30.0))
+        # The warm-up's session released before the first reading; kept a day, it never is.
+        time.sleep(wait if session_ttl < KEPT_TTL else SETTLE_SECONDS)
         before = _rss_mb(pid)
         growth: list[float] = []
         open_rss: list[float] = []

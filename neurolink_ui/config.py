@@ -79,6 +79,19 @@ def _switch(env: Mapping[str, str], key: str, default: bool) -> bool:
     raise ValueError(f"{key} must be on or off, got {raw!r}")
 
 
+def _choice(env: Mapping[str, str], key: str, choices: tuple[str, ...]) -> str:
+    """One of `choices` (the first when unset); on/off also as true/false, 1/0, yes/no."""
+    raw = env.get(key, "").strip().lower()
+    if not raw:
+        return choices[0]
+    raw = {"true": "on", "1": "on", "yes": "on", "false": "off", "0": "off", "no": "off"}.get(
+        raw, raw
+    )
+    if raw not in choices:
+        raise ValueError(f"{key} must be one of {', '.join(choices)}, got {raw!r}")
+    return raw
+
+
 def _int(env: Mapping[str, str], key: str, default: int, unit: str) -> int:
     return int(env_number(env, key, default, unit=unit, whole=True))
 
@@ -116,6 +129,9 @@ class Settings:
     sharing: bool = True  # "Share" links (NEUROLINK_SHARING=off refuses them)
     # Where visitors reach the app (share links' og:url/og:image); never read from a request.
     public_url: str | None = None
+    # The MCP server for agents (NEUROLINK_MCP): "auto" serves it where it is safe (agents.
+    # mcp_enabled: no owner token, or the owner's token guarded by limits), "on", "off".
+    mcp: str = "auto"
 
     def model_for(self, modality: str) -> str:
         """A modality's default model: the configured one (REPLICATE_MODEL, NEUROLINK_*_MODEL)
@@ -168,6 +184,7 @@ class Settings:
             database_url=database_url(env),
             sharing=_switch(env, "NEUROLINK_SHARING", True),
             public_url=public_url(env),
+            mcp=_choice(env, "NEUROLINK_MCP", ("auto", "on", "off")),
         )
         quota = QuotaSettings.from_env(
             env, owner_token_set=bool(settings.api_token), suggested=suggested_by_panel(settings)

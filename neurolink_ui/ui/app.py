@@ -14,6 +14,8 @@ from urllib.parse import urlsplit
 import gradio as gr
 from starlette.middleware import Middleware
 
+from ..agents import mcp_enabled
+from ..agents.server import AgentEndpoint, AgentServer
 from ..config import Settings
 from ..modalities.registry import modalities
 from ..runs import LiveRuns
@@ -199,9 +201,11 @@ def build_app(settings: Settings | None = None, ctx: AppContext | None = None) -
     return demo
 
 
-def serving(ctx: AppContext) -> Callable[[Any], contextlib.AbstractAsyncContextManager[None]]:
+def serving(
+    ctx: AppContext, agents: AgentServer | None = None
+) -> Callable[[Any], contextlib.AbstractAsyncContextManager[None]]:
     """The server's lifespan: the bounded session store installed before the first request,
-    then the housekeeping schedule."""
+    then the housekeeping schedule, and the agents' MCP server when it is served."""
     keeping = housekeeping(ctx.outputs, ctx.sessions, ctx.results)
 
     @contextlib.asynccontextmanager
@@ -210,7 +214,11 @@ def serving(ctx: AppContext) -> Callable[[Any], contextlib.AbstractAsyncContextM
         if holder is not None:
             holder.on_evict = ctx.fair.forget_session
         async with keeping(app):
-            yield
+            if agents is None:
+                yield
+            else:
+                async with agents.running():
+                    yield
 
     return lifespan
 
@@ -241,6 +249,10 @@ def stop_cleanly_on_sigterm(demo: gr.Blocks) -> None:
 
 def launch_options(ctx: AppContext) -> dict[str, Any]:
     """The keyword arguments for `demo.launch()` (app.py, the CLI and tests use the same)."""
+    # Agents' MCP server (issue 24): ours, mounted in front of Gradio's routes; Gradio's own
+    # (`mcp_server=True`, GRADIO_MCP_SERVER) is never started (docs/ARCHITECTURE.md, "Agents").
+    agents = AgentServer(ctx) if mcp_enabled(ctx.settings) else None
+    entry = [Middleware(AgentEndpoint, agents=agents)] if agents is not None else []
     if ctx.quota is not None:
         # Visitors are counted by the address NEUROLINK_PROXY_HOPS says to trust; uvicorn must
         # not swap the socket peer for an X-Forwarded-For entry first (it trusts loopback
@@ -257,12 +269,15 @@ def launch_options(ctx: AppContext) -> dict[str, Any]:
         "allowed_paths": [str(ctx.outputs_dir), str(ctx.results.files_root)],
         "footer_links": ["api", "gradio", "settings"],
         "show_error": False,
+        "mcp_server": False,
         # Outputs and ended sessions are swept on a schedule; outputs are removed at shutdown.
         "app_kwargs": {
-            "lifespan": serving(ctx),
+            "lifespan": serving(ctx, agents),
             "middleware": [
                 # Outermost, so it compresses the page as SharedPageMeta leaves it.
                 Middleware(CompressPages),
+                # /gradio_api/mcp/: the agents' MCP server (when NEUROLINK_MCP serves it).
+                *entry,
                 # A shared result's page carries its own title and preview image.
                 Middleware(
                     SharedPageMeta,

@@ -87,6 +87,7 @@ class FairShare:
     upload_total_mb_per_hour: float = 3000.0  # every address together
     cache_seconds: float = 600.0  # catalogue answers shared by everyone
     cache_entries: int = 512
+    agent_calls: int = 8  # MCP tool calls running at once per visitor (agents/server.py)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> FairShare:
@@ -117,6 +118,7 @@ class FairShare:
             ),
             cache_seconds=_number(env, "NEUROLINK_CATALOGUE_CACHE_SECONDS", d.cache_seconds),
             cache_entries=int(_number(env, "NEUROLINK_CATALOGUE_CACHE_ENTRIES", d.cache_entries)),
+            agent_calls=int(_number(env, "NEUROLINK_MCP_CALLS_PER_ADDRESS", d.agent_calls)),
         )
 
 

@@ -8,6 +8,7 @@ import base64
 import io
 import re
 import wave
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,16 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 EDIT_MODEL = "black-forest-labs/flux-kontext-pro"
 EDIT_PROMPT = "Make the square autumn orange"
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+    """One app for the module (its URL and log): each test's visitors are browser contexts of
+    their own, so each has its own History, and reads the simulator's newest inputs."""
+    folder = tmp_path_factory.mktemp("remix-app")
+    log = folder / "app.log"
+    with app(folder / "data", free_port(), log) as url:
+        yield url, log
 
 
 def start_picture(path: Path) -> Path:
@@ -118,191 +129,191 @@ def open_and_remix(browser, link: str, title: str, tab: str, shot: str):  # type
 @pytest.mark.timeout(500)
 def test_remix_restores_the_input_image_and_the_avatar_files(  # type: ignore[no-untyped-def]
     tmp_path: Path,
+    served: tuple[str, Path],
     browser,  # noqa: F811  (the fixture from test_browser)
 ) -> None:
     from playwright.sync_api import expect
 
     SCREENSHOTS.mkdir(exist_ok=True)
-    log = tmp_path / "app.log"
     start = start_picture(tmp_path / "start.png")
     voice = narration(tmp_path / "voice.wav")
-    with app(tmp_path / "data", free_port(), log) as url:
-        owner = browser.new_context(viewport={"width": 1366, "height": 1000})
-        page = owner.new_page()
-        page.goto(url, wait_until="load")
+    url, log = served
+    owner = browser.new_context(viewport={"width": 1366, "height": 1000})
+    page = owner.new_page()
+    page.goto(url, wait_until="load")
 
-        # Image-to-image: the input image goes with the shared result.
-        page.get_by_role("tab", name="🖼️ Image").click()
-        pick_model(page, EDIT_MODEL)
-        page.get_by_role("textbox", name="Prompt", exact=True).filter(visible=True).first.fill(
-            EDIT_PROMPT
-        )
-        image_block = page.locator(".block", has=page.get_by_text("Input image (optional"))
-        image_block.locator("input[type=file]").set_input_files(str(start))
-        expect(image_block.locator("img").first).to_be_visible(timeout=15_000)
-        run_and_wait(page, "Generate")
-        (edited,) = simulator_inputs(log)
-        image_field = next(k for k, v in edited.items() if str(v).startswith("data:image"))
-        link = share_newest(page)
+    # Image-to-image: the input image goes with the shared result.
+    page.get_by_role("tab", name="🖼️ Image").click()
+    pick_model(page, EDIT_MODEL)
+    page.get_by_role("textbox", name="Prompt", exact=True).filter(visible=True).first.fill(
+        EDIT_PROMPT
+    )
+    image_block = page.locator(".block", has=page.get_by_text("Input image (optional"))
+    image_block.locator("input[type=file]").set_input_files(str(start))
+    expect(image_block.locator("img").first).to_be_visible(timeout=15_000)
+    run_and_wait(page, "Generate")
+    edited = simulator_inputs(log)[-1]
+    image_field = next(k for k, v in edited.items() if str(v).startswith("data:image"))
+    link = share_newest(page)
 
-        # Avatar: the portrait and the narration go with it.
-        page.get_by_role("tab", name="🗣️ Avatar").click()
-        portrait_block = page.locator(".block", has=page.get_by_text("Portrait", exact=True))
-        portrait_block.locator("input[type=file]").set_input_files(str(start))
-        audio_block = page.locator(".block", has=page.get_by_text("Narration", exact=True))
-        audio_block.locator("input[type=file]").set_input_files(str(voice))
-        expect(portrait_block.locator("img").first).to_be_visible(timeout=15_000)
-        expect(  # the narration uploaded too: its player is there
-            audio_block.locator("audio, .waveform-container, [data-testid='waveform-Narration']")
-        ).not_to_have_count(0, timeout=15_000)
-        run_and_wait(page, "Animate")
-        _, animated = simulator_inputs(log)
-        avatar_link = share_newest(page)
-        owner.close()
+    # Avatar: the portrait and the narration go with it.
+    page.get_by_role("tab", name="🗣️ Avatar").click()
+    portrait_block = page.locator(".block", has=page.get_by_text("Portrait", exact=True))
+    portrait_block.locator("input[type=file]").set_input_files(str(start))
+    audio_block = page.locator(".block", has=page.get_by_text("Narration", exact=True))
+    audio_block.locator("input[type=file]").set_input_files(str(voice))
+    expect(portrait_block.locator("img").first).to_be_visible(timeout=15_000)
+    expect(  # the narration uploaded too: its player is there
+        audio_block.locator("audio, .waveform-container, [data-testid='waveform-Narration']")
+    ).not_to_have_count(0, timeout=15_000)
+    run_and_wait(page, "Animate")
+    animated = simulator_inputs(log)[-1]
+    avatar_link = share_newest(page)
+    owner.close()
 
-        stranger, view = open_and_remix(
-            browser, link, "Shared image result", "🖼️ Image", "25-input-image"
-        )
-        prompt = view.get_by_role("textbox", name="Prompt", exact=True).filter(visible=True)
-        expect(prompt.first).to_have_value(EDIT_PROMPT, timeout=15_000)
-        remixed_block = view.locator(".block", has=view.get_by_text("Input image (optional"))
-        expect(remixed_block.locator("img").first).to_be_visible(timeout=15_000)
-        panel = view.get_by_role("tabpanel").filter(visible=True)
-        expect(panel.get_by_role("combobox", name="Model", exact=True)).to_have_value(EDIT_MODEL)
-        view.screenshot(path=SCREENSHOTS / "25-input-image-remixed.png", full_page=True)
-        run_and_wait(view, "Generate")
-        again = simulator_inputs(log)[-1]
-        assert pixels(data_bytes(again[image_field])) == pixels(data_bytes(edited[image_field]))
-        assert pixels(data_bytes(again[image_field])) == pixels(start.read_bytes())
-        stranger.close()
+    stranger, view = open_and_remix(
+        browser, link, "Shared image result", "🖼️ Image", "25-input-image"
+    )
+    prompt = view.get_by_role("textbox", name="Prompt", exact=True).filter(visible=True)
+    expect(prompt.first).to_have_value(EDIT_PROMPT, timeout=15_000)
+    remixed_block = view.locator(".block", has=view.get_by_text("Input image (optional"))
+    expect(remixed_block.locator("img").first).to_be_visible(timeout=15_000)
+    panel = view.get_by_role("tabpanel").filter(visible=True)
+    expect(panel.get_by_role("combobox", name="Model", exact=True)).to_have_value(EDIT_MODEL)
+    view.screenshot(path=SCREENSHOTS / "25-input-image-remixed.png", full_page=True)
+    run_and_wait(view, "Generate")
+    again = simulator_inputs(log)[-1]
+    assert pixels(data_bytes(again[image_field])) == pixels(data_bytes(edited[image_field]))
+    assert pixels(data_bytes(again[image_field])) == pixels(start.read_bytes())
+    stranger.close()
 
-        stranger, view = open_and_remix(
-            browser, avatar_link, "Shared avatar result", "🗣️ Avatar", "26-avatar"
-        )
-        portrait = view.locator(".block", has=view.get_by_text("Portrait", exact=True))
-        expect(portrait.locator("img").first).to_be_visible(timeout=15_000)
-        sound = view.locator(".block", has=view.get_by_text("Narration", exact=True))
-        expect(
-            sound.locator("audio, .waveform-container, [data-testid='waveform-Narration']").first
-        ).to_be_attached(timeout=15_000)
-        view.screenshot(path=SCREENSHOTS / "26-avatar-remixed.png", full_page=True)
-        run_and_wait(view, "Animate")
-        again = simulator_inputs(log)[-1]
-        audio_field = next(k for k, v in animated.items() if str(v).startswith("data:audio"))
-        assert frames(data_bytes(again[audio_field])) == frames(voice.read_bytes())
-        # This model lip-syncs a video: the portrait went as a still video made from it, and the
-        # remixed run's is made from the same portrait again.
-        face_field = next(k for k, v in animated.items() if str(v).startswith("data:video"))
-        assert first_frame(data_bytes(again[face_field])) == first_frame(
-            data_bytes(animated[face_field])
-        )
-        stranger.close()
+    stranger, view = open_and_remix(
+        browser, avatar_link, "Shared avatar result", "🗣️ Avatar", "26-avatar"
+    )
+    portrait = view.locator(".block", has=view.get_by_text("Portrait", exact=True))
+    expect(portrait.locator("img").first).to_be_visible(timeout=15_000)
+    sound = view.locator(".block", has=view.get_by_text("Narration", exact=True))
+    expect(
+        sound.locator("audio, .waveform-container, [data-testid='waveform-Narration']").first
+    ).to_be_attached(timeout=15_000)
+    view.screenshot(path=SCREENSHOTS / "26-avatar-remixed.png", full_page=True)
+    run_and_wait(view, "Animate")
+    again = simulator_inputs(log)[-1]
+    audio_field = next(k for k, v in animated.items() if str(v).startswith("data:audio"))
+    assert frames(data_bytes(again[audio_field])) == frames(voice.read_bytes())
+    # This model lip-syncs a video: the portrait went as a still video made from it, and the
+    # remixed run's is made from the same portrait again.
+    face_field = next(k for k, v in animated.items() if str(v).startswith("data:video"))
+    assert first_frame(data_bytes(again[face_field])) == first_frame(
+        data_bytes(animated[face_field])
+    )
+    stranger.close()
 
 
 @pytest.mark.timeout(400)
 def test_remix_restores_the_last_frame(  # type: ignore[no-untyped-def]
     tmp_path: Path,
+    served: tuple[str, Path],
     browser,  # noqa: F811  (the fixture from test_browser)
 ) -> None:
     """Kling's `end_image` is the Video panel's Last frame: kept with the result, put back by
     Remix, and sent again with the start frame."""
     from playwright.sync_api import expect
 
-    log = tmp_path / "app.log"
     start = start_picture(tmp_path / "start.png")
     end = tmp_path / "end.png"
     Image.new("RGB", (96, 64), (220, 90, 30)).save(end)
     last_label = "Last frame (optional)"
-    with app(tmp_path / "data", free_port(), log) as url:
-        owner = browser.new_context(viewport={"width": 1366, "height": 1000})
-        page = owner.new_page()
-        page.goto(url, wait_until="load")
-        page.get_by_role("tab", name="🎬 Video").click()
-        pick_model(page, "kwaivgi/kling-v2.1")
-        page.get_by_role("textbox", name="Prompt", exact=True).filter(visible=True).first.fill(
-            "The square turns into a sunset"
-        )
-        frame = page.locator(".block", has=page.get_by_text("Start frame", exact=True))
-        frame.locator("input[type=file]").set_input_files(str(start))
-        ending = page.locator(".block", has=page.get_by_text(last_label, exact=True))
-        ending.locator("input[type=file]").set_input_files(str(end))
-        expect(ending.locator("img").first).to_be_visible(timeout=15_000)
-        run_and_wait(page, "Generate video")
-        sent = simulator_inputs(log)[-1]
-        assert pixels(data_bytes(sent["end_image"])) == pixels(end.read_bytes()), sent.keys()
-        link = share_newest(page)
-        owner.close()
+    url, log = served
+    owner = browser.new_context(viewport={"width": 1366, "height": 1000})
+    page = owner.new_page()
+    page.goto(url, wait_until="load")
+    page.get_by_role("tab", name="🎬 Video").click()
+    pick_model(page, "kwaivgi/kling-v2.1")
+    page.get_by_role("textbox", name="Prompt", exact=True).filter(visible=True).first.fill(
+        "The square turns into a sunset"
+    )
+    frame = page.locator(".block", has=page.get_by_text("Start frame", exact=True))
+    frame.locator("input[type=file]").set_input_files(str(start))
+    ending = page.locator(".block", has=page.get_by_text(last_label, exact=True))
+    ending.locator("input[type=file]").set_input_files(str(end))
+    expect(ending.locator("img").first).to_be_visible(timeout=15_000)
+    run_and_wait(page, "Generate video")
+    sent = simulator_inputs(log)[-1]
+    assert pixels(data_bytes(sent["end_image"])) == pixels(end.read_bytes()), sent.keys()
+    link = share_newest(page)
+    owner.close()
 
-        stranger, view = open_and_remix(
-            browser, link, "Shared video result", "🎬 Video", "27-last-frame"
-        )
-        for label in ("Start frame", last_label):
-            block = view.locator(".block", has=view.get_by_text(label, exact=True))
-            expect(block.locator("img").first).to_be_visible(timeout=15_000)
-        view.screenshot(path=SCREENSHOTS / "27-last-frame-remixed.png", full_page=True)
-        run_and_wait(view, "Generate video")
-        again = simulator_inputs(log)[-1]
-        for name, original in (("start_image", start), ("end_image", end)):
-            assert pixels(data_bytes(again[name])) == pixels(original.read_bytes()), name
-        assert again.get("prompt") == sent.get("prompt")
-        stranger.close()
+    stranger, view = open_and_remix(
+        browser, link, "Shared video result", "🎬 Video", "27-last-frame"
+    )
+    for label in ("Start frame", last_label):
+        block = view.locator(".block", has=view.get_by_text(label, exact=True))
+        expect(block.locator("img").first).to_be_visible(timeout=15_000)
+    view.screenshot(path=SCREENSHOTS / "27-last-frame-remixed.png", full_page=True)
+    run_and_wait(view, "Generate video")
+    again = simulator_inputs(log)[-1]
+    for name, original in (("start_image", start), ("end_image", end)):
+        assert pixels(data_bytes(again[name])) == pixels(original.read_bytes()), name
+    assert again.get("prompt") == sent.get("prompt")
+    stranger.close()
 
 
 @pytest.mark.timeout(400)
 def test_remix_restores_an_advanced_file_field(  # type: ignore[no-untyped-def]
     tmp_path: Path,
+    served: tuple[str, Path],
     browser,  # noqa: F811  (the fixture from test_browser)
 ) -> None:
     """Playground's `mask` is not one of the Image panel's own inputs but an Advanced file field:
     kept with the result, staged as an upload by Remix, and sent again with the input image."""
     from playwright.sync_api import expect
 
-    log = tmp_path / "app.log"
     start = start_picture(tmp_path / "start.png")
     mask = tmp_path / "mask.png"
     Image.new("RGB", (96, 64), (255, 255, 255)).save(mask)
     input_label = "Input image (optional, image-to-image)"
-    with app(tmp_path / "data", free_port(), log) as url:
-        owner = browser.new_context(viewport={"width": 1366, "height": 1000})
-        page = owner.new_page()
-        page.goto(url, wait_until="load")
-        page.get_by_role("tab", name="🖼️ Image").click()
-        pick_model(page, "playgroundai/playground-v2.5-1024px-aesthetic")
-        page.get_by_role("textbox", name="Prompt", exact=True).filter(visible=True).first.fill(
-            "The square turns into a sunset"
-        )
-        picture = page.locator(".block", has=page.get_by_text(input_label, exact=True))
-        picture.locator("input[type=file]").set_input_files(str(start))
-        page.get_by_text("Advanced — parameters from the model's schema").filter(
-            visible=True
-        ).first.click()
-        mask_block = page.locator(".block", has=page.get_by_text("Mask", exact=True))
-        expect(mask_block.first).to_be_visible(timeout=20_000)
-        with answered(page, "mask.png"):  # the Advanced JSON holds the file before Generate
-            mask_block.locator("input[type=file]").set_input_files(str(mask))
-        mask_row = mask_block.get_by_role("row", name=re.compile(r"mask\.png"))
-        expect(mask_row).to_be_visible(timeout=15_000)
-        run_and_wait(page, "Generate")
-        sent = simulator_inputs(log)[-1]
-        assert pixels(data_bytes(sent["mask"])) == pixels(mask.read_bytes()), sent.keys()
-        link = share_newest(page)
-        owner.close()
+    url, log = served
+    owner = browser.new_context(viewport={"width": 1366, "height": 1000})
+    page = owner.new_page()
+    page.goto(url, wait_until="load")
+    page.get_by_role("tab", name="🖼️ Image").click()
+    pick_model(page, "playgroundai/playground-v2.5-1024px-aesthetic")
+    page.get_by_role("textbox", name="Prompt", exact=True).filter(visible=True).first.fill(
+        "The square turns into a sunset"
+    )
+    picture = page.locator(".block", has=page.get_by_text(input_label, exact=True))
+    picture.locator("input[type=file]").set_input_files(str(start))
+    page.get_by_text("Advanced — parameters from the model's schema").filter(
+        visible=True
+    ).first.click()
+    mask_block = page.locator(".block", has=page.get_by_text("Mask", exact=True))
+    expect(mask_block.first).to_be_visible(timeout=20_000)
+    with answered(page, "mask.png"):  # the Advanced JSON holds the file before Generate
+        mask_block.locator("input[type=file]").set_input_files(str(mask))
+    mask_row = mask_block.get_by_role("row", name=re.compile(r"mask\.png"))
+    expect(mask_row).to_be_visible(timeout=15_000)
+    run_and_wait(page, "Generate")
+    sent = simulator_inputs(log)[-1]
+    assert pixels(data_bytes(sent["mask"])) == pixels(mask.read_bytes()), sent.keys()
+    link = share_newest(page)
+    owner.close()
 
-        stranger, view = open_and_remix(
-            browser, link, "Shared image result", "🖼️ Image", "27-advanced-file"
-        )
-        remixed = view.locator(".block", has=view.get_by_text(input_label, exact=True))
-        expect(remixed.locator("img").first).to_be_visible(timeout=15_000)
-        view.get_by_text("Advanced — parameters from the model's schema").filter(
-            visible=True
-        ).first.click()
-        remixed_mask = view.locator(".block", has=view.get_by_text("Mask", exact=True))
-        row = remixed_mask.get_by_role("row", name=re.compile(r"mask\.png"))
-        expect(row).to_be_visible(timeout=20_000)
-        view.screenshot(path=SCREENSHOTS / "27-advanced-file-remixed.png", full_page=True)
-        run_and_wait(view, "Generate")
-        again = simulator_inputs(log)[-1]
-        for name, original in (("image", start), ("mask", mask)):
-            assert pixels(data_bytes(again[name])) == pixels(original.read_bytes()), name
-        assert again.get("prompt") == sent.get("prompt")
-        stranger.close()
+    stranger, view = open_and_remix(
+        browser, link, "Shared image result", "🖼️ Image", "27-advanced-file"
+    )
+    remixed = view.locator(".block", has=view.get_by_text(input_label, exact=True))
+    expect(remixed.locator("img").first).to_be_visible(timeout=15_000)
+    view.get_by_text("Advanced — parameters from the model's schema").filter(
+        visible=True
+    ).first.click()
+    remixed_mask = view.locator(".block", has=view.get_by_text("Mask", exact=True))
+    row = remixed_mask.get_by_role("row", name=re.compile(r"mask\.png"))
+    expect(row).to_be_visible(timeout=20_000)
+    view.screenshot(path=SCREENSHOTS / "27-advanced-file-remixed.png", full_page=True)
+    run_and_wait(view, "Generate")
+    again = simulator_inputs(log)[-1]
+    for name, original in (("image", start), ("mask", mask)):
+        assert pixels(data_bytes(again[name])) == pixels(original.read_bytes()), name
+    assert again.get("prompt") == sent.get("prompt")
+    stranger.close()

@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import sqlite3
+import subprocess
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -406,12 +407,14 @@ def test_two_app_processes_share_one_redis(simulator, redis_url: str, tmp_path: 
 @pytest.mark.slow  # starts `python app.py`
 @pytest.mark.timeout(600)
 def test_bad_settings_stop_the_start_with_a_clear_error(simulator, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    started: list[tuple[subprocess.Popen[bytes], Path, str]] = []
     for extra, needle in (
         ({"NEUROLINK_VISITOR_RUNS_PER_DAY": "abc"}, "NEUROLINK_VISITOR_RUNS_PER_DAY must be a whole number"),
         ({"NEUROLINK_REDIS_URL": f"redis://127.0.0.1:{free_port()}/0"}, "NEUROLINK_REDIS_URL: cannot reach Redis"),
     ):  # fmt: skip
-        log = tmp_path / "bad.log"
-        process, _ = start_app_process(_owner_env(simulator, extra), log)
+        log = tmp_path / f"bad-{len(started)}.log"
+        started.append((start_app_process(_owner_env(simulator, extra), log)[0], log, needle))
+    for process, log, needle in started:  # started together: each spends its time importing
         assert process.wait(timeout=120) != 0
         assert f"error: {needle}" in log.read_text()
 

@@ -55,6 +55,19 @@ def _ttl(env: Mapping[str, str], key: str, default: float) -> float:
     return env_number(env, key, default, unit="seconds (0 keeps them)")
 
 
+def database_url(env: Mapping[str, str]) -> str | None:
+    """`NEUROLINK_DATABASE_URL`: PostgreSQL for the kept results, shared by every replica (None:
+    SQLite in the data folder, one process)."""
+    raw = env.get("NEUROLINK_DATABASE_URL", "").strip()
+    if raw and not raw.startswith(("postgresql://", "postgres://")):
+        raise ValueError(
+            "NEUROLINK_DATABASE_URL must be a PostgreSQL URL such as "
+            "postgresql://user:password@db-host:5432/neurolink (or unset it to keep results in "
+            "SQLite)"
+        )
+    return raw or None
+
+
 def _switch(env: Mapping[str, str], key: str, default: bool) -> bool:
     raw = env.get(key, "").strip().lower()
     if not raw:
@@ -110,6 +123,9 @@ class Settings:
     results_disk_mb: float = 10240.0  # MB of kept results in all; the oldest unshared go first
     results_history_mb: float = 512.0  # MB one History id may keep (its own oldest go first)
     results_simulator_mb: float = 1024.0  # MB of simulator results, kept apart from real ones
+    # PostgreSQL for the results' rows, shared by replicas (their files: data_dir on a shared
+    # volume); None keeps them in SQLite in data_dir. May hold a password: not in repr.
+    database_url: str | None = field(default=None, repr=False)
     sharing: bool = True  # "Share" links (NEUROLINK_SHARING=off refuses them)
     # Where visitors reach the app (share links' og:url/og:image); never read from a request.
     public_url: str | None = None
@@ -165,6 +181,7 @@ class Settings:
             results_disk_mb=_float(env, "NEUROLINK_RESULTS_DISK_MB", 10240.0, "MB"),
             results_history_mb=_float(env, "NEUROLINK_RESULTS_HISTORY_MB", 512.0, "MB"),
             results_simulator_mb=_float(env, "NEUROLINK_RESULTS_SIMULATOR_MB", 1024.0, "MB"),
+            database_url=database_url(env),
             sharing=_switch(env, "NEUROLINK_SHARING", True),
             public_url=public_url(env),
             mcp=_choice(env, "NEUROLINK_MCP", ("auto", "on", "off")),

@@ -13,6 +13,9 @@ need=()
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)  # guarded demo mode's shared counts
 command -v curl >/dev/null 2>&1 || need+=(curl)  # tests run the History's curl snippets
+# Results shared by replicas (NEUROLINK_DATABASE_URL): the tests start their own server as the
+# postgres user on loopback (tests/conftest.py postgres_url).
+compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || need+=(postgresql)
 [ -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || need+=(fonts-dejavu-core)
 [ -e /usr/share/fonts/truetype/noto/NotoColorEmoji.ttf ] || need+=(fonts-noto-color-emoji)
 if [ "${#need[@]}" -gt 0 ]; then

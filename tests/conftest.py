@@ -154,3 +154,25 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[str]:
+    """A real PostgreSQL server (Debian's) on a free loopback port, one per test worker, started
+    as the `postgres` user when the tests run as root (it refuses to run as root); stopped at
+    the end. Its URL, for the `postgres` database; modules make their own (`new_database`).
+    Never skipped: a server that cannot start fails the tests that need it, saying why."""
+    from bench.postgres import PostgresUnavailable, postgres_server
+
+    try:
+        with postgres_server(free_port()) as url:
+            yield url
+    except PostgresUnavailable as exc:
+        pytest.fail(str(exc))
+
+
+def new_database(server_url: str) -> str:
+    """A fresh, empty database on the test server; its URL."""
+    from bench.postgres import new_database
+
+    return new_database(server_url)

@@ -25,12 +25,21 @@ import re
 import secrets
 import shutil
 import sqlite3
+import stat
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
+
+from .database import (
+    Database,
+    PostgresDatabase,
+    SQLiteDatabase,
+    StoreUnavailable,
+    Transaction,
+)
 
 log = logging.getLogger("neurolink_ui.results")
 
@@ -140,11 +149,12 @@ class StoredResult:
     @property
     def prompt_file(self) -> Path | None:
         """The full prompt as a file, kept beside the outputs when it is long."""
-        if len(self.prompt) <= PROMPT_FILE_CHARS or not self.files_dir:
+        if len(self.prompt) <= PROMPT_FILE_CHARS or not self.files_dir or not self.prompt_kept:
             return None
         return self.files_dir / PROMPT_FILE
 
     files_dir: Path | None = None
+    prompt_kept: bool = True  # its prompt file is the one recorded (see ResultStore's checks)
 
 
 class ResultStore:
@@ -160,37 +170,7 @@ class ResultStore:
     threads and the event loop.
     """
 
-    SCHEMA = """
-    CREATE TABLE IF NOT EXISTS results (
-        id TEXT PRIMARY KEY,
-        owner TEXT NOT NULL,
-        kind TEXT NOT NULL,
-        model TEXT NOT NULL,
-        version TEXT,
-        prompt TEXT NOT NULL,
-        input TEXT NOT NULL,
-        file_fields TEXT NOT NULL,
-        files TEXT NOT NULL,
-        sources TEXT NOT NULL,
-        text TEXT NOT NULL,
-        notes TEXT NOT NULL,
-        predict_time REAL,
-        wall_time REAL NOT NULL,
-        cold_boot INTEGER,
-        prediction_id TEXT NOT NULL,
-        created_at REAL NOT NULL,
-        share_id TEXT UNIQUE,
-        size INTEGER NOT NULL,
-        input_files TEXT NOT NULL DEFAULT '{}',
-        file_labels TEXT NOT NULL DEFAULT '[]',
-        simulated INTEGER NOT NULL DEFAULT 0,
-        db_bytes INTEGER NOT NULL DEFAULT 0,
-        cost_usd REAL,
-        cost_basis TEXT NOT NULL DEFAULT ''
-    );
-    CREATE INDEX IF NOT EXISTS results_by_owner ON results (owner, created_at);
-    CREATE INDEX IF NOT EXISTS results_by_age ON results (created_at);
-    """
+    SCHEMA = SQLiteDatabase.SCHEMA  # the SQLite table as first released (tests build old files)
 
     def __init__(
         self,
@@ -202,6 +182,7 @@ class ResultStore:
         max_bytes_per_history: int = DEFAULT_HISTORY_BYTES,
         simulated_disk_cap: int | None = None,
         temporary: bool = False,
+        database_url: str | None = None,
         on_remove: Callable[[Path], None] | None = None,
     ) -> None:
         self.root = root.expanduser()
@@ -221,38 +202,19 @@ class ResultStore:
             self.files_root.mkdir(parents=True, exist_ok=True)
             self.root = self.root.resolve()
             self.files_root = self.files_root.resolve()
-            self._db = sqlite3.connect(
-                self.root / "results.db", timeout=30.0, check_same_thread=False
+            self._db: Database = (
+                PostgresDatabase(database_url)
+                if database_url
+                else SQLiteDatabase(self.root / "results.db", _ROW_BYTES)
             )
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.executescript(self.SCHEMA)
-            self._upgrade()
         except (OSError, sqlite3.Error) as exc:
+            if isinstance(exc, StoreUnavailable):
+                raise ValueError(str(exc)) from None
             raise ValueError(
                 f"NEUROLINK_DATA_DIR: cannot keep results in {self.root} ({exc}); point it at a "
                 "writable folder"
             ) from None
-        self._lock = threading.RLock()
-
-    _ADDED_COLUMNS: ClassVar[dict[str, str]] = {
-        "input_files": "TEXT NOT NULL DEFAULT '{}'",
-        "file_labels": "TEXT NOT NULL DEFAULT '[]'",
-        "simulated": "INTEGER NOT NULL DEFAULT 0",  # older rows: counted as real
-        "db_bytes": "INTEGER NOT NULL DEFAULT 0",
-        "cost_usd": "REAL",  # older rows: unknown (NULL)
-        "cost_basis": "TEXT NOT NULL DEFAULT ''",
-    }
-
-    def _upgrade(self) -> None:
-        """A database made before these columns existed gets them (empty for its rows; its
-        rows' text is measured once, so it counts toward the caps)."""
-        columns = {row[1] for row in self._db.execute("PRAGMA table_info(results)")}
-        with self._db:
-            for name, definition in self._ADDED_COLUMNS.items():
-                if name not in columns:
-                    self._db.execute(f"ALTER TABLE results ADD COLUMN {name} {definition}")
-            if "db_bytes" not in columns:
-                self._db.execute(f"UPDATE results SET db_bytes = {_ROW_BYTES}")
+        self.shared_database = bool(database_url)
 
     def __deepcopy__(self, memo: dict[int, Any]) -> ResultStore:
         # A gr.State default holding the store is deep-copied per session: all share this one.
@@ -260,15 +222,12 @@ class ResultStore:
 
     def close(self) -> None:
         """Close the database; a temporary store's folder is removed with everything in it."""
-        with self._lock:
-            self._db.close()
-            if self.temporary:
-                shutil.rmtree(self.root, ignore_errors=True)
+        self._db.close()
+        if self.temporary:
+            shutil.rmtree(self.root, ignore_errors=True)
 
-    @contextlib.contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        with self._lock, self._db:
-            yield self._db
+    def _transaction(self) -> contextlib.AbstractContextManager[Transaction]:
+        return self._db.transaction()
 
     # ---- writing -------------------------------------------------------------------------------
 
@@ -279,6 +238,7 @@ class ResultStore:
         folder = self.files_root / result_id
         folder.mkdir()
         names: list[str] = []
+        checks: dict[str, tuple[int, str]] = {}  # each file's size and SHA-256, by its place
         size = 0
         try:
             for index, source in enumerate(new.files):
@@ -286,6 +246,7 @@ class ResultStore:
                 _link_or_copy(source, target)
                 names.append(target.name)
                 size += target.stat().st_size
+                checks[target.name] = _fingerprint(target)
             inputs: dict[str, list[str]] = {}
             for index, (name, source) in enumerate(new.input_files[:MAX_INPUT_FILES]):
                 if not source.is_file():  # an upload the web server already removed
@@ -295,10 +256,12 @@ class ResultStore:
                 _link_or_copy(source, target)
                 inputs.setdefault(str(name)[:100], []).append(target.name)
                 size += target.stat().st_size
+                checks[f"{INPUTS_FOLDER}/{target.name}"] = _fingerprint(target)
             prompt = new.prompt[:MAX_TEXT_CHARS]
             if len(prompt) > PROMPT_FILE_CHARS:
                 (folder / PROMPT_FILE).write_text(prompt, encoding="utf-8")
                 size += (folder / PROMPT_FILE).stat().st_size
+                checks[PROMPT_FILE] = _fingerprint(folder / PROMPT_FILE)
             row = {
                 "id": result_id,
                 "owner": owner,
@@ -325,40 +288,36 @@ class ResultStore:
                 "simulated": int(bool(new.simulated)),
                 "cost_usd": _finite_or_none(new.cost_usd),
                 "cost_basis": str(new.cost_basis)[:500],
+                "file_checks": json.dumps(checks),
             }
             row["db_bytes"] = sum(len(str(row[name]).encode("utf-8")) for name in _TEXT_COLUMNS)
-            with self._transaction() as db:
-                db.execute(
-                    f"INSERT INTO results ({', '.join(row)}) VALUES "
-                    f"({', '.join('?' for _ in row)})",
-                    tuple(row.values()),
-                )
+            refused, kept = self._keep_within_caps(row, stamp=now is None)
         except BaseException:
             shutil.rmtree(folder, ignore_errors=True)
             raise
-        refused = self._enforce_caps(owner, bool(new.simulated), result_id)
         if refused:
             raise StoreFull(f"This result was not kept: {refused}")
-        stored = self._get_where("id = ?", (result_id,))
-        assert stored is not None
-        return stored
+        assert kept is not None
+        # As it was kept (a newer result of this History may push it out at once, on any
+        # replica: its own oldest go first).
+        return self._stored(kept)
 
     def share(self, history_id: str, result_id: str) -> str | None:
         """The share id of this History's result (made on first call), None if it has none."""
         owner = _owner_key(_checked_history_id(history_id))
         if not valid_result_id(result_id):
             return None
-        with self._transaction() as db:
-            row = db.execute(
+        # Only a result without one gets a share id, in one statement: two replicas sharing
+        # it at once give both clicks the same link, and a Delete in between leaves none.
+        with self._transaction() as tx:
+            tx.execute(
+                "UPDATE results SET share_id = ? WHERE id = ? AND owner = ? AND share_id IS NULL",
+                (secrets.token_urlsafe(24), result_id, owner),  # 192 random bits
+            )
+            rows = tx.execute(
                 "SELECT share_id FROM results WHERE id = ? AND owner = ?", (result_id, owner)
-            ).fetchone()
-            if row is None:
-                return None
-            if row[0]:
-                return str(row[0])
-            share_id = secrets.token_urlsafe(24)  # 192 random bits
-            db.execute("UPDATE results SET share_id = ? WHERE id = ?", (share_id, result_id))
-            return share_id
+            )
+        return str(rows[0][0]) if rows and rows[0][0] else None
 
     def delete(self, history_id: str, result_id: str) -> bool:
         """Remove this History's result and its files; False when it has no such result."""
@@ -373,12 +332,17 @@ class ResultStore:
         return self._remove("owner = ?", (owner,))
 
     def sweep(self, now: float | None = None) -> int:
-        """Remove results older than the TTL (none when it is 0) and stray folders."""
+        """Remove results older than the TTL (none when it is 0) and stray folders. One sweep
+        at a time across every replica sharing the database: while another runs, this one
+        returns 0 at once (each expired result is removed once, by whichever got the lock)."""
         removed = 0
-        if self.ttl > 0:
-            cutoff = (time.time() if now is None else now) - self.ttl
-            removed = self._remove("created_at < ?", (cutoff,))
-        self._remove_orphans()
+        with self._db.exclusive("sweep") as mine:
+            if not mine:
+                return 0
+            if self.ttl > 0:
+                cutoff = (time.time() if now is None else now) - self.ttl
+                removed = self._remove("created_at < ?", (cutoff,))
+            self._remove_orphans()
         if removed:
             log.info("removed %d expired result(s)", removed)
         return removed
@@ -388,13 +352,12 @@ class ResultStore:
     def list(self, history_id: str, limit: int | None = None) -> list[StoredResult]:
         """This History's results, newest first."""
         owner = _owner_key(_checked_history_id(history_id))
-        with self._lock:
-            rows = self._db.execute(
-                f"SELECT {self._COLUMNS} FROM results WHERE owner = ? "
-                "ORDER BY created_at DESC, rowid DESC "
-                "LIMIT ?",
-                (owner, limit if limit is not None else self.max_per_history),
-            ).fetchall()
+        rows = self._db.query(
+            f"SELECT {self._COLUMNS} FROM results WHERE owner = ? "
+            f"ORDER BY created_at DESC, {self._db.tie} DESC "
+            "LIMIT ?",
+            (owner, limit if limit is not None else self.max_per_history),
+        )
         return [self._stored(row) for row in rows]
 
     def get(self, history_id: str, result_id: str) -> StoredResult | None:
@@ -412,27 +375,22 @@ class ResultStore:
 
     def count(self, history_id: str) -> int:
         owner = _owner_key(_checked_history_id(history_id))
-        with self._lock:
-            (n,) = self._db.execute(
-                "SELECT count(*) FROM results WHERE owner = ?", (owner,)
-            ).fetchone()
+        [(n,)] = self._db.query("SELECT count(*) FROM results WHERE owner = ?", (owner,))
         return int(n)
 
     def disk_usage(self, simulated: bool | None = None) -> int:
         """Bytes of every result (files and rows), or of the simulator's or the real ones."""
         where, args = ("", ()) if simulated is None else ("WHERE simulated = ?", (int(simulated),))
-        with self._lock:
-            (total,) = self._db.execute(
-                f"SELECT coalesce(sum(size + db_bytes), 0) FROM results {where}", args
-            ).fetchone()
+        [(total,)] = self._db.query(
+            f"SELECT coalesce(sum(size + db_bytes), 0) FROM results {where}", args
+        )
         return int(total)
 
     def history_usage(self, history_id: str) -> int:
         owner = _owner_key(_checked_history_id(history_id))
-        with self._lock:
-            (total,) = self._db.execute(
-                "SELECT coalesce(sum(size + db_bytes), 0) FROM results WHERE owner = ?", (owner,)
-            ).fetchone()
+        [(total,)] = self._db.query(
+            "SELECT coalesce(sum(size + db_bytes), 0) FROM results WHERE owner = ?", (owner,)
+        )
         return int(total)
 
     # ---- internals -----------------------------------------------------------------------------
@@ -440,22 +398,28 @@ class ResultStore:
     _COLUMNS = (
         "id, owner, kind, model, version, prompt, input, file_fields, files, text, notes, "
         "predict_time, wall_time, cold_boot, prediction_id, created_at, share_id, "
-        "size + db_bytes, input_files, file_labels, simulated, cost_usd, cost_basis"
+        "size + db_bytes, input_files, file_labels, simulated, cost_usd, cost_basis, "
+        "file_checks"
     )
 
     def _get_where(self, where: str, args: tuple[Any, ...]) -> StoredResult | None:
-        with self._lock:
-            row = self._db.execute(
-                f"SELECT {self._COLUMNS} FROM results WHERE {where}", args
-            ).fetchone()
-        return None if row is None else self._stored(row)
+        rows = self._db.query(f"SELECT {self._COLUMNS} FROM results WHERE {where}", args)
+        return self._stored(rows[0]) if rows else None
 
     def _stored(self, row: tuple[Any, ...]) -> StoredResult:
         (rid, _owner, kind, model, version, prompt, input_json, file_fields, files, text, notes,
          predict_time, wall_time, cold_boot, prediction_id, created_at, share_id, size,
-         input_files, file_labels, simulated, cost_usd, cost_basis) = row  # fmt: skip
+         input_files, file_labels, simulated, cost_usd, cost_basis, file_checks) = row  # fmt: skip
         folder = self.files_root / rid
         inputs = folder / INPUTS_FOLDER
+        checks = _Checks(folder, json.loads(file_checks))
+        labels = json.loads(file_labels)
+        # Only the files whose bytes are this result's own (see _Checks), each with its caption.
+        outputs = [
+            (folder / name, labels[index] if index < len(labels) else None)
+            for index, name in enumerate(json.loads(files))
+            if checks.verified(name)
+        ]
         return StoredResult(
             id=rid,
             kind=kind,
@@ -464,7 +428,7 @@ class ResultStore:
             prompt=prompt,
             input=json.loads(input_json),
             file_fields=tuple(json.loads(file_fields)),
-            files=tuple(folder / name for name in json.loads(files)),
+            files=tuple(path for path, _ in outputs),
             text=text,
             notes=tuple(json.loads(notes)),
             predict_time=predict_time,
@@ -476,32 +440,39 @@ class ResultStore:
             size=size,
             files_dir=folder,
             input_files={
-                input_name: tuple(inputs / name for name in names)
+                input_name: tuple(
+                    inputs / name for name in names if checks.verified(f"{INPUTS_FOLDER}/{name}")
+                )
                 for input_name, names in json.loads(input_files).items()
             },
-            file_labels=tuple(json.loads(file_labels)),
+            file_labels=tuple(label for _, label in outputs if label is not None),
+            prompt_kept=len(prompt) <= PROMPT_FILE_CHARS or checks.verified(PROMPT_FILE),
             simulated=bool(simulated),
             cost_usd=cost_usd,
             cost_basis=cost_basis,
         )
 
     def _remove(self, where: str, args: tuple[Any, ...]) -> int:
-        with self._transaction() as db:
-            ids = [r[0] for r in db.execute(f"SELECT id FROM results WHERE {where}", args)]
-            removed = self._delete_rows(db, ids)
+        # One statement deletes and reports: of two replicas removing the same row (two sweeps,
+        # a Delete during a sweep), only the one whose DELETE took it removes its files.
+        with self._transaction() as tx:
+            rows = tx.execute(f"DELETE FROM results WHERE {where} RETURNING id, sources", args)
+        removed = [(str(rid), json.loads(sources)) for rid, sources in rows]
         self._remove_files(removed)
-        return len(ids)
+        return len(removed)
 
     @staticmethod
     def _delete_rows(
-        db: sqlite3.Connection, ids: builtins.list[str]
+        tx: Transaction, ids: builtins.list[str]
     ) -> builtins.list[tuple[str, builtins.list[str]]]:
-        """Delete these rows; returns each one's id and the outputs it was copied from."""
+        """Delete these rows; returns each deleted one's id and the outputs it was copied from
+        (a row another replica removed first is not in it)."""
         removed = []
         for result_id in ids:
-            row = db.execute("SELECT sources FROM results WHERE id = ?", (result_id,)).fetchone()
-            db.execute("DELETE FROM results WHERE id = ?", (result_id,))
-            removed.append((result_id, json.loads(row[0]) if row else []))
+            for rid, sources in tx.execute(
+                "DELETE FROM results WHERE id = ? RETURNING id, sources", (result_id,)
+            ):
+                removed.append((str(rid), json.loads(sources)))
         return removed
 
     def _remove_files(self, removed: Iterable[tuple[str, builtins.list[str]]]) -> None:
@@ -517,19 +488,32 @@ class ResultStore:
                         log.exception("could not remove a copy of a deleted result's file")
             shutil.rmtree(folder, ignore_errors=True)
 
-    def _enforce_caps(self, owner: str, simulated: bool, added: str) -> str | None:
-        """After `owner` kept result `added`: its own count and bytes first (its oldest go),
+    def _keep_within_caps(
+        self, row: dict[str, Any], stamp: bool
+    ) -> tuple[str | None, tuple[Any, ...] | None]:
+        """Insert `row`, then enforce the caps, in one transaction under the caps' lock: after
+        `owner` kept result `added`: its own count and bytes first (its oldest go),
         then the pool the result went to (simulator or real), oldest unshared first; a shared
         result of another History stays until its TTL. When `added` itself cannot stay (larger
         than a History's share, or only others' shared results left), it goes — its row and
         copies only, never the session outputs it was copied from — and the reason is returned."""
-        with self._transaction() as db:
+        with self._transaction() as tx:
+            # Caps are counted in the database, by one replica at a time: two runs finishing
+            # on two replicas cannot both see room for one more.
+            tx.lock("caps")
+            if stamp:  # its time taken under the lock: the newest row is the latest committed
+                row["created_at"] = time.time()
+            tx.execute(
+                f"INSERT INTO results ({', '.join(row)}) VALUES ({', '.join('?' for _ in row)})",
+                tuple(row.values()),
+            )
+            owner, simulated, added = str(row["owner"]), bool(row["simulated"]), str(row["id"])
             refused: str | None = None
-            mine = db.execute(
+            mine = tx.execute(
                 "SELECT id, size + db_bytes FROM results WHERE owner = ? "
-                "ORDER BY created_at DESC, rowid DESC",
+                f"ORDER BY created_at DESC, {self._db.tie} DESC",
                 (owner,),
-            ).fetchall()
+            )
             over: builtins.list[str] = []
             used = 0
             for index, (rid, size) in enumerate(mine):
@@ -545,11 +529,11 @@ class ResultStore:
                     f"({self.max_bytes_per_history:,})."
                 )
             cap = self.simulated_disk_cap if simulated else self.disk_cap
-            pool = db.execute(
+            pool = tx.execute(
                 "SELECT id, size + db_bytes, owner, share_id FROM results WHERE simulated = ? "
-                "ORDER BY share_id IS NOT NULL, created_at, rowid",
+                f"ORDER BY share_id IS NOT NULL, created_at, {self._db.tie}",
                 (int(simulated),),
-            ).fetchall()
+            )
             total = sum(size for rid, size, _, _ in pool if rid not in over)
             for rid, size, row_owner, share_id in pool:
                 if total <= cap or refused:
@@ -566,23 +550,25 @@ class ResultStore:
                     else "the results store is full of other visitors' shared results."
                 )
             if refused:
-                db.execute("DELETE FROM results WHERE id = ?", (added,))
-            removed = self._delete_rows(db, over)
+                tx.execute("DELETE FROM results WHERE id = ?", (added,))
+            removed = self._delete_rows(tx, over)
+            kept = tx.execute(f"SELECT {self._COLUMNS} FROM results WHERE id = ?", (added,))
         if over:
             log.info("results over their caps: removed %d", len(over))
         self._remove_files(removed)
         if refused:  # its own copies only: the session still shows its outputs
             shutil.rmtree(self.files_root / added, ignore_errors=True)
-        return refused
+        return refused, kept[0] if kept else None
 
     def _remove_orphans(self) -> None:
         """Folders without a row (a crash between copying and recording) go too."""
-        with self._lock:
-            known = {r[0] for r in self._db.execute("SELECT id FROM results")}
-            for folder in self.files_root.iterdir():
-                # A folder being filled right now has no row yet: only older ones are strays.
-                if folder.name not in known and time.time() - folder.stat().st_mtime > 3600:
-                    self._remove_files([(folder.name, [])])
+        # Called under the sweep's lock: one replica at a time looks at the shared folder.
+        known = {r[0] for r in self._db.query("SELECT id FROM results")}
+        for folder in self.files_root.iterdir():
+            # A folder being filled right now (on any replica) has no row yet: only older ones
+            # are strays.
+            if folder.name not in known and time.time() - folder.stat().st_mtime > 3600:
+                self._remove_files([(folder.name, [])])
 
 
 class StoreFull(ValueError):
@@ -617,6 +603,79 @@ def _bounded_json(value: dict[str, Any]) -> str:
 def _files_in(folder: Path) -> list[Path]:
     """Every file of a result's folder: its outputs and its `inputs`."""
     return [p for p in folder.rglob("*") if p.is_file()] if folder.is_dir() else []
+
+
+def _fingerprint(path: Path) -> tuple[int, str]:
+    """A kept file's size and SHA-256 (remembered: reading it back needs no second pass)."""
+    info = path.stat()
+    digest = _file_digest(path)
+    _remember(path, info, digest)
+    return info.st_size, digest
+
+
+def _file_digest(path: Path) -> str:
+    with path.open("rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
+
+
+# Digests this process has computed, by file identity (path, inode, size, modification time):
+# a file read again unchanged is not hashed again.
+_DIGESTS: dict[tuple[str, int, int, int], str] = {}
+_DIGESTS_LOCK = threading.Lock()
+_MAX_DIGESTS = 4096
+
+
+def _identity(path: Path, info: os.stat_result) -> tuple[str, int, int, int]:
+    return (str(path), info.st_ino, info.st_size, info.st_mtime_ns)
+
+
+def _remember(path: Path, info: os.stat_result, digest: str) -> None:
+    with _DIGESTS_LOCK:
+        if len(_DIGESTS) >= _MAX_DIGESTS:
+            _DIGESTS.pop(next(iter(_DIGESTS)))
+        _DIGESTS[_identity(path, info)] = digest
+
+
+class _Checks:
+    """Whether a file of a result's folder is the one that result recorded.
+
+    The folder may be shared by replicas (or restored, or tampered with): a file is handed out
+    only when it is a regular file (no link out of the folder) at its recorded place and, when
+    the row recorded them (every result since file checks exist), its size and SHA-256 match.
+    A row from before checks is trusted by place only."""
+
+    def __init__(self, folder: Path, recorded: object) -> None:
+        self.folder = folder
+        self.recorded = recorded if isinstance(recorded, dict) else {}
+
+    def verified(self, place: str) -> bool:
+        path = self.folder / place
+        try:
+            info = path.lstat()
+        except OSError:
+            return False
+        if not stat.S_ISREG(info.st_mode):
+            return False
+        if not self.recorded:
+            return True
+        expected = self.recorded.get(place)
+        if not (isinstance(expected, list) and len(expected) == 2):
+            return False
+        size, digest = expected
+        if info.st_size != size:
+            return False
+        with _DIGESTS_LOCK:
+            known = _DIGESTS.get(_identity(path, info))
+        if known is None:
+            try:
+                known = _file_digest(path)
+            except OSError:
+                return False
+            _remember(path, info, known)
+        if known != digest:
+            log.warning("a kept file does not match its result's record; not served: %s", path)
+            return False
+        return True
 
 
 def _link_or_copy(source: Path, target: Path) -> None:

@@ -53,6 +53,13 @@ class AppContext:
     def create(cls, settings: Settings, *, outputs_dir: Path | None = None) -> AppContext:
         outputs = outputs_dir or Path(tempfile.gettempdir()) / "neurolink_ui" / uuid.uuid4().hex[:8]
         data_dir = settings.data_dir
+        if settings.database_url and data_dir is None:
+            # Rows every replica reads, files in this process's temporary folder: links to
+            # results whose files no other replica (nor this one, after a restart) has.
+            raise ValueError(
+                "NEUROLINK_DATABASE_URL needs NEUROLINK_DATA_DIR: the results' files go there, "
+                "on a volume every replica shares"
+            )
         results_root = (
             data_dir / "results"
             if data_dir
@@ -79,6 +86,8 @@ class AppContext:
                 max_bytes_per_history=int(settings.results_history_mb * 1024 * 1024),
                 simulated_disk_cap=int(settings.results_simulator_mb * 1024 * 1024),
                 temporary=data_dir is None,
+                # Every replica given this URL (and the same data folder) keeps one set of results.
+                database_url=settings.database_url,
                 on_remove=output_store.forget,  # a deleted result's outputs and cached copies
             ),
             fair=fair,
@@ -143,7 +152,7 @@ class AppContext:
         if self._closed:
             return
         self._closed = True
-        self.results.close()
+        await asyncio.to_thread(self.results.close)  # a PostgreSQL pool joins its threads
         await asyncio.to_thread(self.own_tokens.close)  # pending sign-ins reach the file
         await self.client.aclose()
         if self.quota is not None:

@@ -64,3 +64,14 @@ def test_a_limit_refuses_with_the_error_class_it_is_given(
             error=QuotaConfigError,
         )
     assert str(refused.value).startswith(KEY) and message in str(refused.value)
+
+
+def test_the_results_database_is_a_postgresql_url() -> None:
+    from neurolink_ui.config import Settings
+
+    url = "postgresql://neurolink:secret@db:5432/neurolink"
+    settings = Settings.from_env({"NEUROLINK_DATABASE_URL": f"  {url} "})
+    assert settings.database_url == url and "secret" not in repr(settings)
+    assert Settings.from_env({}).database_url is None
+    with pytest.raises(ValueError, match="NEUROLINK_DATABASE_URL must be a PostgreSQL URL"):
+        Settings.from_env({"NEUROLINK_DATABASE_URL": "mysql://db/neurolink"})

@@ -26,6 +26,7 @@ from ...costs import recorded_cost_text
 from ...modalities.generic import ResultViews, file_category, result_views, sniff_file
 from ...modalities.registry import result_kind
 from ...results import ResultStore, StoredResult, valid_share_id
+from ...runs.work import offload
 from ..inert import as_text, without_html
 from ..remix import Remixable
 from ..retention import duration_text
@@ -352,15 +353,17 @@ class SharedPageMeta:
             return
         query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
         share_id = valid_share_id((query.get("result") or [None])[0])
-        result = self.store.shared(share_id) if share_id else None
+        # A database read (PostgreSQL's over the network): in a worker thread, off the loop.
+        result = await offload(self.store.shared, share_id) if share_id else None
         if result is None or not path.endswith("/"):
             await self.app(scope, receive, send)
             return
         await self._with_meta(result, share_id or "", scope, receive, send)
 
     async def _preview(self, raw_id: str, scope: Scope, receive: Receive, send: Send) -> None:
-        result = self.store.shared(raw_id.strip("/"))
-        image = preview_file(result) if result is not None else None
+        result = await offload(self.store.shared, raw_id.strip("/"))
+        # preview_file reads the file's first bytes (and shared() checks its digest): off the loop
+        image = await offload(preview_file, result) if result is not None else None
         if image is None:
             response: Any = PlainTextResponse("No preview for this link.", status_code=404)
         else:

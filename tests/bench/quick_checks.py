@@ -1,6 +1,6 @@
 """What every quick benchmark run must produce: each figure of its sections, well formed.
 
-The sections run in three test files (tests/bench/test_bench_quick_*.py) so the suite's
+The sections run in four test files (tests/bench/test_bench_quick_*.py) so the suite's
 workers share them; each checks its own sections' figures here (not their timings)."""
 
 from __future__ import annotations

@@ -10,6 +10,7 @@ from quick_checks import check_quick_run
 
 
 @pytest.mark.slow
+@pytest.mark.bench
 @pytest.mark.timeout(600)  # a hang guard, not a timing check
 def test_quick_benchmarks_produce_every_figure(tmp_path: Path) -> None:
     check_quick_run(("capacity",), tmp_path)

@@ -51,6 +51,31 @@ def is_cold_boot(prediction: Prediction) -> bool | None:
     return None if starting is None else starting >= COLD_BOOT_SECONDS
 
 
+@dataclass(frozen=True)
+class ProgressPhase:
+    """What a run's progress says, in words every view shares (the page's status, an agent's
+    progress notifications): the phase's name, what Replicate is doing, and the percent."""
+
+    name: str  # "Starting", "Cold boot", "Waiting for Replicate", "Running", else the status
+    doing: str  # what Replicate is doing ("" when the name says it)
+    percent: float | None
+
+
+def progress_phase(status: str, elapsed: float, percent: float | None) -> ProgressPhase:
+    """The phase of a run from its status and time: one rule for a cold boot (a start longer
+    than COLD_BOOT_SECONDS), so no view calls a 0.05 s start a cold boot."""
+    if status == "starting" and elapsed < COLD_BOOT_SECONDS:
+        # Nearly every prediction passes through "starting"; a warm start is over in a moment.
+        return ProgressPhase("Starting", "Replicate is starting the prediction…", None)
+    if status == "starting":
+        return ProgressPhase("Cold boot", "Replicate is starting the model…", None)
+    if status == "waiting":
+        return ProgressPhase("Waiting for Replicate", "the model is starting or running…", None)
+    if status == "processing":
+        return ProgressPhase("Running", "", percent)
+    return ProgressPhase(status.capitalize(), "", None)
+
+
 @dataclass
 class RunResult:
     """What a finished run left behind: text, local files, and what was sent."""

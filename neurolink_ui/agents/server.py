@@ -51,6 +51,7 @@ from ..config import BUILTIN_SIMULATOR_TOKEN
 from ..modalities.common import InputProblem
 from ..modalities.registry import get_modality
 from ..modalities.spec import ModalityValues
+from ..pipeline import progress_phase
 from ..quota.identity import Visitor, identify
 from ..replicate.errors import ReplicateError
 from ..replicate.schema import InputField
@@ -203,14 +204,10 @@ class Reporter:
 
 def progress_line(event: Progress) -> str:
     """One progress message: what Replicate does, for how long, how far, the last log lines."""
-    seconds = f"{event.elapsed:.1f} s"
-    if event.status == "starting":
-        head = f"starting (Replicate is booting the model) · {seconds}"
-    elif event.status == "processing":
-        pct = f" {event.percent:.0f}%" if event.percent is not None else ""
-        head = f"running{pct} · {seconds}"
-    else:
-        head = f"{event.status} · {seconds}"
+    phase = progress_phase(event.status, event.elapsed, event.percent)
+    pct = f" {phase.percent:.0f}%" if phase.percent is not None else ""
+    doing = f" — {phase.doing}" if phase.doing else ""
+    head = f"{phase.name}{pct}{doing} · {event.elapsed:.1f} s"
     tail = [line.strip()[-200:] for line in event.log_tail if line.strip()][-3:]
     return head + ("\n" + "\n".join(tail) if tail else "")
 

@@ -9,15 +9,16 @@ from dataclasses import dataclass, field
 from typing import TextIO
 
 from ..config import Settings
+from ..pipeline import progress_phase
 from ..replicate.types import Progress
 
 PLAIN_PROGRESS_EVERY = 5.0  # seconds between unchanged progress lines when stderr is not a TTY
 
 
 def describe_progress(event: Progress) -> str:
-    status = "starting (cold boot)" if event.cold_boot else event.status
-    percent = f" {event.percent:.0f}%" if event.percent is not None else ""
-    line = f"{status}{percent} · {event.elapsed:.1f}s"
+    phase = progress_phase(event.status, event.elapsed, event.percent)  # the panels' words
+    percent = f" {phase.percent:.0f}%" if phase.percent is not None else ""
+    line = f"{phase.name.lower()}{percent} · {event.elapsed:.1f}s"
     if event.log_tail:
         line += f" · {event.log_tail[-1].strip()}"
     return line
@@ -56,7 +57,8 @@ class Console:
             self._shown = len(line)
             return
         bucket = None if event.percent is None else int(event.percent // 10)
-        key = (event.status, bucket)
+        # A new phase (a start becoming a cold boot) or a tenth more done is a new line.
+        key = (progress_phase(event.status, event.elapsed, event.percent).name, bucket)
         now = time.monotonic()
         if key != self._last_key or now - self._last_time >= PLAIN_PROGRESS_EVERY:
             self._last_key, self._last_time = key, now

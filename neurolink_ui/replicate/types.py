@@ -205,18 +205,14 @@ class Account:
 
 @dataclass(frozen=True)
 class Progress:
-    """Where a prediction is: `starting` means Replicate is booting the model (a cold boot),
-    `processing` that it runs; `prediction_id` is empty only while the create is in flight."""
+    """Where a prediction is: `starting` means Replicate is starting it (a cold boot only when
+    that lasts: pipeline.progress_phase), `processing` that it runs; `prediction_id` is empty only while the create is in flight."""
 
     prediction_id: str
     status: str
     elapsed: float
     percent: float | None = None
     log_tail: tuple[str, ...] = ()
-
-    @property
-    def cold_boot(self) -> bool:
-        return self.status == "starting"
 
     kind: Literal["progress"] = "progress"
 

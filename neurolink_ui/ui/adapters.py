@@ -12,7 +12,7 @@ from typing import Any
 
 from ..costs import CostEstimate, cost_text
 from ..modalities.chat import flatten_content, split_reasoning
-from ..pipeline import COLD_BOOT_SECONDS, RunResult
+from ..pipeline import RunResult, progress_phase
 from ..replicate.types import Prediction, Progress
 from .inert import without_html
 
@@ -45,18 +45,14 @@ def seed_used(prediction: Prediction) -> int | None:
 def progress_markdown(event: Progress, on_replicate: bool = False) -> str:
     """One status block: what Replicate is doing, for how long, how far, the last log lines."""
     seconds = f"{event.elapsed:.1f} s"
-    if event.status == "starting" and event.elapsed < COLD_BOOT_SECONDS:
-        # Nearly every prediction passes through "starting"; a warm start is over in a moment.
-        head = f"⏳ **Starting** — Replicate is starting the prediction… {seconds}"
-    elif event.status == "starting":  # the one rule (pipeline.is_cold_boot): a cold boot
-        head = f"⏳ **Cold boot** — Replicate is starting the model… {seconds}"
-    elif event.status == "waiting":
-        head = f"⏳ **Waiting for Replicate** — the model is starting or running… {seconds}"
-    elif event.status == "processing":
-        pct = f" **{event.percent:.0f}%**" if event.percent is not None else ""
+    phase = progress_phase(event.status, event.elapsed, event.percent)
+    if phase.doing:
+        head = f"⏳ **{phase.name}** — {phase.doing} {seconds}"
+    elif phase.name == "Running":
+        pct = f" **{phase.percent:.0f}%**" if phase.percent is not None else ""
         head = f"⚙️ **Running**{pct} · {seconds}"
     else:
-        head = f"**{event.status.capitalize()}** · {seconds}"
+        head = f"**{phase.name}** · {seconds}"
     if event.percent is not None:
         filled = round(event.percent / 5)
         head += f"\n\n`{'█' * filled}{'░' * (20 - filled)}`"

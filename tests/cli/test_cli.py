@@ -540,8 +540,9 @@ def test_image_output_or_image_model_implies_image_mode() -> None:
 def test_progress_is_one_live_line_on_a_tty_and_plain_lines_otherwise() -> None:
     events = [
         Progress("p1", "starting", 0.5),
-        Progress("p1", "processing", 1.0, percent=20.0),
-        Progress("p1", "processing", 1.5, percent=60.0, log_tail=("60%|██",)),
+        Progress("p1", "starting", 3.0),  # a start this long is a cold boot (the one rule)
+        Progress("p1", "processing", 3.5, percent=20.0),
+        Progress("p1", "processing", 4.0, percent=60.0, log_tail=("60%|██",)),
     ]
     tty = Console(io.StringIO(), io.StringIO(), live=True)
     plain = Console(io.StringIO(), io.StringIO(), live=False)
@@ -551,13 +552,14 @@ def test_progress_is_one_live_line_on_a_tty_and_plain_lines_otherwise() -> None:
     tty.clear()
     live = tty.err.getvalue()
     assert live.count("\r") >= 3 and live.count("\n") == 1  # only the "prediction p1" line
-    assert "processing 60% · 1.5s" in live
+    assert "running 60% · 4.0s" in live
     lines = plain.err.getvalue().splitlines()
     assert lines[0] == "prediction p1"
     assert lines[1:] == [
-        "starting (cold boot) · 0.5s",
-        "processing 20% · 1.0s",
-        "processing 60% · 1.5s · 60%|██",
+        "starting · 0.5s",
+        "cold boot · 3.0s",
+        "running 20% · 3.5s",
+        "running 60% · 4.0s · 60%|██",
     ]
     assert tty.out.getvalue() == plain.out.getvalue() == ""  # progress never touches stdout
 

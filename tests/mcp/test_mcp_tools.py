@@ -273,7 +273,7 @@ async def test_a_long_run_reports_progress_and_cancel_cancels_it_at_the_simulato
 
             group.start_soon(call)
             await until_async(
-                lambda: any("running" in (m or "") for _, _, m in messages),
+                lambda: any("Running" in (m or "") for _, _, m in messages),
                 30,
                 "a progress notification while the prediction runs",
             )

@@ -53,9 +53,21 @@ CSS = """
 /* The token row wraps on a phone instead of squeezing its checkbox to a word a line. */
 .nl-token .row { flex-wrap: wrap; }
 .nl-remember { min-width: 220px !important; flex: 2 1 220px !important; }
-/* A lone image's tile is as wide as the gallery; kept within its 520 px height (less the label),
-   it shows whole instead of overflowing the box. */
-.nl-gallery .thumbnail-item { max-height: 480px; }
+/* Whole pictures in every output gallery (issue 23, item 5): each at its own aspect ratio, no
+   larger than its own pixels (a 96×64 output stays 96×64, not blown up to the tile), at most
+   480 px tall; the gallery as tall as its pictures instead of a fixed box that crops them; a
+   caption below its picture, not over it. */
+.nl-gallery .grid-wrap { height: auto !important; min-height: 0 !important;
+  max-height: none !important; overflow: visible !important; padding-top: 2.6em; }
+.nl-gallery .grid-container { grid-template-rows: none !important; grid-auto-rows: auto !important; }
+.nl-gallery .thumbnail-item.thumbnail-lg { aspect-ratio: auto; height: auto; display: flex;
+  flex-direction: column; align-items: center; justify-content: center; gap: 4px; }
+.nl-gallery .thumbnail-lg > img { width: auto; height: auto; max-width: 100%; max-height: 480px;
+  object-fit: contain; }
+.nl-gallery .caption-label { position: static; max-width: 100%; white-space: normal;
+  border: none; opacity: 1 !important; }
+/* Where the prompt is the caption, it is the pictures' alt text for screen readers only. */
+.nl-alt .caption-label { display: none; }
 /* A shared result's input files: small thumbnails (a gallery stretches a lone one to its width). */
 .nl-inputs .grid-container { grid-template-columns: repeat(auto-fill, minmax(120px, 180px)) !important; }
 .nl-inputs .thumbnail-item { height: 150px !important; aspect-ratio: auto !important; }
@@ -84,10 +96,32 @@ button.primary:hover:not(:disabled) { background: var(--button-primary-backgroun
 /* On a phone the gallery is as tall as its images: a fixed 520 px left a square image with
    200 px of empty box below it. */
 @media (max-width: 640px) {
-  .nl-gallery, .nl-gallery .grid-wrap { height: auto !important; min-height: 160px; }
+  .nl-gallery { height: auto !important; }
 }
 .nl-status pre { max-height: 8em; overflow: auto; font-size: 0.8em; }
+/* Where the keyboard is, always visible (issue 23, item 8): Gradio's buttons show no focus. */
+.gradio-container :is(button, a, [role=tab], input, textarea, select):focus-visible {
+  outline: 3px solid var(--color-accent) !important; outline-offset: 2px; }
 """
+
+
+# What CSS cannot do for screen readers (issue 23, item 8), once per frame at most while the page
+# changes: a panel's status is a live region (role=status), so "Done", "Stopped" and every
+# refusal are announced where they land; Gradio's empty-output placeholder carries an
+# aria-label on a plain div, which assistive tech ignores, so it gets the role that makes the
+# label count.
+HEAD = """<script>(() => {
+  let due = false;
+  const mark = () => {
+    due = false;
+    for (const e of document.querySelectorAll('.block.nl-status:not([role])'))
+      e.setAttribute('role', 'status');
+    for (const e of document.querySelectorAll('div.empty[aria-label]:not([role])'))
+      e.setAttribute('role', 'img');
+  };
+  new MutationObserver(() => { if (!due) { due = true; requestAnimationFrame(mark); } })
+    .observe(document.documentElement, {childList: true, subtree: true});
+})();</script>"""
 
 
 class NeuroLinkApp(gr.Blocks):
@@ -239,6 +273,27 @@ def stop_cleanly_on_sigterm(demo: gr.Blocks) -> None:
     signal.signal(signal.SIGTERM, close)
 
 
+def theme() -> gr.themes.Base:
+    """Soft in violet and sky, a shade darker where its text would fall short of WCAG AA's 4.5:1
+    contrast (issue 23, item 8): violet 500 labels on violet 100 (3.6:1), white on violet 500
+    buttons (4.2:1), sky 600 links (3.9:1), grey 400 hints and footer (2.5:1)."""
+    return gr.themes.Soft(primary_hue="violet", secondary_hue="sky").set(
+        block_label_text_color="*primary_700",
+        block_title_text_color="*primary_700",
+        button_primary_background_fill="*primary_600",
+        button_primary_background_fill_hover="*primary_700",
+        button_primary_border_color="*primary_600",
+        button_primary_border_color_hover="*primary_700",
+        checkbox_label_background_fill_selected="*primary_600",
+        link_text_color="*secondary_700",
+        link_text_color_active="*secondary_700",
+        link_text_color_hover="*secondary_800",
+        link_text_color_visited="*secondary_700",
+        body_text_color_subdued="*neutral_500",
+        input_placeholder_color="*neutral_500",
+    )
+
+
 def launch_options(ctx: AppContext) -> dict[str, Any]:
     """The keyword arguments for `demo.launch()` (app.py, the CLI and tests use the same)."""
     if ctx.quota is not None:
@@ -247,8 +302,9 @@ def launch_options(ctx: AppContext) -> dict[str, Any]:
         # peers by default). An operator's own FORWARDED_ALLOW_IPS is a startup error instead.
         os.environ["FORWARDED_ALLOW_IPS"] = ""
     return {
-        "theme": gr.themes.Soft(primary_hue="violet", secondary_hue="sky"),
+        "theme": theme(),
         "css": CSS + EXPLORE_CSS,
+        "head": HEAD,
         "max_file_size": MAX_UPLOAD,
         # Gradio pre- and post-processes every event in its thread pool (40 by default), which
         # would cap how many async predictions run at once.

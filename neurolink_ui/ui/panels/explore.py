@@ -43,7 +43,7 @@ from ..common import (
     reports_errors,
     user_errors,
 )
-from ..components import AudioOutput, GalleryOutput, VideoOutput
+from ..components import AudioOutput, GalleryOutput, VideoOutput, described
 from ..context import AppContext
 from ..events import EVENT_CONCURRENCY, RENDER_ONE_AT_A_TIME
 from ..forms import AdvancedPreset, FormComponent, form_component, parse_advanced, run_buttons
@@ -93,7 +93,8 @@ def present_result(page: bool) -> Callable[[RunResult, ModelInfo], tuple[Any, ..
         shows = set(views.views)
         values = (
             result.text if "text" in shows else "",
-            [str(p) for p in views.images] or None,
+            described(views.images, result.input.get("prompt"), f"An output of {result.model}")
+            or None,
             str(views.videos[0]) if views.videos else None,
             str(views.audios[0]) if views.audios else None,
             [str(p) for p in views.others] or None,
@@ -443,7 +444,7 @@ def build_explore_panel(
             text_out = gr.Textbox(label="Text", lines=6, visible=False, buttons=["copy"])
             gallery = GalleryOutput(
                 label="Images", columns=2, height=420, object_fit="contain", visible=False,
-                buttons=["download", "fullscreen"],
+                buttons=["download", "fullscreen"], elem_classes=["nl-gallery", "nl-alt"],
             )  # fmt: skip
             video = VideoOutput(label="Video", visible=False)
             audio = AudioOutput(label="Audio", visible=False)

@@ -8,7 +8,7 @@ import asyncio
 import functools
 import html
 import json
-from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
+from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -78,6 +78,21 @@ A = TypeVar("A")
 # ---- outputs ---------------------------------------------------------------------------------
 
 
+def file_choices(fields: list[FormField], values: Sequence[Any]) -> list[Any]:
+    """The form's values, one per field: a file field's two controls (an upload, then a URL)
+    give the upload if there is one, else the URL typed (blank: nothing)."""
+    chosen: list[Any] = []
+    given = iter(values)
+    for spec in fields:
+        value = next(given, None)
+        if spec.kind == "file":
+            url = next(given, None)
+            if not value:
+                value = url.strip() if isinstance(url, str) and url.strip() else None
+        chosen.append(value)
+    return chosen
+
+
 def present_result(page: bool) -> Callable[[RunResult, ModelInfo], tuple[Any, ...]]:
     """The six output views of a finished run, from the model's output plan and the files'
     sniffed types.
@@ -93,7 +108,7 @@ def present_result(page: bool) -> Callable[[RunResult, ModelInfo], tuple[Any, ..
         shows = set(views.views)
         values = (
             result.text if "text" in shows else "",
-            described(views.images, result.input.get("prompt"), f"An output of {result.model}")
+            described(views.images, typed_prompt(result.input), f"An output of {result.model}")
             or None,
             str(views.videos[0]) if views.videos else None,
             str(views.audios[0]) if views.audios else None,
@@ -416,17 +431,26 @@ def build_explore_panel(
                     components: list[FormComponent] = []
                     for spec in fields:
                         value = values.get(spec.name, spec.default)
-                        if spec.kind == "file" and isinstance(value, str):
-                            # A URL stays a URL: the server never fetches it to show it.
-                            label = f"{spec.label} (URL)"
-                            url = gr.Textbox(value=value, label=label, info=spec.info, max_lines=2)
-                            components.append(url)
+                        if spec.kind == "file":
+                            # An upload or a URL, whatever the example held (issue 23, item
+                            # 4), as replicate.com's forms take; a URL stays a URL: the server
+                            # never fetches it to show it.
+                            url = value if isinstance(value, str) else ""
+                            upload = None if url else value
+                            components.append(form_component(spec, upload))
+                            components.append(
+                                gr.Textbox(
+                                    value=url, label=f"…or {spec.label} as a URL",
+                                    placeholder="https://… or data:…", info=spec.info,
+                                    max_lines=2, interactive=True,
+                                )
+                            )  # fmt: skip
                         else:
                             components.append(form_component(spec, value))
 
                     def collect(current: str, *values: Any) -> str:
                         with user_errors():
-                            return merged_input(current, fields, list(values))
+                            return merged_input(current, fields, file_choices(fields, values))
 
                     for component in components:
                         component.change(

@@ -1,0 +1,322 @@
+"""Issue 23 in headless Chromium, the rest: a page everyone can use (axe-core finds nothing
+critical or serious; every panel runs and stops from the keyboard, focus visible), whole
+pictures in Compare, Explore and the shared view, Explore's file fields (upload or URL).
+
+One app for the module (no token: the built-in simulator), one Chromium (test_browser's);
+every page is a new visitor. axe-core comes with `axe-playwright-python` (no download at run
+time). Tests wait on the page's states, never on time.
+"""
+
+# ruff: noqa: F811  (tests take the imported `browser` fixture as an argument)
+
+from __future__ import annotations
+
+import json
+import re
+import wave
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from launched import LaunchedApp
+from PIL import Image
+from test_browser import browser  # noqa: F401  (its Chromium, as a fixture)
+from test_second_visit import SHOTS, Visit
+
+from neurolink_ui.config import Settings
+from neurolink_ui.results import NewResult, new_history_id
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+# What axe checks: WCAG 2.1 A and AA.
+AXE_OPTIONS = {"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]}}
+TABS = ("💬 Chat", "🖼️ Image", "🎬 Video", "🗣️ Avatar", "🎵 Music", "🆚 Compare", "🧭 Explore")
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LaunchedApp]:
+    launched = LaunchedApp(Settings.from_env(), tmp_path_factory.mktemp("outputs"))
+    assert launched.ctx.simulator is not None  # no token: the built-in simulator serves
+    yield launched
+    launched.close()
+
+
+@pytest.fixture
+def sim(app: LaunchedApp) -> Iterator[Any]:
+    simulator = app.ctx.simulator
+    simulator.reset()
+    yield simulator
+    simulator.end_cold_starts()
+    simulator.reset()
+
+
+@pytest.fixture(scope="module")
+def pictures(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    folder = tmp_path_factory.mktemp("pictures")
+    made = {}
+    for name, size, colour in (
+        ("wide", (640, 360), (30, 90, 200)),
+        ("tall", (300, 600), (200, 60, 40)),
+        ("square", (512, 512), (40, 160, 80)),
+        ("photo", (64, 48), (200, 80, 40)),
+    ):
+        made[name] = folder / f"{name}.png"
+        Image.new("RGB", size, colour).save(made[name])
+    made["speech"] = folder / "speech.wav"  # half a second of silence
+    with wave.open(str(made["speech"]), "wb") as speech:
+        speech.setnchannels(1)
+        speech.setsampwidth(2)
+        speech.setframerate(16_000)
+        speech.writeframes(b"\0\0" * 8_000)
+    return made
+
+
+# ---- item 8: axe-core, the keyboard, focus ---------------------------------------------------
+
+
+def _axe(visit: Visit, where: str, report: dict[str, dict[str, int]]) -> list[str]:
+    """axe-core's violations on the page as it is, counted by impact into `report[where]`;
+    the critical and serious ones as lines to show."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    found = Axe().run(visit.page, options=AXE_OPTIONS).response["violations"]
+    counts = {"critical": 0, "serious": 0, "moderate": 0, "minor": 0}
+    bad = []
+    for violation in found:
+        counts[violation["impact"]] = counts.get(violation["impact"], 0) + len(violation["nodes"])
+        if violation["impact"] in ("critical", "serious"):
+            for node in violation["nodes"][:5]:
+                bad.append(f"{where}: {violation['id']}: {node['html'][:160]}")
+    report[where] = counts
+    return bad
+
+
+def _shared_link(app: LaunchedApp, files: list[Path], labels: tuple[str, ...], prompt: str) -> str:
+    history = new_history_id()
+    kept = app.ctx.results.add(
+        history,
+        NewResult(
+            kind="compare" if labels else "image",
+            model="black-forest-labs/flux-schnell",
+            prompt=prompt,
+            input={"prompt": prompt},
+            files=tuple(files),
+            file_labels=labels,
+            simulated=True,
+        ),
+    )
+    share = app.ctx.results.share(history, kept.id)
+    assert share
+    return f"{app.url}?result={share}"
+
+
+def test_axe_finds_nothing_critical_or_serious_on_any_tab_after_a_run_or_shared(
+    app: LaunchedApp, browser, pictures: dict[str, Path]
+) -> None:  # type: ignore[no-untyped-def]
+    from playwright.sync_api import expect
+
+    report: dict[str, dict[str, int]] = {}
+    bad: list[str] = []
+    visit = Visit(browser, app.url)
+    for tab in (*TABS, "🕘 History"):
+        visit.tab(tab)
+        expect(visit.panel).to_be_visible()
+        bad += _axe(visit, tab, report)
+    visit.tab("🖼️ Image")
+    prompt = "a red fox asleep in fresh snow"
+    visit.box("Prompt").fill(prompt)
+    visit.button("Generate").click()
+    status = visit.status()
+    expect(status).to_contain_text("Done with", timeout=60_000)
+    # The picture says what it shows; the status is a live region, announced as it changes.
+    expect(visit.panel.locator("button.thumbnail-item img").first).to_have_attribute("alt", prompt)
+    expect(status).to_have_attribute("role", "status")
+    bad += _axe(visit, "🖼️ Image, after a run", report)
+    visit.tab("💬 Chat")
+    visit.box("Message").fill("Hello there")
+    visit.button("Send").click()
+    expect(visit.status()).to_contain_text("Done with", timeout=60_000)
+    bad += _axe(visit, "💬 Chat, after a run", report)
+    visit.close()
+
+    link = _shared_link(app, [pictures["wide"]], (), "a harbour at dawn")
+    shared = Visit(browser, link)
+    expect(shared.page.get_by_text("Shared image result")).to_be_visible(timeout=30_000)
+    expect(shared.page.locator(".nl-gallery img").first).to_have_attribute(
+        "alt", "a harbour at dawn"
+    )
+    bad += _axe(shared, "🔗 Shared result", report)
+    shared.close()
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    (SHOTS / "axe-report.json").write_text(json.dumps(report, indent=1, ensure_ascii=False))
+    print("axe violations (nodes) by impact:", json.dumps(report, ensure_ascii=False))
+    assert bad == [], "\n".join(bad)
+
+
+FOCUS_SHOWN = """(e) => { const s = getComputedStyle(e);
+    return s.outlineStyle !== 'none' && parseFloat(s.outlineWidth) >= 2; }"""
+
+
+def _tab_to(visit: Visit, button, limit: int = 60) -> None:  # type: ignore[no-untyped-def]
+    """Tab (forwards) until `button` has the focus, which it shows."""
+    for _ in range(limit):
+        if button.evaluate("e => e === document.activeElement"):
+            assert button.evaluate(FOCUS_SHOWN), "the focus is not visible"
+            return
+        visit.page.keyboard.press("Tab")
+    raise AssertionError("the keyboard never reached the button")
+
+
+# Each panel: (tab, the box typed in, what is typed, its run button, files it needs).
+KEYBOARD_RUNS = (
+    ("💬 Chat", "Message", "Tell me about tides", "Send", ()),
+    ("🖼️ Image", "Prompt", "a red fox", "Generate", ()),
+    ("🎬 Video", "Prompt", "a slow pan over hills", "Generate video", ("photo",)),
+    ("🗣️ Avatar", None, None, "Animate", ("photo", "speech")),
+    ("🎵 Music", "Prompt", "a calm piano piece", "Compose", ()),
+    ("🆚 Compare", "Prompt (the same for every model)", "a lighthouse", "Compare", ()),
+)
+
+
+def test_each_panel_runs_and_stops_from_the_keyboard_with_focus_shown(
+    app: LaunchedApp, browser, sim, pictures: dict[str, Path]
+) -> None:  # type: ignore[no-untyped-def]
+    """From the panel's first field, Tab reaches its run button (its focus shown), Enter runs
+    it; Tab on reaches Stop, Enter stops it. (Files are given as a file chooser would.)"""
+    from playwright.sync_api import expect
+
+    sim.config.cold_start = 300  # each run held in "starting" until Stop ends it
+    visit = Visit(browser, app.url)
+    for tab, field, text, run, files in KEYBOARD_RUNS:
+        visit.tab(tab)
+        for index, name in enumerate(files):
+            visit.upload(pictures[name], index)
+        start = visit.box(field) if field else visit.panel.locator("button").first
+        start.focus()
+        if text:
+            visit.page.keyboard.type(text)
+        _tab_to(visit, visit.button(run))
+        visit.page.keyboard.press("Enter")
+        said = visit.panel.locator(".nl-status").filter(has_text="Cold boot").first
+        expect(said).to_be_visible(timeout=30_000)
+        _tab_to(visit, visit.button("Stop"))
+        visit.page.keyboard.press("Enter")
+        stopped = visit.panel.locator(".nl-status").filter(has_text="Stopped").first
+        expect(stopped).to_be_visible(timeout=30_000)
+    visit.close()
+
+
+# ---- item 5: whole pictures ------------------------------------------------------------------
+
+# Each shown picture in `root`'s galleries: inside its gallery's box, at its own aspect ratio,
+# no larger than its pixels, and not under a caption.
+PICTURES = """(root) => [...root.querySelectorAll('.grid-wrap img')].filter(i => i.offsetParent)
+    .map(img => {
+        const box = img.getBoundingClientRect();
+        const wrap = img.closest('.grid-wrap').getBoundingClientRect();
+        const label = img.closest('.thumbnail-item').querySelector('.caption-label');
+        const cap = label && label.offsetParent ? label.getBoundingClientRect() : null;
+        return {
+            natural: [img.naturalWidth, img.naturalHeight],
+            shown: [Math.round(box.width), Math.round(box.height)],
+            inside: box.top >= wrap.top - 1 && box.bottom <= wrap.bottom + 1
+                && box.left >= wrap.left - 1 && box.right <= wrap.right + 1,
+            aspect: Math.abs(box.width / box.height - img.naturalWidth / img.naturalHeight) < 0.03,
+            not_upscaled: box.width <= img.naturalWidth + 1,
+            caption_clear: !cap || cap.top >= box.bottom - 1 || cap.bottom <= box.top + 1,
+        };
+    })"""
+
+
+def _whole(root, count: int) -> list[dict[str, Any]]:  # type: ignore[no-untyped-def]
+    root.page.wait_for_function(
+        f"(root) => ({PICTURES})(root).filter(p => p.natural[0]).length >= {count}",
+        arg=root.element_handle(),
+        timeout=15_000,
+    )
+    shown = root.evaluate(PICTURES)
+    for picture in shown:
+        assert picture["inside"] and picture["aspect"], picture
+        assert picture["not_upscaled"] and picture["caption_clear"], picture
+    return shown
+
+
+def test_compare_explore_and_a_shared_comparison_show_pictures_whole(
+    app: LaunchedApp, browser, pictures: dict[str, Path]
+) -> None:  # type: ignore[no-untyped-def]
+    from playwright.sync_api import expect
+
+    visit = Visit(browser, app.url)
+    visit.tab("🆚 Compare")
+    visit.box("Prompt (the same for every model)").fill("a lighthouse at dusk")
+    visit.button("Compare").click()
+    cells = visit.page.locator("#nl-compare-0, #nl-compare-1, #nl-compare-2")
+    expect(cells.filter(has_text="Done with")).to_have_count(3, timeout=60_000)
+    _whole(visit.panel, 3)
+    visit.shot("item5-compare-whole", full_page=True)
+
+    visit.tab("🧭 Explore")
+    visit.box("Model").fill("nightmareai/real-esrgan")
+    visit.button("Open").click()
+    heading = visit.page.get_by_role("heading", name="nightmareai/real-esrgan", level=3)
+    expect(heading).to_be_visible(timeout=30_000)
+    visit.button("Run").click()
+    expect(visit.panel.get_by_text("Done with")).to_be_visible(timeout=60_000)
+    [small] = _whole(visit.panel, 1)
+    assert small["shown"][0] <= small["natural"][0]  # a 96×64 output is not blown up
+    visit.shot("item5-explore-small-output-whole", full_page=True)
+    visit.close()
+
+    files = [pictures["wide"], pictures["tall"], pictures["square"]]
+    labels = ("Model A: one/wide", "Model B: two/tall", "Model C: three/square")
+    shared = Visit(browser, _shared_link(app, files, labels, "three shapes"))
+    expect(shared.page.get_by_role("heading", name="🔗 Shared comparison")).to_be_visible(
+        timeout=30_000
+    )
+    _whole(shared.panel, 3)
+    for label in labels:  # each caption shown, below its picture
+        expect(shared.panel.locator(".caption-label").filter(has_text=label)).to_be_visible()
+    shared.shot("item5-shared-comparison-whole", full_page=True)
+    shared.close()
+
+
+# ---- item 4: Explore's file fields take an upload or a URL -----------------------------------
+
+
+def test_explore_file_fields_take_an_upload_or_a_url_whatever_the_example(
+    app: LaunchedApp, browser, pictures: dict[str, Path]
+) -> None:  # type: ignore[no-untyped-def]
+    from playwright.sync_api import expect
+
+    visit = Visit(browser, app.url)
+    visit.tab("🧭 Explore")
+    visit.box("Model").fill("nightmareai/real-esrgan")
+    visit.button("Open").click()
+    heading = visit.page.get_by_role("heading", name="nightmareai/real-esrgan", level=3)
+    expect(heading).to_be_visible(timeout=30_000)
+    url = visit.page.get_by_label("…or Image as a URL").filter(visible=True).first
+    sent = visit.panel.locator(".cm-content").filter(has_text='"image"').first
+    # Examples 1 and 2 give the file as a data: URL; 3 names another field (`img`).
+    for example in (None, "Example 3", "Example 2", "Example 1"):
+        if example:
+            visit.watch()
+            visit.page.get_by_role("button", name=re.compile(f"^{example}")).click()
+            visit.settled_event()
+        if example in ("Example 1", "Example 2"):
+            expect(url).to_have_value(re.compile(r"^data:"), timeout=15_000)
+        # The URL is open to edit, and an upload is offered beside it.
+        expect(url).to_be_editable()
+        expect(visit.panel.locator("input[type=file]")).to_have_count(1)
+    visit.shot("item4-explore-file-field-upload-or-url")
+    # A URL typed replaces the example's…
+    url.fill("https://example.invalid/cat.png")
+    expect(sent).to_contain_text("https://example.invalid/cat.png")
+    # …and an upload wins over the URL; the run takes it.
+    visit.panel.locator("input[type=file]").set_input_files(pictures["photo"])
+    expect(sent).not_to_contain_text("example.invalid", timeout=15_000)
+    expect(sent).to_contain_text("photo.png")
+    visit.button("Run").click()
+    expect(visit.panel.get_by_text("Done with")).to_be_visible(timeout=60_000)
+    visit.shot("item4-explore-uploaded-and-ran")
+    visit.close()

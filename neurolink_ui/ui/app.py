@@ -57,8 +57,9 @@ CSS = """
    larger than its own pixels (a 96×64 output stays 96×64, not blown up to the tile), at most
    480 px tall; the gallery as tall as its pictures instead of a fixed box that crops them; a
    caption below its picture, not over it. */
-.nl-gallery .grid-wrap { height: auto !important; min-height: 0 !important;
-  max-height: none !important; overflow: visible !important; padding-top: 2.6em; }
+.nl-gallery, .nl-gallery .grid-wrap { height: auto !important; min-height: 0 !important;
+  max-height: none !important; overflow: visible !important; }
+.nl-gallery .grid-wrap { padding-top: 2.6em; }  /* below the gallery's label */
 .nl-gallery .grid-container { grid-template-rows: none !important; grid-auto-rows: auto !important; }
 .nl-gallery .thumbnail-item.thumbnail-lg { aspect-ratio: auto; height: auto; display: flex;
   flex-direction: column; align-items: center; justify-content: center; gap: 4px; }
@@ -95,9 +96,6 @@ button.primary:hover:not(:disabled) { background: var(--button-primary-backgroun
   filter: brightness(0.9); }
 /* On a phone the gallery is as tall as its images: a fixed 520 px left a square image with
    200 px of empty box below it. */
-@media (max-width: 640px) {
-  .nl-gallery { height: auto !important; }
-}
 .nl-status pre { max-height: 8em; overflow: auto; font-size: 0.8em; }
 /* Where the keyboard is, always visible (issue 23, item 8): Gradio's buttons show no focus. */
 .gradio-container :is(button, a, [role=tab], input, textarea, select):focus-visible {

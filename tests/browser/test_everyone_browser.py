@@ -209,12 +209,12 @@ def test_each_panel_runs_and_stops_from_the_keyboard_with_focus_shown(
 
 # ---- item 5: whole pictures ------------------------------------------------------------------
 
-# Each shown picture in `root`'s galleries: inside its gallery's box, at its own aspect ratio,
+# Each shown picture in `root`'s galleries: inside its gallery's block, at its own aspect ratio,
 # no larger than its pixels, and not under a caption.
 PICTURES = """(root) => [...root.querySelectorAll('.grid-wrap img')].filter(i => i.offsetParent)
     .map(img => {
         const box = img.getBoundingClientRect();
-        const wrap = img.closest('.grid-wrap').getBoundingClientRect();
+        const wrap = img.closest('.block').getBoundingClientRect();  // the box that clips
         const label = img.closest('.thumbnail-item').querySelector('.caption-label');
         const cap = label && label.offsetParent ? label.getBoundingClientRect() : null;
         return {

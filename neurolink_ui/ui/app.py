@@ -97,6 +97,18 @@ button.primary:hover:not(:disabled) { background: var(--button-primary-backgroun
 /* On a phone the gallery is as tall as its images: a fixed 520 px left a square image with
    200 px of empty box below it. */
 .nl-status pre { max-height: 8em; overflow: auto; font-size: 0.8em; }
+/* A phone (issue 23, item 2): a compact header (the title on one line, no tagline, a smaller
+   banner, the tabs in one row that scrolls sideways), and each panel's run row kept on the
+   screen, at its bottom edge until the form scrolls it into its place. */
+@media (max-width: 640px) {
+  .nl-title h1 { font-size: 1.3em !important; margin: 0 !important; }
+  .nl-title p { display: none; }
+  .block.nl-banner { font-size: 0.8em; padding: 2px 8px; }
+  .gradio-container [role=tablist] { flex-wrap: nowrap !important; overflow-x: auto; }
+  .gradio-container [role=tablist] button { flex: 0 0 auto; }
+  .nl-run { top: auto; bottom: 0; }
+  .nl-compose { position: sticky; bottom: 0; z-index: 100; background: var(--body-background-fill); }
+}
 /* Where the keyboard is, always visible (issue 23, item 8): Gradio's buttons show no focus. */
 .gradio-container :is(button, a, [role=tab], input, textarea, select):focus-visible {
   outline: 3px solid var(--color-accent) !important; outline-offset: 2px; }
@@ -119,6 +131,22 @@ HEAD = """<script>(() => {
   };
   new MutationObserver(() => { if (!due) { due = true; requestAnimationFrame(mark); } })
     .observe(document.documentElement, {childList: true, subtree: true});
+  // On a phone the answer lands below the screen: after a run button is tapped, its panel's
+  // status comes into view when it first changes, then the output when it arrives.
+  document.addEventListener('click', (event) => {
+    const run = event.target.closest?.('.nl-run button.primary, .nl-compose button.primary');
+    const panel = run?.closest('[role=tabpanel]');
+    if (!panel || innerWidth > 640) return;
+    const status = panel.querySelector('.block.nl-status');
+    const shown = panel.querySelector('.nl-gallery, .nl-output');
+    const seen = new MutationObserver(() => {
+      const done = /Done|Stopped|❌/.test(status.innerText);
+      const into = done && shown?.offsetParent ? shown : status;
+      into.scrollIntoView({block: 'nearest', behavior: 'instant'});
+      if (done) seen.disconnect();
+    });
+    if (status) seen.observe(status, {childList: true, subtree: true, characterData: true});
+  }, true);
 })();</script>"""
 
 
@@ -178,7 +206,8 @@ def build_app(settings: Settings | None = None, ctx: AppContext | None = None) -
     with NeuroLinkApp(ctx, title=TITLE, delete_cache=CACHE_CLEANUP, fill_width=False) as demo:
         gr.Markdown(
             "# 🧠 NeuroLink UI\nChat, images, video, talking avatars and music from "
-            "[Replicate](https://replicate.com)'s hosted models, behind one API token."
+            "[Replicate](https://replicate.com)'s hosted models, behind one API token.",
+            elem_classes=["nl-title"],
         )
         session = gr.State(None)  # this visitor's own token: server-side, never sent back
         # This session's History (its entries point at outputs kept `output_ttl` seconds), and

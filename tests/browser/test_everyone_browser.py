@@ -320,3 +320,45 @@ def test_explore_file_fields_take_an_upload_or_a_url_whatever_the_example(
     expect(visit.panel.get_by_text("Done with")).to_be_visible(timeout=60_000)
     visit.shot("item4-explore-uploaded-and-ran")
     visit.close()
+
+
+# ---- item 2: a phone -------------------------------------------------------------------------
+
+PHONE_RUNS = (
+    ("💬 Chat", "Send"),
+    ("🖼️ Image", "Generate"),
+    ("🎬 Video", "Generate video"),
+    ("🗣️ Avatar", "Animate"),
+    ("🎵 Music", "Compose"),
+    ("🆚 Compare", "Compare"),
+    ("🧭 Explore", "Run"),
+)
+
+
+def test_on_a_phone_run_buttons_are_on_the_first_screen_and_the_result_comes_into_view(
+    app: LaunchedApp, browser
+) -> None:  # type: ignore[no-untyped-def]
+    from playwright.sync_api import expect
+
+    context = browser.new_context(
+        viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True,
+        has_touch=True,
+    )  # fmt: skip
+    page = context.new_page()
+    page.goto(app.url, wait_until="load")
+    expect(page.get_by_role("tab", name="🕘 History")).to_be_visible(timeout=30_000)
+    for tab, run in PHONE_RUNS:
+        page.get_by_role("tab", name=tab).tap()
+        button = page.get_by_role("button", name=run, exact=True).filter(visible=True).first
+        expect(button).to_be_in_viewport()  # on the first screen, nothing scrolled
+        page.screenshot(path=SHOTS / f"item2-phone-{run.replace(' ', '-')}-first-screen.png")
+    page.get_by_role("tab", name="🖼️ Image").tap()
+    page.get_by_role("textbox", name="Prompt", exact=True).filter(visible=True).fill("a red fox")
+    page.get_by_role("button", name="Generate", exact=True).filter(visible=True).tap()
+    status = page.locator("[role=tabpanel] .block.nl-status").filter(visible=True).first
+    expect(status).to_be_in_viewport(timeout=30_000)  # the status as soon as it changes
+    expect(status).to_contain_text("Done with", timeout=60_000)
+    picture = page.locator("[role=tabpanel] .nl-gallery img").filter(visible=True).first
+    expect(picture).to_be_in_viewport()  # then the output
+    page.screenshot(path=SHOTS / "item2-phone-image-after-tap.png")
+    context.close()

@@ -18,7 +18,8 @@ from .spec import Control, Modality, ModalityValues
 
 MODEL_DEFAULT_TOKENS = 0  # 0 = the model's own default limit (reasoning models need thousands)
 IMAGE_RATIO_CHOICES = (
-    ("Auto (as input image)", image.AUTO_RATIO),
+    # What "auto" does: the input image's shape if one is given, else the model's default.
+    ("Auto (the model's, or the input image's)", image.AUTO_RATIO),
     *((ratio, ratio) for ratio in image.ASPECT_RATIOS),
 )
 VIDEO_ASPECT_RATIOS = ("16:9", "9:16", "1:1")

@@ -362,3 +362,32 @@ def test_on_a_phone_run_buttons_are_on_the_first_screen_and_the_result_comes_int
     expect(picture).to_be_in_viewport()  # then the output
     page.screenshot(path=SHOTS / "item2-phone-image-after-tap.png")
     context.close()
+
+
+# ---- item 7: the rest of the smaller things --------------------------------------------------
+
+
+def test_explore_says_what_its_search_covers_and_runs_only_an_open_model_and_auto_is_honest(
+    app: LaunchedApp, browser
+) -> None:  # type: ignore[no-untyped-def]
+    from playwright.sync_api import expect
+
+    from neurolink_ui.catalog import load_catalog
+
+    visit = Visit(browser, app.url)
+    visit.tab("🖼️ Image")  # no input image: "Auto" does not claim to follow one
+    ratio = visit.page.get_by_label("Aspect ratio").filter(visible=True).first
+    expect(ratio).not_to_have_value("Auto (as input image)")
+    expect(ratio).to_have_value(re.compile(r"^Auto \(the model's"))
+    visit.tab("🧭 Explore")
+    run = visit.button("Run")
+    expect(run).to_be_disabled()  # nothing to run before a model is open
+    visit.box("Search Replicate's models").fill("whisper")
+    visit.button("Search").click()
+    covers = f"the search covers the simulator's catalogue of {len(load_catalog())} models"
+    expect(visit.text(re.compile(re.escape(covers)))).to_be_visible(timeout=30_000)
+    visit.shot("item7-explore-search-says-simulator-catalogue")
+    visit.box("Model").fill("replicate/hello-world")
+    visit.button("Open").click()
+    expect(run).to_be_enabled(timeout=30_000)
+    visit.close()

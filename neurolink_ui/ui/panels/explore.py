@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 
 import gradio as gr
 
+from ...catalog import load_catalog
 from ...config import BUILTIN_SIMULATOR_TOKEN
 from ...limits import check_text, parse_json_object
 from ...modalities.common import InputProblem, MappedInput
@@ -182,6 +183,13 @@ class ExploreHandlers:
             if count
             else f"No model matches “{html.escape(found.query[:80])}”. Try another word."
         )
+        if backend.token == BUILTIN_SIMULATOR_TOKEN:
+            # Why a search finds little (issue 23, item 7): not Replicate's, the simulator's.
+            status += (
+                f" Simulator mode: the search covers the simulator's catalogue of"
+                f" {len(load_catalog())} models, not all of Replicate's (with a token it"
+                " searches Replicate)."
+            )
         yield results, status
 
     async def covers_for_page(
@@ -475,9 +483,10 @@ def build_explore_panel(
             files = gr.File(label="Files", file_count="multiple", visible=False)
             json_out = gr.Code(label="JSON", language="json", visible=False)
 
+    run.interactive = False  # until a model is open: there is nothing to run (issue 23, item 7)
     card_outputs = [
         card_md, readme, form_state, input_json, examples, example_inputs, open_in_panel,
-        card_panel, status,
+        card_panel, run, status,
     ]  # fmt: skip
 
     async def card_view(
@@ -512,6 +521,7 @@ def build_explore_panel(
             [e.input for e in found],
             button,
             card.panel,
+            gr.Button(interactive=True),
             "\n\n".join(notes),
         )
 

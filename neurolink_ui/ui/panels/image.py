@@ -102,7 +102,7 @@ def build_panel(
             run, stop = run_buttons("Generate")
             example_prompts(ctx, "image", model, session, prompt)
             with gr.Row():
-                # Wide enough for "Auto (as input image)"; the row wraps where it cannot be.
+                # Wide enough for its "Auto (…)" choice; the row wraps where it cannot be.
                 aspect_ratio = control_component(
                     IMAGE.control("aspect_ratio"), scale=2, min_width=240
                 )

@@ -98,14 +98,12 @@ button.primary:hover:not(:disabled) { background: var(--button-primary-backgroun
    200 px of empty box below it. */
 .nl-status pre { max-height: 8em; overflow: auto; font-size: 0.8em; }
 /* A phone (issue 23, item 2): a compact header (the title on one line, no tagline, a smaller
-   banner, the tabs in one row that scrolls sideways), and each panel's run row kept on the
+   banner), and each panel's run row kept on the
    screen, at its bottom edge until the form scrolls it into its place. */
 @media (max-width: 640px) {
   .nl-title h1 { font-size: 1.3em !important; margin: 0 !important; }
   .nl-title p { display: none; }
   .block.nl-banner { font-size: 0.8em; padding: 2px 8px; }
-  .gradio-container [role=tablist] { flex-wrap: nowrap !important; overflow-x: auto; }
-  .gradio-container [role=tablist] button { flex: 0 0 auto; }
   .nl-run { top: auto; bottom: 0; }
   .nl-compose { position: sticky; bottom: 0; z-index: 100; background: var(--body-background-fill); }
 }
@@ -122,15 +120,28 @@ button.primary:hover:not(:disabled) { background: var(--button-primary-backgroun
 # label count.
 HEAD = """<script>(() => {
   let due = false;
+  // A shared link opens on its result: once its tab is shown, the page starts at the tabs, not
+  // under the header and the token row (issue 23, item 7).
+  let shared = new URLSearchParams(location.search).has('result');
+  for (const moved of ['wheel', 'touchstart', 'keydown'])  // the visitor's own scroll wins
+    addEventListener(moved, () => { shared = false; }, {once: true, passive: true});
   const mark = () => {
     due = false;
+    const tab = shared && document.querySelector('[role=tab][aria-selected=true]');
+    if (tab && tab.textContent.includes('Shared')) {
+      // Again as the result's parts arrive (the page may be too short at first), until the
+      // tabs are at the top.
+      tab.scrollIntoView({block: 'start', behavior: 'instant'});
+      shared = tab.getBoundingClientRect().top > 80;
+    }
     for (const e of document.querySelectorAll('.block.nl-status:not([role])'))
       e.setAttribute('role', 'status');
     for (const e of document.querySelectorAll('div.empty[aria-label]:not([role])'))
       e.setAttribute('role', 'img');
   };
-  new MutationObserver(() => { if (!due) { due = true; requestAnimationFrame(mark); } })
-    .observe(document.documentElement, {childList: true, subtree: true});
+  const later = () => { if (!due) { due = true; requestAnimationFrame(mark); } };
+  new MutationObserver(later).observe(document.documentElement, {childList: true, subtree: true});
+  document.addEventListener('load', () => shared && later(), true);  // a picture's own height
   // On a phone the answer lands below the screen: after a run button is tapped, its panel's
   // status comes into view when it first changes, then the output when it arrives.
   document.addEventListener('click', (event) => {

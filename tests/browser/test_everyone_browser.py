@@ -336,7 +336,7 @@ PHONE_RUNS = (
 
 
 def test_on_a_phone_run_buttons_are_on_the_first_screen_and_the_result_comes_into_view(
-    app: LaunchedApp, browser
+    app: LaunchedApp, browser, pictures: dict[str, Path]
 ) -> None:  # type: ignore[no-untyped-def]
     from playwright.sync_api import expect
 
@@ -361,6 +361,20 @@ def test_on_a_phone_run_buttons_are_on_the_first_screen_and_the_result_comes_int
     picture = page.locator("[role=tabpanel] .nl-gallery img").filter(visible=True).first
     expect(picture).to_be_in_viewport()  # then the output
     page.screenshot(path=SHOTS / "item2-phone-image-after-tap.png")
+    # A shared link on a phone starts at its result, not under the header (item 7).
+    page.goto(_shared_link(app, [pictures["wide"]], (), "a harbour at dawn"), wait_until="load")
+    shared = page.locator("[role=tabpanel] .nl-gallery img").filter(visible=True).first
+    expect(shared).to_be_in_viewport(timeout=30_000)
+    heading = page.get_by_text("Shared image result").filter(visible=True)
+    expect(heading).to_be_in_viewport()
+    # The page starts at the result: its heading high on the screen, its picture whole on it.
+    page.wait_for_function(
+        """([h, img]) => h.getBoundingClientRect().top < 300
+            && img.getBoundingClientRect().bottom <= innerHeight""",
+        arg=[heading.element_handle(), shared.element_handle()],
+        timeout=15_000,
+    )
+    page.screenshot(path=SHOTS / "item7-phone-shared-result-first.png")
     context.close()
 
 

@@ -107,6 +107,9 @@ button.primary:hover:not(:disabled) { background: var(--button-primary-backgroun
   .nl-run { top: auto; bottom: 0; }
   .nl-compose { position: sticky; bottom: 0; z-index: 100; background: var(--body-background-fill); }
 }
+/* A long line of JSON (a data: URL) scrolls inside its editor instead of widening the page
+   (on a phone it pushed Explore's Run off the screen). */
+.gradio-container .codemirror-wrapper { contain: inline-size; }
 /* Where the keyboard is, always visible (issue 23, item 8): Gradio's buttons show no focus. */
 .gradio-container :is(button, a, [role=tab], input, textarea, select):focus-visible {
   outline: 3px solid var(--color-accent) !important; outline-offset: 2px; }

@@ -151,8 +151,9 @@ HEAD = """<script>(() => {
     const run = event.target.closest?.('.nl-run button.primary, .nl-compose button.primary');
     const panel = run?.closest('[role=tabpanel]');
     if (!panel || innerWidth > 640) return;
-    const status = panel.querySelector('.block.nl-status');
-    const shown = panel.querySelector('.nl-gallery, .nl-output');
+    const after = (e) => run.compareDocumentPosition(e) & Node.DOCUMENT_POSITION_FOLLOWING;
+    const status = [...panel.querySelectorAll('.block.nl-status')].find(after);
+    const shown = [...panel.querySelectorAll('.nl-gallery')].find(after);
     const seen = new MutationObserver(() => {
       const done = /Done|Stopped|❌/.test(status.innerText);
       const into = done && shown?.offsetParent ? shown : status;

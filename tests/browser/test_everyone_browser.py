@@ -179,8 +179,13 @@ KEYBOARD_RUNS = (
 )
 
 
+@pytest.mark.parametrize(
+    "panels",
+    [KEYBOARD_RUNS[:3], KEYBOARD_RUNS[3:]],
+    ids=["chat-image-video", "avatar-music-compare"],
+)
 def test_each_panel_runs_and_stops_from_the_keyboard_with_focus_shown(
-    app: LaunchedApp, browser, sim, pictures: dict[str, Path]
+    app: LaunchedApp, browser, sim, pictures: dict[str, Path], panels: tuple[Any, ...]
 ) -> None:  # type: ignore[no-untyped-def]
     """From the panel's first field, Tab reaches its run button (its focus shown), Enter runs
     it; Tab on reaches Stop, Enter stops it. (Files are given as a file chooser would.)"""
@@ -188,7 +193,7 @@ def test_each_panel_runs_and_stops_from_the_keyboard_with_focus_shown(
 
     sim.config.cold_start = 300  # each run held in "starting" until Stop ends it
     visit = Visit(browser, app.url)
-    for tab, field, text, run, files in KEYBOARD_RUNS:
+    for tab, field, text, run, files in panels:
         visit.tab(tab)
         for index, name in enumerate(files):
             visit.upload(pictures[name], index)

@@ -405,6 +405,11 @@ def test_explore_says_what_its_search_covers_and_runs_only_an_open_model_and_aut
     ratio = visit.page.get_by_label("Aspect ratio").filter(visible=True).first
     expect(ratio).not_to_have_value("Auto (as input image)")
     expect(ratio).to_have_value(re.compile(r"^Auto \(the model's"))
+    visit.tab("🎬 Video")  # defaults the default model honours: its own 81 frames and shape
+    length = visit.page.get_by_label("number input for Length (seconds)").filter(visible=True)
+    expect(length).to_have_value("5")
+    shape = visit.page.get_by_label("Aspect ratio").filter(visible=True).first
+    expect(shape).to_have_value(re.compile(r"^Auto \(the model's"))
     visit.tab("🧭 Explore")
     run = visit.button("Run")
     expect(run).to_be_disabled()  # nothing to run before a model is open

@@ -103,7 +103,8 @@ button.primary:hover:not(:disabled) { background: var(--button-primary-backgroun
 @media (max-width: 640px) {
   .nl-title h1 { font-size: 1.3em !important; margin: 0 !important; }
   .nl-title p { display: none; }
-  .block.nl-banner { font-size: 0.8em; padding: 2px 8px; }
+  .block.nl-banner { padding: 2px 8px; }
+  .prose.nl-banner, .prose.nl-banner * { font-size: 13px !important; line-height: 1.35 !important; }
   .nl-run { top: auto; bottom: 0; }
   .nl-compose { position: sticky; bottom: 0; z-index: 100; background: var(--body-background-fill); }
 }

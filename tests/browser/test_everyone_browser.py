@@ -352,6 +352,8 @@ def test_on_a_phone_run_buttons_are_on_the_first_screen_and_the_result_comes_int
     page = context.new_page()
     page.goto(app.url, wait_until="load")
     expect(page.get_by_role("tab", name="🕘 History")).to_be_visible(timeout=30_000)
+    header = page.locator("[role=tabpanel]").filter(visible=True).first.bounding_box()
+    assert header and header["y"] < 400  # a compact header (455 px of an 844 px screen before)
     for tab, run in PHONE_RUNS:
         page.get_by_role("tab", name=tab).tap()
         if tab == "🧭 Explore":  # a model whose input JSON holds a long data: URL

@@ -117,24 +117,25 @@ button.primary:hover:not(:disabled) { background: var(--button-primary-backgroun
 """
 
 
-# What CSS cannot do for screen readers (issue 23, item 8), once per frame at most while the page
-# changes: a panel's status is a live region (role=status), so "Done", "Stopped" and every
-# refusal are announced where they land; Gradio's empty-output placeholder carries an
-# aria-label on a plain div, which assistive tech ignores, so it gets the role that makes the
-# label count.
+# What CSS cannot do (issue 23), run once per frame at most while the page changes:
+# - a panel's status is a live region (role=status), so "Done", "Stopped" and every refusal are
+#   announced where they land; Gradio's empty-output placeholder carries an aria-label on a plain
+#   div, which assistive tech ignores, so it gets the role that makes the label count (item 8);
+# - a shared link (?result=) starts at its result: the page scrolls to the tabs as the result's
+#   parts and pictures arrive (the page may be too short at first), until the tabs are at the top
+#   or the visitor scrolls (item 7);
+# - on a phone the answer lands below the screen: after a run button is tapped, the status after
+#   it comes into view when it first changes, then the output after it when it arrives (item 2).
+# No comments inside: every visitor downloads the script.
 HEAD = """<script>(() => {
   let due = false;
-  // A shared link opens on its result: once its tab is shown, the page starts at the tabs, not
-  // under the header and the token row (issue 23, item 7).
   let shared = new URLSearchParams(location.search).has('result');
-  for (const moved of ['wheel', 'touchstart', 'keydown'])  // the visitor's own scroll wins
+  for (const moved of ['wheel', 'touchstart', 'keydown'])
     addEventListener(moved, () => { shared = false; }, {once: true, passive: true});
   const mark = () => {
     due = false;
     const tab = shared && document.querySelector('[role=tab][aria-selected=true]');
     if (tab && tab.textContent.includes('Shared')) {
-      // Again as the result's parts arrive (the page may be too short at first), until the
-      // tabs are at the top.
       tab.scrollIntoView({block: 'start', behavior: 'instant'});
       shared = tab.getBoundingClientRect().top > 80;
     }
@@ -145,9 +146,7 @@ HEAD = """<script>(() => {
   };
   const later = () => { if (!due) { due = true; requestAnimationFrame(mark); } };
   new MutationObserver(later).observe(document.documentElement, {childList: true, subtree: true});
-  document.addEventListener('load', () => shared && later(), true);  // a picture's own height
-  // On a phone the answer lands below the screen: after a run button is tapped, its panel's
-  // status comes into view when it first changes, then the output when it arrives.
+  document.addEventListener('load', () => shared && later(), true);
   document.addEventListener('click', (event) => {
     const run = event.target.closest?.('.nl-run button.primary, .nl-compose button.primary');
     const panel = run?.closest('[role=tabpanel]');

@@ -123,11 +123,12 @@ button.primary:hover:not(:disabled) { background: var(--button-primary-backgroun
 #   div, which assistive tech ignores, so it gets the role that makes the label count (item 8);
 # - a shared link (?result=) starts at its result: the page scrolls to the tabs as the result's
 #   parts and pictures arrive (the page may be too short at first), until the tabs are at the top
-#   or the visitor scrolls (item 7);
+#   or the visitor scrolls (item 7); a file of the wrong kind dropped on an upload is said in a
+#   short sentence instead of Gradio's list of a dozen MIME types (item 7);
 # - on a phone the answer lands below the screen: after a run button is tapped, the status after
 #   it comes into view when it first changes, then the output after it when it arrives (item 2).
 # No comments inside: every visitor downloads the script.
-HEAD = """<script>(() => {
+HEAD = r"""<script>(() => {
   let due = false;
   let shared = new URLSearchParams(location.search).has('result');
   for (const moved of ['wheel', 'touchstart', 'keydown'])
@@ -143,6 +144,15 @@ HEAD = """<script>(() => {
       e.setAttribute('role', 'status');
     for (const e of document.querySelectorAll('div.empty[aria-label]:not([role])'))
       e.setAttribute('role', 'img');
+    for (const t of document.querySelectorAll('[data-testid=toast-text]:not([data-nl])')) {
+      t.dataset.nl = '';
+      const m = /^Invalid file types?: (.*)\. Only (.*) allowed\.$/.exec(t.textContent.trim());
+      const kind = m && ['audio', 'image', 'video'].find(k => m[2].split(', ').every(
+        type => type.startsWith(k + '/') || type.startsWith('.')));
+      if (kind) t.textContent = `${m[1]} is not ${kind === 'audio' ? 'an audio' : 'a ' + kind}`
+        + ` file: this box takes ${kind === 'image' ? 'pictures' : kind} (${
+        {audio: 'mp3, wav, m4a…', image: 'png, jpg, webp…', video: 'mp4, webm, mov…'}[kind]}).`;
+    }
   };
   const later = () => { if (!due) { due = true; requestAnimationFrame(mark); } };
   new MutationObserver(later).observe(document.documentElement, {childList: true, subtree: true});

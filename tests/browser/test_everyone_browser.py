@@ -404,7 +404,7 @@ def test_on_a_phone_run_buttons_are_on_the_first_screen_and_the_result_comes_int
 
 
 def test_explore_says_what_its_search_covers_and_runs_only_an_open_model_and_auto_is_honest(
-    app: LaunchedApp, browser
+    app: LaunchedApp, browser, pictures: dict[str, Path]
 ) -> None:  # type: ignore[no-untyped-def]
     from playwright.sync_api import expect
 
@@ -420,6 +420,13 @@ def test_explore_says_what_its_search_covers_and_runs_only_an_open_model_and_aut
     expect(length).to_have_value("5")
     shape = visit.page.get_by_label("Aspect ratio").filter(visible=True).first
     expect(shape).to_have_value(re.compile(r"^Auto \(the model's"))
+    visit.tab("🗣️ Avatar")  # a picture dropped on Narration: one short sentence
+    visit.upload(pictures["photo"], 1)
+    said = visit.page.get_by_test_id("toast-text")
+    expect(said).to_have_text(
+        "photo.png is not an audio file: this box takes audio (mp3, wav, m4a…).", timeout=15_000
+    )
+    visit.shot("item7-narration-png-short-message")
     visit.tab("🧭 Explore")
     run = visit.button("Run")
     expect(run).to_be_disabled()  # nothing to run before a model is open

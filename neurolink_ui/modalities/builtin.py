@@ -18,10 +18,19 @@ from .spec import Control, Modality, ModalityValues
 
 MODEL_DEFAULT_TOKENS = 0  # 0 = the model's own default limit (reasoning models need thousands)
 IMAGE_RATIO_CHOICES = (
-    ("Auto (as input image)", image.AUTO_RATIO),
+    # What "auto" does: the input image's shape if one is given, else the model's default.
+    ("Auto (the model's, or the input image's)", image.AUTO_RATIO),
     *((ratio, ratio) for ratio in image.ASPECT_RATIOS),
 )
 VIDEO_ASPECT_RATIOS = ("16:9", "9:16", "1:1")
+# The default is what the model does by itself (the start image's shape for image-to-video):
+# a fixed 16:9 was ignored, with a note, by the default model (issue 23, item 7).
+VIDEO_RATIO_CHOICES = (
+    ("Auto (the model's, or the start image's)", image.AUTO_RATIO),
+    *((ratio, ratio) for ratio in VIDEO_ASPECT_RATIOS),
+)
+# The default model's own clip: 81 frames at 16 fps (5.1 s); 4 s was mapped to 81 with a note.
+VIDEO_DEFAULT_SECONDS = 5
 MUSIC_MODEL_VERSIONS = ("stereo-melody-large", "stereo-large", "melody-large", "large")
 MUSIC_FORMATS = ("mp3", "wav")
 
@@ -36,6 +45,12 @@ def _number(value: Any) -> float | None:
 
 def _text(value: Any) -> str | None:
     return str(value) if value else None
+
+
+def _ratio(value: Any) -> str | None:
+    """An aspect ratio to ask for; "auto" (or none) leaves the shape to the model."""
+    text = _text(value)
+    return None if text == image.AUTO_RATIO else text
 
 
 def map_chat(info: ModelInfo, values: ModalityValues) -> MappedInput:
@@ -74,7 +89,7 @@ def map_video(info: ModelInfo, values: ModalityValues) -> MappedInput:
         prompt=values.prompt,
         start_image=values.image,
         length_seconds=_number(controls.get("length")),
-        aspect_ratio=_text(controls.get("aspect_ratio")),
+        aspect_ratio=_ratio(controls.get("aspect_ratio")),
         last_frame=values.more_images.get("last_frame"),
         advanced=values.advanced,
     )
@@ -163,8 +178,16 @@ VIDEO = Modality(
     suggested_models=functools.partial(_suggested, "video"),
     controls=(
         Control("prompt", "Prompt", ""),
-        Control("length", "Length (seconds)", 4, "slider", minimum=1, maximum=10, step=1),
-        Control("aspect_ratio", "Aspect ratio", "16:9", "dropdown", VIDEO_ASPECT_RATIOS),
+        Control(
+            "length",
+            "Length (seconds)",
+            VIDEO_DEFAULT_SECONDS,
+            "slider",
+            minimum=1,
+            maximum=10,
+            step=1,
+        ),
+        Control("aspect_ratio", "Aspect ratio", image.AUTO_RATIO, "dropdown", VIDEO_RATIO_CHOICES),
     ),
     image_role="start frame",
     noun="video",

@@ -55,9 +55,22 @@ CSS = """
 /* The token row wraps on a phone instead of squeezing its checkbox to a word a line. */
 .nl-token .row { flex-wrap: wrap; }
 .nl-remember { min-width: 220px !important; flex: 2 1 220px !important; }
-/* A lone image's tile is as wide as the gallery; kept within its 520 px height (less the label),
-   it shows whole instead of overflowing the box. */
-.nl-gallery .thumbnail-item { max-height: 480px; }
+/* Whole pictures in every output gallery (issue 23, item 5): each at its own aspect ratio, no
+   larger than its own pixels (a 96×64 output stays 96×64, not blown up to the tile), at most
+   480 px tall; the gallery as tall as its pictures instead of a fixed box that crops them; a
+   caption below its picture, not over it. */
+.nl-gallery, .nl-gallery .grid-wrap { height: auto !important; min-height: 0 !important;
+  max-height: none !important; overflow: visible !important; }
+.nl-gallery .grid-wrap { padding-top: 2.6em; }  /* below the gallery's label */
+.nl-gallery .grid-container { grid-template-rows: none !important; grid-auto-rows: auto !important; }
+.nl-gallery .thumbnail-item.thumbnail-lg { aspect-ratio: auto; height: auto; display: flex;
+  flex-direction: column; align-items: center; justify-content: center; gap: 4px; }
+.nl-gallery .thumbnail-lg > img { width: auto; height: auto; max-width: 100%; max-height: 480px;
+  object-fit: contain; }
+.nl-gallery .caption-label { position: static; max-width: 100%; white-space: normal;
+  border: none; opacity: 1 !important; }
+/* Where the prompt is the caption, it is the pictures' alt text for screen readers only. */
+.nl-alt .caption-label { display: none; }
 /* A shared result's input files: small thumbnails (a gallery stretches a lone one to its width). */
 .nl-inputs .grid-container { grid-template-columns: repeat(auto-fill, minmax(120px, 180px)) !important; }
 .nl-inputs .thumbnail-item { height: 150px !important; aspect-ratio: auto !important; }
@@ -85,11 +98,83 @@ button.primary:hover:not(:disabled) { background: var(--button-primary-backgroun
   filter: brightness(0.9); }
 /* On a phone the gallery is as tall as its images: a fixed 520 px left a square image with
    200 px of empty box below it. */
-@media (max-width: 640px) {
-  .nl-gallery, .nl-gallery .grid-wrap { height: auto !important; min-height: 160px; }
-}
 .nl-status pre { max-height: 8em; overflow: auto; font-size: 0.8em; }
+/* A phone (issue 23, item 2): a compact header (the title on one line, no tagline, a smaller
+   banner), and each panel's run row kept on the
+   screen, at its bottom edge until the form scrolls it into its place. */
+@media (max-width: 640px) {
+  .nl-title h1 { font-size: 1.3em !important; margin: 0 !important; }
+  .nl-title p { display: none; }
+  .block.nl-banner { padding: 2px 8px; }
+  .prose.nl-banner, .prose.nl-banner * { font-size: 13px !important; line-height: 1.35 !important; }
+  .nl-run { top: auto; bottom: 0; }
+  .nl-compose { position: sticky; bottom: 0; z-index: 100; background: var(--body-background-fill); }
+}
+/* A long line of JSON (a data: URL) scrolls inside its editor instead of widening the page
+   (on a phone it pushed Explore's Run off the screen). */
+.gradio-container .codemirror-wrapper { contain: inline-size; }
+/* Where the keyboard is, always visible (issue 23, item 8): Gradio's buttons show no focus. */
+.gradio-container :is(button, a, [role=tab], input, textarea, select):focus-visible {
+  outline: 3px solid var(--color-accent) !important; outline-offset: 2px; }
 """
+
+
+# What CSS cannot do (issue 23), run once per frame at most while the page changes:
+# - a panel's status is a live region (role=status), so "Done", "Stopped" and every refusal are
+#   announced where they land; Gradio's empty-output placeholder carries an aria-label on a plain
+#   div, which assistive tech ignores, so it gets the role that makes the label count (item 8);
+# - a shared link (?result=) starts at its result: the page scrolls to the tabs as the result's
+#   parts and pictures arrive (the page may be too short at first), until the tabs are at the top
+#   or the visitor scrolls (item 7); a file of the wrong kind dropped on an upload is said in a
+#   short sentence instead of Gradio's list of a dozen MIME types (item 7);
+# - on a phone the answer lands below the screen: after a run button is tapped, the status after
+#   it comes into view when it first changes, then the output after it when it arrives (item 2).
+# No comments inside: every visitor downloads the script.
+HEAD = r"""<script>(() => {
+  let due = false;
+  let shared = new URLSearchParams(location.search).has('result');
+  for (const moved of ['wheel', 'touchstart', 'keydown'])
+    addEventListener(moved, () => { shared = false; }, {once: true, passive: true});
+  const mark = () => {
+    due = false;
+    const tab = shared && document.querySelector('[role=tab][aria-selected=true]');
+    if (tab && tab.textContent.includes('Shared')) {
+      tab.scrollIntoView({block: 'start', behavior: 'instant'});
+      shared = tab.getBoundingClientRect().top > 80;
+    }
+    for (const e of document.querySelectorAll('.block.nl-status:not([role])'))
+      e.setAttribute('role', 'status');
+    for (const e of document.querySelectorAll('div.empty[aria-label]:not([role])'))
+      e.setAttribute('role', 'img');
+    for (const t of document.querySelectorAll('[data-testid=toast-text]:not([data-nl])')) {
+      t.dataset.nl = '';
+      const m = /^Invalid file types?: (.*)\. Only (.*) allowed\.$/.exec(t.textContent.trim());
+      const kind = m && ['audio', 'image', 'video'].find(k => m[2].split(', ').every(
+        type => type.startsWith(k + '/') || type.startsWith('.')));
+      if (kind) t.textContent = `${m[1]} is not ${kind === 'audio' ? 'an audio' : 'a ' + kind}`
+        + ` file: this box takes ${kind === 'image' ? 'pictures' : kind} (${
+        {audio: 'mp3, wav, m4a…', image: 'png, jpg, webp…', video: 'mp4, webm, mov…'}[kind]}).`;
+    }
+  };
+  const later = () => { if (!due) { due = true; requestAnimationFrame(mark); } };
+  new MutationObserver(later).observe(document.documentElement, {childList: true, subtree: true});
+  document.addEventListener('load', () => shared && later(), true);
+  document.addEventListener('click', (event) => {
+    const run = event.target.closest?.('.nl-run button.primary, .nl-compose button.primary');
+    const panel = run?.closest('[role=tabpanel]');
+    if (!panel || innerWidth > 640) return;
+    const after = (e) => run.compareDocumentPosition(e) & Node.DOCUMENT_POSITION_FOLLOWING;
+    const status = [...panel.querySelectorAll('.block.nl-status')].find(after);
+    const shown = [...panel.querySelectorAll('.nl-gallery')].find(after);
+    const seen = new MutationObserver(() => {
+      const done = /Done|Stopped|❌/.test(status.innerText);
+      const into = done && shown?.offsetParent ? shown : status;
+      into.scrollIntoView({block: 'nearest', behavior: 'instant'});
+      if (done) seen.disconnect();
+    });
+    if (status) seen.observe(status, {childList: true, subtree: true, characterData: true});
+  }, true);
+})();</script>"""
 
 
 class NeuroLinkApp(gr.Blocks):
@@ -148,7 +233,8 @@ def build_app(settings: Settings | None = None, ctx: AppContext | None = None) -
     with NeuroLinkApp(ctx, title=TITLE, delete_cache=CACHE_CLEANUP, fill_width=False) as demo:
         gr.Markdown(
             "# 🧠 NeuroLink UI\nChat, images, video, talking avatars and music from "
-            "[Replicate](https://replicate.com)'s hosted models, behind one API token."
+            "[Replicate](https://replicate.com)'s hosted models, behind one API token.",
+            elem_classes=["nl-title"],
         )
         session = gr.State(None)  # this visitor's own token: server-side, never sent back
         # This session's History (its entries point at outputs kept `output_ttl` seconds), and
@@ -247,6 +333,27 @@ def stop_cleanly_on_sigterm(demo: gr.Blocks) -> None:
     signal.signal(signal.SIGTERM, close)
 
 
+def theme() -> gr.themes.Base:
+    """Soft in violet and sky, a shade darker where its text would fall short of WCAG AA's 4.5:1
+    contrast (issue 23, item 8): violet 500 labels on violet 100 (3.6:1), white on violet 500
+    buttons (4.2:1), sky 600 links (3.9:1), grey 400 hints and footer (2.5:1)."""
+    return gr.themes.Soft(primary_hue="violet", secondary_hue="sky").set(
+        block_label_text_color="*primary_700",
+        block_title_text_color="*primary_700",
+        button_primary_background_fill="*primary_600",
+        button_primary_background_fill_hover="*primary_700",
+        button_primary_border_color="*primary_600",
+        button_primary_border_color_hover="*primary_700",
+        checkbox_label_background_fill_selected="*primary_600",
+        link_text_color="*secondary_700",
+        link_text_color_active="*secondary_700",
+        link_text_color_hover="*secondary_800",
+        link_text_color_visited="*secondary_700",
+        body_text_color_subdued="*neutral_500",
+        input_placeholder_color="*neutral_500",
+    )
+
+
 def launch_options(ctx: AppContext) -> dict[str, Any]:
     """The keyword arguments for `demo.launch()` (app.py, the CLI and tests use the same)."""
     # Agents' MCP server (issue 24): ours, mounted in front of Gradio's routes; Gradio's own
@@ -259,8 +366,9 @@ def launch_options(ctx: AppContext) -> dict[str, Any]:
         # peers by default). An operator's own FORWARDED_ALLOW_IPS is a startup error instead.
         os.environ["FORWARDED_ALLOW_IPS"] = ""
     return {
-        "theme": gr.themes.Soft(primary_hue="violet", secondary_hue="sky"),
+        "theme": theme(),
         "css": CSS + EXPLORE_CSS,
+        "head": HEAD,
         "max_file_size": MAX_UPLOAD,
         # Gradio pre- and post-processes every event in its thread pool (40 by default), which
         # would cap how many async predictions run at once.

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import copy
 import functools
+from collections.abc import Iterable
+from pathlib import Path
 from typing import Any, ClassVar
 
 import gradio as gr
@@ -186,3 +188,18 @@ class ImageOutput(gr.Image):
 class AudioOutput(gr.Audio):
     is_template = True
     api_info = _api_info_per_class
+
+
+ALT_CHARS = 150  # a screen reader reads the whole alt text at each picture: the gist, not a page
+
+
+def described(paths: Iterable[Path | str], prompt: Any, fallback: str) -> list[tuple[str, str]]:
+    """A gallery's pictures, each with its alt text: what the prompt asked for (issue 23, item
+    8), or `fallback` without one. Gradio gives a grid picture its caption as alt text; the
+    panels' galleries show it to screen readers only (`nl-alt` in app.CSS), the prompt being
+    on screen already."""
+    text = " ".join(prompt.split()) if isinstance(prompt, str) else ""
+    text = text or fallback
+    if len(text) > ALT_CHARS:
+        text = text[: ALT_CHARS - 1] + "…"
+    return [(str(path), text) for path in paths]

@@ -105,7 +105,10 @@ async def test_image_handler_returns_local_files(ctx: AppContext) -> None:
             "a lighthouse", "black-forest-labs/flux-schnell", "16:9", generations=log
         )
     ]
-    files, _ = updates[-1]
+    pictures, _ = updates[-1]
+    files = [path for path, _ in pictures]
+    # Each picture's caption (its alt text in the gallery) is the prompt.
+    assert [alt for _, alt in pictures] == ["a lighthouse"] * len(files)
     with Image.open(files[0]) as img:
         assert img.width > img.height
     assert Path(files[0]).is_relative_to(ctx.outputs_dir)

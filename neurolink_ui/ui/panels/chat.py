@@ -246,7 +246,7 @@ def build_panel(
                 buttons=["copy", "copy_all"],
                 placeholder="Ask anything. Answers stream token by token where the model can.",
             )
-            with gr.Row():
+            with gr.Row(elem_classes=["nl-compose"]):  # kept on a phone's screen (app.CSS)
                 # No autofocus: focusing it on load scrolls the page past the title and banner.
                 # Wide enough that on a phone it has a line of its own, the buttons the next one.
                 message = gr.Textbox(

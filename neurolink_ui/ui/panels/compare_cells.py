@@ -33,7 +33,7 @@ from ..adapters import (
     streaming_markdown,
 )
 from ..common import error_markdown
-from ..components import AudioOutput, GalleryOutput, ImageOutput, VideoOutput
+from ..components import AudioOutput, GalleryOutput, ImageOutput, VideoOutput, described
 from ..context import AppContext
 from ..inert import without_html
 
@@ -179,7 +179,8 @@ def cell_update(view: CellView, plan: ComparePlan, hidden: bool) -> CellUpdate:
         return skip, skip, skip, skip, skip, status
     files = [str(path) for path in view.files]
     if kind == "image":
-        return skip, files, skip, skip, skip, status
+        pictures = described(view.files, plan.prompt, "A generated image")
+        return skip, pictures, skip, skip, skip, status
     if kind == "audio":
         return skip, skip, skip, skip, files[0], status
     # A clip returned as an animated image (by its bytes) plays in an <img>, not a <video>.
@@ -226,6 +227,7 @@ def cell_slot(index: int) -> CellSlot:
             height=300,
             object_fit="contain",
             buttons=["download", "fullscreen"],
+            elem_classes=["nl-gallery", "nl-alt"],  # whole pictures (app.CSS)
         )
         video = VideoOutput(label="Video", height=300, visible=False, interactive=False)
         animated = ImageOutput(

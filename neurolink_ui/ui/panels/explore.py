@@ -8,12 +8,13 @@ import asyncio
 import functools
 import html
 import json
-from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
+from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import gradio as gr
 
+from ...catalog import load_catalog
 from ...config import BUILTIN_SIMULATOR_TOKEN
 from ...limits import check_text, parse_json_object
 from ...modalities.common import InputProblem, MappedInput
@@ -43,7 +44,7 @@ from ..common import (
     reports_errors,
     user_errors,
 )
-from ..components import AudioOutput, GalleryOutput, VideoOutput
+from ..components import AudioOutput, GalleryOutput, VideoOutput, described
 from ..context import AppContext
 from ..events import EVENT_CONCURRENCY, RENDER_ONE_AT_A_TIME
 from ..forms import AdvancedPreset, FormComponent, form_component, parse_advanced, run_buttons
@@ -78,6 +79,21 @@ A = TypeVar("A")
 # ---- outputs ---------------------------------------------------------------------------------
 
 
+def file_choices(fields: list[FormField], values: Sequence[Any]) -> list[Any]:
+    """The form's values, one per field: a file field's two controls (an upload, then a URL)
+    give the upload if there is one, else the URL typed (blank: nothing)."""
+    chosen: list[Any] = []
+    given = iter(values)
+    for spec in fields:
+        value = next(given, None)
+        if spec.kind == "file":
+            url = next(given, None)
+            if not value:
+                value = url.strip() if isinstance(url, str) and url.strip() else None
+        chosen.append(value)
+    return chosen
+
+
 def present_result(page: bool) -> Callable[[RunResult, ModelInfo], tuple[Any, ...]]:
     """The six output views of a finished run, from the model's output plan and the files'
     sniffed types.
@@ -93,7 +109,8 @@ def present_result(page: bool) -> Callable[[RunResult, ModelInfo], tuple[Any, ..
         shows = set(views.views)
         values = (
             result.text if "text" in shows else "",
-            [str(p) for p in views.images] or None,
+            described(views.images, typed_prompt(result.input), f"An output of {result.model}")
+            or None,
             str(views.videos[0]) if views.videos else None,
             str(views.audios[0]) if views.audios else None,
             [str(p) for p in views.others] or None,
@@ -166,6 +183,13 @@ class ExploreHandlers:
             if count
             else f"No model matches “{html.escape(found.query[:80])}”. Try another word."
         )
+        if backend.token == BUILTIN_SIMULATOR_TOKEN:
+            # Why a search finds little (issue 23, item 7): not Replicate's, the simulator's.
+            status += (
+                f" Simulator mode: the search covers the simulator's catalogue of"
+                f" {len(load_catalog())} models, not all of Replicate's (with a token it"
+                " searches Replicate)."
+            )
         yield results, status
 
     async def covers_for_page(
@@ -415,17 +439,26 @@ def build_explore_panel(
                     components: list[FormComponent] = []
                     for spec in fields:
                         value = values.get(spec.name, spec.default)
-                        if spec.kind == "file" and isinstance(value, str):
-                            # A URL stays a URL: the server never fetches it to show it.
-                            label = f"{spec.label} (URL)"
-                            url = gr.Textbox(value=value, label=label, info=spec.info, max_lines=2)
-                            components.append(url)
+                        if spec.kind == "file":
+                            # An upload or a URL, whatever the example held (issue 23, item
+                            # 4), as replicate.com's forms take; a URL stays a URL: the server
+                            # never fetches it to show it.
+                            url = value if isinstance(value, str) else ""
+                            upload = None if url else value
+                            components.append(form_component(spec, upload))
+                            components.append(
+                                gr.Textbox(
+                                    value=url, label=f"…or {spec.label} as a URL",
+                                    placeholder="https://… or data:…", info=spec.info,
+                                    max_lines=2, interactive=True,
+                                )
+                            )  # fmt: skip
                         else:
                             components.append(form_component(spec, value))
 
                     def collect(current: str, *values: Any) -> str:
                         with user_errors():
-                            return merged_input(current, fields, list(values))
+                            return merged_input(current, fields, file_choices(fields, values))
 
                     for component in components:
                         component.change(
@@ -443,16 +476,17 @@ def build_explore_panel(
             text_out = gr.Textbox(label="Text", lines=6, visible=False, buttons=["copy"])
             gallery = GalleryOutput(
                 label="Images", columns=2, height=420, object_fit="contain", visible=False,
-                buttons=["download", "fullscreen"],
+                buttons=["download", "fullscreen"], elem_classes=["nl-gallery", "nl-alt"],
             )  # fmt: skip
             video = VideoOutput(label="Video", visible=False)
             audio = AudioOutput(label="Audio", visible=False)
             files = gr.File(label="Files", file_count="multiple", visible=False)
             json_out = gr.Code(label="JSON", language="json", visible=False)
 
+    run.interactive = False  # until a model is open: there is nothing to run (issue 23, item 7)
     card_outputs = [
         card_md, readme, form_state, input_json, examples, example_inputs, open_in_panel,
-        card_panel, status,
+        card_panel, run, status,
     ]  # fmt: skip
 
     async def card_view(
@@ -487,6 +521,7 @@ def build_explore_panel(
             [e.input for e in found],
             button,
             card.panel,
+            gr.Button(interactive=True),
             "\n\n".join(notes),
         )
 

@@ -27,7 +27,7 @@ from ..common import (
     reports_errors,
     wire_media_run,
 )
-from ..components import GalleryOutput, ImageInput
+from ..components import GalleryOutput, ImageInput, described
 from ..context import AppContext
 from ..forms import (
     advanced_form,
@@ -45,7 +45,12 @@ from ..remix import RemixTarget
 
 def make_image_handler(ctx: AppContext) -> PanelHandler:
     panel = MediaPanel(
-        ctx, "image", "image", present=lambda result, info: ([str(path) for path in result.files],)
+        ctx,
+        "image",
+        "image",
+        present=lambda result, info: (
+            described(result.files, result.input.get("prompt"), f"An image by {result.model}"),
+        ),
     )
 
     @reports_errors(media_failed(panel.outputs))
@@ -97,7 +102,7 @@ def build_panel(
             run, stop = run_buttons("Generate")
             example_prompts(ctx, "image", model, session, prompt)
             with gr.Row():
-                # Wide enough for "Auto (as input image)"; the row wraps where it cannot be.
+                # Wide enough for its "Auto (…)" choice; the row wraps where it cannot be.
                 aspect_ratio = control_component(
                     IMAGE.control("aspect_ratio"), scale=2, min_width=240
                 )
@@ -117,7 +122,7 @@ def build_panel(
                 height=520,
                 object_fit="contain",  # whole images, whatever their aspect ratio
                 buttons=["download", "fullscreen"],
-                elem_classes=["nl-gallery"],
+                elem_classes=["nl-gallery", "nl-alt"],
             )
             status = gr.Markdown(elem_classes=["nl-status"])
 

@@ -27,6 +27,7 @@ from ...modalities.generic import ResultViews, file_category, result_views, snif
 from ...modalities.registry import result_kind
 from ...results import ResultStore, StoredResult, valid_share_id
 from ...runs.work import offload
+from ..components import described
 from ..inert import as_text, without_html
 from ..remix import Remixable
 from ..retention import duration_text
@@ -193,13 +194,22 @@ def shared_media(result: StoredResult) -> list[Any]:
         gr.Audio(value=str(given.audios[0]), visible=True)
         if given.audios
         else gr.Audio(visible=False),
-        gr.Gallery(
-            value=[(str(p), label[p]) for p in outputs.images] if outputs.images else None,
-            visible=bool(outputs.images),
-        ),
+        _pictures(outputs.images, label, result),
         *players(outputs.videos, gr.Video),
         *players(outputs.audios, gr.Audio),
     ]
+
+
+def _pictures(images: Sequence[Path], label: dict[Path, str | None], result: StoredResult) -> Any:
+    """The shared outputs' gallery: a comparison's pictures captioned with their cell's model
+    (shown, as its alt text too), another result's with its prompt as alt text only."""
+    if not images:
+        return gr.Gallery(value=None, visible=False)
+    if any(label[path] for path in images):
+        captioned = [(str(path), label[path] or "") for path in images]
+        return gr.Gallery(value=captioned, visible=True, elem_classes=["nl-gallery"])
+    pictures = described(images, result.prompt, f"An output of {result.model}")
+    return gr.Gallery(value=pictures, visible=True, elem_classes=["nl-gallery", "nl-alt"])
 
 
 def make_open_shared(

@@ -10,8 +10,9 @@ from typing import Any
 import gradio as gr
 
 from ...catalog import default_model
-from ...modalities.builtin import VIDEO
+from ...modalities.builtin import VIDEO, VIDEO_DEFAULT_SECONDS
 from ...modalities.generic import file_category
+from ...modalities.image import AUTO_RATIO
 from ...modalities.spec import ModalityValues
 from ...modalities.video import (
     DURATION_NAMES,
@@ -71,8 +72,8 @@ def make_video_handler(ctx: AppContext) -> PanelHandler:
         prompt: str,
         start_image: str | None = None,
         model: str = default_model("video"),
-        length: float = 4,
-        aspect_ratio: str = "16:9",
+        length: float = VIDEO_DEFAULT_SECONDS,
+        aspect_ratio: str = AUTO_RATIO,
         advanced: str = "{}",
         last_frame: str | None = None,
         session_token: str | None = None,

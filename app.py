@@ -5,10 +5,24 @@ from __future__ import annotations
 import os
 
 from neurolink_ui.config import Settings
-from neurolink_ui.ui.app import build_app, launch_options, startup_message, stop_cleanly_on_sigterm
 
 try:  # a setting in the environment that cannot work: say which, plainly, without a traceback
-    demo = build_app(Settings.from_env())
+    # Read before Gradio is imported (config has no Gradio): a bad setting is named in about
+    # half a second, not after the ten or more that importing the UI takes on a small machine.
+    settings = Settings.from_env()
+except ValueError as exc:
+    raise SystemExit(f"error: {exc}") from None
+
+# Gradio is imported only once the settings are known good.
+from neurolink_ui.ui.app import (
+    build_app,
+    launch_options,
+    startup_message,
+    stop_cleanly_on_sigterm,
+)
+
+try:  # what only the app can check (Redis reachable, a data folder writable…): the same way
+    demo = build_app(settings)
 except ValueError as exc:
     raise SystemExit(f"error: {exc}") from None
 

@@ -182,10 +182,21 @@ def test_stop_cancels_the_run_at_replicate(page, app: tuple[str, Path]) -> None:
 
     sim = simulator_url(app)
     assert httpx.put(f"{sim}/_sim/config", json={"run_time": 30}).status_code == 200
+
+    def creates() -> int:
+        requests = httpx.get(f"{sim}/_sim/requests").json()
+        return sum(r["method"] == "POST" and r["path"].endswith("/predictions") for r in requests)
+
     try:
         open_model(page, "nightmareai/real-esrgan")
+        before = creates()
         page.get_by_role("button", name="Run", exact=True).click()
-        expect(page.get_by_text("Running").filter(visible=True).first).to_be_visible(timeout=30_000)
+        # Stop once the prediction exists at Replicate and the page says so. (A Stop while the
+        # run still waits in the queue ends it before anything is created: nothing to cancel.)
+        until(lambda: creates() > before, 30, "the run created its prediction")
+        expect(page.get_by_text("⚙️ Running").filter(visible=True).first).to_be_visible(
+            timeout=30_000
+        )
         page.get_by_role("button", name="Stop", exact=True).filter(visible=True).click()
         # The cancel reaches Replicate. (The page's status line after Stop is the media panels'
         # open problem, xfail in test_browser_newcomer; Explore shares their Stop machinery.)

@@ -34,8 +34,8 @@ fi
 # module's app, simulator and browser fixtures in one worker; each worker has its own ports, data
 # and temp folders (tests/helpers.py free_port, tests/conftest.py). TEST_WORKERS=0: one process.
 # --durations: the slowest tests are named in every run, where the suite's time goes.
-# `bench`: the benchmarks' own checks, which start a dozen app processes and three Chromiums
-# between them, are left out (`pytest -m bench` runs them; `python -m bench` measures).
+# `bench`: the benchmarks' own checks (quick runs of every section: a dozen app processes and
+# three Chromiums between them) are left out (`pytest -m bench` runs them; `python -m bench` measures).
 "$PY" -m pytest -q -p no:cacheprovider -n "${TEST_WORKERS:-3}" --dist loadfile --durations=30 \
   -m "not alone and not bench" "$@"
 # Then the fairness floods, alone: their visitors must be the only load on the app.

@@ -9,6 +9,7 @@ from quick_checks import check_quick_run
 
 
 @pytest.mark.slow
+@pytest.mark.bench
 @pytest.mark.timeout(900)  # a hang guard, not a timing check
 def test_quick_benchmarks_produce_every_figure(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch

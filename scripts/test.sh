@@ -27,16 +27,27 @@ fi
 
 "$PY" -m ruff check .
 "$PY" -m ruff format --check .
-"$PY" -m mypy  # what it checks and how strictly: [tool.mypy] in pyproject.toml
+# mypy (what it checks and how strictly: [tool.mypy] in pyproject.toml) takes ~30 s on a fresh
+# clone, with no cache: it reads the code while the tests run, and its verdict is awaited below.
+mypy_log="$(mktemp)"
+"$PY" -m mypy >"$mypy_log" 2>&1 &
+mypy_pid=$!
 # pytest-xdist: 3 workers on 2 cores. With 2 the cores sat ~55% idle (the suite mostly waits on
-# simulated models and browsers: 655 CPU-s in a 754 s run); 4 once overloaded the machine (apps
-# starting, Chromium, the benchmarks) until app starts passed their limit. `loadfile` keeps a
+# simulated models and browsers: 655 CPU-s in a 754 s run); 4 were no faster (662 s against 668 s
+# for the same tests) and made the machine's load spikes worse. `loadfile` keeps a
 # module's app, simulator and browser fixtures in one worker; each worker has its own ports, data
 # and temp folders (tests/helpers.py free_port, tests/conftest.py). TEST_WORKERS=0: one process.
 # --durations: the slowest tests are named in every run, where the suite's time goes.
 # `bench`: the benchmarks' own checks (quick runs of every section: a dozen app processes and
 # three Chromiums between them) are left out (`pytest -m bench` runs them; `python -m bench` measures).
+tests_status=0
 "$PY" -m pytest -q -p no:cacheprovider -n "${TEST_WORKERS:-3}" --dist loadfile --durations=30 \
-  -m "not alone and not bench" "$@"
+  -m "not alone and not bench" "$@" || tests_status=$?
+mypy_status=0
+wait "$mypy_pid" || mypy_status=$?
+cat "$mypy_log"
+rm -f "$mypy_log"
+[ "$mypy_status" -eq 0 ] || { echo "mypy failed (exit $mypy_status)" >&2; exit "$mypy_status"; }
+[ "$tests_status" -eq 0 ] || exit "$tests_status"
 # Then the fairness floods, alone: their visitors must be the only load on the app.
 exec "$PY" -m pytest -q -p no:cacheprovider -m alone "$@"

@@ -187,7 +187,8 @@ def test_video_panel_plays_webm_alpha_and_shows_animated_webp(app_url: str, brow
     output_format = panel.get_by_role("combobox", name="Output format")
     expect(output_format).to_be_visible(timeout=15_000)
     output_format.click()
-    page.get_by_role("option", name="webp", exact=True).click()
+    with answered(page, "webp"):  # the choice reached the app (the Advanced JSON it writes)
+        page.get_by_role("option", name="webp", exact=True).click()
     panel.get_by_role("button", name="Generate video", exact=True).click()
     animated = panel.locator("img[src*='.webp']").first
     expect(animated).to_be_visible(timeout=60_000)

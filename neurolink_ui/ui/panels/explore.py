@@ -8,6 +8,7 @@ import asyncio
 import functools
 import html
 import json
+import secrets
 from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -77,6 +78,11 @@ A = TypeVar("A")
 
 
 # ---- outputs ---------------------------------------------------------------------------------
+
+
+def new_drawing() -> dict[str, str]:
+    """A generated form's mark: which drawing of the form its controls belong to."""
+    return {"drawing": secrets.token_hex(8)}
 
 
 def file_choices(fields: list[FormField], values: Sequence[Any]) -> list[Any]:
@@ -456,14 +462,20 @@ def build_explore_panel(
                         else:
                             components.append(form_component(spec, value))
 
-                    def collect(current: str, *values: Any) -> str:
+                    def collect(current: str, latest: dict[str, Any] | None, *values: Any) -> Any:
+                        # A form drawn before the latest one (a second example loaded while
+                        # the first was still being drawn, on a busy server) may still report
+                        # its controls' changes: they would write the older form's values over
+                        # the newer input. Only the latest form writes the input.
+                        if not latest or latest.get("drawing") != state.get("drawing"):
+                            return gr.skip()
                         with user_errors():
                             return merged_input(current, fields, file_choices(fields, values))
 
                     for component in components:
                         component.change(
-                            collect, [input_json, *components], input_json, queue=False,
-                            api_visibility="private",
+                            collect, [input_json, form_state, *components], input_json,
+                            queue=False, api_visibility="private",
                         )  # fmt: skip
 
             input_json = gr.Code(
@@ -505,7 +517,7 @@ def build_explore_panel(
         if shared is not None:
             values, note = remixed_input(info.input_schema, shared)
             notes = [note]
-        form = {"fields": card.form, "values": values, "note": card.form_note}
+        form = {"fields": card.form, "values": values, "note": card.form_note, **new_drawing()}
         samples = [[example_label(i, e)] for i, e in enumerate(found)]
         button = (
             gr.Button(f"Open in the {panel_label(card.panel)} panel", visible=True)
@@ -551,6 +563,7 @@ def build_explore_panel(
         form_fields = run_form(info.input_schema)
         form = {
             "fields": list(form_fields.fields),
+            **new_drawing(),
             "values": fitted.input,
             "note": form_fields.note,
         }

@@ -24,8 +24,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .common import Figure, Spread, assert_loopback, gradio_client
-from .concurrency_bench import COLD_START, JOB_TIMEOUT, sim_predictions, submit_image
+from .common import Figure, Spread, assert_loopback, gradio_client, wait_until
+from .concurrency_bench import (
+    COLD_START,
+    JOB_TIMEOUT,
+    _close_later,
+    sim_predictions,
+    submit_image,
+)
 from .stop_latency import CHROMIUM, CHROMIUM_ARGS
 from .subprocess_bench import SimProcess, app_process, configure
 
@@ -99,7 +105,7 @@ def _visitor(url: str, ready: threading.Barrier) -> tuple[float, str | None]:
         wall = time.perf_counter() - started
         return wall, None if result[0] else "no images"
     finally:
-        threading.Thread(target=client.close, daemon=True).start()  # ~1 s: off the clock
+        _close_later(client)
 
 
 def _level(sim: SimProcess, url: str, browser: Any, visitors: int) -> Level:
@@ -109,12 +115,7 @@ def _level(sim: SimProcess, url: str, browser: Any, visitors: int) -> Level:
         futures = [pool.submit(_visitor, url, ready) for _ in range(visitors)]
         ready.wait(timeout=JOB_TIMEOUT)  # every session open: the runs start together
 
-        def all_created() -> bool:
-            return len(sim_predictions(sim.base, since)) >= visitors
-
-        deadline = time.monotonic() + JOB_TIMEOUT
-        while not all_created() and time.monotonic() < deadline:
-            time.sleep(0.05)
+        wait_until(lambda: len(sim_predictions(sim.base, since)) >= visitors, JOB_TIMEOUT, 0.05)
         page_s = _visit(browser, url)  # while the N runs are in flight
         outcomes = [future.result() for future in futures]
     failures = [error for _, error in outcomes if error]

@@ -62,6 +62,7 @@ _SECONDS_WORDS = re.compile(
 _FRAME_WORDS = re.compile(r"\bnumber of (video )?frames\b", re.I)
 _VIDEO_WORDS = re.compile(r"\b(video|frames?|fps|clip)\b", re.I)
 _AUDIO_WORDS = re.compile(r"\b(audio|music|song|sound|track|speech)\b", re.I)
+_MINIMUM_WORDS = re.compile(r"^\W*(the\s+)?min(imum)?\b", re.I)
 _SIDE_CHOICE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(k|p|px)?\s*$", re.I)
 
 
@@ -122,6 +123,18 @@ def driver(spec: InputField) -> Driver | None:
     if name in RESOLUTION_FIELDS or name in RESOLUTION_CHOICE_FIELDS[:4]:
         return "side"
     return None
+
+
+def is_minimum(spec: InputField) -> bool:
+    """A floor rather than a ceiling (`min_tokens`: "The minimum number of tokens the model should
+    generate"): lowered when above the cap like any cost driver, but never given the cap as a value
+    — that would make the model write at least that much, on the owner's bill."""
+    name = spec.name.lower()
+    if name.startswith("max"):
+        return False
+    return name.startswith("min") or bool(
+        _MINIMUM_WORDS.match(spec.title) or _MINIMUM_WORDS.match(spec.description)
+    )
 
 
 def _seconds_cap(schema: InputSchema, caps: OwnerCaps, panel: str) -> float:
@@ -233,6 +246,8 @@ def clamp_costs(
             continue
         value = _number(result[name] if sent else spec.default)
         if kind == "tokens" and cap is not None and (value is None or value <= 0):
+            if is_minimum(spec):
+                continue  # no floor is the cheapest there is
             # No ceiling at all (no value, no default, or 0 for "the model's maximum").
             ceiling = _lowered(spec, math.inf, cap)
             result[name] = ceiling if ceiling is not None else int(cap)

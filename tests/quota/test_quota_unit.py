@@ -177,6 +177,32 @@ def test_cost_driving_values_are_capped_with_a_note() -> None:
     assert clamp_costs(schema, {"num_outputs": 2}, caps, "image").input["num_outputs"] == 2
 
 
+def test_a_token_floor_is_never_raised_to_the_cap() -> None:
+    """Llama 3's `min_tokens` (default 0) once got the 4096-token ceiling meant for a model with
+    no maximum: every owner-paid chat was made to write at least 4096 tokens."""
+    from neurolink_ui.catalog import catalog_model
+
+    caps = OwnerCaps(tokens=4096)
+    for ref in ("meta/meta-llama-3-70b-instruct", "meta/meta-llama-3-8b-instruct"):
+        model = catalog_model(ref)
+        assert model is not None
+        schema = InputSchema.from_openapi(model.openapi_schema)
+        assert schema.get("min_tokens") is not None and schema.get("max_tokens") is not None
+        clamped = clamp_costs(schema, {"prompt": "hi", "max_tokens": 512}, caps, "chat")
+        assert clamped.input == {"prompt": "hi", "max_tokens": 512}
+        assert clamped.notes == []
+        # A floor above the cap is a cost driver like any other: lowered, with a note.
+        high = clamp_costs(schema, {"prompt": "hi", "min_tokens": 9000}, caps, "chat")
+        assert high.input["min_tokens"] == 4096 and "min_tokens 9000 → 4096" in high.notes[0]
+    described = _schema(
+        {
+            "floor": {"type": "integer", "description": "The minimum number of tokens to write"},
+            "limit": {"type": "integer", "description": "Maximum tokens (minimum 16)"},
+        }
+    )
+    assert clamp_costs(described, {}, caps, "explore").input == {"limit": 4096}
+
+
 def test_video_length_and_frames_follow_the_seconds_cap() -> None:
     choices = _schema({"duration": {"type": "integer", "enum": [5, 10, 15], "default": 15}})
     assert clamp_costs(choices, {}, OwnerCaps(video_seconds=10), "video").input == {"duration": 10}

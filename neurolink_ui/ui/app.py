@@ -22,7 +22,7 @@ from ..modalities.registry import modalities
 from ..runs import LiveRuns
 from .context import AppContext
 from .fairness import FairQueue, UploadLimits, install_session_store
-from .history_log import bind_history, history_state
+from .history_log import bind_history, history_state, track_history_tab
 from .lazy import opened_by
 from .light import CompressPages, api_component_ids, slim_config
 from .panels.compare import build_compare_panel
@@ -252,13 +252,15 @@ def build_app(settings: Settings | None = None, ctx: AppContext | None = None) -
             # Explore's "Open in the X panel" selects one.
             # One tab per registered modality, drawn by its own panel module.
             targets: list[RemixTarget] = []
+            others: list[gr.Tab] = []  # every tab but History's
             # The first tab's forms load with the page; the others' when first opened (lazy.py).
             for index, modality in enumerate(modalities()):
                 with gr.Tab(f"{modality.icon} {modality.title}", id=modality.name) as tab:
                     lazy = opened_by(tab) if index else contextlib.nullcontext()
                     with lazy:
                         targets.append(modality.build_panel()(ctx, session, history, live))
-            with gr.Tab("🆚 Compare", id="compare"):
+                others.append(tab)
+            with gr.Tab("🆚 Compare", id="compare") as compare_tab:
                 compare = build_compare_panel(ctx, session, history, live)
                 build_compare_api(ctx, session, history, live)
             with gr.Tab("🧭 Explore", id="explore") as explore_tab:
@@ -270,6 +272,7 @@ def build_app(settings: Settings | None = None, ctx: AppContext | None = None) -
             with gr.Tab("🕘 History", id="history") as history_tab:
                 build_history_panel(history, history_tab, settings.result_ttl, settings.sharing)
             shared = build_shared_tab()
+        track_history_tab(history, history_tab, [*others, compare_tab, explore_tab, shared.tab])
         bind_history(demo, history)
         remixable: list[Remixable] = [*targets, compare, explore]
         wire_shared(demo, tabs, shared, ctx.results, settings.sharing, remixable)

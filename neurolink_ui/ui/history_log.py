@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -143,25 +144,52 @@ def unkept_result(record: NewResult) -> StoredResult:
 @dataclass(frozen=True)
 class HistoryHandles:
     """What a panel wires to record a generation: the log (an input) and its counter; the
-    browser's History id, which the page load hands to the log (`open_history`)."""
+    browser's History id, which the page load hands to the log (`open_history`); whether this
+    page has the History tab open, and the count that tab last drew (`shown`)."""
 
     log: gr.State
     count: gr.Number
     browser_id: gr.BrowserState
+    open: gr.State
+    shown: gr.Number
+
+    @property
+    def counts(self) -> list[gr.Number]:
+        """What a change of the log writes, from inside the History tab: the count and, since
+        the tab is open, what it shows (which redraws it)."""
+        return [self.count, self.shown]
+
+
+def recount(log: HistoryLog | None, is_open: bool | None) -> tuple[int, Any]:
+    """The log's count, and the open History tab's redraw; a closed tab is not redrawn (each
+    drawing builds every card, ~20 ms of the server's CPU apiece, and the page's work to mount
+    them): opening it draws it anew."""
+    count = log.count if log else 0
+    return count, (count if is_open else gr.skip())
 
 
 def refresh_after(event: Any, history: HistoryHandles) -> None:
     """When a panel's event has ended, its new entry (if any) shows in History: the count
-    changes, which re-renders the tab. A separate private step, so the panels' API results and
-    their streamed updates carry nothing of History."""
+    changes, which re-renders the tab if it is open. A separate private step, so the panels'
+    API results and their streamed updates carry nothing of History."""
     event.then(
-        lambda log: log.count if log else 0,
-        [history.log],
-        [history.count],
+        recount,
+        [history.log, history.open],
+        history.counts,
         api_visibility="private",
         queue=False,
         show_progress="hidden",
     )
+
+
+def track_history_tab(
+    history: HistoryHandles, history_tab: gr.Tab, other_tabs: Sequence[gr.Tab]
+) -> None:
+    """Whether this page has History open: selecting it (a click, or the server's choice) opens
+    it, selecting any other tab closes it."""
+    quiet: dict[str, Any] = {"api_visibility": "private", "queue": False, "show_progress": "hidden"}
+    history_tab.select(lambda: True, None, [history.open], **quiet)
+    gr.on([tab.select for tab in other_tabs], lambda: False, None, [history.open], **quiet)
 
 
 HISTORY_STORAGE_KEY = "neurolink-history-id"
@@ -177,6 +205,8 @@ def history_state(
         log=gr.State(HistoryLog(store=store), time_to_live=time_to_live),
         count=gr.Number(value=0, visible="hidden", label="Generations", interactive=False),
         browser_id=gr.BrowserState("", storage_key=HISTORY_STORAGE_KEY, secret=HISTORY_SECRET),
+        open=gr.State(False),
+        shown=gr.Number(value=0, visible="hidden", label="Generations shown", interactive=False),
     )
 
 

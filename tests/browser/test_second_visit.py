@@ -10,6 +10,7 @@ visitor (its own browser context). Tests wait on the page's states, never on tim
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 from collections.abc import Iterator
@@ -430,6 +431,57 @@ def test_clear_history_asks_first(app: LaunchedApp, browser) -> None:  # type: i
     visit.button("Clear history").click()
     visit.button("Yes, delete them").click()
     expect(visit.text("Nothing yet")).to_be_visible(timeout=15_000)
+    visit.close()
+
+
+def test_history_is_drawn_when_open_not_after_every_run_elsewhere(
+    app: LaunchedApp, browser, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    """Each drawing of History builds all its cards (server CPU per card, and the page's work):
+    a run that ends while another tab is open does not redraw it; opening it does, and so does
+    a run that ends, or a Delete, while it is open."""
+    from playwright.sync_api import expect
+
+    render = next(
+        fn.renderable
+        for fn in app.demo.fns.values()
+        if fn.renderable is not None and fn.renderable.fn.__name__ == "render_history"
+    )
+    drawn: list[int] = []
+    draw = render.fn
+
+    @functools.wraps(draw)  # its signature: Gradio hands it the request by its annotation
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        drawn.append(1)
+        return draw(*args, **kwargs)
+
+    monkeypatch.setattr(render, "fn", counted)
+    visit = Visit(browser, app.url)
+    deletes = visit.page.get_by_role("button", name="🗑️ Delete").filter(visible=True)
+    # The page's count of generations (hidden): its step follows the run's end, so a tab opened
+    # before it lands is open when it does (and is redrawn, rightly).
+    counted_runs = visit.page.get_by_label("Generations", exact=True)
+    for count, message in enumerate(("Name a colour", "Name a fruit"), 1):
+        visit.box("Message").fill(message)
+        visit.button("Send").click()
+        expect(visit.status()).to_contain_text("Done with", timeout=30_000)
+        expect(counted_runs).to_have_value(str(count), timeout=15_000)
+    visit.tab("🕘 History")
+    expect(visit.text("2 generations in this browser's History.")).to_be_visible(timeout=30_000)
+    assert len(drawn) == 1  # two runs with History closed drew nothing; opening it drew once
+    visit.tab("💬 Chat")
+    visit.box("Message").fill("Name a river")
+    visit.button("Send").click()
+    expect(visit.status()).to_contain_text("Done with", timeout=30_000)
+    expect(counted_runs).to_have_value("3", timeout=15_000)
+    visit.tab("🕘 History")
+    expect(visit.text("3 generations in this browser's History.")).to_be_visible(timeout=30_000)
+    assert len(drawn) == 2
+    expect(deletes).to_have_count(3)
+    deletes.first.click()
+    expect(visit.text("2 generations in this browser's History.")).to_be_visible(timeout=30_000)
+    expect(deletes).to_have_count(2)
+    assert len(drawn) == 3  # open: a Delete redraws it
     visit.close()
 
 

@@ -337,13 +337,16 @@ def test_a_card_click_sent_before_a_re_render_reaches_the_card_after_it(tmp_path
         renderable.apply(log, None)  # the tab opened again: the same card, drawn again
         assert card_clicks() == before
         counted = log.count
-        shared, count = session.fns[before["🔗 Share"]].fn(log, SimpleNamespace(request=None))
+        shared, count, shown = session.fns[before["🔗 Share"]].fn(
+            log, SimpleNamespace(request=None)
+        )
         assert "?result=" in shared.value
-        assert count == log.count == counted + 1  # History renders again, with the link
+        # History (open: its card was clicked) renders again, with the link.
+        assert count == shown == log.count == counted + 1
         log.add(entry("a gull"))
         renderable.apply(log, None)  # a new generation: a new card above, the first one kept
         assert before["🔗 Share"] in session.fns and before["🗑️ Delete"] in session.fns
-        count = session.fns[before["🗑️ Delete"]].fn(log)
-        assert count == log.count and len(log.shown()) == 1
+        count, shown = session.fns[before["🗑️ Delete"]].fn(log)
+        assert count == shown == log.count and len(log.shown()) == 1
     finally:
         LocalContext.blocks_config.set(None)

@@ -47,9 +47,13 @@ def test_a_media_run_is_public_queued_stoppable_and_refreshes_history(
     assert stops[0]["api_visibility"] == "private"
 
     after = [d for d in dependencies if d["trigger_after"] == run["id"]]
-    refresh = [d for d in after if d["inputs"] == [log]]
+    # The refresh reads the log and whether History is open; it writes the count, and what an
+    # open History shows (history_log.recount).
+    refresh = [d for d in after if d["inputs"][:1] == [log]]
     assert len(refresh) == 1 and refresh[0]["api_visibility"] == "private"
-    assert getattr(blocks[refresh[0]["outputs"][0]], "label", None) == "Generations"
+    assert type(blocks[refresh[0]["inputs"][1]]).__name__ == "State"
+    labels = [getattr(blocks[i], "label", None) for i in refresh[0]["outputs"]]
+    assert labels == ["Generations", "Generations shown"]
 
 
 def test_every_media_panel_shares_the_same_session_states(graph: Any) -> None:

@@ -14,7 +14,7 @@ from ...modalities.registry import result_kind
 from ...results import StoredResult
 from ...snippets import curl_snippet, python_snippet
 from ..events import RENDER_ONE_AT_A_TIME
-from ..history_log import HistoryHandles, HistoryLog, app_url, share_url
+from ..history_log import HistoryHandles, HistoryLog, app_url, recount, share_url
 from ..inert import as_text, without_html
 from ..retention import duration_text
 
@@ -179,20 +179,21 @@ def _card_actions(
         key=f"{key}-link",
     )
 
-    def make_link(log: HistoryLog | None, request: gr.Request) -> tuple[Any, Any]:
+    def make_link(log: HistoryLog | None, request: gr.Request) -> tuple[Any, Any, Any]:
         share_id = log.share(result_id) if log is not None and sharing else None
         if log is None or share_id is None:
-            return gr.Textbox(value="This result can no longer be shared.", visible=True), gr.skip()
+            gone = gr.Textbox(value="This result can no longer be shared.", visible=True)
+            return gone, gr.skip(), gr.skip()
         # The count changes too: History renders again after this, so a render that read the log
         # before the share (under way when Share was clicked) is not the last word on the card.
         log.count += 1
-        return gr.Textbox(value=share_url(app_url(request), share_id), visible=True), log.count
+        link = gr.Textbox(value=share_url(app_url(request), share_id), visible=True)
+        return link, log.count, log.count
 
-    def remove(log: HistoryLog | None) -> int:
-        if log is None:
-            return 0
-        log.delete(result_id)
-        return log.count
+    def remove(log: HistoryLog | None) -> tuple[int, int]:
+        if log is not None:
+            log.delete(result_id)
+        return recount(log, True)
 
     # Keyed listeners keep their id across History's re-renders (Gradio reuses a keyed event's
     # id; an unkeyed one gets a new id each render and the old one is dropped from the session):
@@ -201,7 +202,7 @@ def _card_actions(
     share.click(
         make_link,
         [history.log],
-        [link, history.count],
+        [link, *history.counts],
         api_visibility="private",
         queue=False,
         key=f"{key}-share-click",
@@ -209,7 +210,7 @@ def _card_actions(
     delete.click(
         remove,
         [history.log],
-        [history.count],
+        history.counts,
         api_visibility="private",
         queue=False,
         key=f"{key}-delete-click",
@@ -255,21 +256,22 @@ def build_history_panel(
             "stop working. This cannot be undone."
         )
 
-    def clear_all(log: HistoryLog | None) -> tuple[Any, int]:
-        if log is None:
-            return gr.update(visible=False), 0
-        log.clear()
-        return gr.update(visible=False), log.count
+    def clear_all(log: HistoryLog | None) -> tuple[Any, int, int]:
+        if log is not None:
+            log.clear()
+        return gr.update(visible=False), *recount(log, True)
 
     quiet: dict[str, Any] = {"api_visibility": "private", "queue": False}
     clear.click(ask, [history.log], [confirm, question], **quiet)
-    really.click(clear_all, [history.log], [confirm, history.count], **quiet)
+    really.click(clear_all, [history.log], [confirm, *history.counts], **quiet)
     keep.click(lambda: gr.update(visible=False), None, [confirm], **quiet)
 
-    # Rendered when the tab opens and when a generation is recorded; not on page load, when the
-    # Advanced forms render. One render of a session at a time (see events.RENDER_ONE_AT_A_TIME).
+    # Rendered when the tab opens and when a generation is recorded while it is open
+    # (history_log.recount); not on page load, when the Advanced forms render, nor for a run that
+    # ends while another tab is open. One render of a session at a time
+    # (see events.RENDER_ONE_AT_A_TIME).
     @gr.render(
-        inputs=[history.log], triggers=[tab.select, history.count.change], **RENDER_ONE_AT_A_TIME
+        inputs=[history.log], triggers=[tab.select, history.shown.change], **RENDER_ONE_AT_A_TIME
     )
     def render_history(log: HistoryLog | None, request: gr.Request) -> None:
         entries = log.shown() if log else []

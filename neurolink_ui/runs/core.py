@@ -16,7 +16,7 @@ import contextlib
 import logging
 import time
 from collections.abc import AsyncGenerator, Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Protocol
 
@@ -36,7 +36,7 @@ from ..results import NewResult
 from ..snippets import file_field_names
 from .events import RunEvent, RunFailed, RunFinished, RunProgress, RunStarted, RunStopped, RunText
 from .live import LiveRuns
-from .pacing import ProgressThrottle, UpdatePacer
+from .pacing import ProgressThrottle, UpdatePacer, text_update_interval
 from .work import WorkTimeout, offload, offload_within
 
 log = logging.getLogger("neurolink_ui.runs")
@@ -110,6 +110,9 @@ class RunRequest:
     precheck: Callable[[], None] | None = None
     key: str | None = None  # what Stop names (LiveRuns key); the modality when None
     started: float | None = None  # time.monotonic() when the person asked
+    # Seconds between streamed-text updates (pacing.text_update_interval): longer for one of
+    # several answers streaming on the same page.
+    text_interval: float = field(default_factory=text_update_interval)
 
 
 @dataclass(frozen=True)
@@ -257,7 +260,7 @@ async def run(host: RunHost, request: RunRequest, caller: Caller) -> AsyncGenera
     # reservation stands) until the finished run's estimate replaces it.
     charged: CostEstimate | None = CostEstimate(0.0, "no prediction was created")
     # The page has just shown RunStarted ("Sending"): the first progress waits its turn.
-    throttle, pacer = ProgressThrottle(shown_at=0.0), UpdatePacer()
+    throttle, pacer = ProgressThrottle(shown_at=0.0), UpdatePacer(request.text_interval)
     text = ""
     try:
         events = run_model(

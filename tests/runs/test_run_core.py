@@ -9,6 +9,7 @@ against the loopback simulator.
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -158,3 +159,31 @@ async def test_an_over_size_image_says_so_not_the_sessions_room(
     said = " ".join(str(u[-1]) for u in updates[-2:])
     assert f"{cap // 2**20} MiB limit for image outputs" in said
     assert "this session has" not in said.lower() and "left of its" not in said
+
+
+@pytest.mark.parametrize("models", [2, 4])
+async def test_streaming_cells_share_the_pages_rate_of_text_updates(
+    ctx: AppContext, simulator, models: int
+) -> None:  # type: ignore[no-untyped-def]
+    """A Compare cell among N streaming answers shows its text at 10/N updates a second, so the
+    page re-renders no more often than it does for one answer (Chat's rate)."""
+    simulator.config.token_interval = 0.02  # 50 tokens a second for ~1 s: more than is shown
+    chat_models = [
+        "meta/meta-llama-3-8b-instruct", "meta/meta-llama-3-70b-instruct",
+        "openai/gpt-5-mini", "anthropic/claude-4-sonnet",
+    ]  # fmt: skip
+    plan = parse_plan(
+        "chat", chat_models[:models], {"prompt": "Explain tides", "max_tokens": 600},
+        None, None, **LIMITS,
+    )  # fmt: skip
+    request_interval = models / 10  # the page's ten text updates a second, shared
+    shown: list[float] = []
+    loop = asyncio.get_running_loop()
+    async for view in run_cell(ctx, plan, 0, Caller()):
+        if view.state == "running" and view.text:
+            shown.append(loop.time())
+    assert len(shown) >= 2
+    gaps = [b - a for a, b in itertools.pairwise(shown)]
+    # The pacer's interval is the floor between two shown updates (the loop's clock, with slack
+    # for scheduling): 0.2 s for one of two answers, 0.4 s for one of four.
+    assert min(gaps) >= request_interval - 0.05, (models, gaps)

@@ -24,6 +24,7 @@ from ...comparison import (
 from ...modalities.generic import file_category
 from ...replicate.types import Prediction
 from ...runs import Caller, RunProgress, RunRequest, RunText, run
+from ...runs.pacing import text_update_interval
 from ..adapters import (
     ChatStreamView,
     boot_text,
@@ -123,6 +124,9 @@ async def run_cell(
         functools.partial(map_input, plan),
         output_kind(plan.modality),
         key=cell_key(index),
+        # The cells share the page's rate of text updates: streaming side by side, they cost the
+        # browser what one answer does.
+        text_interval=text_update_interval(len(plan.models)),
     )
     try:
         async with contextlib.aclosing(run(ctx, request, caller)) as events:

@@ -123,12 +123,13 @@ def make_session_handlers(ctx: AppContext) -> SessionHandlers:
             banner_markdown(ctx, account.username),
         )
 
-    async def restore(
-        stored: Any, request: gr.Request | None = None
-    ) -> tuple[str | None, str, str]:
+    async def restore(stored: Any, request: gr.Request | None = None) -> tuple[Any, Any, Any]:
         token = remembered_token(stored)
         if token is None:
-            return None, "", banner_markdown(ctx)
+            # Nothing to restore: the page already shows the signed-out state, and a page load
+            # answered late on a busy server must not wipe what the person did meanwhile (a
+            # token just signed in with, or the token row's answer to a bad one).
+            return gr.skip(), gr.skip(), gr.skip()
         try:
             account = await ctx.client.get_account(token=token)
         except ReplicateError as exc:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 import os
 import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -512,6 +513,57 @@ def test_a_pasted_token_is_checked_for_shape_first_and_answered_in_the_token_row
         expect(visit.toasts).to_have_count(0)
     visit.shot("item6-token-shape")
     assert asked == []  # nothing went to the network
+    visit.close()
+
+
+def test_a_page_load_answered_late_never_wipes_the_token_rows_answer(
+    app: LaunchedApp, browser, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    """On a busy server the page load's restore of a remembered token can be answered after the
+    person has already pasted one: with nothing remembered it changes nothing (it used to write
+    the signed-out state over the row's answer, and over a session just signed in)."""
+    import asyncio
+    import threading
+
+    from playwright.sync_api import expect
+
+    (load,) = [
+        fn
+        for fn in app.demo.fns.values()
+        if getattr(fn.fn, "__qualname__", "") == "make_session_handlers.<locals>.restore"
+        and fn.targets[0][1] == "load"
+    ]
+    release, answered = threading.Event(), threading.Event()
+    restore = load.fn
+
+    @functools.wraps(restore)
+    async def late(*args: Any, **kwargs: Any) -> Any:
+        await asyncio.to_thread(release.wait, 30)  # held until the person has had their answer
+        try:
+            return await restore(*args, **kwargs)
+        finally:
+            answered.set()
+
+    monkeypatch.setattr(load, "fn", late)
+    visit = Visit(browser, app.url)
+    visit.page.get_by_role("button", name="🔑 Your Replicate token").click()
+    visit.page.get_by_label("Replicate API token").fill("abc")
+    visit.button("Use token").click()
+    said = visit.page.locator(".nl-token").get_by_text("That is not a Replicate API token")
+    expect(said).to_be_visible(timeout=15_000)
+    release.set()
+    assert answered.wait(15)
+    # The load's answer has left the server (every session's outbox is empty) and the page has
+    # drawn two frames since: what it wrote, it has written.
+    queue = app.demo._queue
+    deadline = time.monotonic() + 15
+    while any(not q.empty() for q in queue.pending_messages_per_session.values()):
+        assert time.monotonic() < deadline, "the load's answer never left the server"
+        time.sleep(0.02)
+    visit.page.evaluate(
+        "() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))"
+    )
+    expect(said).to_be_visible(timeout=1)
     visit.close()
 
 

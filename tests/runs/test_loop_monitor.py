@@ -157,7 +157,9 @@ def test_a_huge_fps_never_makes_another_visitor_wait(
 ) -> None:
     """The face video is bounded (fps lowered with a note) and encoded off the loop: another
     visitor's page loads while it is made."""
-    narration = _narration(tmp_path / "long.wav", 30.0)
+    # Long enough that the face video (fps × seconds frames) is still being made when the other
+    # visitor asks for the page: 300 frames.
+    narration = _narration(tmp_path / "long.wav", 10.0)
     visitor, other = app.client(), app.client()
     try:
         job = visitor.submit(

@@ -91,11 +91,14 @@ class RunTime:
     def from_json(cls, ref: str, data: Any) -> RunTime:
         if not isinstance(data, dict):
             raise ValueError(f"{ref}: run_time must be an object")
-        typical, worst = data.get("typical_seconds"), data.get("worst_seconds")
-        numbers = (typical, worst)
-        if not all(isinstance(n, int | float) and not isinstance(n, bool) for n in numbers):
+        numbers = [data.get("typical_seconds"), data.get("worst_seconds")]
+        seconds = [
+            float(n) for n in numbers if isinstance(n, int | float) and not isinstance(n, bool)
+        ]
+        if len(seconds) != 2:
             raise ValueError(f"{ref}: run_time needs typical_seconds and worst_seconds (numbers)")
-        if not 0 < float(typical) <= float(worst):  # type: ignore[arg-type]
+        typical, worst = seconds
+        if not 0 < typical <= worst:
             raise ValueError(f"{ref}: run_time needs 0 < typical_seconds <= worst_seconds")
         source, dated, checked = data.get("source"), data.get("dated"), data.get("checked")
         if not isinstance(source, str) or not source.strip():
@@ -105,8 +108,8 @@ class RunTime:
         if not isinstance(checked, str) or not _DATE.fullmatch(checked):
             raise ValueError(f"{ref}: run_time.checked is the date it was read (YYYY-MM-DD)")
         return cls(
-            float(typical),  # type: ignore[arg-type]
-            float(worst),  # type: ignore[arg-type]
+            typical,
+            worst,
             source,
             dated,
             checked,

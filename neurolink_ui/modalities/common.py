@@ -30,10 +30,13 @@ class MappedInput:
 class InputProblem(ValueError):
     """The person's input cannot be sent as it is; the message says what to change."""
 
-    def __init__(self, message: str, *, field: str | None = None) -> None:
+    def __init__(
+        self, message: str, *, field: str | None = None, title: str = "Invalid input"
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.field = field
+        self.title = title  # the toast's heading, where one is shown (ui.common.user_errors)
 
 
 def is_remote(value: Any) -> bool:

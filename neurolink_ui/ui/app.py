@@ -5,9 +5,11 @@ from __future__ import annotations
 import contextlib
 import copy
 import gc
+import importlib.util
 import os
 import signal
-from collections.abc import AsyncIterator, Callable
+import sys
+from collections.abc import AsyncIterator, Callable, Sequence
 from types import FrameType
 from typing import Any, cast
 from urllib.parse import urlsplit
@@ -228,8 +230,28 @@ class NeuroLinkApp(gr.Blocks):
         return config
 
 
+# Modules Gradio tries to import on every event, which this app does not need.
+ABSENT_PER_EVENT = ("matplotlib",)
+
+
+def absent_modules_fail_fast(names: Sequence[str] = ABSENT_PER_EVENT) -> list[str]:
+    """Gradio wraps every event in `MatplotlibBackendMananger`, which imports matplotlib on
+    entry and on exit. Where it is not installed, each failed import searched every `sys.path`
+    entry again (stats, and directory listings whenever a folder had changed): about a tenth of
+    the app's CPU under 20 runs at once (py-spy). A module known to be absent is marked so
+    (`sys.modules[name] = None`), and its import fails at once. An installed module is left
+    alone. Returns the names marked."""
+    marked = []
+    for name in names:
+        if name not in sys.modules and importlib.util.find_spec(name) is None:
+            cast(dict[str, Any], sys.modules)[name] = None
+            marked.append(name)
+    return marked
+
+
 def build_app(settings: Settings | None = None, ctx: AppContext | None = None) -> NeuroLinkApp:
     """The whole playground. Pass `ctx` to share clients with a caller (tests, benchmarks)."""
+    absent_modules_fail_fast()
     ctx = ctx or AppContext.create(settings or Settings.from_env())
     with NeuroLinkApp(ctx, title=TITLE, delete_cache=CACHE_CLEANUP, fill_width=False) as demo:
         gr.Markdown(

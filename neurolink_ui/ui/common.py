@@ -88,9 +88,7 @@ def check_refused(values: Iterable[Any]) -> None:
     """An InputProblem for the first of `values` a component refused (see `Refused`)."""
     for value in values:
         if isinstance(value, Refused):
-            problem = InputProblem(value.message)
-            problem.title = value.title  # type: ignore[attr-defined]  # user_errors reads it
-            raise problem
+            raise InputProblem(value.message, title=value.title)
 
 
 def from_page(request: gr.Request | None) -> bool:

@@ -88,3 +88,34 @@ async def test_a_skipped_output_is_answered_as_gradio_would_without_a_rebuild(de
         # No component rebuilt (nor its config) for a skip; Gradio's own path rebuilds it.
         assert (ours_state.blocks_config.blocks[media._id] is media) == skipped
         assert theirs_state.blocks_config.blocks[media._id] is not media
+
+
+def test_a_module_gradio_imports_on_every_event_fails_at_once_when_absent(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Gradio imports matplotlib on entering and leaving every event; where it is absent each
+    failed import searched sys.path again. A module known absent fails at once; an installed one
+    is left alone."""
+    import importlib
+    import sys
+
+    from neurolink_ui.ui.app import ABSENT_PER_EVENT, absent_modules_fail_fast
+
+    assert "matplotlib" in ABSENT_PER_EVENT
+    missing = "nl_surely_not_installed_module"
+    monkeypatch.delitem(sys.modules, missing, raising=False)
+    searched: list[str] = []
+    finder = importlib.machinery.PathFinder.find_spec
+
+    def counting(name: str, *args: Any, **kwargs: Any) -> Any:
+        searched.append(name)
+        return finder(name, *args, **kwargs)
+
+    assert absent_modules_fail_fast([missing, "json"]) == [missing]  # json is installed
+    assert sys.modules[missing] is None and sys.modules["json"] is not None
+    monkeypatch.setattr(importlib.machinery.PathFinder, "find_spec", counting)
+    for _ in range(3):
+        with pytest.raises(ImportError):
+            importlib.import_module(missing)
+    assert searched == []  # no search of sys.path: refused from sys.modules
+    monkeypatch.delitem(sys.modules, missing)

@@ -43,9 +43,9 @@ from .adapters import (
 )
 from .context import AppContext
 from .events import EVENT_CONCURRENCY, Update
-from .fairness import TOKEN_LOST
 from .history_log import HistoryHandles, HistoryLog, refresh_after
 from .live import wire_stop
+from .own_tokens import TOKEN_LOST
 from .quota import visitor_of
 
 log = logging.getLogger("neurolink_ui.ui")

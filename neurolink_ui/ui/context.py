@@ -19,7 +19,8 @@ from ..quota.guard import QuotaGuard
 from ..replicate.client import ReplicateClient
 from ..results import ResultStore
 from ..runs import Backend
-from .fairness import AnswerCache, FairHost, FairShare, OwnTokens
+from .fairness import AnswerCache, FairHost, FairShare
+from .own_tokens import OwnTokens
 from .retention import CLOSED_SESSION_GRACE, OutputStore, SessionReaper
 
 if TYPE_CHECKING:  # started only when no token is set, so imported there, not here

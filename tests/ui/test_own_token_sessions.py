@@ -11,7 +11,7 @@ from conftest import TOKEN
 
 from neurolink_ui.config import Settings
 from neurolink_ui.ui.context import AppContext
-from neurolink_ui.ui.fairness import OwnTokens
+from neurolink_ui.ui.own_tokens import OwnTokens
 
 
 def test_a_restarted_server_still_knows_which_pages_signed_in(tmp_path: Path) -> None:

@@ -292,7 +292,7 @@ def build_app(settings: Settings | None = None, ctx: AppContext | None = None) -
                     ctx, session, history, live, explore_tab, tabs, pickers, prompts
                 )
             with gr.Tab("🕘 History", id="history") as history_tab:
-                build_history_panel(history, history_tab, settings.result_ttl, settings.sharing)
+                build_history_panel(history, settings.result_ttl, settings.sharing)
             shared = build_shared_tab()
         track_history_tab(history, history_tab, [*others, compare_tab, explore_tab, shared.tab])
         bind_history(demo, history)

@@ -3,6 +3,7 @@ id a browser keeps, the count whose change re-renders the History tab, share lin
 
 from __future__ import annotations
 
+import itertools
 import logging
 import sqlite3
 import time
@@ -145,7 +146,7 @@ def unkept_result(record: NewResult) -> StoredResult:
 class HistoryHandles:
     """What a panel wires to record a generation: the log (an input) and its counter; the
     browser's History id, which the page load hands to the log (`open_history`); whether this
-    page has the History tab open, and the count that tab last drew (`shown`)."""
+    page has the History tab open, and its drawing ticket (`shown`: a new value redraws it)."""
 
     log: gr.State
     count: gr.Number
@@ -156,16 +157,24 @@ class HistoryHandles:
     @property
     def counts(self) -> list[gr.Number]:
         """What a change of the log writes, from inside the History tab: the count and, since
-        the tab is open, what it shows (which redraws it)."""
+        the tab is open, a new drawing ticket (which redraws it)."""
         return [self.count, self.shown]
 
 
+_tickets = itertools.count(1)
+
+
+def drawing_ticket() -> int:
+    """A value the `shown` ticket never had: writing it redraws History."""
+    return next(_tickets)
+
+
 def recount(log: HistoryLog | None, is_open: bool | None) -> tuple[int, Any]:
-    """The log's count, and the open History tab's redraw; a closed tab is not redrawn (each
-    drawing builds every card, ~20 ms of the server's CPU apiece, and the page's work to mount
-    them): opening it draws it anew."""
+    """The log's count, and the open History tab's redraw. A closed tab is not redrawn (each
+    drawing builds every card: ~20 ms of the server's CPU apiece, and the page's work to mount
+    them): leaving it drew a placeholder (`track_history_tab`), and opening it draws it anew."""
     count = log.count if log else 0
-    return count, (count if is_open else gr.skip())
+    return count, (drawing_ticket() if is_open else gr.skip())
 
 
 def refresh_after(event: Any, history: HistoryHandles) -> None:
@@ -185,11 +194,21 @@ def refresh_after(event: Any, history: HistoryHandles) -> None:
 def track_history_tab(
     history: HistoryHandles, history_tab: gr.Tab, other_tabs: Sequence[gr.Tab]
 ) -> None:
-    """Whether this page has History open: selecting it (a click, or the server's choice) opens
-    it, selecting any other tab closes it."""
+    """Whether this page has History open, and a drawing on every change of it: selecting
+    History (a click, or the server's choice) draws its cards; selecting any other tab draws a
+    placeholder in their place, so cards that later runs made stale are never shown (or
+    clicked) while the tab opens again. One event writes both, so the drawing it triggers reads
+    the state it was for."""
     quiet: dict[str, Any] = {"api_visibility": "private", "queue": False, "show_progress": "hidden"}
-    history_tab.select(lambda: True, None, [history.open], **quiet)
-    gr.on([tab.select for tab in other_tabs], lambda: False, None, [history.open], **quiet)
+    outputs = [history.open, history.shown]
+    history_tab.select(lambda: (True, drawing_ticket()), None, outputs, **quiet)
+
+    def left(was_open: bool | None) -> tuple[bool, Any]:
+        # Only when History was open: the page selects its first tab as it loads, and nothing
+        # is drawn on page load.
+        return False, (drawing_ticket() if was_open else gr.skip())
+
+    gr.on([tab.select for tab in other_tabs], left, [history.open], outputs, **quiet)
 
 
 HISTORY_STORAGE_KEY = "neurolink-history-id"

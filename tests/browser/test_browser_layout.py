@@ -467,7 +467,7 @@ def test_examples_fill_the_prompt_in_one_click_and_placeholders_are_never_sent(
     expect(page.get_by_text("Enter a prompt first").first).to_be_visible(timeout=15_000)
     goto_tab(page, "🕘 History")
     summary = re.compile(r"\d+ generations? in this browser's History")
-    expect(panel(page).get_by_text(summary)).to_be_visible(timeout=15_000)
+    expect(panel(page).get_by_text(summary)).to_be_visible(timeout=30_000)
     assert page.get_by_text(placeholder).count() == 0
     page.close()
 
@@ -496,7 +496,7 @@ def test_every_panel_before_and_after_a_generation(
         settled(page)
         shot(page, f"panel-{device}-{name}-after")
     goto_tab(page, "🕘 History")
-    expect(page.locator(CARDS).first).to_be_visible(timeout=15_000)
+    expect(page.locator(CARDS).first).to_be_visible(timeout=30_000)
     settled(page)
     assert page_width(page) <= viewport["width"]
     shot(page, f"panel-{device}-history-after")

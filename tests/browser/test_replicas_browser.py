@@ -107,7 +107,7 @@ def test_a_generation_on_a_is_in_the_same_history_on_b(
     from playwright.sync_api import expect
 
     generate(visitors.on_a, PROMPT)
-    expect(open_history(visitors.on_a)).to_have_count(1, timeout=20_000)
+    expect(open_history(visitors.on_a)).to_have_count(1, timeout=30_000)
     assert replicas.rows() == 1
     # The browser keeps its History id in its own storage (per origin: A and B have two
     # addresses here, one behind a balancer): the same browser on B.
@@ -178,7 +178,7 @@ def test_delete_on_b_removes_the_result_for_a(replicas: Replicas, visitors: Visi
     assert replicas.rows() == 0 and folders() == set()
 
     visitors.on_a.reload(wait_until="load")  # A's History: gone
-    expect(open_history(visitors.on_a)).to_have_count(0, timeout=20_000)
+    expect(open_history(visitors.on_a)).to_have_count(0, timeout=30_000)
     visitors.stranger.goto(visitors.link, wait_until="load")  # the link, on A: gone too
     expect(visitors.stranger.get_by_text("No shared result has this id")).to_be_visible(
         timeout=30_000

@@ -311,9 +311,9 @@ def test_a_card_click_sent_before_a_re_render_reaches_the_card_after_it(tmp_path
 
     results = ResultStore(tmp_path / "results")
     with gr.Blocks() as demo:
-        with gr.Tab("History") as tab:
+        with gr.Tab("History"):
             history = history_state(store=results)
-            build_history_panel(history, tab)
+            build_history_panel(history)
     log = HistoryLog(store=results, history_id=new_history_id())
     log.add(entry("a kite"))
     (renderable,) = demo.default_config.renderables
@@ -331,10 +331,10 @@ def test_a_card_click_sent_before_a_re_render_reaches_the_card_after_it(tmp_path
         return found
 
     try:
-        renderable.apply(log, None)
+        renderable.apply(log, True, None)
         before = card_clicks()
         assert set(before) == {"🔗 Share", "🗑️ Delete"}, before
-        renderable.apply(log, None)  # the tab opened again: the same card, drawn again
+        renderable.apply(log, True, None)  # the tab opened again: the same card, drawn again
         assert card_clicks() == before
         counted = log.count
         shared, count, shown = session.fns[before["🔗 Share"]].fn(
@@ -342,11 +342,11 @@ def test_a_card_click_sent_before_a_re_render_reaches_the_card_after_it(tmp_path
         )
         assert "?result=" in shared.value
         # History (open: its card was clicked) renders again, with the link.
-        assert count == shown == log.count == counted + 1
+        assert count == log.count == counted + 1 and shown not in (0, None)  # a new ticket
         log.add(entry("a gull"))
-        renderable.apply(log, None)  # a new generation: a new card above, the first one kept
+        renderable.apply(log, True, None)  # a new generation: a new card above, the first one kept
         assert before["🔗 Share"] in session.fns and before["🗑️ Delete"] in session.fns
         count, shown = session.fns[before["🗑️ Delete"]].fn(log)
-        assert count == shown == log.count and len(log.shown()) == 1
+        assert count == log.count and len(log.shown()) == 1 and shown not in (0, None)
     finally:
         LocalContext.blocks_config.set(None)

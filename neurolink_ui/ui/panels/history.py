@@ -14,7 +14,14 @@ from ...modalities.registry import result_kind
 from ...results import StoredResult
 from ...snippets import curl_snippet, python_snippet
 from ..events import RENDER_ONE_AT_A_TIME
-from ..history_log import HistoryHandles, HistoryLog, app_url, recount, share_url
+from ..history_log import (
+    HistoryHandles,
+    HistoryLog,
+    app_url,
+    drawing_ticket,
+    recount,
+    share_url,
+)
 from ..inert import as_text, without_html
 from ..retention import duration_text
 
@@ -188,7 +195,7 @@ def _card_actions(
         # before the share (under way when Share was clicked) is not the last word on the card.
         log.count += 1
         link = gr.Textbox(value=share_url(app_url(request), share_id), visible=True)
-        return link, log.count, log.count
+        return link, log.count, drawing_ticket()
 
     def remove(log: HistoryLog | None) -> tuple[int, int]:
         if log is not None:
@@ -225,7 +232,6 @@ def history_summary(entries: list[StoredResult]) -> str:
 
 def build_history_panel(
     history: HistoryHandles,
-    tab: gr.Tab,
     result_ttl: float = 7 * 86400.0,
     sharing: bool = True,
 ) -> None:
@@ -266,14 +272,19 @@ def build_history_panel(
     really.click(clear_all, [history.log], [confirm, *history.counts], **quiet)
     keep.click(lambda: gr.update(visible=False), None, [confirm], **quiet)
 
-    # Rendered when the tab opens and when a generation is recorded while it is open
-    # (history_log.recount); not on page load, when the Advanced forms render, nor for a run that
-    # ends while another tab is open. One render of a session at a time
-    # (see events.RENDER_ONE_AT_A_TIME).
+    # Drawn at every new ticket (history_log): the tab opened (its cards), left (a placeholder:
+    # no stale cards while it opens again), or a generation recorded while it is open; never on
+    # page load, when the Advanced forms render. One render of a session at a time (see
+    # events.RENDER_ONE_AT_A_TIME).
     @gr.render(
-        inputs=[history.log], triggers=[tab.select, history.shown.change], **RENDER_ONE_AT_A_TIME
+        inputs=[history.log, history.open],
+        triggers=[history.shown.change],
+        **RENDER_ONE_AT_A_TIME,
     )
-    def render_history(log: HistoryLog | None, request: gr.Request) -> None:
+    def render_history(log: HistoryLog | None, is_open: bool | None, request: gr.Request) -> None:
+        if not is_open:
+            gr.Markdown("*Opening History…*")
+            return
         entries = log.shown() if log else []
         base_url = app_url(request)
         gr.Markdown(history_summary(entries))  # always first: the cards' positions never shift

@@ -37,11 +37,29 @@ def _rss_mb(pid: int) -> float:
     return read_proc_kib(pid, "VmRSS") * 1024 / MB
 
 
-async def _render_ids(http: httpx.AsyncClient, url: str) -> tuple[int, int]:
-    """(an Advanced form's render, History's render): the first and last render dependencies."""
+async def _render_ids(http: httpx.AsyncClient, url: str) -> tuple[int, int, int]:
+    """(an Advanced form's render, History's render, how many inputs History's render takes):
+    the first and last render dependencies."""
     config = (await http.get(f"{url}config")).json()
-    renders = [d["id"] for d in config["dependencies"] if d.get("render_id") is not None]
-    return renders[0], renders[-1]
+    renders = [d for d in config["dependencies"] if d.get("render_id") is not None]
+    return renders[0]["id"], renders[-1]["id"], len(renders[-1]["inputs"])
+
+
+async def _open_history(http: httpx.AsyncClient, url: str, session: str) -> None:
+    """The History tab opened for `session` as the page opens it, where the app draws History
+    only while it is open (its tab's select marks it open): the flood's renders then draw every
+    card, as they did before that change. An app without it (the bench's "before") has no
+    such listener, and nothing is sent."""
+    config = (await http.get(f"{url}config")).json()
+    tabs = [c["id"] for c in config["components"]
+            if c.get("type") == "tabitem" and c["props"].get("id") == "history"]  # fmt: skip
+    tickets = [c for c in config["components"] if c["props"].get("label") == "Generations shown"]
+    if not tabs or not tickets:
+        return
+    select = next(d["id"] for d in config["dependencies"]
+                  if d.get("render_id") is None and [tabs[0], "select"] in map(list, d["targets"]))  # fmt: skip
+    body = {"fn_index": select, "session_hash": session, "data": [], "trigger_id": tabs[0]}
+    (await http.post(f"{url}gradio_api/run/predict", json=body)).raise_for_status()
 
 
 async def _join(http: httpx.AsyncClient, url: str, session: str, fn: int, data: list[Any]) -> str:
@@ -77,11 +95,12 @@ def _history_of_fifty(url: str, entries: int) -> str:
 
 async def _fresh_render_seconds(url: str, flooder: str, flood: int) -> dict[str, float]:
     async with httpx.AsyncClient(timeout=httpx.Timeout(600, read=None), trust_env=False) as http:
-        form, history = await _render_ids(http, url)
+        form, history, inputs = await _render_ids(http, url)
+        await _open_history(http, url, flooder)
         # Joined first, then read: Gradio ends a session's stream that has nothing pending.
         flood_start = time.perf_counter()
         for _ in range(flood):
-            await _join(http, url, flooder, history, [None])
+            await _join(http, url, flooder, history, [None] * inputs)
         flood_done = asyncio.create_task(_completed(http, url, flooder, flood))
         fresh = uuid.uuid4().hex
         asked = time.perf_counter()
@@ -97,7 +116,7 @@ async def _fresh_render_seconds(url: str, flooder: str, flood: int) -> dict[str,
 
 async def _throwaway_sessions(url: str, count: int, at_once: int = 20) -> None:
     async with httpx.AsyncClient(timeout=httpx.Timeout(600, read=None), trust_env=False) as http:
-        form, _ = await _render_ids(http, url)
+        form, _, _ = await _render_ids(http, url)
 
         async def one() -> None:
             session = uuid.uuid4().hex

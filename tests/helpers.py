@@ -140,3 +140,67 @@ def simulator_inputs(log: Path) -> list[dict[str, Any]]:
     listed = httpx.get(f"{sim}/v1/predictions", headers=auth).json()["results"]
     ids = [p["id"] for p in reversed(listed)]
     return [httpx.get(f"{sim}/v1/predictions/{i}", headers=auth).json()["input"] for i in ids]
+
+
+def _history_events(http: httpx.Client, base: str) -> tuple[int, int, int]:
+    """(the History tab's id, its select listener's index, its drawing render's index)."""
+    config = http.get(f"{base}/config").json()
+    components = config["components"]
+    tab = next(c["id"] for c in components
+               if c.get("type") == "tabitem" and c["props"].get("id") == "history")  # fmt: skip
+    ticket = next(c["id"] for c in components if c["props"].get("label") == "Generations shown")
+    deps = config["dependencies"]
+    select = next(d["id"] for d in deps
+                  if d.get("render_id") is None and [tab, "select"] in map(list, d["targets"]))  # fmt: skip
+    render = next(d["id"] for d in deps
+                  if d.get("render_id") is not None
+                  and [ticket, "change"] in map(list, d["targets"]))  # fmt: skip
+    return tab, select, render
+
+
+def open_history_tab(url: str, session_hash: str) -> int:
+    """A session's History tab opened as the page opens it (the tab's select: a queue-less call
+    that marks it open and hands it a new drawing ticket). Returns the drawing render's index,
+    which the page then joins."""
+    base = url.rstrip("/")
+    with httpx.Client(timeout=60, trust_env=False) as http:
+        tab, select, render = _history_events(http, base)
+        opened = http.post(
+            f"{base}/gradio_api/run/predict",
+            json={
+                "fn_index": select,
+                "session_hash": session_hash,
+                "data": [],
+                "event_data": None,
+                "trigger_id": tab,
+            },
+        )
+        assert opened.status_code == 200, opened.text
+    return render
+
+
+def draw_history(url: str, session_hash: str) -> str:
+    """History drawn for a session as the page draws it: the tab opened (`open_history_tab`),
+    then the drawing its ticket triggers (a private render, joined by its index). Returns the
+    render's completion message."""
+    base = url.rstrip("/")
+    render = open_history_tab(url, session_hash)
+    with httpx.Client(timeout=60, trust_env=False) as http:
+        joined = http.post(
+            f"{base}/gradio_api/queue/join",
+            json={
+                "fn_index": render,
+                "session_hash": session_hash,
+                "trigger_id": None,
+                "event_data": None,
+                "data": [None, None],
+            },
+        )
+        assert joined.status_code == 200, joined.text
+        with http.stream(
+            "GET", f"{base}/gradio_api/queue/data", params={"session_hash": session_hash}
+        ) as events:
+            for line in events.iter_lines():
+                if "process_completed" in line:
+                    return line
+    raise AssertionError("History was never drawn")

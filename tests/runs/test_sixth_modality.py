@@ -15,7 +15,7 @@ import httpx
 import pytest
 import soundfile
 from gradio_client import Client
-from helpers import REPO, free_port, stop_process, wait_for_page
+from helpers import REPO, draw_history, free_port, stop_process, wait_for_page
 
 pytestmark = pytest.mark.slow
 PLUGIN_ENV = {
@@ -50,20 +50,6 @@ def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         stop_process(process)
 
 
-def _render_history(url: str, session_hash: str, fn_index: int) -> str:
-    with httpx.Client(timeout=60, trust_env=False) as http:
-        body = {"fn_index": fn_index, "session_hash": session_hash, "trigger_id": None,
-                "event_data": None, "data": [None]}  # fmt: skip
-        assert http.post(f"{url}gradio_api/queue/join", json=body).status_code == 200
-        with http.stream(
-            "GET", f"{url}gradio_api/queue/data", params={"session_hash": session_hash}
-        ) as events:
-            for line in events.iter_lines():
-                if "process_completed" in line:
-                    return line
-    raise AssertionError("History did not render")
-
-
 def test_its_tab_runs_and_history_and_compare_know_it(app_url: str, tmp_path: Path) -> None:
     config = httpx.get(f"{app_url}config", timeout=30).json()
     tabs = {c["props"].get("id"): c["props"].get("label") for c in config["components"]
@@ -79,12 +65,7 @@ def test_its_tab_runs_and_history_and_compare_know_it(app_url: str, tmp_path: Pa
         data, rate = soundfile.read(track)
         assert rate > 0 and len(data) > 0
         # History: the run's card says what it is, with the modality's icon and title.
-        history_tab = next(c["id"] for c in config["components"]
-                           if c.get("type") == "tabitem" and c["props"].get("id") == "history")  # fmt: skip
-        render = next(dep["id"] for dep in config["dependencies"]
-                      if dep.get("render_id") is not None
-                      and [history_tab, "select"] in [list(t) for t in dep["targets"]])  # fmt: skip
-        card = _render_history(app_url, client.session_hash, render)
+        card = draw_history(app_url, client.session_hash)
         assert "**🔊 Speech** ·" in card and "Hello from the sixth modality" in card
         compared, _ = client.predict(
             "speech",

@@ -21,7 +21,7 @@ import httpx
 import pytest
 from conftest import OTHER_TOKEN, TOKEN, token_id
 from gradio_client.exceptions import AppError
-from helpers import until_async
+from helpers import open_history_tab, until_async
 from launched import LaunchedApp
 
 from neurolink_ui.config import Settings
@@ -160,14 +160,15 @@ async def test_a_fresh_visitors_render_completes_while_another_visitors_renders_
     app: LaunchedApp, share: Callable[..., FairShare], held_history: threading.Event
 ) -> None:
     share(events_per_session=12)
-    history = fn_index(app, "render_history", "neurolink_ui.ui.panels.history")
     form = fn_index(app, "render_form", "neurolink_ui.ui.forms")
     async with http_client() as http:
         flooder = QueueVisitor(http, app.url)
+        # History open (its drawings draw the cards, held here), as a page has it.
+        history = await asyncio.to_thread(open_history_tab, app.url, flooder.session)
         flooder.listen()
-        flood = [await flooder.joined(history, [None]) for _ in range(12)]
+        flood = [await flooder.joined(history, [None, None]) for _ in range(12)]
         # Past its share, the flooder is told so, clearly (its event ends at once, unrun).
-        refused = await flooder.joined(history, [None])
+        refused = await flooder.joined(history, [None, None])
         await until_async(lambda: refused in flooder.errors, 30, "the refusal")
         assert "already has 12 requests waiting or running" in flooder.errors[refused]
 
@@ -189,16 +190,17 @@ async def test_one_address_has_a_bounded_share_of_the_queue(
     app: LaunchedApp, share: Callable[..., FairShare], held_history: threading.Event
 ) -> None:
     share(events_per_session=40, events_per_address=6)
-    history = fn_index(app, "render_history", "neurolink_ui.ui.panels.history")
     async with http_client() as http:
         visitors = [QueueVisitor(http, app.url) for _ in range(3)]
         for visitor in visitors:
+            # History open (its drawings draw the cards, held here), as a page has it.
+            history = await asyncio.to_thread(open_history_tab, app.url, visitor.session)
             visitor.listen()
             for _ in range(2):
-                await visitor.joined(history, [None])
+                await visitor.joined(history, [None, None])
         another = QueueVisitor(http, app.url)
         another.listen()
-        refused = await another.joined(history, [None])
+        refused = await another.joined(history, [None, None])
         await until_async(lambda: refused in another.errors, 30, "the refusal")
         assert "Your address already has 6 requests" in another.errors[refused]
         held_history.set()

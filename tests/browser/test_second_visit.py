@@ -487,6 +487,36 @@ def test_history_is_drawn_when_open_not_after_every_run_elsewhere(
     visit.close()
 
 
+def test_a_pasted_token_is_checked_for_shape_first_and_answered_in_the_token_row(
+    app: LaunchedApp, browser, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    from playwright.sync_api import expect
+
+    asked: list[str] = []
+    account = app.ctx.client.get_account
+
+    async def counted(*args: Any, **kwargs: Any) -> Any:
+        asked.append("account")
+        return await account(*args, **kwargs)
+
+    monkeypatch.setattr(app.ctx.client, "get_account", counted)
+    visit = Visit(browser, app.url)
+    visit.page.get_by_role("button", name="🔑 Your Replicate token").click()
+    field = visit.page.get_by_label("Replicate API token")
+    row = visit.page.locator(".nl-token")
+    for pasted, says in (
+        ("abc", "That is not a Replicate API token: they start with r8_"),
+        ("r8_abc123", "they are 40 characters"),
+    ):
+        field.fill(pasted)
+        visit.button("Use token").click()
+        expect(row.get_by_text(says)).to_be_visible(timeout=15_000)
+        expect(visit.toasts).to_have_count(0)
+    visit.shot("item6-token-shape")
+    assert asked == []  # nothing went to the network
+    visit.close()
+
+
 def test_a_page_load_answered_late_never_wipes_the_token_rows_answer(
     app: LaunchedApp, browser, monkeypatch: pytest.MonkeyPatch
 ) -> None:  # type: ignore[no-untyped-def]
@@ -505,10 +535,15 @@ def test_a_page_load_answered_late_never_wipes_the_token_rows_answer(
         and fn.targets[0][1] == "load"
     ]
     release, answered = threading.Event(), threading.Event()
+    sessions: list[str] = []  # the page's session (the load's request says which)
     restore = load.fn
 
     @functools.wraps(restore)
     async def late(*args: Any, **kwargs: Any) -> Any:
+        request = kwargs.get("request") or next(
+            (a for a in args if hasattr(a, "session_hash")), None
+        )
+        sessions.append(str(getattr(request, "session_hash", "")))
         await asyncio.to_thread(release.wait, 30)  # held until the person has had their answer
         try:
             return await restore(*args, **kwargs)
@@ -524,11 +559,13 @@ def test_a_page_load_answered_late_never_wipes_the_token_rows_answer(
     expect(said).to_be_visible(timeout=15_000)
     release.set()
     assert answered.wait(15)
-    # The load's answer has left the server (every session's outbox is empty) and the page has
-    # drawn two frames since: what it wrote, it has written.
-    queue = app.demo._queue
-    deadline = time.monotonic() + 15
-    while any(not q.empty() for q in queue.pending_messages_per_session.values()):
+    # The load's answer has left the server (this page's session's outbox is empty: earlier
+    # pages' sessions may hold messages no one reads any more) and the page has drawn two frames
+    # since: what it wrote, it has written.
+    (session,) = sessions
+    outbox = app.demo._queue.pending_messages_per_session.get(session)
+    deadline = time.monotonic() + 30
+    while outbox is not None and not outbox.empty():
         assert time.monotonic() < deadline, "the load's answer never left the server"
         time.sleep(0.02)
     visit.page.evaluate(

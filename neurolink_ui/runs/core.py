@@ -16,7 +16,7 @@ import contextlib
 import logging
 import time
 from collections.abc import AsyncGenerator, Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Protocol
 
@@ -112,7 +112,7 @@ class RunRequest:
     started: float | None = None  # time.monotonic() when the person asked
     # Seconds between streamed-text updates (pacing.text_update_interval): longer for one of
     # several answers streaming on the same page.
-    text_interval: float = field(default_factory=text_update_interval)
+    text_interval: float = text_update_interval()
 
 
 @dataclass(frozen=True)

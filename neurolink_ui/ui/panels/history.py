@@ -18,7 +18,6 @@ from ..history_log import (
     HistoryHandles,
     HistoryLog,
     app_url,
-    drawing_ticket,
     recount,
     share_url,
 )
@@ -195,7 +194,7 @@ def _card_actions(
         # before the share (under way when Share was clicked) is not the last word on the card.
         log.count += 1
         link = gr.Textbox(value=share_url(app_url(request), share_id), visible=True)
-        return link, log.count, drawing_ticket()
+        return link, *recount(log, True)
 
     def remove(log: HistoryLog | None) -> tuple[int, int]:
         if log is not None:

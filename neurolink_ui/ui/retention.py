@@ -82,6 +82,11 @@ class OutputStore:
     session_cap_bytes: int
     cache_dir: Path | None = None  # Gradio's cache; None: Gradio's default upload folder
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    # Cached copies of expired outputs that were handed out too lately to go with them (Gradio
+    # copies an output some seconds after it is written on a busy machine, and touches the copy
+    # whenever it serves it again). A copy is found from its output's bytes, so once the output
+    # is gone only this set remembers it: each sweep removes those that have aged past the TTL.
+    _young_copies: set[Path] = field(default_factory=set, repr=False)
 
     def __post_init__(self) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
@@ -176,6 +181,9 @@ class OutputStore:
         removed = 0
         cache = self.gradio_cache
         with self._lock:
+            for copy in list(self._young_copies):
+                if _remove_cache_copy(copy, older_than=cache_older_than) or not copy.exists():
+                    self._young_copies.discard(copy)
             for folder in [p for p in self.root.iterdir() if p.is_dir()]:
                 for entry in _files(folder):
                     try:
@@ -184,8 +192,10 @@ class OutputStore:
                     except FileNotFoundError:
                         continue
                     copy = _gradio_cache_copy(entry, cache)
-                    if copy is not None:
-                        _remove_cache_copy(copy, older_than=cache_older_than)
+                    if copy is not None and not _remove_cache_copy(
+                        copy, older_than=cache_older_than
+                    ):
+                        self._young_copies.add(copy)  # removed by a later sweep, once it ages
                     entry.unlink(missing_ok=True)
                     removed += 1
                 with contextlib.suppress(OSError):

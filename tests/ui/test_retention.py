@@ -98,6 +98,34 @@ def test_sweep_removes_expired_outputs_and_their_cached_copies(store: OutputStor
     assert not new.exists() and not new_copy.exists() and not folder.exists()
 
 
+def test_a_copy_made_after_its_output_goes_once_it_ages_too(store: OutputStore) -> None:
+    """Gradio copies an output some time after it is written (seconds, on a busy machine): the
+    sweep that removes the expired output finds a copy younger than the TTL. That copy is not
+    left behind for good once its output, the only way to find it, is gone."""
+    folder = store.session_dir("visitor")
+    output = folder / "out-0.png"
+    output.write_bytes(b"late copy")
+    copy = _cached_copy(store, output)
+    _age(output, 150)
+    _age(copy, 50)  # copied (or handed out again) well after the output was written
+    assert store.sweep() == 1
+    assert not output.exists() and copy.exists()  # too young to go yet
+    assert store.sweep() == 0 and copy.exists()
+    assert store.sweep(now=time.time() + 60) == 0  # 110 s old: past the 100 s TTL
+    assert not copy.exists() and not copy.parent.exists()
+
+
+def test_shutdown_removes_copies_kept_past_their_outputs(store: OutputStore) -> None:
+    folder = store.session_dir("visitor")
+    output = folder / "out-0.png"
+    output.write_bytes(b"late copy")
+    copy = _cached_copy(store, output)
+    _age(output, 150)
+    assert store.sweep() == 1 and copy.exists()
+    store.clear()
+    assert not copy.exists()
+
+
 def test_disk_cap_refuses_a_full_session_and_keeps_its_outputs(store: OutputStore) -> None:
     folder = store.session_dir("visitor")
     store.refuse_when_full("visitor")  # empty: fine

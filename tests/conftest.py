@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
+import app_zygote
 import pytest
+from app_zygote import AppProcess
 from helpers import REPO, free_port
 
 # No test may reach outside loopback, and nothing phones home.
@@ -120,8 +121,11 @@ def token_id(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()[:12]
 
 
-def start_app_process(env_extra: dict[str, str], log: Path) -> tuple[subprocess.Popen, str]:  # type: ignore[type-arg]
-    """`python app.py` on a free loopback port, with no REPLICATE_*/NEUROLINK_* but `env_extra`."""
+def start_app_process(
+    env_extra: dict[str, str], log: Path
+) -> tuple[AppProcess | subprocess.Popen, str]:  # type: ignore[type-arg]
+    """`python app.py` on a free loopback port, with no REPLICATE_*/NEUROLINK_* but `env_extra`
+    (forked from the tests' warm interpreter, `app_zygote`)."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("REPLICATE_", "NEUROLINK_"))}
     env.update(
@@ -131,11 +135,7 @@ def start_app_process(env_extra: dict[str, str], log: Path) -> tuple[subprocess.
         GRADIO_ANALYTICS_ENABLED="False",
     )
     env.update(env_extra)
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [sys.executable, "app.py"], cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT
-        )
-    return process, f"http://127.0.0.1:{port}/"
+    return app_zygote.start(["app.py"], env, REPO, log), f"http://127.0.0.1:{port}/"
 
 
 @pytest.fixture(scope="session")

@@ -5,11 +5,10 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import app_zygote
 import pytest
 from helpers import REPO, free_port, stop_process, wait_for_page
 
@@ -75,10 +74,7 @@ def running_app(
         **env_extra,
     )
     log = tmp_path_factory.mktemp("log") / "app.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "app.py"], cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT
-        )
+    proc = app_zygote.start(["app.py"], env, REPO, log)  # forked warm: see app_zygote
     url = f"http://127.0.0.1:{port}/"
     try:
         assert wait_for_page(url, proc, log.read_text).status_code == 200

@@ -181,9 +181,9 @@ class OutputStore:
         removed = 0
         cache = self.gradio_cache
         with self._lock:
-            for copy in list(self._young_copies):
-                if _remove_cache_copy(copy, older_than=cache_older_than) or not copy.exists():
-                    self._young_copies.discard(copy)
+            for young in list(self._young_copies):
+                if _remove_cache_copy(young, older_than=cache_older_than) or not young.exists():
+                    self._young_copies.discard(young)
             for folder in [p for p in self.root.iterdir() if p.is_dir()]:
                 for entry in _files(folder):
                     try:

@@ -18,22 +18,30 @@ from .images import draw_artwork, draw_caption, fit_cover
 # Video
 
 
-def _caption_overlay(width: int, height: int, text: str) -> tuple[np.ndarray, np.ndarray]:
-    """The prompt caption as (rgb, alpha) arrays, rendered once and composited on every frame."""
-    probe = Image.new("RGB", (width, height), (0, 0, 0))
-    white = draw_caption(probe, text, max_lines=3)
-    black = draw_caption(Image.new("RGB", (width, height), (255, 255, 255)), text, max_lines=3)
-    w = np.asarray(white, np.float32)
-    b = np.asarray(black, np.float32)
-    # Composited over black vs over white tells colour and coverage apart: a = 1 - (b - w) / 255.
-    alpha = (1.0 - (b - w) / 255.0).mean(axis=2, keepdims=True).clip(0, 1)
-    rgb = np.where(alpha > 1e-3, w / np.maximum(alpha, 1e-3), 0).clip(0, 255)
-    return rgb, alpha
+class _CaptionOverlay:
+    """The prompt caption, rendered once and composited on every frame: only over the rows it
+    covers, premultiplied, so a frame pays for the caption's band rather than the whole picture."""
 
+    def __init__(self, width: int, height: int, text: str) -> None:
+        probe = Image.new("RGB", (width, height), (0, 0, 0))
+        white = draw_caption(probe, text, max_lines=3)
+        black = draw_caption(Image.new("RGB", (width, height), (255, 255, 255)), text, max_lines=3)
+        w = np.asarray(white, np.float32)
+        b = np.asarray(black, np.float32)
+        # Composited over black vs over white tells colour and coverage apart: a = 1 - (b - w) / 255.
+        alpha = (1.0 - (b - w) / 255.0).mean(axis=2, keepdims=True).clip(0, 1)
+        rgb = np.where(alpha > 1e-3, w / np.maximum(alpha, 1e-3), 0).clip(0, 255)
+        rows = np.flatnonzero(alpha[:, :, 0].max(axis=1) > 0)
+        self.top, self.bottom = (int(rows[0]), int(rows[-1]) + 1) if rows.size else (0, 0)
+        band = slice(self.top, self.bottom)
+        self.kept = (1.0 - alpha[band]).astype(np.float32)  # how much of the frame shows through
+        self.added = (rgb[band] * alpha[band]).astype(np.float32)  # the caption, premultiplied
 
-def _composite(frame: np.ndarray, overlay: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
-    rgb, alpha = overlay
-    return (frame * (1 - alpha) + rgb * alpha).astype(np.uint8)
+    def over(self, frame: np.ndarray) -> np.ndarray:
+        """`frame` (float, 0–255) with the caption on it, as 8-bit RGB."""
+        band = slice(self.top, self.bottom)
+        frame[band] = frame[band] * self.kept + self.added
+        return frame.astype(np.uint8)
 
 
 def animate_frames(
@@ -56,9 +64,10 @@ def animate_frames(
     else:
         canvas = draw_artwork(prompt, seed, big_w, big_h)
     end_canvas = fit_cover(end, width, height) if end is not None else None
-    overlay = _caption_overlay(width, height, prompt)
+    overlay = _CaptionOverlay(width, height, prompt)
     pan_x, pan_y = float(rng.uniform(-1, 1)), float(rng.uniform(-1, 1))
-    ys, xs = np.mgrid[0:height, 0:width].astype(np.float32)
+    ys = np.arange(height, dtype=np.float32)
+    xs = np.arange(width, dtype=np.float32)
     glow_radius = min(width, height) * 0.22
     for i in range(frames):
         t = i / max(1, frames - 1)
@@ -73,9 +82,13 @@ def animate_frames(
             frame = frame * (1 - t) + np.asarray(end_canvas, np.float32) * t
         gx = width * (0.15 + 0.7 * t)
         gy = height * (0.35 + 0.15 * math.sin(2 * math.pi * t))
-        glow = np.exp(-((xs - gx) ** 2 + (ys - gy) ** 2) / (2 * glow_radius**2))
-        frame = frame + 70.0 * glow[..., None]
-        yield _composite(frame.clip(0, 255), overlay)
+        # exp(-(dx² + dy²)/2r²) = exp(-dx²/2r²)·exp(-dy²/2r²): two short vectors, one outer product.
+        spread = 2 * glow_radius**2
+        glow_x = 70.0 * np.exp(-((xs - gx) ** 2) / spread)
+        glow_y = np.exp(-((ys - gy) ** 2) / spread)
+        frame = frame + np.outer(glow_y, glow_x)[..., None]
+        np.clip(frame, 0, 255, out=frame)
+        yield overlay.over(frame)
 
 
 def _audio_layout(channels: int) -> str:

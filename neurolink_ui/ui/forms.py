@@ -111,14 +111,28 @@ FormComponent = gr.Dropdown | gr.Slider | gr.Number | gr.Checkbox | gr.File | gr
 _DEFAULT: Any = object()
 
 
-def form_component(spec: FormField, value: Any = _DEFAULT) -> FormComponent:
-    """The control for one form field, holding `value` (else the model's default)."""
+def form_component(spec: FormField, value: Any = _DEFAULT, model: str = "") -> FormComponent:
+    """The control for one form field, holding `value` (else the model's default).
+
+    With `model`, the control is keyed by the model and the field, so a render of another model's
+    form never reuses it. Unkeyed, Gradio matches a render's children by position: on a loaded
+    machine, switching models quickly, the page once handed a Number box another model's
+    checkbox value ("false" cannot be parsed) and sent a change event of the replaced form (a
+    500: its function was gone). The key preserves nothing: a render starts from its own values
+    (the model's defaults, or a Remix's)."""
     if value is not _DEFAULT:
         if spec.kind == "json" and not isinstance(value, str):
             value = json.dumps(value)
         spec = replace(spec, default=value)
-    # No `key`: a re-render is a new model's form, which starts from that model's defaults.
-    common: dict[str, Any] = {"label": spec.label, "info": spec.info or None, "interactive": True}
+    keyed: dict[str, Any] = (
+        {"key": f"{model}|{spec.name}", "preserved_by_key": None} if model else {}
+    )
+    common: dict[str, Any] = {
+        "label": spec.label,
+        "info": spec.info or None,
+        "interactive": True,
+        **keyed,
+    }
     if spec.kind == "dropdown":
         return gr.Dropdown(choices=list(spec.choices or ()), value=spec.default, **common)
     if spec.kind == "slider" and spec.minimum is not None and spec.maximum is not None:
@@ -138,6 +152,7 @@ def form_component(spec: FormField, value: Any = _DEFAULT) -> FormComponent:
             value=spec.default if isinstance(spec.default, str) else None,
             label=spec.label,
             interactive=True,
+            **keyed,
         )
     lines = 3 if spec.multiline else 1
     return gr.Textbox(value=spec.default or "", lines=lines, **common)
@@ -299,7 +314,10 @@ def advanced_form(
                 return
             fields, pinned = loaded.fields, loaded.pinned
             start = json.loads(loaded.start)
-            components = [form_component(spec, start.get(spec.name, _DEFAULT)) for spec in fields]
+            components = [
+                form_component(spec, start.get(spec.name, _DEFAULT), model=loaded.model)
+                for spec in fields
+            ]
 
             def collect(*values: Any) -> str:
                 return json.dumps(collect_form(fields, values, keep=pinned), default=str)

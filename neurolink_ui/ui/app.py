@@ -37,6 +37,7 @@ from .quota import build_quota_bar
 from .remix import Remixable, RemixTarget
 from .retention import housekeeping
 from .session import build_token_bar
+from .stale_events import unknown_event
 
 TITLE = "NeuroLink UI — a playground for Replicate's models"
 QUEUE_MAX_SIZE = 512
@@ -416,6 +417,8 @@ def launch_options(ctx: AppContext) -> dict[str, Any]:
         # Outputs and ended sessions are swept on a schedule; outputs are removed at shutdown.
         "app_kwargs": {
             "lifespan": serving(ctx, agents),
+            # An event index the app does not have: a 404 that says so, not a 500 and a traceback.
+            "exception_handlers": {KeyError: unknown_event},
             "middleware": [
                 # Outermost, so it compresses the page as SharedPageMeta leaves it.
                 Middleware(CompressPages),

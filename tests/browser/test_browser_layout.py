@@ -161,12 +161,16 @@ def wait_done(page, before: str = "") -> None:  # type: ignore[no-untyped-def]
 
 
 def uploaded(page, audio: bool = False) -> None:  # type: ignore[no-untyped-def]
-    """Until the panel shows the uploaded portrait (and, with `audio`, the narration's player)."""
+    """Until the panel shows the uploaded portrait (and, with `audio`, the narration's player)
+    in its inputs. An Examples table's thumbnails are an `img` too, in a block drawn without a
+    container (`hide-container`): waiting on the first `img` of the panel passed at once, before
+    an example's files had come back from the server, and the run was sent without them."""
     from playwright.sync_api import expect
 
-    expect(panel(page).locator("img").first).to_be_visible(timeout=15_000)
+    inputs = ".block:not(.hide-container)"
+    expect(panel(page).locator(f"{inputs} img").first).to_be_visible(timeout=15_000)
     if audio:
-        player = "audio, .waveform-container, [data-testid^='waveform-']"
+        player = f"{inputs} :is(audio, .waveform-container, [data-testid^='waveform-'])"
         expect(panel(page).locator(player)).not_to_have_count(0, timeout=15_000)
 
 

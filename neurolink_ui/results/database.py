@@ -137,13 +137,21 @@ class SQLiteDatabase:
         self._db = sqlite3.connect(path, timeout=30.0, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.executescript(self.SCHEMA)
-        columns = {row[1] for row in self._db.execute("PRAGMA table_info(results)")}
-        with self._db:
+        # Columns are read and added under the write lock: two processes opening one file at
+        # once (replicas, a restart overlapping the old process) both saw a column missing and
+        # both added it, and the second failed to start ("duplicate column name").
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            columns = {row[1] for row in self._db.execute("PRAGMA table_info(results)")}
             for name, definition in self.ADDED_COLUMNS.items():
                 if name not in columns:
                     self._db.execute(f"ALTER TABLE results ADD COLUMN {name} {definition}")
             if "db_bytes" not in columns:  # older rows' text measured once, for the caps
                 self._db.execute(f"UPDATE results SET db_bytes = {row_bytes_sql}")
+        except BaseException:
+            self._db.rollback()
+            raise
+        self._db.commit()
         self._lock = threading.RLock()
         self._sweeping = threading.Lock()
 

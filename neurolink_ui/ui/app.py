@@ -364,6 +364,8 @@ def stop_cleanly_on_sigterm(demo: gr.Blocks) -> None:
     `launch()` then returns."""
 
     def close(signum: int, frame: FrameType | None) -> None:
+        if not demo.is_running:  # still starting: nothing to close, so stop here
+            raise SystemExit(0)  # (closing a demo not yet running does nothing: it would serve on)
         demo.close()
 
     signal.signal(signal.SIGTERM, close)

@@ -411,3 +411,25 @@ def test_app_py_names_a_bad_setting_at_start_up(tmp_path: Path) -> None:
     assert done.returncode == 1
     assert "NEUROLINK_SESSION_DISK_MB must be a number of MB, got 'two gigs'" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_sigterm_while_still_starting_stops_the_app() -> None:
+    """A SIGTERM that comes before the server runs (a `docker stop` or a Space restart right
+    after the start) ends the process; closing a demo that is not yet running does nothing, so
+    the app used to go on and serve."""
+    import signal
+
+    import gradio as gr
+
+    from neurolink_ui.ui.app import stop_cleanly_on_sigterm
+
+    with gr.Blocks() as demo:
+        gr.Markdown("not launched")
+    before = signal.getsignal(signal.SIGTERM)
+    try:
+        stop_cleanly_on_sigterm(demo)
+        with pytest.raises(SystemExit) as stopped:
+            signal.raise_signal(signal.SIGTERM)
+        assert stopped.value.code == 0
+    finally:
+        signal.signal(signal.SIGTERM, before)

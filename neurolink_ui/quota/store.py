@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Literal, Protocol, get_args
 from urllib.parse import urlsplit, urlunsplit
 
+from ..sqlite_files import BUSY_TIMEOUT_S, upgrade
 from .settings import QuotaConfigError
 
 Limit = Literal[
@@ -132,14 +133,11 @@ class SQLiteQuotaStore:
         self.path = path
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            with self._connect() as db:
-                db.execute("PRAGMA journal_mode=WAL")
-                db.executescript(self.SCHEMA)
-                columns = {row[1] for row in db.execute("PRAGMA table_info(runs)")}
-                for column, statement in self.MIGRATIONS:
-                    if column not in columns:
-                        db.execute(statement)
-                db.execute(self.NETWORK_INDEX)
+            db = self._connect()
+            try:
+                upgrade(db, self.SCHEMA, self._migrate)
+            finally:
+                db.close()
         except (OSError, sqlite3.Error) as exc:
             raise QuotaConfigError(
                 f"NEUROLINK_STATE_DB: cannot use {path} for run counts ({exc}); point it (or "
@@ -147,9 +145,17 @@ class SQLiteQuotaStore:
             ) from None
         self._local = threading.local()
 
+    @classmethod
+    def _migrate(cls, db: sqlite3.Connection) -> None:
+        columns = {row[1] for row in db.execute("PRAGMA table_info(runs)")}
+        for column, statement in cls.MIGRATIONS:
+            if column not in columns:
+                db.execute(statement)
+        db.execute(cls.NETWORK_INDEX)
+
     def _connect(self) -> sqlite3.Connection:
         # Autocommit mode: transactions are begun explicitly, as IMMEDIATE.
-        return sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
+        return sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
 
     def _db(self) -> sqlite3.Connection:
         db: sqlite3.Connection | None = getattr(self._local, "db", None)

@@ -15,6 +15,7 @@ apply each migration once and none sees a half-made schema.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import sqlite3
 import threading
@@ -22,6 +23,8 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, ClassVar, Protocol
 from urllib.parse import urlsplit, urlunsplit
+
+from ..sqlite_files import BUSY_TIMEOUT_S, upgrade
 
 Row = tuple[Any, ...]
 
@@ -134,26 +137,21 @@ class SQLiteDatabase:
     }
 
     def __init__(self, path: Path, row_bytes_sql: str) -> None:
-        self._db = sqlite3.connect(path, timeout=30.0, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.executescript(self.SCHEMA)
-        # Columns are read and added under the write lock: two processes opening one file at
-        # once (replicas, a restart overlapping the old process) both saw a column missing and
-        # both added it, and the second failed to start ("duplicate column name").
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
-            columns = {row[1] for row in self._db.execute("PRAGMA table_info(results)")}
-            for name, definition in self.ADDED_COLUMNS.items():
-                if name not in columns:
-                    self._db.execute(f"ALTER TABLE results ADD COLUMN {name} {definition}")
-            if "db_bytes" not in columns:  # older rows' text measured once, for the caps
-                self._db.execute(f"UPDATE results SET db_bytes = {row_bytes_sql}")
-        except BaseException:
-            self._db.rollback()
-            raise
-        self._db.commit()
+        self._db = sqlite3.connect(path, timeout=BUSY_TIMEOUT_S, check_same_thread=False)
+        upgrade(
+            self._db, self.SCHEMA, functools.partial(self._add_columns, row_bytes_sql=row_bytes_sql)
+        )
         self._lock = threading.RLock()
         self._sweeping = threading.Lock()
+
+    @classmethod
+    def _add_columns(cls, db: sqlite3.Connection, *, row_bytes_sql: str) -> None:
+        columns = {row[1] for row in db.execute("PRAGMA table_info(results)")}
+        for name, definition in cls.ADDED_COLUMNS.items():
+            if name not in columns:
+                db.execute(f"ALTER TABLE results ADD COLUMN {name} {definition}")
+        if "db_bytes" not in columns:  # older rows' text measured once, for the caps
+            db.execute(f"UPDATE results SET db_bytes = {row_bytes_sql}")
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[Transaction]:

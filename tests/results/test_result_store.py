@@ -266,8 +266,6 @@ def test_a_comparison_keeps_a_caption_per_file(tmp_path: Path) -> None:
 def test_a_database_from_before_input_files_opens_and_keeps_its_results(tmp_path: Path) -> None:
     """A Space's persistent data folder outlives an upgrade: its old table gets the new columns
     and its rows read as having no input files."""
-    import sqlite3
-
     (tmp_path / "files").mkdir()
     old_schema = ResultStore.SCHEMA.replace(
         ",\n        input_files TEXT NOT NULL DEFAULT '{}',\n        file_labels TEXT NOT NULL DEFAULT '[]'"
@@ -291,41 +289,3 @@ def test_a_database_from_before_input_files_opens_and_keeps_its_results(tmp_path
     source = output(tmp_path / "up", "in.png")
     new = store.add(me, NewResult(kind="image", model="o/m", input_files=(("image", source),)))
     assert [p.name for p in new.input_files["image"]] == ["00-in.png"]
-
-
-def test_processes_opening_one_database_at_once_all_start(tmp_path: Path) -> None:
-    """Replicas (or a restart overlapping the old process) open one results file at the same
-    moment: each adds the columns the file lacks under the write lock, so none fails to start
-    with "duplicate column name". Connections of their own in threads, released together."""
-    import threading
-
-    from neurolink_ui.results.database import SQLiteDatabase
-    from neurolink_ui.results.store import _ROW_BYTES
-
-    for attempt in range(5):
-        path = tmp_path / f"results-{attempt}.db"
-        old = sqlite3.connect(path)  # a file from before the added columns
-        old.executescript(SQLiteDatabase.SCHEMA)
-        for column in SQLiteDatabase.ADDED_COLUMNS:
-            if column in SQLiteDatabase.SCHEMA:
-                old.execute(f"ALTER TABLE results DROP COLUMN {column}")
-        old.commit()
-        old.close()
-        start = threading.Barrier(6)
-        failures: list[BaseException] = []
-
-        def open_it(path: Path, start: threading.Barrier, failures: list[BaseException]) -> None:
-            start.wait()
-            try:
-                SQLiteDatabase(path, _ROW_BYTES).close()
-            except BaseException as exc:
-                failures.append(exc)
-
-        threads = [threading.Thread(target=open_it, args=(path, start, failures)) for _ in range(6)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(timeout=60)
-        assert failures == []
-        columns = {row[1] for row in sqlite3.connect(path).execute("PRAGMA table_info(results)")}
-        assert set(SQLiteDatabase.ADDED_COLUMNS) <= columns

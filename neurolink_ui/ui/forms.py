@@ -105,6 +105,68 @@ def collect_form(
     return changed
 
 
+# `collect_form` in the page's JavaScript: the form's change events write the Advanced JSON in the
+# browser, so it holds a control's new value before any click that follows. Same rules: blanks
+# and a field's default dropped (unless kept), numbers and JSON typed as text read, a value that
+# does not read kept as typed (the run refuses it, in the panel's status), an upload by its path.
+# The fields come from a model's schema (anyone's): they reach the script as one JSON string
+# literal, parsed there, never as code.
+_COLLECT_JS = """(...values) => {
+  const fields = JSON.parse(%s);
+  const keep = new Set(JSON.parse(%s));
+  const NUMBER = /^\\s*[+-]?(\\d+\\.?\\d*|\\.\\d+)([eE][+-]?\\d+)?\\s*$/;
+  const same = (value, fallback) => {
+    if (typeof value === "boolean" || typeof fallback === "boolean") return value === fallback;
+    if (typeof value === "number" && typeof fallback === "number") {
+      const scale = Math.max(Math.abs(value), Math.abs(fallback));
+      return Math.abs(value - fallback) <= Math.max(1e-9 * scale, 1e-12);
+    }
+    return JSON.stringify(value) === JSON.stringify(fallback ?? null);
+  };
+  const path = (file) => (file && typeof file === "object" && "path" in file ? file.path : file);
+  const changed = {};
+  fields.forEach((field, index) => {
+    let value = values[index];
+    if (value === null || value === undefined) return;
+    if (typeof value === "string" && !value.trim()) return;
+    if (field.kind === "file") {
+      if (Array.isArray(value)) {
+        if (!value.length) return;
+        value = value.map(path);
+      } else {
+        value = path(value);
+      }
+    }
+    if (field.kind === "json" && typeof value === "string") {
+      try { value = JSON.parse(value); } catch (error) { changed[field.name] = value; return; }
+    }
+    if ((field.kind === "number" || field.kind === "slider") && typeof value === "string") {
+      const number = NUMBER.test(value) ? Number(value) : NaN;
+      if (!Number.isFinite(number) || (field.integer && !Number.isInteger(number))) {
+        changed[field.name] = value;
+        return;
+      }
+      value = number;
+    }
+    if (field.integer && typeof value === "number" && !Number.isInteger(value)) {
+      value = Math.round(value);  // a whole-number box rounds, as gr.Number(precision=0) does
+    }
+    if (same(value, field.default) && !keep.has(field.name)) return;
+    changed[field.name] = value;
+  });
+  return JSON.stringify(changed);
+}"""
+
+
+def collect_script(fields: Iterable[FormField], keep: Iterable[str] = ()) -> str:
+    """The page's `collect_form` for `fields` (a change event's `js`, no server function)."""
+    described = [
+        {"name": f.name, "kind": f.kind, "default": f.default, "integer": f.integer} for f in fields
+    ]
+    literal = json.dumps(json.dumps(described, default=str))
+    return _COLLECT_JS % (literal, json.dumps(json.dumps(list(keep))))
+
+
 FormComponent = gr.Dropdown | gr.Slider | gr.Number | gr.Checkbox | gr.File | gr.Textbox
 
 
@@ -319,12 +381,12 @@ def advanced_form(
                 for spec in fields
             ]
 
-            def collect(*values: Any) -> str:
-                return json.dumps(collect_form(fields, values, keep=pinned), default=str)
-
+            # In the page, not on the server: a run clicked right after a change read the JSON
+            # the change's round trip had not yet written, and sent the previous value.
+            collect = collect_script(fields, keep=pinned)
             for component in components:
                 component.change(
-                    collect, components, advanced, api_visibility="private", queue=False
+                    None, components, advanced, js=collect, api_visibility="private", queue=False
                 )
 
         async def load_form(

@@ -18,7 +18,6 @@ import soundfile
 from PIL import Image, ImageDraw
 from test_browser import (
     SCREENSHOTS,
-    answered,
     browser,  # noqa: F401  (the fixture, used through `chromium`)
     running_app,
     settled,
@@ -416,8 +415,7 @@ def test_switching_models_logs_no_unparsable_value_warnings(chromium, app: Runni
     assert page.warnings == []
     # The form the switches left works: a changed field is what the run sends.
     output_format.click()
-    with answered(page, '"png"'):  # the Advanced JSON holds it before the run
-        page.get_by_role("option", name="png", exact=True).click()
+    page.get_by_role("option", name="png", exact=True).click()
     prompt_box(page).fill("A lighthouse at dusk")
     sent = run_and_read_input_sent(page, "🖼️ Image")
     expect(sent).to_contain_text('"output_format": "png"')

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from helpers import free_port, simulator_inputs
 from PIL import Image, ImageStat
-from test_browser import SCREENSHOTS, answered, browser  # noqa: F401  (a fixture: used by name)
+from test_browser import SCREENSHOTS, browser  # noqa: F401  (a fixture: used by name)
 from test_share_browser import app, open_history
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -289,10 +289,9 @@ def test_remix_restores_an_advanced_file_field(  # type: ignore[no-untyped-def]
     ).first.click()
     mask_block = page.locator(".block", has=page.get_by_text("Mask", exact=True))
     expect(mask_block.first).to_be_visible(timeout=20_000)
-    with answered(page, "mask.png"):  # the Advanced JSON holds the file before Generate
-        mask_block.locator("input[type=file]").set_input_files(str(mask))
+    mask_block.locator("input[type=file]").set_input_files(str(mask))
     mask_row = mask_block.get_by_role("row", name=re.compile(r"mask\.png"))
-    expect(mask_row).to_be_visible(timeout=15_000)
+    expect(mask_row).to_be_visible(timeout=15_000)  # uploaded (its change writes the JSON)
     run_and_wait(page, "Generate")
     sent = simulator_inputs(log)[-1]
     assert pixels(data_bytes(sent["mask"])) == pixels(mask.read_bytes()), sent.keys()

@@ -87,6 +87,7 @@ class HostileAPI:
         self.upstream = upstream.rstrip("/")
         self.rewrite: Rewrite = rewrite or (lambda method, path, body: body)
         self.create_delay = 0.0
+        self.creates_answered: list[float] = []  # when each held create's answer was released
         self._sock = socket.socket()
         self._sock.bind(("127.0.0.1", 0))
         self.port = self._sock.getsockname()[1]
@@ -129,6 +130,7 @@ class HostileAPI:
             await client.aclose()
             if request.method == "POST" and path.endswith("/predictions") and self.create_delay:
                 await asyncio.sleep(self.create_delay)
+                self.creates_answered.append(time.time())
             body = self.rewrite(request.method, path, body)
             return Response(json.dumps(body), upstream.status_code, headers=out_headers)
 

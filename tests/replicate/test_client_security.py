@@ -216,19 +216,23 @@ async def test_stop_cancels_only_this_runs_prediction(simulator: Any, token: str
 async def test_stop_while_the_create_is_in_flight_cancels_its_id_at_once(
     hostile: HostileAPI, simulator: Any, token: str
 ) -> None:
+    """The id is known only when the create answers: the cancel is the client's next request
+    then, with no poll before it. (How soon, in seconds, is the bench's: `bench/stop_latency.py`.
+    A bound here failed on a loaded machine, where the loop itself lagged half a second.)"""
     simulator.config.cold_start = 30
     hostile.create_delay = 0.6  # the prediction exists; its create has not answered yet
     async with fast_client(hostile.base_url) as client:
         task = asyncio.create_task(client.run(IMAGE, {"prompt": "in flight"}, token=token))
         await until(lambda: by_prompt(simulator, "in flight"))
-        stopped = time.time()
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
     (prediction,) = by_prompt(simulator, "in flight")
-    cancels = [r for r in simulator.requests if r.path.endswith("/cancel")]
-    assert [r.path for r in cancels] == [f"/v1/predictions/{prediction.id}/cancel"]
-    assert cancels[0].time - stopped < 1.0
+    [answered] = hostile.creates_answered
+    mine = [r for r in simulator.requests if prediction.id in r.path or r.path == "/v1/predictions"]
+    assert [(r.method, r.path) for r in mine if r.time >= answered - 0.05] == [
+        ("POST", f"/v1/predictions/{prediction.id}/cancel")
+    ]
     assert prediction.status == "canceled"
 
 

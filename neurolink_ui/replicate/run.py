@@ -199,8 +199,8 @@ class PredictionRun:
         assert self.prediction is not None
         schedule = self.client.poll_schedule
         # Around the time this model's recent predictions took, then the fixed schedule.
-        expected = self.client.run_times.expected(str(self.ref))
-        informed = informed_delays(expected, self.elapsed) if expected is not None else []
+        window = self.client.run_times.window(str(self.ref))
+        informed = informed_delays(*window, elapsed=self.elapsed) if window is not None else []
         index = 0
         while not self.prediction.is_terminal:
             remaining = self.deadline - self.elapsed

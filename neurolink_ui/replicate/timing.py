@@ -3,9 +3,10 @@
 A model without a stream is noticed finished only by polling; on a fixed 0.5 s schedule that is
 a quarter of a second late on average. A model's recent predictions (the API's own created →
 completed times of those that succeeded) say when the next one will likely end: poll sparsely
-before that, then densely around it. The first prediction of a model keeps the fixed schedule.
+before that, then across the window of their recent ends, closely where they agree and wider
+where they spread. The first prediction of a model keeps the fixed schedule.
 Replicate has no long-poll on GET (`Prefer: wait` is for creates only), so the schedule is what
-there is to tune; the number of polls stays within the fixed schedule's (see `informed_delays`).
+there is to tune; the polls stay about as many as the fixed schedule's (see `informed_delays`).
 """
 
 from __future__ import annotations
@@ -19,10 +20,16 @@ from .types import Prediction
 KEEP = 5  # recent predictions per model
 LONG = 1.5  # s: from this expected time on, a sparse poll or more comes before the dense ones
 SPARSE = 1.0  # s between polls long before the expected end (status and logs still flow)
-# s between polls from just before the expected end: close at first, wider as it is overdue
-# (an end much later than the recent ones is as likely anywhere); then the fixed schedule.
-DENSE = (0.1, 0.1, 0.1, 0.15, 0.2, 0.25)
-DENSE_POLLS = len(DENSE) + 1
+SPARSE_LATER = (10.0, 2.0)  # from 10 s on, 2 s: the fixed schedule is as sparse by then
+# The dense polls cover the window of recent ends, and past its latest by half the window's
+# width, at least DRIFT (ends drift later: a model slowing under load), in WINDOW_POLLS steps
+# within DENSE_STEP: close where the ends agree, wider where they spread.
+WINDOW_POLLS = 4
+DENSE_STEP = (0.1, 1.0)  # s: the closest and the widest step within the window
+DRIFT = 0.3
+# s between polls past the window: wider as it is overdue (an end much later than the recent
+# ones is as likely anywhere); then the fixed schedule.
+OVERDUE = (0.15, 0.2, 0.25)
 
 
 def _seconds(prediction: Prediction) -> float | None:
@@ -58,6 +65,15 @@ class ModelTimes:
             return None
         return min(seen[-1], statistics.median(seen))
 
+    def window(self, model: str) -> tuple[float, float] | None:
+        """When the next prediction will likely end: from `expected` to the latest recent time,
+        but never past twice `expected` (one cold boot does not widen it). None before the
+        first."""
+        expected = self.expected(model)
+        if expected is None:
+            return None
+        return expected, min(max(self._seen[model]), 2 * expected)
+
     def longest(self, model: str) -> float | None:
         """The longest of the model's recent successful predictions (None before the first):
         a deadline is never shorter than what this model was just seen to need."""
@@ -65,24 +81,33 @@ class ModelTimes:
         return max(seen) if seen else None
 
 
-def informed_delays(expected: float, elapsed: float) -> list[float]:
+def informed_delays(expected: float, latest: float | None = None, *, elapsed: float) -> list[float]:
     """The waits between polls, from `elapsed` (seconds since the create), for a prediction
-    expected to take `expected` seconds: every SPARSE s from 0.25 s until 0.6 s before the
-    expected end (only for LONG ones), then DENSE_POLLS polls, DENSE apart, from just before it
-    (just after it for short ones, where the fixed schedule's polls are few). The fixed
-    schedule follows when these run out."""
+    expected to end between `expected` and `latest` seconds (both `expected` when omitted):
+    every SPARSE s (SPARSE_LATER later) from 0.25 s until 0.6 s before the expected end (only
+    for LONG ones), then polls from just before it (just after it for short ones, where the
+    fixed schedule's polls are few) to past `latest`, WINDOW_POLLS steps within DENSE_STEP,
+    then OVERDUE. The fixed schedule follows when these run out."""
+    latest = expected if latest is None else min(max(latest, expected), 2 * expected)
     times: list[float] = []
     if expected >= LONG:
         at = 0.25
+        later, wider = SPARSE_LATER
         while at <= expected - 0.6:
             times.append(at)
-            at += SPARSE
+            at += wider if at >= later else SPARSE
         start = expected - 0.08
     else:
         start = expected + 0.02
-    times.append(start)
-    for step in DENSE:
-        times.append(times[-1] + step)
+    end = latest + max(DRIFT, (latest - expected) / 2)
+    closest, widest = DENSE_STEP
+    step = min(max((end - start) / WINDOW_POLLS, closest), widest)
+    at = start
+    while at <= end + 1e-9:
+        times.append(at)
+        at += step
+    for overdue in OVERDUE:  # never closer than the window's own polls
+        times.append(times[-1] + max(overdue, step))
     delays: list[float] = []
     previous = elapsed
     for at in times:

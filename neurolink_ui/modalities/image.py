@@ -81,6 +81,16 @@ def image_field(schema: InputSchema) -> InputField | None:
     )
 
 
+def panel_defaults(schema: InputSchema) -> dict[str, Any]:
+    """Values this panel sends where the model's own default differs, unless the Advanced form
+    sets them: PNG where the model offers it (lossless downloads). The Advanced form shows these
+    as its defaults, so what it shows is what is sent."""
+    fmt = schema.get("output_format")
+    if fmt is not None and (fmt.choices is None or "png" in fmt.choices):
+        return {"output_format": "png"}
+    return {}
+
+
 def filled_fields(schema: InputSchema) -> frozenset[str]:
     """The fields of this schema the Image panel's own controls fill (the Advanced form shows
     the rest): prompt, shape, seed, image count and the input image."""
@@ -188,13 +198,9 @@ def build_image_input(
                 "(the result is text-to-image). Pick an image-editing model to use it."
             )
 
-    fmt = schema.get("output_format")
-    if (
-        fmt is not None
-        and "output_format" not in advanced
-        and (fmt.choices is None or "png" in fmt.choices)
-    ):
-        input["output_format"] = "png"  # lossless downloads
+    for name, value in panel_defaults(schema).items():
+        if name not in advanced:
+            input[name] = value
 
     merge_advanced(schema, input, advanced, managed=filled_fields(schema), notes=notes)
     return finish(schema, input, notes)

@@ -7,7 +7,7 @@ import json
 import math
 import secrets
 import shutil
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -221,6 +221,7 @@ def form_component(spec: FormField, value: Any = _DEFAULT, model: str = "") -> F
 
 
 FilledFields = Callable[[InputSchema], Iterable[str]]
+PanelDefaults = Callable[[InputSchema], Mapping[str, Any]]
 
 
 @dataclass(frozen=True)
@@ -338,6 +339,7 @@ def advanced_form(
     session: gr.State,
     filled: FilledFields,
     preset: gr.State | None = None,
+    defaults: PanelDefaults | None = None,
 ) -> gr.Textbox:
     """An Advanced accordion generated from the selected model's input schema, without the
     fields the panel's own controls fill (`filled`, the modality's own answer for that schema).
@@ -345,7 +347,9 @@ def advanced_form(
     Its values live in a hidden JSON textbox, which is what the panel's event (and API callers)
     read; changing the model rebuilds the form with that model's defaults, ranges and descriptions.
     An `AdvancedPreset` in `preset` (Remix writes it with the model) gives the form of its model
-    its start values instead; the first form loaded for another model drops it.
+    its start values instead; the first form loaded for another model drops it. `defaults`: what
+    the panel sends where the model's default differs (the Image panel's PNG), shown as the
+    fields' defaults, so the form shows what the run sends.
 
     The model picker's own note (its `info`, right under its label) says, as the form loads, when
     the model typically takes minutes or is too slow for this Space's token (`run_time_info`).
@@ -407,6 +411,9 @@ def advanced_form(
                 picker = gr.Dropdown(info=MODEL_INFO)
                 return ModelForm(model_text, note=f"⚠️ {exc}"), "{}", picker, *kept
             fields = form_fields(info.input_schema, exclude=filled(info.input_schema))
+            if defaults is not None:
+                panel = defaults(info.input_schema)
+                fields = [replace(f, default=panel.get(f.name, f.default)) for f in fields]
             picker = gr.Dropdown(info=run_time_info(ctx, backend, ref, info))
             return *apply_preset(ModelForm(model_text, tuple(fields)), given), picker, *kept
 

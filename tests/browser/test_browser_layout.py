@@ -409,16 +409,18 @@ def test_switching_models_logs_no_unparsable_value_warnings(chromium, app: Runni
     expect(panel(page).get_by_label("Num Inference Steps").first).to_be_visible(timeout=15_000)
     expect(panel(page).get_by_label("Safety Tolerance")).to_have_count(0)
     output_format = panel(page).get_by_label("Output Format")
-    expect(output_format).to_have_value("webp")  # the model's default, not a value carried over
+    # The Image panel sends PNG where the model's default is another format: the form shows that
+    # (what the run sends), not a value carried over from the other models' forms.
+    expect(output_format).to_have_value("png")
     shot(page, "item9-switched-models")
     # No console warning ("webp" cannot be parsed…) nor error (a control's event gone).
     assert page.warnings == []
     # The form the switches left works: a changed field is what the run sends.
     output_format.click()
-    page.get_by_role("option", name="png", exact=True).click()
+    page.get_by_role("option", name="jpg", exact=True).click()
     prompt_box(page).fill("A lighthouse at dusk")
     sent = run_and_read_input_sent(page, "🖼️ Image")
-    expect(sent).to_contain_text('"output_format": "png"')
+    expect(sent).to_contain_text('"output_format": "jpg"')
     assert '"safety_tolerance"' not in sent.inner_text()  # nothing of the other models' forms
     page.close()
 

@@ -33,7 +33,12 @@ from neurolink_ui.modalities.chat import (
     strip_reasoning,
 )
 from neurolink_ui.modalities.forms import collect_advanced, form_fields
-from neurolink_ui.modalities.image import ASPECT_RATIOS, AUTO_RATIO, build_image_input
+from neurolink_ui.modalities.image import (
+    ASPECT_RATIOS,
+    AUTO_RATIO,
+    build_image_input,
+    panel_defaults,
+)
 from neurolink_ui.modalities.music import build_music_input
 from neurolink_ui.modalities.music import lyrics_field as music_lyrics_field
 from neurolink_ui.modalities.music import prompt_field as music_prompt_field
@@ -558,6 +563,17 @@ def test_image_flux_schnell_enum_aspect_count_seed_png() -> None:
         "output_format": "png",
     }
     assert mapped.notes == []
+
+
+def test_the_image_panels_png_is_its_own_default_unless_the_model_has_no_png() -> None:
+    """What the panel sends where the model's default differs is one function, read by the
+    mapping and shown by the Advanced form as the field's default."""
+    assert panel_defaults(schema(FLUX_SCHNELL)) == {"output_format": "png"}
+    no_png = cog({"prompt": _str(), "output_format": {"enum": ["webp", "jpg"], "default": "webp"}})
+    assert panel_defaults(schema(no_png)) == {}
+    assert panel_defaults(schema(cog({"prompt": _str()}))) == {}
+    mapped = build_image_input(schema(no_png), prompt="x")
+    assert "output_format" not in mapped.input
 
 
 def test_image_flux_pro_unknown_ratio_becomes_custom_size_in_multiples_of_32() -> None:

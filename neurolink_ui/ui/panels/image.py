@@ -14,6 +14,7 @@ from ...modalities.image import (
     COUNT_FIELD_NAMES,
     IMAGE_FIELD_NAMES,
     filled_fields,
+    panel_defaults,
 )
 from ...modalities.spec import ModalityValues
 from ..common import (
@@ -114,7 +115,9 @@ def build_panel(
                 label="Input image (optional, image-to-image)", type="filepath", height=180
             )
             preset = gr.State(None)  # Remix's values for the Advanced form
-            advanced = advanced_form(ctx, model, session, filled_fields, preset)
+            advanced = advanced_form(
+                ctx, model, session, filled_fields, preset, defaults=panel_defaults
+            )
         with gr.Column(scale=3):
             gallery = GalleryOutput(
                 label="Images",

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 BUSY_TIMEOUT_S = 30.0  # the stores' connections wait as long for another writer
 
@@ -56,6 +56,18 @@ def upgrade(
         db.execute("ROLLBACK")
         raise
     db.execute("COMMIT")
+
+
+def add_columns(db: sqlite3.Connection, table: str, columns: Mapping[str, str]) -> frozenset[str]:
+    """Add each of `columns` (name → definition) that `table` lacks, in a file from an older
+    release (SQLite's upgrade path is by column; existing rows get the default). Returns the
+    names it added. Run it inside `upgrade`'s step, under the write lock."""
+    present = {row[1] for row in db.execute(f"PRAGMA table_info({table})")}
+    added = frozenset(name for name in columns if name not in present)
+    for name in columns:
+        if name in added:
+            db.execute(f"ALTER TABLE {table} ADD COLUMN {name} {columns[name]}")
+    return added
 
 
 def _statements(script: str) -> list[str]:

@@ -35,7 +35,7 @@ def old_quota_file(path: Path) -> None:
     """A run-count file from before the migrations' columns."""
     with sqlite3.connect(path) as old:
         old.executescript(SQLiteQuotaStore.SCHEMA)
-        for column, _ in SQLiteQuotaStore.MIGRATIONS:
+        for column in SQLiteQuotaStore.ADDED_COLUMNS:
             old.execute(f"ALTER TABLE runs DROP COLUMN {column}")
     old.close()
 
@@ -52,9 +52,9 @@ def open_quota(path: Path) -> None:
     ("make_old", "open_it", "table", "added"),
     [
         (old_results_file, open_results, "results", set(SQLiteDatabase.ADDED_COLUMNS)),
-        (old_quota_file, open_quota, "runs", {c for c, _ in SQLiteQuotaStore.MIGRATIONS}),
+        (old_quota_file, open_quota, "runs", set(SQLiteQuotaStore.ADDED_COLUMNS)),
         (lambda path: None, open_results, "results", set(SQLiteDatabase.ADDED_COLUMNS)),
-        (lambda path: None, open_quota, "runs", {c for c, _ in SQLiteQuotaStore.MIGRATIONS}),
+        (lambda path: None, open_quota, "runs", set(SQLiteQuotaStore.ADDED_COLUMNS)),
     ],
     ids=["results-old-file", "quota-old-file", "results-new-file", "quota-new-file"],
 )

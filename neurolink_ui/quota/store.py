@@ -15,10 +15,10 @@ import sqlite3
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, Protocol, get_args
+from typing import ClassVar, Literal, Protocol, get_args
 from urllib.parse import urlsplit, urlunsplit
 
-from ..sqlite_files import BUSY_TIMEOUT_S, upgrade
+from ..sqlite_files import BUSY_TIMEOUT_S, add_columns, upgrade
 from .settings import QuotaConfigError
 
 Limit = Literal[
@@ -123,10 +123,10 @@ class SQLiteQuotaStore:
     CREATE INDEX IF NOT EXISTS runs_by_day ON runs (day);
     """
     # Files from before a column existed gain it (existing rows: no cost, no network).
-    MIGRATIONS: tuple[tuple[str, str], ...] = (
-        ("usd_micros", "ALTER TABLE runs ADD COLUMN usd_micros INTEGER NOT NULL DEFAULT 0"),
-        ("network", "ALTER TABLE runs ADD COLUMN network TEXT NOT NULL DEFAULT ''"),
-    )
+    ADDED_COLUMNS: ClassVar[dict[str, str]] = {
+        "usd_micros": "INTEGER NOT NULL DEFAULT 0",
+        "network": "TEXT NOT NULL DEFAULT ''",
+    }
     NETWORK_INDEX = "CREATE INDEX IF NOT EXISTS runs_by_network ON runs (network, day)"
 
     def __init__(self, path: Path) -> None:
@@ -147,10 +147,7 @@ class SQLiteQuotaStore:
 
     @classmethod
     def _migrate(cls, db: sqlite3.Connection) -> None:
-        columns = {row[1] for row in db.execute("PRAGMA table_info(runs)")}
-        for column, statement in cls.MIGRATIONS:
-            if column not in columns:
-                db.execute(statement)
+        add_columns(db, "runs", cls.ADDED_COLUMNS)
         db.execute(cls.NETWORK_INDEX)
 
     def _connect(self) -> sqlite3.Connection:

@@ -20,7 +20,7 @@ from .types import Prediction
 KEEP = 5  # recent predictions per model
 LONG = 1.5  # s: from this expected time on, a sparse poll or more comes before the dense ones
 SPARSE = 1.0  # s between polls long before the expected end (status and logs still flow)
-SPARSE_LATER = (10.0, 2.0)  # from 10 s on, 2 s: the fixed schedule is as sparse by then
+SPARSE_LATER_FROM, SPARSE_LATER = 10.0, 2.0  # s: then every 2 s (the fixed schedule is as sparse)
 # The dense polls cover the window of recent ends, and past its latest by half the window's
 # width, at least DRIFT (ends drift later: a model slowing under load), in WINDOW_POLLS steps
 # within DENSE_STEP: close where the ends agree, wider where they spread.
@@ -88,14 +88,13 @@ def informed_delays(expected: float, latest: float | None = None, *, elapsed: fl
     for LONG ones), then polls from just before it (just after it for short ones, where the
     fixed schedule's polls are few) to past `latest`, WINDOW_POLLS steps within DENSE_STEP,
     then OVERDUE. The fixed schedule follows when these run out."""
-    latest = expected if latest is None else min(max(latest, expected), 2 * expected)
+    latest = expected if latest is None else max(latest, expected)  # ModelTimes.window bounds it
     times: list[float] = []
     if expected >= LONG:
         at = 0.25
-        later, wider = SPARSE_LATER
         while at <= expected - 0.6:
             times.append(at)
-            at += wider if at >= later else SPARSE
+            at += SPARSE_LATER if at >= SPARSE_LATER_FROM else SPARSE
         start = expected - 0.08
     else:
         start = expected + 0.02

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Protocol
 from urllib.parse import urlsplit, urlunsplit
 
-from ..sqlite_files import BUSY_TIMEOUT_S, upgrade
+from ..sqlite_files import BUSY_TIMEOUT_S, add_columns, upgrade
 
 Row = tuple[Any, ...]
 
@@ -146,12 +146,8 @@ class SQLiteDatabase:
 
     @classmethod
     def _add_columns(cls, db: sqlite3.Connection, *, row_bytes_sql: str) -> None:
-        columns = {row[1] for row in db.execute("PRAGMA table_info(results)")}
-        for name, definition in cls.ADDED_COLUMNS.items():
-            if name not in columns:
-                db.execute(f"ALTER TABLE results ADD COLUMN {name} {definition}")
-        if "db_bytes" not in columns:  # older rows' text measured once, for the caps
-            db.execute(f"UPDATE results SET db_bytes = {row_bytes_sql}")
+        if "db_bytes" in add_columns(db, "results", cls.ADDED_COLUMNS):
+            db.execute(f"UPDATE results SET db_bytes = {row_bytes_sql}")  # older rows, once
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[Transaction]:

@@ -284,6 +284,12 @@ def _preset_value(spec: FormField, value: Any) -> Any:
     return value if isinstance(value, str) else _DEFAULT
 
 
+def same_form(shown: ModelForm | None, loaded: ModelForm) -> bool:
+    """Whether `loaded` is the form already shown: the same model and fields (a Remix's start
+    values on the shown one do not make it another form)."""
+    return shown is not None and (shown.model, shown.fields) == (loaded.model, loaded.fields)
+
+
 def apply_preset(
     form: ModelForm, preset: AdvancedPreset | None, upload_root: Path | None = None
 ) -> tuple[ModelForm, str]:
@@ -394,7 +400,10 @@ def advanced_form(
                 )
 
         async def load_form(
-            model_text: str, token: str | None, *preset_value: AdvancedPreset | None
+            model_text: str,
+            token: str | None,
+            shown: ModelForm | None,
+            *preset_value: AdvancedPreset | None,
         ) -> tuple[Any, ...]:
             # A new model's form starts from its own defaults (or its preset); old values don't
             # apply. A preset for another model is dropped (None), one for this model kept (a
@@ -415,7 +424,12 @@ def advanced_form(
                 panel = defaults(info.input_schema)
                 fields = [replace(f, default=panel.get(f.name, f.default)) for f in fields]
             picker = gr.Dropdown(info=run_time_info(ctx, backend, ref, info))
-            return *apply_preset(ModelForm(model_text, tuple(fields)), given), picker, *kept
+            loaded = ModelForm(model_text, tuple(fields))
+            if given is None and same_form(shown, loaded):
+                # The form shown already (a sign-in reloads it): its controls keep what the
+                # person set, so the JSON they wrote stays; answering "{}" cleared it under them.
+                return gr.skip(), gr.skip(), picker, *kept
+            return *apply_preset(loaded, given), picker, *kept
 
         # On page load and whenever the model, the token or the preset changes (render can't
         # await); one load at a time and the last always runs, so forms land in the order of the
@@ -424,7 +438,7 @@ def advanced_form(
         gr.on(
             load_triggers([model, session, *extra]),
             load_form,
-            [model, session, *extra],
+            [model, session, form, *extra],
             [form, advanced, model, *extra],
             api_visibility="private",
             show_progress="hidden",

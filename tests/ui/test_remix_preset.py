@@ -11,7 +11,13 @@ import pytest
 
 from neurolink_ui.modalities.forms import FormField, collect_advanced
 from neurolink_ui.results.store import StoredResult
-from neurolink_ui.ui.forms import AdvancedPreset, ModelForm, apply_preset, parse_advanced
+from neurolink_ui.ui.forms import (
+    AdvancedPreset,
+    ModelForm,
+    apply_preset,
+    parse_advanced,
+    same_form,
+)
 from neurolink_ui.ui.remix import RemixTarget
 
 FIELDS = (
@@ -131,3 +137,16 @@ def test_a_kept_file_of_an_advanced_field_is_staged_as_an_upload(tmp_path: Path)
     kept.unlink()
     loaded, advanced = apply_preset(form(), preset, upload_root=uploads)
     assert "mask" not in json.loads(loaded.start) and "mask" not in json.loads(advanced)
+
+
+def test_a_reload_of_the_form_shown_keeps_it_and_its_json() -> None:
+    """A sign-in reloads the form of the model shown. When it is the same form (model and
+    fields), the load keeps the controls and the JSON they wrote; answering a fresh "{}" there
+    cleared a value the person had just set (the run then sent the model's default: the long
+    streamed answer of the newcomer Stop test came back 76 tokens long)."""
+    remixed, _ = apply_preset(form(), AdvancedPreset("acme/flux", json.dumps(STORED)))
+    assert same_form(form(), form()) and same_form(remixed, form())
+    assert not same_form(None, form())  # the page's first load
+    assert not same_form(form("acme/other"), form())
+    fewer = ModelForm("acme/flux", FIELDS[:-1])  # the token sees another version's schema
+    assert not same_form(fewer, form())

@@ -303,6 +303,44 @@ def _answer_length(page) -> int:  # type: ignore[no-untyped-def]
     return len(page.locator(".bot").filter(visible=True).last.inner_text())
 
 
+def test_an_advanced_value_set_before_signing_in_is_the_one_sent(  # type: ignore[no-untyped-def]
+    chromium, app_url: str, remote: Simulator
+) -> None:
+    """Signing in reloads the panel's form for the new token. That reload answered a fresh
+    Advanced JSON, so a value set before it stayed in its box but was no longer sent (a fresh-clone
+    run: Min tokens 4000 shown, a 76-token answer streamed). Here the reload is seen to reach
+    'Replicate' before Send."""
+    from playwright.sync_api import expect
+
+    visit = Visit(chromium, app_url)
+    page = visit.page
+    page.get_by_text("Advanced — parameters from the model's schema").filter(
+        visible=True
+    ).first.click()
+    min_tokens = page.get_by_label("Min tokens").filter(visible=True).first
+    expect(min_tokens).to_be_editable(timeout=15_000)
+    min_tokens.fill("12")
+    min_tokens.press("Enter")
+    model = "/v1/models/meta/meta-llama-3-70b-instruct"
+    looked_up = sum(r.path == model for r in remote.requests)
+    visit.sign_in()
+    until(
+        lambda: sum(r.path == model for r in remote.requests) > looked_up,
+        30,
+        "the form was never loaded for the visitor's token",
+    )
+    expect(min_tokens).to_have_value("12")  # the box still shows it
+    visit.fill("Message", "Say hello")
+    before = set(remote.predictions)
+    visit.click("Send")
+    until(lambda: set(remote.predictions) - before, 30, "no prediction at Replicate")
+    (sent,) = [s for pid, s in remote.predictions.items() if pid not in before]
+    assert sent.input.get("min_tokens") == 12, sent.input
+    expect(visit.visible_text("Done").first).to_be_visible(timeout=30_000)
+    idle(page)
+    visit.close()
+
+
 def test_stop_ends_a_long_streamed_answer(chromium, app_url: str, remote: Simulator) -> None:  # type: ignore[no-untyped-def]
     """A 4,000-token answer streamed fast: the page takes the Stop click and the text stops.
 

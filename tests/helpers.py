@@ -204,3 +204,20 @@ def draw_history(url: str, session_hash: str) -> str:
                 if "process_completed" in line:
                     return line
     raise AssertionError("History was never drawn")
+
+
+def panel_alone(ctx: Any, build_panel: Callable[..., Any]) -> Any:
+    """A tab's panel built as the page draws it when the tab is opened, but in a Blocks of its
+    own with the page's session States, so a test can read its components and event graph
+    (in the app, every tab but the first is drawn on demand: `ui/on_demand.py`)."""
+    import gradio as gr
+
+    from neurolink_ui.runs import LiveRuns
+    from neurolink_ui.ui.history_log import history_state
+
+    with gr.Blocks() as demo:
+        session = gr.State(None)
+        history = history_state(ctx.settings.output_ttl, ctx.results)
+        live = gr.State(LiveRuns())
+        build_panel(ctx, session, history, live)
+    return demo

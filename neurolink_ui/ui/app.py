@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import functools
 import gc
 import importlib.util
 import os
@@ -25,8 +26,8 @@ from ..runs import LiveRuns
 from .context import AppContext
 from .fairness import FairQueue, UploadLimits, install_session_store
 from .history_log import bind_history, history_state, track_history_tab
-from .lazy import opened_by
 from .light import CompressPages, api_component_ids, slim_config
+from .on_demand import Inbox, TabBuilder, api_twins, built_when_opened, receive
 from .panels.compare import build_compare_panel
 from .panels.compare_api import build_compare_api
 from .panels.explore import CSS as EXPLORE_CSS
@@ -34,7 +35,6 @@ from .panels.explore import build_explore_panel
 from .panels.history import build_history_panel
 from .panels.shared import SharedPageMeta, build_shared_tab, wire_shared
 from .quota import build_quota_bar
-from .remix import Remixable, RemixTarget
 from .retention import housekeeping
 from .session import build_token_bar
 from .stale_events import unknown_event
@@ -250,6 +250,11 @@ def absent_modules_fail_fast(names: Sequence[str] = ABSENT_PER_EVENT) -> list[st
     return marked
 
 
+def on_token(build_panel: Callable[..., Any], ctx: AppContext, *rest: Any) -> TabBuilder:
+    """A panel's `build_panel(ctx, token, *rest)` as a builder of the token State it is given."""
+    return lambda token: build_panel(ctx, token, *rest)
+
+
 def build_app(settings: Settings | None = None, ctx: AppContext | None = None) -> NeuroLinkApp:
     """The whole playground. Pass `ctx` to share clients with a caller (tests, benchmarks)."""
     absent_modules_fail_fast()
@@ -272,33 +277,49 @@ def build_app(settings: Settings | None = None, ctx: AppContext | None = None) -
         # seven tabs wrongly and left the bar wider than the screen.
         with gr.Tabs(overflow_behavior="wrap") as tabs:
             # Tab ids are the panels' names: Remix opens the one that made a shared result,
-            # Explore's "Open in the X panel" selects one.
-            # One tab per registered modality, drawn by its own panel module.
-            targets: list[RemixTarget] = []
+            # Explore's "Open in the X panel" selects one. The first tab is built with the page,
+            # every other one when first opened (on_demand.py); Remix and Explore reach each
+            # through its inbox.
+            inboxes: dict[str, Inbox] = {}
             others: list[gr.Tab] = []  # every tab but History's
-            # The first tab's forms load with the page; the others' when first opened (lazy.py).
+            drawn: list[TabBuilder] = []  # the builders of the tabs drawn when opened
             for index, modality in enumerate(modalities()):
+                build = on_token(modality.build_panel(), ctx, history, live)
                 with gr.Tab(f"{modality.icon} {modality.title}", id=modality.name) as tab:
-                    lazy = opened_by(tab) if index else contextlib.nullcontext()
-                    with lazy:
-                        targets.append(modality.build_panel()(ctx, session, history, live))
+                    # Inside the tab: the page takes every child of the Tabs for a tab.
+                    inboxes[modality.name] = inbox = Inbox(modality.name, gr.State(None))
+                    if index:
+                        built_when_opened(tab, inbox, build, session)
+                        drawn.append(build)
+                    else:
+                        receive(inbox, build(session))
                 others.append(tab)
             with gr.Tab("🆚 Compare", id="compare") as compare_tab:
-                compare = build_compare_panel(ctx, session, history, live)
-                build_compare_api(ctx, session, history, live)
+                inboxes["compare"] = Inbox("compare", gr.State(None))
+
+                build_compare = on_token(build_compare_panel, ctx, history, live)
+                built_when_opened(compare_tab, inboxes["compare"], build_compare, session)
+                drawn.append(build_compare)
             with gr.Tab("🧭 Explore", id="explore") as explore_tab:
-                pickers = {t.panel: cast(gr.Dropdown, t.model) for t in targets}
-                prompts = {t.panel: t.prompt for t in targets if t.prompt is not None}
-                explore = build_explore_panel(
-                    ctx, session, history, live, explore_tab, tabs, pickers, prompts
-                )
+                inboxes["explore"] = Inbox("explore", gr.State(None))
+                panels = {m.name: inboxes[m.name] for m in modalities()}  # "Open in panel"
+
+                def build_explore(token: gr.State) -> Any:
+                    return build_explore_panel(ctx, token, history, live, tabs, panels)
+
+                built_when_opened(explore_tab, inboxes["explore"], build_explore, session)
+                drawn.append(build_explore)
             with gr.Tab("🕘 History", id="history") as history_tab:
                 build_history_panel(history, settings.result_ttl, settings.sharing)
             shared = build_shared_tab()
+        # What the tabs drawn on demand serve to API callers, from the start, on the session's
+        # own token State (what /sign_in sets).
+        for build_tab in drawn:
+            api_twins(functools.partial(build_tab, session))
+        build_compare_api(ctx, session, history, live)
         track_history_tab(history, history_tab, [*others, compare_tab, explore_tab, shared.tab])
         bind_history(demo, history)
-        remixable: list[Remixable] = [*targets, compare, explore]
-        wire_shared(demo, tabs, shared, ctx.results, settings.sharing, remixable)
+        wire_shared(demo, tabs, shared, ctx.results, settings.sharing, list(inboxes.values()))
         demo.load(
             restore, [stored], restore_outputs, api_visibility="private", show_progress="hidden"
         )

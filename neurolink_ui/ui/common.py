@@ -44,6 +44,7 @@ from .adapters import (
 from .context import AppContext
 from .events import EVENT_CONCURRENCY, Update
 from .history_log import HistoryHandles, HistoryLog, refresh_after
+from .lazy import endpoint
 from .live import wire_stop
 from .own_tokens import TOKEN_LOST
 from .quota import visitor_of
@@ -173,8 +174,8 @@ def wire_media_run(
         handler,
         [*inputs, session, history.log, live],
         [*outputs, status],
-        api_name=panel,
         concurrency_limit=EVENT_CONCURRENCY,
+        **endpoint(panel),
         concurrency_id=panel,
     )
     refresh_after(event, history)

@@ -374,9 +374,7 @@ def advanced_form(
         # drawn straight over the old ones got their stale values ("webp" in a slider: a console
         # warning). Defined before the form's load, this render runs first on a model change and
         # draws a note where the old controls were; the new controls follow once loaded.
-        @gr.render(
-            inputs=[form, model], triggers=load_triggers([form, model]), **RENDER_ONE_AT_A_TIME
-        )
+        @gr.render(inputs=[form, model], **RENDER_ONE_AT_A_TIME)
         def render_form(loaded: ModelForm | None, model_text: str) -> None:
             if loaded is None or loaded.model != model_text:
                 gr.Markdown("Reading the model's schema…")

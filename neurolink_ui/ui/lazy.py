@@ -1,45 +1,39 @@
-"""Work for a tab done when the tab is first opened, not at every page load (issue 21).
-
-Each panel's Advanced form and example prompts used to load on page load, for all five panels
-at once: 19 events through the queue and five forms drawn for a visitor who sees one tab. A
-panel built inside `opened_by(tab)` loads them the first time its tab is selected — by a click,
-or by the server (Explore's "Open in panel", Remix), which Gradio reports as a select too — and
-whenever their inputs change after that, as before. The first tab's panel is built outside it
-and loads with the page.
-"""
+"""What a panel's code needs to know about being drawn on demand (on_demand.py builds every tab
+but the first when it is first opened): when to load what it shows, and whether its events are
+the API's. No Gradio state of its own; the ContextVar is set while a tab is being drawn."""
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from contextvars import ContextVar
 from typing import Any
 
-import gradio as gr
+from gradio.context import get_blocks_context
 
-_opened: ContextVar[gr.State | None] = ContextVar("neurolink_opened", default=None)
-
-
-@contextlib.contextmanager
-def opened_by(tab: gr.Tab) -> Iterator[gr.State]:
-    """Panels built in this block load their forms when `tab` is first selected.
-
-    A State turns True at the first select; its change (once per page) is the trigger. The
-    select is queued: Gradio reports a State's change only from a queued event."""
-    opened = gr.State(False)
-    tab.select(lambda: True, None, opened, api_visibility="private", show_progress="hidden")
-    token = _opened.set(opened)
-    try:
-        yield opened
-    finally:
-        _opened.reset(token)
+drawn_on_demand: ContextVar[bool] = ContextVar("neurolink_drawn_on_demand", default=False)
 
 
-def load_triggers(inputs: Sequence[Any]) -> list[Any] | None:
-    """The triggers of a load that reads `inputs` (components with a change event): page load and their changes (None, Gradio's
-    default for `gr.on` and `gr.render`) — or, inside `opened_by`, the tab's first opening
-    instead of the page load."""
-    opened = _opened.get()
-    if opened is None:
-        return None
-    return [opened.change, *(component.change for component in inputs)]
+def when_drawn() -> Any:
+    """The trigger of work to do when the page shows its content: the page's load, which for
+    content drawn on demand is when it has been drawn."""
+    config = get_blocks_context()
+    if config is None:
+        raise RuntimeError("when_drawn() is for use while the page is built")
+    return config.root_block.load
+
+
+def load_triggers(inputs: Sequence[Any]) -> list[Any]:
+    """The triggers of a load that reads `inputs`: the content drawn, then every change of
+    one of them (a panel's Advanced form and example prompts)."""
+    return [when_drawn(), *(component.change for component in inputs)]
+
+
+def serves_api() -> bool:
+    """Whether the events built here are the API's: not inside a tab drawn on demand, whose
+    twins (`on_demand.api_twins`) serve its endpoints from the start."""
+    return not drawn_on_demand.get()
+
+
+def endpoint(name: str) -> dict[str, Any]:
+    """An event's API keywords: named `name`, or private inside a tab drawn on demand."""
+    return {"api_name": name} if serves_api() else {"api_visibility": "private"}

@@ -14,7 +14,7 @@ import gradio as gr
 import httpx
 import pytest
 from conftest import TOKEN
-from helpers import shared_parts
+from helpers import panel_alone, shared_parts
 from launched import LaunchedApp
 from PIL import Image
 from test_history_persist import launched, request  # noqa: F401  (its app, as a fixture)
@@ -29,7 +29,7 @@ from neurolink_ui.comparison import (
 from neurolink_ui.config import Settings
 from neurolink_ui.results import NewResult, new_history_id
 from neurolink_ui.runs import Caller
-from neurolink_ui.ui.app import LiveRuns, build_app
+from neurolink_ui.ui.app import LiveRuns
 from neurolink_ui.ui.context import AppContext
 from neurolink_ui.ui.history_log import HistoryLog, history_state, unkept_result
 from neurolink_ui.ui.panels.compare import (
@@ -158,7 +158,8 @@ def test_sharing_off_refuses_the_link_and_hides_the_button(launched: LaunchedApp
     assert SHARING_OFF in opened["text"]
     assert opened["remix"].visible is False
     for sharing in (True, False):
-        demo = build_app(ctx=AppContext.create(Settings(api_token=TOKEN, sharing=sharing)))
+        context = AppContext.create(Settings(api_token=TOKEN, sharing=sharing))
+        demo = panel_alone(context, build_compare_panel)
         buttons = [b for b in demo.blocks.values() if getattr(b, "value", None) == SHARE_LABEL]
         assert len(buttons) == 1
         row = buttons[0].parent

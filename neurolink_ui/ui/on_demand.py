@@ -205,39 +205,71 @@ def _off_the_page() -> Iterator[gr.Blocks]:
 _PLACE_ONLY = ("elem_id", "elem_classes", "key", "render", "visible", "scale", "min_width")
 
 
-def _twin(component: gr.components.Component) -> gr.components.Component:
-    """A hidden component of the same kind and settings (the API describes it the same)."""
-    arguments = {k: v for k, v in component.constructor_args.items() if k not in _PLACE_ONLY}
-    return type(component)(**arguments)
+class _Twins:
+    """Hidden components of the same kinds and settings as a drawn tab's (the API describes
+    them the same), one per kind and settings across all endpoints: the page builds each
+    component its config names, hidden or not. Each is itself hidden (`visible=False`), so the
+    page does not load its kind's code (a Video's player, 0.5 MB of hls.js) for it."""
+
+    def __init__(self) -> None:
+        self._made: dict[str, gr.components.Component] = {}
+
+    def of(self, component: gr.components.Component) -> gr.components.Component:
+        arguments = {k: v for k, v in component.constructor_args.items() if k not in _PLACE_ONLY}
+        key = f"{type(component).__qualname__}:{sorted(arguments.items(), key=str)!r}"
+        if key not in self._made:
+            self._made[key] = type(component)(**arguments, visible=False)
+        return self._made[key]
 
 
 def _named(fns: Sequence[BlockFunction]) -> list[BlockFunction]:
     return [fn for fn in fns if fn.api_name and fn.api_visibility == "public" and fn.fn]
 
 
-def api_twins(build: Callable[[], Any]) -> list[str]:
-    """Serve the named events of what `build()` draws, on hidden twins of their inputs and
-    outputs (States are the page's own: `build` shares them), with the steps that follow each
-    (History's recount). Returns the endpoints' names."""
+API_ONLY = "_neurolink_api_only"  # the app's set of containers that serve API callers only
+
+
+@contextlib.contextmanager
+def api_only() -> Iterator[gr.Column]:
+    """A hidden container for what only API callers use: the page is sent its layout without
+    it (`NeuroLinkApp.get_config_file`, `light.page_without`)."""
+    config = get_blocks_context()
+    if config is None:
+        raise RuntimeError("api_only() is for use while the page is built")
+    with gr.Column(visible=False) as column:
+        yield column
+    root = config.root_block
+    setattr(root, API_ONLY, getattr(root, API_ONLY, set()) | {column._id})
+
+
+def api_twins(builds: Sequence[Callable[[], Any]]) -> list[str]:
+    """Serve the named events of what each of `builds` draws, on hidden twins of their inputs
+    and outputs (States are the page's own: the builds share them), with the steps that follow
+    each (History's recount). Returns the endpoints' names."""
+    served: list[str] = []
+    twins = _Twins()
+    for build in builds:
+        served += _serve_twins(build, twins)
+    return served
+
+
+def _serve_twins(build: Callable[[], Any], twins: _Twins) -> list[str]:
     with _off_the_page() as scratch:
         build()
     fns = list(scratch.fns.values())
     served: list[str] = []
-    with gr.Column(visible=False):
+    with api_only():
         for fn in _named(fns):
             name = str(fn.api_name)
             served.append(name)
             if not fn.targets:  # a gr.api endpoint: no components, its types from its hints
                 gr.api(fn.fn, api_name=name, api_description=fn.api_description)
                 continue
-            twins: dict[int, Any] = {}
 
-            def twin_of(block: Any, twins: dict[int, Any] = twins) -> Any:
+            def twin_of(block: Any) -> Any:
                 if block.stateful or block._id not in scratch.blocks:
                     return block  # the page's own State (or component): shared, not twinned
-                if block._id not in twins:
-                    twins[block._id] = _twin(block)
-                return twins[block._id]
+                return twins.of(block)
 
             inputs = [twin_of(block) for block in fn.inputs]
             outputs = [twin_of(block) for block in fn.outputs]

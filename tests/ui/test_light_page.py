@@ -119,3 +119,36 @@ def test_a_module_gradio_imports_on_every_event_fails_at_once_when_absent(
             importlib.import_module(missing)
     assert searched == []  # no search of sys.path: refused from sys.modules
     monkeypatch.delitem(sys.modules, missing)
+
+
+def test_the_page_is_sent_without_what_serves_api_callers_only(demo: Any) -> None:
+    """The page's own view of the config leaves out the hidden twins of the tabs drawn on demand
+    and the Compare API's inputs (the page never triggers them); every event the page keeps
+    refers only to components it has; /config (gradio_client's) keeps everything."""
+    config = demo.get_config_file()
+    page = config["page"][""]
+    kept, events = set(page["components"]), set(page["dependencies"])
+    everything = {c["id"]: c for c in config["components"]}
+    api_only = set(everything) - kept
+    labels = {everything[i]["props"].get("label") for i in api_only}
+    assert {"input_json", "cell", "Prompt", "Portrait", "Track"} <= labels
+    assert not any(everything[i]["props"].get("label") == "Conversation" for i in api_only)
+    by_id = {d["id"]: d for d in config["dependencies"]}
+    for name in ("image", "video", "avatar", "music", "search", "run_model", "compare"):
+        (served,) = [d for d in config["dependencies"] if d["api_name"] == name]
+        assert served["id"] not in events  # served to API callers, not the page
+    chat = next(d for d in config["dependencies"] if d["api_name"] == "chat")
+    assert chat["id"] in events  # the first tab is on the page: its own event is the endpoint
+    for event in events:
+        dependency = by_id[event]
+        used = {t[0] for t in dependency["targets"]} | set(dependency["inputs"])
+        used |= set(dependency["outputs"])
+        assert used - {None} <= kept | {demo._id}, dependency
+
+    def laid_out(node: dict[str, Any]) -> set[int]:
+        found = {node["id"]}
+        for child in node.get("children", []):
+            found |= laid_out(child)
+        return found
+
+    assert laid_out(page["layout"]) - {page["layout"]["id"]} <= kept

@@ -22,6 +22,7 @@ from ..components import ImageInput
 from ..context import AppContext
 from ..history_log import HistoryHandles, HistoryLog, refresh_after
 from ..live import LiveRuns, live_run, make_stop_handler
+from ..on_demand import api_only
 from .compare_cells import run_cell
 
 
@@ -133,22 +134,25 @@ def make_compare_api(ctx: AppContext) -> Callable[..., AsyncGenerator[tuple[Any,
 def build_compare_api(
     ctx: AppContext, session: gr.State, history: HistoryHandles, live: gr.State
 ) -> None:
-    """`/compare` and `/compare_stop` for API callers: inputs of their own, never shown."""
+    """`/compare` and `/compare_stop` for API callers: inputs of their own, never shown (each
+    hidden itself, so the page loads no code for its kind: on_demand._Twins), and left out of
+    the page's own config (`on_demand.api_only`)."""
     state = [session, history.log, live]
-    with gr.Column(visible=False):
-        api_modality = gr.Textbox(label="modality")
+    hidden: dict[str, Any] = {"visible": False}
+    with api_only():
+        api_modality = gr.Textbox(label="modality", **hidden)
         api_models = gr.Dropdown(
-            choices=[], multiselect=True, allow_custom_value=True, label="models"
+            choices=[], multiselect=True, allow_custom_value=True, label="models", **hidden
         )
-        api_input = gr.Textbox(value="{}", label="input_json")
-        api_image = ImageInput(type="filepath", label="image")
-        api_audio = gr.Audio(type="filepath", label="audio")
-        api_cell_index = gr.Number(value=0, precision=0, label="cell")
-        api_result_json = gr.JSON(label="result")
-        api_files = gr.File(file_count="multiple", label="files")
-        api_stopped = gr.Markdown()
-        api_run = gr.Button("compare")
-        api_stop = gr.Button("compare_stop")
+        api_input = gr.Textbox(value="{}", label="input_json", **hidden)
+        api_image = ImageInput(type="filepath", label="image", **hidden)
+        api_audio = gr.Audio(type="filepath", label="audio", **hidden)
+        api_cell_index = gr.Number(value=0, precision=0, label="cell", **hidden)
+        api_result_json = gr.JSON(label="result", **hidden)
+        api_files = gr.File(file_count="multiple", label="files", **hidden)
+        api_stopped = gr.Markdown(**hidden)
+        api_run = gr.Button("compare", **hidden)
+        api_stop = gr.Button("compare_stop", **hidden)
     api_event = api_run.click(
         make_compare_api(ctx),
         [api_modality, api_models, api_input, api_image, api_audio, *state],

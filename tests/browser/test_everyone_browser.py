@@ -100,6 +100,18 @@ def _axe(
     return bad
 
 
+# A tab is drawn when first opened (ui/on_demand.py): its run button is there, and the page's
+# script has marked what it marks once a frame after a change (the status's live region, the
+# empty outputs' role). What axe should judge is the tab as it stands after that.
+DRAWN = """(panel) => !!panel.querySelector('button.primary')
+    && !document.querySelector('div.empty[aria-label]:not([role]), .block.nl-status:not([role])')"""
+
+
+def drawn(visit: Visit) -> None:
+    handle = visit.panel.element_handle()
+    visit.page.wait_for_function(DRAWN, arg=handle, polling="raf", timeout=30_000)
+
+
 def _shared_link(app: LaunchedApp, files: list[Path], labels: tuple[str, ...], prompt: str) -> str:
     history = new_history_id()
     kept = app.ctx.results.add(
@@ -130,6 +142,8 @@ def test_axe_finds_nothing_critical_or_serious_on_any_tab_after_a_run_or_shared(
     for tab in (*TABS, "🕘 History"):
         visit.tab(tab)
         expect(visit.panel).to_be_visible()
+        if tab in TABS:
+            drawn(visit)
         bad += _axe(visit, tab, report, whole=tab == TABS[0])
     visit.tab("🖼️ Image")
     prompt = "a red fox asleep in fresh snow"

@@ -27,7 +27,15 @@ from .context import AppContext
 from .fairness import FairQueue, UploadLimits, install_session_store
 from .history_log import bind_history, history_state, track_history_tab
 from .light import CompressPages, api_component_ids, page_without, slim_config
-from .on_demand import API_ONLY, Inbox, TabBuilder, api_twins, built_when_opened, receive
+from .on_demand import (
+    API_ONLY,
+    Inbox,
+    TabBuilder,
+    api_twins,
+    built_when_opened,
+    copied_tokens,
+    receive,
+)
 from .panels.compare import build_compare_panel
 from .panels.compare_api import build_compare_api
 from .panels.explore import CSS as EXPLORE_CSS
@@ -277,6 +285,10 @@ def build_app(settings: Settings | None = None, ctx: AppContext | None = None) -
         settings = ctx.settings
         # "wrap": on a phone the tabs take two lines. Gradio 6.31's "More tabs" menu measured
         # seven tabs wrongly and left the bar wider than the screen.
+        panels = modalities()
+        # Every tab drawn on demand (all panels but the first, Compare, Explore) reads its own
+        # copy of the session's token (on_demand.built_when_opened says why).
+        tokens = iter(copied_tokens(session, len(panels) + 1))
         with gr.Tabs(overflow_behavior="wrap") as tabs:
             # Tab ids are the panels' names: Remix opens the one that made a shared result,
             # Explore's "Open in the X panel" selects one. The first tab is built with the page,
@@ -285,31 +297,27 @@ def build_app(settings: Settings | None = None, ctx: AppContext | None = None) -
             inboxes: dict[str, Inbox] = {}
             others: list[gr.Tab] = []  # every tab but History's
             drawn: list[TabBuilder] = []  # the builders of the tabs drawn when opened
-            for index, modality in enumerate(modalities()):
+            for index, modality in enumerate(panels):
                 build = on_token(modality.build_panel(), ctx, history, live)
                 with gr.Tab(f"{modality.icon} {modality.title}", id=modality.name) as tab:
                     # Inside the tab: the page takes every child of the Tabs for a tab.
                     inboxes[modality.name] = inbox = Inbox(modality.name, gr.State(None))
                     if index:
-                        built_when_opened(tab, inbox, build, session)
+                        built_when_opened(tab, inbox, build, next(tokens))
                         drawn.append(build)
                     else:
                         receive(inbox, build(session))
                 others.append(tab)
             with gr.Tab("🆚 Compare", id="compare") as compare_tab:
                 inboxes["compare"] = Inbox("compare", gr.State(None))
-
                 build_compare = on_token(build_compare_panel, ctx, history, live)
-                built_when_opened(compare_tab, inboxes["compare"], build_compare, session)
+                built_when_opened(compare_tab, inboxes["compare"], build_compare, next(tokens))
                 drawn.append(build_compare)
             with gr.Tab("🧭 Explore", id="explore") as explore_tab:
                 inboxes["explore"] = Inbox("explore", gr.State(None))
-                panels = {m.name: inboxes[m.name] for m in modalities()}  # "Open in panel"
-
-                def build_explore(token: gr.State) -> Any:
-                    return build_explore_panel(ctx, token, history, live, tabs, panels)
-
-                built_when_opened(explore_tab, inboxes["explore"], build_explore, session)
+                opened_in = {m.name: inboxes[m.name] for m in panels}  # "Open in panel"
+                build_explore = on_token(build_explore_panel, ctx, history, live, tabs, opened_in)
+                built_when_opened(explore_tab, inboxes["explore"], build_explore, next(tokens))
                 drawn.append(build_explore)
             with gr.Tab("🕘 History", id="history") as history_tab:
                 build_history_panel(history, settings.result_ttl, settings.sharing)

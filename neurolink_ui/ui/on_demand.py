@@ -129,22 +129,30 @@ TabBuilder = Callable[[gr.State], Remixable]
 """Builds a tab's content on the session token State it is given; returns its Remix target."""
 
 
-def built_when_opened(tab: gr.Tab, inbox: Inbox, build: TabBuilder, session: gr.State) -> None:
-    """Draw `build()` into this place of the page the first time `tab` is selected, once per
-    page; it receives its inbox's fills from then on.
+def copied_tokens(session: gr.State, count: int) -> list[gr.State]:
+    """`count` States that hold the session's token, kept equal to it by one listener outside
+    the tabs drawn on demand (each such tab reads and listens to its own: `built_when_opened`)."""
+    tokens = [gr.State(None) for _ in range(count)]
+    session.change(
+        lambda value: (value,) * count if count > 1 else value, session, tokens,
+        api_visibility="private", show_progress="hidden",
+    )  # fmt: skip
+    return tokens
+
+
+def built_when_opened(tab: gr.Tab, inbox: Inbox, build: TabBuilder, token: gr.State) -> None:
+    """Draw `build(token)` into this place of the page the first time `tab` is selected, once
+    per page; it receives its inbox's fills from then on.
 
     A drawn tab listens to no event of a component outside it. Gradio's page keeps one list of
     listeners per event and a render's list replaces it: the first tab drawn that listened to
     the session's change (to reload its form for a new token) silenced every listener outside
-    it (the quota meter, the first panel's form) and those of tabs drawn before it. So each tab
-    gets its own copy of the session's token, kept by a listener outside it, and its select
-    and inbox are its own."""
+    it (the quota meter, the first panel's form) and those of tabs drawn before it. So `token`
+    is the tab's own copy of the session's token (`copied_tokens`), and its select and inbox are
+    its own."""
     opened = gr.State(False)
-    token = gr.State(None)
-    quiet: dict[str, Any] = {"api_visibility": "private", "show_progress": "hidden"}
     # Queued: Gradio reports a State's change only from a queued event.
-    tab.select(lambda: True, None, opened, **quiet)
-    session.change(lambda value: value, session, token, **quiet)
+    tab.select(lambda: True, None, opened, api_visibility="private", show_progress="hidden")
 
     @gr.render(inputs=[inbox.state], triggers=[opened.change], show_progress="hidden")
     def draw(waiting: PanelFill | None) -> None:
@@ -246,10 +254,10 @@ def api_only() -> Iterator[gr.Column]:
     setattr(root, API_ONLY, getattr(root, API_ONLY, set()) | {column._id})
 
 
-def api_twins(builds: Sequence[Callable[[], Any]]) -> list[str]:
+def api_twins(builds: Sequence[Callable[[], Any]]) -> None:
     """Serve the named events of what each of `builds` draws, on hidden twins of their inputs
     and outputs (States are the page's own: the builds share them), with the steps that follow
-    each (History's recount). Returns the endpoints' names."""
+    each (History's recount)."""
     # One Blocks off the page for all of them: a Blocks costs ~0.17 s to make (its server app).
     built: list[list[BlockFunction]] = []
     with _off_the_page() as scratch:
@@ -257,50 +265,45 @@ def api_twins(builds: Sequence[Callable[[], Any]]) -> list[str]:
             before = set(scratch.fns)
             build()
             built.append([fn for key, fn in scratch.fns.items() if key not in before])
-    served: list[str] = []
+    drawn = set(scratch.blocks)
     twins = _Twins()
-    for fns in built:
-        served += _serve_twins(fns, set(scratch.blocks), twins)
-    return served
 
+    def twin_of(block: Any) -> Any:
+        if block.stateful or block._id not in drawn:
+            return block  # the page's own State (or component): shared, not twinned
+        return twins.of(block)
 
-def _serve_twins(fns: list[BlockFunction], drawn: set[int], twins: _Twins) -> list[str]:
-    served: list[str] = []
     with api_only():
-        for fn in _named(fns):
-            name = str(fn.api_name)
-            served.append(name)
-            if not fn.targets:  # a gr.api endpoint: no components, its types from its hints
-                gr.api(fn.fn, api_name=name, api_description=fn.api_description)
-                continue
+        for fns in built:
+            for fn in _named(fns):
+                _serve_twin(fn, [step for step in fns if step.trigger_after == fn._id], twin_of)
 
-            def twin_of(block: Any) -> Any:
-                if block.stateful or block._id not in drawn:
-                    return block  # the page's own State (or component): shared, not twinned
-                return twins.of(block)
 
-            inputs = [twin_of(block) for block in fn.inputs]
-            outputs = [twin_of(block) for block in fn.outputs]
-            trigger = gr.Button(name, visible=False)
-            event = trigger.click(
-                fn.fn,
-                inputs,
-                outputs,
-                api_name=name,
-                api_description=fn.api_description,
-                concurrency_limit=fn.concurrency_limit,
-                concurrency_id=fn.concurrency_id,
-                queue=fn.queue,
-                show_progress=fn.show_progress,
-            )
-            for step in fns:
-                if step.trigger_after == fn._id:
-                    event.then(
-                        step.fn,
-                        [twin_of(block) for block in step.inputs],
-                        [twin_of(block) for block in step.outputs],
-                        api_visibility="private",
-                        queue=step.queue,
-                        show_progress=step.show_progress,
-                    )
-    return served
+def _serve_twin(
+    fn: BlockFunction, steps: list[BlockFunction], twin_of: Callable[[Any], Any]
+) -> None:
+    """`fn` served under its API name on its blocks' twins, then its `steps` (private)."""
+    name = str(fn.api_name)
+    if not fn.targets:  # a gr.api endpoint: no components, its types from its hints
+        gr.api(fn.fn, api_name=name, api_description=fn.api_description)
+        return
+    event = gr.Button(name, visible=False).click(
+        fn.fn,
+        [twin_of(block) for block in fn.inputs],
+        [twin_of(block) for block in fn.outputs],
+        api_name=name,
+        api_description=fn.api_description,
+        concurrency_limit=fn.concurrency_limit,
+        concurrency_id=fn.concurrency_id,
+        queue=fn.queue,
+        show_progress=fn.show_progress,
+    )
+    for step in steps:
+        event.then(
+            step.fn,
+            [twin_of(block) for block in step.inputs],
+            [twin_of(block) for block in step.outputs],
+            api_visibility="private",
+            queue=step.queue,
+            show_progress=step.show_progress,
+        )
